@@ -1,0 +1,194 @@
+"""A lab CA and the VPN server certificate, made with `cryptography`.
+
+The server certificate is what a Cisco FTD would enroll: subject
+CN=vpn.example.test, SAN dNSName vpn.example.test and iPAddress 198.18.0.1,
+EKU serverAuth + ikeIntermediate (RFC 4945 §5.1.3.12; strongSwan's `pki
+--flag ikeIntermediate`).  Files are PEM: ``ca.pem``, ``ca.key``,
+``server.pem``, ``server.key`` (PKCS#8, unencrypted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+# id-kp-ipsecIKE is 1.3.6.1.5.5.7.3.17; strongSwan's "ikeIntermediate" is the
+# older IETF draft's 1.3.6.1.5.5.8.2.2, which is what its `pki` tool writes.
+IKE_INTERMEDIATE = ObjectIdentifier("1.3.6.1.5.5.8.2.2")
+
+SERVER_NAME = "vpn.example.test"
+SERVER_ADDR = "198.18.0.1"
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def new_key(key_type: str = "rsa-2048") -> PrivateKey:
+    """rsa-2048 | rsa-3072 | ecdsa-p256 | ecdsa-p384 (the config's key types)."""
+    match key_type:
+        case "rsa-2048":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        case "rsa-3072":
+            return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        case "ecdsa-p256":
+            return ec.generate_private_key(ec.SECP256R1())
+        case "ecdsa-p384":
+            return ec.generate_private_key(ec.SECP384R1())
+    raise ValueError(f"unknown key type {key_type!r}")
+
+
+def _name(cn: str, org: str = "ikev2d lab") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def _validity() -> tuple[dt.datetime, dt.datetime]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return now - dt.timedelta(hours=1), now + dt.timedelta(days=365)
+
+
+def make_ca(key: PrivateKey, cn: str = "ikev2d lab CA") -> x509.Certificate:
+    not_before, not_after = _validity()
+    name = _name(cn)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def make_server_cert(
+    key: PrivateKey,
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    dns_name: str = SERVER_NAME,
+    ip_addr: str = SERVER_ADDR,
+) -> x509.Certificate:
+    not_before, not_after = _validity()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(dns_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(dns_name), x509.IPAddress(ipaddress.ip_address(ip_addr))]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, IKE_INTERMEDIATE]),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=isinstance(key, rsa.RSAPrivateKey),
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def _write_key(path: Path, key: PrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@dataclass(frozen=True)
+class LabPki:
+    """Where the PEM files are."""
+
+    folder: Path
+    ca_cert: Path
+    ca_key: Path
+    server_cert: Path
+    server_key: Path
+    server_name: str = SERVER_NAME
+    server_addr: str = SERVER_ADDR
+
+
+def make_lab_pki(
+    folder: Path,
+    key_type: str = "rsa-2048",
+    dns_name: str = SERVER_NAME,
+    ip_addr: str = SERVER_ADDR,
+) -> LabPki:
+    """Write ca.pem/ca.key/server.pem/server.key into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = new_key("rsa-2048")
+    ca_cert = make_ca(ca_key)
+    srv_key = new_key(key_type)
+    srv_cert = make_server_cert(srv_key, ca_cert, ca_key, dns_name, ip_addr)
+    pki = LabPki(
+        folder=folder,
+        ca_cert=folder / "ca.pem",
+        ca_key=folder / "ca.key",
+        server_cert=folder / "server.pem",
+        server_key=folder / "server.key",
+        server_name=dns_name,
+        server_addr=ip_addr,
+    )
+    _write_cert(pki.ca_cert, ca_cert)
+    _write_key(pki.ca_key, ca_key)
+    _write_cert(pki.server_cert, srv_cert)
+    _write_key(pki.server_key, srv_key)
+    return pki

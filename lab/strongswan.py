@@ -1,0 +1,339 @@
+"""Run a strongSwan charon in a lab namespace and drive it over VICI.
+
+Each daemon gets a private folder (strongswan.conf, swanctl/, run/, logs)
+and its own mount namespace whose /run is that folder's run/, because
+charon's pid file path is compiled in.  Configuration is loaded with
+``swanctl --load-all``; initiate, terminate and SA listings go over the
+VICI socket (:mod:`lab.vici`) so the answers arrive as structured data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import vici
+from lab.netns import Namespace, stop_process
+from lab.swanctl_conf import (
+    ClientConfig,
+    DaemonSettings,
+    ResponderConfig,
+    client_swanctl_conf,
+    responder_swanctl_conf,
+    strongswan_conf,
+)
+
+CHARON = Path("/usr/lib/ipsec/charon")
+
+
+class CharonError(RuntimeError):
+    """charon did not start, or a command to it failed."""
+
+
+@dataclass(frozen=True)
+class ChildSa:
+    name: str
+    state: str
+    protocol: str
+    encap: bool
+    proposal: str  # e.g. AES_CBC-256/HMAC_SHA2_512_256
+    spi_in: str
+    spi_out: str
+    local_ts: list[str]
+    remote_ts: list[str]
+
+
+@dataclass(frozen=True)
+class IkeSa:
+    name: str
+    uniqueid: str
+    state: str
+    initiator: bool
+    local_host: str
+    local_port: int
+    local_id: str
+    remote_host: str
+    remote_port: int
+    remote_id: str
+    proposal: str  # e.g. AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072
+    local_vips: list[str]
+    remote_vips: list[str]
+    children: list[ChildSa]
+    raw: vici.Message = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Outcome of a VICI initiate/terminate, with the control-log it streamed."""
+
+    ok: bool
+    errmsg: str
+    log: list[str]
+
+    def text(self) -> str:
+        return "\n".join(self.log)
+
+
+def _s(msg: vici.Message, key: str) -> str:
+    value = msg.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+def _l(msg: vici.Message, key: str) -> list[str]:
+    value = msg.get(key, [])
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _proposal(msg: vici.Message, with_prf: bool) -> str:
+    parts: list[str] = []
+    encr = _s(msg, "encr-alg")
+    if encr:
+        size = _s(msg, "encr-keysize")
+        parts.append(f"{encr}-{size}" if size else encr)
+    for key in ("integ-alg",) + (("prf-alg",) if with_prf else ()) + ("dh-group",):
+        if _s(msg, key):
+            parts.append(_s(msg, key))
+    if not with_prf and _s(msg, "esn") == "1":
+        parts.append("ESN")
+    return "/".join(parts)
+
+
+def parse_child(name: str, msg: vici.Message) -> ChildSa:
+    return ChildSa(
+        name=_s(msg, "name") or name,
+        state=_s(msg, "state"),
+        protocol=_s(msg, "protocol"),
+        encap=_s(msg, "encap") == "yes",
+        proposal=_proposal(msg, with_prf=False),
+        spi_in=_s(msg, "spi-in"),
+        spi_out=_s(msg, "spi-out"),
+        local_ts=_l(msg, "local-ts"),
+        remote_ts=_l(msg, "remote-ts"),
+    )
+
+
+def parse_ike(name: str, msg: vici.Message) -> IkeSa:
+    children_raw = msg.get("child-sas", {})
+    children = (
+        [parse_child(k, v) for k, v in children_raw.items() if isinstance(v, dict)]
+        if isinstance(children_raw, dict)
+        else []
+    )
+    return IkeSa(
+        name=name,
+        uniqueid=_s(msg, "uniqueid"),
+        state=_s(msg, "state"),
+        initiator=_s(msg, "initiator") == "yes",
+        local_host=_s(msg, "local-host"),
+        local_port=int(_s(msg, "local-port") or 0),
+        local_id=_s(msg, "local-id"),
+        remote_host=_s(msg, "remote-host"),
+        remote_port=int(_s(msg, "remote-port") or 0),
+        remote_id=_s(msg, "remote-id"),
+        proposal=_proposal(msg, with_prf=True),
+        local_vips=_l(msg, "local-vips"),
+        remote_vips=_l(msg, "remote-vips"),
+        children=children,
+        raw=msg,
+    )
+
+
+def _log_lines(events: list[vici.Message]) -> list[str]:
+    return [_s(e, "msg") for e in events if _s(e, "msg")]
+
+
+class Charon:
+    """One charon daemon in namespace `ns`, with its files under `folder`."""
+
+    def __init__(
+        self,
+        ns: Namespace,
+        folder: Path,
+        *,
+        fragment_size: int = 1280,
+        retransmit_tries: int = 2,
+        retransmit_timeout: float = 1.0,
+        ike_log_level: int = 2,
+    ) -> None:
+        self.ns = ns
+        self.folder = folder
+        self.settings = DaemonSettings(
+            folder=folder,
+            fragment_size=fragment_size,
+            retransmit_tries=retransmit_tries,
+            retransmit_timeout=retransmit_timeout,
+            ike_log_level=ike_log_level,
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config: ClientConfig | ResponderConfig | None = None
+
+    # -- files ---------------------------------------------------------------
+
+    @property
+    def conf_path(self) -> Path:
+        return self.folder / "strongswan.conf"
+
+    @property
+    def swanctl_dir(self) -> Path:
+        return self.folder / "swanctl"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.folder / "charon.out"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.log_file
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["STRONGSWAN_CONF"] = str(self.conf_path)
+        env["SWANCTL_DIR"] = str(self.swanctl_dir)
+        return env
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> "Charon":
+        if not CHARON.exists():
+            raise CharonError(f"{CHARON} is missing (run lab/setup.sh)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        run = self.folder / "run"
+        run.mkdir(exist_ok=True)
+        for sub in ("x509ca", "x509", "private", "conf.d"):
+            (self.swanctl_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.conf_path.write_text(strongswan_conf(self.settings))
+        self.settings.vici_socket.unlink(missing_ok=True)
+        script = f"mount --bind {run} /run && exec {CHARON}"
+        with open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.ns.argv(["unshare", "-m", "--propagation", "private", "sh", "-c", script]),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._env(),
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise CharonError(f"charon exited with {self.proc.returncode}:\n{self._tail()}")
+            if self.settings.vici_socket.exists():
+                try:
+                    with vici.Session(str(self.settings.vici_socket), timeout=2.0) as s:
+                        s.request("version")
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise CharonError(f"charon did not open its VICI socket in {timeout}s:\n{self._tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        stop_process(proc)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self) -> "Charon":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration -------------------------------------------------------
+
+    def load(self, config: ClientConfig | ResponderConfig) -> None:
+        """Write swanctl.conf (and credentials) and load it all into charon."""
+        if isinstance(config, ClientConfig):
+            text = client_swanctl_conf(config)
+            if config.ca_cert is not None:
+                shutil.copy(config.ca_cert, self.swanctl_dir / "x509ca" / "ca.pem")
+        else:
+            text = responder_swanctl_conf(config)
+            shutil.copy(config.server_cert, self.swanctl_dir / "x509" / config.server_cert.name)
+            shutil.copy(config.server_key, self.swanctl_dir / "private" / config.server_key.name)
+        (self.swanctl_dir / "swanctl.conf").write_text(text)
+        self.config = config
+        proc = subprocess.run(
+            ["swanctl", "--load-all", "--noprompt"],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            timeout=30,
+        )
+        if proc.returncode != 0:
+            raise CharonError(f"swanctl --load-all failed:\n{proc.stdout}{proc.stderr}")
+
+    # -- commands ------------------------------------------------------------
+
+    def _session(self, timeout: float) -> vici.Session:
+        return vici.Session(str(self.settings.vici_socket), timeout=timeout)
+
+    def initiate(self, child: str = "ftd-ra", ike: str | None = None, timeout: float = 15.0) -> CommandResult:
+        """Initiate `child` of `ike` and wait until it is up or has failed."""
+        msg: vici.Message = {
+            "child": child,
+            "ike": ike or child,
+            "timeout": str(int(timeout * 1000)),
+            "init-limits": "no",
+            "loglevel": "1",
+        }
+        with self._session(timeout + 10) as s:
+            out = s.streamed("initiate", "control-log", msg)
+        return CommandResult(
+            ok=_s(out.response, "success") == "yes",
+            errmsg=_s(out.response, "errmsg"),
+            log=_log_lines(out.events),
+        )
+
+    def terminate(self, ike: str = "ftd-ra", timeout: float = 10.0) -> CommandResult:
+        msg: vici.Message = {"ike": ike, "timeout": str(int(timeout * 1000)), "loglevel": "1"}
+        with self._session(timeout + 10) as s:
+            out = s.streamed("terminate", "control-log", msg)
+        return CommandResult(
+            ok=_s(out.response, "success") == "yes",
+            errmsg=_s(out.response, "errmsg"),
+            log=_log_lines(out.events),
+        )
+
+    def list_sas(self) -> list[IkeSa]:
+        with self._session(10) as s:
+            out = s.streamed("list-sas", "list-sa")
+        sas: list[IkeSa] = []
+        for event in out.events:
+            for name, body in event.items():
+                if isinstance(body, dict):
+                    sas.append(parse_ike(name, body))
+        return sas
+
+    def wait_for_sas(self, count: int, timeout: float = 5.0) -> list[IkeSa]:
+        """Poll until exactly `count` IKE SAs are listed (e.g. 0 after a delete)."""
+        deadline = time.monotonic() + timeout
+        sas = self.list_sas()
+        while len(sas) != count and time.monotonic() < deadline:
+            time.sleep(0.1)
+            sas = self.list_sas()
+        return sas
+
+    # -- logs ----------------------------------------------------------------
+
+    def log(self) -> str:
+        """The charon filelog (ike level 2 by default)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _tail(self, lines: int = 40) -> str:
+        text = ""
+        for path in (self.stdout_path, self.log_path):
+            if path.exists():
+                text += f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+        return text

@@ -1,0 +1,211 @@
+"""strongswan.conf and swanctl.conf text for lab charons (client or responder).
+
+Only text generation lives here; :mod:`lab.strongswan` writes the files and
+runs the daemon.  The settings follow shared/reference/strongswan-lab.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NSA_IKE = "aes256-sha512-prfsha512-modp3072"
+NSA_ESP = "aes256-sha512"
+SERVER_ID = "vpn.example.test"
+GATEWAY_ADDR = "198.18.0.1"
+INSIDE_NET = "198.19.0.0/24"
+DEFAULT_POOL = "198.19.0.200-198.19.0.250"
+DEFAULT_USERS = {"alice": "Lab-Passw0rd-1", "bob": "Lab-Passw0rd-2"}
+
+PLUGINS = (
+    "random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey "
+    "sha1 sha2 hmac aes gmp kdf kernel-libipsec kernel-netlink socket-default "
+    "vici updown eap-identity eap-mschapv2 eap-md5 eap-gtc counters"
+)
+EAP_METHODS = ("eap-mschapv2", "eap-md5", "eap-gtc")
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """strongswan.conf knobs (the same for client and responder)."""
+
+    folder: Path
+    fragment_size: int = 1280
+    retransmit_tries: int = 2
+    retransmit_timeout: float = 1.0
+    retransmit_base: float = 1.4
+    ike_log_level: int = 2
+
+    @property
+    def vici_socket(self) -> Path:
+        return self.folder / "charon.vici"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "charon.log"
+
+
+def strongswan_conf(s: DaemonSettings) -> str:
+    return f"""\
+charon {{
+  load_modular = no
+  load = {PLUGINS}
+  port = 500
+  port_nat_t = 4500
+  install_routes = yes
+  fragment_size = {s.fragment_size}
+  reuse_ikesa = no
+  retransmit_tries = {s.retransmit_tries}
+  retransmit_timeout = {s.retransmit_timeout}
+  retransmit_base = {s.retransmit_base}
+  filelog {{
+    cl {{
+      path = {s.log_file}
+      time_format = %H:%M:%S
+      ike_name = yes
+      append = no
+      default = 1
+      ike = {s.ike_log_level}
+      flush_line = yes
+    }}
+  }}
+  syslog {{
+  }}
+  plugins {{
+    vici {{
+      socket = unix://{s.vici_socket}
+    }}
+  }}
+}}
+swanctl {{
+  socket = unix://{s.vici_socket}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """One remote-access connection as a strongSwan client sees it."""
+
+    local_addr: str
+    remote_addr: str = GATEWAY_ADDR
+    name: str = "ftd-ra"
+    proposals: str = NSA_IKE
+    esp_proposals: str = NSA_ESP
+    eap: str = "eap-mschapv2"
+    identity: str = "alice"
+    password: str = DEFAULT_USERS["alice"]
+    remote_id: str = SERVER_ID
+    remote_ts: str = INSIDE_NET
+    ca_cert: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.eap not in EAP_METHODS:
+            raise ValueError(f"eap must be one of {EAP_METHODS}: {self.eap}")
+
+
+@dataclass(frozen=True)
+class ResponderConfig:
+    """strongSwan as the reference responder: the NSA suite, EAP, a pool."""
+
+    server_cert: Path
+    server_key: Path
+    local_addr: str = GATEWAY_ADDR
+    name: str = "ftd-ra"
+    proposals: str = NSA_IKE
+    esp_proposals: str = NSA_ESP
+    eap: str = "eap-mschapv2"
+    server_id: str = SERVER_ID
+    pool: str = DEFAULT_POOL
+    dns: tuple[str, ...] = ("198.19.0.53",)
+    local_ts: str = INSIDE_NET
+    users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
+
+
+def _quote(secret: str) -> str:
+    return '"' + secret.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def client_swanctl_conf(c: ClientConfig) -> str:
+    return f"""\
+connections {{
+  {c.name} {{
+    version = 2
+    local_addrs = {c.local_addr}
+    remote_addrs = {c.remote_addr}
+    proposals = {c.proposals}
+    fragmentation = yes
+    encap = yes
+    vips = 0.0.0.0
+    local {{
+      auth = {c.eap}
+      id = {c.identity}
+      eap_id = {c.identity}
+    }}
+    remote {{
+      auth = pubkey
+      id = {c.remote_id}
+    }}
+    children {{
+      {c.name} {{
+        remote_ts = {c.remote_ts}
+        esp_proposals = {c.esp_proposals}
+      }}
+    }}
+  }}
+}}
+secrets {{
+  eap-{c.identity} {{
+    id = {c.identity}
+    secret = {_quote(c.password)}
+  }}
+}}
+"""
+
+
+def responder_swanctl_conf(r: ResponderConfig) -> str:
+    users = "".join(
+        f"""\
+  eap-{i} {{
+    id = {user}
+    secret = {_quote(pw)}
+  }}
+"""
+        for i, (user, pw) in enumerate(sorted(r.users.items()))
+    )
+    dns = ", ".join(r.dns)
+    return f"""\
+connections {{
+  {r.name} {{
+    version = 2
+    local_addrs = {r.local_addr}
+    proposals = {r.proposals}
+    fragmentation = yes
+    pools = vpn-pool
+    send_certreq = no
+    local {{
+      auth = pubkey
+      certs = {r.server_cert.name}
+      id = {r.server_id}
+    }}
+    remote {{
+      auth = {r.eap}
+      eap_id = %any
+    }}
+    children {{
+      {r.name} {{
+        local_ts = {r.local_ts}
+        esp_proposals = {r.esp_proposals}
+      }}
+    }}
+  }}
+}}
+pools {{
+  vpn-pool {{
+    addrs = {r.pool}
+    dns = {dns}
+  }}
+}}
+secrets {{
+{users}}}
+"""
