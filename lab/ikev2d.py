@@ -1,0 +1,160 @@
+"""Run `ikev2d run --config FILE` in the lab's gateway namespace.
+
+The configuration is config/ikev2d.yaml with a few knobs turned for a test
+(DH groups, fragment size, pool, users, EAP methods, logging level) and the
+identity certificate switched to ``enrollment: files`` with the lab PKI's
+server certificate and key.  stdout and stderr go to one log file.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from lab.netns import Namespace, stop_process
+from lab.pki import LabPki
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config" / "ikev2d.yaml"
+
+
+class Ikev2dError(RuntimeError):
+    """ikev2d did not start or stop as expected."""
+
+
+@dataclass
+class Ikev2dKnobs:
+    """What a test may change in the default configuration."""
+
+    dh_groups: list[int] = field(default_factory=lambda: [15])
+    fragment_size: int = 1280
+    pool_range: str = "198.19.0.200-198.19.0.250"
+    users: dict[str, str] | None = None  # None keeps the file's local_users
+    eap_methods: list[str] | None = None  # None keeps the file's order
+    logging_level: str = "informational"
+    # Free-form last word on the dict before it is written.
+    edit: Callable[[dict[str, Any]], None] | None = None
+
+
+def load_default_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    with path.open() as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict):
+        raise Ikev2dError(f"{path}: not a mapping")
+    return data
+
+
+def lab_config(
+    pki: LabPki | None,
+    store: Path,
+    knobs: Ikev2dKnobs | None = None,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The default config with the lab PKI and the knobs applied.
+
+    With `pki` None the identity stays self-signed, kept under `store`.
+    """
+    k = knobs or Ikev2dKnobs()
+    cfg = copy.deepcopy(base if base is not None else load_default_config())
+    ra = cfg["remote_access_vpn"]
+    ra["fragment_size"] = k.fragment_size
+    objects = cfg["objects"]
+    policy_names = set(ra.get("ike_policies", []))
+    for pol in objects["ikev2_policies"]:
+        if not policy_names or pol["name"] in policy_names:
+            pol["dh_groups"] = list(k.dh_groups)
+    for pool in objects["ipv4_pools"]:
+        pool["range"] = k.pool_range
+    if k.users is not None:
+        objects["local_users"] = [{"username": u, "password": p} for u, p in k.users.items()]
+    for ident in objects["identity_certificates"]:
+        ident["store"] = str(store)
+        if pki is not None:
+            ident["enrollment"] = "files"
+            ident["certificate"] = str(pki.server_cert)
+            ident["private_key"] = str(pki.server_key)
+    if k.eap_methods is not None:
+        for profile in cfg["connection_profiles"]:
+            profile["authentication"]["eap_methods"] = list(k.eap_methods)
+    cfg.setdefault("logging", {})["vpn_logging_level"] = k.logging_level
+    if k.edit is not None:
+        k.edit(cfg)
+    return cfg
+
+
+class Ikev2d:
+    """One ikev2d process in namespace `ns`, files under `folder`."""
+
+    def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any]) -> None:
+        self.ns = ns
+        self.folder = folder
+        self.config = config
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "ikev2d.yaml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "ikev2d.log"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "ikev2d", "run", "--config", str(self.config_path)]
+
+    def start(self, timeout: float = 15.0, port: int = 500) -> "Ikev2d":
+        """Start and wait until UDP `port` is bound inside the namespace."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.ns.argv(self.argv()),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.folder,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.proc = None
+                raise Ikev2dError(f"ikev2d exited with {code} before listening:\n{self.tail()}")
+            if self.ns.udp_listening(port):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise Ikev2dError(f"ikev2d not listening on UDP {port} after {timeout}s:\n{self.tail()}")
+
+    def stop(self) -> int | None:
+        """Stop by PID (SIGTERM, then SIGKILL); returns the exit status."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        return stop_process(proc)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def __enter__(self) -> "Ikev2d":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
