@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hmac as _hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from ikev2d.crypto.dh import supported_groups
 from ikev2d.crypto.errors import CryptoError, IntegrityError, UnsupportedTransform
 from ikev2d.iana import DhId, EncrId, IntegId, PrfId
 
@@ -276,14 +277,6 @@ def supported_prf() -> tuple[PrfAlgorithm, ...]:
 # ----------------------------------------------------------------------- DH
 
 
-# The groups crypto/dh.py implements, most preferred first; a test checks
-# that each one resolves there.
-_DH: tuple[DhId, ...] = (
-    DhId.ECP_384, DhId.ECP_521, DhId.ECP_256, DhId.CURVE25519,
-    DhId.MODP_4096, DhId.MODP_3072, DhId.MODP_2048,
-)
-
-
 def supported_dh() -> tuple[DhId, ...]:
-    """DH groups we implement, most preferred first."""
-    return _DH
+    """DH groups we implement, most preferred first (the table is in dh.py)."""
+    return supported_groups()
