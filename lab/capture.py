@@ -34,9 +34,10 @@ class IkePacket:
     response: bool
     first_payload: int
     fragment: tuple[int, int] | None  # (number, total) for SKF
+    ip_len: int = 0  # the whole IP datagram, what fragment_size limits
 
 
-def parse_ike(src: str, sport: int, dst: str, dport: int, payload: bytes) -> IkePacket | None:
+def parse_ike(src: str, sport: int, dst: str, dport: int, payload: bytes, ip_len: int = 0) -> IkePacket | None:
     """The IKE header of one UDP payload, or None (ESP, keepalive, junk)."""
     if 4500 in (sport, dport):
         if len(payload) < 4 or payload[:4] != b"\x00\x00\x00\x00":
@@ -61,6 +62,7 @@ def parse_ike(src: str, sport: int, dst: str, dport: int, payload: bytes) -> Ike
         response=bool(flags & 0x20),
         first_payload=first,
         fragment=fragment,
+        ip_len=ip_len,
     )
 
 
@@ -75,7 +77,7 @@ def read_ike_packets(pcap: Path) -> list[IkePacket]:
         udp = pkt[UDP]
         if udp.sport not in IKE_PORTS and udp.dport not in IKE_PORTS:
             continue
-        parsed = parse_ike(pkt[IP].src, udp.sport, pkt[IP].dst, udp.dport, bytes(udp.payload))
+        parsed = parse_ike(pkt[IP].src, udp.sport, pkt[IP].dst, udp.dport, bytes(udp.payload), int(pkt[IP].len))
         if parsed is not None:
             out.append(parsed)
     return out

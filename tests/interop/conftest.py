@@ -1,0 +1,191 @@
+"""Fixtures for interop tests: a namespace topology, the lab PKI, ikev2d or
+strongSwan's reference responder in the gateway namespace, and strongSwan
+clients in the client namespaces.
+
+Everything a fixture starts it stops in its teardown (also when the test
+fails or times out).  Namespaces are named ``ikv-<pid>-t<n>-...``;
+leftovers from dead runs are removed once per session.  When a test fails,
+the logs of every daemon it used are attached to the report.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.capture import Capture
+from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.netns import Topology, cleanup_stale, run_prefix
+from lab.pki import LabPki, make_lab_pki
+from lab.strongswan import Charon
+from lab.swanctl_conf import ClientConfig, ResponderConfig
+
+N_CLIENTS = 3
+_counter = itertools.count(1)
+
+
+@dataclass
+class LabLogs:
+    """Log sources of the current test, attached to its report on failure."""
+
+    sources: list[tuple[str, Callable[[], str]]] = field(default_factory=list)
+
+    def add(self, name: str, read: Callable[[], str]) -> None:
+        self.sources.append((name, read))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.failed:
+        return
+    logs = getattr(item, "funcargs", {}).get("lab_logs")
+    if not isinstance(logs, LabLogs):
+        return
+    for name, read in logs.sources:
+        try:
+            text = read()
+        except Exception as exc:  # a report must never fail
+            text = f"(unreadable: {exc})"
+        lines = text.splitlines()
+        if len(lines) > 400:
+            text = "\n".join(["... (first lines cut)"] + lines[-400:])
+        rep.sections.append((f"log: {name}", text))
+
+
+@pytest.fixture(scope="session")
+def lab_session() -> None:
+    """Remove namespaces (and their processes) left by dead earlier runs."""
+    cleanup_stale()
+
+
+@pytest.fixture
+def lab_logs() -> LabLogs:
+    return LabLogs()
+
+
+@pytest.fixture(scope="session")
+def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    return make_lab_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def topology(lab_session: None) -> Iterator[Topology]:
+    topo = Topology(run_prefix(f"t{next(_counter)}"), N_CLIENTS).create()
+    try:
+        yield topo
+    finally:
+        topo.destroy()
+
+
+StartIkev2d = Callable[..., Ikev2d]
+
+
+@pytest.fixture
+def ikev2d_server(
+    topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs
+) -> Iterator[StartIkev2d]:
+    """Factory: ``ikev2d_server(dh_groups=[15], fragment_size=576, ...)``
+    starts ikev2d in the gateway namespace (knobs of :class:`Ikev2dKnobs`)."""
+    started: list[Ikev2d] = []
+
+    def start(**knobs: Any) -> Ikev2d:
+        folder = tmp_path / f"ikev2d{len(started)}"
+        cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(**knobs))
+        server = Ikev2d(topology.gateway, folder, cfg)
+        started.append(server)
+        lab_logs.add(f"ikev2d {folder}", server.log)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+StartCharon = Callable[..., Charon]
+
+
+@pytest.fixture
+def reference_responder(
+    topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs
+) -> Iterator[StartCharon]:
+    """Factory: strongSwan's own responder in the gateway namespace.
+    ``reference_responder(fragment_size=576, proposals=...)``."""
+    started: list[Charon] = []
+
+    def start(fragment_size: int = 1280, **conf: Any) -> Charon:
+        charon = Charon(topology.gateway, tmp_path / f"responder{len(started)}", fragment_size=fragment_size)
+        started.append(charon)
+        lab_logs.add(f"reference responder {charon.folder}", charon.log)
+        charon.start()
+        charon.load(
+            ResponderConfig(
+                server_cert=lab_pki.server_cert,
+                server_key=lab_pki.server_key,
+                local_addr=topology.gateway_addr,
+                **conf,
+            )
+        )
+        return charon
+
+    try:
+        yield start
+    finally:
+        for charon in reversed(started):
+            charon.stop()
+
+
+@pytest.fixture
+def client(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartCharon]:
+    """Factory: ``client(0, eap="eap-md5", password=..., fragment_size=576)``
+    starts a strongSwan client in client namespace `index` and loads its
+    connection ``ftd-ra`` (trusting the lab CA)."""
+    started: list[Charon] = []
+
+    def start(index: int = 0, fragment_size: int = 1280, **conf: Any) -> Charon:
+        ns = topology.clients[index]
+        charon = Charon(ns, tmp_path / f"client{index}-{len(started)}", fragment_size=fragment_size)
+        started.append(charon)
+        lab_logs.add(f"client {index} {charon.folder}", charon.log)
+        charon.start()
+        charon.load(
+            ClientConfig(
+                local_addr=topology.client_addrs[index],
+                remote_addr=topology.gateway_addr,
+                ca_cert=lab_pki.ca_cert,
+                **conf,
+            )
+        )
+        return charon
+
+    try:
+        yield start
+    finally:
+        for charon in reversed(started):
+            charon.stop()
+
+
+@pytest.fixture
+def gateway_capture(topology: Topology, tmp_path: Path) -> Iterator[Callable[[], Capture]]:
+    """Factory: tcpdump on the gateway's bridge; stopped at teardown if still running."""
+    started: list[Capture] = []
+
+    def start() -> Capture:
+        cap = Capture(topology.gateway, tmp_path / f"gateway{len(started)}.pcap")
+        started.append(cap)
+        return cap.start()
+
+    try:
+        yield start
+    finally:
+        for cap in started:
+            if cap.proc is not None:
+                cap.stop()
