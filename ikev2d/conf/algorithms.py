@@ -1,0 +1,103 @@
+"""Algorithm names as an FTD admin writes them, mapped to IANA numbers.
+
+FMC and the ASA CLI spell these differently (`AES-256` / `aes-256`,
+`SHA512` / `sha512`, ESP `SHA-512` / `sha-512`); matching ignores case. Weak
+algorithms (DES, 3DES, MD5, SHA-1, small DH groups) are accepted on purpose:
+a real FTD accepts them too, and flagging them is `check-config`'s job.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from ikev2d.iana import DhId, EncrId, IntegId, PrfId
+
+# 0 bits: a fixed-length cipher, sent without a Key Length attribute.
+FIXED_KEY_LENGTH = 0
+
+# FTD's AES-GCM is the 16-octet ICV variant (ENCR_AES_GCM_16).
+ENCRYPTION: Mapping[str, tuple[EncrId, int]] = MappingProxyType(
+    {
+        "AES": (EncrId.AES_CBC, 128),
+        "AES-192": (EncrId.AES_CBC, 192),
+        "AES-256": (EncrId.AES_CBC, 256),
+        "AES-GCM": (EncrId.AES_GCM_16, 128),
+        "AES-GCM-192": (EncrId.AES_GCM_16, 192),
+        "AES-GCM-256": (EncrId.AES_GCM_16, 256),
+        "DES": (EncrId.DES, FIXED_KEY_LENGTH),
+        "3DES": (EncrId.TRIPLE_DES, FIXED_KEY_LENGTH),
+    }
+)
+
+AEAD_ENCRYPTION = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
+
+INTEGRITY: Mapping[str, IntegId] = MappingProxyType(
+    {
+        "SHA512": IntegId.HMAC_SHA2_512_256,
+        "SHA384": IntegId.HMAC_SHA2_384_192,
+        "SHA256": IntegId.HMAC_SHA2_256_128,
+        "SHA": IntegId.HMAC_SHA1_96,
+        "SHA1": IntegId.HMAC_SHA1_96,
+        "MD5": IntegId.HMAC_MD5_96,
+        "NULL": IntegId.NONE,  # only with AES-GCM, which carries its own ICV
+    }
+)
+
+PRF: Mapping[str, PrfId] = MappingProxyType(
+    {
+        "SHA512": PrfId.HMAC_SHA2_512,
+        "SHA384": PrfId.HMAC_SHA2_384,
+        "SHA256": PrfId.HMAC_SHA2_256,
+        "SHA": PrfId.HMAC_SHA1,
+        "SHA1": PrfId.HMAC_SHA1,
+        "MD5": PrfId.HMAC_MD5,
+    }
+)
+
+# ESP hash names carry a hyphen on FTD (`protocol esp integrity sha-512`).
+ESP_INTEGRITY: Mapping[str, IntegId] = MappingProxyType(
+    {
+        "SHA-512": IntegId.HMAC_SHA2_512_256,
+        "SHA-384": IntegId.HMAC_SHA2_384_192,
+        "SHA-256": IntegId.HMAC_SHA2_256_128,
+        "SHA-1": IntegId.HMAC_SHA1_96,
+        "MD5": IntegId.HMAC_MD5_96,
+        "NULL": IntegId.NONE,
+    }
+)
+
+# The PRF an IKEv2 policy uses when it names none: ASA/FTD take the
+# integrity algorithm's hash ("prf ... defaults to the integrity algorithm").
+PRF_FOR_INTEGRITY: Mapping[IntegId, PrfId] = MappingProxyType(
+    {
+        IntegId.HMAC_SHA2_512_256: PrfId.HMAC_SHA2_512,
+        IntegId.HMAC_SHA2_384_192: PrfId.HMAC_SHA2_384,
+        IntegId.HMAC_SHA2_256_128: PrfId.HMAC_SHA2_256,
+        IntegId.HMAC_SHA1_96: PrfId.HMAC_SHA1,
+        IntegId.HMAC_MD5_96: PrfId.HMAC_MD5,
+    }
+)
+
+DH_GROUPS: Mapping[int, DhId] = MappingProxyType(
+    {
+        1: DhId.MODP_768,
+        2: DhId.MODP_1024,
+        5: DhId.MODP_1536,
+        14: DhId.MODP_2048,
+        15: DhId.MODP_3072,
+        16: DhId.MODP_4096,
+        19: DhId.ECP_256,
+        20: DhId.ECP_384,
+        21: DhId.ECP_521,
+        31: DhId.CURVE25519,
+    }
+)
+
+# Groups an FTD admin may write that ikev2d does not implement, with why.
+UNSUPPORTED_DH_GROUPS: Mapping[int, str] = MappingProxyType(
+    {
+        24: "DH group 24 (2048-bit MODP, 256-bit subgroup) is not supported by ikev2d"
+        " (RFC 8247: SHOULD NOT; removed from recent FTD releases)",
+    }
+)

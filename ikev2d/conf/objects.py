@@ -1,0 +1,438 @@
+"""The `objects:` section: FMC's reusable objects (Objects > VPN, PKI, pools, users).
+
+Each reader takes one YAML mapping, builds one model object with FTD
+defaults filled in, and registers it by name for later references.
+"""
+
+from __future__ import annotations
+
+import os.path
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Mapping, TypeVar
+
+import yaml
+
+from ikev2d.iana import DhId, IntegId, PrfId
+
+from . import algorithms, defaults, nodes
+from .context import Context
+from .dn import parse_dn
+from .model import (
+    Encryption,
+    Enrollment,
+    GroupPolicy,
+    IdentityCertificate,
+    IkePolicy,
+    IpsecProposal,
+    Ipv4Pool,
+    KeyType,
+    LocalUser,
+    SplitTunnel,
+    VpnProtocol,
+)
+from .nodes import Fields, Problem
+from .san import is_dns_name, parse_san
+
+T = TypeVar("T")
+
+SECTION_KEYS = (
+    "ikev2_policies",
+    "ikev2_ipsec_proposals",
+    "ipv4_pools",
+    "group_policies",
+    "identity_certificates",
+    "local_users",
+)
+POLICY_KEYS = ("name", "priority", "encryption", "integrity", "prf", "dh_groups", "lifetime_seconds")
+PROPOSAL_KEYS = ("name", "esp_encryption", "esp_hash", "lifetime_seconds", "lifetime_kilobytes")
+POOL_KEYS = ("name", "range", "mask")
+GROUP_POLICY_KEYS = (
+    "name",
+    "vpn_protocols",
+    "dns_servers",
+    "default_domain",
+    "banner",
+    "split_tunnel",
+    "split_tunnel_networks",
+    "idle_timeout_minutes",
+)
+CERTIFICATE_KEYS = (
+    "name",
+    "enrollment",
+    "subject",
+    "subject_alt_names",
+    "key_type",
+    "store",
+    "certificate",
+    "private_key",
+)
+USER_KEYS = ("username", "password")
+
+INT32_MAX = 2**31 - 1
+# ASA `lifetime seconds` 120..2147483647; IPsec `kilobytes` from 10.
+MIN_LIFETIME_SECONDS = 120
+MIN_LIFETIME_KILOBYTES = 10
+MAX_IDLE_TIMEOUT_MINUTES = 35791394  # ASA vpn-idle-timeout
+
+VPN_PROTOCOLS: Mapping[str, VpnProtocol] = {"ipsec-ikev2": "ipsec-ikev2", "ssl-client": "ssl-client"}
+SPLIT_TUNNEL: Mapping[str, SplitTunnel] = {
+    "tunnel-all": "tunnel-all",
+    "tunnel-specified": "tunnel-specified",
+    "exclude-specified": "exclude-specified",
+}
+ENROLLMENT: Mapping[str, Enrollment] = {"self-signed": "self-signed", "files": "files"}
+KEY_TYPES: Mapping[str, KeyType] = {
+    "rsa-2048": "rsa-2048",
+    "rsa-3072": "rsa-3072",
+    "ecdsa-p256": "ecdsa-p256",
+    "ecdsa-p384": "ecdsa-p384",
+}
+
+
+def read_objects(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "objects", SECTION_KEYS)
+    ctx.each(nodes.items(fields.optional("ikev2_policies"), "ikev2_policies"), ctx.ike_policies,
+             lambda n: read_ike_policy(ctx, n))
+    ctx.each(nodes.items(fields.optional("ikev2_ipsec_proposals"), "ikev2_ipsec_proposals"),
+             ctx.ipsec_proposals, lambda n: read_ipsec_proposal(ctx, n))
+    ctx.each(nodes.items(fields.optional("ipv4_pools"), "ipv4_pools"), ctx.pools,
+             lambda n: read_pool(ctx, n))
+    ctx.each(nodes.items(fields.optional("group_policies"), "group_policies"), ctx.group_policies,
+             lambda n: read_group_policy(ctx, n))
+    ctx.each(nodes.items(fields.optional("identity_certificates"), "identity_certificates"),
+             ctx.certificates, lambda n: read_certificate(ctx, n))
+    ctx.each(nodes.items(fields.optional("local_users"), "local_users"), ctx.users,
+             lambda n: read_user(ctx, n))
+
+
+# --- algorithms -------------------------------------------------------------
+
+
+def _algorithm_list(node: yaml.Node, what: str, table: Mapping[str, T]) -> tuple[T, ...]:
+    entries = nodes.items(node, what)
+    if not entries:
+        raise Problem.at(node, f"{what} lists nothing")
+    seen: dict[object, int] = {}
+    result: list[T] = []
+    for entry in entries:
+        value = nodes.choice(entry, what, table)
+        nodes.unique(entry, seen, value, f"{what} '{entry.value}'")
+        result.append(value)
+    return tuple(result)
+
+
+def _dh_groups(node: yaml.Node) -> tuple[DhId, ...]:
+    entries = nodes.items(node, "dh_groups")
+    if not entries:
+        raise Problem.at(node, "dh_groups lists nothing")
+    seen: dict[object, int] = {}
+    result: list[DhId] = []
+    for entry in entries:
+        number = nodes.integer(entry, "DH group", 0, INT32_MAX)
+        if number in algorithms.UNSUPPORTED_DH_GROUPS:
+            raise Problem.at(entry, algorithms.UNSUPPORTED_DH_GROUPS[number])
+        group = algorithms.DH_GROUPS.get(number)
+        if group is None:
+            valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
+            raise Problem.at(entry, f"unknown DH group {number}; valid: {valid}")
+        nodes.unique(entry, seen, group, f"DH group {number}")
+        result.append(group)
+    return tuple(result)
+
+
+def _check_aead(
+    integrity_node: yaml.Node,
+    encryption: tuple[Encryption, ...],
+    integrity: tuple[IntegId, ...],
+    what: str,
+) -> None:
+    """AES-GCM authenticates itself (integrity NULL); every other cipher needs a hash."""
+    aead = any(e in algorithms.AEAD_ENCRYPTION for e, _ in encryption)
+    plain = any(e not in algorithms.AEAD_ENCRYPTION for e, _ in encryption)
+    has_null = IntegId.NONE in integrity
+    keyed = any(i != IntegId.NONE for i in integrity)
+    if has_null and not aead:
+        raise Problem.at(
+            integrity_node, f"{what}: integrity NULL is only valid with AES-GCM encryption"
+        )
+    if aead and not plain and keyed:
+        raise Problem.at(
+            integrity_node,
+            f"{what}: AES-GCM carries its own integrity check, so integrity must be NULL",
+        )
+    if aead and plain and not (has_null and keyed):
+        raise Problem.at(
+            integrity_node,
+            f"{what} mixes AES-GCM with other ciphers: integrity needs NULL (for AES-GCM)"
+            " as well as a hash (for the others)",
+        )
+
+
+def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "IKEv2 policy", POLICY_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "IKEv2 policy name")
+    what = f"IKEv2 policy '{name}'"
+    priority_node = fields.required("priority")
+    priority = nodes.integer(priority_node, "priority", 1, 65535)
+    encryption = _algorithm_list(fields.required("encryption"), "encryption", algorithms.ENCRYPTION)
+    integrity_node = fields.required("integrity")
+    integrity = _algorithm_list(integrity_node, "integrity", algorithms.INTEGRITY)
+    _check_aead(integrity_node, encryption, integrity, what)
+    prf_node = fields.optional("prf")
+    prf: tuple[PrfId, ...]
+    if prf_node is not None:
+        prf = _algorithm_list(prf_node, "prf", algorithms.PRF)
+    else:
+        prf = tuple(
+            dict.fromkeys(
+                algorithms.PRF_FOR_INTEGRITY[i] for i in integrity if i != IntegId.NONE
+            )
+        )
+        if not prf:
+            raise Problem.at(node, f"{what} has integrity NULL (AES-GCM), so it needs 'prf'")
+    dh_groups = _dh_groups(fields.required("dh_groups"))
+    lifetime = _lifetime_seconds(fields, defaults.IKE_LIFETIME_SECONDS)
+    for other in ctx.ike_policies.items.values():
+        if other.priority == priority and other.name != name:
+            raise Problem.at(
+                priority_node,
+                f"priority {priority} is already used by IKEv2 policy '{other.name}'"
+                f" (line {ctx.ike_policies.lines[other.name]})",
+            )
+    policy = IkePolicy(name, priority, encryption, integrity, prf, dh_groups, lifetime)
+    ctx.ike_policies.add(name_node, name, policy)
+
+
+def read_ipsec_proposal(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "IKEv2 IPsec proposal", PROPOSAL_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "IKEv2 IPsec proposal name")
+    encryption = _algorithm_list(
+        fields.required("esp_encryption"), "esp_encryption", algorithms.ENCRYPTION
+    )
+    hash_node = fields.required("esp_hash")
+    integrity = _algorithm_list(hash_node, "esp_hash", algorithms.ESP_INTEGRITY)
+    _check_aead(hash_node, encryption, integrity, f"IKEv2 IPsec proposal '{name}'")
+    seconds = _lifetime_seconds(fields, defaults.IPSEC_LIFETIME_SECONDS)
+    kilobytes_node = fields.optional("lifetime_kilobytes")
+    kilobytes = (
+        defaults.IPSEC_LIFETIME_KILOBYTES
+        if kilobytes_node is None
+        else nodes.integer(kilobytes_node, "lifetime_kilobytes", MIN_LIFETIME_KILOBYTES, INT32_MAX)
+    )
+    proposal = IpsecProposal(name, encryption, integrity, seconds, kilobytes)
+    ctx.ipsec_proposals.add(name_node, name, proposal)
+
+
+def _lifetime_seconds(fields: Fields, default: int) -> int:
+    value = fields.optional("lifetime_seconds")
+    if value is None:
+        return default
+    return nodes.integer(value, "lifetime_seconds", MIN_LIFETIME_SECONDS, INT32_MAX)
+
+
+# --- address pools -------------------------------------------------------------
+
+
+def netmask(node: yaml.Node, what: str) -> IPv4Address:
+    """A dotted netmask whose one bits are contiguous (255.255.255.0, not 0.0.0.255)."""
+    mask = nodes.ipv4(node, what)
+    host_bits = ~int(mask) & 0xFFFFFFFF
+    if host_bits & (host_bits + 1):
+        raise Problem.at(node, f"{what} {mask} is not a netmask (its one bits must be contiguous)")
+    return mask
+
+
+def read_pool(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "IPv4 pool", POOL_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "IPv4 pool name")
+    range_node = fields.required("range")
+    first, last = _address_range(range_node)
+    mask = netmask(fields.required("mask"), "mask")
+    pool = Ipv4Pool(name, first, last, mask)
+    if first > last:
+        raise Problem.at(range_node, f"range {first}-{last} is reversed: {first} comes after {last}")
+    network = pool.network
+    if last not in network:
+        raise Problem.at(
+            range_node,
+            f"range {first}-{last} does not fit in {network}, the network of mask {mask}",
+        )
+    for other in ctx.pools.items.values():
+        # Two pools sharing an address would hand it to two clients.
+        if first <= other.last and other.first <= last and other.name != name:
+            raise Problem.at(
+                range_node,
+                f"range {first}-{last} overlaps IPv4 pool '{other.name}'"
+                f" ({other.first}-{other.last}, line {ctx.pools.lines[other.name]})",
+            )
+    ctx.pools.add(name_node, name, pool)
+
+
+def _address_range(node: yaml.Node) -> tuple[IPv4Address, IPv4Address]:
+    value = nodes.text(node, "range").strip()
+    parts = value.split("-")
+    if len(parts) != 2:
+        raise Problem.at(node, f"range '{value}' must be FIRST-LAST, e.g. 198.19.0.200-198.19.0.250")
+    bounds: list[IPv4Address] = []
+    for part in parts:
+        try:
+            bounds.append(IPv4Address(part.strip()))
+        except ValueError:
+            raise Problem.at(
+                node, f"range '{value}': '{part.strip()}' is not an IPv4 address"
+            ) from None
+    return bounds[0], bounds[1]
+
+
+# --- group policies --------------------------------------------------------------
+
+
+def read_group_policy(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "group policy", GROUP_POLICY_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "group policy name")
+    protocols_node = fields.optional("vpn_protocols")
+    protocols = (
+        defaults.VPN_PROTOCOLS
+        if protocols_node is None
+        else _algorithm_list(protocols_node, "vpn_protocols", VPN_PROTOCOLS)
+    )
+    dns: list[IPv4Address] = []
+    seen: dict[object, int] = {}
+    for entry in nodes.items(fields.optional("dns_servers"), "dns_servers"):
+        address = nodes.ipv4(entry, "DNS server")
+        nodes.unique(entry, seen, address, f"DNS server {address}")
+        dns.append(address)
+    domain_node = fields.optional("default_domain")
+    domain = None if domain_node is None else nodes.name(domain_node, "default_domain")
+    if domain is not None and domain_node is not None and not is_dns_name(domain):
+        raise Problem.at(domain_node, f"default_domain '{domain}' is not a DNS domain name")
+    banner_node = fields.optional("banner")
+    banner = None if banner_node is None else nodes.text(banner_node, "banner")
+    split_node = fields.optional("split_tunnel")
+    split = (
+        defaults.SPLIT_TUNNEL
+        if split_node is None
+        else nodes.choice(split_node, "split_tunnel", SPLIT_TUNNEL)
+    )
+    networks_node = fields.optional("split_tunnel_networks")
+    networks = _networks(networks_node)
+    if split == "tunnel-all" and networks and networks_node is not None:
+        raise Problem.at(
+            networks_node,
+            "split_tunnel_networks is used only with tunnel-specified or exclude-specified",
+        )
+    if split != "tunnel-all" and not networks:
+        line_node = networks_node or split_node or node
+        raise Problem.at(line_node, f"split_tunnel {split} needs split_tunnel_networks")
+    idle_node = fields.optional("idle_timeout_minutes")
+    idle = (
+        defaults.IDLE_TIMEOUT_MINUTES
+        if idle_node is None
+        else nodes.integer(idle_node, "idle_timeout_minutes", 1, MAX_IDLE_TIMEOUT_MINUTES)
+    )
+    policy = GroupPolicy(name, protocols, tuple(dns), domain, banner, split, networks, idle)
+    ctx.group_policies.add(name_node, name, policy)
+
+
+def _networks(node: yaml.Node | None) -> tuple[IPv4Network, ...]:
+    result: list[IPv4Network] = []
+    seen: dict[object, int] = {}
+    for entry in nodes.items(node, "split_tunnel_networks"):
+        value = nodes.text(entry, "network").strip()
+        try:
+            network = IPv4Network(value)
+        except ValueError:
+            network = _loose_network(value)
+            if network is None:
+                raise Problem.at(
+                    entry, f"'{value}' is not an IPv4 network like 10.1.0.0/16"
+                ) from None
+            raise Problem.at(
+                entry, f"network '{value}' has host bits set (did you mean {network}?)"
+            ) from None
+        nodes.unique(entry, seen, network, f"network {network}")
+        result.append(network)
+    return tuple(result)
+
+
+def _loose_network(value: str) -> IPv4Network | None:
+    try:
+        return IPv4Network(value, strict=False)
+    except ValueError:
+        return None
+
+
+# --- PKI and users -------------------------------------------------------------
+
+
+def read_certificate(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "identity certificate", CERTIFICATE_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "identity certificate name")
+    what = f"identity certificate '{name}'"
+    enrollment_node = fields.optional("enrollment")
+    enrollment: Enrollment = (
+        defaults.ENROLLMENT
+        if enrollment_node is None
+        else nodes.choice(enrollment_node, "enrollment", ENROLLMENT)
+    )
+    subject_node = fields.optional("subject")
+    subject = f"CN={ctx.hostname}" if subject_node is None else nodes.text(subject_node, "subject")
+    try:
+        parse_dn(subject)
+    except ValueError as exc:
+        raise Problem.at(subject_node or node, f"subject '{subject}': {exc}") from None
+    sans: list[str] = []
+    seen: dict[object, int] = {}
+    for entry in nodes.items(fields.optional("subject_alt_names"), "subject_alt_names"):
+        value = nodes.text(entry, "subject alternative name").strip()
+        try:
+            parsed = parse_san(value)
+        except ValueError as exc:
+            raise Problem.at(entry, f"subject alternative name {exc}") from None
+        nodes.unique(entry, seen, parsed, f"subject alternative name '{value}'")
+        sans.append(value)
+    key_node = fields.optional("key_type")
+    key_type: KeyType = (
+        defaults.KEY_TYPE if key_node is None else nodes.choice(key_node, "key_type", KEY_TYPES)
+    )
+    store_node = fields.optional("store")
+    store = _path(ctx, store_node, "store") if store_node else ctx.folder / defaults.PKI_STORE
+    cert_node, key_file_node = fields.optional("certificate"), fields.optional("private_key")
+    certificate = _path(ctx, cert_node, "certificate") if cert_node else None
+    private_key = _path(ctx, key_file_node, "private_key") if key_file_node else None
+    if enrollment == "files":
+        for key, value in (("certificate", certificate), ("private_key", private_key)):
+            if value is None:
+                raise Problem([(fields.key_line(key), f"{what} with enrollment files needs '{key}'")])
+    else:
+        for key, value_node in (("certificate", cert_node), ("private_key", key_file_node)):
+            if value_node is not None:
+                raise Problem.at(value_node, f"'{key}' is used only with enrollment: files")
+    certificate_cfg = IdentityCertificate(
+        name, enrollment, subject, tuple(sans), key_type, store, certificate, private_key
+    )
+    ctx.certificates.add(name_node, name, certificate_cfg)
+
+
+def _path(ctx: Context, node: yaml.Node, what: str) -> Path:
+    value = Path(nodes.text(node, what).strip())
+    # normpath, not resolve(): the file may not exist yet, and a symlinked
+    # folder should stay as the admin named it.
+    return Path(os.path.normpath(ctx.folder / value))
+
+
+def read_user(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "local user", USER_KEYS)
+    name_node = fields.required("username")
+    username = nodes.name(name_node, "username")
+    if any(c.isspace() for c in username):
+        raise Problem.at(name_node, f"username '{username}' contains white space")
+    # The password is never echoed: nodes.text's messages do not quote values.
+    password = nodes.text(fields.required("password"), "password")
+    ctx.users.add(name_node, username, LocalUser(username, password))

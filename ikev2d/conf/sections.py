@@ -1,0 +1,319 @@
+"""The device-level sections: device, interfaces, connection profiles, the RA
+VPN itself and logging. They reference the `objects:` section, so they are
+read after it; each reference is checked on the line that makes it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import yaml
+
+from ikev2d.iana import IKE_PORT, NAT_T_PORT, EapType
+
+from . import defaults, nodes
+from .context import Context
+from .model import (
+    AccessInterface,
+    AuthenticationMethod,
+    ConnectionProfile,
+    Device,
+    Interface,
+    Logging,
+    RemoteAccessVpn,
+)
+from .nodes import Fields, Problem
+from .san import is_dns_name
+
+DEVICE_KEYS = ("hostname",)
+INTERFACE_KEYS = ("name", "address")
+PROFILE_KEYS = (
+    "name",
+    "authentication",
+    "ike_identity",
+    "identity_certificate",
+    "address_pools",
+    "group_policy",
+    "enable_client_services",
+)
+AUTHENTICATION_KEYS = ("method", "server_group", "eap_methods")
+RA_VPN_KEYS = (
+    "name",
+    "access_interfaces",
+    "web_access_port",
+    "dtls_port",
+    "ike_policies",
+    "ipsec_proposals",
+    "fragment_size",
+    "default_connection_profile",
+)
+ACCESS_INTERFACE_KEYS = ("interface", "enable_ipsec_ikev2", "enable_ssl", "enable_dtls")
+LOGGING_KEYS = ("vpn_logging_level",)
+
+AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {"aaa-only": "aaa-only"}
+# FMC offers these too; ikev2d cannot do them yet, which deserves its own words.
+UNSUPPORTED_METHODS = ("client-certificate", "aaa-and-client-certificate", "saml")
+SERVER_GROUPS: Mapping[str, str] = {"LOCAL": "LOCAL"}
+EAP_METHODS: Mapping[str, EapType] = {
+    "mschapv2": EapType.MSCHAPV2,
+    "md5": EapType.MD5_CHALLENGE,
+    "gtc": EapType.GTC,
+}
+LOGGING_LEVELS: Mapping[str, int] = {
+    "errors": 3,
+    "warnings": 4,
+    "notifications": 5,
+    "informational": 6,
+    "debugging": 7,
+}
+MAX_POOLS_PER_PROFILE = 6  # ASA tunnel-group `address-pool` takes up to six
+# RFC 7383 asks for at least 576 octets over IPv4; above an Ethernet MTU a
+# "fragment" would itself be fragmented by IP.
+FRAGMENT_SIZE_RANGE = (576, 1500)
+
+
+def read_device(ctx: Context, node: yaml.Node | None) -> Device:
+    if node is None:
+        return Device(defaults.HOSTNAME)
+    fields = Fields(node, "device", DEVICE_KEYS)
+    hostname_node = fields.optional("hostname")
+    if hostname_node is None:
+        return Device(defaults.HOSTNAME)
+    hostname = nodes.name(hostname_node, "hostname")
+    if not is_dns_name(hostname) or "." in hostname:
+        raise Problem.at(
+            hostname_node, f"hostname '{hostname}' must be letters, digits and hyphens (max 63)"
+        )
+    ctx.hostname = hostname
+    return Device(hostname)
+
+
+def read_interface(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "interface", INTERFACE_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "interface name")
+    address_node = fields.required("address")
+    address = nodes.ipv4(address_node, "address")
+    for other in ctx.interfaces.items.values():
+        if other.address == address and other.name != name:
+            raise Problem.at(
+                address_node, f"address {address} is already on interface '{other.name}'"
+            )
+    ctx.interfaces.add(name_node, name, Interface(name, address))
+
+
+def read_logging(node: yaml.Node | None) -> Logging:
+    if node is None:
+        return Logging(defaults.VPN_LOGGING_LEVEL)
+    fields = Fields(node, "logging", LOGGING_KEYS)
+    level_node = fields.optional("vpn_logging_level")
+    if level_node is None:
+        return Logging(defaults.VPN_LOGGING_LEVEL)
+    if isinstance(level_node, yaml.ScalarNode) and level_node.tag == nodes.INT_TAG:
+        return Logging(nodes.integer(level_node, "vpn_logging_level", 3, 7))
+    return Logging(nodes.choice(level_node, "vpn_logging_level", LOGGING_LEVELS))
+
+
+# --- connection profiles ---------------------------------------------------------
+
+
+def read_profile(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "connection profile", PROFILE_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "connection profile name")
+    what = f"connection profile '{name}'"
+    method, server_group, eap = _authentication(fields.optional("authentication"))
+    identity_node = fields.optional("ike_identity")
+    ike_identity = None if identity_node is None else nodes.name(identity_node, "ike_identity")
+    certificate = _profile_certificate(ctx, fields, what)
+    pools: list[str] = []
+    seen: dict[object, int] = {}
+    pools_node = fields.optional("address_pools")
+    for entry in nodes.items(pools_node, "address_pools"):
+        pool = ctx.pools.resolve(entry, "IPv4 pool")
+        nodes.unique(entry, seen, pool, f"IPv4 pool '{pool}'")
+        pools.append(pool)
+    if len(pools) > MAX_POOLS_PER_PROFILE and pools_node is not None:
+        raise Problem.at(pools_node, f"{what} lists {len(pools)} address pools; at most 6")
+    policy_node = fields.optional("group_policy")
+    group_policy = (
+        defaults.GROUP_POLICY
+        if policy_node is None
+        else ctx.group_policies.resolve(policy_node, "group policy")
+    )
+    services_node = fields.optional("enable_client_services")
+    services = (
+        defaults.ENABLE_CLIENT_SERVICES
+        if services_node is None
+        else nodes.boolean(services_node, "enable_client_services")
+    )
+    profile = ConnectionProfile(
+        name, method, server_group, eap, ike_identity, certificate, tuple(pools), group_policy,
+        services,
+    )
+    ctx.profiles.add(name_node, name, profile)
+
+
+def _authentication(
+    node: yaml.Node | None,
+) -> tuple[AuthenticationMethod, str, tuple[EapType, ...]]:
+    if node is None:
+        return defaults.AUTHENTICATION_METHOD, defaults.SERVER_GROUP, defaults.EAP_METHODS
+    fields = Fields(node, "authentication", AUTHENTICATION_KEYS)
+    method_node = fields.optional("method")
+    method: AuthenticationMethod = defaults.AUTHENTICATION_METHOD
+    if method_node is not None:
+        written = nodes.text(method_node, "method").strip()
+        if written.lower() in UNSUPPORTED_METHODS:
+            raise Problem.at(
+                method_node, f"authentication method '{written}' is not supported; use aaa-only"
+            )
+        method = nodes.choice(method_node, "authentication method", AUTHENTICATION_METHODS)
+    group_node = fields.optional("server_group")
+    server_group = (
+        defaults.SERVER_GROUP
+        if group_node is None
+        else nodes.choice(group_node, "AAA server group", SERVER_GROUPS)
+    )
+    eap_node = fields.optional("eap_methods")
+    eap: tuple[EapType, ...] = defaults.EAP_METHODS
+    if eap_node is not None:
+        entries = nodes.items(eap_node, "eap_methods")
+        if not entries:
+            raise Problem.at(eap_node, "eap_methods lists nothing")
+        seen: dict[object, int] = {}
+        chosen: list[EapType] = []
+        for entry in entries:
+            method_id = nodes.choice(entry, "EAP method", EAP_METHODS)
+            nodes.unique(entry, seen, method_id, f"EAP method '{entry.value}'")
+            chosen.append(method_id)
+        eap = tuple(chosen)
+    return method, server_group, eap
+
+
+def _profile_certificate(ctx: Context, fields: Fields, what: str) -> str:
+    node = fields.optional("identity_certificate")
+    if node is not None:
+        return ctx.certificates.resolve(node, "identity certificate")
+    # Unstated: FTD would use the interface's (or the global) trustpoint;
+    # with exactly one identity certificate there is nothing to choose.
+    known = list(ctx.certificates.items)
+    if len(known) == 1 and not ctx.certificates.broken:
+        return known[0]
+    if not known and ctx.certificates.broken:
+        raise Problem([])  # the certificate's own error is already reported
+    raise Problem(
+        [(fields.line, f"{what} needs 'identity_certificate' ({len(known)} are defined)")]
+    )
+
+
+# --- the RA VPN --------------------------------------------------------------------
+
+
+def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
+    fields = Fields(node, "remote_access_vpn", RA_VPN_KEYS)
+    name_node = fields.optional("name")
+    name = defaults.RA_VPN_NAME if name_node is None else nodes.name(name_node, "name")
+    access_node = fields.required("access_interfaces")
+    access = _access_interfaces(ctx, access_node)
+    web_port = _port(fields, "web_access_port", defaults.WEB_ACCESS_PORT)
+    dtls_port = _port(fields, "dtls_port", defaults.DTLS_PORT)
+    if dtls_port in (IKE_PORT, NAT_T_PORT) and any(a.enable_dtls for a in access):
+        raise Problem(
+            [(fields.key_line("dtls_port"), f"dtls_port {dtls_port} is IKE's UDP port")]
+        )
+    policies = _references(
+        fields.required("ike_policies"), "ike_policies", ctx.ike_policies.resolve, "IKEv2 policy"
+    )
+    proposals = _references(
+        fields.required("ipsec_proposals"),
+        "ipsec_proposals",
+        ctx.ipsec_proposals.resolve,
+        "IKEv2 IPsec proposal",
+    )
+    fragment_node = fields.optional("fragment_size")
+    fragment_size = (
+        defaults.FRAGMENT_SIZE
+        if fragment_node is None
+        else nodes.integer(fragment_node, "fragment_size", *FRAGMENT_SIZE_RANGE)
+    )
+    profile = _default_profile(ctx, fields)
+    return RemoteAccessVpn(
+        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile
+    )
+
+
+def _access_interfaces(ctx: Context, node: yaml.Node) -> tuple[AccessInterface, ...]:
+    entries = nodes.items(node, "access_interfaces")
+    if not entries:
+        raise Problem.at(node, "access_interfaces lists nothing: the RA VPN needs an interface")
+    result: list[AccessInterface] = []
+    seen: dict[object, int] = {}
+    for entry in entries:
+        fields = Fields(entry, "access interface", ACCESS_INTERFACE_KEYS)
+        interface_node = fields.required("interface")
+        interface = ctx.interfaces.resolve(interface_node, "interface")
+        nodes.unique(interface_node, seen, interface, f"interface '{interface}'")
+        ikev2 = _flag(fields, "enable_ipsec_ikev2", defaults.ENABLE_IPSEC_IKEV2)
+        ssl = _flag(fields, "enable_ssl", defaults.ENABLE_SSL)
+        dtls = _flag(fields, "enable_dtls", ssl)
+        if dtls and not ssl:
+            raise Problem(
+                [
+                    (
+                        fields.key_line("enable_dtls"),
+                        "enable_dtls needs enable_ssl (DTLS rides on the SSL tunnel)",
+                    )
+                ]
+            )
+        result.append(AccessInterface(interface, ikev2, ssl, dtls))
+    return tuple(result)
+
+
+def _flag(fields: Fields, key: str, default: bool) -> bool:
+    node = fields.optional(key)
+    return default if node is None else nodes.boolean(node, key)
+
+
+def _port(fields: Fields, key: str, default: int) -> int:
+    node = fields.optional(key)
+    return default if node is None else nodes.integer(node, key, 1, 65535)
+
+
+def _references(
+    node: yaml.Node, what: str, resolve: Callable[[yaml.Node, str], str], kind: str
+) -> tuple[str, ...]:
+    entries = nodes.items(node, what)
+    if not entries:
+        raise Problem.at(node, f"{what} lists nothing")
+    seen: dict[object, int] = {}
+    names: list[str] = []
+    for entry in entries:
+        name = resolve(entry, kind)
+        nodes.unique(entry, seen, name, f"{kind} '{name}'")
+        names.append(name)
+    return tuple(names)
+
+
+def _default_profile(ctx: Context, fields: Fields) -> str:
+    node = fields.optional("default_connection_profile")
+    if node is not None:
+        return ctx.profiles.resolve(node, "connection profile")
+    # Unstated: FTD's is DefaultWEBVPNGroup; a file that defines no such
+    # profile but only one other means that one.
+    known = list(ctx.profiles.items)
+    if defaults.CONNECTION_PROFILE in known:
+        return defaults.CONNECTION_PROFILE
+    if len(known) == 1 and not ctx.profiles.broken:
+        return known[0]
+    if not known and ctx.profiles.broken:
+        raise Problem([])
+    raise Problem(
+        [
+            (
+                fields.line,
+                "remote_access_vpn needs 'default_connection_profile'"
+                f" (no profile is named {defaults.CONNECTION_PROFILE})",
+            )
+        ]
+    )
