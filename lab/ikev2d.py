@@ -12,7 +12,7 @@ import copy
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,11 +33,13 @@ class Ikev2dError(RuntimeError):
 class Ikev2dKnobs:
     """What a test may change in the default configuration."""
 
-    dh_groups: list[int] = field(default_factory=lambda: [15])
-    fragment_size: int = 1280
-    pool_range: str = "198.19.0.200-198.19.0.250"
-    users: dict[str, str] | None = None  # None keeps the file's local_users
+    # None keeps the file's value for every knob below but logging_level.
+    dh_groups: list[int] | None = None
+    fragment_size: int | None = None
+    pool_range: str | None = None
+    users: dict[str, str] | None = None
     eap_methods: list[str] | None = None  # None keeps the file's order
+    # The whitepaper raises VPN logging from errors to informational.
     logging_level: str = "informational"
     # Free-form last word on the dict before it is written.
     edit: Callable[[dict[str, Any]], None] | None = None
@@ -64,14 +66,17 @@ def lab_config(
     k = knobs or Ikev2dKnobs()
     cfg = copy.deepcopy(base if base is not None else load_default_config())
     ra = cfg["remote_access_vpn"]
-    ra["fragment_size"] = k.fragment_size
+    if k.fragment_size is not None:
+        ra["fragment_size"] = k.fragment_size
     objects = cfg["objects"]
     policy_names = set(ra.get("ike_policies", []))
-    for pol in objects["ikev2_policies"]:
-        if not policy_names or pol["name"] in policy_names:
-            pol["dh_groups"] = list(k.dh_groups)
-    for pool in objects["ipv4_pools"]:
-        pool["range"] = k.pool_range
+    if k.dh_groups is not None:
+        for pol in objects["ikev2_policies"]:
+            if not policy_names or pol["name"] in policy_names:
+                pol["dh_groups"] = list(k.dh_groups)
+    if k.pool_range is not None:
+        for pool in objects["ipv4_pools"]:
+            pool["range"] = k.pool_range
     if k.users is not None:
         objects["local_users"] = [{"username": u, "password": p} for u, p in k.users.items()]
     for ident in objects["identity_certificates"]:

@@ -322,6 +322,13 @@ class Charon:
             sas = self.list_sas()
         return sas
 
+    def swanctl(self, *args: str, timeout: float = 30.0) -> str:
+        """Run swanctl against this daemon (e.g. "--list-sas") and return its output."""
+        proc = subprocess.run(
+            ["swanctl", *args], capture_output=True, text=True, env=self._env(), timeout=timeout
+        )
+        return proc.stdout + proc.stderr
+
     # -- logs ----------------------------------------------------------------
 
     def log(self) -> str:
