@@ -50,7 +50,10 @@ Step = Continue | Succeeded | Failed
 class EapMethod(Protocol):
     """One run of an authenticator-side method for one peer."""
 
-    eap_type: int
+    @property
+    def eap_type(self) -> int:
+        """The EapType this method implements."""
+        ...
 
     @property
     def identity(self) -> str | None:

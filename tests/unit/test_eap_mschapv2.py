@@ -133,6 +133,11 @@ class MsChapV2Peer:
         return eap_response(identifier, MSCHAPV2, b"\x03")  # Success Response: OpCode only
 
 
+def must(reply: bytes | None) -> bytes:
+    assert reply is not None, "the peer gave up"
+    return reply
+
+
 def run(server: EapServer, peer: MsChapV2Peer) -> EapOutcome:
     outcome = server.start()
     while not outcome.finished:
@@ -221,13 +226,13 @@ def test_wrong_password_gets_failure_request_then_eap_failure() -> None:
     peer = MsChapV2Peer("alice", "guess")
     server = EapServer([MSCHAPV2], USERS)
     outcome = server.start()
-    outcome = server.process(peer.answer(outcome.message))  # identity -> challenge
-    outcome = server.process(peer.answer(outcome.message))  # response -> Failure Request
+    outcome = server.process(must(peer.answer(outcome.message)))  # identity -> challenge
+    outcome = server.process(must(peer.answer(outcome.message)))  # response -> Failure Request
     assert not outcome.finished and outcome.message[0] == 1 and outcome.message[5] == 4
     # RFC 2759 §6 with R=0: not retryable, a fresh 16-octet challenge in C=.
     assert FAILURE_TEXT.match(outcome.message[9:])
     assert outcome.failure_reason == "wrong password"  # known before the peer answers
-    final = server.process(peer.answer(outcome.message))  # Response/Failure
+    final = server.process(must(peer.answer(outcome.message)))  # Response/Failure
     assert final.finished and not final.success and final.msk is None
     assert final.message == bytes((4, outcome.message[1], 0, 4))
     assert final.failure_reason == "wrong password"
@@ -262,11 +267,16 @@ def _response_after_challenge(mutate: Callable[[bytearray], None]) -> EapOutcome
     server = EapServer([MSCHAPV2], USERS)
     peer = MsChapV2Peer("alice", "s3cret")
     outcome = server.start()
-    outcome = server.process(peer.answer(outcome.message))
-    reply = bytearray(peer.answer(outcome.message) or b"")
+    outcome = server.process(must(peer.answer(outcome.message)))
+    reply = bytearray(must(peer.answer(outcome.message)))
     mutate(reply)
     struct.pack_into("!H", reply, 2, len(reply))  # keep the EAP Length right
     return server.process(bytes(reply))
+
+
+def _append_bad_utf8_to_name(reply: bytearray) -> None:
+    reply.extend(b"\xff")
+    struct.pack_into("!H", reply, 7, len(reply) - 5)  # keep MS-Length right
 
 
 @pytest.mark.parametrize(
@@ -276,7 +286,7 @@ def _response_after_challenge(mutate: Callable[[bytearray], None]) -> EapOutcome
         pytest.param(lambda r: struct.pack_into("!H", r, 7, 1000), id="ms-length"),
         pytest.param(lambda r: r.__setitem__(6, r[6] ^ 1), id="ms-chapv2-id"),
         pytest.param(lambda r: r.__delitem__(slice(40, None)), id="truncated"),
-        pytest.param(lambda r: r.extend(b"\xff") or struct.pack_into("!H", r, 7, len(r) - 5), id="name-not-utf8"),
+        pytest.param(_append_bad_utf8_to_name, id="name-not-utf8"),
     ],
 )
 def test_malformed_response_fails(mutate: Callable[[bytearray], None]) -> None:
