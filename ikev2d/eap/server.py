@@ -53,7 +53,7 @@ class EapOutcome:
     finished: bool  # True once Success or Failure is being sent
     success: bool
     identity: str | None  # from Response/Identity, or the method's own name field
-    method: int | None  # EapType that ran (None while asking for the identity)
+    method: int | None  # EapType running or last proposed (None while asking for the identity)
     msk: bytes | None = field(repr=False)  # MSCHAPv2 only; never in a repr
     # Why authentication failed, for our log only. Also set, with finished
     # False, when a method has decided to fail and its Request only tells the
