@@ -35,7 +35,9 @@ class EncrAlgorithm:
     """An IKE/ESP encryption transform (RFC 7296 §3.3.2, RFC 5282, RFC 7634).
 
     `encrypt`/`decrypt` do no padding: the SK layer adds the IKE padding and
-    Pad Length byte itself (RFC 7296 §3.14) aligned to `block_size`.
+    Pad Length byte itself (RFC 7296 §3.14) aligned to `block_size`. `aad`
+    is authenticated by AEAD ciphers only; CBC ignores it (the INTEG
+    transform covers the header there).
     """
 
     transform_id: EncrId
