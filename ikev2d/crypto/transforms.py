@@ -49,6 +49,12 @@ class EncrAlgorithm:
     is_aead: bool
     name: str = field(compare=False)
 
+    @property
+    def key_length_attr(self) -> int | None:
+        """The Key Length attribute this transform carries on the wire; None
+        for fixed-key ciphers (RFC 7634 §2). `get_encr` is keyed by it."""
+        return None if self.transform_id == EncrId.CHACHA20_POLY1305 else self.key_bits
+
     def encrypt(self, key: bytes, iv: bytes, plaintext: bytes, aad: bytes = b"") -> bytes:
         """Encrypt; for AEAD returns ciphertext || tag (RFC 5282 §3)."""
         self._check(key, iv)

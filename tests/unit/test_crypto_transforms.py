@@ -266,6 +266,14 @@ def test_wrong_key_or_iv_size_rejected() -> None:
         encr.decrypt(bytes(32), bytes(16), bytes(17))
 
 
+def test_key_length_attr_round_trips_through_get_encr_rfc7296_3_3_5() -> None:
+    # What a proposal matcher compares with the wire attribute.
+    for encr in supported_encr():
+        assert get_encr(encr.transform_id, encr.key_length_attr) is encr
+    assert get_encr(EncrId.CHACHA20_POLY1305, None).key_length_attr is None
+    assert get_encr(EncrId.AES_GCM_16, 256).key_length_attr == 256
+
+
 def test_registry_returns_shared_objects() -> None:
     # One object per transform: no per-message construction cost.
     assert get_encr(EncrId.AES_CBC, 256) is get_encr(EncrId.AES_CBC, 256)
