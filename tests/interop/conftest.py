@@ -25,7 +25,7 @@ from lab.pki import LabPki, make_lab_pki
 from lab.strongswan import Charon
 from lab.swanctl_conf import ClientConfig, ResponderConfig
 
-N_CLIENTS = 3
+N_CLIENTS = 4
 _counter = itertools.count(1)
 
 

@@ -42,6 +42,7 @@ ALICE_PW = "Lab-Passw0rd-1"
 BOB_PW = "Lab-Passw0rd-2"
 WRONG_PW = "Not-Alices-Passw0rd-9"
 POOL_SECOND = "198.19.0.201"
+USERS = {"alice": ALICE_PW, "bob": BOB_PW, "carol": "Lab-Passw0rd-3", "dave": "Lab-Passw0rd-4"}
 DH14_ONLY = "aes256-sha512-prfsha512-modp2048"
 DH14_THEN_15 = "aes256-sha512-prfsha512-modp2048-modp3072"
 
@@ -121,8 +122,10 @@ def test_two_clients_get_distinct_addresses_and_disconnect_frees_them(
     ikev2d_server: StartIkev2d, client: StartCharon
 ) -> None:
     """Two sessions at once hold two pool addresses; terminating both frees
-    both: the next two sessions get the same two lowest addresses again."""
-    server = ikev2d_server()
+    both: the pool hands out its lowest free address, so two new users
+    (not the same identities, so no per-user lease stickiness can help)
+    get the same two lowest addresses again."""
+    server = ikev2d_server(users=USERS)
     alice = client(0)
     bob = client(1, identity="bob", password=BOB_PW)
 
@@ -139,12 +142,13 @@ def test_two_clients_get_distinct_addresses_and_disconnect_frees_them(
     assert alice.terminate().ok and bob.terminate().ok
     assert alice.wait_for_sas(0) == [] and bob.wait_for_sas(0) == []
 
-    carol = client(2)  # alice again, from a third address
+    carol = client(2, identity="carol", password=USERS["carol"])
     assert_initiated(carol.initiate(timeout=10), carol)
-    assert carol.list_sas()[0].local_vips == [POOL_FIRST], "freed lowest address not reused"
-    assert_initiated(alice.initiate(timeout=10), alice)
-    assert alice.list_sas()[0].local_vips == [POOL_SECOND], "second freed address not reused"
-    assert_healthy(server)
+    assert assert_connected(carol, identity="carol").local_vips == [POOL_FIRST], "freed lowest address not reused"
+    dave = client(3, identity="dave", password=USERS["dave"])
+    assert_initiated(dave.initiate(timeout=10), dave)
+    assert assert_connected(dave, identity="dave").local_vips == [POOL_SECOND], "second freed address not reused"
+    assert_healthy(server, secrets=tuple(USERS.values()))
 
 
 def test_small_fragment_size_sends_ike_auth_response_in_skf_fragments(

@@ -32,9 +32,12 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 StartCharon = Callable[..., Charon]
 
 
-def test_mschapv2_client_gets_pool_address(reference_responder: StartCharon, client: StartCharon) -> None:
-    responder = reference_responder()
-    alice = client(0)
+@pytest.mark.parametrize(("eap", "method", "msk"), [("eap-mschapv2", "EAP_MSCHAPV2", True), ("eap-md5", "EAP_MD5", False)])
+def test_eap_client_gets_pool_address(
+    reference_responder: StartCharon, client: StartCharon, eap: str, method: str, msk: bool
+) -> None:
+    responder = reference_responder(eap=eap)
+    alice = client(0, eap=eap)
 
     result = alice.initiate(timeout=10)
 
@@ -45,8 +48,8 @@ def test_mschapv2_client_gets_pool_address(reference_responder: StartCharon, cli
     assert_in_log(
         alice.log(),
         [
-            swanlog.eap_requested("EAP_MSCHAPV2"),
-            swanlog.eap_succeeded("EAP_MSCHAPV2", msk=True),
+            swanlog.eap_requested(method),
+            swanlog.eap_succeeded(method, msk=msk),
             swanlog.established("198.18.0.2", "alice", "198.18.0.1", "vpn.example.test"),
         ],
     )
@@ -58,6 +61,22 @@ def test_mschapv2_client_gets_pool_address(reference_responder: StartCharon, cli
     assert alice.terminate().ok
     assert alice.wait_for_sas(0) == []
     assert responder.wait_for_sas(0) == []
+
+
+def test_wrong_mschapv2_password_is_refused(reference_responder: StartCharon, client: StartCharon) -> None:
+    """For comparison with ikev2d: strongSwan's responder refuses a wrong
+    MSCHAPv2 password with an MS-CHAPv2 Failure Request (RFC 2759 §6) and the
+    client ends the exchange itself; it does NOT send AUTHENTICATION_FAILED
+    (the ikev2d test asks ikev2d for that notify)."""
+    reference_responder()
+    mallory = client(0, password="Not-Alices-Passw0rd-9")
+
+    result = mallory.initiate(timeout=10)
+
+    assert not result.ok
+    assert_in_log(mallory.log(), ["EAP-MS-CHAPv2 failed with error ERROR_AUTHENTICATION_FAILURE"])
+    assert swanlog.AUTHENTICATION_FAILED not in mallory.log()
+    assert_no_sa(mallory)
 
 
 def test_two_clients_get_distinct_addresses(reference_responder: StartCharon, client: StartCharon) -> None:
