@@ -1,0 +1,234 @@
+"""The sans-I/O responder: datagrams and time in; datagrams, Child SAs and
+events out (the aioquic model). No sockets, no clock reads, no threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from .crypto.dh import get_dh_group
+from .crypto.errors import CryptoError
+from .crypto.keymat import derive_ike_keys
+from .crypto.transforms import get_encr, get_integ, get_prf
+from .effects import Effect, Emit, SendDatagram
+from .events import IkeInitReceived, IkeInitRejected, MessageDropped
+from .iana import (CertEncoding, ExchangeType, HashAlgorithm, IKE_PORT, NotifyType)
+from .sa import IkeSa, State
+from .settings import ResponderSettings
+from .tasks.natd import nat_detected, natd_notifies
+from .tasks.proposals import select_ike
+from .vendor_ids import IKE_SA_INIT_LEADING, IKE_SA_INIT_TRAILING
+from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
+from .wire.header import HEADER_SIZE, Header
+from .wire.message import Message, decode_message, encode_message
+from .wire.payloads import CERTREQ, KE, SA, Nonce, Notify, Payload, Proposal, Vendor
+
+Address = tuple[str, int]
+
+NONCE_SIZE = 32
+OUR_HASH_ALGORITHMS = (HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512)
+
+
+@dataclass
+class _HalfOpenKey:
+    spi_i: bytes
+    remote: Address
+
+
+class Responder:
+    def __init__(self, settings: ResponderSettings, *, random: Callable[[int], bytes] = os.urandom,
+                 dh_backend: str = "auto") -> None:
+        self.settings = settings
+        self.random = random
+        self.dh_backend = dh_backend
+        self.sas: dict[bytes, IkeSa] = {}  # by our SPI
+        # IKE_SA_INIT retransmits: (SPIi, remote) -> (request digest, SA)
+        self._init_index: dict[tuple[bytes, Address], tuple[bytes, IkeSa]] = {}
+        self._ids = itertools.count(0x6000)  # the whitepaper's first session is 0x00006000
+        self._child_spis: set[int] = set()
+
+    # -- entry points ---------------------------------------------------------
+
+    def datagram_received(self, data: bytes, local: Address, remote: Address, now: float) -> list[Effect]:
+        try:
+            header = Header.parse(data)
+        except InvalidMajorVersion:
+            return [self._drop(local, remote, "unsupported IKE major version")]
+        except WireError as exc:
+            return [self._drop(local, remote, f"malformed header: {exc}")]
+        if header.is_response:
+            return [self._drop(local, remote, "response to a request we never sent")]
+        if header.exchange == ExchangeType.IKE_SA_INIT:
+            return self._ike_sa_init(data, header, local, remote, now)
+        sa = self.sas.get(header.spi_r)
+        if sa is None or sa.spi_i != header.spi_i:
+            return [self._drop(local, remote, "unknown IKE SPI")]
+        effects = sa.handle_request(data, header, local, remote, now)
+        self._after(sa)
+        return effects
+
+    def tick(self, now: float) -> list[Effect]:
+        """Expire half-open and failed SAs; call about once a second."""
+        effects: list[Effect] = []
+        for sa in list(self.sas.values()):
+            if sa.expired(now):
+                if sa.state is not State.DELETED:
+                    sa.delete(now, "Timeout", effects)
+                self._forget(sa)
+        return effects
+
+    def find_sa(self, unique_id: int) -> IkeSa | None:
+        return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
+
+    # -- IKE_SA_INIT (RFC 7296 §1.2) ------------------------------------------
+
+    def _ike_sa_init(self, data: bytes, header: Header, local: Address, remote: Address,
+                     now: float) -> list[Effect]:
+        if header.message_id != 0 or any(header.spi_r) or not header.is_initiator:
+            return [self._drop(local, remote, "IKE_SA_INIT with a non-zero SPIr or message ID")]
+        digest = hashlib.sha256(data).digest()
+        known = self._init_index.get((header.spi_i, remote))
+        if known is not None:
+            seen_digest, sa = known
+            if seen_digest == digest and sa.state is not State.DELETED:
+                return [SendDatagram(sa.init_response, local, remote)]  # a retransmit
+            return [self._drop(local, remote, "IKE_SA_INIT reusing a live SPIi")]
+        name = f"{header.spi_i.hex()}_i"
+        effects: list[Effect] = [Emit(IkeInitReceived(name, local, remote))]
+        try:
+            request = decode_message(data)
+        except UnsupportedCriticalPayload as exc:
+            return effects + self._init_error(header, local, remote, NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
+                                              exc.payload_type.to_bytes(1, "big"), str(exc))
+        except WireError as exc:
+            return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
+        if len(self.sas) >= self.settings.max_half_open + self._established_count():
+            return effects + self._init_error(header, local, remote, NotifyType.TEMPORARY_FAILURE, b"",
+                                              "too many IKE SAs in negotiation")
+        sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
+        if sa_payload is None or ke is None or nonce is None:
+            return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"",
+                                              "IKE_SA_INIT without SA, KE or Nonce")
+        chosen = select_ike(sa_payload.proposals, self.settings.ike_policies)
+        if chosen is None:
+            return effects + self._init_error(header, local, remote, NotifyType.NO_PROPOSAL_CHOSEN, b"",
+                                              "no IKEv2 policy matches the proposals")
+        proposal, suite, policy = chosen
+        if ke.group != suite.dh_id:
+            # RFC 7296 §1.3 / §3.10.1: name the group we want
+            return effects + self._init_error(header, local, remote, NotifyType.INVALID_KE_PAYLOAD,
+                                              suite.dh_id.to_bytes(2, "big"),
+                                              f"KE for group {ke.group}, policy {policy.name} wants {suite.dh_id}")
+        try:
+            prf = get_prf(suite.prf_id)
+            if len(nonce.data) < max(16, prf.key_size // 2):
+                raise CryptoError("nonce shorter than half the PRF key (RFC 7296 §2.10)")
+            encr = get_encr(suite.encr_id, suite.encr_bits)
+            integ = None if suite.is_aead else get_integ(suite.integ_id)
+            private = get_dh_group(suite.dh_id, self.dh_backend).generate()
+            shared = private.exchange(ke.data)
+        except CryptoError as exc:
+            return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
+        spi_r = self._new_ike_spi()
+        nonce_r = self.random(max(NONCE_SIZE, prf.key_size // 2))
+        keys = derive_ike_keys(prf, encr, integ, nonce.data, nonce_r, shared, header.spi_i, spi_r)
+        notifies = request.notifies()
+        nat = nat_detected(notifies, header.spi_i, local, remote)
+        peer_frag = request.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
+        hash_notify = request.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
+        peer_hashes = frozenset(
+            int.from_bytes(hash_notify.data[i:i + 2], "big") for i in range(0, len(hash_notify.data) - 1, 2)
+        ) if hash_notify is not None else frozenset()
+        response_payloads = self._init_response_payloads(proposal, suite.transforms(), ke.group, private.public_bytes,
+                                                         nonce_r, header.spi_i, spi_r, local, remote,
+                                                         nat is not None, peer_frag, hash_notify is not None)
+        response = encode_message(Message(header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False,
+                                          response_payloads))
+        sa = IkeSa(
+            settings=self.settings, unique_id=next(self._ids), spi_i=header.spi_i, spi_r=spi_r,
+            local=local, remote=remote, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
+            nonce_i=nonce.data, nonce_r=nonce_r, init_request=data, init_response=response,
+            peer_fragmentation=peer_frag, peer_hash_algorithms=peer_hashes,
+            nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]), created=now, random=self.random,
+            spi_in_use=self._child_spi_in_use,
+        )
+        self.sas[spi_r] = sa
+        self._init_index[(header.spi_i, remote)] = (digest, sa)
+        return effects + [SendDatagram(response, local, remote)]
+
+    def _init_response_payloads(self, proposal: Proposal, transforms: list, group: int, public: bytes,
+                                nonce_r: bytes, spi_i: bytes, spi_r: bytes, local: Address, remote: Address,
+                                natd: bool, peer_frag: bool, peer_hashes: bool) -> list[Payload]:
+        # the order a Cisco responder uses: SA KE No V V N(NATD) N(NATD) CERTREQ N(FRAG) V
+        out: list[Payload] = [
+            SA([Proposal(proposal.number, proposal.protocol, b"", transforms)]),
+            KE(group, public),
+            Nonce(nonce_r),
+        ]
+        if self.settings.send_cisco_vendor_ids:
+            out += [Vendor(v) for v in IKE_SA_INIT_LEADING]
+        if natd:
+            out += natd_notifies(spi_i, spi_r, local, remote)
+        out.append(CERTREQ(CertEncoding.X509_SIGNATURE, self._certreq_authorities()))
+        if peer_frag:
+            out.append(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
+        if peer_hashes:
+            out.append(Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS,
+                              data=b"".join(h.to_bytes(2, "big") for h in OUR_HASH_ALGORITHMS)))
+        if self.settings.send_cisco_vendor_ids:
+            out += [Vendor(v) for v in IKE_SA_INIT_TRAILING]
+        return out
+
+    def _certreq_authorities(self) -> bytes:
+        """SHA-1 of the trusted CAs' public keys (RFC 7296 §3.7); we trust our
+        own identity's issuer, so a client with a certificate knows what to send."""
+        hashes = []
+        for p in self.settings.profiles.values():
+            h = p.identity.issuer_key_hash if hasattr(p.identity, "issuer_key_hash") else None
+            if h and h not in hashes:
+                hashes.append(h)
+        return b"".join(hashes)
+
+    def _init_error(self, header: Header, local: Address, remote: Address, notify: NotifyType, data: bytes,
+                    detail: str) -> list[Effect]:
+        # error responses to IKE_SA_INIT carry a zero SPIr and create no state
+        msg = Message(header.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, 0, True, False,
+                      [Notify(notify, data=data)])
+        name = f"{header.spi_i.hex()}_i"
+        return [Emit(IkeInitRejected(name, local, remote, notify.name, detail)),
+                SendDatagram(encode_message(msg), local, remote)]
+
+    # -- bookkeeping ----------------------------------------------------------
+
+    def _new_ike_spi(self) -> bytes:
+        while True:
+            spi = self.random(8)
+            if any(spi) and spi not in self.sas:
+                return spi
+
+    def _child_spi_in_use(self, spi: int) -> bool:
+        return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
+
+    def _established_count(self) -> int:
+        return sum(1 for s in self.sas.values() if s.state is State.ESTABLISHED)
+
+    def _after(self, sa: IkeSa) -> None:
+        if sa.state is State.DELETED:
+            self._forget(sa)
+
+    def _forget(self, sa: IkeSa) -> None:
+        self.sas.pop(sa.spi_r, None)
+        for k, (_, s) in list(self._init_index.items()):
+            if s is sa:
+                del self._init_index[k]
+
+    def _drop(self, local: Address, remote: Address, reason: str) -> Effect:
+        return Emit(MessageDropped("-", local, remote, reason))
+
+
+def is_ike_port(port: int) -> bool:
+    return port == IKE_PORT

@@ -1,0 +1,42 @@
+"""What the sans-I/O core asks its adapter to do, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from esp.spec import ChildSaSpec
+
+from .events import Event
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class SendDatagram:
+    """An IKE message to send; from local port 4500 the adapter prepends the
+    non-ESP marker (RFC 3948 §2.2)."""
+
+    data: bytes
+    local: Address
+    remote: Address
+
+
+@dataclass(frozen=True)
+class InstallChildSa:
+    spec: ChildSaSpec
+
+
+@dataclass(frozen=True)
+class RemoveChildSa:
+    spec: ChildSaSpec
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A typed event for logs, syslog and counters."""
+
+    event: Event
+
+
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Emit]

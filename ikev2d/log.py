@@ -1,0 +1,54 @@
+"""Plain log lines for core events (the FTD syslog catalogue builds on the
+same events). Nothing secret is in an event, so nothing secret is logged."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from . import events as ev
+
+log = logging.getLogger("ikev2d")
+
+
+def _where(e: ev.Event) -> str:
+    return f"Local:{e.local[0]}:{e.local[1]} Remote:{e.remote[0]}:{e.remote[1]}"
+
+
+def format_event(e: ev.Event) -> str:
+    match e:
+        case ev.IkeInitReceived():
+            return f"{_where(e)} Username:Unknown IKEv2 Received a IKE_INIT_SA request"
+        case ev.IkeInitRejected(notify=n, detail=d):
+            return f"{_where(e)} IKE_SA_INIT refused with {n}: {d}"
+        case ev.MessageDropped(reason=r):
+            return f"{_where(e)} message dropped: {r}"
+        case ev.AuthSucceeded(username=u, method=m, group_policy=g):
+            return f"{_where(e)} Username:{u} EAP {m} authentication successful, group policy {g}"
+        case ev.AuthFailed(username=u, reason=r):
+            return f"{_where(e)} Username:{u or 'Unknown'} authentication failed: {r}"
+        case ev.NegotiationAborted(username=u, reason=r):
+            return f"{_where(e)} Username:{u or 'Unknown'} IKEv2 Negotiation aborted due to ERROR: {r}"
+        case ev.AddressAssigned(username=u, pool=p, address=a):
+            return f"{_where(e)} Username:{u} IPv4 Address={a} assigned from local pool {p}"
+        case ev.AddressAssignmentFailed(username=u, profile=p):
+            return f"{_where(e)} Username:{u} no address available in the pools of {p}"
+        case ev.AddressReleased(username=u, pool=p, address=a):
+            return f"{_where(e)} Username:{u} Freeing local pool {p} address {a}"
+        case ev.IkeSaEstablished(username=u, proposal=p):
+            return f"{_where(e)} Username:{u} IKEv2 SA UP. Reason: New Connection Established ({p})"
+        case ev.ChildSaCreated(username=u, spi_in=i, spi_out=o, proposal=p):
+            return f"{_where(e)} Username:{u} Child SA up, SPI in 0x{i:08x} out 0x{o:08x} ({p})"
+        case ev.ChildSaDeleted(username=u, spi_in=i, spi_out=o):
+            return f"{_where(e)} Username:{u} Child SA deleted, SPI in 0x{i:08x} out 0x{o:08x}"
+        case ev.IkeSaDeleted(username=u, reason=r, duration=d):
+            return f"{_where(e)} Username:{u} IKEv2 SA DOWN. Reason: {r} (after {d:.0f} s)"
+    fields = ", ".join(f"{f.name}={getattr(e, f.name)!r}" for f in dataclasses.fields(e))
+    return f"{type(e).__name__}({fields})"
+
+
+def log_event(e: ev.Event) -> None:
+    level = logging.DEBUG if isinstance(e, ev.MessageDropped) else logging.INFO
+    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)):
+        level = logging.WARNING
+    log.log(level, "%s", format_event(e))

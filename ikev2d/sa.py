@@ -1,0 +1,470 @@
+"""One IKE SA on the responder side: its state, keys and exchanges.
+
+The SA owns its message IDs, the retransmission cache and fragment
+reassembly (the task manager's job in strongSwan); the per-feature work
+(proposals, NAT-D, config payload, traffic selectors) lives in `tasks/`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import Callable
+
+from esp.spec import ChildSaSpec, EspAlgorithms
+
+from .crypto import auth as ike_auth
+from .crypto.errors import CryptoError, IntegrityError
+from .crypto.keymat import IkeKeys, derive_child_keys
+from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ
+from .eap import EapServer
+from .effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
+                     ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped,
+                     NegotiationAborted)
+from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
+from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
+from .settings import ProfileSettings, ResponderSettings
+from .tasks.config_payload import build_reply, requested_ipv4
+from .tasks.proposals import EspSuite, IkeSuite, select_esp
+from .tasks.traffic_selectors import narrow_to_address, narrow_to_networks, selectors_to_networks
+from .wire.errors import InvalidSyntax, UnsupportedCriticalPayload, WireError
+from .wire.header import Header
+from .wire.message import Message
+from .wire.payloads import (AUTH, CERT, CP, EAP, IDi, IDr, SA, SKF, Delete, Notify, Payload, Proposal, TSi, TSr)
+
+Address = tuple[str, int]
+
+# IPv4 + UDP, and the non-ESP marker on port 4500 (RFC 3948 §2.2)
+IPV4_UDP_OVERHEAD = 28
+NON_ESP_MARKER_SIZE = 4
+
+
+class State(enum.Enum):
+    AUTH_PENDING = "AUTH_PENDING"  # IKE_SA_INIT answered
+    EAP = "EAP"  # EAP conversation running
+    EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
+    ESTABLISHED = "ESTABLISHED"
+    FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
+    DELETED = "DELETED"
+
+
+@dataclass
+class ChildSa:
+    spec: ChildSaSpec
+    suite: EspSuite
+    created: float
+
+
+@dataclass
+class PendingChild:
+    """What the first IKE_AUTH asked for; answered once the client is
+    authenticated (RFC 7296 §2.16, last exchange)."""
+
+    sa: SA | None
+    tsi: TSi | None
+    tsr: TSr | None
+    cp: CP | None
+
+
+class AuthError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class IkeSa:
+    settings: ResponderSettings
+    unique_id: int
+    spi_i: bytes
+    spi_r: bytes
+    local: Address
+    remote: Address
+    suite: IkeSuite
+    keys: IkeKeys
+    prf: PrfAlgorithm
+    encr: EncrAlgorithm
+    integ: IntegAlgorithm | None
+    nonce_i: bytes
+    nonce_r: bytes
+    init_request: bytes
+    init_response: bytes
+    peer_fragmentation: bool
+    peer_hash_algorithms: frozenset[int]
+    nat_peer: bool
+    nat_local: bool
+    created: float
+    random: Callable[[int], bytes] = os.urandom
+    spi_in_use: Callable[[int], bool] = lambda spi: False
+    state: State = State.AUTH_PENDING
+    next_request_id: int = 1
+    last_response_id: int = -1
+    last_response: list[bytes] = field(default_factory=list)
+    profile: ProfileSettings | None = None
+    eap: EapServer | None = None
+    username: str = ""
+    msk: bytes | None = field(default=None, repr=False)
+    idi_body: bytes = b""
+    pending: PendingChild | None = None
+    lease: tuple[str, IPv4Address] | None = None
+    children: list[ChildSa] = field(default_factory=list)
+    established_at: float | None = None
+    last_activity: float = 0.0
+    delete_after: float | None = None  # a failed SA lingers to answer retransmits
+    _failure_reported: bool = False
+
+    def __post_init__(self) -> None:
+        self.sk = SkKeys(
+            encr=self.encr, integ=self.integ,
+            sk_e_in=self.keys.sk_ei, sk_a_in=self.keys.sk_ai,
+            sk_e_out=self.keys.sk_er, sk_a_out=self.keys.sk_ar,
+        )
+        self.reassembler = FragmentReassembler(self.sk)
+        self.last_activity = self.created
+
+    # -- identity -----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
+
+    @property
+    def session_id(self) -> str:
+        return f"0x{self.unique_id:08x}"
+
+    @property
+    def proposal_name(self) -> str:
+        return self.suite.describe()
+
+    # -- the request path ---------------------------------------------------
+
+    def handle_request(self, raw: bytes, header: Header, local: Address, remote: Address, now: float) -> list[Effect]:
+        if self.state is State.DELETED:
+            return []
+        if header.message_id == self.last_response_id and self.last_response:
+            # RFC 7383 §2.6.1: answer a retransmitted fragmented request once,
+            # on its first fragment.
+            if header.next_payload == SKF.payload_type and _skf_number(raw) != 1:
+                return []
+            return self._send_cached(local, remote)
+        if self.state is State.FAILED:
+            return [self._dropped("request on an IKE SA whose authentication failed")]
+        if header.message_id != self.next_request_id:
+            return [self._dropped(f"unexpected message ID {header.message_id}")]
+        try:
+            if header.next_payload == SKF.payload_type:
+                message = self.reassembler.add(raw, now)
+                if message is None:
+                    return []
+            else:
+                message = unprotect_message(raw, self.sk)
+        except IntegrityError:
+            return [self._dropped("integrity check failed")]
+        except UnsupportedCriticalPayload as exc:
+            return self._respond(header.exchange, header.message_id,
+                                 [Notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
+                                         data=exc.payload_type.to_bytes(1, "big"))], local, remote)
+        except (WireError, CryptoError) as exc:
+            # authentic (the ICV held) but malformed: RFC 7296 §2.21.4
+            return [self._dropped(f"invalid syntax: {exc}")] + self._respond(
+                header.exchange, header.message_id, [Notify(NotifyType.INVALID_SYNTAX)], local, remote)
+        # an authentic request may come from a new NAT mapping (RFC 7296 §2.23)
+        self.local, self.remote = local, remote
+        self.last_activity = now
+        handler = {
+            ExchangeType.IKE_AUTH: self._ike_auth,
+            ExchangeType.INFORMATIONAL: self._informational,
+            ExchangeType.CREATE_CHILD_SA: self._create_child_sa,
+        }.get(ExchangeType(header.exchange) if header.exchange in ExchangeType._value2member_map_ else None)
+        if handler is None:
+            return [self._dropped(f"unsupported exchange {header.exchange}")]
+        effects: list[Effect] = []
+        payloads = handler(message, now, effects)
+        return self._respond(header.exchange, header.message_id, payloads, local, remote) + effects
+
+    def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
+                 remote: Address) -> list[Effect]:
+        overhead = IPV4_UDP_OVERHEAD + (NON_ESP_MARKER_SIZE if local[1] != 500 else 0)
+        fragment_size = self.settings.fragment_size if self.peer_fragmentation else 0
+        self.last_response = protect_fragments(
+            self.spi_i, self.spi_r, exchange, message_id, payloads, self.sk,
+            fragment_size=fragment_size, overhead=overhead, is_response=True, is_initiator=False,
+            random=self.random)
+        self.last_response_id = message_id
+        self.next_request_id = message_id + 1
+        return self._send_cached(local, remote)
+
+    def _send_cached(self, local: Address, remote: Address) -> list[Effect]:
+        return [SendDatagram(d, local, remote) for d in self.last_response]
+
+    def _dropped(self, reason: str) -> Effect:
+        return Emit(MessageDropped(self.name, self.local, self.remote, reason))
+
+    # -- IKE_AUTH (RFC 7296 §1.2, §2.16) ------------------------------------
+
+    def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        try:
+            if self.state is State.AUTH_PENDING:
+                return self._auth_first(message, effects)
+            if self.state is State.EAP:
+                return self._auth_eap(message, now, effects)
+            if self.state is State.EAP_DONE:
+                return self._auth_final(message, now, effects)
+        except AuthError as exc:
+            effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username, exc.reason)))
+            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
+                                                   "Failed to authenticate the IKE SA")))
+            self._fail(now)
+            return [Notify(NotifyType.AUTHENTICATION_FAILED)]
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+
+    def _auth_first(self, message: Message, effects: list[Effect]) -> list[Payload]:
+        idi = message.get(IDi)
+        if idi is None:
+            raise AuthError("no IDi in IKE_AUTH")
+        self.idi_body = idi.body()
+        if message.get(AUTH) is not None:
+            # the client authenticates itself with a key: not offered here
+            raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
+        idr = message.get(IDr)
+        wanted = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
+        profile = self.settings.profile_for_identity(wanted)
+        self.profile = profile
+        self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
+        self.eap = EapServer(profile.eap_methods, profile.credentials, random=self.random)
+        self.state = State.EAP
+        return self._own_identity_and_auth(profile) + [EAP(self.eap.start().message)]
+
+    def _own_identity_and_auth(self, profile: ProfileSettings) -> list[Payload]:
+        identity = profile.identity
+        idr = IDr(IdType.ID_FQDN, profile.profile.ike_identity.encode())
+        octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
+        method, data = ike_auth.sign(identity.private_key, octets,
+                                     [HashAlgorithm(h) for h in self.peer_hash_algorithms
+                                      if h in HashAlgorithm._value2member_map_])
+        out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
+        out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(_DER)) for c in identity.chain]
+        out.append(AUTH(method, data))
+        return out
+
+    def _auth_eap(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        assert self.eap is not None and self.profile is not None
+        eap = message.get(EAP)
+        if eap is None:
+            raise AuthError("IKE_AUTH without the EAP payload the exchange expects")
+        outcome = self.eap.process(eap.data)
+        if outcome.identity:
+            self.username = outcome.identity
+        if not outcome.finished:
+            if outcome.failure_reason and not self._failure_reported:
+                # MSCHAPv2 sends its own Failure request first (E=691); a
+                # strongSwan client then gives up with an INFORMATIONAL
+                # AUTHENTICATION_FAILED rather than answer it.
+                self._failure_reported = True
+                effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
+                                               outcome.failure_reason)))
+                effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
+                                                       "Failed to authenticate the IKE SA")))
+            return [EAP(outcome.message)]
+        if not outcome.success:
+            if not self._failure_reported:
+                effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
+                                               outcome.failure_reason or "EAP failure")))
+                effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
+                                                       "Failed to authenticate the IKE SA")))
+            self._fail(now)
+            return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
+        self.msk = outcome.msk
+        self.state = State.EAP_DONE
+        effects.append(Emit(AuthSucceeded(self.name, self.local, self.remote, self.username,
+                                          _eap_name(outcome.method), self.profile.group_policy.name,
+                                          self.profile.name)))
+        return [EAP(outcome.message)]
+
+    def _auth_final(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        assert self.profile is not None
+        auth = message.get(AUTH)
+        if auth is None:
+            raise AuthError("no AUTH after EAP success")
+        octets_i = ike_auth.signed_octets(self.init_request, self.nonce_r, self.prf, self.keys.sk_pi, self.idi_body)
+        key_i = self.msk if self.msk is not None else self.keys.sk_pi
+        expected = ike_auth.shared_key_auth(self.prf, key_i, octets_i)
+        if auth.method != AuthMethod.SHARED_KEY_MIC or not _equal(auth.data, expected):
+            raise AuthError("AUTH from the EAP MSK did not verify")
+        idr = IDr(IdType.ID_FQDN, self.profile.profile.ike_identity.encode())
+        octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
+        key_r = self.msk if self.msk is not None else self.keys.sk_pr
+        out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key_r, octets_r))]
+        self.state = State.ESTABLISHED
+        self.established_at = now
+        effects.append(Emit(IkeSaEstablished(self.name, self.local, self.remote, self.username, self.proposal_name)))
+        out += self._first_child(now, effects)
+        return out
+
+    # -- configuration payload + the first Child SA --------------------------
+
+    def _first_child(self, now: float, effects: list[Effect]) -> list[Payload]:
+        assert self.profile is not None and self.pending is not None
+        pending, profile = self.pending, self.profile
+        self.pending = None
+        if pending.sa is None or pending.tsi is None or pending.tsr is None:
+            return []  # childless IKE SA (RFC 6023)
+        if not requested_ipv4(pending.cp):
+            # a remote-access headend hands out the address; without one the
+            # client cannot be routed (RFC 7296 §3.15.4)
+            return [Notify(NotifyType.FAILED_CP_REQUIRED)]
+        leased = profile.pools.allocate(self.session_id)
+        if leased is None:
+            effects.append(Emit(AddressAssignmentFailed(self.name, self.local, self.remote, self.username,
+                                                        profile.name)))
+            return [Notify(NotifyType.INTERNAL_ADDRESS_FAILURE)]
+        pool, address = leased
+        self.lease = (pool.name, address)
+        effects.append(Emit(AddressAssigned(self.name, self.local, self.remote, self.username, pool.name, address,
+                                            profile.name, profile.group_policy.name)))
+        gp = profile.group_policy
+        cp_reply = build_reply(address, profile.pool_masks[pool.name], gp.dns_servers,
+                               gp.split_tunnel_networks if gp.split_tunnel != "tunnel-all" else ())
+        child = self._negotiate_child(pending, address, now, effects)
+        return [cp_reply] + child
+
+    def _negotiate_child(self, pending: PendingChild, address: IPv4Address, now: float,
+                         effects: list[Effect]) -> list[Payload]:
+        assert self.profile is not None and pending.sa and pending.tsi and pending.tsr
+        chosen = select_esp(pending.sa.proposals, self.settings.ipsec_proposals)
+        if chosen is None:
+            return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
+        proposal, suite, ours = chosen
+        tsi = narrow_to_address(pending.tsi.selectors, address)
+        tsr = narrow_to_networks(pending.tsr.selectors, self.profile.protected_networks())
+        if not tsi or not tsr:
+            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
+                                                   "There was no IPSEC policy found for received TS")))
+            return [Notify(NotifyType.TS_UNACCEPTABLE)]
+        spi_in = self._new_child_spi()
+        spi_out = int.from_bytes(proposal.spi, "big")
+        encr = get_encr(suite.encr_id, suite.encr_bits)
+        integ = get_integ(suite.integ_id) if not suite.is_aead else None
+        integ_key_size = integ.key_size if integ else 0
+        keys = derive_child_keys(self.prf, self.keys.sk_d, self.nonce_i, self.nonce_r, encr.key_size, integ_key_size)
+        nat = self.nat_peer or self.nat_local
+        spec = ChildSaSpec(
+            ike_sa_id=self.name, spi_in=spi_in, spi_out=spi_out,
+            algorithms=EspAlgorithms(suite.encr_id, suite.encr_bits, suite.integ_id, encr.key_size, integ_key_size,
+                                     encr.icv_size if suite.is_aead else (integ.icv_size if integ else 0)),
+            # the initiator's keys protect what it sends: our inbound
+            encr_key_in=keys.encr_i, integ_key_in=keys.integ_i,
+            encr_key_out=keys.encr_r, integ_key_out=keys.integ_r,
+            local_address=self.local[0], remote_address=self.remote[0],
+            encap_local_port=self.local[1] if nat else None, encap_remote_port=self.remote[1] if nat else None,
+            local_selectors=selectors_to_networks(tsr), remote_selectors=selectors_to_networks(tsi),
+            lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
+            username=self.username,
+        )
+        self.children.append(ChildSa(spec, suite, now))
+        effects.append(InstallChildSa(spec))
+        effects.append(Emit(ChildSaCreated(self.name, self.local, self.remote, self.username, spi_in, spi_out,
+                                           suite.describe())))
+        reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
+        return [SA([reply]), TSi(tsi), TSr(tsr)]
+
+    def _new_child_spi(self) -> int:
+        while True:
+            spi = int.from_bytes(self.random(4), "big")
+            if spi >= 256 and not self.spi_in_use(spi):  # 1..255 are reserved by IANA
+                return spi
+
+    # -- INFORMATIONAL and CREATE_CHILD_SA ----------------------------------
+
+    def _informational(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        if self.state is not State.ESTABLISHED and any(n.type < ERROR_NOTIFY_LIMIT for n in message.notifies()):
+            # the initiator gave up on the negotiation (e.g. AUTHENTICATION_FAILED
+            # after an EAP failure): RFC 7296 §2.21.2, the IKE SA is gone
+            self.delete(now, "Peer aborted the negotiation", effects)
+            return []
+        out: list[Payload] = []
+        for delete in message.get_all(Delete):
+            if delete.protocol == ProtocolId.IKE:
+                self.delete(now, "User Requested", effects)
+                return []
+            if delete.protocol == ProtocolId.ESP:
+                ours = []
+                for spi_bytes in delete.spis:
+                    child = self._remove_child_by_out_spi(int.from_bytes(spi_bytes, "big"), effects)
+                    if child is not None:
+                        ours.append(child.spec.spi_in.to_bytes(4, "big"))
+                if ours:
+                    out.append(Delete(ProtocolId.ESP, ours))
+        return out  # an empty INFORMATIONAL is a liveness check: answer empty
+
+    def _create_child_sa(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        # Rekeying is not supported yet: RFC 7296 §1.3 lets us refuse politely.
+        return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
+
+    # -- teardown -----------------------------------------------------------
+
+    def _remove_child_by_out_spi(self, spi_out: int, effects: list[Effect]) -> ChildSa | None:
+        for child in self.children:
+            if child.spec.spi_out == spi_out:
+                self.children.remove(child)
+                effects.append(RemoveChildSa(child.spec))
+                effects.append(Emit(ChildSaDeleted(self.name, self.local, self.remote, self.username,
+                                                   child.spec.spi_in, child.spec.spi_out)))
+                return child
+        return None
+
+    def delete(self, now: float, reason: str, effects: list[Effect]) -> None:
+        """Tear everything down: Child SAs, the address lease, the SA."""
+        for child in list(self.children):
+            self._remove_child_by_out_spi(child.spec.spi_out, effects)
+        if self.lease is not None and self.profile is not None:
+            pool, address = self.lease
+            self.profile.pools.release(address)
+            effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address)))
+            self.lease = None
+        if self.state is State.ESTABLISHED:
+            effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
+                                             now - (self.established_at or now))))
+        self.state = State.DELETED
+
+    def _fail(self, now: float) -> None:
+        # keep answering retransmits of the failing exchange for a while,
+        # then go: never a stuck SA
+        self.state = State.FAILED
+        self.delete_after = now + 10.0
+
+    def expired(self, now: float) -> bool:
+        if self.state is State.DELETED:
+            return True
+        if self.delete_after is not None:
+            return now >= self.delete_after
+        if self.state is not State.ESTABLISHED:
+            return now - self.created > self.settings.half_open_timeout
+        return False
+
+
+def _skf_number(raw: bytes) -> int:
+    # SKF payload right after the 28-byte header: generic header (4) then
+    # Fragment Number (2) and Total Fragments (2), RFC 7383 §2.5
+    return int.from_bytes(raw[32:34], "big") if len(raw) >= 36 else 0
+
+
+def _eap_name(method: int | None) -> str:
+    from .iana import EapType
+    try:
+        return EapType(method).name if method is not None else "EAP"
+    except ValueError:
+        return str(method)
+
+
+def _equal(a: bytes, b: bytes) -> bool:
+    import hmac
+    return hmac.compare_digest(a, b)
+
+
+from cryptography.hazmat.primitives.serialization import Encoding as _Encoding  # noqa: E402
+
+_DER = _Encoding.DER

@@ -1,0 +1,91 @@
+"""The responder's run-time settings, built once from the configuration:
+objects resolved, pools and credential stores instantiated, the identity
+certificate loaded, so no per-message work repeats a lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from .aaa.local import CredentialStore, LocalUserDatabase
+from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal
+from .identity import Identity, load_identity
+from .pool import AddressPool, PoolSet
+from .tasks.traffic_selectors import ALL_IPV4
+
+
+@dataclass
+class ProfileSettings:
+    profile: ConnectionProfile
+    group_policy: GroupPolicy
+    identity: Identity
+    pools: PoolSet
+    pool_masks: dict[str, IPv4Address]
+    credentials: CredentialStore
+    eap_methods: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def protected_networks(self) -> list[IPv4Network]:
+        gp = self.group_policy
+        if gp.split_tunnel == "tunnel-specified" and gp.split_tunnel_networks:
+            return list(gp.split_tunnel_networks)
+        # tunnel-all, and exclude-specified (the exclusions are the client's
+        # business: it gets the list through the configuration payload)
+        return [ALL_IPV4]
+
+
+@dataclass
+class ResponderSettings:
+    ike_policies: list[IkePolicy]
+    ipsec_proposals: list[IpsecProposal]
+    profiles: dict[str, ProfileSettings]
+    default_profile: str
+    fragment_size: int
+    half_open_timeout: float = 30.0
+    max_half_open: int = 1024
+    send_cisco_vendor_ids: bool = True
+    pools: dict[str, AddressPool] = field(default_factory=dict)
+
+    @property
+    def default(self) -> ProfileSettings:
+        return self.profiles[self.default_profile]
+
+    def profile_for_identity(self, idr: str | None) -> ProfileSettings:
+        """A client may name the profile through the IDr it asks for."""
+        if idr:
+            for p in self.profiles.values():
+                if p.profile.ike_identity == idr:
+                    return p
+        return self.default
+
+
+def build_settings(config: Config) -> ResponderSettings:
+    users = LocalUserDatabase({u.username: u.password for u in config.local_users})
+    pools = {p.name: AddressPool(p.name, p.first, p.last, p.mask) for p in config.ipv4_pools}
+    identities: dict[str, Identity] = {}
+    profiles: dict[str, ProfileSettings] = {}
+    for cp in config.connection_profiles:
+        cert_name = cp.identity_certificate
+        if cert_name not in identities:
+            identities[cert_name] = load_identity(config.identity_certificate(cert_name))
+        profiles[cp.name] = ProfileSettings(
+            profile=cp,
+            group_policy=config.group_policy(cp.group_policy),
+            identity=identities[cert_name],
+            pools=PoolSet([pools[name] for name in cp.address_pools]),
+            pool_masks={name: pools[name].mask for name in cp.address_pools},
+            credentials=users,
+            eap_methods=tuple(int(m) for m in cp.eap_methods),
+        )
+    ra = config.remote_access_vpn
+    return ResponderSettings(
+        ike_policies=[p for p in config.ike_policies_in_priority_order() if p.name in ra.ike_policies],
+        ipsec_proposals=[config.ipsec_proposal(n) for n in ra.ipsec_proposals],
+        profiles=profiles,
+        default_profile=ra.default_connection_profile,
+        fragment_size=ra.fragment_size,
+        pools=pools,
+    )

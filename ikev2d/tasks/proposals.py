@@ -1,0 +1,155 @@
+"""Proposal selection (RFC 7296 §2.7, §3.3) against the configured FTD
+IKEv2 policies and IKEv2 IPsec proposals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from ..conf.model import IkePolicy, IpsecProposal
+from ..iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformType
+from ..wire.payloads import Proposal, Transform
+
+AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
+
+
+def _name(enum: type, value: int) -> str:
+    try:
+        return enum(value).name
+    except ValueError:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class IkeSuite:
+    encr_id: int
+    encr_bits: int
+    integ_id: int  # IntegId.NONE with AEAD
+    prf_id: int
+    dh_id: int
+
+    @property
+    def is_aead(self) -> bool:
+        return self.encr_id in AEAD_CIPHERS
+
+    def transforms(self) -> list[Transform]:
+        out = [Transform(TransformType.ENCR, self.encr_id, self.encr_bits),
+               Transform(TransformType.PRF, self.prf_id)]
+        if not self.is_aead:
+            out.append(Transform(TransformType.INTEG, self.integ_id))
+        out.append(Transform(TransformType.DH, self.dh_id))
+        return out
+
+    def describe(self) -> str:
+        """strongSwan's notation, which `swanctl --list-sas` also prints."""
+        parts = [f"{_name(EncrId, self.encr_id)}-{self.encr_bits}"]
+        if not self.is_aead:
+            parts.append(_name(IntegId, self.integ_id))
+        parts.append(f"PRF_{_name(PrfId, self.prf_id)}")
+        parts.append(_name(DhId, self.dh_id))
+        return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class EspSuite:
+    encr_id: int
+    encr_bits: int
+    integ_id: int
+    esn: bool
+
+    @property
+    def is_aead(self) -> bool:
+        return self.encr_id in AEAD_CIPHERS
+
+    def transforms(self) -> list[Transform]:
+        out = [Transform(TransformType.ENCR, self.encr_id, self.encr_bits)]
+        if not self.is_aead:
+            out.append(Transform(TransformType.INTEG, self.integ_id))
+        out.append(Transform(TransformType.ESN, EsnId.ESN if self.esn else EsnId.NO_ESN))
+        return out
+
+    def describe(self) -> str:
+        parts = [f"{_name(EncrId, self.encr_id)}-{self.encr_bits}"]
+        if not self.is_aead:
+            parts.append(_name(IntegId, self.integ_id))
+        return "/".join(parts)
+
+
+def _by_type(proposal: Proposal) -> dict[int, list[Transform]]:
+    out: dict[int, list[Transform]] = {}
+    for t in proposal.transforms:
+        out.setdefault(t.type, []).append(t)
+    return out
+
+
+def _first_encr(offered: Iterable[Transform], allowed: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    for t in offered:
+        for encr_id, bits in allowed:
+            if t.id == encr_id and t.key_length == bits:
+                return encr_id, bits
+    return None
+
+
+def _first(offered: Iterable[Transform], allowed: Sequence[int]) -> int | None:
+    for t in offered:
+        if t.id in allowed:
+            return t.id
+    return None
+
+
+def select_ike(offered: Sequence[Proposal], policies: Sequence[IkePolicy]) -> tuple[Proposal, IkeSuite, IkePolicy] | None:
+    """Our policies in priority order (lowest number first, as the FTD does),
+    and within a policy the peer's order of proposals and transforms."""
+    for policy in policies:
+        for proposal in offered:
+            if proposal.protocol != ProtocolId.IKE or proposal.spi:
+                continue
+            by_type = _by_type(proposal)
+            encr = _first_encr(by_type.get(TransformType.ENCR, ()), policy.encryption)
+            prf = _first(by_type.get(TransformType.PRF, ()), policy.prf)
+            dh = _first(by_type.get(TransformType.DH, ()), policy.dh_groups)
+            if encr is None or prf is None or dh is None:
+                continue
+            if encr[0] in AEAD_CIPHERS:
+                # RFC 5282 §8: an AEAD proposal carries no integrity, or NONE.
+                integ_offer = by_type.get(TransformType.INTEG, [])
+                if any(t.id != IntegId.NONE for t in integ_offer):
+                    continue
+                integ = int(IntegId.NONE)
+            else:
+                found = _first(by_type.get(TransformType.INTEG, ()), policy.integrity)
+                if found is None:
+                    continue
+                integ = found
+            return proposal, IkeSuite(encr[0], encr[1], integ, prf, dh), policy
+    return None
+
+
+def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal]) -> tuple[Proposal, EspSuite, IpsecProposal] | None:
+    for ours in proposals:
+        for proposal in offered:
+            if proposal.protocol != ProtocolId.ESP or len(proposal.spi) != 4:
+                continue
+            by_type = _by_type(proposal)
+            if TransformType.DH in by_type and any(t.id != DhId.NONE for t in by_type[TransformType.DH]):
+                # PFS groups in IKE_AUTH are ignored by RFC 7296 §1.2; only
+                # accept a proposal that also offers NONE.
+                if not any(t.id == DhId.NONE for t in by_type[TransformType.DH]):
+                    continue
+            encr = _first_encr(by_type.get(TransformType.ENCR, ()), ours.encryption)
+            if encr is None:
+                continue
+            if encr[0] in AEAD_CIPHERS:
+                if any(t.id != IntegId.NONE for t in by_type.get(TransformType.INTEG, [])):
+                    continue
+                integ = int(IntegId.NONE)
+            else:
+                found = _first(by_type.get(TransformType.INTEG, ()), ours.integrity)
+                if found is None:
+                    continue
+                integ = found
+            esn_offer = [t.id for t in by_type.get(TransformType.ESN, [])]
+            if esn_offer and EsnId.NO_ESN not in esn_offer:
+                continue  # we do not do ESN yet: the data plane counters are 32-bit
+            return proposal, EspSuite(encr[0], encr[1], integ, False), ours
+    return None
