@@ -1,0 +1,310 @@
+"""A small IKEv2 remote-access initiator (EAP client) for two-peer tests and
+load generation: it speaks to any `send(datagram) -> [datagrams]` callable,
+so unit tests wire it straight to the sans-I/O responder, with no sockets.
+
+It is deliberately simple (one exchange at a time, no retransmission);
+interop truth comes from strongSwan, not from this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Callable, Sequence
+
+from cryptography import x509
+
+from ikev2d.crypto import auth as ike_auth
+from ikev2d.crypto.dh import get_dh_group
+from ikev2d.crypto.keymat import derive_ike_keys
+from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
+from ikev2d.eap.mschapv2_crypto import (eap_mschapv2_msk, generate_authenticator_response, generate_nt_response,
+                                        nt_password_hash)
+from ikev2d.eap.packet import EapPacket
+from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType,
+                         IdType, IntegId, NotifyType, PayloadType, ProtocolId, TransformType, TsType)
+from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
+from ikev2d.tasks.natd import natd_notifies
+from ikev2d.wire.header import Header
+from ikev2d.wire.message import Message, decode_message, encode_message
+from ikev2d.wire.payloads import (AUTH, CERT, CP, EAP, IDi, IDr, KE, SA, TSi, TSr, ConfigAttribute, Delete, Nonce,
+                                  Notify, Payload, Proposal, TrafficSelector, Transform)
+
+Send = Callable[[bytes], list[bytes]]
+
+
+class IkeFailure(Exception):
+    """The responder refused: `notify` names the error notify it sent."""
+
+    def __init__(self, notify: int | None, message: str) -> None:
+        super().__init__(message)
+        self.notify = notify
+
+
+@dataclass
+class InitiatorOptions:
+    username: str = "alice"
+    password: str = "Lab-Passw0rd-1"
+    eap_method: int = EapType.MSCHAPV2
+    responder_id: str = "vpn.example.test"
+    # IKE proposal: encr (id, bits), integ, prf, dh groups in order of preference
+    ike_encr: tuple[int, int] = (12, 256)
+    ike_integ: int = IntegId.HMAC_SHA2_512_256
+    ike_prf: int = 7
+    dh_groups: Sequence[int] = (DhId.MODP_3072,)
+    esp_encr: tuple[int, int] = (12, 256)
+    esp_integ: int = IntegId.HMAC_SHA2_512_256
+    fragmentation: bool = True
+    fragment_size: int = 1280
+    local: tuple[str, int] = ("198.18.0.2", 500)
+    remote: tuple[str, int] = ("198.18.0.1", 500)
+    fake_nat: bool = False
+
+
+@dataclass
+class Result:
+    address: IPv4Address | None = None
+    netmask: IPv4Address | None = None
+    dns: list[IPv4Address] = field(default_factory=list)
+    tsi: list[TrafficSelector] = field(default_factory=list)
+    tsr: list[TrafficSelector] = field(default_factory=list)
+    esp_spi_in: int = 0
+    esp_spi_out: int = 0
+    responder_certificate: x509.Certificate | None = None
+    fragments_received: int = 0
+    notifies: list[int] = field(default_factory=list)
+
+
+class Initiator:
+    def __init__(self, options: InitiatorOptions, send: Send, random: Callable[[int], bytes] = os.urandom) -> None:
+        self.o = options
+        self.send = send
+        self.random = random
+        self.spi_i = random(8)
+        self.spi_r = bytes(8)
+        self.message_id = 0
+        self.result = Result()
+        self.auth_exchanges = 0
+
+    # -- IKE_SA_INIT -------------------------------------------------------------
+
+    def _proposal(self) -> Proposal:
+        transforms = [Transform(TransformType.ENCR, self.o.ike_encr[0], self.o.ike_encr[1]),
+                      Transform(TransformType.PRF, self.o.ike_prf)]
+        if self.o.ike_integ:
+            transforms.append(Transform(TransformType.INTEG, self.o.ike_integ))
+        transforms += [Transform(TransformType.DH, g) for g in self.o.dh_groups]
+        return Proposal(1, ProtocolId.IKE, b"", transforms)
+
+    def ike_sa_init(self, group: int | None = None) -> None:
+        group = group if group is not None else self.o.dh_groups[0]
+        self.dh = get_dh_group(group).generate()
+        self.nonce_i = self.random(32)
+        payloads: list[Payload] = [SA([self._proposal()]), KE(group, self.dh.public_bytes), Nonce(self.nonce_i)]
+        nat_remote = ("0.0.0.0", 0) if self.o.fake_nat else self.o.local  # kernel-libipsec fakes NAT like this
+        payloads += natd_notifies(self.spi_i, bytes(8), nat_remote, self.o.remote)
+        if self.o.fragmentation:
+            payloads.append(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
+        payloads.append(Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, data=bytes.fromhex("000200030004")))
+        self.init_request = encode_message(Message(self.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, 0, False, True,
+                                                   payloads))
+        answers = self.send(self.init_request)
+        if not answers:
+            raise IkeFailure(None, "no answer to IKE_SA_INIT")
+        response = decode_message(answers[0])
+        for n in response.notifies():
+            if n.type == NotifyType.INVALID_KE_PAYLOAD:
+                self.result.notifies.append(n.type)
+                wanted = int.from_bytes(n.data, "big")
+                if wanted in self.o.dh_groups and wanted != group:
+                    return self.ike_sa_init(wanted)
+            if n.type < 16384:
+                self.result.notifies.append(n.type)
+                raise IkeFailure(n.type, f"IKE_SA_INIT refused: {NotifyType(n.type).name}")
+        self.init_response = answers[0]
+        self.spi_r = response.spi_r
+        chosen = response.get(SA).proposals[0]
+        by_type = {t.type: t for t in chosen.transforms}
+        self.prf = get_prf(by_type[TransformType.PRF].id)
+        encr_t = by_type[TransformType.ENCR]
+        self.encr = get_encr(encr_t.id, encr_t.key_length)
+        integ_t = by_type.get(TransformType.INTEG)
+        self.integ = get_integ(integ_t.id) if integ_t and integ_t.id else None
+        self.nonce_r = response.get(Nonce).data
+        shared = self.dh.exchange(response.get(KE).data)
+        self.keys = derive_ike_keys(self.prf, self.encr, self.integ, self.nonce_i, self.nonce_r, shared,
+                                    self.spi_i, self.spi_r)
+        self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=self.keys.sk_er, sk_a_in=self.keys.sk_ar,
+                         sk_e_out=self.keys.sk_ei, sk_a_out=self.keys.sk_ai)
+        self.message_id = 1
+
+    # -- protected exchanges ------------------------------------------------------
+
+    def exchange(self, exchange: int, payloads: list[Payload]) -> Message:
+        overhead = 28 + (4 if self.o.remote[1] != 500 else 0)
+        datagrams = protect_fragments(self.spi_i, self.spi_r, exchange, self.message_id, payloads, self.sk,
+                                      fragment_size=self.o.fragment_size if self.o.fragmentation else 0,
+                                      overhead=overhead, is_response=False, is_initiator=True, random=self.random)
+        answers: list[bytes] = []
+        for d in datagrams:
+            answers += self.send(d)
+        self.message_id += 1
+        reassembler = FragmentReassembler(self.sk)
+        for raw in answers:
+            if Header.parse(raw).next_payload == PayloadType.SKF:
+                self.result.fragments_received += 1
+                message = reassembler.add(raw, 0.0)
+                if message is not None:
+                    return message
+            else:
+                return unprotect_message(raw, self.sk)
+        raise IkeFailure(None, f"no complete answer to exchange {exchange}")
+
+    def _fail_on_error(self, message: Message) -> None:
+        for n in message.notifies():
+            if n.type < 16384:
+                self.result.notifies.append(n.type)
+                raise IkeFailure(n.type, f"responder sent {NotifyType(n.type).name}")
+
+    def ike_auth(self) -> Result:
+        idi = IDi(IdType.ID_RFC822_ADDR if "@" in self.o.username else IdType.ID_KEY_ID, self.o.username.encode())
+        self.idi = idi
+        self.esp_spi = int.from_bytes(self.random(4), "big") | 0x100
+        esp = Proposal(1, ProtocolId.ESP, self.esp_spi.to_bytes(4, "big"), [
+            Transform(TransformType.ENCR, self.o.esp_encr[0], self.o.esp_encr[1]),
+            Transform(TransformType.INTEG, self.o.esp_integ),
+            Transform(TransformType.ESN, 0)])
+        everything = TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 65535, IPv4Address("0.0.0.0"),
+                                     IPv4Address("255.255.255.255"))
+        first = self.exchange(ExchangeType.IKE_AUTH, [
+            idi, Notify(NotifyType.INITIAL_CONTACT), IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
+            CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
+                                        ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
+            SA([esp]), TSi([everything]), TSr([everything]),
+        ])
+        self._fail_on_error(first)
+        self._verify_responder(first)
+        eap = first.get(EAP)
+        if eap is None:
+            raise IkeFailure(None, "responder sent no EAP request")
+        msk = self._eap(eap.data)
+        octets_i = ike_auth.signed_octets(self.init_request, self.nonce_r, self.prf, self.keys.sk_pi, idi.body())
+        key = msk if msk is not None else self.keys.sk_pi
+        final = self.exchange(ExchangeType.IKE_AUTH,
+                              [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key, octets_i))])
+        self._fail_on_error(final)
+        idr = IDr(IdType.ID_FQDN, self.o.responder_id.encode())
+        octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
+        key_r = msk if msk is not None else self.keys.sk_pr
+        if final.get(AUTH).data != ike_auth.shared_key_auth(self.prf, key_r, octets_r):
+            raise IkeFailure(None, "responder's MSK AUTH did not verify")
+        cp = final.get(CP)
+        if cp is not None:
+            for a in cp.attributes:
+                if a.type == ConfigAttr.INTERNAL_IP4_ADDRESS:
+                    self.result.address = IPv4Address(a.value)
+                elif a.type == ConfigAttr.INTERNAL_IP4_NETMASK:
+                    self.result.netmask = IPv4Address(a.value)
+                elif a.type == ConfigAttr.INTERNAL_IP4_DNS:
+                    self.result.dns.append(IPv4Address(a.value))
+        sa = final.get(SA)
+        if sa is not None:
+            self.result.esp_spi_out = int.from_bytes(sa.proposals[0].spi, "big")
+            self.result.esp_spi_in = self.esp_spi
+            self.result.tsi = final.get(TSi).selectors
+            self.result.tsr = final.get(TSr).selectors
+        return self.result
+
+    def _verify_responder(self, message: Message) -> None:
+        cert = message.get(CERT)
+        auth = message.get(AUTH)
+        idr = message.get(IDr)
+        if cert is None or auth is None or idr is None or cert.encoding != CertEncoding.X509_SIGNATURE:
+            raise IkeFailure(None, "responder did not authenticate with a certificate")
+        certificate = x509.load_der_x509_certificate(cert.data)
+        octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
+        if not ike_auth.verify(certificate.public_key(), auth.method, auth.data, octets):
+            raise IkeFailure(None, "responder's signature did not verify")
+        self.result.responder_certificate = certificate
+
+    # -- EAP client (RFC 3748, RFC 2759, draft-kamath-pppext-eap-mschapv2) --------
+
+    def _eap(self, first_request: bytes) -> bytes | None:
+        request = EapPacket.parse(first_request)
+        msk: bytes | None = None
+        while True:
+            if request.code == EapCode.SUCCESS:
+                return msk
+            if request.code == EapCode.FAILURE:
+                raise IkeFailure(NotifyType.AUTHENTICATION_FAILED, "EAP failure")
+            reply, msk = self._eap_reply(request, msk)
+            message = self.exchange(ExchangeType.IKE_AUTH, [EAP(reply.pack())])
+            eap = message.get(EAP)
+            if eap is None:
+                self._fail_on_error(message)
+                raise IkeFailure(None, "no EAP payload in the answer")
+            try:
+                self._fail_on_error(message)
+            except IkeFailure:
+                if EapPacket.parse(eap.data).code == EapCode.FAILURE:
+                    raise IkeFailure(NotifyType.AUTHENTICATION_FAILED, "EAP failure + AUTHENTICATION_FAILED")
+                raise
+            request = EapPacket.parse(eap.data)
+
+    def _eap_reply(self, req: EapPacket, msk: bytes | None) -> tuple[EapPacket, bytes | None]:
+        ident = req.identifier
+        if req.type == EapType.IDENTITY:
+            return EapPacket(EapCode.RESPONSE, ident, EapType.IDENTITY, self.o.username.encode()), msk
+        if req.type != self.o.eap_method:
+            return EapPacket(EapCode.RESPONSE, ident, EapType.NAK, bytes([self.o.eap_method])), msk
+        if req.type == EapType.MD5_CHALLENGE:
+            size = req.data[0]
+            challenge = req.data[1:1 + size]
+            value = hashlib.md5(bytes([ident]) + self.o.password.encode() + challenge).digest()
+            return EapPacket(EapCode.RESPONSE, ident, EapType.MD5_CHALLENGE, bytes([16]) + value), msk
+        if req.type == EapType.GTC:
+            return EapPacket(EapCode.RESPONSE, ident, EapType.GTC, self.o.password.encode()), msk
+        if req.type == EapType.MSCHAPV2:
+            return self._mschapv2(req, msk)
+        raise IkeFailure(None, f"unexpected EAP type {req.type}")
+
+    def _mschapv2(self, req: EapPacket, msk: bytes | None) -> tuple[EapPacket, bytes | None]:
+        opcode, ms_id = req.data[0], req.data[1]
+        if opcode == 1:  # Challenge
+            value_size = req.data[4]
+            self._auth_challenge = req.data[5:5 + value_size]
+            self._peer_challenge = self.random(16)
+            user = self.o.username.encode()
+            self._nt_response = generate_nt_response(self._auth_challenge, self._peer_challenge, user,
+                                                     nt_password_hash(self.o.password))
+            value = self._peer_challenge + bytes(8) + self._nt_response + b"\x00"
+            body = bytes([2, ms_id]) + (5 + len(value) + len(user)).to_bytes(2, "big") + bytes([49]) + value + user
+            return EapPacket(EapCode.RESPONSE, req.identifier, EapType.MSCHAPV2, body), msk
+        if opcode == 3:  # Success request: check the authenticator response
+            expected = generate_authenticator_response(nt_password_hash(self.o.password), self._nt_response,
+                                                       self._peer_challenge, self._auth_challenge,
+                                                       self.o.username.encode()).encode()
+            if expected not in req.data[4:]:
+                raise IkeFailure(None, "MSCHAPv2 authenticator response mismatch")
+            msk = eap_mschapv2_msk(nt_password_hash(self.o.password), self._nt_response)
+            return EapPacket(EapCode.RESPONSE, req.identifier, EapType.MSCHAPV2, bytes([3])), msk
+        if opcode == 4:  # Failure request
+            return EapPacket(EapCode.RESPONSE, req.identifier, EapType.MSCHAPV2, bytes([4])), msk
+        raise IkeFailure(None, f"unexpected MSCHAPv2 opcode {opcode}")
+
+    # -- teardown -------------------------------------------------------------------
+
+    def delete(self) -> None:
+        message = self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])
+        self._fail_on_error(message)
+
+    def connect(self) -> Result:
+        self.ike_sa_init()
+        return self.ike_auth()
+
+
+def networks(selectors: Sequence[TrafficSelector]) -> list[IPv4Network]:
+    from ikev2d.tasks.traffic_selectors import selectors_to_networks
+    return list(selectors_to_networks(selectors))

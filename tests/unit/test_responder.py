@@ -1,0 +1,209 @@
+"""The responder state machine, two peers in one process, no sockets
+(pyikev2's style): lab.initiator talks straight to ikev2d.core.Responder."""
+
+from __future__ import annotations
+
+import random
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ikev2d.conf import load_config
+from ikev2d.core import Responder
+from ikev2d.effects import Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from ikev2d.events import AuthFailed, IkeSaEstablished
+from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
+from ikev2d.wire.header import Header
+from ikev2d.sa import State
+from ikev2d.settings import build_settings
+from lab.initiator import IkeFailure, Initiator, InitiatorOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY = ("198.18.0.1", 500)
+
+
+def make_config(tmp_path: Path, **replace: str):
+    text = (ROOT / "config" / "ikev2d.yaml").read_text()
+    text = text.replace("store: ../run/pki", f"store: {tmp_path / 'pki'}")
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "ikev2d.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # one self-signed identity for the module: key generation is slow
+    return tmp_path_factory.mktemp("pki")
+
+
+class Harness:
+    """Wires initiators to one responder and records every effect."""
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.now = 1000.0
+        self.effects: list = []
+
+    def sender(self, client: tuple[str, int]):
+        def send(datagram: bytes) -> list[bytes]:
+            effects = self.responder.datagram_received(datagram, GATEWAY, client, self.now)
+            self.effects += effects
+            return [e.data for e in effects if isinstance(e, SendDatagram)]
+        return send
+
+    def client(self, n: int = 2, **options) -> Initiator:
+        addr = (f"198.18.0.{n}", 500)
+        return Initiator(InitiatorOptions(local=addr, remote=GATEWAY, **options), self.sender(addr))
+
+    def events(self, kind: type) -> list:
+        return [e.event for e in self.effects if isinstance(e, Emit) and isinstance(e.event, kind)]
+
+
+@pytest.fixture
+def harness(tmp_path: Path, pki_dir: Path) -> Harness:
+    config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    return Harness(Responder(build_settings(config)))
+
+
+@pytest.mark.parametrize("method", [EapType.MSCHAPV2, EapType.MD5_CHALLENGE, EapType.GTC])
+def test_each_eap_method_connects_and_gets_a_pool_address(harness: Harness, method: int) -> None:
+    """RFC 7296 §2.16 EAP in IKE_AUTH; §3.15 configuration payload."""
+    result = harness.client(eap_method=method).connect()
+    assert result.address == IPv4Address("198.19.0.200")
+    assert result.netmask == IPv4Address("255.255.255.0")
+    assert result.dns == [IPv4Address("198.19.0.53")]
+    # TSi narrowed to the virtual address (RFC 7296 §2.9)
+    assert [(t.start_addr, t.end_addr) for t in result.tsi] == [(result.address, result.address)]
+    installs = [e.spec for e in harness.effects if isinstance(e, InstallChildSa)]
+    assert len(installs) == 1
+    spec = installs[0]
+    assert spec.spi_out == result.esp_spi_in and spec.spi_in == result.esp_spi_out
+    assert len(spec.encr_key_in) == 32 and len(spec.integ_key_in) == 64
+    assert spec.encr_key_in != spec.encr_key_out
+    established = harness.events(IkeSaEstablished)
+    assert established[0].username == "alice"
+    assert established[0].proposal == "AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072"
+
+
+def test_two_clients_get_different_addresses_and_delete_frees_them(harness: Harness) -> None:
+    a = harness.client(2)
+    b = harness.client(3, username="bob", password="Lab-Passw0rd-2")
+    ra, rb = a.connect(), b.connect()
+    assert ra.address != rb.address
+    assert {ra.address, rb.address} == {IPv4Address("198.19.0.200"), IPv4Address("198.19.0.201")}
+    a.delete()
+    b.delete()
+    removed = [e.spec.spi_in for e in harness.effects if isinstance(e, RemoveChildSa)]
+    assert sorted(removed) == sorted([ra.esp_spi_out, rb.esp_spi_out])
+    assert not harness.responder.sas
+    assert harness.client(4).connect().address == IPv4Address("198.19.0.200")
+
+
+def test_wrong_password_gets_authentication_failed_and_next_client_connects(harness: Harness) -> None:
+    with pytest.raises(IkeFailure) as failure:
+        harness.client(2, password="wrong").connect()
+    assert failure.value.notify == NotifyType.AUTHENTICATION_FAILED
+    assert harness.events(AuthFailed)
+    assert harness.client(3).connect().address == IPv4Address("198.19.0.200")
+
+
+def test_unknown_user_is_refused(harness: Harness) -> None:
+    with pytest.raises(IkeFailure) as failure:
+        harness.client(2, username="mallory", eap_method=EapType.MD5_CHALLENGE).connect()
+    assert failure.value.notify == NotifyType.AUTHENTICATION_FAILED
+
+
+def test_group_14_only_gets_no_proposal_chosen(harness: Harness) -> None:
+    with pytest.raises(IkeFailure) as failure:
+        harness.client(dh_groups=[DhId.MODP_2048]).connect()
+    assert failure.value.notify == NotifyType.NO_PROPOSAL_CHOSEN
+    assert not harness.responder.sas  # an error response creates no state
+
+
+def test_group_14_then_15_gets_invalid_ke_then_connects(harness: Harness) -> None:
+    client = harness.client(dh_groups=[DhId.MODP_2048, DhId.MODP_3072])
+    result = client.connect()
+    assert NotifyType.INVALID_KE_PAYLOAD in result.notifies
+    assert result.address is not None
+    assert harness.events(IkeSaEstablished)[0].proposal.endswith("MODP_3072")
+
+
+def test_small_fragment_size_fragments_the_auth_answer(tmp_path: Path, pki_dir: Path) -> None:
+    """RFC 7383: our IKE_AUTH answer (certificate) leaves in SKF fragments."""
+    config = make_config(tmp_path, **{"fragment_size: 1280": "fragment_size: 576",
+                                      f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    client = h.client(fragment_size=576)
+    result = client.connect()
+    assert result.address is not None
+    assert result.fragments_received >= 3
+    sent = [e.data for e in h.effects if isinstance(e, SendDatagram)]
+    auth = [d for d in sent if Header.parse(d).exchange == ExchangeType.IKE_AUTH]
+    # IKE_SA_INIT is never fragmented (RFC 7383 §2.5); everything after fits
+    assert auth and max(len(d) for d in auth) + 28 <= 576
+
+
+def test_retransmitted_requests_get_identical_cached_answers(harness: Harness) -> None:
+    """RFC 7296 §2.1: the responder answers a retransmit with the same bytes."""
+    client = harness.client()
+    client.ike_sa_init()
+    send = harness.sender(client.o.local)
+    again = send(client.init_request)
+    assert again == [client.init_response]
+    assert len(harness.responder.sas) == 1
+
+
+def test_garbage_and_truncated_datagrams_never_raise(harness: Harness) -> None:
+    client = harness.client()
+    client.ike_sa_init()
+    rng = random.Random(7)
+    send = harness.sender(client.o.local)
+    for n in range(300):
+        blob = bytearray(client.init_request)
+        for _ in range(rng.randint(1, 8)):
+            blob[rng.randrange(len(blob))] = rng.randrange(256)
+        send(bytes(blob[: rng.randint(0, len(blob))]))
+        send(rng.randbytes(rng.randint(0, 200)))
+    assert harness.client(3).connect().address is not None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=600))
+def test_any_bytes_are_answered_or_dropped_never_raised(harness: Harness, blob: bytes) -> None:
+    harness.responder.datagram_received(blob, GATEWAY, ("198.18.0.9", 500), 0.0)
+
+
+def test_exhausted_pool_refuses_the_child_sa(tmp_path: Path, pki_dir: Path) -> None:
+    config = make_config(tmp_path, **{"198.19.0.200-198.19.0.250": "198.19.0.200-198.19.0.200",
+                                      f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    assert h.client(2).connect().address == IPv4Address("198.19.0.200")
+    with pytest.raises(IkeFailure) as failure:
+        h.client(3).connect()
+    assert failure.value.notify == NotifyType.INTERNAL_ADDRESS_FAILURE
+
+
+def test_half_open_sa_expires(harness: Harness) -> None:
+    client = harness.client()
+    client.ike_sa_init()
+    assert len(harness.responder.sas) == 1
+    harness.responder.tick(harness.now + 5)
+    assert len(harness.responder.sas) == 1
+    harness.responder.tick(harness.now + 31)
+    assert not harness.responder.sas
+
+
+def test_ts_outside_the_split_tunnel_is_unacceptable(tmp_path: Path, pki_dir: Path) -> None:
+    config = make_config(tmp_path, **{
+        "split_tunnel: tunnel-all": "split_tunnel: tunnel-specified",
+        "split_tunnel_networks: []": "split_tunnel_networks: [198.19.0.0/24]",
+        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    result = h.client().connect()
+    assert [(str(t.start_addr), str(t.end_addr)) for t in result.tsr] == [("198.19.0.0", "198.19.0.255")]
+    assert all(t.ts_type == TsType.TS_IPV4_ADDR_RANGE for t in result.tsr)
