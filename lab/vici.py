@@ -188,19 +188,19 @@ class Session:
     def streamed(self, command: str, event: str, msg: Message | None = None) -> Streamed:
         """Run a command that streams `event` packets before its response."""
         self._event(EVENT_REGISTER, event)
-        try:
-            self._send(CMD_REQUEST, command, msg or {})
-            out = Streamed(response={})
-            while True:
-                kind, name, body = self._recv()
-                if kind == EVENT and name == event:
-                    out.events.append(body)
-                elif kind == CMD_RESPONSE:
-                    out.response = body
-                    return out
-                elif kind == CMD_UNKNOWN:
-                    raise ViciError(f"unknown VICI command {command!r}")
-                else:
-                    raise ViciError(f"unexpected VICI packet type {kind}")
-        finally:
-            self._event(EVENT_UNREGISTER, event)
+        self._send(CMD_REQUEST, command, msg or {})
+        out = Streamed(response={})
+        while True:
+            kind, name, body = self._recv()
+            if kind == EVENT and name == event:
+                out.events.append(body)
+            elif kind == CMD_RESPONSE:
+                out.response = body
+                break
+            elif kind == CMD_UNKNOWN:
+                raise ViciError(f"unknown VICI command {command!r}")
+            else:
+                raise ViciError(f"unexpected VICI packet type {kind}")
+        # On an error above the session is unusable anyway: callers close it.
+        self._event(EVENT_UNREGISTER, event)
+        return out
