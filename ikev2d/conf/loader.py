@@ -61,7 +61,10 @@ def _compose(text: str, path: Path) -> yaml.Node:
         line = mark.line + 1 if mark is not None else 1
         # problem/context only: str(exc) would quote the offending line,
         # which may hold a password.
-        words = "; ".join(str(part) for part in (exc.problem, exc.context) if part)
+        words = str(exc.problem or exc.context or "unreadable")
+        if exc.context and exc.problem:
+            where = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            words += f" ({exc.context}{where})"
         raise ConfigError.single(path, line, f"invalid YAML: {words}") from None
     except yaml.YAMLError as exc:  # ReaderError: a character YAML forbids
         position = getattr(exc, "position", None)

@@ -173,6 +173,7 @@ def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "IKEv2 policy", POLICY_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "IKEv2 policy name")
+    fields.what = f"IKEv2 policy '{name}'"
     what = f"IKEv2 policy '{name}'"
     priority_node = fields.required("priority")
     priority = nodes.integer(priority_node, "priority", 1, 65535)
@@ -209,6 +210,7 @@ def read_ipsec_proposal(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "IKEv2 IPsec proposal", PROPOSAL_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "IKEv2 IPsec proposal name")
+    fields.what = f"IKEv2 IPsec proposal '{name}'"
     encryption = _algorithm_list(
         fields.required("esp_encryption"), "esp_encryption", algorithms.ENCRYPTION
     )
@@ -249,6 +251,7 @@ def read_pool(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "IPv4 pool", POOL_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "IPv4 pool name")
+    fields.what = f"IPv4 pool '{name}'"
     range_node = fields.required("range")
     first, last = _address_range(range_node)
     mask = netmask(fields.required("mask"), "mask")
@@ -295,6 +298,7 @@ def read_group_policy(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "group policy", GROUP_POLICY_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "group policy name")
+    fields.what = f"group policy '{name}'"
     protocols_node = fields.optional("vpn_protocols")
     protocols = (
         defaults.VPN_PROTOCOLS
@@ -374,6 +378,7 @@ def read_certificate(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "identity certificate", CERTIFICATE_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "identity certificate name")
+    fields.what = f"identity certificate '{name}'"
     what = f"identity certificate '{name}'"
     enrollment_node = fields.optional("enrollment")
     enrollment: Enrollment = (

@@ -92,6 +92,7 @@ def read_interface(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "interface", INTERFACE_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "interface name")
+    fields.what = f"interface '{name}'"
     address_node = fields.required("address")
     address = nodes.ipv4(address_node, "address")
     for other in ctx.interfaces.items.values():
@@ -121,6 +122,7 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "connection profile", PROFILE_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "connection profile name")
+    fields.what = f"connection profile '{name}'"
     what = f"connection profile '{name}'"
     method, server_group, eap = _authentication(fields.optional("authentication"))
     identity_node = fields.optional("ike_identity")
