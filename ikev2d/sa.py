@@ -7,6 +7,7 @@ reassembly (the task manager's job in strongSwan); the per-feature work
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 from dataclasses import dataclass, field
@@ -19,12 +20,12 @@ from .crypto import auth as ike_auth
 from .crypto.errors import CryptoError, IntegrityError
 from .crypto.keymat import IkeKeys, derive_child_keys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ
-from .eap import EapServer
+from .eap import EapPacket, EapServer
 from .effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
                      ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped,
                      NegotiationAborted)
-from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
+from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, EapCode, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
 from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.config_payload import build_reply, requested_ipv4
@@ -114,7 +115,6 @@ class IkeSa:
     established_at: float | None = None
     last_activity: float = 0.0
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
-    _failure_reported: bool = False
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -183,7 +183,9 @@ class IkeSa:
             return [self._dropped(f"unsupported exchange {header.exchange}")]
         effects: list[Effect] = []
         payloads = handler(message, now, effects)
-        return self._respond(header.exchange, header.message_id, payloads, local, remote) + effects
+        # Child SAs are installed (and events logged) before the answer
+        # leaves, so the client's first ESP packet finds its SA.
+        return effects + self._respond(header.exchange, header.message_id, payloads, local, remote)
 
     def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
                  remote: Address) -> list[Effect]:
@@ -258,23 +260,21 @@ class IkeSa:
         outcome = self.eap.process(eap.data)
         if outcome.identity:
             self.username = outcome.identity
+        if not outcome.finished and outcome.failure_reason:
+            # MSCHAPv2 would next send its own Failure request (E=691) and
+            # wait; strongSwan clients just give up on it. End the EAP
+            # conversation at once with EAP-Failure and AUTHENTICATION_FAILED
+            # (RFC 7296 §2.21.2), the notify every client understands.
+            identifier = EapPacket.parse(eap.data).identifier
+            outcome = dataclasses.replace(outcome, finished=True, success=False,
+                                          message=EapPacket(EapCode.FAILURE, identifier, None).pack())
         if not outcome.finished:
-            if outcome.failure_reason and not self._failure_reported:
-                # MSCHAPv2 sends its own Failure request first (E=691); a
-                # strongSwan client then gives up with an INFORMATIONAL
-                # AUTHENTICATION_FAILED rather than answer it.
-                self._failure_reported = True
-                effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
-                                               outcome.failure_reason)))
-                effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
-                                                       "Failed to authenticate the IKE SA")))
             return [EAP(outcome.message)]
         if not outcome.success:
-            if not self._failure_reported:
-                effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
-                                               outcome.failure_reason or "EAP failure")))
-                effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
-                                                       "Failed to authenticate the IKE SA")))
+            effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
+                                           outcome.failure_reason or "EAP failure")))
+            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
+                                                   "Failed to authenticate the IKE SA")))
             self._fail(now)
             return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
         self.msk = outcome.msk
