@@ -224,7 +224,8 @@ class Delete(PayloadBase):
             raise InvalidSyntax("Delete of the IKE SA lists SPIs")
         if len(body) != _DELETE.size + count * spi_size:
             raise InvalidSyntax(f"Delete announces {count} SPIs but holds {len(body) - _DELETE.size} octets")
-        spis = [bytes(body[i:i + spi_size]) for i in range(_DELETE.size, len(body), spi_size)]
+        # An IKE delete has SPI size 0 and no SPIs: step 1 over an empty range.
+        spis = [bytes(body[i:i + spi_size]) for i in range(_DELETE.size, len(body), spi_size or 1)]
         return cls(protocol, spis, critical=critical)
 
 
