@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,10 +22,10 @@ def _load(path: str):
         return None
 
 
-async def _serve(config, dataplane_name: str) -> int:
+async def _serve(config, dataplane_name: str, crypto_workers: int) -> int:
     from .core import Responder
     from .settings import build_settings
-    from .transport import RecordingDataPlane, Transport
+    from .transport import CryptoRunner, RecordingDataPlane, Transport
 
     settings = build_settings(config)
     responder = Responder(settings)
@@ -33,7 +34,8 @@ async def _serve(config, dataplane_name: str) -> int:
     if not addresses:
         logging.getLogger("ikev2d").error("no access interface has IPsec-IKEv2 enabled: nothing to serve")
         return 1
-    transports = [Transport(responder, str(addr), RecordingDataPlane()) for addr in addresses]
+    crypto = CryptoRunner(settings.signing_keys, crypto_workers)
+    transports = [Transport(responder, str(addr), RecordingDataPlane(), crypto) for addr in addresses]
     for t in transports:
         await t.start()
     stop = asyncio.Event()
@@ -43,6 +45,7 @@ async def _serve(config, dataplane_name: str) -> int:
     await stop.wait()
     for t in transports:
         await t.stop()
+    crypto.close()
     return 0
 
 
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="serve IKEv2 remote access on the configuration")
     run.add_argument("--config", required=True, help="configuration file (see config/ikev2d.yaml)")
     run.add_argument("--dataplane", choices=["auto", "kernel", "userspace"], default="auto")
+    run.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                     help="processes for DH and signatures (0: inline on the event loop)")
     run.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         return 1
     try:
-        return asyncio.run(_serve(config, args.dataplane))
+        return asyncio.run(_serve(config, args.dataplane, max(0, args.crypto_workers)))
     except OSError as exc:
         print(f"ikev2d: cannot serve: {exc}", file=sys.stderr)
         return 1

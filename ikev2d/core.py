@@ -10,20 +10,20 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from .crypto.dh import get_dh_group
+from .crypto.jobs import CryptoWorker, DhJob, DhResult, JobFailed, JobResult
 from .crypto.errors import CryptoError
 from .crypto.keymat import derive_ike_keys
-from .crypto.transforms import get_encr, get_integ, get_prf
-from .effects import Effect, Emit, SendDatagram
+from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ, get_prf
+from .effects import Compute, Effect, Emit, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
-from .iana import (CertEncoding, ExchangeType, HashAlgorithm, IKE_PORT, NotifyType)
+from .iana import CertEncoding, ExchangeType, HashAlgorithm, NotifyType
 from .sa import IkeSa, State
 from .settings import ResponderSettings
 from .tasks.natd import nat_detected, natd_notifies
-from .tasks.proposals import select_ike
+from .tasks.proposals import IkeSuite, select_ike
 from .vendor_ids import IKE_SA_INIT_LEADING, IKE_SA_INIT_TRAILING
 from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
-from .wire.header import HEADER_SIZE, Header
+from .wire.header import Header
 from .wire.message import Message, decode_message, encode_message
 from .wire.payloads import CERTREQ, KE, SA, Nonce, Notify, Payload, Proposal, Vendor
 
@@ -34,8 +34,20 @@ OUR_HASH_ALGORITHMS = (HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgor
 
 
 @dataclass
-class _HalfOpenKey:
-    spi_i: bytes
+class _PendingInit:
+    """An IKE_SA_INIT request waiting for its DH job."""
+
+    data: bytes
+    digest: bytes
+    header: Header
+    request: Message
+    proposal: Proposal
+    suite: IkeSuite
+    prf: PrfAlgorithm
+    encr: EncrAlgorithm
+    integ: IntegAlgorithm | None
+    nonce_i: bytes
+    local: Address
     remote: Address
 
 
@@ -49,7 +61,7 @@ class Responder:
         # IKE_SA_INIT retransmits: (SPIi, remote) -> (request digest, SA)
         self._init_index: dict[tuple[bytes, Address], tuple[bytes, IkeSa]] = {}
         self._ids = itertools.count(0x6000)  # the whitepaper's first session is 0x00006000
-        self._child_spis: set[int] = set()
+        self._pending_init: dict[tuple[bytes, Address], _PendingInit] = {}
 
     # -- entry points ---------------------------------------------------------
 
@@ -68,6 +80,18 @@ class Responder:
         if sa is None or sa.spi_i != header.spi_i:
             return [self._drop(local, remote, "unknown IKE SPI")]
         effects = sa.handle_request(data, header, local, remote, now)
+        self._after(sa)
+        return effects
+
+    def job_done(self, token: tuple, result: JobResult, now: float) -> list[Effect]:
+        """Resume the exchange that asked for a `Compute` job."""
+        if token[0] == "init":
+            pending = self._pending_init.pop((token[1], token[2]), None)
+            return self._finish_ike_sa_init(pending, result, now) if pending is not None else []
+        sa = self.sas.get(token[1])
+        if sa is None:
+            return []  # the SA went away while its job ran
+        effects = sa.job_done(token, result, now)
         self._after(sa)
         return effects
 
@@ -91,6 +115,8 @@ class Responder:
         if header.message_id != 0 or any(header.spi_r) or not header.is_initiator:
             return [self._drop(local, remote, "IKE_SA_INIT with a non-zero SPIr or message ID")]
         digest = hashlib.sha256(data).digest()
+        if (header.spi_i, remote) in self._pending_init:
+            return []  # a retransmit while our DH job runs: the answer is coming
         known = self._init_index.get((header.spi_i, remote))
         if known is not None:
             seen_digest, sa = known
@@ -106,7 +132,7 @@ class Responder:
                                               exc.payload_type.to_bytes(1, "big"), str(exc))
         except WireError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
-        if len(self.sas) >= self.settings.max_half_open + self._established_count():
+        if len(self.sas) + len(self._pending_init) >= self.settings.max_half_open + self._established_count():
             return effects + self._init_error(header, local, remote, NotifyType.TEMPORARY_FAILURE, b"",
                                               "too many IKE SAs in negotiation")
         sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
@@ -129,13 +155,22 @@ class Responder:
                 raise CryptoError("nonce shorter than half the PRF key (RFC 7296 §2.10)")
             encr = get_encr(suite.encr_id, suite.encr_bits)
             integ = None if suite.is_aead else get_integ(suite.integ_id)
-            private = get_dh_group(suite.dh_id, self.dh_backend).generate()
-            shared = private.exchange(ke.data)
         except CryptoError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
+        key = (header.spi_i, remote)
+        self._pending_init[key] = _PendingInit(data, digest, header, request, proposal, suite, prf, encr, integ,
+                                               nonce.data, local, remote)
+        return effects + [Compute(("init",) + key, DhJob(suite.dh_id, ke.data, self.dh_backend))]
+
+    def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult, now: float) -> list[Effect]:
+        header, request, local, remote = p.header, p.request, p.local, p.remote
+        if not isinstance(result, DhResult):
+            reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
+            return self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", f"KE payload: {reason}")
+        suite, prf = p.suite, p.prf
         spi_r = self._new_ike_spi()
         nonce_r = self.random(max(NONCE_SIZE, prf.key_size // 2))
-        keys = derive_ike_keys(prf, encr, integ, nonce.data, nonce_r, shared, header.spi_i, spi_r)
+        keys = derive_ike_keys(prf, p.encr, p.integ, p.nonce_i, nonce_r, result.shared, header.spi_i, spi_r)
         notifies = request.notifies()
         nat = nat_detected(notifies, header.spi_i, local, remote)
         peer_frag = request.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
@@ -143,22 +178,22 @@ class Responder:
         peer_hashes = frozenset(
             int.from_bytes(hash_notify.data[i:i + 2], "big") for i in range(0, len(hash_notify.data) - 1, 2)
         ) if hash_notify is not None else frozenset()
-        response_payloads = self._init_response_payloads(proposal, suite.transforms(), ke.group, private.public_bytes,
+        response_payloads = self._init_response_payloads(p.proposal, suite.transforms(), suite.dh_id, result.public,
                                                          nonce_r, header.spi_i, spi_r, local, remote,
                                                          nat is not None, peer_frag, hash_notify is not None)
         response = encode_message(Message(header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False,
                                           response_payloads))
         sa = IkeSa(
             settings=self.settings, unique_id=next(self._ids), spi_i=header.spi_i, spi_r=spi_r,
-            local=local, remote=remote, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
-            nonce_i=nonce.data, nonce_r=nonce_r, init_request=data, init_response=response,
+            local=local, remote=remote, suite=suite, keys=keys, prf=prf, encr=p.encr, integ=p.integ,
+            nonce_i=p.nonce_i, nonce_r=nonce_r, init_request=p.data, init_response=response,
             peer_fragmentation=peer_frag, peer_hash_algorithms=peer_hashes,
             nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]), created=now, random=self.random,
             spi_in_use=self._child_spi_in_use,
         )
         self.sas[spi_r] = sa
-        self._init_index[(header.spi_i, remote)] = (digest, sa)
-        return effects + [SendDatagram(response, local, remote)]
+        self._init_index[(header.spi_i, remote)] = (p.digest, sa)
+        return [SendDatagram(response, local, remote)]
 
     def _init_response_payloads(self, proposal: Proposal, transforms: list, group: int, public: bytes,
                                 nonce_r: bytes, spi_i: bytes, spi_r: bytes, local: Address, remote: Address,
@@ -230,5 +265,15 @@ class Responder:
         return Emit(MessageDropped("-", local, remote, reason))
 
 
-def is_ike_port(port: int) -> bool:
-    return port == IKE_PORT
+def settle(responder: Responder, effects: list[Effect], worker: CryptoWorker, now: float) -> list[Effect]:
+    """Run `Compute` effects inline until none remain: for tests, and for
+    `--crypto-workers 0`."""
+    out: list[Effect] = []
+    queue = list(effects)
+    while queue:
+        effect = queue.pop(0)
+        if isinstance(effect, Compute):
+            queue = responder.job_done(effect.token, worker.run(effect.job), now) + queue
+        else:
+            out.append(effect)
+    return out

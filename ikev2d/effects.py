@@ -7,6 +7,8 @@ from typing import Union
 
 from esp.spec import ChildSaSpec
 
+from .crypto.jobs import Job
+
 from .events import Event
 
 Address = tuple[str, int]
@@ -33,10 +35,19 @@ class RemoveChildSa:
 
 
 @dataclass(frozen=True)
+class Compute:
+    """Run `job` off the event loop, then hand the result to
+    `Responder.job_done(token, result, now)`."""
+
+    token: tuple
+    job: Job
+
+
+@dataclass(frozen=True)
 class Emit:
     """A typed event for logs, syslog and counters."""
 
     event: Event
 
 
-Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Emit]
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, Emit]

@@ -18,10 +18,11 @@ from esp.spec import ChildSaSpec, EspAlgorithms
 
 from .crypto import auth as ike_auth
 from .crypto.errors import CryptoError, IntegrityError
+from .crypto.jobs import Job, JobResult, SignJob, SignResult
 from .crypto.keymat import IkeKeys, derive_child_keys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ
 from .eap import EapPacket, EapServer
-from .effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
                      ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped,
                      NegotiationAborted)
@@ -70,6 +71,24 @@ class PendingChild:
     cp: CP | None
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A handler's answer that needs a `Compute` job first: `finish` turns
+    the job's result into the response payloads."""
+
+    job: Job
+    finish: Callable[[JobResult], list[Payload]]
+
+
+@dataclass
+class _Waiting:
+    exchange: int
+    message_id: int
+    local: Address
+    remote: Address
+    finish: Callable[[JobResult], list[Payload]]
+
+
 class AuthError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -115,6 +134,7 @@ class IkeSa:
     established_at: float | None = None
     last_activity: float = 0.0
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
+    waiting: _Waiting | None = None  # a request whose answer waits for a Compute job
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -150,6 +170,8 @@ class IkeSa:
             if header.next_payload == SKF.payload_type and _skf_number(raw) != 1:
                 return []
             return self._send_cached(local, remote)
+        if self.waiting is not None:
+            return []  # a retransmit while our job runs: the answer is coming
         if self.state is State.FAILED:
             return [self._dropped("request on an IKE SA whose authentication failed")]
         if header.message_id != self.next_request_id:
@@ -183,9 +205,20 @@ class IkeSa:
             return [self._dropped(f"unsupported exchange {header.exchange}")]
         effects: list[Effect] = []
         payloads = handler(message, now, effects)
+        if isinstance(payloads, Deferred):
+            self.waiting = _Waiting(header.exchange, header.message_id, local, remote, payloads.finish)
+            return effects + [Compute(("sa", self.spi_r, header.message_id), payloads.job)]
         # Child SAs are installed (and events logged) before the answer
         # leaves, so the client's first ESP packet finds its SA.
         return effects + self._respond(header.exchange, header.message_id, payloads, local, remote)
+
+    def job_done(self, token: tuple, result: JobResult, now: float) -> list[Effect]:
+        waiting = self.waiting
+        if waiting is None or token[2] != waiting.message_id or self.state is State.DELETED:
+            return []
+        self.waiting = None
+        return self._respond(waiting.exchange, waiting.message_id, waiting.finish(result), waiting.local,
+                             waiting.remote)
 
     def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
                  remote: Address) -> list[Effect]:
@@ -207,7 +240,7 @@ class IkeSa:
 
     # -- IKE_AUTH (RFC 7296 §1.2, §2.16) ------------------------------------
 
-    def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+    def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         try:
             if self.state is State.AUTH_PENDING:
                 return self._auth_first(message, effects)
@@ -223,7 +256,7 @@ class IkeSa:
             return [Notify(NotifyType.AUTHENTICATION_FAILED)]
         return [Notify(NotifyType.INVALID_SYNTAX)]
 
-    def _auth_first(self, message: Message, effects: list[Effect]) -> list[Payload]:
+    def _auth_first(self, message: Message, effects: list[Effect]) -> Deferred:
         idi = message.get(IDi)
         if idi is None:
             raise AuthError("no IDi in IKE_AUTH")
@@ -238,19 +271,23 @@ class IkeSa:
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.eap = EapServer(profile.eap_methods, profile.credentials, random=self.random)
         self.state = State.EAP
-        return self._own_identity_and_auth(profile) + [EAP(self.eap.start().message)]
-
-    def _own_identity_and_auth(self, profile: ProfileSettings) -> list[Payload]:
-        identity = profile.identity
         idr = IDr(IdType.ID_FQDN, profile.profile.ike_identity.encode())
         octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
-        method, data = ike_auth.sign(identity.private_key, octets,
-                                     [HashAlgorithm(h) for h in self.peer_hash_algorithms
-                                      if h in HashAlgorithm._value2member_map_])
-        out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
-        out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(_DER)) for c in identity.chain]
-        out.append(AUTH(method, data))
-        return out
+        job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(self.peer_hash_algorithms)))
+        eap_request = self.eap.start().message
+
+        def finish(result: JobResult) -> list[Payload]:
+            if not isinstance(result, SignResult):
+                # our own key failed us: say so rather than leave the client waiting
+                self._fail(self.last_activity)
+                return [Notify(NotifyType.AUTHENTICATION_FAILED)]
+            identity = profile.identity
+            out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
+            out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(_DER)) for c in identity.chain]
+            out += [AUTH(result.method, result.data), EAP(eap_request)]
+            return out
+
+        return Deferred(job, finish)
 
     def _auth_eap(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
         assert self.eap is not None and self.profile is not None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from .aaa.local import CredentialStore, LocalUserDatabase
+from .crypto.auth import PrivateKey
 from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal
 from .identity import Identity, load_identity
 from .pool import AddressPool, PoolSet
@@ -48,6 +49,8 @@ class ResponderSettings:
     max_half_open: int = 1024
     send_cisco_vendor_ids: bool = True
     pools: dict[str, AddressPool] = field(default_factory=dict)
+    # identity certificate name -> its private key, for the signing jobs
+    signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
 
     @property
     def default(self) -> ProfileSettings:
@@ -88,4 +91,5 @@ def build_settings(config: Config) -> ResponderSettings:
         default_profile=ra.default_connection_profile,
         fragment_size=ra.fragment_size,
         pools=pools,
+        signing_keys={name: ident.private_key for name, ident in identities.items()},
     )

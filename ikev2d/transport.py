@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
 import asyncio_dgram
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from esp.spec import ChildSaSpec
 
 from .core import Responder
-from .effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from .crypto.jobs import CryptoWorker, Job, JobResult, init_worker_process, run_in_worker_process
+from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
 
@@ -46,15 +49,40 @@ class RecordingDataPlane:
         pass
 
 
+class CryptoRunner:
+    """Runs `Compute` jobs in worker processes (or inline with 0 workers),
+    so a DH exchange or RSA signature never stalls the other peers."""
+
+    def __init__(self, signing_keys: dict, workers: int) -> None:
+        self.inline = CryptoWorker(signing_keys) if workers == 0 else None
+        self.pool: ProcessPoolExecutor | None = None
+        if workers:
+            pems = {name: key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+                    for name, key in signing_keys.items()}
+            self.pool = ProcessPoolExecutor(workers, initializer=init_worker_process, initargs=(pems,))
+
+    async def run(self, job: Job) -> JobResult:
+        if self.inline is not None:
+            return self.inline.run(job)
+        assert self.pool is not None
+        return await asyncio.get_running_loop().run_in_executor(self.pool, run_in_worker_process, job)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
 class Transport:
-    def __init__(self, responder: Responder, address: str, dataplane: DataPlane,
+    def __init__(self, responder: Responder, address: str, dataplane: DataPlane, crypto: CryptoRunner,
                  ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT)) -> None:
         self.responder = responder
         self.address = address
         self.dataplane = dataplane
+        self.crypto = crypto
         self.ports = ports
         self._socks: dict[int, asyncio_dgram.DatagramServer] = {}
         self._tasks: list[asyncio.Task] = []
+        self._jobs: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         for port in self.ports:
@@ -107,5 +135,18 @@ class Transport:
                     self.dataplane.install(spec)
                 case RemoveChildSa(spec=spec):
                     self.dataplane.remove(spec)
+                case Compute(token=token, job=job):
+                    task = asyncio.create_task(self._compute(token, job))
+                    self._jobs.add(task)
+                    task.add_done_callback(self._jobs.discard)
                 case Emit(event=event):
                     log_event(event)
+
+    async def _compute(self, token: tuple, job: Job) -> None:
+        try:
+            result = await self.crypto.run(job)
+            effects = self.responder.job_done(token, result, time.monotonic())
+        except Exception:  # a worker died: the exchange times out, the daemon goes on
+            log.exception("crypto job %s failed", type(job).__name__)
+            return
+        await self._perform(effects)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ikev2d.conf import load_config
-from ikev2d.core import Responder
+from ikev2d.core import Responder, settle
+from ikev2d.crypto.jobs import CryptoWorker
 from ikev2d.effects import Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import AuthFailed, IkeSaEstablished
 from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
@@ -46,12 +47,14 @@ class Harness:
 
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
+        self.worker = CryptoWorker(responder.settings.signing_keys)
         self.now = 1000.0
         self.effects: list = []
 
     def sender(self, client: tuple[str, int]):
         def send(datagram: bytes) -> list[bytes]:
-            effects = self.responder.datagram_received(datagram, GATEWAY, client, self.now)
+            effects = settle(self.responder, self.responder.datagram_received(datagram, GATEWAY, client, self.now),
+                             self.worker, self.now)
             self.effects += effects
             return [e.data for e in effects if isinstance(e, SendDatagram)]
         return send

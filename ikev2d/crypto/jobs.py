@@ -1,0 +1,89 @@
+"""The expensive public-key work of a handshake as plain, picklable jobs.
+
+The sans-I/O core never runs a DH exchange or a signature itself: it asks
+for one (`Compute` effect) and resumes when the result comes back. The
+adapter runs jobs in worker processes, so one peer's 3072-bit DH or RSA
+signature never holds up the event loop for the others; tests run them
+inline. Worker processes load the signing keys once, at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from .auth import PrivateKey, sign
+from .dh import get_dh_group
+from .errors import CryptoError
+
+
+@dataclass(frozen=True)
+class DhJob:
+    group_id: int
+    peer_public: bytes
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
+class DhResult:
+    public: bytes
+    shared: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SignJob:
+    key_name: str
+    octets: bytes
+    peer_hash_algorithms: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SignResult:
+    method: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    reason: str
+
+
+Job = Union[DhJob, SignJob]
+JobResult = Union[DhResult, SignResult, JobFailed]
+
+
+class CryptoWorker:
+    """Runs jobs; one per worker process (or one inline in tests)."""
+
+    def __init__(self, signing_keys: Mapping[str, PrivateKey]) -> None:
+        self.signing_keys = dict(signing_keys)
+
+    def run(self, job: Job) -> JobResult:
+        try:
+            if isinstance(job, DhJob):
+                private = get_dh_group(job.group_id, job.backend).generate()
+                return DhResult(private.public_bytes, private.exchange(job.peer_public))
+            key = self.signing_keys.get(job.key_name)
+            if key is None:
+                return JobFailed(f"no signing key named {job.key_name!r}")
+            method, data = sign(key, job.octets, job.peer_hash_algorithms)
+            return SignResult(int(method), data)
+        except CryptoError as exc:
+            return JobFailed(str(exc))
+
+
+# -- worker-process plumbing (ProcessPoolExecutor initializer + function) --------
+
+_worker: CryptoWorker | None = None
+
+
+def init_worker_process(pem_keys: Mapping[str, bytes]) -> None:
+    global _worker
+    _worker = CryptoWorker({name: load_pem_private_key(pem, None) for name, pem in pem_keys.items()})
+
+
+def run_in_worker_process(job: Job) -> JobResult:
+    assert _worker is not None, "init_worker_process was not run"
+    return _worker.run(job)
