@@ -25,7 +25,9 @@ def _load(path: str):
 async def _serve(config, dataplane_name: str, crypto_workers: int) -> int:
     from .core import Responder
     from .settings import build_settings
-    from .transport import CryptoRunner, RecordingDataPlane, Transport
+    from esp.dataplane import RecordingDataPlane
+
+    from .transport import CryptoRunner, Transport
 
     settings = build_settings(config)
     responder = Responder(settings)

@@ -1,21 +1,26 @@
-"""asyncio adapter: UDP 500 and 4500 sockets around the sans-I/O core.
+"""asyncio adapter around the sans-I/O core: UDP 500 and 4500, crypto jobs,
+the data plane.
 
-Port 4500 carries IKE behind the four-byte non-ESP marker, NAT keepalives
-(a single 0xff) and ESP (RFC 3948 §2.2); ESP goes to the data plane.
+Port 500 is IKE only and uses asyncio-dgram. Port 4500 carries IKE behind
+the four-byte non-ESP marker, NAT keepalives (a single 0xff) and ESP
+(RFC 3948 §2.2); it is read with `loop.add_reader` and a drain loop, since
+the stock datagram endpoint reads one datagram per loop pass, far too slow
+for ESP (shared/reference/performance-limits.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Protocol
+from typing import Callable
 
 import asyncio_dgram
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from esp.spec import ChildSaSpec
+from esp.dataplane import DataPlane, Expiry
 
 from .core import Responder
 from .crypto.jobs import CryptoWorker, Job, JobResult, init_worker_process, run_in_worker_process
@@ -25,28 +30,8 @@ from .log import log_event
 
 log = logging.getLogger("ikev2d.transport")
 
-
-class DataPlane(Protocol):
-    def install(self, spec: ChildSaSpec) -> None: ...
-    def remove(self, spec: ChildSaSpec) -> None: ...
-    def esp_received(self, data: bytes, remote: tuple[str, int]) -> None: ...
-
-
-class RecordingDataPlane:
-    """Keeps the negotiated SAs without carrying traffic: the placeholder
-    until a real back end (kernel XFRM or userspace ESP) is selected."""
-
-    def __init__(self) -> None:
-        self.sas: dict[int, ChildSaSpec] = {}
-
-    def install(self, spec: ChildSaSpec) -> None:
-        self.sas[spec.spi_in] = spec
-
-    def remove(self, spec: ChildSaSpec) -> None:
-        self.sas.pop(spec.spi_in, None)
-
-    def esp_received(self, data: bytes, remote: tuple[str, int]) -> None:
-        pass
+Address = tuple[str, int]
+DRAIN_BATCH = 64  # datagrams per wake-up before yielding to other work
 
 
 class CryptoRunner:
@@ -72,6 +57,53 @@ class CryptoRunner:
             self.pool.shutdown(cancel_futures=True)
 
 
+class NatTSocket:
+    """UDP 4500: demultiplexes IKE, keepalives and ESP-in-UDP."""
+
+    def __init__(self, address: str, port: int, on_ike: Callable[[bytes, Address], None],
+                 on_esp: Callable[[bytes, Address], None]) -> None:
+        self.local = (address, port)
+        self.on_ike = on_ike
+        self.on_esp = on_esp
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setblocking(False)
+        self.sock.bind(self.local)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        recv = self.sock.recvfrom
+        for _ in range(DRAIN_BATCH):
+            try:
+                data, remote = recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
+                log.debug("4500 receive error: %s", exc)
+                continue
+            if data[:4] == NON_ESP_MARKER:
+                self.on_ike(data[4:], remote)
+            elif data == NAT_KEEPALIVE:
+                continue
+            else:
+                self.on_esp(data, remote)
+
+    def send_ike(self, data: bytes, remote: Address) -> None:
+        try:
+            self.sock.sendto(NON_ESP_MARKER + data, remote)
+        except OSError as exc:
+            log.warning("cannot send to %s:%d: %s", remote[0], remote[1], exc)
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
 class Transport:
     def __init__(self, responder: Responder, address: str, dataplane: DataPlane, crypto: CryptoRunner,
                  ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT)) -> None:
@@ -79,74 +111,94 @@ class Transport:
         self.address = address
         self.dataplane = dataplane
         self.crypto = crypto
-        self.ports = ports
-        self._socks: dict[int, asyncio_dgram.DatagramServer] = {}
+        self.ike_port, self.nat_t_port = ports
+        self._ike: asyncio_dgram.DatagramServer | None = None
+        self._nat_t: NatTSocket | None = None
         self._tasks: list[asyncio.Task] = []
         self._jobs: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        for port in self.ports:
-            self._socks[port] = await asyncio_dgram.bind((self.address, port))
-        for port, sock in self._socks.items():
-            self._tasks.append(asyncio.create_task(self._serve(port, sock), name=f"udp-{port}"))
+        self._ike = await asyncio_dgram.bind((self.address, self.ike_port))
+        self._nat_t = NatTSocket(self.address, self.nat_t_port, self._ike_on_nat_t, self.dataplane.esp_received)
+        self.dataplane.attach(self._nat_t.sock, self._expired)
+        self._nat_t.start()
+        self._tasks.append(asyncio.create_task(self._serve_ike(), name=f"udp-{self.ike_port}"))
         self._tasks.append(asyncio.create_task(self._ticker(), name="tick"))
-        log.info("serving IKEv2 on %s ports %s", self.address, "/".join(map(str, self.ports)))
+        log.info("serving IKEv2 on %s ports %d/%d", self.address, self.ike_port, self.nat_t_port)
 
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for sock in self._socks.values():
-            sock.close()
+        if self._ike is not None:
+            self._ike.close()
+        if self._nat_t is not None:
+            self._nat_t.close()
 
-    async def _serve(self, port: int, sock: asyncio_dgram.DatagramServer) -> None:
-        local = (self.address, port)
-        nat_t = port != self.ports[0]
+    # -- inbound --------------------------------------------------------------
+
+    async def _serve_ike(self) -> None:
+        assert self._ike is not None
+        local = (self.address, self.ike_port)
         while True:
-            data, remote = await sock.recv()
-            remote = (remote[0], remote[1])
-            if nat_t:
-                if data == NAT_KEEPALIVE:
-                    continue
-                if not data.startswith(NON_ESP_MARKER):
-                    self.dataplane.esp_received(data, remote)
-                    continue
-                data = data[len(NON_ESP_MARKER):]
-            try:
-                effects = self.responder.datagram_received(data, local, remote, time.monotonic())
-            except Exception:  # the core must never raise; if it does, keep serving others
-                log.exception("internal error handling a datagram from %s:%d", *remote)
-                continue
-            await self._perform(effects)
+            data, remote = await self._ike.recv()
+            self._datagram(data, local, (remote[0], remote[1]))
+
+    def _ike_on_nat_t(self, data: bytes, remote: Address) -> None:
+        self._datagram(data, (self.address, self.nat_t_port), remote)
+
+    def _datagram(self, data: bytes, local: Address, remote: Address) -> None:
+        try:
+            effects = self.responder.datagram_received(data, local, remote, time.monotonic())
+        except Exception:  # the core must never raise; if it does, keep serving the others
+            log.exception("internal error handling a datagram from %s:%d", *remote)
+            return
+        self.perform(effects)
+
+    def _expired(self, expiry: Expiry) -> None:
+        log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in,
+                 "hard" if expiry.hard else "soft", expiry.reason)
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            await self._perform(self.responder.tick(time.monotonic()))
+            self.perform(self.responder.tick(time.monotonic()))
 
-    async def _perform(self, effects: list[Effect]) -> None:
+    # -- effects ----------------------------------------------------------------
+
+    def perform(self, effects: list[Effect]) -> None:
         for effect in effects:
             match effect:
                 case SendDatagram(data=data, local=local, remote=remote):
-                    sock = self._socks[local[1]]
-                    payload = NON_ESP_MARKER + data if local[1] != self.ports[0] else data
-                    await sock.send(payload, remote)
+                    self._send(data, local, remote)
                 case InstallChildSa(spec=spec):
                     self.dataplane.install(spec)
                 case RemoveChildSa(spec=spec):
                     self.dataplane.remove(spec)
                 case Compute(token=token, job=job):
-                    task = asyncio.create_task(self._compute(token, job))
-                    self._jobs.add(task)
-                    task.add_done_callback(self._jobs.discard)
+                    self._spawn(self._compute(token, job))
                 case Emit(event=event):
                     log_event(event)
+
+    def _send(self, data: bytes, local: Address, remote: Address) -> None:
+        if local[1] == self.nat_t_port:
+            assert self._nat_t is not None
+            self._nat_t.send_ike(data, remote)
+        else:
+            assert self._ike is not None
+            # tasks run in creation order, so fragments leave in order
+            self._spawn(self._ike.send(data, remote))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._jobs.add(task)  # keep a reference until done
+        task.add_done_callback(self._jobs.discard)
 
     async def _compute(self, token: tuple, job: Job) -> None:
         try:
             result = await self.crypto.run(job)
             effects = self.responder.job_done(token, result, time.monotonic())
-        except Exception:  # a worker died: the exchange times out, the daemon goes on
+        except Exception:  # a worker died: that exchange times out, the daemon goes on
             log.exception("crypto job %s failed", type(job).__name__)
             return
-        await self._perform(effects)
+        self.perform(effects)

@@ -1,0 +1,101 @@
+"""The one data-plane interface the IKE side talks to.
+
+Back ends: the kernel's XFRM layer (`esp.kernel`) and a userspace ESP
+implementation over a TUN device (`esp.userspace`). The IKE adapter calls
+these methods; the sans-I/O core only ever emits `ChildSaSpec` values.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from .spec import ChildSaSpec
+
+
+class DataPlaneError(Exception):
+    """A back end could not do what was asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class SaCounters:
+    """Per Child SA pair, as `show crypto ipsec sa` and `ip -s xfrm state` count."""
+
+    packets_in: int = 0
+    bytes_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    replay_drops: int = 0
+    integrity_failures: int = 0
+    other_drops: int = 0
+    seq_out: int = 0  # last sequence number sent (64-bit ready)
+    seq_in_highest: int = 0
+    added_at: float = 0.0  # time.monotonic() of install
+    last_used: float | None = None
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A lifetime ran out: soft means rekey, hard means delete (RFC 4301 §4.4.2.1)."""
+
+    spi_in: int
+    hard: bool
+    reason: str  # "time" | "bytes" | "packets"
+
+
+ExpiryCallback = Callable[[Expiry], None]
+
+
+class DataPlane(Protocol):
+    name: str  # "kernel" | "userspace" | "none"
+
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+        """Called once before any install, with the bound UDP 4500 socket
+        (the kernel back end sets UDP_ENCAP on it; the userspace back end
+        sends ESP through it) and where to report lifetime expiry."""
+
+    def install(self, spec: ChildSaSpec) -> None:
+        """Install both directions (and policies/routes) or raise
+        DataPlaneError with nothing left half-installed."""
+
+    def remove(self, spec: ChildSaSpec) -> None:
+        """Remove both directions; removing an absent SA is not an error."""
+
+    def counters(self, spi_in: int) -> SaCounters | None: ...
+
+    def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
+        """An ESP-in-UDP datagram (non-ESP marker absent) that reached user
+        space on port 4500. The kernel back end never sees these."""
+
+    def close(self) -> None:
+        """Remove everything still installed."""
+
+
+class RecordingDataPlane:
+    """Keeps the negotiated SAs without carrying traffic (`--dataplane none`,
+    and the tests of the IKE side)."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.sas: dict[int, ChildSaSpec] = {}
+        self.on_expiry: ExpiryCallback | None = None
+
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+        self.on_expiry = on_expiry
+
+    def install(self, spec: ChildSaSpec) -> None:
+        self.sas[spec.spi_in] = spec
+
+    def remove(self, spec: ChildSaSpec) -> None:
+        self.sas.pop(spec.spi_in, None)
+
+    def counters(self, spi_in: int) -> SaCounters | None:
+        return SaCounters() if spi_in in self.sas else None
+
+    def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
+        pass
+
+    def close(self) -> None:
+        self.sas.clear()
