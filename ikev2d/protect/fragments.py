@@ -45,9 +45,10 @@ def protect_fragments(
     """
     first, plaintext = encode_payloads(payloads)
     route = Route(spi_i, spi_r, exchange, message_id, is_response, is_initiator)
-    whole = seal(route, SK_TYPE, first, b"", plaintext, keys, random)
-    if fragment_size <= 0 or len(whole) + overhead <= fragment_size:
-        return [whole]
+    # Size it before sealing it: a message that needs fragments is never sealed whole.
+    whole = HEADER_SIZE + GENERIC_HEADER_SIZE + len(plaintext) + keys.overhead(len(plaintext))
+    if fragment_size <= 0 or whole + overhead <= fragment_size:
+        return [seal(route, SK_TYPE, first, b"", plaintext, keys, random)]
     chunk = _chunk_size(fragment_size - overhead, keys)
     chunks = [plaintext[i:i + chunk] for i in range(0, len(plaintext), chunk)]
     total = len(chunks)

@@ -44,6 +44,17 @@ def test_small_message_is_one_sk_message(suite: str) -> None:
 
 
 @pytest.mark.parametrize("suite", SUITES)
+def test_fragments_start_exactly_where_the_message_stops_fitting(suite: str) -> None:
+    """§2.5.1: a message that fits the fragment size goes whole; one octet
+    less room and it is fragmented."""
+    _, responder = key_pair(suite)
+    [whole] = _fragments(responder, size=0)
+    fits = len(whole) + IPV4_UDP
+    assert _fragments(responder, size=fits, overhead=IPV4_UDP)[0][16] == PayloadType.SK
+    assert _fragments(responder, size=fits - 1, overhead=IPV4_UDP)[0][16] == PayloadType.SKF
+
+
+@pytest.mark.parametrize("suite", SUITES)
 def test_fragmentation_off_gives_one_message(suite: str) -> None:
     """§2.3: without IKEV2_FRAGMENTATION_SUPPORTED from the peer, no SKF."""
     _, responder = key_pair(suite)
