@@ -1,0 +1,146 @@
+"""IPv4 address pools (IPAA): `ip local pool NAME FIRST-LAST mask MASK`.
+
+Like the ASA, a pool hands out its lowest free address, so a freed address
+is the next one given. No I/O and no clock: leases live until released.
+"""
+
+from __future__ import annotations
+
+import heapq
+from ipaddress import IPv4Address, IPv4Network
+from typing import Sequence
+
+from .conf.model import Ipv4Pool
+
+
+class AddressPool:
+    def __init__(self, name: str, first: IPv4Address, last: IPv4Address, mask: IPv4Address) -> None:
+        if first > last:
+            raise ValueError(f"pool {name}: {first} comes after {last}")
+        network = IPv4Network(f"{first}/{mask}", strict=False)
+        if last not in network:
+            raise ValueError(f"pool {name}: {first}-{last} does not fit in {network}")
+        self.name = name
+        self.first = first
+        self.last = last
+        self.mask = mask
+        self.network = network
+        # A client given its subnet's network or broadcast address could not
+        # use it as a host address on that subnet, so those two are never
+        # handed out (a /31 or /32 has neither).
+        low, high = int(first), int(last)
+        if network.prefixlen <= 30:
+            low = max(low, int(network.network_address) + 1)
+            high = min(high, int(network.broadcast_address) - 1)
+        self._low, self._high = low, high
+        self._next = low  # lowest address never handed out yet
+        self._freed: list[int] = []  # min-heap of released addresses below _next
+        self._owner_by_address: dict[int, str] = {}
+        self._address_by_owner: dict[str, int] = {}
+
+    @classmethod
+    def from_config(cls, pool: Ipv4Pool) -> AddressPool:
+        return cls(pool.name, pool.first, pool.last, pool.mask)
+
+    @property
+    def size(self) -> int:
+        return max(0, self._high - self._low + 1)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._owner_by_address)
+
+    @property
+    def free_count(self) -> int:
+        return self.size - self.in_use
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPv4Address) and self._low <= int(address) <= self._high
+
+    def allocate(self, owner: str) -> IPv4Address | None:
+        """The lowest free address for `owner`, or None when the pool is exhausted.
+
+        Asking again for the same owner returns its address rather than a
+        second one: a retransmitted request must not leak a lease.
+        """
+        held = self._address_by_owner.get(owner)
+        if held is not None:
+            return IPv4Address(held)
+        if self._freed:
+            value = heapq.heappop(self._freed)
+        elif self._next <= self._high:
+            value = self._next
+            self._next += 1
+        else:
+            return None
+        self._owner_by_address[value] = owner
+        self._address_by_owner[owner] = value
+        return IPv4Address(value)
+
+    def release(self, address: IPv4Address) -> bool:
+        """Free an address; False if it was not leased from this pool."""
+        value = int(address)
+        owner = self._owner_by_address.pop(value, None)
+        if owner is None:
+            return False
+        del self._address_by_owner[owner]
+        heapq.heappush(self._freed, value)
+        return True
+
+    def owner_of(self, address: IPv4Address) -> str | None:
+        return self._owner_by_address.get(int(address))
+
+    def address_of(self, owner: str) -> IPv4Address | None:
+        value = self._address_by_owner.get(owner)
+        return None if value is None else IPv4Address(value)
+
+    def leases(self) -> dict[IPv4Address, str]:
+        """A copy of the current leases, address -> owner, lowest address first."""
+        return {IPv4Address(a): o for a, o in sorted(self._owner_by_address.items())}
+
+    def __repr__(self) -> str:
+        return (
+            f"AddressPool({self.name!r}, {self.first}-{self.last} mask {self.mask},"
+            f" {self.in_use}/{self.size} in use)"
+        )
+
+
+class PoolSet:
+    """A connection profile's pools, tried in the order the profile lists them."""
+
+    def __init__(self, pools: Sequence[AddressPool]) -> None:
+        self.pools = tuple(pools)
+
+    def allocate(self, owner: str) -> tuple[AddressPool, IPv4Address] | None:
+        for pool in self.pools:
+            held = pool.address_of(owner)
+            if held is not None:
+                return pool, held
+        for pool in self.pools:
+            address = pool.allocate(owner)
+            if address is not None:
+                return pool, address
+        return None
+
+    def release(self, address: IPv4Address) -> bool:
+        for pool in self.pools:
+            if pool.release(address):
+                return True
+        return False
+
+    def owner_of(self, address: IPv4Address) -> str | None:
+        for pool in self.pools:
+            owner = pool.owner_of(address)
+            if owner is not None:
+                return owner
+        return None
+
+    def pool_of(self, address: IPv4Address) -> AddressPool | None:
+        for pool in self.pools:
+            if address in pool:
+                return pool
+        return None
+
+    @property
+    def free_count(self) -> int:
+        return sum(p.free_count for p in self.pools)
