@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence, TypeVar
 
-from ikev2d.iana import HeaderFlag, NotifyType, PayloadType
+from ikev2d.iana import HeaderFlag, PayloadType
 from ikev2d.wire.base import (
     CRITICAL,
     GENERIC_HEADER,
@@ -57,10 +57,6 @@ class Message:
 
     def notifies(self) -> list[Notify]:
         return [p for p in self.payloads if isinstance(p, Notify)]
-
-    def error_notifies(self) -> list[Notify]:
-        """Notifies of error types (below 16384, RFC 7296 §3.10.1)."""
-        return [n for n in self.notifies() if n.type < NotifyType.INITIAL_CONTACT]
 
     @property
     def flags(self) -> int:

@@ -146,7 +146,10 @@ def _parse_transforms(buf: BytesLike, pos: int, end: int) -> list[Transform]:
         stop = pos + length
         if length < _TRANSFORM.size or stop > end:
             raise InvalidSyntax(f"transform length {length} does not fit its proposal")
-        key_length, other = _parse_attributes(buf, pos + _TRANSFORM.size, stop)
+        if length == _TRANSFORM.size:  # the common case: no attributes
+            key_length, other = None, b""
+        else:
+            key_length, other = _parse_attributes(buf, pos + _TRANSFORM.size, stop)
         out.append(Transform(ttype, tid, key_length, other))
         pos = stop
         if last == _LAST:
