@@ -44,7 +44,9 @@ SECTION_KEYS = (
     "identity_certificates",
     "local_users",
 )
-POLICY_KEYS = ("name", "priority", "encryption", "integrity", "prf", "dh_groups", "lifetime_seconds")
+POLICY_KEYS = (
+    "name", "priority", "encryption", "integrity", "prf", "dh_groups", "lifetime_seconds"
+)
 PROPOSAL_KEYS = ("name", "esp_encryption", "esp_hash", "lifetime_seconds", "lifetime_kilobytes")
 POOL_KEYS = ("name", "range", "mask")
 GROUP_POLICY_KEYS = (
@@ -75,7 +77,10 @@ MIN_LIFETIME_SECONDS = 120
 MIN_LIFETIME_KILOBYTES = 10
 MAX_IDLE_TIMEOUT_MINUTES = 35791394  # ASA vpn-idle-timeout
 
-VPN_PROTOCOLS: Mapping[str, VpnProtocol] = {"ipsec-ikev2": "ipsec-ikev2", "ssl-client": "ssl-client"}
+VPN_PROTOCOLS: Mapping[str, VpnProtocol] = {
+    "ipsec-ikev2": "ipsec-ikev2",
+    "ssl-client": "ssl-client",
+}
 SPLIT_TUNNEL: Mapping[str, SplitTunnel] = {
     "tunnel-all": "tunnel-all",
     "tunnel-specified": "tunnel-specified",
@@ -257,7 +262,9 @@ def read_pool(ctx: Context, node: yaml.Node) -> None:
     mask = netmask(fields.required("mask"), "mask")
     pool = Ipv4Pool(name, first, last, mask)
     if first > last:
-        raise Problem.at(range_node, f"range {first}-{last} is reversed: {first} comes after {last}")
+        raise Problem.at(
+            range_node, f"range {first}-{last} is reversed: {first} comes after {last}"
+        )
     network = pool.network
     if last not in network:
         raise Problem.at(
@@ -279,7 +286,9 @@ def _address_range(node: yaml.Node) -> tuple[IPv4Address, IPv4Address]:
     value = nodes.text(node, "range").strip()
     parts = value.split("-")
     if len(parts) != 2:
-        raise Problem.at(node, f"range '{value}' must be FIRST-LAST, e.g. 198.19.0.200-198.19.0.250")
+        raise Problem.at(
+            node, f"range '{value}' must be FIRST-LAST, e.g. 198.19.0.200-198.19.0.250"
+        )
     bounds: list[IPv4Address] = []
     for part in parts:
         try:
@@ -414,7 +423,8 @@ def read_certificate(ctx: Context, node: yaml.Node) -> None:
     if enrollment == "files":
         for key, value in (("certificate", certificate), ("private_key", private_key)):
             if value is None:
-                raise Problem([(fields.key_line(key), f"{what} with enrollment files needs '{key}'")])
+                message = f"{what} with enrollment files needs '{key}'"
+                raise Problem([(fields.key_line(key), message)])
     else:
         for key, value_node in (("certificate", cert_node), ("private_key", key_file_node)):
             if value_node is not None:

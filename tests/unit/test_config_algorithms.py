@@ -66,25 +66,34 @@ def test_dh_group_numbers_are_the_iana_numbers() -> None:
 
 def test_names_match_case_insensitively() -> None:
     # ASA CLI writes `encryption aes-256`, `integrity sha512`.
-    text = with_lines(IKE_LINES, "      encryption: [aes-gcm-256]\n      integrity: [null]\n      prf: [sha384]")
+    text = with_lines(
+        IKE_LINES,
+        "      encryption: [aes-gcm-256]\n      integrity: [null]\n      prf: [sha384]",
+    )
     policy = parse_config(text, MINIMAL).ike_policy("P1")
     assert policy.encryption == ((EncrId.AES_GCM_16, 256),)
     assert policy.prf == (PrfId.HMAC_SHA2_384,)
 
 
 def test_esp_gcm_with_null() -> None:
-    text = with_lines(ESP_LINES, "      esp_encryption: [AES-GCM-256, AES-GCM]\n      esp_hash: [NULL]")
+    text = with_lines(
+        ESP_LINES, "      esp_encryption: [AES-GCM-256, AES-GCM]\n      esp_hash: [NULL]"
+    )
     proposal = parse_config(text, MINIMAL).ipsec_proposal("E1")
     assert proposal.encryption == ((EncrId.AES_GCM_16, 256), (EncrId.AES_GCM_16, 128))
     assert proposal.integrity == (IntegId.NONE,)
 
 
 def test_mixing_gcm_and_cbc_needs_null_and_a_hash() -> None:
-    good = with_lines(IKE_LINES, "      encryption: [AES-GCM-256, AES-256]\n      integrity: [NULL, SHA512]")
+    good = with_lines(
+        IKE_LINES, "      encryption: [AES-GCM-256, AES-256]\n      integrity: [NULL, SHA512]"
+    )
     policy = parse_config(good, MINIMAL).ike_policy("P1")
     assert policy.integrity == (IntegId.NONE, IntegId.HMAC_SHA2_512_256)
     assert policy.prf == (PrfId.HMAC_SHA2_512,)  # NULL contributes no PRF
-    bad = with_lines(IKE_LINES, "      encryption: [AES-GCM-256, AES-256]\n      integrity: [SHA512]")
+    bad = with_lines(
+        IKE_LINES, "      encryption: [AES-GCM-256, AES-256]\n      integrity: [SHA512]"
+    )
     with pytest.raises(ConfigError) as caught:
         parse_config(bad, MINIMAL)
     assert caught.value.line == 19

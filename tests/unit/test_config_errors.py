@@ -24,8 +24,11 @@ CASES = [
     ("bad_type_list", 11, ["ike_policies must be a list"]),
     ("bad_type_boolean", 10, ["enable_ipsec_ikev2 must be true or false"]),
     ("bad_priority_range", 17, ["priority must be between 1 and 65535, got 0"]),
-    ("bad_encryption", 18, ["unknown encryption 'AES256'", "did you mean 'AES-256'?",
-                            "valid: AES, AES-192, AES-256, AES-GCM, AES-GCM-192, AES-GCM-256, DES, 3DES"]),
+    ("bad_encryption", 18, [
+        "unknown encryption 'AES256'",
+        "did you mean 'AES-256'?",
+        "valid: AES, AES-192, AES-256, AES-GCM, AES-GCM-192, AES-GCM-256, DES, 3DES",
+    ]),
     ("bad_esp_hash", 24, ["unknown esp_hash 'SHA512'", "did you mean 'SHA-512'?"]),
     ("bad_dh_group", 20, ["unknown DH group 7", "valid: 1, 2, 5, 14, 15, 16, 19, 20, 21, 31"]),
     ("bad_dh_group_24", 20, ["DH group 24", "not supported"]),

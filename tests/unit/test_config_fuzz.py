@@ -27,7 +27,8 @@ TOKENS = [
     '"\\x00"', "AES-256", "AES256", "AES-GCM-256", "SHA512", "SHA-512", "NULL", "15", "24",
     "198.19.0.250-198.19.0.200", "198.19.0.200-198.19.1.5", "0.0.0.255", "255.255.255.0",
     "2001:db8::1", "198.18.0.1/33", "VPN-Pool", "NSA", "CCIElab", "GP-CCIElab",
-    "VPN-Identity", "files", "rsa-1024", "CN=", "C=USA", "&a [*a]", "*undefined", "!!python/object:os.system",
+    "VPN-Identity", "files", "rsa-1024", "CN=", "C=USA", "&a [*a]", "*undefined",
+    "!!python/object:os.system",
     "[", "]", "{", ":", "- x", "? x", "|", ">", "%", "@", "`", "\t", "<<: {a: 1}",
 ]
 

@@ -81,7 +81,8 @@ def test_whitepaper_interfaces_and_logging(whitepaper: Config) -> None:
     assert whitepaper.ikev2_interfaces() == (whitepaper.interface("outside"),)
     assert whitepaper.interface("outside").address == IPv4Address("198.18.0.1")
     access = whitepaper.remote_access_vpn.access_interfaces[0]
-    assert (access.enable_ipsec_ikev2, access.enable_ssl, access.enable_dtls) == (True, False, False)
+    assert access.enable_ipsec_ikev2 is True
+    assert (access.enable_ssl, access.enable_dtls) == (False, False)
     assert whitepaper.logging.vpn_logging_level == 3
 
 
@@ -180,7 +181,8 @@ def test_default_profile_prefers_defaultwebvpngroup() -> None:
 def test_file_may_redefine_dfltgrppolicy() -> None:
     config = variant(
         "  local_users:",
-        "  group_policies:\n    - name: DfltGrpPolicy\n      idle_timeout_minutes: 5\n  local_users:",
+        "  group_policies:\n    - name: DfltGrpPolicy\n      idle_timeout_minutes: 5\n"
+        "  local_users:",
     )
     assert [g.name for g in config.group_policies] == ["DfltGrpPolicy"]
     assert config.group_policy("DfltGrpPolicy").idle_timeout_minutes == 5
@@ -228,7 +230,9 @@ def test_weak_algorithms_are_accepted() -> None:
 
 
 def test_logging_level_by_number() -> None:
-    config = variant("connection_profiles:", "logging:\n  vpn_logging_level: 6\nconnection_profiles:")
+    config = variant(
+        "connection_profiles:", "logging:\n  vpn_logging_level: 6\nconnection_profiles:"
+    )
     assert config.logging.vpn_logging_level == 6
     config = variant(
         "connection_profiles:", "logging:\n  vpn_logging_level: debugging\nconnection_profiles:"
