@@ -9,10 +9,10 @@ from typing import Callable, Sequence
 
 from ikev2d.crypto.errors import IntegrityError
 from ikev2d.crypto.transforms import EncrAlgorithm, IntegAlgorithm
-from ikev2d.iana import HeaderFlag, PayloadType
+from ikev2d.iana import PayloadType
 from ikev2d.wire.base import GENERIC_HEADER, GENERIC_HEADER_SIZE
 from ikev2d.wire.errors import InvalidSyntax, WireError
-from ikev2d.wire.header import HEADER_SIZE, Header
+from ikev2d.wire.header import HEADER_SIZE, Header, header_flags
 from ikev2d.wire.message import Message, decode_payloads, encode_payloads, message_from
 from ikev2d.wire.payloads import Payload
 
@@ -68,9 +68,7 @@ class Route:
 
     @property
     def flags(self) -> int:
-        return (HeaderFlag.RESPONSE if self.is_response else 0) | (
-            HeaderFlag.INITIATOR if self.is_initiator else 0
-        )
+        return header_flags(self.is_response, self.is_initiator)
 
 
 def seal(

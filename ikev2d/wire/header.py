@@ -17,6 +17,11 @@ _R = int(HeaderFlag.RESPONSE)
 _I = int(HeaderFlag.INITIATOR)
 
 
+def header_flags(is_response: bool, is_initiator: bool) -> int:
+    """The Flags octet we send: R and I as given, every other bit clear (§3.1)."""
+    return (_R if is_response else 0) | (_I if is_initiator else 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     spi_i: bytes

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence, TypeVar
 
-from ikev2d.iana import HeaderFlag, PayloadType
+from ikev2d.iana import PayloadType
 from ikev2d.wire.base import (
     CRITICAL,
     GENERIC_HEADER,
@@ -17,14 +17,12 @@ from ikev2d.wire.base import (
     BytesLike,
 )
 from ikev2d.wire.errors import InvalidSyntax, UnsupportedCriticalPayload
-from ikev2d.wire.header import HEADER_SIZE, Header
+from ikev2d.wire.header import HEADER_SIZE, Header, header_flags
 from ikev2d.wire.payloads import PAYLOAD_CLASSES, SK, SKF, Notify, Payload, Unknown
 
 _SK = int(PayloadType.SK)
 _SKF = int(PayloadType.SKF)
 _ENCRYPTED = (_SK, _SKF)
-_R = int(HeaderFlag.RESPONSE)
-_I = int(HeaderFlag.INITIATOR)
 
 P = TypeVar("P")
 
@@ -60,7 +58,7 @@ class Message:
 
     @property
     def flags(self) -> int:
-        return (_R if self.is_response else 0) | (_I if self.is_initiator else 0)
+        return header_flags(self.is_response, self.is_initiator)
 
 
 def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
