@@ -73,7 +73,12 @@ class Responder:
         except WireError as exc:
             return [self._drop(local, remote, f"malformed header: {exc}")]
         if header.is_response:
-            return [self._drop(local, remote, "response to a request we never sent")]
+            sa = self.sas.get(header.spi_r)
+            if sa is None or sa.spi_i != header.spi_i:
+                return [self._drop(local, remote, "response for an unknown IKE SA")]
+            effects = sa.handle_response(data, header, local, remote, now)
+            self._after(sa)
+            return effects
         if header.exchange == ExchangeType.IKE_SA_INIT:
             return self._ike_sa_init(data, header, local, remote, now)
         sa = self.sas.get(header.spi_r)
@@ -99,6 +104,7 @@ class Responder:
         """Expire half-open and failed SAs; call about once a second."""
         effects: list[Effect] = []
         for sa in list(self.sas.values()):
+            effects += sa.tick(now)
             if sa.expired(now):
                 if sa.state is not State.DELETED:
                     sa.delete(now, "Timeout", effects)
@@ -107,6 +113,12 @@ class Responder:
 
     def find_sa(self, unique_id: int) -> IkeSa | None:
         return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
+
+    def delete_ike_sa(self, sa: IkeSa, reason: str, now: float) -> list[Effect]:
+        """End a session from our side (logoff, a failed data plane)."""
+        effects = sa.initiate_delete(now, reason)
+        self._after(sa)
+        return effects
 
     # -- IKE_SA_INIT (RFC 7296 §1.2) ------------------------------------------
 

@@ -49,6 +49,7 @@ class State(enum.Enum):
     EAP = "EAP"  # EAP conversation running
     EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
     ESTABLISHED = "ESTABLISHED"
+    DELETING = "DELETING"  # our Delete is out, waiting for its answer
     FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
     DELETED = "DELETED"
 
@@ -87,6 +88,23 @@ class _Waiting:
     local: Address
     remote: Address
     finish: Callable[[JobResult], list[Payload]]
+
+
+@dataclass
+class _Outgoing:
+    """A request we initiated (Delete, liveness check), kept for retransmission."""
+
+    message_id: int
+    datagrams: list[bytes]
+    next_send: float
+    tries: int
+    on_answer: Callable[[float, list[Effect]], None]
+
+
+# RFC 7296 §2.4: retransmit with back-off, then give up on the peer
+RETRANSMIT_TIMEOUT = 2.0
+RETRANSMIT_BASE = 2.0
+RETRANSMIT_TRIES = 4
 
 
 class AuthError(Exception):
@@ -135,6 +153,9 @@ class IkeSa:
     last_activity: float = 0.0
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
     waiting: _Waiting | None = None  # a request whose answer waits for a Compute job
+    next_own_id: int = 0  # message IDs of the requests we initiate
+    outgoing: _Outgoing | None = None
+    delete_reason: str = ""
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -211,6 +232,84 @@ class IkeSa:
         # Child SAs are installed (and events logged) before the answer
         # leaves, so the client's first ESP packet finds its SA.
         return effects + self._respond(header.exchange, header.message_id, payloads, local, remote)
+
+    # -- requests we initiate (RFC 7296 §2.4) --------------------------------------
+
+    def handle_response(self, raw: bytes, header: Header, local: Address, remote: Address,
+                        now: float) -> list[Effect]:
+        out = self.outgoing
+        if out is None or header.message_id != out.message_id:
+            return [self._dropped(f"response {header.message_id} to no request of ours")]
+        try:
+            unprotect_message(raw, self.sk)
+        except IntegrityError:
+            return [self._dropped("integrity check failed on a response")]
+        except (WireError, CryptoError) as exc:
+            return [self._dropped(f"malformed response: {exc}")]
+        self.outgoing = None
+        self.last_activity = now
+        effects: list[Effect] = []
+        out.on_answer(now, effects)
+        return effects
+
+    def _send_request(self, exchange: int, payloads: list[Payload], now: float,
+                      on_answer: Callable[[float, list[Effect]], None]) -> list[Effect]:
+        overhead = IPV4_UDP_OVERHEAD + (NON_ESP_MARKER_SIZE if self.local[1] != 500 else 0)
+        datagrams = protect_fragments(
+            self.spi_i, self.spi_r, exchange, self.next_own_id, payloads, self.sk,
+            fragment_size=self.settings.fragment_size if self.peer_fragmentation else 0, overhead=overhead,
+            is_response=False, is_initiator=False, random=self.random)
+        self.outgoing = _Outgoing(self.next_own_id, datagrams, now + RETRANSMIT_TIMEOUT, 1, on_answer)
+        self.next_own_id += 1
+        return [SendDatagram(d, self.local, self.remote) for d in datagrams]
+
+    def initiate_delete(self, now: float, reason: str) -> list[Effect]:
+        """Tell the client its session is over (administrator logoff, idle
+        timeout, a data plane that failed): children and lease go at once,
+        the SA once the client answers or stops answering."""
+        effects: list[Effect] = []
+        if self.state in (State.DELETED, State.DELETING):
+            return effects
+        established = self.state is State.ESTABLISHED
+        self._release(now, reason, effects)
+        if not established:
+            self.state = State.DELETED
+            return effects
+        self.state = State.DELETING
+        self.delete_reason = reason
+        self.outgoing = None  # a Delete supersedes a pending liveness check
+
+        def answered(now: float, effects: list[Effect]) -> None:
+            self.state = State.DELETED
+
+        return effects + self._send_request(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])], now, answered)
+
+    def _liveness_check(self, now: float) -> list[Effect]:
+        # an empty INFORMATIONAL request is IKEv2's dead peer detection
+        def answered(now: float, effects: list[Effect]) -> None:
+            pass
+        return self._send_request(ExchangeType.INFORMATIONAL, [], now, answered)
+
+    def tick(self, now: float) -> list[Effect]:
+        """Retransmit what we asked, detect dead peers, expire."""
+        out = self.outgoing
+        if out is not None and now >= out.next_send:
+            if out.tries >= RETRANSMIT_TRIES:
+                self.outgoing = None
+                effects: list[Effect] = []
+                if self.state is State.DELETING:
+                    self.state = State.DELETED
+                else:
+                    self.delete(now, "Peer not responding (DPD)", effects)
+                return effects
+            out.tries += 1
+            out.next_send = now + RETRANSMIT_TIMEOUT * RETRANSMIT_BASE ** (out.tries - 1)
+            return [SendDatagram(d, self.local, self.remote) for d in out.datagrams]
+        dpd = self.settings.dpd_interval
+        if (self.state is State.ESTABLISHED and out is None and dpd
+                and now - self.last_activity >= dpd):
+            return self._liveness_check(now)
+        return []
 
     def job_done(self, token: tuple, result: JobResult, now: float) -> list[Effect]:
         waiting = self.waiting
@@ -455,6 +554,10 @@ class IkeSa:
 
     def delete(self, now: float, reason: str, effects: list[Effect]) -> None:
         """Tear everything down: Child SAs, the address lease, the SA."""
+        self._release(now, reason, effects)
+        self.state = State.DELETED
+
+    def _release(self, now: float, reason: str, effects: list[Effect]) -> None:
         for child in list(self.children):
             self._remove_child_by_out_spi(child.spec.spi_out, effects)
         if self.lease is not None and self.profile is not None:
@@ -465,7 +568,6 @@ class IkeSa:
         if self.state is State.ESTABLISHED:
             effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
                                              now - (self.established_at or now))))
-        self.state = State.DELETED
 
     def _fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,
@@ -478,7 +580,7 @@ class IkeSa:
             return True
         if self.delete_after is not None:
             return now >= self.delete_after
-        if self.state is not State.ESTABLISHED:
+        if self.state not in (State.ESTABLISHED, State.DELETING):
             return now - self.created > self.settings.half_open_timeout
         return False
 

@@ -48,6 +48,7 @@ class ResponderSettings:
     half_open_timeout: float = 30.0
     max_half_open: int = 1024
     send_cisco_vendor_ids: bool = True
+    dpd_interval: float = 30.0  # FTD default: DPD on, 30 s
     pools: dict[str, AddressPool] = field(default_factory=dict)
     # identity certificate name -> its private key, for the signing jobs
     signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)

@@ -86,7 +86,8 @@ class Initiator:
         self.spi_r = bytes(8)
         self.message_id = 0
         self.result = Result()
-        self.auth_exchanges = 0
+        self.deleted_by_peer = False
+        self.requests_answered = 0
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -293,6 +294,20 @@ class Initiator:
         if opcode == 4:  # Failure request
             return EapPacket(EapCode.RESPONSE, req.identifier, EapType.MSCHAPV2, bytes([4])), msk
         raise IkeFailure(None, f"unexpected MSCHAPv2 opcode {opcode}")
+
+    # -- requests from the responder (Delete, liveness checks) ---------------------
+
+    def answer(self, datagram: bytes) -> list[bytes]:
+        """Answer a request the responder initiated; returns our response."""
+        header = Header.parse(datagram)
+        request = unprotect_message(datagram, self.sk)
+        payloads: list[Payload] = []
+        if any(isinstance(p, Delete) and p.protocol == ProtocolId.IKE for p in request.payloads):
+            self.deleted_by_peer = True
+        self.requests_answered += 1
+        return protect_fragments(self.spi_i, self.spi_r, header.exchange, header.message_id, payloads, self.sk,
+                                 fragment_size=0, overhead=28, is_response=True, is_initiator=True,
+                                 random=self.random)
 
     # -- teardown -------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ikev2d.conf import load_config
 from ikev2d.core import Responder, settle
 from ikev2d.crypto.jobs import CryptoWorker
-from ikev2d.effects import Emit, InstallChildSa, RemoveChildSa, SendDatagram
-from ikev2d.events import AuthFailed, IkeSaEstablished
+from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished
 from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
 from ikev2d.wire.header import Header
 from ikev2d.sa import State
@@ -210,3 +210,89 @@ def test_ts_outside_the_split_tunnel_is_unacceptable(tmp_path: Path, pki_dir: Pa
     result = h.client().connect()
     assert [(str(t.start_addr), str(t.end_addr)) for t in result.tsr] == [("198.19.0.0", "198.19.0.255")]
     assert all(t.ts_type == TsType.TS_IPV4_ADDR_RANGE for t in result.tsr)
+
+
+def _datagrams(effects: list) -> list[bytes]:
+    return [e.data for e in effects if isinstance(e, SendDatagram)]
+
+
+def test_logoff_sends_delete_frees_the_address_and_removes_the_child(harness: Harness) -> None:
+    """Responder-initiated Delete (RFC 7296 §1.4.1), as `vpn-sessiondb logoff` needs."""
+    client = harness.client()
+    result = client.connect()
+    sa = next(iter(harness.responder.sas.values()))
+    effects = harness.responder.delete_ike_sa(sa, "Administrator Reset", harness.now)
+    assert [e.spec.spi_in for e in effects if isinstance(e, RemoveChildSa)] == [result.esp_spi_out]
+    requests = _datagrams(effects)
+    assert len(requests) == 1
+    answer = client.answer(requests[0])
+    assert client.deleted_by_peer
+    harness.sender(client.o.local)(answer[0])
+    assert not harness.responder.sas
+    # the address is free again: the next client gets the first one
+    assert harness.client(3).connect().address == IPv4Address("198.19.0.200")
+
+
+def test_delete_is_retransmitted_then_given_up(harness: Harness) -> None:
+    harness.client().connect()
+    sa = next(iter(harness.responder.sas.values()))
+    first = _datagrams(harness.responder.delete_ike_sa(sa, "Administrator Reset", harness.now))
+    resent = []
+    for dt in range(1, 60):
+        resent += _datagrams(harness.responder.tick(harness.now + dt))
+    assert resent and all(d == first[0] for d in resent)  # identical bytes each time
+    assert not harness.responder.sas
+
+
+def test_dead_peer_detection_keeps_a_live_peer_and_drops_a_dead_one(harness: Harness) -> None:
+    """FTD default DPD 30 s: an empty INFORMATIONAL request; no answer -> delete."""
+    live = harness.client(2)
+    dead = harness.client(3, username="bob", password="Lab-Passw0rd-2")
+    live.connect()
+    dead.connect()
+    t = harness.now
+    ticked: list = []
+    for dt in range(1, 80):
+        effects = harness.responder.tick(t + dt)
+        ticked += effects
+        for datagram in _datagrams(effects):
+            if Header.parse(datagram).spi_i == live.spi_i:
+                harness.now = t + dt
+                harness.sender(live.o.local)(live.answer(datagram)[0])
+    assert live.requests_answered >= 2
+    remaining = list(harness.responder.sas.values())
+    assert [sa.spi_i for sa in remaining] == [live.spi_i]
+    assert remaining[0].lease is not None
+    released = [e.event for e in ticked if isinstance(e, Emit) and isinstance(e.event, AddressReleased)]
+    assert [r.username for r in released] == ["bob"]
+    assert len([e for e in ticked if isinstance(e, RemoveChildSa)]) == 1
+
+
+def test_retransmit_while_the_dh_job_runs_is_absorbed(harness: Harness) -> None:
+    client = harness.client()
+    sent: list = []
+    client.send = lambda d: sent.append(d) or []  # capture the request only
+    with pytest.raises(IkeFailure):
+        client.ike_sa_init()
+    request = sent[0]
+    first = harness.responder.datagram_received(request, GATEWAY, client.o.local, harness.now)
+    computes = [e for e in first if isinstance(e, Compute)]
+    assert len(computes) == 1
+    assert harness.responder.datagram_received(request, GATEWAY, client.o.local, harness.now) == []
+    done = harness.responder.job_done(computes[0].token, harness.worker.run(computes[0].job), harness.now)
+    assert len(_datagrams(done)) == 1 and len(harness.responder.sas) == 1
+
+
+def test_invalid_ke_value_gets_invalid_syntax_and_no_state(harness: Harness) -> None:
+    from ikev2d.wire.message import decode_message, encode_message
+    from ikev2d.wire.payloads import KE
+    client = harness.client()
+    sent: list = []
+    client.send = lambda d: sent.append(d) or []
+    with pytest.raises(IkeFailure):
+        client.ike_sa_init()
+    message = decode_message(sent[0])
+    message.payloads = [KE(p.group, bytes(len(p.data))) if isinstance(p, KE) else p for p in message.payloads]
+    answers = harness.sender(client.o.local)(encode_message(message))  # y = 0 is not a valid public value
+    assert decode_message(answers[0]).notify(NotifyType.INVALID_SYNTAX) is not None
+    assert not harness.responder.sas
