@@ -110,13 +110,21 @@ class Fields:
     def line(self) -> int:
         return line_of(self.node)
 
-    def optional(self, key: str) -> yaml.Node | None:
-        """The value, or None when absent or empty (`key:` alone means 'default')."""
-        value = self._values.get(key)
-        return None if value is None or is_null(value) else value
+    def optional(self, key: str, null_is_a_name: bool = False) -> yaml.Node | None:
+        """The value, or None when absent or empty (`key:` alone means 'default').
 
-    def required(self, key: str) -> yaml.Node:
-        value = self.optional(key)
+        With `null_is_a_name`, a written `NULL` is a value, not emptiness:
+        `esp_hash: NULL` names FTD's NULL integrity.
+        """
+        value = self._values.get(key)
+        if value is None:
+            return None
+        if is_null(value) and not (null_is_a_name and value.value not in ("", "~")):
+            return None
+        return value
+
+    def required(self, key: str, null_is_a_name: bool = False) -> yaml.Node:
+        value = self.optional(key, null_is_a_name)
         if value is None:
             line = self._key_lines.get(key, self.line)
             raise Problem([(line, f"{self.what} needs '{key}'")])
@@ -167,7 +175,7 @@ def boolean(node: yaml.Node, what: str) -> bool:
 
 def items(node: yaml.Node | None, what: str) -> list[yaml.Node]:
     """A list's items; a single scalar counts as a one-item list, nothing as none."""
-    if node is None or is_null(node):
+    if node is None or (is_null(node) and node.value in ("", "~")):
         return []
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)

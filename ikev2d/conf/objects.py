@@ -183,7 +183,7 @@ def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
     priority_node = fields.required("priority")
     priority = nodes.integer(priority_node, "priority", 1, 65535)
     encryption = _algorithm_list(fields.required("encryption"), "encryption", algorithms.ENCRYPTION)
-    integrity_node = fields.required("integrity")
+    integrity_node = fields.required("integrity", null_is_a_name=True)
     integrity = _algorithm_list(integrity_node, "integrity", algorithms.INTEGRITY)
     _check_aead(integrity_node, encryption, integrity, what)
     prf_node = fields.optional("prf")
@@ -219,7 +219,7 @@ def read_ipsec_proposal(ctx: Context, node: yaml.Node) -> None:
     encryption = _algorithm_list(
         fields.required("esp_encryption"), "esp_encryption", algorithms.ENCRYPTION
     )
-    hash_node = fields.required("esp_hash")
+    hash_node = fields.required("esp_hash", null_is_a_name=True)
     integrity = _algorithm_list(hash_node, "esp_hash", algorithms.ESP_INTEGRITY)
     _check_aead(hash_node, encryption, integrity, f"IKEv2 IPsec proposal '{name}'")
     seconds = _lifetime_seconds(fields, defaults.IPSEC_LIFETIME_SECONDS)

@@ -110,7 +110,9 @@ def read_logging(node: yaml.Node | None) -> Logging:
     level_node = fields.optional("vpn_logging_level")
     if level_node is None:
         return Logging(defaults.VPN_LOGGING_LEVEL)
-    if isinstance(level_node, yaml.ScalarNode) and level_node.tag == nodes.INT_TAG:
+    if isinstance(level_node, yaml.ScalarNode) and (
+        level_node.tag == nodes.INT_TAG or str(level_node.value).strip().isdecimal()
+    ):
         return Logging(nodes.integer(level_node, "vpn_logging_level", 3, 7))
     return Logging(nodes.choice(level_node, "vpn_logging_level", LOGGING_LEVELS))
 
@@ -308,7 +310,9 @@ def _default_profile(ctx: Context, fields: Fields) -> str:
         return defaults.CONNECTION_PROFILE
     if len(known) == 1 and not ctx.profiles.broken:
         return known[0]
-    if not known and ctx.profiles.broken:
+    if not known:
+        # Every way to have no profile (section missing, empty, all broken)
+        # is already reported; "no default" on top would only be noise.
         raise Problem([])
     raise Problem(
         [

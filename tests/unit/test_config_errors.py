@@ -168,3 +168,11 @@ def test_recursive_alias_is_a_config_error() -> None:
         parse_config(text, Path("alias.yaml"))
     # The list contains itself; reading follows the schema, so it stops at once.
     assert str(caught.value) == "alias.yaml:37: IPv4 pool must be text, got a list"
+
+
+def test_missing_section_is_one_error_not_a_cascade() -> None:
+    text = fixture("bad_undefined_pool").read_text()
+    text = text[: text.index("connection_profiles:")]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, Path("short.yaml"))
+    assert str(caught.value) == "short.yaml:3: the configuration needs 'connection_profiles'"

@@ -301,3 +301,25 @@ def test_non_utf8_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(bad)
     assert (caught.value.line, caught.value.problem) == (1, "the file is not UTF-8 text")
+
+
+def test_esp_hash_null_as_a_single_value() -> None:
+    # `esp_hash: NULL` is FTD's NULL integrity, not an empty setting.
+    config = variant(
+        "      esp_encryption: [AES-256]\n      esp_hash: [SHA-256]",
+        "      esp_encryption: AES-GCM-256\n      esp_hash: NULL",
+    )
+    assert config.ipsec_proposal("E1").integrity == (IntegId.NONE,)
+
+
+def test_empty_value_means_default() -> None:
+    # `key:` with nothing after it is FMC's "left blank": the default applies.
+    config = variant("      dh_groups: [14]", "      dh_groups: [14]\n      lifetime_seconds:")
+    assert config.ike_policy("P1").lifetime_seconds == 86400
+
+
+def test_quoted_logging_level_number() -> None:
+    config = variant(
+        "connection_profiles:", 'logging:\n  vpn_logging_level: "5"\nconnection_profiles:'
+    )
+    assert config.logging.vpn_logging_level == 5
