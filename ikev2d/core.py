@@ -19,6 +19,7 @@ from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .iana import CertEncoding, ExchangeType, HashAlgorithm, NotifyType
 from .sa import IkeSa, State
 from .settings import ResponderSettings
+from .tasks.cookie import CookieJar
 from .tasks.natd import nat_detected, natd_notifies
 from .tasks.proposals import IkeSuite, select_ike
 from .vendor_ids import IKE_SA_INIT_LEADING, IKE_SA_INIT_TRAILING
@@ -62,6 +63,7 @@ class Responder:
         self._init_index: dict[tuple[bytes, Address], tuple[bytes, IkeSa]] = {}
         self._ids = itertools.count(0x6000)  # the whitepaper's first session is 0x00006000
         self._pending_init: dict[tuple[bytes, Address], _PendingInit] = {}
+        self.cookies = CookieJar(random)
 
     # -- entry points ---------------------------------------------------------
 
@@ -144,13 +146,22 @@ class Responder:
                                               exc.payload_type.to_bytes(1, "big"), str(exc))
         except WireError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
-        if len(self.sas) + len(self._pending_init) >= self.settings.max_half_open + self._established_count():
+        half_open = self._half_open_count()
+        if half_open >= self.settings.max_half_open:
             return effects + self._init_error(header, local, remote, NotifyType.TEMPORARY_FAILURE, b"",
                                               "too many IKE SAs in negotiation")
         sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
         if sa_payload is None or ke is None or nonce is None:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"",
                                               "IKE_SA_INIT without SA, KE or Nonce")
+        if self._cookie_required(half_open):
+            offered = request.payloads[0] if request.payloads else None
+            if not (isinstance(offered, Notify) and offered.type == NotifyType.COOKIE
+                    and self.cookies.valid(offered.data, nonce.data, remote[0], header.spi_i, now)):
+                # RFC 7296 §2.6: prove the address is real before we spend a DH
+                cookie = self.cookies.make(nonce.data, remote[0], header.spi_i, now)
+                return effects + self._init_error(header, local, remote, NotifyType.COOKIE, cookie,
+                                                  "cookie challenge")
         chosen = select_ike(sa_payload.proposals, self.settings.ike_policies)
         if chosen is None:
             return effects + self._init_error(header, local, remote, NotifyType.NO_PROPOSAL_CHOSEN, b"",
@@ -251,6 +262,18 @@ class Responder:
 
     # -- bookkeeping ----------------------------------------------------------
 
+    def _half_open_count(self) -> int:
+        return len(self._pending_init) + sum(
+            1 for sa in self.sas.values() if sa.state not in (State.ESTABLISHED, State.DELETING, State.DELETED))
+
+    def _cookie_required(self, half_open: int) -> bool:
+        mode = self.settings.cookie_challenge
+        if mode == "always":
+            return True
+        if mode == "never":
+            return False
+        return half_open * 100 >= self.settings.max_half_open * self.settings.cookie_threshold_percent
+
     def _new_ike_spi(self) -> bytes:
         while True:
             spi = self.random(8)
@@ -259,9 +282,6 @@ class Responder:
 
     def _child_spi_in_use(self, spi: int) -> bool:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
-
-    def _established_count(self) -> int:
-        return sum(1 for s in self.sas.values() if s.state is State.ESTABLISHED)
 
     def _after(self, sa: IkeSa) -> None:
         if sa.state is State.DELETED:

@@ -46,7 +46,12 @@ class ResponderSettings:
     default_profile: str
     fragment_size: int
     half_open_timeout: float = 30.0
+    # FMC "IPsec/IKEv2 Parameters": maximum SAs in negotiation, and the cookie
+    # challenge (always / never / custom at a share of that maximum). The
+    # FTD's exact defaults are unconfirmed (shared/reference/ftd-behaviour.md).
     max_half_open: int = 1024
+    cookie_challenge: str = "custom"  # "always" | "never" | "custom"
+    cookie_threshold_percent: int = 50
     send_cisco_vendor_ids: bool = True
     dpd_interval: float = 30.0  # FTD default: DPD on, 30 s
     pools: dict[str, AddressPool] = field(default_factory=dict)

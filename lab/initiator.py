@@ -99,11 +99,14 @@ class Initiator:
         transforms += [Transform(TransformType.DH, g) for g in self.o.dh_groups]
         return Proposal(1, ProtocolId.IKE, b"", transforms)
 
-    def ike_sa_init(self, group: int | None = None) -> None:
+    def ike_sa_init(self, group: int | None = None, cookie: bytes | None = None) -> None:
         group = group if group is not None else self.o.dh_groups[0]
-        self.dh = get_dh_group(group).generate()
-        self.nonce_i = self.random(32)
-        payloads: list[Payload] = [SA([self._proposal()]), KE(group, self.dh.public_bytes), Nonce(self.nonce_i)]
+        if cookie is None or getattr(self, "dh_group", None) != group:
+            self.dh = get_dh_group(group).generate()
+            self.dh_group = group
+            self.nonce_i = self.random(32)
+        payloads: list[Payload] = [Notify(NotifyType.COOKIE, data=cookie)] if cookie is not None else []
+        payloads += [SA([self._proposal()]), KE(group, self.dh.public_bytes), Nonce(self.nonce_i)]
         nat_remote = ("0.0.0.0", 0) if self.o.fake_nat else self.o.local  # kernel-libipsec fakes NAT like this
         payloads += natd_notifies(self.spi_i, bytes(8), nat_remote, self.o.remote)
         if self.o.fragmentation:
@@ -116,11 +119,16 @@ class Initiator:
             raise IkeFailure(None, "no answer to IKE_SA_INIT")
         response = decode_message(answers[0])
         for n in response.notifies():
+            if n.type == NotifyType.COOKIE:
+                self.result.notifies.append(n.type)
+                if cookie is not None and self.result.notifies.count(NotifyType.COOKIE) > 3:
+                    raise IkeFailure(n.type, "responder keeps asking for a cookie")
+                return self.ike_sa_init(group, cookie=n.data)  # RFC 7296 §2.6: same request, cookie first
             if n.type == NotifyType.INVALID_KE_PAYLOAD:
                 self.result.notifies.append(n.type)
                 wanted = int.from_bytes(n.data, "big")
                 if wanted in self.o.dh_groups and wanted != group:
-                    return self.ike_sa_init(wanted)
+                    return self.ike_sa_init(wanted, cookie=cookie)
             if n.type < 16384:
                 self.result.notifies.append(n.type)
                 raise IkeFailure(n.type, f"IKE_SA_INIT refused: {NotifyType(n.type).name}")

@@ -296,3 +296,35 @@ def test_invalid_ke_value_gets_invalid_syntax_and_no_state(harness: Harness) -> 
     answers = harness.sender(client.o.local)(encode_message(message))  # y = 0 is not a valid public value
     assert decode_message(answers[0]).notify(NotifyType.INVALID_SYNTAX) is not None
     assert not harness.responder.sas
+
+
+def test_cookie_challenge_always(harness: Harness) -> None:
+    """RFC 7296 §2.6: no DH work and no state before the client proves its address."""
+    harness.responder.settings.cookie_challenge = "always"
+    client = harness.client()
+    result = client.connect()
+    assert result.notifies[0] == NotifyType.COOKIE
+    assert result.address == IPv4Address("198.19.0.200")
+
+
+def test_cookie_from_another_address_or_spi_is_refused(harness: Harness) -> None:
+    jar = harness.responder.cookies
+    nonce, spi = b"n" * 32, b"s" * 8
+    cookie = jar.make(nonce, "198.18.0.2", spi, 0.0)
+    assert jar.valid(cookie, nonce, "198.18.0.2", spi, 1.0)
+    assert not jar.valid(cookie, nonce, "198.18.0.3", spi, 1.0)
+    assert not jar.valid(cookie, nonce, "198.18.0.2", b"t" * 8, 1.0)
+    assert not jar.valid(cookie[:-1] + bytes([cookie[-1] ^ 1]), nonce, "198.18.0.2", spi, 1.0)
+    # still valid right after one secret change, not after two
+    assert jar.valid(cookie, nonce, "198.18.0.2", spi, 301.0)
+    assert not jar.valid(cookie, nonce, "198.18.0.2", spi, 700.0)
+
+
+def test_cookies_start_when_half_open_sas_pile_up(harness: Harness) -> None:
+    settings_ = harness.responder.settings
+    settings_.max_half_open, settings_.cookie_threshold_percent = 4, 50
+    for n in (2, 3):
+        harness.client(n).ike_sa_init()  # two half-open SAs: 50 % of 4
+    late = harness.client(4)
+    assert late.connect().address is not None
+    assert late.result.notifies[0] == NotifyType.COOKIE
