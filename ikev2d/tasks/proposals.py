@@ -78,6 +78,8 @@ class EspSuite:
 def _by_type(proposal: Proposal) -> dict[int, list[Transform]]:
     out: dict[int, list[Transform]] = {}
     for t in proposal.transforms:
+        if t.other_attributes:
+            continue  # RFC 7296 §3.3.6: an attribute we don't know makes the transform unacceptable
         out.setdefault(t.type, []).append(t)
     return out
 

@@ -1,0 +1,64 @@
+"""Proposal selection (RFC 7296 §2.7, §3.3) against FTD IKEv2 policies."""
+
+from __future__ import annotations
+
+from ikev2d.conf.model import IkePolicy, IpsecProposal
+from ikev2d.iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformType as T
+from ikev2d.tasks.proposals import select_esp, select_ike
+from ikev2d.wire.payloads import Proposal, Transform
+
+NSA = IkePolicy(name="NSA", priority=10, encryption=((EncrId.AES_CBC, 256),), integrity=(IntegId.HMAC_SHA2_512_256,),
+                prf=(PrfId.HMAC_SHA2_512,), dh_groups=(DhId.MODP_3072,), lifetime_seconds=86400)
+GCM = IkePolicy(name="GCM", priority=20, encryption=((EncrId.AES_GCM_16, 256),), integrity=(IntegId.NONE,),
+                prf=(PrfId.HMAC_SHA2_384,), dh_groups=(DhId.ECP_384,), lifetime_seconds=86400)
+
+
+def ike(*transforms: Transform, number: int = 1) -> Proposal:
+    return Proposal(number, ProtocolId.IKE, b"", list(transforms))
+
+
+NSA_OFFER = [Transform(T.ENCR, EncrId.AES_CBC, 256), Transform(T.PRF, PrfId.HMAC_SHA2_512),
+             Transform(T.INTEG, IntegId.HMAC_SHA2_512_256), Transform(T.DH, DhId.MODP_3072)]
+
+
+def test_nsa_suite_is_selected() -> None:
+    chosen = select_ike([ike(*NSA_OFFER)], [NSA])
+    assert chosen is not None
+    assert chosen[1].describe() == "AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072"
+
+
+def test_key_length_must_match() -> None:
+    offer = [Transform(T.ENCR, EncrId.AES_CBC, 128)] + NSA_OFFER[1:]
+    assert select_ike([ike(*offer)], [NSA]) is None
+
+
+def test_unknown_transform_attribute_makes_the_transform_unacceptable() -> None:
+    """RFC 7296 §3.3.6."""
+    odd = Transform(T.ENCR, EncrId.AES_CBC, 256, other_attributes=b"\x80\x63\x00\x01")
+    assert select_ike([ike(odd, *NSA_OFFER[1:])], [NSA]) is None
+
+
+def test_policies_in_priority_order_win_over_the_peers_order() -> None:
+    gcm_offer = ike(Transform(T.ENCR, EncrId.AES_GCM_16, 256), Transform(T.PRF, PrfId.HMAC_SHA2_384),
+                    Transform(T.DH, DhId.ECP_384), number=1)
+    nsa_offer = ike(*NSA_OFFER, number=2)
+    proposal, suite, policy = select_ike([gcm_offer, nsa_offer], [NSA, GCM])
+    assert policy.name == "NSA" and proposal.number == 2
+    assert suite.is_aead is False
+
+
+def test_aead_proposal_with_real_integrity_is_refused() -> None:
+    bad = ike(Transform(T.ENCR, EncrId.AES_GCM_16, 256), Transform(T.PRF, PrfId.HMAC_SHA2_384),
+              Transform(T.INTEG, IntegId.HMAC_SHA2_256_128), Transform(T.DH, DhId.ECP_384))
+    assert select_ike([bad], [GCM]) is None
+
+
+def test_esp_needs_a_four_byte_spi_and_no_esn() -> None:
+    ours = IpsecProposal(name="NSA", encryption=((EncrId.AES_CBC, 256),), integrity=(IntegId.HMAC_SHA2_512_256,),
+                         lifetime_seconds=28800, lifetime_kilobytes=4608000)
+    transforms = [Transform(T.ENCR, EncrId.AES_CBC, 256), Transform(T.INTEG, IntegId.HMAC_SHA2_512_256)]
+    good = Proposal(1, ProtocolId.ESP, b"\x01\x02\x03\x04", transforms + [Transform(T.ESN, EsnId.NO_ESN)])
+    esn_only = Proposal(1, ProtocolId.ESP, b"\x01\x02\x03\x04", transforms + [Transform(T.ESN, EsnId.ESN)])
+    chosen = select_esp([good], [ours])
+    assert chosen is not None and chosen[1].describe() == "AES_CBC-256/HMAC_SHA2_512_256"
+    assert select_esp([esn_only], [ours]) is None
