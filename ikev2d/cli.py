@@ -24,12 +24,17 @@ def _load(path: str):
 
 async def _serve(config, dataplane_name: str, crypto_workers: int) -> int:
     from .core import Responder
+    from .identity import IdentityError
     from .settings import build_settings
     from esp.dataplane import RecordingDataPlane
 
     from .transport import CryptoRunner, Transport
 
-    settings = build_settings(config)
+    try:
+        settings = build_settings(config)
+    except IdentityError as exc:
+        logging.getLogger("ikev2d").error("identity certificate: %s", exc)
+        return 1
     responder = Responder(settings)
     addresses = [config.interface(a.interface).address for a in config.remote_access_vpn.access_interfaces
                  if a.enable_ipsec_ikev2]

@@ -370,7 +370,7 @@ class IkeSa:
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.eap = EapServer(profile.eap_methods, profile.credentials, random=self.random)
         self.state = State.EAP
-        idr = IDr(IdType.ID_FQDN, profile.profile.ike_identity.encode())
+        idr = profile.own_id()
         octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(self.peer_hash_algorithms)))
         eap_request = self.eap.start().message
@@ -430,7 +430,7 @@ class IkeSa:
         expected = ike_auth.shared_key_auth(self.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not _equal(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
-        idr = IDr(IdType.ID_FQDN, self.profile.profile.ike_identity.encode())
+        idr = self.profile.own_id()
         octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         key_r = self.msk if self.msk is not None else self.keys.sk_pr
         out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key_r, octets_r))]

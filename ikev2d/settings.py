@@ -11,8 +11,10 @@ from .aaa.local import CredentialStore, LocalUserDatabase
 from .crypto.auth import PrivateKey
 from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal
 from .identity import Identity, load_identity
+from .iana import IdType
 from .pool import AddressPool, PoolSet
 from .tasks.traffic_selectors import ALL_IPV4
+from .wire.payloads import IDr
 
 
 @dataclass
@@ -28,6 +30,17 @@ class ProfileSettings:
     @property
     def name(self) -> str:
         return self.profile.name
+
+    def own_id(self) -> IDr:
+        """The IDr we present: the profile's IKE identity as an address or
+        FQDN, else (the FTD default) our certificate's subject DN."""
+        name = self.profile.ike_identity
+        if not name:
+            return IDr(IdType.ID_DER_ASN1_DN, self.identity.certificate.subject.public_bytes())
+        try:
+            return IDr(IdType.ID_IPV4_ADDR, IPv4Address(name).packed)
+        except ValueError:
+            return IDr(IdType.ID_FQDN, name.encode())
 
     def protected_networks(self) -> list[IPv4Network]:
         gp = self.group_policy

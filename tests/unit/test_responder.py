@@ -328,3 +328,14 @@ def test_cookies_start_when_half_open_sas_pile_up(harness: Harness) -> None:
     late = harness.client(4)
     assert late.connect().address is not None
     assert late.result.notifies[0] == NotifyType.COOKIE
+
+
+def test_without_ike_identity_we_present_our_certificate_dn(tmp_path: Path, pki_dir: Path) -> None:
+    """FTD default: the device identifies itself by its certificate's subject."""
+    config = make_config(tmp_path, **{"    ike_identity: vpn.example.test        # IDr we present (FQDN)\n": "",
+                                      f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    profile = h.responder.settings.default
+    idr = profile.own_id()
+    assert idr.id_type == 9  # ID_DER_ASN1_DN
+    assert idr.data == profile.identity.certificate.subject.public_bytes()
