@@ -1,0 +1,12 @@
+"""Subcommands of `ikev2d`, one module each with `register(subparsers)`.
+
+A module's `register` adds its parser and sets `func` (args -> exit code);
+add new commands to COMMANDS rather than editing cli.py.
+"""
+
+from __future__ import annotations
+
+COMMANDS = (
+    "ikev2d.commands.run",
+    "ikev2d.commands.check_config",
+)

@@ -1,0 +1,71 @@
+"""`ikev2d run --config FILE`: serve IKEv2 remote access."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from .common import load_or_report
+
+log = logging.getLogger("ikev2d")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="serve IKEv2 remote access on the configuration")
+    p.add_argument("--config", required=True, help="configuration file (see config/ikev2d.yaml)")
+    p.add_argument("--dataplane", choices=["auto", "kernel", "userspace"], default="auto")
+    p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="processes for DH and signatures (0: inline on the event loop)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stdout)
+    config = load_or_report(args.config)
+    if config is None:
+        return 1
+    try:
+        return asyncio.run(_serve(config, args.dataplane, max(0, args.crypto_workers)))
+    except OSError as exc:
+        print(f"ikev2d: cannot serve: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _serve(config, dataplane_name: str, crypto_workers: int) -> int:
+    from esp.dataplane import RecordingDataPlane
+
+    from ..core import Responder
+    from ..identity import IdentityError
+    from ..settings import build_settings
+    from ..transport import CryptoRunner, Transport
+
+    try:
+        settings = build_settings(config)
+    except IdentityError as exc:
+        log.error("identity certificate: %s", exc)
+        return 1
+    responder = Responder(settings)
+    addresses = [config.interface(a.interface).address for a in config.remote_access_vpn.access_interfaces
+                 if a.enable_ipsec_ikev2]
+    if not addresses:
+        log.error("no access interface has IPsec-IKEv2 enabled: nothing to serve")
+        return 1
+    crypto = CryptoRunner(settings.signing_keys, crypto_workers)
+    transports = [Transport(responder, str(addr), RecordingDataPlane(), crypto) for addr in addresses]
+    for t in transports:
+        await t.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for t in transports:
+        await t.stop()
+    crypto.close()
+    return 0
