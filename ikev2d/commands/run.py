@@ -38,34 +38,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config, dataplane_name: str, crypto_workers: int) -> int:
-    from esp.dataplane import RecordingDataPlane
-
-    from ..core import Responder
+    from ..daemon import Daemon, serve_until_signalled
     from ..identity import IdentityError
-    from ..settings import build_settings
-    from ..transport import CryptoRunner, Transport
 
     try:
-        settings = build_settings(config)
+        daemon = Daemon(config, crypto_workers=crypto_workers)
     except IdentityError as exc:
         log.error("identity certificate: %s", exc)
         return 1
-    responder = Responder(settings)
-    addresses = [config.interface(a.interface).address for a in config.remote_access_vpn.access_interfaces
-                 if a.enable_ipsec_ikev2]
-    if not addresses:
-        log.error("no access interface has IPsec-IKEv2 enabled: nothing to serve")
+    try:
+        return await serve_until_signalled(daemon)
+    except RuntimeError as exc:
+        log.error("%s", exc)
         return 1
-    crypto = CryptoRunner(settings.signing_keys, crypto_workers)
-    transports = [Transport(responder, str(addr), RecordingDataPlane(), crypto) for addr in addresses]
-    for t in transports:
-        await t.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for t in transports:
-        await t.stop()
-    crypto.close()
-    return 0

@@ -1,0 +1,87 @@
+"""The running headend: configuration, responder, sockets, data plane.
+
+One object holds what a running ikev2d is, so the control socket (`show`
+commands, logoff) and the features that listen (IKE, client services) find
+each other here rather than through globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from esp.dataplane import DataPlane, RecordingDataPlane
+
+from .conf import Config
+from .core import Responder
+from .settings import ResponderSettings, build_settings
+from .transport import CryptoRunner, Transport
+
+log = logging.getLogger("ikev2d")
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listening socket, as `show asp table socket` lists it."""
+
+    protocol: str  # "IKE", "NAT-T", "SSL", "DTLS"
+    address: str
+    port: int
+    socket_id: int  # an identifier for the listing (FTD prints a hex handle)
+
+
+@dataclass
+class Daemon:
+    config: Config
+    dataplane: DataPlane = field(default_factory=RecordingDataPlane)
+    crypto_workers: int = 0
+    settings: ResponderSettings = field(init=False)
+    responder: Responder = field(init=False)
+    transports: list[Transport] = field(default_factory=list)
+    listeners: list[Listener] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.settings = build_settings(self.config)
+        self.responder = Responder(self.settings)
+        self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
+
+    def ike_addresses(self) -> list[str]:
+        return [str(self.config.interface(a.interface).address)
+                for a in self.config.remote_access_vpn.access_interfaces if a.enable_ipsec_ikev2]
+
+    async def start(self) -> None:
+        addresses = self.ike_addresses()
+        if not addresses:
+            raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
+        for address in addresses:
+            transport = Transport(self.responder, address, self.dataplane, self.crypto)
+            await transport.start()
+            self.transports.append(transport)
+            for protocol, port in (("IKE", transport.ike_port), ("NAT-T", transport.nat_t_port)):
+                self.listeners.append(Listener(protocol, address, port, id(transport) + port))
+
+    async def stop(self) -> None:
+        for transport in self.transports:
+            await transport.stop()
+        self.dataplane.close()
+        self.crypto.close()
+
+    def perform(self, effects: list) -> None:
+        """Carry out effects that did not come from a datagram (logoff...)."""
+        if self.transports:
+            self.transports[0].perform(effects)
+
+
+async def serve_until_signalled(daemon: Daemon) -> int:
+    import signal
+    await daemon.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await daemon.stop()
+    return 0
