@@ -4,7 +4,9 @@ Each daemon gets a private folder (strongswan.conf, swanctl/, run/, logs)
 and its own mount namespace whose /run is that folder's run/, because
 charon's pid file path is compiled in.  Configuration is loaded with
 ``swanctl --load-all``; initiate, terminate and SA listings go over the
-VICI socket (:mod:`lab.vici`) so the answers arrive as structured data.
+VICI socket with strongSwan's ``vici`` package (through
+:mod:`lab.vicicalls`, which adds str answers and a deadline per call) so the
+answers arrive as structured data.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import vici
+from lab import vicicalls
+from lab.vicicalls import Message, ViciError
 from lab.netns import Namespace, stop_process
 from lab.swanctl_conf import (
     ClientConfig,
@@ -63,7 +66,7 @@ class IkeSa:
     local_vips: list[str]
     remote_vips: list[str]
     children: list[ChildSa]
-    raw: vici.Message = field(repr=False)
+    raw: Message = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,17 @@ class CommandResult:
         return "\n".join(self.log)
 
 
-def _s(msg: vici.Message, key: str) -> str:
+def _s(msg: Message, key: str) -> str:
     value = msg.get(key, "")
     return value if isinstance(value, str) else ""
 
 
-def _l(msg: vici.Message, key: str) -> list[str]:
+def _l(msg: Message, key: str) -> list[str]:
     value = msg.get(key, [])
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _proposal(msg: vici.Message, with_prf: bool) -> str:
+def _proposal(msg: Message, with_prf: bool) -> str:
     parts: list[str] = []
     encr = _s(msg, "encr-alg")
     if encr:
@@ -102,7 +105,7 @@ def _proposal(msg: vici.Message, with_prf: bool) -> str:
     return "/".join(parts)
 
 
-def parse_child(name: str, msg: vici.Message) -> ChildSa:
+def parse_child(name: str, msg: Message) -> ChildSa:
     return ChildSa(
         name=_s(msg, "name") or name,
         state=_s(msg, "state"),
@@ -116,7 +119,7 @@ def parse_child(name: str, msg: vici.Message) -> ChildSa:
     )
 
 
-def parse_ike(name: str, msg: vici.Message) -> IkeSa:
+def parse_ike(name: str, msg: Message) -> IkeSa:
     children_raw = msg.get("child-sas", {})
     children = (
         [parse_child(k, v) for k, v in children_raw.items() if isinstance(v, dict)]
@@ -142,7 +145,7 @@ def parse_ike(name: str, msg: vici.Message) -> IkeSa:
     )
 
 
-def _log_lines(events: list[vici.Message]) -> list[str]:
+def _log_lines(events: list[Message]) -> list[str]:
     return [_s(e, "msg") for e in events if _s(e, "msg")]
 
 
@@ -223,10 +226,9 @@ class Charon:
                 raise CharonError(f"charon exited with {self.proc.returncode}:\n{self._tail()}")
             if self.settings.vici_socket.exists():
                 try:
-                    with vici.Session(str(self.settings.vici_socket), timeout=2.0) as s:
-                        s.request("version")
+                    vicicalls.request(self.settings.vici_socket, "version", deadline=2.0)
                     return self
-                except OSError:
+                except (OSError, ViciError):
                     pass
             time.sleep(0.05)
         self.stop()
@@ -273,39 +275,41 @@ class Charon:
 
     # -- commands ------------------------------------------------------------
 
-    def _session(self, timeout: float) -> vici.Session:
-        return vici.Session(str(self.settings.vici_socket), timeout=timeout)
+    def _streamed(self, command: str, call: vicicalls.StreamCall, deadline: float) -> vicicalls.Streamed:
+        return vicicalls.streamed(self.settings.vici_socket, command, call, deadline)
 
-    def initiate(self, child: str = "ftd-ra", ike: str | None = None, timeout: float = 15.0) -> CommandResult:
-        """Initiate `child` of `ike` and wait until it is up or has failed."""
-        msg: vici.Message = {
+    def initiate(
+        self,
+        child: str = "ftd-ra",
+        ike: str | None = None,
+        timeout: float = 15.0,
+        deadline: float | None = None,
+    ) -> CommandResult:
+        """Initiate `child` of `ike` and wait until it is up or has failed.
+
+        charon itself gives up after `timeout`; the call as a whole is cut
+        at `deadline` (default `timeout` + 10 s) with :class:`lab.vicicalls.ViciTimeout`,
+        so a daemon that never answers cannot hang a test.
+        """
+        msg: Message = {
             "child": child,
             "ike": ike or child,
             "timeout": str(int(timeout * 1000)),
             "init-limits": "no",
             "loglevel": "1",
         }
-        with self._session(timeout + 10) as s:
-            out = s.streamed("initiate", "control-log", msg)
-        return CommandResult(
-            ok=_s(out.response, "success") == "yes",
-            errmsg=_s(out.response, "errmsg"),
-            log=_log_lines(out.events),
-        )
+        out = self._streamed("initiate", lambda s: s.initiate(msg), deadline or timeout + 10)
+        return CommandResult(ok=out.ok, errmsg=out.errmsg, log=_log_lines(out.events))
 
     def terminate(self, ike: str = "ftd-ra", timeout: float = 10.0) -> CommandResult:
-        msg: vici.Message = {"ike": ike, "timeout": str(int(timeout * 1000)), "loglevel": "1"}
-        with self._session(timeout + 10) as s:
-            out = s.streamed("terminate", "control-log", msg)
-        return CommandResult(
-            ok=_s(out.response, "success") == "yes",
-            errmsg=_s(out.response, "errmsg"),
-            log=_log_lines(out.events),
-        )
+        msg: Message = {"ike": ike, "timeout": str(int(timeout * 1000)), "loglevel": "1"}
+        out = self._streamed("terminate", lambda s: s.terminate(msg), timeout + 10)
+        return CommandResult(ok=out.ok, errmsg=out.errmsg, log=_log_lines(out.events))
 
     def list_sas(self) -> list[IkeSa]:
-        with self._session(10) as s:
-            out = s.streamed("list-sas", "list-sa")
+        out = self._streamed("list-sas", lambda s: s.list_sas(), 10)
+        if not out.ok:
+            raise CharonError(f"list-sas failed: {out.errmsg}")
         sas: list[IkeSa] = []
         for event in out.events:
             for name, body in event.items():

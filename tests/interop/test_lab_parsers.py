@@ -1,5 +1,5 @@
 """The lab's own parsers, without namespaces or daemons (no root needed):
-VICI messages, IKE headers in a capture, strongSwan and ikev2d log lines."""
+IKE headers in a capture, strongSwan and ikev2d log lines."""
 
 from __future__ import annotations
 
@@ -7,23 +7,9 @@ import struct
 
 import pytest
 
-from lab import ikev2dlog, swanlog, vici
+from lab import ikev2dlog, swanlog
 from lab.capture import SKF, parse_ike
 from lab.netns import check_lab_address
-
-
-def test_vici_message_round_trip() -> None:
-    msg: vici.Message = {
-        "child": "ftd-ra",
-        "timeout": "10000",
-        "sa": {"local-vips": ["198.19.0.200"], "child-sas": {"ftd-ra-1": {"state": "INSTALLED"}}},
-    }
-    assert vici.decode_message(vici.encode_message(msg)) == msg
-
-
-def test_vici_rejects_truncated_message() -> None:
-    with pytest.raises(vici.ViciError):
-        vici.decode_message(vici.encode_message({"key": "value"})[:-2])
 
 
 def _ike_header(first: int, exch: int, flags: int, msg_id: int, body: bytes = b"") -> bytes:
