@@ -1,0 +1,459 @@
+"""The kernel back end: Child SAs as XFRM states and policies (esp/xfrm/).
+
+`probe_kernel_esp()` says whether this kernel can carry ESP at all (the
+machines this project is developed on cannot: kernel-esp.md), and
+`KernelDataPlane` implements `esp.dataplane.DataPlane` on NETLINK_XFRM.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Callable
+
+from .dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
+from .spec import ChildSaSpec
+from .xfrm import consts as c
+from .xfrm.algorithms import UnsupportedAlgorithm, kernel_algs
+from .xfrm.expire import ExpireSubscription
+from .xfrm.flush import flush_owned
+from .xfrm.messages import RESPONSE_CLASSES
+from .xfrm.model import Encap, ExpireEvent, Lifetime, Network, PolicyParams, SaParams, SaState, Selector, Template
+from .xfrm.netlink import NetlinkChannel, NetlinkError
+from .xfrm.netns import in_fresh_netns
+from .xfrm.policy import add_policy, delete_policy
+from .xfrm.route import Route, add_route, delete_route, open_route_channel, route_toward
+from .xfrm.sa import add_sa, delete_sa, get_sa
+
+log = logging.getLogger("esp.kernel")
+
+# What an errno from NETLINK_XFRM means for us (kernel-esp.md for the first two).
+ERRNO_MEANING = {
+    errno.EPROTONOSUPPORT: "the kernel has no ESP",
+    errno.ENOSYS: "the kernel lacks the algorithm",
+    errno.EEXIST: "an SA or policy with the same identity is already installed",
+    errno.EPERM: "not permitted (XFRM needs CAP_NET_ADMIN)",
+    errno.EINVAL: "the kernel rejected the parameters",
+    errno.ENOENT: "no such entry",
+    errno.ESRCH: "no such SA",
+    errno.ENETUNREACH: "no route toward the peer",
+    errno.ENOMEM: "the kernel is out of memory",
+}
+
+
+def describe(exc: OSError) -> str:
+    """'ENAME: meaning' for an errno-carrying error (its extended ack appended)."""
+    code = exc.errno or 0
+    name = errno.errorcode.get(code, str(code))
+    meaning = ERRNO_MEANING.get(code, os.strerror(code))
+    detail = getattr(exc, "detail", "")
+    return f"{name}: {meaning}" + (f" ({detail})" if detail else "")
+
+
+# -- the probe ------------------------------------------------------------------
+
+_PROBE_SPI = 0x0000_0100  # lowest non-reserved SPI; the probe namespace holds nothing else
+_PROBE_SRC, _PROBE_DST = "192.0.2.1", "192.0.2.2"  # TEST-NET-1, in case no new namespace
+
+
+def _probe_states() -> list[tuple[str, SaParams]]:
+    cbc = kernel_algs(12, 14, bytes(32), bytes(64))  # AES-256-CBC + HMAC-SHA-512/256
+    gcm = kernel_algs(20, 0, bytes(36), b"")  # AES-256-GCM-16, key + salt
+    return [
+        ("cbc(aes)+hmac(sha512)", SaParams(_PROBE_SRC, _PROBE_DST, _PROBE_SPI, 1, tuple(cbc))),
+        ("rfc4106(gcm(aes)) in UDP", SaParams(_PROBE_SRC, _PROBE_DST, _PROBE_SPI + 1, 1, tuple(gcm),
+                                              encap=Encap(4500, 4500))),
+    ]
+
+
+def probe_kernel_esp() -> tuple[bool, str]:
+    """Whether the kernel accepts the ESP states ikev2d needs, and why not.
+
+    Adds and deletes throw-away states in a fresh network namespace, so
+    nothing of the host's can be disturbed (if no namespace can be made, in
+    ours with TEST-NET-1 addresses and SPIs nobody allocates)."""
+    try:
+        nl = in_fresh_netns(lambda: NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES))
+    except OSError:
+        try:
+            nl = NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES)
+        except OSError as exc:
+            return False, f"{describe(exc)}: cannot open a NETLINK_XFRM socket"
+    with nl:
+        for what, params in _probe_states():
+            try:
+                add_sa(nl, params)
+            except NetlinkError as exc:
+                if exc.errno == errno.EPROTONOSUPPORT:
+                    return False, "EPROTONOSUPPORT: the kernel has no ESP"
+                if exc.errno == errno.ENOSYS:
+                    return False, f"ENOSYS: the kernel's ESP has no {what.split(' ')[0]}"
+                return False, f"{describe(exc)} (adding a test ESP state with {what})"
+            try:
+                delete_sa(nl, params.dst, params.spi, params.src)
+            except NetlinkError as exc:
+                log.warning("probe: cannot delete its test state: %s", describe(exc))
+    return True, "the kernel accepts ESP states (cbc(aes)+hmac(sha512), rfc4106(gcm(aes)), UDP encapsulation)"
+
+
+# -- lifetimes --------------------------------------------------------------------
+
+
+def default_lifetime(spec: ChildSaSpec) -> Lifetime:
+    """Hard limits as negotiated; soft at 90 % so a rekey can start in time.
+    0 seconds or 0 kilobytes means no limit of that kind."""
+    hard_s = max(spec.lifetime_seconds, 0)
+    soft_s = max(hard_s * 9 // 10, 1) if hard_s else 0
+    hard_b = spec.lifetime_kilobytes * 1024 if spec.lifetime_kilobytes > 0 else c.XFRM_INF
+    soft_b = hard_b * 9 // 10 if hard_b != c.XFRM_INF else c.XFRM_INF
+    return Lifetime(soft_bytes=soft_b, hard_bytes=hard_b, soft_add_seconds=soft_s, hard_add_seconds=hard_s)
+
+
+LifetimeRule = Callable[[ChildSaSpec], Lifetime]
+
+
+# -- the data plane ---------------------------------------------------------------
+
+PolicyKey = tuple[Selector, int]
+TrafficKey = tuple[str, str, tuple[IPv4Network, ...], tuple[IPv4Network, ...]]
+
+
+@dataclass
+class _Installed:
+    """What one install() put into the kernel, to be taken out again."""
+
+    spec: ChildSaSpec
+    reqid: int
+    sas: list[tuple[str, int, str]] = field(default_factory=list)  # (dst, spi, src)
+    policies: list[PolicyKey] = field(default_factory=list)
+    routes: list[Network] = field(default_factory=list)
+    added_at: float = 0.0
+
+
+@dataclass
+class _Shared:
+    """A policy or route several SA pairs (a rekey's old and new) rely on."""
+
+    refs: int
+    route: Route | None = None
+    owned: bool = True  # False: it was there before us, so we never delete it
+
+
+class KernelDataPlane:
+    """`DataPlane` on the kernel's XFRM: tunnel-mode ESP states, in/out/fwd
+    policies, a route to the client's virtual address, UDP_ENCAP on 4500."""
+
+    name = "kernel"
+
+    def __init__(self, *, lifetime: LifetimeRule = default_lifetime, replay_window: int = 32,
+                 priority: int = 0x100000, routes: bool = True) -> None:
+        self.lifetime = lifetime
+        self.replay_window = replay_window
+        self.priority = priority
+        self.routes = routes
+        try:
+            self._nl = NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES)
+            self._rt = open_route_channel() if routes else None
+        except OSError as exc:
+            raise DataPlaneError(f"cannot open netlink: {describe(exc)}") from exc
+        # reqids of this process: pid in the upper half, so two daemons differ
+        self._reqid_base = 0x40000000 | ((os.getpid() & 0x3FFF) << 16)
+        self._reqid_next = itertools.count(1)
+        self._reqids: dict[TrafficKey, tuple[int, int]] = {}  # -> (reqid, users)
+        self._installed: dict[int, _Installed] = {}
+        self._by_sa: dict[tuple[str, int], int] = {}  # (dst, spi) -> spi_in
+        self._policies: dict[PolicyKey, _Shared] = {}
+        self._routes: dict[Network, _Shared] = {}
+        self._lock = threading.RLock()
+        self._on_expiry: ExpiryCallback | None = None
+        self._expire: ExpireSubscription | None = None
+        self._expire_loop = None
+        self._expire_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._reported: set[tuple[int, bool]] = set()
+
+    # -- attach and expiry ----------------------------------------------------------
+
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+        """ESP in UDP on `nat_t_socket` goes to the kernel from now on; IKE
+        (behind the non-ESP marker) still reaches the socket's reader."""
+        try:
+            nat_t_socket.setsockopt(socket.IPPROTO_UDP, c.UDP_ENCAP, c.UDP_ENCAP_ESPINUDP)
+        except OSError as exc:
+            raise DataPlaneError(f"cannot set UDP_ENCAP_ESPINUDP on the 4500 socket: {describe(exc)}") from exc
+        self._on_expiry = on_expiry
+        self.start_expiry_listener()
+
+    def start_expiry_listener(self) -> None:
+        """Listen for XFRM_MSG_EXPIRE: on the running asyncio loop if there is
+        one (callbacks then run on it), otherwise on a thread."""
+        if self._expire is not None:
+            return
+        try:
+            self._expire = ExpireSubscription()
+        except OSError as exc:
+            raise DataPlaneError(f"cannot subscribe to XFRM expire events: {describe(exc)}") from exc
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            loop.add_reader(self._expire.fileno(), self._expire_readable)
+            self._expire_loop = loop
+        else:
+            self._expire_thread = threading.Thread(target=self._expire_worker, name="xfrm-expire", daemon=True)
+            self._expire_thread.start()
+
+    def _expire_worker(self) -> None:
+        assert self._expire is not None
+        while not self._stop.is_set():
+            if self._expire.wait(0.2):
+                self._expire_readable()
+
+    def _expire_readable(self) -> None:
+        if self._expire is None:
+            return
+        try:
+            events = self._expire.drain()
+        except OSError as exc:
+            log.error("reading XFRM expire events failed: %s", describe(exc))
+            return
+        for event in events:
+            self._expired(event)
+
+    def _expired(self, event: ExpireEvent) -> None:
+        with self._lock:
+            spi_in = self._by_sa.get((event.state.dst, event.state.spi))
+            if spi_in is None or (spi_in, event.hard) in self._reported:
+                return  # not ours, or the pair's other SA already said it
+            self._reported.add((spi_in, event.hard))
+        expiry = Expiry(spi_in=spi_in, hard=event.hard, reason=event.reason)
+        log.info("Child SA 0x%08x: %s %s lifetime reached", spi_in, "hard" if expiry.hard else "soft", expiry.reason)
+        if self._on_expiry is not None:
+            self._on_expiry(expiry)
+
+    # -- install / remove -------------------------------------------------------------
+
+    def install(self, spec: ChildSaSpec) -> None:
+        with self._lock:
+            if spec.spi_in in self._installed:
+                raise DataPlaneError(f"Child SA 0x{spec.spi_in:08x} is already installed")
+            try:
+                algs_in = tuple(kernel_algs(spec.algorithms.encr_id, spec.algorithms.integ_id,
+                                            spec.encr_key_in, spec.integ_key_in))
+                algs_out = tuple(kernel_algs(spec.algorithms.encr_id, spec.algorithms.integ_id,
+                                             spec.encr_key_out, spec.integ_key_out))
+            except UnsupportedAlgorithm as exc:
+                raise DataPlaneError(f"Child SA 0x{spec.spi_in:08x}: {exc}") from exc
+            record = _Installed(spec, self._take_reqid(spec), added_at=time.monotonic())
+            try:
+                self._add_states(record, algs_in, algs_out)
+                self._add_policies(record)
+                if self.routes:
+                    self._add_routes(record)
+            except (OSError, ValueError) as exc:
+                problems = self._undo(record)
+                why = describe(exc) if isinstance(exc, OSError) else str(exc)
+                msg = f"cannot install Child SA 0x{spec.spi_in:08x}/0x{spec.spi_out:08x}: {why}"
+                if problems:
+                    msg += "; and undoing it failed: " + "; ".join(problems)
+                raise DataPlaneError(msg) from exc
+            self._installed[spec.spi_in] = record
+        log.info("kernel: Child SA 0x%08x/0x%08x installed for %s (%s, reqid %d%s)", spec.spi_in, spec.spi_out,
+                 ",".join(map(str, spec.remote_selectors)), "/".join(a.name for a in algs_in), record.reqid,
+                 ", ESP in UDP" if spec.encap_local_port else "")
+
+    def _take_reqid(self, spec: ChildSaSpec) -> int:
+        """One reqid per traffic (endpoints and selectors), shared by rekeyed SAs."""
+        key: TrafficKey = (spec.local_address, spec.remote_address, spec.local_selectors, spec.remote_selectors)
+        reqid, users = self._reqids.get(key, (0, 0))
+        if not reqid:
+            reqid = self._reqid_base + next(self._reqid_next)
+        self._reqids[key] = (reqid, users + 1)
+        return reqid
+
+    def _drop_reqid(self, spec: ChildSaSpec) -> None:
+        key: TrafficKey = (spec.local_address, spec.remote_address, spec.local_selectors, spec.remote_selectors)
+        reqid, users = self._reqids.get(key, (0, 0))
+        if users <= 1:
+            self._reqids.pop(key, None)
+        else:
+            self._reqids[key] = (reqid, users - 1)
+
+    def _add_states(self, r: _Installed, algs_in: tuple, algs_out: tuple) -> None:
+        s = r.spec
+        encap = s.encap_local_port is not None and s.encap_remote_port is not None
+        lifetime = self.lifetime(s)
+        inbound = SaParams(src=s.remote_address, dst=s.local_address, spi=s.spi_in, reqid=r.reqid, algs=algs_in,
+                           encap=Encap(s.encap_remote_port, s.encap_local_port) if encap else None,  # type: ignore[arg-type]
+                           lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+        outbound = SaParams(src=s.local_address, dst=s.remote_address, spi=s.spi_out, reqid=r.reqid, algs=algs_out,
+                            encap=Encap(s.encap_local_port, s.encap_remote_port) if encap else None,  # type: ignore[arg-type]
+                            lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+        for params in (inbound, outbound):
+            add_sa(self._nl, params)
+            r.sas.append((params.dst, params.spi, params.src))
+            self._by_sa[(params.dst, params.spi)] = s.spi_in
+
+    def _add_policies(self, r: _Installed) -> None:
+        s = r.spec
+        out_tmpl = (Template(src=s.local_address, dst=s.remote_address, reqid=r.reqid),)
+        in_tmpl = (Template(src=s.remote_address, dst=s.local_address, reqid=r.reqid),)
+        for local in s.local_selectors:
+            for remote in s.remote_selectors:
+                wanted = [
+                    PolicyParams(Selector(local, remote), c.XFRM_POLICY_OUT, out_tmpl, self.priority),
+                    PolicyParams(Selector(remote, local), c.XFRM_POLICY_IN, in_tmpl, self.priority),
+                    PolicyParams(Selector(remote, local), c.XFRM_POLICY_FWD, in_tmpl, self.priority),
+                ]
+                for p in wanted:
+                    key: PolicyKey = (p.selector, p.direction)
+                    shared = self._policies.get(key)
+                    if shared is None:
+                        add_policy(self._nl, p)
+                        self._policies[key] = _Shared(refs=1)
+                    else:
+                        shared.refs += 1
+                    r.policies.append(key)
+
+    def _add_routes(self, r: _Installed) -> None:
+        assert self._rt is not None
+        s = r.spec
+        for remote in s.remote_selectors:
+            shared = self._routes.get(remote)
+            if shared is None:
+                route = route_toward(self._rt, remote, s.remote_address, s.local_selectors)
+                owned = add_route(self._rt, route)
+                self._routes[remote] = _Shared(refs=1, route=route, owned=owned)
+            else:
+                shared.refs += 1
+            r.routes.append(remote)
+
+    def _undo(self, r: _Installed) -> list[str]:
+        """Take out everything `r` added; the problems met (it goes on past them)."""
+        problems: list[str] = []
+        for dst, spi, src in reversed(r.sas):
+            try:
+                delete_sa(self._nl, dst, spi, src)
+            except OSError as exc:
+                problems.append(f"SA 0x{spi:08x} to {dst}: {describe(exc)}")
+            self._by_sa.pop((dst, spi), None)
+        r.sas.clear()
+        for key in reversed(r.policies):
+            shared = self._policies[key]
+            shared.refs -= 1
+            if shared.refs == 0:
+                del self._policies[key]
+                try:
+                    delete_policy(self._nl, *key)
+                except OSError as exc:
+                    problems.append(f"policy {key[0].src}->{key[0].dst} dir {key[1]}: {describe(exc)}")
+        r.policies.clear()
+        for dst in reversed(r.routes):
+            shared = self._routes[dst]
+            shared.refs -= 1
+            if shared.refs == 0:
+                del self._routes[dst]
+                if shared.owned and shared.route is not None and self._rt is not None:
+                    try:
+                        delete_route(self._rt, shared.route)
+                    except OSError as exc:
+                        problems.append(f"route to {dst}: {describe(exc)}")
+        r.routes.clear()
+        self._drop_reqid(r.spec)
+        return problems
+
+    def remove(self, spec: ChildSaSpec) -> None:
+        with self._lock:
+            record = self._installed.pop(spec.spi_in, None)
+            if record is None:
+                return
+            problems = self._undo(record)
+            self._reported.discard((spec.spi_in, False))
+            self._reported.discard((spec.spi_in, True))
+        if problems:
+            raise DataPlaneError(f"removing Child SA 0x{spec.spi_in:08x}: " + "; ".join(problems))
+        log.info("kernel: Child SA 0x%08x/0x%08x removed", spec.spi_in, spec.spi_out)
+
+    # -- counters -------------------------------------------------------------------
+
+    def counters(self, spi_in: int) -> SaCounters | None:
+        with self._lock:
+            record = self._installed.get(spi_in)
+            if record is None:
+                return None
+            s = record.spec
+            try:
+                inbound = get_sa(self._nl, s.local_address, s.spi_in, s.remote_address)
+                outbound = get_sa(self._nl, s.remote_address, s.spi_out, s.local_address)
+            except OSError as exc:
+                raise DataPlaneError(f"reading Child SA 0x{spi_in:08x}: {describe(exc)}") from exc
+        return _counters(record, inbound, outbound)
+
+    def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
+        # With UDP_ENCAP set the kernel takes ESP; one seen here had no SA there.
+        log.debug("ESP from %s:%d reached user space: no kernel SA for it", *remote)
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove all we installed (and sweep by reqid for anything missed)."""
+        with self._lock:
+            reqids = {r.reqid for r in self._installed.values()} | {v[0] for v in self._reqids.values()}
+            problems: list[str] = []
+            for spi_in in list(self._installed):
+                problems += self._undo(self._installed.pop(spi_in))
+            try:
+                flush_owned(self._nl, reqids)
+            except OSError as exc:
+                problems.append(f"sweep: {describe(exc)}")
+        self._stop.set()
+        if self._expire_loop is not None and self._expire is not None:
+            try:
+                self._expire_loop.remove_reader(self._expire.fileno())
+            except (RuntimeError, ValueError):  # the loop is already closed
+                pass
+        if self._expire_thread is not None:
+            self._expire_thread.join(timeout=2)
+        if self._expire is not None:
+            self._expire.close()
+            self._expire = None
+        self._nl.close()
+        if self._rt is not None:
+            self._rt.close()
+        if problems:
+            log.error("kernel data plane: leftovers at close: %s", "; ".join(problems))
+
+    def installed(self) -> list[int]:
+        """spi_in of every SA pair installed now."""
+        with self._lock:
+            return list(self._installed)
+
+
+def _counters(record: _Installed, inbound: SaState | None, outbound: SaState | None) -> SaCounters:
+    cur_in = inbound.current if inbound else None
+    cur_out = outbound.current if outbound else None
+    used = max((x.use_time for x in (cur_in, cur_out) if x is not None), default=0)
+    # the kernel keeps wall-clock seconds; SaCounters wants time.monotonic()
+    last_used = time.monotonic() - max(time.time() - used, 0.0) if used else None
+    return SaCounters(
+        packets_in=cur_in.packets if cur_in else 0,
+        bytes_in=cur_in.bytes if cur_in else 0,
+        packets_out=cur_out.packets if cur_out else 0,
+        bytes_out=cur_out.bytes if cur_out else 0,
+        replay_drops=cur_in.replay if cur_in else 0,
+        integrity_failures=cur_in.integrity_failed if cur_in else 0,
+        seq_out=cur_out.oseq if cur_out else 0,
+        seq_in_highest=cur_in.seq if cur_in else 0,
+        added_at=record.added_at,
+        last_used=last_used,
+    )

@@ -1,0 +1,76 @@
+"""Numbers from the kernel's include/uapi/linux/xfrm.h (and a few from
+in.h/netlink.h) that the XFRM messages use. One place, no magic elsewhere."""
+
+from __future__ import annotations
+
+import socket
+
+NETLINK_XFRM = 6
+NETLINK_ROUTE = 0
+
+# enum xfrm_msg_type (XFRM_MSG_BASE = 0x10)
+XFRM_MSG_NEWSA = 0x10
+XFRM_MSG_DELSA = 0x11
+XFRM_MSG_GETSA = 0x12
+XFRM_MSG_NEWPOLICY = 0x13
+XFRM_MSG_DELPOLICY = 0x14
+XFRM_MSG_GETPOLICY = 0x15
+XFRM_MSG_ALLOCSPI = 0x16
+XFRM_MSG_ACQUIRE = 0x17
+XFRM_MSG_EXPIRE = 0x18
+XFRM_MSG_UPDPOLICY = 0x19
+XFRM_MSG_UPDSA = 0x1A
+XFRM_MSG_POLEXPIRE = 0x1B
+
+# enum xfrm_attr_type_t
+XFRMA_ALG_AUTH = 1
+XFRMA_ALG_CRYPT = 2
+XFRMA_ENCAP = 4
+XFRMA_TMPL = 5
+XFRMA_LTIME_VAL = 9
+XFRMA_REPLAY_VAL = 10
+XFRMA_SRCADDR = 13
+XFRMA_LASTUSED = 15
+XFRMA_POLICY_TYPE = 16
+XFRMA_ALG_AEAD = 18
+XFRMA_ALG_AUTH_TRUNC = 20
+XFRMA_MARK = 21
+XFRMA_REPLAY_ESN_VAL = 23
+XFRMA_SA_EXTRA_FLAGS = 24
+XFRMA_IF_ID = 31
+
+# enum xfrm_nlgroups: bind() takes a bit mask, so group n is 1 << (n - 1)
+XFRMNLGRP_ACQUIRE = 1
+XFRMNLGRP_EXPIRE = 2
+XFRMGRP_EXPIRE = 1 << (XFRMNLGRP_EXPIRE - 1)
+
+# modes, policy directions and actions
+XFRM_MODE_TRANSPORT = 0
+XFRM_MODE_TUNNEL = 1
+XFRM_POLICY_IN = 0
+XFRM_POLICY_OUT = 1
+XFRM_POLICY_FWD = 2
+XFRM_POLICY_ALLOW = 0
+XFRM_POLICY_BLOCK = 1
+XFRM_SHARE_ANY = 0
+
+# xfrm_usersa_info.flags
+XFRM_STATE_NOECN = 1
+XFRM_STATE_DECAP_DSCP = 2
+XFRM_STATE_NOPMTUDISC = 4
+XFRM_STATE_WILDRECV = 8
+XFRM_STATE_ICMP = 16
+XFRM_STATE_AF_UNSPEC = 32
+XFRM_STATE_ALIGN4 = 64
+XFRM_STATE_ESN = 128
+
+# "no limit" in xfrm_lifetime_cfg
+XFRM_INF = (1 << 64) - 1
+
+# UDP encapsulation (linux/udp.h); the socket option and the XFRMA_ENCAP type
+UDP_ENCAP = 100
+UDP_ENCAP_ESPINUDP = 2
+
+IPPROTO_ESP = 50
+AF_INET = socket.AF_INET
+AF_INET6 = socket.AF_INET6
