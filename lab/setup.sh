@@ -8,6 +8,7 @@ DEBIAN_PACKAGES=(
   strongswan-charon strongswan-swanctl charon-cmd strongswan-pki
   libcharon-extra-plugins libstrongswan-extra-plugins libcharon-extauth-plugins
   iproute2 iputils-ping procps util-linux tcpdump tshark iperf3
+  freeradius freeradius-utils
 )
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
