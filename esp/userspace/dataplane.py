@@ -1,0 +1,309 @@
+"""`UserspaceDataPlane`: ESP in UDP 4500 <-> a TUN device, in Python.
+
+    client --ESP/UDP 4500--> NatTSocket drain --esp_received--> SPI -> InboundSa -> os.write(TUN)
+    client <--ESP/UDP 4500-- sock.sendto <- OutboundSa <- destination address <- TUN drain (add_reader)
+
+Installing an SA pair routes the client's address (the remote selectors)
+through the TUN device; removing the last pair for it removes the route.
+Both per-packet paths are plain callbacks on the event loop's selector, not
+the asyncio datagram endpoint (it reads one datagram per loop pass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Callable
+
+from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
+from ..spec import ChildSaSpec
+from .lifetime import Lifetime, Limits
+from .routes import RouteTable
+from .sa import InboundSa, OutboundSa, address_matcher
+from .suites import make_opener, make_sealer
+from .tun import TunDevice
+
+log = logging.getLogger("esp.userspace")
+
+DRAIN_BATCH = 64  # TUN packets per wake-up before yielding to other work
+TICK_SECONDS = 1.0  # time lifetimes and last-used are checked this often
+Address = tuple[str, int]
+
+
+@dataclass(eq=False)
+class _Pair:
+    spec: ChildSaSpec
+    inbound: InboundSa
+    outbound: OutboundSa
+    lifetime: Lifetime
+    sock: socket.socket
+    peer: Address  # where ESP goes: follows the client's NAT mapping
+    last_used: float | None = None
+    seen: tuple[int, int] = (0, 0)
+    routes: tuple[IPv4Network, ...] = field(default=())
+
+
+class UserspaceDataPlane:
+    name = "userspace"
+
+    def __init__(self, tun_name: str = "ikev2d0", mtu: int = 1400, replay_window: int = 64,
+                 lifetime_packets: int = 0, soft_fraction: float = 0.9,
+                 device: Callable[[str, int], TunDevice] = TunDevice,
+                 routes: Callable[[], RouteTable] = RouteTable) -> None:
+        """`device` and `routes` make the TUN device and the route table
+        (tests pass stand-ins that need no root)."""
+        self.tun_name = tun_name
+        self.mtu = mtu
+        self.replay_window = replay_window
+        self.lifetime_packets = lifetime_packets
+        self.soft_fraction = soft_fraction
+        self._make_device = device
+        self._make_routes = routes
+        self.tun: TunDevice | None = None
+        self._fd = -1  # the TUN device's, kept here for the per-packet path
+        self._routes: RouteTable | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._on_expiry: ExpiryCallback | None = None
+        self._socks: dict[str, socket.socket] = {}
+        self._pairs: dict[int, _Pair] = {}  # by spi_in
+        self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
+        self._by_dst: dict[bytes, _Pair] = {}  # client /32 -> newest pair (rekeys overlap)
+        self._by_net: list[tuple[int, int, _Pair]] = []  # wider remote selectors, longest first
+        self._route_refs: dict[IPv4Network, int] = {}
+        # drops that belong to no SA
+        self.unknown_spi = 0
+        self.no_sa_for_destination = 0
+        self.send_errors = 0
+        self.tun_write_errors = 0
+
+    # -- DataPlane -------------------------------------------------------------
+
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+        """May be called once per served address; the TUN device is shared."""
+        self._socks[nat_t_socket.getsockname()[0]] = nat_t_socket
+        self._on_expiry = on_expiry
+        if self.tun is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        try:
+            self.tun = self._make_device(self.tun_name, self.mtu)
+            self._routes = self._make_routes()
+        except OSError as exc:
+            self.close()
+            raise DataPlaneError(f"cannot open TUN device {self.tun_name}: {exc}") from exc
+        self._fd = self.tun.fd
+        self._loop.add_reader(self._fd, self._tun_readable)
+        self._tick_handle = self._loop.call_later(TICK_SECONDS, self._tick)
+        log.info("userspace data plane on TUN %s (MTU %d, replay window %d)", self.tun.name, self.mtu,
+                 self.replay_window)
+
+    def install(self, spec: ChildSaSpec) -> None:
+        try:
+            self._install(spec)
+        except DataPlaneError as exc:
+            log.error("Child SA 0x%08x of %s not installed: %s", spec.spi_in, spec.ike_sa_id, exc)
+            raise
+
+    def _install(self, spec: ChildSaSpec) -> None:
+        if self.tun is None or self._routes is None:
+            raise DataPlaneError("data plane not attached")
+        if spec.spi_in in self._pairs:
+            raise DataPlaneError(f"SPI 0x{spec.spi_in:08x} is already installed")
+        if spec.encap_remote_port is None:
+            raise DataPlaneError("the userspace data plane carries ESP in UDP only (RFC 3948), and this "
+                                 "Child SA has no UDP encapsulation")
+        sock = self._socks.get(spec.local_address) or next(iter(self._socks.values()))
+        alg = spec.algorithms
+        try:
+            for name, key, size in (("inbound cipher", spec.encr_key_in, alg.encr_key_size),
+                                    ("outbound cipher", spec.encr_key_out, alg.encr_key_size),
+                                    ("inbound integrity", spec.integ_key_in, alg.integ_key_size),
+                                    ("outbound integrity", spec.integ_key_out, alg.integ_key_size)):
+                if len(key) != size:
+                    raise DataPlaneError(f"{name} key is {len(key)} bytes, expected {size}")
+            sealer = make_sealer(alg, spec.encr_key_out, spec.integ_key_out)
+            opener = make_opener(alg, spec.encr_key_in, spec.integ_key_in)
+        except DataPlaneError:
+            raise
+        except Exception as exc:  # UnsupportedTransform, or a key the cipher refuses
+            raise DataPlaneError(f"unsupported ESP transform: {exc}") from None
+        now = time.monotonic()
+        limits = Limits(seconds=spec.lifetime_seconds, bytes=spec.lifetime_kilobytes * 1024,
+                        packets=self.lifetime_packets, soft_fraction=self.soft_fraction)
+        lifetime = Lifetime(spec.spi_in, limits, now, self._expired)
+        inbound = InboundSa(spec.spi_in, opener, alg.esn, self.replay_window, lifetime,
+                            address_matcher(spec.remote_selectors))
+        outbound = OutboundSa(spec.spi_out, sealer, alg.esn, lifetime, address_matcher(spec.local_selectors))
+        pair = _Pair(spec, inbound, outbound, lifetime, sock, (spec.remote_address, spec.encap_remote_port))
+        self._add_routes(pair)  # the only step that can fail after this point: it undoes itself
+        self._pairs[spec.spi_in] = pair
+        self._by_spi[spec.spi_in.to_bytes(4, "big")] = pair
+        for net in spec.remote_selectors:
+            if net.prefixlen == 32:
+                self._by_dst[net.network_address.packed] = pair
+            else:
+                self._by_net.append((int(net.network_address), int(net.netmask), pair))
+        self._by_net.sort(key=lambda e: -bin(e[1]).count("1"))
+        log.info("Child SA 0x%08x/0x%08x of %s installed: %s via %s, ESP to %s:%d", spec.spi_in, spec.spi_out,
+                 spec.ike_sa_id, ", ".join(map(str, spec.remote_selectors)), self.tun.name, *pair.peer)
+
+    def remove(self, spec: ChildSaSpec) -> None:
+        pair = self._pairs.pop(spec.spi_in, None)
+        if pair is None:
+            return
+        self._by_spi.pop(spec.spi_in.to_bytes(4, "big"), None)
+        for net in pair.spec.remote_selectors:
+            key = net.network_address.packed
+            if net.prefixlen != 32 or self._by_dst.get(key) is not pair:
+                continue
+            # a pair rekeyed for the same client keeps carrying its traffic
+            others = [q for q in self._pairs.values() if net in q.spec.remote_selectors]
+            if others:
+                self._by_dst[key] = others[-1]
+            else:
+                del self._by_dst[key]
+        self._by_net = [e for e in self._by_net if e[2] is not pair]
+        self._drop_routes(pair)
+        log.info("Child SA 0x%08x/0x%08x of %s removed", spec.spi_in, spec.spi_out, spec.ike_sa_id)
+
+    def counters(self, spi_in: int) -> SaCounters | None:
+        pair = self._pairs.get(spi_in)
+        if pair is None:
+            return None
+        i, o = pair.inbound, pair.outbound
+        return SaCounters(
+            packets_in=i.packets, bytes_in=i.bytes, packets_out=o.packets, bytes_out=o.bytes,
+            replay_drops=i.replay_drops, integrity_failures=i.integrity_failures,
+            other_drops=i.drops + o.drops, seq_out=o.packets, seq_in_highest=i.window.top,
+            added_at=pair.lifetime.added_at, last_used=pair.last_used,
+        )
+
+    def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
+        pair = self._by_spi.get(datagram[:4])
+        if pair is None:
+            self.unknown_spi += 1
+            return
+        inbound = pair.inbound
+        top = inbound.window.top
+        inner = inbound.open(datagram)
+        if inner is None:
+            return
+        if remote != pair.peer and inbound.window.top > top:
+            self._peer_moved(pair, remote)
+        try:
+            os.write(self._fd, inner)
+        except OSError:
+            self.tun_write_errors += 1
+
+    def close(self) -> None:
+        for pair in list(self._pairs.values()):
+            self.remove(pair.spec)
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        if self.tun is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self.tun.fd)
+            self.tun.close()
+            self.tun = None
+            self._fd = -1
+        if self._routes is not None:
+            self._routes.close()
+            self._routes = None
+
+    # -- the outbound path -------------------------------------------------------
+
+    def _tun_readable(self) -> None:
+        assert self.tun is not None
+        fd = self.tun.fd
+        read = os.read
+        by_dst = self._by_dst
+        for _ in range(DRAIN_BATCH):
+            try:
+                packet = read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            pair = by_dst.get(packet[16:20])
+            if pair is None:
+                pair = self._lookup_net(packet)
+                if pair is None:
+                    self.no_sa_for_destination += 1
+                    continue
+            data = pair.outbound.seal(packet)
+            if data is None:
+                continue
+            try:
+                pair.sock.sendto(data, pair.peer)
+            except OSError:  # full send buffer, or the peer's ICMP error reported here
+                self.send_errors += 1
+
+    def _lookup_net(self, packet: bytes) -> _Pair | None:
+        if len(packet) < 20 or packet[0] >> 4 != 4:
+            return None
+        dst = int.from_bytes(packet[16:20], "big")
+        for net, mask, pair in self._by_net:
+            if dst & mask == net:
+                return pair
+        return None
+
+    # -- housekeeping -------------------------------------------------------------
+
+    def _peer_moved(self, pair: _Pair, remote: Address) -> None:
+        # Authentic and newest: the client's NAT mapping changed (RFC 3948 §3.5 leaves
+        # the reaction to the implementation); answer where it now comes from.
+        log.info("Child SA 0x%08x: peer moved from %s:%d to %s:%d", pair.spec.spi_in, *pair.peer, *remote)
+        pair.peer = remote
+
+    def _expired(self, expiry: Expiry) -> None:
+        log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in, "hard" if expiry.hard else "soft",
+                 expiry.reason)
+        if self._on_expiry is not None:
+            self._on_expiry(expiry)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for pair in list(self._pairs.values()):
+            moved = (pair.inbound.packets, pair.outbound.packets)
+            if moved != pair.seen:
+                pair.seen = moved
+                pair.last_used = now
+            pair.lifetime.check_time(now)
+        if self._loop is not None:
+            self._tick_handle = self._loop.call_later(TICK_SECONDS, self._tick)
+
+    # -- routes ----------------------------------------------------------------------
+
+    def _add_routes(self, pair: _Pair) -> None:
+        assert self._routes is not None and self.tun is not None
+        added: list[IPv4Network] = []
+        try:
+            for net in pair.spec.remote_selectors:
+                if self._route_refs.get(net, 0) == 0:
+                    self._routes.replace(net, self.tun.index)
+                self._route_refs[net] = self._route_refs.get(net, 0) + 1
+                added.append(net)
+        except OSError as exc:
+            pair.routes = tuple(added)
+            self._drop_routes(pair)
+            raise DataPlaneError(f"cannot route {net} through {self.tun.name}: {exc}") from None
+        pair.routes = tuple(added)
+
+    def _drop_routes(self, pair: _Pair) -> None:
+        for net in pair.routes:
+            refs = self._route_refs.get(net, 0) - 1
+            if refs > 0:
+                self._route_refs[net] = refs
+                continue
+            self._route_refs.pop(net, None)
+            if self._routes is not None and self.tun is not None:
+                try:
+                    self._routes.delete(net, self.tun.index)
+                except OSError as exc:
+                    log.warning("cannot remove the route to %s: %s", net, exc)
+        pair.routes = ()
