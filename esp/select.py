@@ -1,0 +1,60 @@
+"""Start-up choice of the data plane: `--dataplane auto|kernel|userspace|none`.
+
+`auto` asks the kernel back end's probe whether the kernel accepts an ESP
+state (it adds and deletes throw-away states) and runs the kernel back end
+if so, the userspace one if not. Every choice comes with one log line that
+says which back end runs and why.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .dataplane import DataPlane, DataPlaneError, RecordingDataPlane
+
+MODES = ("auto", "kernel", "userspace", "none")
+Probe = Callable[[], tuple[bool, str]]
+
+
+def probe_kernel() -> tuple[bool, str]:
+    """The kernel back end's probe; a missing or broken back end is a "no"."""
+    try:
+        from .kernel import probe_kernel_esp
+    except Exception as exc:  # not in this tree, or its imports fail (e.g. no pyroute2)
+        return False, f"kernel back end not available: {exc}"
+    try:
+        return probe_kernel_esp()
+    except Exception as exc:  # a probe must never stop the daemon from starting
+        return False, f"kernel probe failed: {exc}"
+
+
+def _kernel(replay_window: int) -> DataPlane:
+    from .kernel import KernelDataPlane
+    return KernelDataPlane(replay_window=replay_window)
+
+
+def _userspace(replay_window: int, tun_name: str, mtu: int) -> DataPlane:
+    from .userspace import UserspaceDataPlane
+    return UserspaceDataPlane(tun_name=tun_name, mtu=mtu, replay_window=replay_window)
+
+
+def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2d0", mtu: int = 1400,
+                   probe: Probe = probe_kernel) -> tuple[DataPlane, str]:
+    """The back end for `mode` and the one log line that says which runs and
+    why. Raises DataPlaneError when `kernel` is forced and unavailable."""
+    if mode == "none":
+        return RecordingDataPlane(), "dataplane none: Child SAs are recorded, no traffic is carried (--dataplane none)"
+    if mode == "userspace":
+        return (_userspace(replay_window, tun_name, mtu),
+                f"dataplane userspace: chosen with --dataplane userspace (TUN {tun_name})")
+    if mode not in ("auto", "kernel"):
+        raise DataPlaneError(f"unknown data plane {mode!r} (one of {', '.join(MODES)})")
+    ok, why = probe()
+    if mode == "kernel":
+        if not ok:
+            raise DataPlaneError(f"--dataplane kernel, but the kernel back end cannot run: {why}")
+        return _kernel(replay_window), f"dataplane kernel: chosen with --dataplane kernel; {why}"
+    if ok:
+        return _kernel(replay_window), f"dataplane kernel: {why}"
+    return (_userspace(replay_window, tun_name, mtu),
+            f"dataplane userspace: the kernel cannot carry ESP ({why}); ESP runs in Python on TUN {tun_name}")
