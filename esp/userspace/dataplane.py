@@ -25,7 +25,7 @@ from ..spec import ChildSaSpec
 from .lifetime import Lifetime, Limits
 from .routes import RouteTable
 from .sa import InboundSa, OutboundSa, address_matcher
-from .suites import make_opener, make_sealer
+from .suites import check_algorithms, make_opener, make_sealer
 from .tun import TunDevice
 
 log = logging.getLogger("esp.userspace")
@@ -121,6 +121,7 @@ class UserspaceDataPlane:
         sock = self._socks.get(spec.local_address) or next(iter(self._socks.values()))
         alg = spec.algorithms
         try:
+            check_algorithms(alg)
             for name, key, size in (("inbound cipher", spec.encr_key_in, alg.encr_key_size),
                                     ("outbound cipher", spec.encr_key_out, alg.encr_key_size),
                                     ("inbound integrity", spec.integ_key_in, alg.integ_key_size),

@@ -1,0 +1,345 @@
+"""`UserspaceDataPlane` without root: the TUN device is one end of a datagram
+socketpair, the 4500 socket and the route table are recorders. The peer is
+a pair of SAs with the mirrored keys (what the client holds)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from ipaddress import IPv4Network
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+
+from esp.dataplane import DataPlaneError, Expiry, SaCounters
+from esp.spec import ChildSaSpec, EspAlgorithms
+from esp.userspace import UserspaceDataPlane
+from esp.userspace.lifetime import Lifetime, Limits
+from esp.userspace.sa import InboundSa, OutboundSa
+from esp.userspace.suites import make_opener, make_sealer
+from ikev2d.iana import EncrId, IntegId
+
+GATEWAY, CLIENT, INSIDE = "198.18.0.1", "198.18.0.2", "198.19.0.1"
+CBC = EspAlgorithms(EncrId.AES_CBC, 256, IntegId.HMAC_SHA2_512_256, 32, 64, 32)
+GCM = EspAlgorithms(EncrId.AES_GCM_16, 256, IntegId.NONE, 36, 0, 16)
+
+
+def child_spec(spi_in: int = 0x1001, spi_out: int = 0x2001, vip: str = "198.19.0.200",
+               alg: EspAlgorithms = CBC, **changes: object) -> ChildSaSpec:
+    spec = ChildSaSpec(
+        ike_sa_id="ike-1", spi_in=spi_in, spi_out=spi_out, algorithms=alg,
+        encr_key_in=os.urandom(alg.encr_key_size), integ_key_in=os.urandom(alg.integ_key_size),
+        encr_key_out=os.urandom(alg.encr_key_size), integ_key_out=os.urandom(alg.integ_key_size),
+        local_address=GATEWAY, remote_address=CLIENT, encap_local_port=4500, encap_remote_port=4500,
+        local_selectors=(IPv4Network("0.0.0.0/0"),), remote_selectors=(IPv4Network(f"{vip}/32"),),
+        lifetime_seconds=28800, lifetime_kilobytes=4608000, username="alice")
+    return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+class Client:
+    """The client's side of one spec: seals with our inbound keys, opens with our outbound ones."""
+
+    def __init__(self, spec: ChildSaSpec) -> None:
+        alg = spec.algorithms
+        lifetime = Lifetime(0, Limits(), 0.0, lambda e: None)
+        self.out = OutboundSa(spec.spi_in, make_sealer(alg, spec.encr_key_in, spec.integ_key_in), alg.esn,
+                              lifetime, None)
+        self.inb = InboundSa(spec.spi_out, make_opener(alg, spec.encr_key_out, spec.integ_key_out), alg.esn, 64,
+                             lifetime, None)
+
+
+class FakeTun:
+    def __init__(self, name: str, mtu: int) -> None:
+        self.name, self.mtu, self.index = name, mtu, 42
+        self.fd, self._kernel_side = self._pair()
+
+    def _pair(self) -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ours.setblocking(False)
+        self._ours = ours
+        return ours.fileno(), theirs
+
+    def kernel_sends(self, packet: bytes) -> None:
+        """As if the kernel routed `packet` into the TUN device."""
+        self._kernel_side.send(packet)
+
+    def kernel_received(self) -> list[bytes]:
+        self._kernel_side.setblocking(False)
+        out = []
+        while True:
+            try:
+                out.append(self._kernel_side.recv(65536))
+            except BlockingIOError:
+                return out
+
+    def close(self) -> None:
+        self._ours.close()
+        self._kernel_side.close()
+        self.fd = -1
+
+
+class FakeRoutes:
+    def __init__(self) -> None:
+        self.table: set[IPv4Network] = set()
+        self.calls: list[tuple[str, IPv4Network]] = []
+        self.fail: set[IPv4Network] = set()
+
+    def replace(self, dst: IPv4Network, oif: int) -> None:
+        if dst in self.fail:
+            raise OSError(22, "Invalid argument")
+        self.calls.append(("replace", dst))
+        self.table.add(dst)
+
+    def delete(self, dst: IPv4Network, oif: int) -> None:
+        self.calls.append(("delete", dst))
+        self.table.discard(dst)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def getsockname(self) -> tuple[str, int]:
+        return (GATEWAY, 4500)
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        self.sent.append((data, address))
+        return len(data)
+
+
+class Harness:
+    def __init__(self, **options: object) -> None:
+        self.routes = FakeRoutes()
+        self.sock = FakeSocket()
+        self.expiries: list[Expiry] = []
+        self.tuns: list[FakeTun] = []
+
+        def device(name: str, mtu: int) -> FakeTun:
+            self.tuns.append(FakeTun(name, mtu))
+            return self.tuns[-1]
+
+        self.dp = UserspaceDataPlane(device=device, routes=lambda: self.routes, **options)  # type: ignore[arg-type]
+        self.dp.attach(self.sock, self.expiries.append)  # type: ignore[arg-type]
+
+    @property
+    def tun(self) -> FakeTun:
+        return self.tuns[0]
+
+    def from_inside(self, dst: str = "198.19.0.200", size: int = 100) -> bytes:
+        """The kernel routes a packet for `dst` into the TUN device; the reader runs."""
+        packet = bytes(IP(src=INSIDE, dst=dst) / ICMP() / (b"i" * (size - 28)))
+        self.tun.kernel_sends(packet)
+        self.dp._tun_readable()  # what the event loop does when the fd is readable
+        return packet
+
+
+def packet_from(vip: str, size: int = 100) -> bytes:
+    return bytes(IP(src=vip, dst=INSIDE) / ICMP() / (b"o" * (size - 28)))
+
+
+@pytest.fixture
+def h() -> Iterator[Harness]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def make() -> Harness:
+        return Harness()
+
+    harness = loop.run_until_complete(make())
+    yield harness
+    harness.dp.close()
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def test_both_directions_through_tun_and_udp(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    assert h.routes.table == {IPv4Network("198.19.0.200/32")}
+
+    sent = h.from_inside(size=1400)
+    [(datagram, to)] = h.sock.sent
+    assert to == (CLIENT, 4500)
+    assert datagram[:4] == spec.spi_out.to_bytes(4, "big")
+    assert client.inb.open(datagram) == sent
+
+    inner = packet_from("198.19.0.200", 512)
+    h.dp.esp_received(client.out.seal(inner), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == [inner]
+
+    c = h.dp.counters(spec.spi_in)
+    assert c is not None
+    assert (c.packets_out, c.bytes_out, c.packets_in, c.bytes_in) == (1, 1400, 1, 512)
+    assert (c.seq_out, c.seq_in_highest) == (1, 1)
+    assert (c.replay_drops, c.integrity_failures, c.other_drops) == (0, 0, 0)
+
+
+def test_gcm_pair(h: Harness) -> None:
+    spec = child_spec(alg=GCM)
+    client = Client(spec)
+    h.dp.install(spec)
+    sent = h.from_inside()
+    assert client.inb.open(h.sock.sent[0][0]) == sent
+    inner = packet_from("198.19.0.200")
+    h.dp.esp_received(client.out.seal(inner), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == [inner]
+
+
+def test_replayed_and_tampered_packets_are_dropped_and_counted(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    esp = client.out.seal(packet_from("198.19.0.200"))
+    assert esp is not None
+    h.dp.esp_received(esp, (CLIENT, 4500))
+    h.dp.esp_received(esp, (CLIENT, 4500))  # replay
+    tampered = bytearray(client.out.seal(packet_from("198.19.0.200")))  # type: ignore[arg-type]
+    tampered[50] ^= 0x80
+    h.dp.esp_received(bytes(tampered), (CLIENT, 4500))
+    assert len(h.tun.kernel_received()) == 1
+    c = h.dp.counters(spec.spi_in)
+    assert c is not None and (c.packets_in, c.replay_drops, c.integrity_failures) == (1, 1, 1)
+
+
+def test_spoofed_inner_source_is_dropped_and_counted(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    h.dp.esp_received(client.out.seal(packet_from("198.19.0.201")), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == []
+    c = h.dp.counters(spec.spi_in)
+    assert c is not None and (c.packets_in, c.other_drops) == (0, 1)
+
+
+def test_unknown_spi_and_unrouted_destination_are_counted(h: Harness) -> None:
+    h.dp.esp_received(b"\x00\x00\x99\x99" + bytes(100), (CLIENT, 4500))
+    h.from_inside("198.19.0.250")
+    assert (h.dp.unknown_spi, h.dp.no_sa_for_destination) == (1, 1)
+    assert h.sock.sent == []
+
+
+def test_remove_takes_the_route_and_the_sa_away(h: Harness) -> None:
+    spec = child_spec()
+    h.dp.install(spec)
+    h.dp.remove(spec)
+    assert h.routes.table == set()
+    assert h.dp.counters(spec.spi_in) is None
+    h.from_inside()
+    assert h.sock.sent == [] and h.dp.no_sa_for_destination == 1
+    h.dp.remove(spec)  # absent: not an error
+
+
+def test_rekey_overlap_moves_traffic_to_the_new_pair_and_keeps_the_route(h: Harness) -> None:
+    old, new = child_spec(0x1001, 0x2001), child_spec(0x1002, 0x2002)
+    h.dp.install(old)
+    h.dp.install(new)
+    assert h.routes.calls == [("replace", IPv4Network("198.19.0.200/32"))]
+    h.from_inside()
+    assert h.sock.sent[-1][0][:4] == (0x2002).to_bytes(4, "big")
+    # the old inbound SA still accepts what the client sent before switching
+    h.dp.esp_received(Client(old).out.seal(packet_from("198.19.0.200")), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert len(h.tun.kernel_received()) == 1
+    h.dp.remove(old)
+    assert h.routes.table == {IPv4Network("198.19.0.200/32")}
+    h.from_inside()
+    assert h.sock.sent[-1][0][:4] == (0x2002).to_bytes(4, "big")
+    h.dp.remove(new)
+    assert h.routes.table == set()
+
+
+def test_rekey_removing_the_newer_pair_first_falls_back_to_the_older(h: Harness) -> None:
+    old, new = child_spec(0x1001, 0x2001), child_spec(0x1002, 0x2002)
+    h.dp.install(old)
+    h.dp.install(new)
+    h.dp.remove(new)
+    h.from_inside()
+    assert h.sock.sent[-1][0][:4] == (0x2001).to_bytes(4, "big")
+
+
+def test_failed_route_leaves_nothing_installed(h: Harness) -> None:
+    spec = child_spec(remote_selectors=(IPv4Network("198.19.0.200/32"), IPv4Network("198.19.1.0/24")))
+    h.routes.fail.add(IPv4Network("198.19.1.0/24"))
+    with pytest.raises(DataPlaneError, match="cannot route"):
+        h.dp.install(spec)
+    assert h.routes.table == set()  # the first route was taken back
+    assert h.dp.counters(spec.spi_in) is None
+    h.dp.esp_received(Client(spec).out.seal(packet_from("198.19.0.200")), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert h.dp.unknown_spi == 1
+    h.routes.fail.clear()
+    h.dp.install(spec)  # and the same SPI installs cleanly afterwards
+    assert h.dp.counters(spec.spi_in) == SaCounters(added_at=h.dp.counters(spec.spi_in).added_at)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"encap_remote_port": None, "encap_local_port": None}, "ESP in UDP only"),
+    ({"algorithms": EspAlgorithms(EncrId.AES_CTR, 256, IntegId.HMAC_SHA2_256_128, 36, 32, 16)}, "unsupported"),
+    ({"encr_key_in": bytes(16)}, "key is 16 bytes"),
+])
+def test_refused_specs_raise_and_leave_nothing(h: Harness, changes: dict, message: str) -> None:
+    spec = child_spec(**changes)
+    with pytest.raises(DataPlaneError, match=message):
+        h.dp.install(spec)
+    assert h.routes.calls == [] and h.dp.counters(spec.spi_in) is None
+
+
+def test_duplicate_spi_is_refused(h: Harness) -> None:
+    spec = child_spec()
+    h.dp.install(spec)
+    with pytest.raises(DataPlaneError, match="already installed"):
+        h.dp.install(child_spec())
+
+
+def test_authentic_packet_from_a_new_nat_mapping_moves_the_peer(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    h.dp.esp_received(client.out.seal(packet_from("198.19.0.200")), (CLIENT, 61000))  # type: ignore[arg-type]
+    h.from_inside()
+    assert h.sock.sent[-1][1] == (CLIENT, 61000)
+
+
+def test_forged_packet_from_elsewhere_does_not_move_the_peer(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    forged = bytearray(client.out.seal(packet_from("198.19.0.200")))  # type: ignore[arg-type]
+    forged[-1] ^= 1
+    h.dp.esp_received(bytes(forged), ("198.18.0.66", 4500))
+    h.from_inside()
+    assert h.sock.sent[-1][1] == (CLIENT, 4500)
+
+
+def test_packet_lifetime_reports_soft_then_hard_expiry(h: Harness) -> None:
+    h.dp.close()
+    loop = asyncio.get_event_loop()
+
+    async def make() -> Harness:
+        return Harness(lifetime_packets=10)
+
+    small = loop.run_until_complete(make())
+    try:
+        spec = child_spec()
+        small.dp.install(spec)
+        for _ in range(12):
+            small.from_inside()
+        assert small.expiries == [Expiry(spec.spi_in, False, "packets"), Expiry(spec.spi_in, True, "packets")]
+        assert len(small.sock.sent) == 10
+        c = small.dp.counters(spec.spi_in)
+        assert c is not None and c.other_drops == 2
+    finally:
+        small.dp.close()
+
+
+def test_close_removes_every_route_and_the_device(h: Harness) -> None:
+    h.dp.install(child_spec(0x1001, 0x2001, "198.19.0.200"))
+    h.dp.install(child_spec(0x1002, 0x2002, "198.19.0.201"))
+    h.dp.close()
+    assert h.routes.table == set()
+    assert h.dp.tun is None and h.tuns[0].fd == -1

@@ -1,0 +1,78 @@
+"""`--dataplane` choice (issue 3 §4): which back end runs and the one line
+that says why; a forced kernel back end that cannot run stops start-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from esp import select
+from esp.dataplane import DataPlaneError, RecordingDataPlane
+from esp.select import make_dataplane
+from esp.userspace import UserspaceDataPlane
+
+NO_ESP = (False, "EPROTONOSUPPORT: the kernel has no ESP")
+
+
+class FakeKernel:
+    name = "kernel"
+
+    def __init__(self, replay_window: int) -> None:
+        self.replay_window = replay_window
+
+
+@pytest.fixture
+def kernel_back_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(select, "_kernel", FakeKernel)
+
+
+def test_auto_falls_back_to_userspace_and_says_why() -> None:
+    dp, line = make_dataplane("auto", probe=lambda: NO_ESP, tun_name="vpn7")
+    assert isinstance(dp, UserspaceDataPlane) and dp.tun_name == "vpn7"
+    assert line.startswith("dataplane userspace: ")
+    assert "EPROTONOSUPPORT: the kernel has no ESP" in line
+    assert "\n" not in line
+
+
+def test_auto_takes_the_kernel_when_it_accepts_esp(kernel_back_end: None) -> None:
+    dp, line = make_dataplane("auto", probe=lambda: (True, "the kernel accepts ESP states"), replay_window=128)
+    assert isinstance(dp, FakeKernel) and dp.replay_window == 128
+    assert line == "dataplane kernel: the kernel accepts ESP states"
+
+
+def test_forced_kernel_without_esp_is_a_start_up_error() -> None:
+    with pytest.raises(DataPlaneError, match="--dataplane kernel.*EPROTONOSUPPORT"):
+        make_dataplane("kernel", probe=lambda: NO_ESP)
+
+
+def test_forced_userspace_does_not_probe() -> None:
+    def probe() -> tuple[bool, str]:
+        raise AssertionError("probed")
+
+    dp, line = make_dataplane("userspace", probe=probe, replay_window=0)
+    assert isinstance(dp, UserspaceDataPlane) and dp.replay_window == 0
+    assert line.startswith("dataplane userspace: chosen with --dataplane userspace")
+
+
+def test_none_records_only() -> None:
+    dp, line = make_dataplane("none")
+    assert isinstance(dp, RecordingDataPlane)
+    assert line.startswith("dataplane none:")
+
+
+def test_unknown_mode() -> None:
+    with pytest.raises(DataPlaneError, match="unknown data plane"):
+        make_dataplane("dpdk")
+
+
+def test_probe_that_raises_or_is_missing_reads_as_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import esp.kernel
+
+    def broken() -> tuple[bool, str]:
+        raise RuntimeError("netlink exploded")
+
+    monkeypatch.setattr(esp.kernel, "probe_kernel_esp", broken)
+    ok, why = select.probe_kernel()
+    assert not ok and "netlink exploded" in why
+    monkeypatch.delattr(esp.kernel, "probe_kernel_esp")
+    ok, why = select.probe_kernel()
+    assert not ok and why.startswith("kernel back end not available")
