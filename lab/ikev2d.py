@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -97,10 +97,11 @@ def lab_config(
 class Ikev2d:
     """One ikev2d process in namespace `ns`, files under `folder`."""
 
-    def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any]) -> None:
+    def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
         self.ns = ns
         self.folder = folder
         self.config = config
+        self.extra_args = list(extra_args)  # more `ikev2d run` options, e.g. ["--dataplane", "userspace"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -112,7 +113,7 @@ class Ikev2d:
         return self.folder / "ikev2d.log"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "ikev2d", "run", "--config", str(self.config_path)]
+        return [sys.executable, "-m", "ikev2d", "run", "--config", str(self.config_path), *self.extra_args]
 
     def start(self, timeout: float = 15.0, port: int = 500) -> "Ikev2d":
         """Start and wait until UDP `port` is bound inside the namespace."""
