@@ -31,7 +31,7 @@ from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_m
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.config_payload import build_reply, requested_ipv4
 from .tasks.proposals import EspSuite, IkeSuite, select_esp
-from .tasks.traffic_selectors import narrow_to_address, narrow_to_networks, selectors_to_networks
+from .tasks.traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
 from .wire.errors import InvalidSyntax, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
 from .wire.message import Message
@@ -461,9 +461,7 @@ class IkeSa:
         self.lease = (pool.name, address)
         effects.append(Emit(AddressAssigned(self.name, self.local, self.remote, self.username, pool.name, address,
                                             profile.name, profile.group_policy.name)))
-        gp = profile.group_policy
-        cp_reply = build_reply(address, profile.pool_masks[pool.name], gp.dns_servers,
-                               gp.split_tunnel_networks if gp.split_tunnel != "tunnel-all" else ())
+        cp_reply = build_reply(address, profile.pool_masks[pool.name], profile.group_policy)
         child = self._negotiate_child(pending, address, now, effects)
         return [cp_reply] + child
 
@@ -475,7 +473,7 @@ class IkeSa:
             return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
         proposal, suite, ours = chosen
         tsi = narrow_to_address(pending.tsi.selectors, address)
-        tsr = narrow_to_networks(pending.tsr.selectors, self.profile.protected_networks())
+        tsr = narrow_to_ranges(pending.tsr.selectors, self.profile.protected_ranges())
         if not tsi or not tsr:
             effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
                                                    "There was no IPSEC policy found for received TS")))

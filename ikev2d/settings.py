@@ -5,7 +5,7 @@ certificate loaded, so no per-message work repeats a lookup."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 from .aaa.local import CredentialStore, LocalUserDatabase
 from .crypto.auth import PrivateKey
@@ -13,7 +13,7 @@ from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, Ipsec
 from .identity import Identity, load_identity
 from .iana import IdType
 from .pool import AddressPool, PoolSet
-from .tasks.traffic_selectors import ALL_IPV4
+from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
 from .wire.payloads import IDr
 
 
@@ -42,13 +42,17 @@ class ProfileSettings:
         except ValueError:
             return IDr(IdType.ID_FQDN, name.encode())
 
-    def protected_networks(self) -> list[IPv4Network]:
+    def protected_ranges(self) -> list[AddressRange]:
+        """What TSr may cover under the group policy's split tunnel."""
         gp = self.group_policy
         if gp.split_tunnel == "tunnel-specified" and gp.split_tunnel_networks:
-            return list(gp.split_tunnel_networks)
-        # tunnel-all, and exclude-specified (the exclusions are the client's
-        # business: it gets the list through the configuration payload)
-        return [ALL_IPV4]
+            return network_ranges(gp.split_tunnel_networks)
+        if gp.split_tunnel == "exclude-specified":
+            # everything but the exclusions: the client's own policy then
+            # sends excluded traffic in the clear, whether or not it reads
+            # the Unity LOCAL_LAN list the configuration payload also carries
+            return complement(gp.split_tunnel_networks)
+        return network_ranges([ALL_IPV4])
 
 
 @dataclass

@@ -1,13 +1,29 @@
-"""The configuration payload (RFC 7296 §3.15): the client's virtual address,
-netmask, DNS and split-tunnel networks from the pool and group policy."""
+"""The configuration payload (RFC 7296 §3.15): the client's virtual address
+and netmask, and what its group policy gives it: DNS servers, default
+domain, banner and split-tunnel networks."""
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 from typing import Sequence
 
+from ..conf.model import GroupPolicy
 from ..iana import ConfigAttr, ConfigType
 from ..wire.payloads import CP, ConfigAttribute
+
+# RFC 7296 has no attribute for a default domain, a banner or networks to
+# exclude. These travel in the Cisco Unity attributes (the IKEv1 mode-config
+# numbers, which Cisco IOS FlexVPN also sends over IKEv2). Whether an FTD
+# does the same for IKEv2 is unconfirmed (shared/reference/ftd-behaviour.md):
+# this is the one place to change if it does not.
+# strongSwan 5.9 parses all three in IKEv2; its unity plugin acts on
+# LOCAL_LAN (a bypass policy) but has no handler for DEF_DOMAIN or BANNER.
+DEFAULT_DOMAIN_ATTR = ConfigAttr.UNITY_DEF_DOMAIN
+BANNER_ATTR = ConfigAttr.UNITY_BANNER
+SPLIT_EXCLUDE_ATTR = ConfigAttr.UNITY_LOCAL_LAN
+# A Unity subnet entry: address, mask, then 6 octets (protocol and ports in
+# IKEv1, zero here) that strongSwan skips.
+_UNITY_SUBNET_PAD = bytes(6)
 
 
 def requested_ipv4(cp: CP | None) -> bool:
@@ -16,13 +32,24 @@ def requested_ipv4(cp: CP | None) -> bool:
     )
 
 
-def build_reply(address: IPv4Address, netmask: IPv4Address, dns: Sequence[IPv4Address],
-                split_networks: Sequence[IPv4Network]) -> CP:
+def build_reply(address: IPv4Address, netmask: IPv4Address, policy: GroupPolicy) -> CP:
     attrs = [
         ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, address.packed),
         ConfigAttribute(ConfigAttr.INTERNAL_IP4_NETMASK, netmask.packed),
     ]
-    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in dns]
-    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_SUBNET, n.network_address.packed + n.netmask.packed)
-              for n in split_networks]
+    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in policy.dns_servers]
+    if policy.default_domain:
+        attrs.append(ConfigAttribute(DEFAULT_DOMAIN_ATTR, policy.default_domain.encode()))
+    if policy.banner:
+        attrs.append(ConfigAttribute(BANNER_ATTR, policy.banner.encode()))
+    if policy.split_tunnel == "tunnel-specified":
+        # the protected sub-networks (§3.15.2); TSr is narrowed to the same
+        attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_SUBNET, n.network_address.packed + n.netmask.packed)
+                  for n in policy.split_tunnel_networks]
+    elif policy.split_tunnel == "exclude-specified" and policy.split_tunnel_networks:
+        attrs.append(ConfigAttribute(SPLIT_EXCLUDE_ATTR, unity_subnets(policy.split_tunnel_networks)))
     return CP(ConfigType.CFG_REPLY, attrs)
+
+
+def unity_subnets(networks: Sequence[IPv4Network]) -> bytes:
+    return b"".join(n.network_address.packed + n.netmask.packed + _UNITY_SUBNET_PAD for n in networks)

@@ -1,6 +1,6 @@
 """Traffic selector narrowing (RFC 7296 §2.9) for a remote-access client:
 TSi becomes the client's assigned address, TSr what the group policy lets
-it reach."""
+it reach (address ranges, so "everything but these networks" stays short)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,33 @@ from ..iana import TsType
 from ..wire.payloads import TrafficSelector
 
 ALL_IPV4 = IPv4Network("0.0.0.0/0")
+AddressRange = tuple[IPv4Address, IPv4Address]  # first, last (inclusive)
+_FIRST, _LAST = IPv4Address(0), IPv4Address(2**32 - 1)
+
+
+def network_ranges(networks: Sequence[IPv4Network]) -> list[AddressRange]:
+    out: list[AddressRange] = []
+    for net in networks:
+        r = (net.network_address, net.broadcast_address)
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def complement(excluded: Sequence[IPv4Network]) -> list[AddressRange]:
+    """The IPv4 space outside `excluded`, as few ranges as it takes."""
+    out: list[AddressRange] = []
+    start: IPv4Address | None = _FIRST
+    for net in sorted(excluded, key=lambda n: (n.network_address, n.broadcast_address)):
+        if start is None:
+            break
+        if net.network_address > start:
+            out.append((start, net.network_address - 1))
+        if net.broadcast_address >= start:
+            start = net.broadcast_address + 1 if net.broadcast_address < _LAST else None
+    if start is not None:
+        out.append((start, _LAST))
+    return out
 
 
 def _intersect(ts: TrafficSelector, first: IPv4Address, last: IPv4Address) -> TrafficSelector | None:
@@ -33,12 +60,12 @@ def narrow_to_address(requested: Sequence[TrafficSelector], address: IPv4Address
     return out
 
 
-def narrow_to_networks(requested: Sequence[TrafficSelector], allowed: Sequence[IPv4Network]) -> list[TrafficSelector]:
+def narrow_to_ranges(requested: Sequence[TrafficSelector], allowed: Sequence[AddressRange]) -> list[TrafficSelector]:
     """TSr: the intersection of what the client asks for and what we allow."""
     out = []
     for ts in requested:
-        for net in allowed:
-            narrowed = _intersect(ts, net.network_address, net.broadcast_address)
+        for first, last in allowed:
+            narrowed = _intersect(ts, first, last)
             if narrowed is not None and narrowed not in out:
                 out.append(narrowed)
     return out
