@@ -8,6 +8,8 @@ from ipaddress import IPv4Address
 
 Address = tuple[str, int]
 
+LOCAL_DATABASE = "LOCAL"  # the AAA "server" of the local user database
+
 
 @dataclass(frozen=True)
 class Event:
@@ -38,12 +40,15 @@ class AuthSucceeded(Event):
     method: str
     group_policy: str
     profile: str
+    aaa_server: str = LOCAL_DATABASE  # or the RADIUS server's address
 
 
 @dataclass(frozen=True)
 class AuthFailed(Event):
     username: str
     reason: str
+    aaa_server: str = LOCAL_DATABASE
+    aaa_rejected: bool = False  # the credentials were refused (not a protocol error)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class AddressAssigned(Event):
     address: IPv4Address
     profile: str
     group_policy: str
+    session: int = 0  # the SA's unique ID, FTD's "Session=0x00006000"
 
 
 @dataclass(frozen=True)
@@ -60,18 +66,24 @@ class AddressReleased(Event):
     username: str
     pool: str
     address: IPv4Address
+    session: int = 0
 
 
 @dataclass(frozen=True)
 class AddressAssignmentFailed(Event):
     username: str
     profile: str
+    session: int = 0
 
 
 @dataclass(frozen=True)
 class IkeSaEstablished(Event):
     username: str
     proposal: str  # e.g. AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072
+    session: int = 0
+    group_policy: str = ""
+    address: IPv4Address | None = None  # the client's pool address, if it got one
+    client: str = ""  # APPLICATION_VERSION from the client's CFG_REQUEST (RFC 7296 §3.15.1)
 
 
 @dataclass(frozen=True)
@@ -95,9 +107,33 @@ class IkeSaDeleted(Event):
     reason: str
     duration: float
     stats: dict[str, int] = field(default_factory=dict)
+    session: int = 0
+    group_policy: str = ""
+    # bytes over the session's Child SAs as the data plane counts them;
+    # the adapter fills them in (the core never sees traffic)
+    bytes_in: int = 0
+    bytes_out: int = 0
 
 
 @dataclass(frozen=True)
 class NegotiationAborted(Event):
     username: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    """The first Child SA is up: the client can send (FTD 109201)."""
+
+    username: str
+    session: int
+    address: IPv4Address
+    group_policy: str
+
+
+@dataclass(frozen=True)
+class AccountingSucceeded(Event):
+    """An accounting server acknowledged a record (FTD 113004 "accounting")."""
+
+    username: str
+    aaa_server: str
