@@ -39,6 +39,9 @@ class Ikev2dKnobs:
     pool_range: str | None = None
     users: dict[str, str] | None = None
     eap_methods: list[str] | None = None  # None keeps the file's order
+    # The identity certificate's key type (lab.pki.KEY_TYPES): with the lab
+    # PKI, its server certificate of that type; self-signed, the key_type.
+    key_type: str | None = None
     # The whitepaper raises VPN logging from errors to informational.
     logging_level: str = "informational"
     # Free-form last word on the dict before it is written.
@@ -81,10 +84,14 @@ def lab_config(
         objects["local_users"] = [{"username": u, "password": p} for u, p in k.users.items()]
     for ident in objects["identity_certificates"]:
         ident["store"] = str(store)
+        if k.key_type is not None:
+            ident["key_type"] = k.key_type
         if pki is not None:
+            server = pki.server_identity(k.key_type)
             ident["enrollment"] = "files"
-            ident["certificate"] = str(pki.server_cert)
-            ident["private_key"] = str(pki.server_key)
+            ident["certificate"] = str(server.cert)
+            ident["private_key"] = str(server.key)
+            ident["key_type"] = server.key_type
     if k.eap_methods is not None:
         for profile in cfg["connection_profiles"]:
             profile["authentication"]["eap_methods"] = list(k.eap_methods)

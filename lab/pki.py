@@ -5,6 +5,12 @@ CN=vpn.example.test, SAN dNSName vpn.example.test and iPAddress 198.18.0.1,
 EKU serverAuth + ikeIntermediate (RFC 4945 §5.1.3.12; strongSwan's `pki
 --flag ikeIntermediate`).  Files are PEM: ``ca.pem``, ``ca.key``,
 ``server.pem``, ``server.key`` (PKCS#8, unencrypted).
+
+The server key type is a knob (:data:`KEY_TYPES`, the config's
+``key_type`` values): ``make_lab_pki(folder, key_type=...)`` picks the
+default one, and :meth:`LabPki.server_identity` issues one more server
+certificate of another type from the same (RSA) CA, so one client trusts
+them all.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ SERVER_NAME = "vpn.example.test"
 SERVER_ADDR = "198.18.0.1"
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+KEY_TYPES = ("rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384")
+DEFAULT_KEY_TYPE = "rsa-2048"
 
 
 def new_key(key_type: str = "rsa-2048") -> PrivateKey:
@@ -154,6 +163,15 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
 
 
 @dataclass(frozen=True)
+class ServerIdentity:
+    """A server certificate and its key, of one key type."""
+
+    key_type: str
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class LabPki:
     """Where the PEM files are."""
 
@@ -164,15 +182,45 @@ class LabPki:
     server_key: Path
     server_name: str = SERVER_NAME
     server_addr: str = SERVER_ADDR
+    key_type: str = DEFAULT_KEY_TYPE
+
+    def server_identity(self, key_type: str | None = None) -> ServerIdentity:
+        """The server certificate of `key_type` (default: this PKI's own),
+        issued by the lab CA into ``server-<key_type>.pem``/``.key`` the
+        first time it is asked for."""
+        key_type = key_type or self.key_type
+        if key_type == self.key_type:
+            return ServerIdentity(key_type, self.server_cert, self.server_key)
+        _check_key_type(key_type)
+        ident = ServerIdentity(
+            key_type, self.folder / f"server-{key_type}.pem", self.folder / f"server-{key_type}.key"
+        )
+        if not (ident.cert.exists() and ident.key.exists()):
+            ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+            ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+            if not isinstance(ca_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+                raise ValueError(f"{self.ca_key}: not an RSA or ECDSA key")
+            key = new_key(key_type)
+            cert = make_server_cert(key, ca_cert, ca_key, self.server_name, self.server_addr)
+            _write_cert(ident.cert, cert)
+            _write_key(ident.key, key)
+        return ident
+
+
+def _check_key_type(key_type: str) -> None:
+    if key_type not in KEY_TYPES:
+        raise ValueError(f"unknown key type {key_type!r}, expected one of {KEY_TYPES}")
 
 
 def make_lab_pki(
     folder: Path,
-    key_type: str = "rsa-2048",
+    key_type: str = DEFAULT_KEY_TYPE,
     dns_name: str = SERVER_NAME,
     ip_addr: str = SERVER_ADDR,
 ) -> LabPki:
-    """Write ca.pem/ca.key/server.pem/server.key into `folder`."""
+    """Write ca.pem/ca.key/server.pem/server.key into `folder`; the server
+    key is of `key_type` (the CA's is always RSA-2048)."""
+    _check_key_type(key_type)
     folder.mkdir(parents=True, exist_ok=True)
     ca_key = new_key("rsa-2048")
     ca_cert = make_ca(ca_key)
@@ -186,6 +234,7 @@ def make_lab_pki(
         server_key=folder / "server.key",
         server_name=dns_name,
         server_addr=ip_addr,
+        key_type=key_type,
     )
     _write_cert(pki.ca_cert, ca_cert)
     _write_key(pki.ca_key, ca_key)

@@ -161,6 +161,7 @@ class Charon:
         retransmit_tries: int = 2,
         retransmit_timeout: float = 1.0,
         ike_log_level: int = 2,
+        signature_authentication: bool = True,
     ) -> None:
         self.ns = ns
         self.folder = folder
@@ -170,6 +171,7 @@ class Charon:
             retransmit_tries=retransmit_tries,
             retransmit_timeout=retransmit_timeout,
             ike_log_level=ike_log_level,
+            signature_authentication=signature_authentication,
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.config: ClientConfig | ResponderConfig | None = None

@@ -35,6 +35,9 @@ class DaemonSettings:
     retransmit_timeout: float = 1.0
     retransmit_base: float = 1.4
     ike_log_level: int = 2
+    # RFC 7427: with "no" charon sends no SIGNATURE_HASH_ALGORITHMS notify
+    # (and so a responder must fall back to RSA_SIG / ECDSA auth methods).
+    signature_authentication: bool = True
 
     @property
     def vici_socket(self) -> Path:
@@ -58,6 +61,7 @@ charon {{
   retransmit_tries = {s.retransmit_tries}
   retransmit_timeout = {s.retransmit_timeout}
   retransmit_base = {s.retransmit_base}
+  signature_authentication = {"yes" if s.signature_authentication else "no"}
   filelog {{
     cl {{
       path = {s.log_file}

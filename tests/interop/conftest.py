@@ -91,8 +91,9 @@ StartIkev2d = Callable[..., Ikev2d]
 def ikev2d_server(
     topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs
 ) -> Iterator[StartIkev2d]:
-    """Factory: ``ikev2d_server(dh_groups=[15], fragment_size=576, ...)``
-    starts ikev2d in the gateway namespace (knobs of :class:`Ikev2dKnobs`)."""
+    """Factory: ``ikev2d_server(dh_groups=[15], fragment_size=576,
+    key_type="ecdsa-p256", ...)`` starts ikev2d in the gateway namespace
+    (knobs of :class:`Ikev2dKnobs`)."""
     started: list[Ikev2d] = []
 
     def start(**knobs: Any) -> Ikev2d:
@@ -118,18 +119,19 @@ def reference_responder(
     topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs
 ) -> Iterator[StartCharon]:
     """Factory: strongSwan's own responder in the gateway namespace.
-    ``reference_responder(fragment_size=576, proposals=...)``."""
+    ``reference_responder(fragment_size=576, key_type="ecdsa-p384", proposals=...)``."""
     started: list[Charon] = []
 
-    def start(fragment_size: int = 1280, **conf: Any) -> Charon:
+    def start(fragment_size: int = 1280, key_type: str | None = None, **conf: Any) -> Charon:
         charon = Charon(topology.gateway, tmp_path / f"responder{len(started)}", fragment_size=fragment_size)
         started.append(charon)
         lab_logs.add(f"reference responder {charon.folder}", charon.log)
         charon.start()
+        server = lab_pki.server_identity(key_type)
         charon.load(
             ResponderConfig(
-                server_cert=lab_pki.server_cert,
-                server_key=lab_pki.server_key,
+                server_cert=server.cert,
+                server_key=server.key,
                 local_addr=topology.gateway_addr,
                 **conf,
             )
@@ -145,14 +147,23 @@ def reference_responder(
 
 @pytest.fixture
 def client(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartCharon]:
-    """Factory: ``client(0, eap="eap-md5", password=..., fragment_size=576)``
-    starts a strongSwan client in client namespace `index` and loads its
-    connection ``ftd-ra`` (trusting the lab CA)."""
+    """Factory: ``client(0, eap="eap-md5", password=..., fragment_size=576,
+    signature_authentication=False)`` starts a strongSwan client in client
+    namespace `index` and loads its connection ``ftd-ra`` (trusting the lab
+    CA).  ``signature_authentication=False`` is charon's own switch: no
+    SIGNATURE_HASH_ALGORITHMS notify (RFC 7427) in IKE_SA_INIT."""
     started: list[Charon] = []
 
-    def start(index: int = 0, fragment_size: int = 1280, **conf: Any) -> Charon:
+    def start(
+        index: int = 0, fragment_size: int = 1280, signature_authentication: bool = True, **conf: Any
+    ) -> Charon:
         ns = topology.clients[index]
-        charon = Charon(ns, tmp_path / f"client{index}-{len(started)}", fragment_size=fragment_size)
+        charon = Charon(
+            ns,
+            tmp_path / f"client{index}-{len(started)}",
+            fragment_size=fragment_size,
+            signature_authentication=signature_authentication,
+        )
         started.append(charon)
         lab_logs.add(f"client {index} {charon.folder}", charon.log)
         charon.start()
