@@ -43,6 +43,32 @@ def installing_vip(addr: str) -> str:
     return f"installing new virtual IP {addr}"
 
 
+def peer_authenticated(remote_id: str, scheme: str) -> str:
+    """The responder's AUTH verified, naming the signature scheme, e.g.
+    peer_authenticated("vpn.example.test", "ECDSA_WITH_SHA384_DER").
+
+    strongSwan 5.9.8 names an RFC 7427 digital signature by its scheme
+    (``ECDSA_WITH_SHA256_DER``, ``RSA_EMSA_PKCS1_SHA2_256``) and a classic
+    auth method by the method: ``ECDSA-256 signature`` / ``ECDSA-384
+    signature`` (RFC 4754) and ``RSA signature`` (RSA_SIG).
+    """
+    return f"authentication of '{remote_id}' with {scheme} successful"
+
+
+_MESSAGE = re.compile(r"(generating|parsed) (\w+) (request|response) (\d+) \[ (.*) \]")
+
+
+def message_payloads(log: str, verb: str, exchange: str, kind: str, msg_id: int) -> list[str] | None:
+    """The payload list of the first ``generating``/``parsed`` line for that
+    message, e.g. ``['SA', 'KE', 'No', 'N(NATD_S_IP)', ..., 'N(HASH_ALG)']``
+    for message_payloads(log, "generating", "IKE_SA_INIT", "request", 0);
+    None when the log has no such line."""
+    for m in _MESSAGE.finditer(log):
+        if (m.group(1), m.group(2), m.group(3), int(m.group(4))) == (verb, exchange, kind, msg_id):
+            return m.group(5).split()
+    return None
+
+
 # RFC 7383 reassembly, logged by the receiver of SKF messages.
 _EF_PARSED = re.compile(r"parsed (\w+) (request|response) (\d+) \[ EF\((\d+)/(\d+)\) \]")
 _REASSEMBLED = re.compile(r"received fragment #(\d+) of (\d+), reassembled fragmented IKE message \((\d+) bytes\)")

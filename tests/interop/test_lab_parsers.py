@@ -63,3 +63,19 @@ def test_lab_addresses_only() -> None:
     assert check_lab_address("198.19.0.1/32") == "198.19.0.1/32"
     with pytest.raises(ValueError):
         check_lab_address("192.0.2.1/24")
+
+
+def test_message_payloads_and_peer_authenticated() -> None:
+    log = "\n".join(
+        [
+            "09[ENC] <ftd-ra|1> generating IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(REDIR_SUP) ]",
+            "14[ENC] <ftd-ra|1> parsed IKE_SA_INIT response 0 [ SA KE No N(FRAG_SUP) N(HASH_ALG) ]",
+            "14[IKE] <ftd-ra|1> authentication of 'vpn.example.test' with ECDSA-256 signature successful",
+        ]
+    )
+    sent = swanlog.message_payloads(log, "generating", "IKE_SA_INIT", "request", 0)
+    assert sent == ["SA", "KE", "No", "N(NATD_S_IP)", "N(NATD_D_IP)", "N(FRAG_SUP)", "N(REDIR_SUP)"]
+    assert swanlog.message_payloads(log, "parsed", "IKE_SA_INIT", "response", 0) == ["SA", "KE", "No", "N(FRAG_SUP)", "N(HASH_ALG)"]
+    assert swanlog.message_payloads(log, "parsed", "IKE_AUTH", "response", 1) is None
+    assert swanlog.peer_authenticated("vpn.example.test", "ECDSA-256 signature") in log
+    assert swanlog.peer_authenticated("vpn.example.test", "ECDSA-384 signature") not in log
