@@ -20,6 +20,7 @@ from .model import (
     IpsecProposal,
     Ipv4Pool,
     LocalUser,
+    RadiusServerGroup,
 )
 from .nodes import Problem
 
@@ -75,6 +76,7 @@ class Context:
         self.group_policies: Registry[GroupPolicy] = Registry("group policy")
         self.certificates: Registry[IdentityCertificate] = Registry("identity certificate")
         self.users: Registry[LocalUser] = Registry("local user")
+        self.radius_groups: Registry[RadiusServerGroup] = Registry("RADIUS server group")
         self.profiles: Registry[ConnectionProfile] = Registry("connection profile")
 
     def attempt(self, parse: Callable[[], T]) -> T | None:

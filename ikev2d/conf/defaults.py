@@ -9,9 +9,26 @@ from __future__ import annotations
 
 from ikev2d.iana import EapType
 
-from .model import Enrollment, GroupPolicy, KeyType, SplitTunnel, VpnProtocol
+from ipaddress import IPv4Address
+
+from .model import (
+    Enrollment,
+    GroupPolicy,
+    KeyType,
+    SplitTunnel,
+    SyslogFormat,
+    SyslogProtocol,
+    VpnProtocol,
+)
 
 HOSTNAME = "firepower"  # an unconfigured FTD's hostname
+
+# Interfaces. Neither reaches the wire (IKE binds the address alone); they
+# make `show running-config` read like an FTDv's: data interfaces are
+# GigabitEthernet0/0, 0/1, ... in file order, and a /24 is assumed
+# (unconfirmed: a lab's usual subnet) when the file gives no mask.
+INTERFACE_HARDWARE = "GigabitEthernet0/{index}"
+INTERFACE_MASK = IPv4Address("255.255.255.0")
 RA_VPN_NAME = "RA_VPN"
 
 IKE_LIFETIME_SECONDS = 86400
@@ -54,6 +71,21 @@ ENROLLMENT: Enrollment = "self-signed"
 PKI_STORE = "pki"  # relative to the configuration file's folder
 
 VPN_LOGGING_LEVEL = 3  # errors: FTD's default for VPN logging
+LOGGING_CONSOLE = True  # ikev2d's own default: a foreground daemon shows its log
+# ASA `logging host`: UDP 514 unless told; TCP's default port is 1470.
+SYSLOG_PROTOCOL: SyslogProtocol = "udp"
+SYSLOG_UDP_PORT = 514
+SYSLOG_TCP_PORT = 1470
+# Framing: RFC 5424 (FTD's `logging timestamp rfc5424` style) unless told.
+SYSLOG_FORMAT: SyslogFormat = "rfc5424"
+
+# RADIUS server (FMC RADIUS Server object): IANA ports, 10 s timeout; three
+# retransmissions per server before the next (ikev2d's choice: FMC has no
+# per-server retry count, only a group retry interval).
+RADIUS_AUTHENTICATION_PORT = 1812
+RADIUS_ACCOUNTING_PORT = 1813
+RADIUS_TIMEOUT_SECONDS = 10
+RADIUS_RETRIES = 3
 
 
 def default_group_policy() -> GroupPolicy:

@@ -15,7 +15,8 @@ from .errors import ConfigError, ConfigIssue
 from .model import Config, Device, Logging, RemoteAccessVpn
 from .nodes import Fields, Problem
 from .objects import read_objects
-from .sections import read_device, read_interface, read_logging, read_profile, read_ra_vpn
+from .logging_settings import read_logging
+from .sections import read_device, read_interface, read_profile, read_ra_vpn
 
 TOP_KEYS = (
     "device",
@@ -82,8 +83,9 @@ def _read(ctx: Context, root: yaml.Node) -> Config | None:
     top = Fields(root, "the configuration", TOP_KEYS)
     section = top.required
     device = ctx.attempt(lambda: read_device(ctx, top.optional("device")))
-    logging = ctx.attempt(lambda: read_logging(top.optional("logging")))
     ctx.attempt(lambda: _each_interface(ctx, section("interfaces")))
+    # After the interfaces: a syslog server names the one it is reached through.
+    logging = ctx.attempt(lambda: read_logging(ctx, top.optional("logging")))
     ctx.attempt(lambda: read_objects(ctx, section("objects")))
     if defaults.GROUP_POLICY not in ctx.group_policies.items:
         ctx.group_policies.items[defaults.GROUP_POLICY] = defaults.default_group_policy()
@@ -98,7 +100,8 @@ def _each_interface(ctx: Context, node: yaml.Node) -> None:
     entries = nodes.items(node, "interfaces")
     if not entries:
         raise Problem.at(node, "interfaces lists nothing")
-    ctx.each(entries, ctx.interfaces, lambda n: read_interface(ctx, n))
+    for index, entry in enumerate(entries):
+        ctx.each([entry], ctx.interfaces, lambda n: read_interface(ctx, n, index))
 
 
 def _each_profile(ctx: Context, node: yaml.Node) -> None:
@@ -122,4 +125,5 @@ def _assemble(ctx: Context, device: Device, logging: Logging, ra_vpn: RemoteAcce
         local_users=ctx.users.values(),
         connection_profiles=ctx.profiles.values(),
         logging=logging,
+        radius_server_groups=ctx.radius_groups.values(),
     )

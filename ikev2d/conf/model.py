@@ -24,6 +24,10 @@ KeyType = Literal["rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384"]
 SplitTunnel = Literal["tunnel-all", "tunnel-specified", "exclude-specified"]
 VpnProtocol = Literal["ipsec-ikev2", "ssl-client"]
 AuthenticationMethod = Literal["aaa-only"]
+SyslogProtocol = Literal["udp", "tcp"]
+SyslogFormat = Literal["rfc5424", "rfc3164"]
+# The built-in AAA server group: the local user database.
+LOCAL_SERVER_GROUP = "LOCAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +37,13 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class Interface:
+    """A named data interface (`nameif`). `mask` and `hardware` only feed
+    `show running-config`; the loader fills them (FTDv's GigabitEthernet0/N)."""
+
     name: str
     address: IPv4Address
+    mask: IPv4Address = IPv4Address("255.255.255.0")
+    hardware: str = "GigabitEthernet0/0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +156,59 @@ class ConnectionProfile:
     address_pools: tuple[str, ...]
     group_policy: str
     enable_client_services: bool
+    # A RADIUS server group that receives accounting Start/Stop, or None.
+    accounting_server_group: str | None = None
+
+    @property
+    def authenticates_locally(self) -> bool:
+        return self.server_group == LOCAL_SERVER_GROUP
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusServer:
+    """One RADIUS server of a group (FMC RADIUS Server object; ASA `aaa-server G host`).
+
+    `timeout_seconds` is the wait for a reply to one transmission and
+    `retries` the retransmissions to this server before the next one is
+    tried. `secret` is keyword-only and never in repr.
+    """
+
+    host: IPv4Address | str  # an address, or a DNS name to resolve
+    authentication_port: int = 1812
+    accounting_port: int = 1813
+    secret: str = field(repr=False, kw_only=True)
+    timeout_seconds: int = 10
+    retries: int = 3
+    interface: str | None = None  # ASA `aaa-server G (interface) host ...`
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusServerGroup:
+    """`aaa-server NAME protocol radius`: servers tried in order."""
+
+    name: str
+    servers: tuple[RadiusServer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogServer:
+    """FMC Platform Settings > Syslog > Syslog Servers (ASA `logging host`)."""
+
+    host: IPv4Address | str
+    port: int = 514
+    protocol: SyslogProtocol = "udp"
+    format: SyslogFormat = "rfc5424"
+    interface: str | None = None  # the interface it is reached through
 
 
 @dataclass(frozen=True, slots=True)
 class Logging:
+    """Where FTD syslog messages go and which ones (FMC Platform Settings > Syslog)."""
+
     vpn_logging_level: int  # syslog severity 3 (errors) .. 7 (debugging)
+    console: bool = True  # ikev2d's standard output
+    file: Path | None = None  # absolute, resolved against the configuration's folder
+    syslog_servers: tuple[SyslogServer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +225,7 @@ class Config:
     local_users: tuple[LocalUser, ...]
     connection_profiles: tuple[ConnectionProfile, ...]
     logging: Logging
+    radius_server_groups: tuple[RadiusServerGroup, ...] = ()
 
     # Lookups by a name taken from the configuration itself raise KeyError:
     # the loader checked every reference, so a miss is a bug, not a user error.
@@ -215,6 +273,19 @@ class Config:
 
     def default_profile(self) -> ConnectionProfile:
         return self.profile(self.remote_access_vpn.default_connection_profile)
+
+    def radius_server_group(self, name: str) -> RadiusServerGroup:
+        return _by_name(self.radius_server_groups, name, "RADIUS server group")
+
+    def authentication_group_of(self, profile: ConnectionProfile) -> RadiusServerGroup | None:
+        """The profile's RADIUS group, or None when it authenticates against LOCAL."""
+        if profile.authenticates_locally:
+            return None
+        return self.radius_server_group(profile.server_group)
+
+    def accounting_group_of(self, profile: ConnectionProfile) -> RadiusServerGroup | None:
+        name = profile.accounting_server_group
+        return None if name is None else self.radius_server_group(name)
 
     def local_user(self, username: str) -> LocalUser | None:
         """The LOCAL realm entry, or None: the name comes from a peer, so a miss is normal."""

@@ -32,6 +32,7 @@ from .model import (
     VpnProtocol,
 )
 from .nodes import Fields, Problem
+from .radius import read_radius_group
 from .san import is_dns_name, parse_san
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ SECTION_KEYS = (
     "group_policies",
     "identity_certificates",
     "local_users",
+    "radius_server_groups",
 )
 POLICY_KEYS = (
     "name", "priority", "encryption", "integrity", "prf", "dh_groups", "lifetime_seconds"
@@ -109,6 +111,8 @@ def read_objects(ctx: Context, node: yaml.Node) -> None:
              ctx.certificates, lambda n: read_certificate(ctx, n))
     ctx.each(nodes.items(fields.optional("local_users"), "local_users"), ctx.users,
              lambda n: read_user(ctx, n))
+    ctx.each(nodes.items(fields.optional("radius_server_groups"), "radius_server_groups"),
+             ctx.radius_groups, lambda n: read_radius_group(ctx, n))
 
 
 # --- algorithms -------------------------------------------------------------

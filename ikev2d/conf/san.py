@@ -32,3 +32,17 @@ def parse_san(text: str) -> IPv4Address | IPv6Address | str:
     if is_dns_name(value, wildcard=True):
         return value
     raise ValueError(f"'{value}' is neither an IP address nor a DNS name")
+
+
+def parse_host(text: str) -> IPv4Address | str:
+    """A server to reach: an IPv4 address object, or a DNS name as text."""
+    value = text.strip()
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        pass
+    if ":" in value:
+        raise ValueError(f"'{value}' is not an IPv4 address (only IPv4 is supported)")
+    if is_dns_name(value) and not value.replace(".", "").isdecimal():
+        return value
+    raise ValueError(f"'{value}' is neither an IPv4 address nor a DNS name")

@@ -1,6 +1,7 @@
-"""The device-level sections: device, interfaces, connection profiles, the RA
-VPN itself and logging. They reference the `objects:` section, so they are
-read after it; each reference is checked on the line that makes it.
+"""The device-level sections: device, interfaces, connection profiles and the
+RA VPN itself (logging: logging_settings.py). They reference the `objects:`
+section, so they are read after it; each reference is checked on the line
+that makes it.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from .model import (
     ConnectionProfile,
     Device,
     Interface,
-    Logging,
+    LOCAL_SERVER_GROUP,
     RemoteAccessVpn,
 )
 from .nodes import Fields, Problem
+from .objects import netmask
 from .san import is_dns_name
 
 DEVICE_KEYS = ("hostname",)
-INTERFACE_KEYS = ("name", "address")
+INTERFACE_KEYS = ("name", "address", "mask", "hardware")
 PROFILE_KEYS = (
     "name",
     "authentication",
@@ -35,6 +37,7 @@ PROFILE_KEYS = (
     "address_pools",
     "group_policy",
     "enable_client_services",
+    "accounting_server_group",
 )
 AUTHENTICATION_KEYS = ("method", "server_group", "eap_methods")
 RA_VPN_KEYS = (
@@ -48,23 +51,14 @@ RA_VPN_KEYS = (
     "default_connection_profile",
 )
 ACCESS_INTERFACE_KEYS = ("interface", "enable_ipsec_ikev2", "enable_ssl", "enable_dtls")
-LOGGING_KEYS = ("vpn_logging_level",)
 
 AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {"aaa-only": "aaa-only"}
 # FMC offers these too; ikev2d cannot do them yet, which deserves its own words.
 UNSUPPORTED_METHODS = ("client-certificate", "aaa-and-client-certificate", "saml")
-SERVER_GROUPS: Mapping[str, str] = {"LOCAL": "LOCAL"}
 EAP_METHODS: Mapping[str, EapType] = {
     "mschapv2": EapType.MSCHAPV2,
     "md5": EapType.MD5_CHALLENGE,
     "gtc": EapType.GTC,
-}
-LOGGING_LEVELS: Mapping[str, int] = {
-    "errors": 3,
-    "warnings": 4,
-    "notifications": 5,
-    "informational": 6,
-    "debugging": 7,
 }
 MAX_POOLS_PER_PROFILE = 6  # ASA tunnel-group `address-pool` takes up to six
 # RFC 7383 asks for at least 576 octets over IPv4; above an Ethernet MTU a
@@ -88,33 +82,33 @@ def read_device(ctx: Context, node: yaml.Node | None) -> Device:
     return Device(hostname)
 
 
-def read_interface(ctx: Context, node: yaml.Node) -> None:
+def read_interface(ctx: Context, node: yaml.Node, index: int) -> None:
+    """One data interface; `index` (file order) names its default hardware port."""
     fields = Fields(node, "interface", INTERFACE_KEYS)
     name_node = fields.required("name")
     name = nodes.name(name_node, "interface name")
     fields.what = f"interface '{name}'"
     address_node = fields.required("address")
     address = nodes.ipv4(address_node, "address")
+    mask_node = fields.optional("mask")
+    mask = defaults.INTERFACE_MASK if mask_node is None else netmask(mask_node, "mask")
+    hardware_node = fields.optional("hardware")
+    hardware = (
+        defaults.INTERFACE_HARDWARE.format(index=index)
+        if hardware_node is None
+        else nodes.name(hardware_node, "hardware")
+    )
     for other in ctx.interfaces.items.values():
         if other.address == address and other.name != name:
             raise Problem.at(
                 address_node, f"address {address} is already on interface '{other.name}'"
             )
-    ctx.interfaces.add(name_node, name, Interface(name, address))
-
-
-def read_logging(node: yaml.Node | None) -> Logging:
-    if node is None:
-        return Logging(defaults.VPN_LOGGING_LEVEL)
-    fields = Fields(node, "logging", LOGGING_KEYS)
-    level_node = fields.optional("vpn_logging_level")
-    if level_node is None:
-        return Logging(defaults.VPN_LOGGING_LEVEL)
-    if isinstance(level_node, yaml.ScalarNode) and (
-        level_node.tag == nodes.INT_TAG or str(level_node.value).strip().isdecimal()
-    ):
-        return Logging(nodes.integer(level_node, "vpn_logging_level", 3, 7))
-    return Logging(nodes.choice(level_node, "vpn_logging_level", LOGGING_LEVELS))
+        if other.hardware == hardware and other.name != name:
+            raise Problem.at(
+                hardware_node or name_node,
+                f"hardware {hardware} is already interface '{other.name}'",
+            )
+    ctx.interfaces.add(name_node, name, Interface(name, address, mask, hardware))
 
 
 # --- connection profiles ---------------------------------------------------------
@@ -126,7 +120,7 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     name = nodes.name(name_node, "connection profile name")
     fields.what = f"connection profile '{name}'"
     what = f"connection profile '{name}'"
-    method, server_group, eap = _authentication(fields.optional("authentication"))
+    method, server_group, eap = _authentication(ctx, fields.optional("authentication"))
     identity_node = fields.optional("ike_identity")
     ike_identity = None if identity_node is None else nodes.name(identity_node, "ike_identity")
     certificate = _profile_certificate(ctx, fields, what)
@@ -151,15 +145,19 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
         if services_node is None
         else nodes.boolean(services_node, "enable_client_services")
     )
+    accounting_node = fields.optional("accounting_server_group")
+    accounting = (
+        None if accounting_node is None else _radius_group(ctx, accounting_node, "accounting")
+    )
     profile = ConnectionProfile(
         name, method, server_group, eap, ike_identity, certificate, tuple(pools), group_policy,
-        services,
+        services, accounting,
     )
     ctx.profiles.add(name_node, name, profile)
 
 
 def _authentication(
-    node: yaml.Node | None,
+    ctx: Context, node: yaml.Node | None
 ) -> tuple[AuthenticationMethod, str, tuple[EapType, ...]]:
     if node is None:
         return defaults.AUTHENTICATION_METHOD, defaults.SERVER_GROUP, defaults.EAP_METHODS
@@ -174,11 +172,7 @@ def _authentication(
             )
         method = nodes.choice(method_node, "authentication method", AUTHENTICATION_METHODS)
     group_node = fields.optional("server_group")
-    server_group = (
-        defaults.SERVER_GROUP
-        if group_node is None
-        else nodes.choice(group_node, "AAA server group", SERVER_GROUPS)
-    )
+    server_group = defaults.SERVER_GROUP if group_node is None else _server_group(ctx, group_node)
     eap_node = fields.optional("eap_methods")
     eap: tuple[EapType, ...] = defaults.EAP_METHODS
     if eap_node is not None:
@@ -193,6 +187,29 @@ def _authentication(
             chosen.append(method_id)
         eap = tuple(chosen)
     return method, server_group, eap
+
+
+def _server_group(ctx: Context, node: yaml.Node) -> str:
+    """LOCAL (any case) or a RADIUS server group defined under objects."""
+    name = nodes.name(node, "AAA server group")
+    if name.upper() == LOCAL_SERVER_GROUP:
+        return LOCAL_SERVER_GROUP
+    return _radius_group(ctx, node, "AAA")
+
+
+def _radius_group(ctx: Context, node: yaml.Node, use: str) -> str:
+    name = nodes.name(node, f"{use} server group")
+    registry = ctx.radius_groups
+    if name in registry.items or name in registry.broken:
+        return name
+    known = ([LOCAL_SERVER_GROUP] if use == "AAA" else []) + list(registry.items)
+    defined = f"defined: {', '.join(known)}" if known else "no RADIUS server group is defined"
+    if use != "AAA" and name.upper() == LOCAL_SERVER_GROUP:
+        defined = "LOCAL cannot do accounting; name a RADIUS server group"
+    raise Problem.at(
+        node,
+        f"{use} server group '{name}' is not defined{nodes.suggest(name, known)}; {defined}",
+    )
 
 
 def _profile_certificate(ctx: Context, fields: Fields, what: str) -> str:

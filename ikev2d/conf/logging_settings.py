@@ -1,0 +1,113 @@
+"""The `logging:` section: FMC Platform Settings > Syslog, as far as VPN goes.
+
+The VPN logging level filters FTD syslog messages; console, file and
+syslog servers are where they go.
+"""
+
+from __future__ import annotations
+
+import os.path
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from . import defaults, nodes
+from .context import Context
+from .model import Logging, SyslogFormat, SyslogProtocol, SyslogServer
+from .nodes import Fields, Problem
+from .san import parse_host
+
+LOGGING_KEYS = ("vpn_logging_level", "console", "file", "syslog_servers")
+SERVER_KEYS = ("host", "port", "protocol", "format", "interface")
+
+LOGGING_LEVELS: Mapping[str, int] = {
+    "errors": 3,
+    "warnings": 4,
+    "notifications": 5,
+    "informational": 6,
+    "debugging": 7,
+}
+PROTOCOLS: Mapping[str, SyslogProtocol] = {"udp": "udp", "tcp": "tcp"}
+FORMATS: Mapping[str, SyslogFormat] = {"rfc5424": "rfc5424", "rfc3164": "rfc3164"}
+DEFAULT_PORTS: Mapping[SyslogProtocol, int] = {
+    "udp": defaults.SYSLOG_UDP_PORT,
+    "tcp": defaults.SYSLOG_TCP_PORT,
+}
+MAX_SYSLOG_SERVERS = 16  # ASA: up to 16 `logging host` entries
+
+
+def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
+    if node is None:
+        return Logging(defaults.VPN_LOGGING_LEVEL)
+    fields = Fields(node, "logging", LOGGING_KEYS)
+    level_node = fields.optional("vpn_logging_level")
+    level = defaults.VPN_LOGGING_LEVEL if level_node is None else _level(level_node)
+    console_node = fields.optional("console")
+    console = (
+        defaults.LOGGING_CONSOLE if console_node is None else nodes.boolean(console_node, "console")
+    )
+    file_node = fields.optional("file")
+    file = None if file_node is None else _path(ctx, file_node)
+    servers_node = fields.optional("syslog_servers")
+    entries = nodes.items(servers_node, "syslog_servers")
+    if len(entries) > MAX_SYSLOG_SERVERS and servers_node is not None:
+        raise Problem.at(servers_node, f"syslog_servers lists {len(entries)}; at most 16")
+    servers: list[SyslogServer] = []
+    seen: dict[object, int] = {}
+    issues: list[tuple[int, str]] = []
+    for entry in entries:
+        try:
+            server = _server(ctx, entry)
+            nodes.unique(entry, seen, (server.host, server.port, server.protocol),
+                         f"syslog server {server.protocol}/{server.host}:{server.port}")
+            servers.append(server)
+        except Problem as problem:
+            issues.extend(problem.issues)
+    if issues:
+        raise Problem(issues)
+    return Logging(level, console, file, tuple(servers))
+
+
+def _level(node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode) and (
+        node.tag == nodes.INT_TAG or str(node.value).strip().isdecimal()
+    ):
+        return nodes.integer(node, "vpn_logging_level", 3, 7)
+    return nodes.choice(node, "vpn_logging_level", LOGGING_LEVELS)
+
+
+def _path(ctx: Context, node: yaml.Node) -> Path:
+    value = Path(nodes.text(node, "file").strip())
+    return Path(os.path.normpath(ctx.folder / value))
+
+
+def _server(ctx: Context, node: yaml.Node) -> SyslogServer:
+    fields = Fields(node, "syslog server", SERVER_KEYS)
+    host_node = fields.required("host")
+    try:
+        host = parse_host(nodes.text(host_node, "host"))
+    except ValueError as exc:
+        raise Problem.at(host_node, f"host {exc}") from None
+    fields.what = f"syslog server {host}"
+    protocol_node = fields.optional("protocol")
+    protocol: SyslogProtocol = (
+        defaults.SYSLOG_PROTOCOL
+        if protocol_node is None
+        else nodes.choice(protocol_node, "protocol", PROTOCOLS)
+    )
+    port_node = fields.optional("port")
+    port = (
+        DEFAULT_PORTS[protocol] if port_node is None else nodes.integer(port_node, "port", 1, 65535)
+    )
+    format_node = fields.optional("format")
+    framing: SyslogFormat = (
+        defaults.SYSLOG_FORMAT
+        if format_node is None
+        else nodes.choice(format_node, "format", FORMATS)
+    )
+    interface_node = fields.optional("interface")
+    interface = (
+        None if interface_node is None else ctx.interfaces.resolve(interface_node, "interface")
+    )
+    return SyslogServer(host, port, protocol, framing, interface)

@@ -1,0 +1,95 @@
+"""`objects.radius_server_groups`: FMC RADIUS Server Groups (ASA `aaa-server`).
+
+A connection profile names one for authentication (instead of LOCAL) and
+may name one for accounting; both references are checked in sections.py.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from . import defaults, nodes
+from .context import Context
+from .model import LOCAL_SERVER_GROUP, RadiusServer, RadiusServerGroup
+from .nodes import Fields, Problem
+from .san import parse_host
+
+GROUP_KEYS = ("name", "servers")
+SERVER_KEYS = (
+    "host",
+    "authentication_port",
+    "accounting_port",
+    "secret",
+    "timeout_seconds",
+    "retries",
+    "interface",
+)
+MAX_SERVERS = 16  # ASA: up to 16 servers per aaa-server group
+TIMEOUT_RANGE = (1, 300)  # FMC RADIUS server timeout, seconds
+RETRIES_RANGE = (0, 10)
+MAX_SECRET_LENGTH = 127  # FMC's limit for the RADIUS key
+
+
+def read_radius_group(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "RADIUS server group", GROUP_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "RADIUS server group name")
+    fields.what = f"RADIUS server group '{name}'"
+    if name.upper() == LOCAL_SERVER_GROUP:
+        raise Problem.at(name_node, "LOCAL is the local user database; name the group otherwise")
+    servers_node = fields.required("servers")
+    entries = nodes.items(servers_node, "servers")
+    if not entries:
+        raise Problem.at(servers_node, f"RADIUS server group '{name}' lists no servers")
+    if len(entries) > MAX_SERVERS:
+        raise Problem.at(servers_node, f"RADIUS server group '{name}' lists {len(entries)}"
+                         f" servers; at most {MAX_SERVERS}")
+    servers: list[RadiusServer] = []
+    seen: dict[object, int] = {}
+    issues: list[tuple[int, str]] = []
+    for entry in entries:
+        try:
+            server = _server(ctx, entry)
+            nodes.unique(entry, seen, (server.host, server.authentication_port),
+                         f"RADIUS server {server.host}:{server.authentication_port}")
+            servers.append(server)
+        except Problem as problem:
+            issues.extend(problem.issues)
+    if issues:
+        raise Problem(issues)
+    ctx.radius_groups.add(name_node, name, RadiusServerGroup(name, tuple(servers)))
+
+
+def _server(ctx: Context, node: yaml.Node) -> RadiusServer:
+    fields = Fields(node, "RADIUS server", SERVER_KEYS)
+    host_node = fields.required("host")
+    try:
+        host = parse_host(nodes.text(host_node, "host"))
+    except ValueError as exc:
+        raise Problem.at(host_node, f"host {exc}") from None
+    fields.what = f"RADIUS server {host}"
+    # The secret is never echoed: nodes.text's messages do not quote values.
+    secret_node = fields.required("secret")
+    secret = nodes.text(secret_node, "secret")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise Problem.at(secret_node, f"secret is longer than {MAX_SECRET_LENGTH} characters")
+    interface_node = fields.optional("interface")
+    interface = (
+        None if interface_node is None else ctx.interfaces.resolve(interface_node, "interface")
+    )
+    return RadiusServer(
+        host,
+        _number(fields, "authentication_port", defaults.RADIUS_AUTHENTICATION_PORT, (1, 65535)),
+        _number(fields, "accounting_port", defaults.RADIUS_ACCOUNTING_PORT, (1, 65535)),
+        secret=secret,
+        timeout_seconds=_number(
+            fields, "timeout_seconds", defaults.RADIUS_TIMEOUT_SECONDS, TIMEOUT_RANGE
+        ),
+        retries=_number(fields, "retries", defaults.RADIUS_RETRIES, RETRIES_RANGE),
+        interface=interface,
+    )
+
+
+def _number(fields: Fields, key: str, default: int, bounds: tuple[int, int]) -> int:
+    node = fields.optional(key)
+    return default if node is None else nodes.integer(node, key, *bounds)
