@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from vici.protocol import Message as WireMessage  # type: ignore[import-untyped]
-from vici.protocol import Packet, Transport  # type: ignore[import-untyped]
+from vici.protocol import Packet, Transport
 
 from lab import vicicalls
 
@@ -30,11 +30,13 @@ Behaviour = Callable[[Transport, threading.Event], None]
 
 def _event(name: str, body: dict[str, Any]) -> bytes:
     raw = name.encode()
-    return bytes([Packet.EVENT, len(raw)]) + raw + WireMessage.serialize(body)
+    body_bytes: bytes = WireMessage.serialize(body)
+    return bytes([Packet.EVENT, len(raw)]) + raw + body_bytes
 
 
 def _response(body: dict[str, Any]) -> bytes:
-    return bytes([Packet.CMD_RESPONSE]) + WireMessage.serialize(body)
+    body_bytes: bytes = WireMessage.serialize(body)
+    return bytes([Packet.CMD_RESPONSE]) + body_bytes
 
 
 def _serve(conn: socket.socket, behaviour: Behaviour, stop: threading.Event) -> None:
