@@ -32,6 +32,7 @@ log = logging.getLogger("esp.userspace")
 
 DRAIN_BATCH = 64  # TUN packets per wake-up before yielding to other work
 TICK_SECONDS = 1.0  # time lifetimes and last-used are checked this often
+DROP_LOG_SECONDS = 10.0
 Address = tuple[str, int]
 
 
@@ -44,6 +45,8 @@ class _Pair:
     sock: socket.socket
     peer: Address  # where ESP goes: follows the client's NAT mapping
     last_used: float | None = None
+    quiet_until: float = 0.0  # drop warnings are rate-limited per pair
+    drops_logged: tuple[int, int, int] = (0, 0, 0)
     seen: tuple[int, int] = (0, 0)
     routes: tuple[IPv4Network, ...] = field(default=())
 
@@ -171,7 +174,10 @@ class UserspaceDataPlane:
                 del self._by_dst[key]
         self._by_net = [e for e in self._by_net if e[2] is not pair]
         self._drop_routes(pair)
-        log.info("Child SA 0x%08x/0x%08x of %s removed", spec.spi_in, spec.spi_out, spec.ike_sa_id)
+        i, o = pair.inbound, pair.outbound
+        log.info("Child SA 0x%08x/0x%08x of %s removed: in %d packets (%d bytes), out %d packets (%d bytes); "
+                 "dropped: replay %d, integrity %d, other %d", spec.spi_in, spec.spi_out, spec.ike_sa_id,
+                 i.packets, i.bytes, o.packets, o.bytes, i.replay_drops, i.integrity_failures, i.drops + o.drops)
 
     def counters(self, spi_in: int) -> SaCounters | None:
         pair = self._pairs.get(spi_in)
@@ -194,6 +200,8 @@ class UserspaceDataPlane:
         top = inbound.window.top
         inner = inbound.open(datagram)
         if inner is None:
+            if time.monotonic() >= pair.quiet_until:
+                self._log_drop(pair, datagram, remote)
             return
         if remote != pair.peer and inbound.window.top > top:
             self._peer_moved(pair, remote)
@@ -260,6 +268,24 @@ class UserspaceDataPlane:
         # the reaction to the implementation); answer where it now comes from.
         log.info("Child SA 0x%08x: peer moved from %s:%d to %s:%d", pair.spec.spi_in, *pair.peer, *remote)
         pair.peer = remote
+
+    def _log_drop(self, pair: _Pair, datagram: bytes, remote: Address) -> None:
+        """One warning per pair at most every DROP_LOG_SECONDS, worded like
+        FTD's 402119/402120, with the totals so far."""
+        i = pair.inbound
+        now = (i.replay_drops, i.integrity_failures, i.drops)
+        before, pair.drops_logged = pair.drops_logged, now
+        if now[0] > before[0]:
+            what = "failed anti-replay checking"
+        elif now[1] > before[1]:
+            what = "failed authentication"
+        else:
+            what = "was malformed or outside the SA's selectors"
+        pair.quiet_until = time.monotonic() + DROP_LOG_SECONDS
+        seq = int.from_bytes(datagram[4:8], "big") if len(datagram) >= 8 else 0
+        log.warning("IPSEC: Received an ESP packet (SPI= 0x%08X, sequence number= 0x%X) from %s:%d (user= %s) "
+                    "that %s; dropped so far: replay %d, integrity %d, other %d", pair.spec.spi_in, seq, *remote,
+                    pair.spec.username or "?", what, *now)
 
     def _expired(self, expiry: Expiry) -> None:
         log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in, "hard" if expiry.hard else "soft",
