@@ -7,6 +7,7 @@ machines this project is developed on cannot: kernel-esp.md), and
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import logging
@@ -158,9 +159,12 @@ class KernelDataPlane:
         self.replay_window = replay_window
         self.priority = priority
         self.routes = routes
+        # every socket is opened here, so all of them belong to the network
+        # namespace of the caller (tests make one data plane per namespace)
         try:
             self._nl = NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES)
             self._rt = open_route_channel() if routes else None
+            self._expire: ExpireSubscription | None = ExpireSubscription()
         except OSError as exc:
             raise DataPlaneError(f"cannot open netlink: {describe(exc)}") from exc
         # reqids of this process: pid in the upper half, so two daemons differ
@@ -173,11 +177,11 @@ class KernelDataPlane:
         self._routes: dict[Network, _Shared] = {}
         self._lock = threading.RLock()
         self._on_expiry: ExpiryCallback | None = None
-        self._expire: ExpireSubscription | None = None
-        self._expire_loop = None
+        self._expire_loop: asyncio.AbstractEventLoop | None = None
         self._expire_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._reported: set[tuple[int, bool]] = set()
+        self._closed = False
 
     # -- attach and expiry ----------------------------------------------------------
 
@@ -194,14 +198,8 @@ class KernelDataPlane:
     def start_expiry_listener(self) -> None:
         """Listen for XFRM_MSG_EXPIRE: on the running asyncio loop if there is
         one (callbacks then run on it), otherwise on a thread."""
-        if self._expire is not None:
+        if self._expire is None or self._expire_loop is not None or self._expire_thread is not None:
             return
-        try:
-            self._expire = ExpireSubscription()
-        except OSError as exc:
-            raise DataPlaneError(f"cannot subscribe to XFRM expire events: {describe(exc)}") from exc
-        import asyncio
-
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -407,6 +405,9 @@ class KernelDataPlane:
 
     def close(self) -> None:
         """Remove all we installed (and sweep by reqid for anything missed)."""
+        if self._closed:
+            return
+        self._closed = True
         with self._lock:
             reqids = {r.reqid for r in self._installed.values()} | {v[0] for v in self._reqids.values()}
             problems: list[str] = []

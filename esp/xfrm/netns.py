@@ -2,7 +2,8 @@
 
 A helper thread unshares its network namespace and opens the socket there;
 the socket keeps that namespace alive and usable from any thread, and when it
-is closed the namespace goes away. Nothing in the caller's namespace (its
+is closed the namespace goes away. `in_netns` does the same in an existing,
+named namespace (the tests use it to give each namespace its own data plane). Nothing in the caller's namespace (its
 SAs, policies, routes) can be touched through it: the probe and the host's
 unit tests use this.
 """
@@ -26,14 +27,36 @@ def _unshare_net() -> None:
         raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
 
 
+def _setns_net(path: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
 def in_fresh_netns(make: Callable[[], T]) -> T:
     """Run `make` on a thread that first moves to a new network namespace
     (needs CAP_SYS_ADMIN); return its result or raise its exception."""
+    return _on_thread(_unshare_net, make)
+
+
+def in_netns(name: str, make: Callable[[], T]) -> T:
+    """Run `make` on a thread inside the named namespace (`ip netns add NAME`,
+    or a path such as /proc/PID/ns/net): sockets it opens belong there."""
+    path = name if name.startswith("/") else f"/run/netns/{name}"
+    return _on_thread(lambda: _setns_net(path), make)
+
+
+def _on_thread(enter: Callable[[], None], make: Callable[[], T]) -> T:
     box: dict[str, object] = {}
 
     def run() -> None:
         try:
-            _unshare_net()
+            enter()
             box["value"] = make()
         except BaseException as exc:  # handed to the caller below
             box["error"] = exc

@@ -27,8 +27,9 @@ def usersa_info_fields(p: SaParams, prefix: str = "") -> dict[str, object]:
         "reqid": p.reqid,
         "family": p.family,
         "mode": p.mode,
-        # ESN keeps its window in XFRMA_REPLAY_ESN_VAL instead
-        "replay_window": 0 if p.esn else min(p.replay_window, 32),
+        # the legacy field holds at most 32; a bigger window (or ESN) goes in
+        # XFRMA_REPLAY_ESN_VAL, and then the kernel wants this one zero
+        "replay_window": 0 if uses_esn_attr(p) else p.replay_window,
         "flags": 0,
     }
     values.update(p.lifetime.fields())
@@ -41,6 +42,11 @@ def usersa_info_fields(p: SaParams, prefix: str = "") -> dict[str, object]:
     return {prefix + k: v for k, v in values.items()}
 
 
+def uses_esn_attr(p: SaParams) -> bool:
+    """As strongSwan does: the bitmap replay state for ESN or windows over 32."""
+    return p.esn or p.replay_window > 32
+
+
 def newsa_message(p: SaParams) -> xfrm_usersa_info:
     msg = xfrm_usersa_info()
     for key, value in usersa_info_fields(p).items():
@@ -49,7 +55,7 @@ def newsa_message(p: SaParams) -> xfrm_usersa_info:
     if p.encap is not None:
         attrs.append(("XFRMA_ENCAP", {"encap_type": p.encap.type, "encap_sport": p.encap.sport,
                                       "encap_dport": p.encap.dport, "encap_oa": None}))
-    if p.esn:
+    if uses_esn_attr(p):
         words = (max(p.replay_window, 32) + 31) // 32
         attrs.append(("XFRMA_REPLAY_ESN_VAL", {"bmp_len": words, "replay_window": words * 32,
                                                "bmp": bytes(4 * words)}))
