@@ -9,9 +9,9 @@ from ipaddress import IPv4Address
 
 from .aaa.local import CredentialStore, LocalUserDatabase
 from .crypto.auth import PrivateKey
-from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal
+from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
 from .identity import Identity, load_identity
-from .iana import IdType
+from .iana import EapType, IdType
 from .pool import AddressPool, PoolSet
 from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
 from .wire.payloads import IDr
@@ -26,6 +26,12 @@ class ProfileSettings:
     pool_masks: dict[str, IPv4Address]
     credentials: CredentialStore
     eap_methods: tuple[int, ...]
+    # RADIUS AAA: the authentication server group (None: the local user
+    # database); with GTC first among the EAP methods, username/password
+    # go to it as PAP, else EAP is relayed to it; the accounting group.
+    radius_group: str | None = None
+    radius_pap: bool = False
+    accounting_group: str | None = None
 
     @property
     def name(self) -> str:
@@ -74,6 +80,8 @@ class ResponderSettings:
     pools: dict[str, AddressPool] = field(default_factory=dict)
     # identity certificate name -> its private key, for the signing jobs
     signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
+    # RADIUS server groups by name, for the adapter's RADIUS client
+    radius_groups: dict[str, RadiusServerGroup] = field(default_factory=dict, repr=False)
 
     @property
     def default(self) -> ProfileSettings:
@@ -105,6 +113,9 @@ def build_settings(config: Config) -> ResponderSettings:
             pool_masks={name: pools[name].mask for name in cp.address_pools},
             credentials=users,
             eap_methods=tuple(int(m) for m in cp.eap_methods),
+            radius_group=None if cp.authenticates_locally else cp.server_group,
+            radius_pap=cp.eap_methods[:1] == (EapType.GTC,),
+            accounting_group=cp.accounting_server_group,
         )
     ra = config.remote_access_vpn
     return ResponderSettings(
@@ -115,4 +126,5 @@ def build_settings(config: Config) -> ResponderSettings:
         fragment_size=ra.fragment_size,
         pools=pools,
         signing_keys={name: ident.private_key for name, ident in identities.items()},
+        radius_groups={g.name: g for g in config.radius_server_groups},
     )
