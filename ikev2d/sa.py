@@ -24,12 +24,12 @@ from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_
 from .eap import EapPacket, EapServer
 from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
-                     ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped,
+                     ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped, SessionStarted,
                      NegotiationAborted)
 from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, EapCode, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
 from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from .settings import ProfileSettings, ResponderSettings
-from .tasks.config_payload import build_reply, requested_ipv4
+from .tasks.config_payload import application_version, build_reply, requested_ipv4
 from .tasks.proposals import EspSuite, IkeSuite, select_esp
 from .tasks.traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
 from .wire.errors import InvalidSyntax, UnsupportedCriticalPayload, WireError
@@ -408,7 +408,7 @@ class IkeSa:
             return [EAP(outcome.message)]
         if not outcome.success:
             effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
-                                           outcome.failure_reason or "EAP failure")))
+                                           outcome.failure_reason or "EAP failure", aaa_rejected=True)))
             effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
                                                    "Failed to authenticate the IKE SA")))
             self._fail(now)
@@ -436,7 +436,6 @@ class IkeSa:
         out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key_r, octets_r))]
         self.state = State.ESTABLISHED
         self.established_at = now
-        effects.append(Emit(IkeSaEstablished(self.name, self.local, self.remote, self.username, self.proposal_name)))
         out += self._first_child(now, effects)
         return out
 
@@ -446,23 +445,37 @@ class IkeSa:
         assert self.profile is not None and self.pending is not None
         pending, profile = self.pending, self.profile
         self.pending = None
+
+        def up(address: IPv4Address | None = None) -> None:
+            # SA UP comes after the address lines, as an FTD logs them
+            effects.append(Emit(IkeSaEstablished(self.name, self.local, self.remote, self.username,
+                                                 self.proposal_name, self.unique_id, profile.group_policy.name,
+                                                 address, application_version(pending.cp))))
+
         if pending.sa is None or pending.tsi is None or pending.tsr is None:
+            up()
             return []  # childless IKE SA (RFC 6023)
         if not requested_ipv4(pending.cp):
             # a remote-access headend hands out the address; without one the
             # client cannot be routed (RFC 7296 §3.15.4)
+            up()
             return [Notify(NotifyType.FAILED_CP_REQUIRED)]
         leased = profile.pools.allocate(self.session_id)
         if leased is None:
             effects.append(Emit(AddressAssignmentFailed(self.name, self.local, self.remote, self.username,
-                                                        profile.name)))
+                                                        profile.name, self.unique_id)))
+            up()
             return [Notify(NotifyType.INTERNAL_ADDRESS_FAILURE)]
         pool, address = leased
         self.lease = (pool.name, address)
         effects.append(Emit(AddressAssigned(self.name, self.local, self.remote, self.username, pool.name, address,
-                                            profile.name, profile.group_policy.name)))
+                                            profile.name, profile.group_policy.name, self.unique_id)))
+        up(address)
         cp_reply = build_reply(address, profile.pool_masks[pool.name], profile.group_policy)
         child = self._negotiate_child(pending, address, now, effects)
+        if self.children:
+            effects.append(Emit(SessionStarted(self.name, self.local, self.remote, self.username, self.unique_id,
+                                               address, profile.group_policy.name)))
         return [cp_reply] + child
 
     def _negotiate_child(self, pending: PendingChild, address: IPv4Address, now: float,
@@ -561,11 +574,13 @@ class IkeSa:
         if self.lease is not None and self.profile is not None:
             pool, address = self.lease
             self.profile.pools.release(address)
-            effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address)))
+            effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address,
+                                                self.unique_id)))
             self.lease = None
         if self.state is State.ESTABLISHED:
             effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
-                                             now - (self.established_at or now))))
+                                             now - (self.established_at or now), session=self.unique_id,
+                                             group_policy=self.profile.group_policy.name if self.profile else "")))
 
     def _fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,

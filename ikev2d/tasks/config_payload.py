@@ -32,6 +32,17 @@ def requested_ipv4(cp: CP | None) -> bool:
     )
 
 
+def application_version(cp: CP | None) -> str:
+    """The client's own name and version, if its request carries one
+    (APPLICATION_VERSION, RFC 7296 §3.15.1: printable ASCII)."""
+    if cp is None or cp.cfg_type != ConfigType.CFG_REQUEST:
+        return ""
+    for a in cp.attributes:
+        if a.type == ConfigAttr.APPLICATION_VERSION:
+            return "".join(c for c in a.value.decode("ascii", "replace") if c.isprintable())
+    return ""
+
+
 def build_reply(address: IPv4Address, netmask: IPv4Address, policy: GroupPolicy) -> CP:
     attrs = [
         ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, address.packed),
