@@ -1,0 +1,68 @@
+"""Accounting Start and Stop records of a session (RFC 2866), and the
+data-plane counters a Stop carries."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Protocol
+
+from .messages import AccountingRecord, AcctStatus, NasContext, TerminateCause, TrafficCounters
+
+# The IKE SA's delete reason (as the SA logs it) -> Acct-Terminate-Cause
+_CAUSES = {
+    "User Requested": TerminateCause.USER_REQUEST,
+    "Peer aborted the negotiation": TerminateCause.USER_REQUEST,
+    "Peer not responding (DPD)": TerminateCause.LOST_CARRIER,
+    "Timeout": TerminateCause.SESSION_TIMEOUT,
+    "Idle Timeout": TerminateCause.IDLE_TIMEOUT,
+    "Administrator Reset": TerminateCause.ADMIN_RESET,
+}
+
+
+def terminate_cause(reason: str) -> TerminateCause:
+    return _CAUSES.get(reason, TerminateCause.NAS_REQUEST)
+
+
+def session_id(unique_id: int) -> str:
+    """Acct-Session-Id: the session's vpn-sessiondb index in hex, so a
+    record matches `show vpn-sessiondb` (e.g. 00006000)."""
+    return f"{unique_id:08X}"
+
+
+def start_record(group: str, unique_id: int, username: str, nas: NasContext, framed_ip: IPv4Address | None,
+                 classes: tuple[bytes, ...], by_radius: bool) -> AccountingRecord:
+    return AccountingRecord(group=group, status=AcctStatus.START, session_id=session_id(unique_id),
+                            username=username, nas=nas, framed_ip=framed_ip, classes=classes,
+                            authenticated_by_radius=by_radius)
+
+
+def stop_record(start: AccountingRecord, duration: float, reason: str,
+                child_spis: tuple[int, ...]) -> AccountingRecord:
+    return AccountingRecord(group=start.group, status=AcctStatus.STOP, session_id=start.session_id,
+                            username=start.username, nas=start.nas, framed_ip=start.framed_ip,
+                            session_time=max(0, int(duration)), terminate_cause=terminate_cause(reason),
+                            child_spis=child_spis, classes=start.classes,
+                            authenticated_by_radius=start.authenticated_by_radius)
+
+
+class _Counted(Protocol):
+    packets_in: int
+    bytes_in: int
+    packets_out: int
+    bytes_out: int
+
+
+class CounterSource(Protocol):
+    """The data plane, as far as accounting reads it."""
+
+    def counters(self, spi_in: int) -> _Counted | None: ...
+
+
+def session_counters(source: CounterSource, child_spis: tuple[int, ...]) -> TrafficCounters | None:
+    """Sum of the session's Child SA counters; None when the data plane
+    knows none of them (then the Stop reports zeros)."""
+    seen = [c for c in (source.counters(spi) for spi in child_spis) if c is not None]
+    if not seen:
+        return None
+    return TrafficCounters(octets_in=sum(c.bytes_in for c in seen), octets_out=sum(c.bytes_out for c in seen),
+                           packets_in=sum(c.packets_in for c in seen), packets_out=sum(c.packets_out for c in seen))
