@@ -7,6 +7,7 @@ from typing import Union
 
 from esp.spec import ChildSaSpec
 
+from .aaa.radius.messages import AccessRequest, AccountingRecord
 from .crypto.jobs import Job
 
 from .events import Event
@@ -37,10 +38,23 @@ class RemoveChildSa:
 @dataclass(frozen=True)
 class Compute:
     """Run `job` off the event loop, then hand the result to
-    `Responder.job_done(token, result, now)`."""
+    `Responder.job_done(token, result, now)`. A RADIUS Access-Request is
+    such a job too: its answer comes back the same way."""
 
     token: tuple
-    job: Job
+    job: Job | AccessRequest
+
+
+@dataclass(frozen=True)
+class SendAccounting:
+    """Send a RADIUS accounting record; nothing waits for the answer. At
+    Stop the adapter adds the data plane's counters, so this effect comes
+    before the session's Child SAs are removed."""
+
+    record: AccountingRecord
+    ike_sa_id: str
+    local: Address
+    remote: Address
 
 
 @dataclass(frozen=True)
@@ -50,4 +64,4 @@ class Emit:
     event: Event
 
 
-Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, Emit]
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, SendAccounting, Emit]
