@@ -162,6 +162,7 @@ class Charon:
         retransmit_timeout: float = 1.0,
         ike_log_level: int = 2,
         signature_authentication: bool = True,
+        kernel_esp: bool = False,
     ) -> None:
         self.ns = ns
         self.folder = folder
@@ -172,6 +173,7 @@ class Charon:
             retransmit_timeout=retransmit_timeout,
             ike_log_level=ike_log_level,
             signature_authentication=signature_authentication,
+            kernel_esp=kernel_esp,
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.config: ClientConfig | ResponderConfig | None = None
