@@ -72,8 +72,11 @@ def uml_missing() -> str | None:
     return None
 
 
-def _job_script(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> str:
-    lines = ["set -u", f"cd {shlex.quote(str(cwd))}"]
+def _job_script(command: Sequence[str], cwd: Path, env: Mapping[str, str], tmpfs: Path) -> str:
+    # a guest-only tmpfs for unix sockets and daemons' private /run, which do
+    # not belong on hostfs (it shadows an empty folder of the work directory)
+    lines = ["set -u", f"mkdir -p {shlex.quote(str(tmpfs))}", f"mount -t tmpfs tmpfs {shlex.quote(str(tmpfs))}",
+             f"cd {shlex.quote(str(cwd))}"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     lines.append(" ".join(shlex.quote(a) for a in command) + " 2>&1")
     return "\n".join(lines) + "\n"
@@ -90,12 +93,14 @@ def run_in_uml(
     cwd: Path = REPO,
 ) -> UmlResult:
     """Boot UML, run `command` as root in the guest (cwd `cwd`, extra `env`),
-    power off; the console log stays in `workdir/uml-console.log`."""
+    power off; the console log stays in `workdir/uml-console.log`. In the
+    guest, $UML_WORKDIR is `workdir` and $UML_TMPFS a tmpfs of its own."""
     workdir.mkdir(parents=True, exist_ok=True)
     job = workdir / "uml-job.sh"
-    guest_env = {"IKEV2D_IN_UML": "1", "UML_WORKDIR": str(workdir), "PYTHONDONTWRITEBYTECODE": "1",
-                 **(env or {})}
-    job.write_text(_job_script(command, cwd, guest_env))
+    tmpfs = workdir / "guest-tmpfs"
+    guest_env = {"IKEV2D_IN_UML": "1", "UML_WORKDIR": str(workdir), "UML_TMPFS": str(tmpfs),
+                 "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    job.write_text(_job_script(command, cwd, guest_env, tmpfs))
     log_path = workdir / "uml-console.log"
     # a marker the job cannot print by accident
     marker = f"UML-EXIT-{secrets.token_hex(6)}="

@@ -200,7 +200,7 @@ class IpState:
     spi: int
     reqid: int
     mode: str
-    text: str
+    text: str = field(repr=False)  # it holds the keys
 
     def line(self, word: str) -> str | None:
         for line in self.text.splitlines():

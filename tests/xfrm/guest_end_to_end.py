@@ -1,0 +1,163 @@
+"""Issue 3's end-to-end on a kernel with ESP: runs INSIDE user-mode Linux
+(tests/xfrm/test_end_to_end.py boots it; not collected on the host).
+
+ikev2d with ``--dataplane kernel`` in the gateway namespace, a strongSwan
+client with the kernel's ESP (kernel-netlink, no kernel-libipsec) in a client
+namespace: the client connects, ping and UDP from its virtual address reach
+the gateway's inside address through the tunnel, the gateway's
+``ip -s xfrm state`` counters move (and the client's: its kernel does the
+ESP), and the client's disconnect removes ikev2d's states, policies and the
+route to the virtual address. Once with ESP in UDP 4500, once plain ESP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.netns import Topology, run_prefix
+from lab.pki import LabPki, make_lab_pki
+from lab.strongswan import Charon
+from lab.swanctl_conf import ClientConfig
+from esp.xfrm.netns import in_netns
+
+from .guestlib import in_uml, ip, nsexec, parse_ip_policies, parse_ip_states, wait_for
+
+pytestmark = pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_*.py boot it)")
+
+INSIDE = "198.19.0.1"
+_tags = itertools.count(1)
+
+
+@dataclass
+class Lab:
+    topology: Topology
+    gateway: Ikev2d
+    client: Charon
+
+    def context(self) -> str:
+        """Log tails for an assertion message (keys never reach these logs)."""
+        return (f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}"
+                f"\n--- client charon log (tail)\n" + "\n".join(self.client.log().splitlines()[-60:]))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    return make_lab_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    tag = next(_tags)
+    # daemon folders on the guest's tmpfs: unix sockets and charon's private
+    # /run do not belong on the hostfs root; logs are copied out afterwards
+    run = Path(os.environ["UML_TMPFS"]) / f"e2e-{tag}"
+    run.mkdir(parents=True)
+    topology = Topology(run_prefix(f"e{tag}"), 1).create()
+    cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs())
+    gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
+                     extra_args=["--dataplane", "kernel", "--crypto-workers", "0"])
+    client = Charon(topology.clients[0], run / "client", kernel_esp=True)
+    try:
+        gateway.start(timeout=30)
+        client.start(timeout=30)
+        yield Lab(topology, gateway, client)
+    finally:
+        client.stop()
+        gateway.stop()
+        keep = Path(os.environ.get("UML_WORKDIR", "/tmp")) / f"e2e-{tag}-logs"
+        keep.mkdir(parents=True, exist_ok=True)
+        for path in (gateway.log_path, client.log_path):
+            if path.exists():
+                shutil.copy(path, keep / f"{path.parent.name}-{path.name}")
+        topology.destroy()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _udp_round_trip(lab: Lab, vip: str, payload: bytes) -> bytes:
+    def server() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.bind((INSIDE, 7777))
+        return s
+
+    def client() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.bind((vip, 0))
+        return s
+
+    srv = in_netns(lab.topology.gateway.name, server)
+    cli = in_netns(lab.topology.clients[0].name, client)
+    try:
+        cli.sendto(payload, (INSIDE, 7777))
+        data, peer = srv.recvfrom(65535)
+        assert peer[0] == vip
+        srv.sendto(data, peer)
+        return cli.recvfrom(65535)[0]
+    finally:
+        srv.close()
+        cli.close()
+
+
+@pytest.mark.parametrize("encap", [True, False], ids=["esp-in-udp", "esp"])
+def test_strongswan_kernel_esp_through_ikev2d_kernel_dataplane(lab: Lab, pki: LabPki, encap: bool) -> None:
+    gw_ns, client_ns = lab.topology.gateway.name, lab.topology.clients[0].name
+    assert "dataplane kernel: chosen with --dataplane kernel" in lab.gateway.log(), lab.context()
+
+    lab.client.load(ClientConfig(local_addr=lab.topology.client_addrs[0], remote_addr=lab.topology.gateway_addr,
+                                 ca_cert=pki.ca_cert, encap=encap))
+    result = lab.client.initiate(timeout=30)
+    assert result.ok, f"initiate failed: {result.errmsg}\n{result.text()}{lab.context()}"
+    sas = lab.client.list_sas()
+    assert len(sas) == 1 and sas[0].state == "ESTABLISHED" and len(sas[0].children) == 1, sas
+    child = sas[0].children[0]
+    assert child.state == "INSTALLED" and child.encap == encap, child
+    vip = sas[0].local_vips[0]
+    assert vip.startswith("198.19.0."), sas[0]
+
+    # the client's own kernel does its ESP: no libipsec TUN, its SAs count
+    assert nsexec(client_ns, "ip", "link", "show", "ipsec0", check=False).returncode != 0
+
+    # ikev2d's SAs and policies are in the gateway's kernel
+    states = parse_ip_states(ip(gw_ns, "-s", "xfrm", "state"))
+    spis = {s.spi for s in states}
+    assert spis == {int(child.spi_in, 16), int(child.spi_out, 16)}, (states, child)
+    for s in states:
+        assert s.mode == "tunnel"
+        assert (s.line("encap") is not None) == encap, s.text.splitlines()[:3]
+    dirs = sorted(p.split("\n")[1].split()[1] for p in parse_ip_policies(ip(gw_ns, "xfrm", "policy")))
+    assert dirs == ["fwd", "in", "out"]
+    assert vip in ip(gw_ns, "route", "show", f"{vip}/32")
+    before = {s.spi: s.packets for s in states}
+    assert set(before.values()) == {0}
+
+    # traffic from the virtual address, through the tunnel
+    pong = nsexec(client_ns, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "3", "-I", vip, INSIDE, check=False)
+    assert pong.returncode == 0, f"{pong.stdout}{pong.stderr}{lab.context()}"
+    assert _udp_round_trip(lab, vip, b"u" * 1200) == b"u" * 1200
+
+    after = {s.spi: s for s in parse_ip_states(ip(gw_ns, "-s", "xfrm", "state"))}
+    gw_in, gw_out = after[int(child.spi_out, 16)], after[int(child.spi_in, 16)]  # the client's out is our in
+    assert gw_in.packets >= 4 and gw_out.packets >= 4, (gw_in.packets, gw_out.packets)
+    assert gw_in.bytes > 1200 and gw_out.bytes > 1200
+    client_states = {s.spi: s for s in parse_ip_states(ip(client_ns, "-s", "xfrm", "state"))}
+    assert client_states[int(child.spi_out, 16)].packets == gw_in.packets
+    assert client_states[int(child.spi_in, 16)].packets == gw_out.packets
+
+    # disconnect: ikev2d takes its states, policies and route out
+    done = lab.client.terminate()
+    assert done.ok, done.errmsg
+    gone = wait_for(lambda: parse_ip_states(ip(gw_ns, "xfrm", "state")) == []
+                    and ip(gw_ns, "xfrm", "policy").strip() == "", timeout=5)
+    assert gone, f"{ip(gw_ns, 'xfrm', 'state')}{ip(gw_ns, 'xfrm', 'policy')}{lab.context()}"
+    assert ip(gw_ns, "route", "show", f"{vip}/32").strip() == ""
+    assert lab.gateway.running(), lab.context()
