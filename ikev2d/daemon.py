@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 
 from esp.dataplane import DataPlane, RecordingDataPlane
 
+from .client_services import ClientServices
 from .conf import Config
+from .control.service import Control, start_control
 from .core import Responder
 from .settings import ResponderSettings, build_settings
+from .syslog import pipeline_from_config
 from .transport import CryptoRunner, Transport
 
 log = logging.getLogger("ikev2d")
@@ -42,11 +45,15 @@ class Daemon:
     transports: list[Transport] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
+    control_path: str | None = None  # the `show` / logoff socket; None: no control socket
+    control: Control | None = field(default=None, init=False)
+    client_services: ClientServices | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.settings = build_settings(self.config)
         self.responder = Responder(self.settings)
         self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
+        self.syslog = pipeline_from_config(self.config)  # one for all transports: one message order
 
     def ike_addresses(self) -> list[str]:
         return [str(self.config.interface(a.interface).address)
@@ -57,17 +64,31 @@ class Daemon:
         if not addresses:
             raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
         for address in addresses:
-            transport = Transport(self.responder, address, self.dataplane, self.crypto)
+            transport = Transport(self.responder, address, self.dataplane, self.crypto, syslog=self.syslog)
             await transport.start()
             self.transports.append(transport)
             for protocol, port in (("IKE", transport.ike_port), ("NAT-T", transport.nat_t_port)):
                 self.listeners.append(Listener(protocol, address, port, id(transport) + port))
+        # TLS (and the DTLS placeholder) wherever SSL or client services
+        # expose it: listed exactly as it listens
+        self.client_services = ClientServices.from_config(self.config, self.settings.default.identity)
+        for bound in await self.client_services.start():
+            self.listeners.append(Listener(bound.protocol, bound.address, bound.port, bound.socket_id))
+
+        if self.control_path:
+            # last, so `show asp table socket` finds every listener registered
+            self.control = await start_control(self, self.control_path)
 
     async def stop(self) -> None:
+        if self.control is not None:
+            await self.control.stop()
+        if self.client_services is not None:
+            await self.client_services.stop()
         for transport in self.transports:
             await transport.stop()
         self.dataplane.close()
         self.crypto.close()
+        await self.syslog.aclose()
 
     def perform(self, effects: list) -> None:
         """Carry out effects that did not come from a datagram (logoff...)."""
