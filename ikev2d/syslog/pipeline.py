@@ -1,0 +1,74 @@
+"""Events in, FTD syslog records out to every destination, filtered by the
+VPN logging level (FMC Platform Settings > Syslog > VPN Logging Settings).
+
+Lives on the adapter side: it reads the wall clock, and the core stays free
+of it. An event the FTD has no message for (a dropped datagram, a protocol
+error) keeps its plain line in ikev2d's own log (`log.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from esp.dataplane import SaCounters
+
+from .. import events as ev
+from ..log import log_event
+from .catalogue import Record
+from .destinations import Destination
+from .render import records_for
+from .traffic import SessionTraffic
+
+log = logging.getLogger("ikev2d.syslog")
+
+Clock = Callable[[], datetime]
+
+ERRORS = 3  # the FTD's default VPN logging level
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SyslogPipeline:
+    def __init__(self, level: int = ERRORS, destinations: Sequence[Destination] = (), clock: Clock = _utc_now) -> None:
+        self.level = level
+        self.destinations = list(destinations)
+        self.clock = clock
+        self.traffic = SessionTraffic()
+        self.filtered = 0  # records above the level, never formatted for a destination
+
+    def emit(self, event: ev.Event) -> None:
+        if isinstance(event, ev.IkeSaDeleted):
+            event = self.traffic.complete(event)
+        try:
+            records = records_for(event)
+        except Exception:  # a rendering bug must not stop the effects after it
+            log.exception("cannot render %s for syslog", type(event).__name__)
+            records = []
+        if not records:
+            log_event(event)
+            return
+        for record in records:
+            self.publish(record)
+
+    def publish(self, record: Record) -> None:
+        if record.severity > self.level:  # lower numbers are more severe
+            self.filtered += 1
+            return
+        when = self.clock()
+        for destination in self.destinations:
+            destination.send(record, when)
+
+    def child_removed(self, ike_sa_id: str, counters: SaCounters | None) -> None:
+        self.traffic.child_removed(ike_sa_id, counters)
+
+    @property
+    def dropped(self) -> int:
+        return sum(d.dropped for d in self.destinations)
+
+    async def aclose(self) -> None:
+        for destination in self.destinations:
+            await destination.aclose()
