@@ -27,6 +27,7 @@ from .crypto.jobs import CryptoWorker, Job, JobResult, init_worker_process, run_
 from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
+from .syslog.pipeline import SyslogPipeline
 
 log = logging.getLogger("ikev2d.transport")
 
@@ -106,8 +107,9 @@ class NatTSocket:
 
 class Transport:
     def __init__(self, responder: Responder, address: str, dataplane: DataPlane, crypto: CryptoRunner,
-                 ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT)) -> None:
+                 ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT), syslog: SyslogPipeline | None = None) -> None:
         self.responder = responder
+        self.syslog = syslog  # FTD syslog; without one, events are plain log lines
         self.address = address
         self.dataplane = dataplane
         self.crypto = crypto
@@ -174,11 +176,16 @@ class Transport:
                 case InstallChildSa(spec=spec):
                     self.dataplane.install(spec)
                 case RemoveChildSa(spec=spec):
+                    if self.syslog is not None:  # the SA's last byte counts, for 113019
+                        self.syslog.child_removed(spec.ike_sa_id, self.dataplane.counters(spec.spi_in))
                     self.dataplane.remove(spec)
                 case Compute(token=token, job=job):
                     self._spawn(self._compute(token, job))
                 case Emit(event=event):
-                    log_event(event)
+                    if self.syslog is not None:
+                        self.syslog.emit(event)
+                    else:
+                        log_event(event)
 
     def _send(self, data: bytes, local: Address, remote: Address) -> None:
         if local[1] == self.nat_t_port:
