@@ -16,16 +16,19 @@ from typing import Callable
 
 from esp.spec import ChildSaSpec, EspAlgorithms
 
+from .aaa.radius.accounting import start_record, stop_record
+from .aaa.radius.messages import AccessAnswer, AccessRequest, AccountingRecord, NasContext, RadiusResult, RadiusUnreachable
 from .crypto import auth as ike_auth
 from .crypto.errors import CryptoError, IntegrityError
 from .crypto.jobs import Job, JobResult, SignJob, SignResult
 from .crypto.keymat import IkeKeys, derive_child_keys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ
-from .eap import EapPacket, EapServer
-from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from .eap import EapOutcome, EapPacket, EapServer
+from .eap.relay import EapRelay
+from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
                      ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped, SessionStarted,
-                     NegotiationAborted)
+                     NegotiationAborted, LOCAL_DATABASE)
 from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, EapCode, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
 from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from .settings import ProfileSettings, ResponderSettings
@@ -72,13 +75,17 @@ class PendingChild:
     cp: CP | None
 
 
+# turns a job's result into the response payloads, adding effects (events)
+Finish = Callable[[JobResult | RadiusResult, float, list[Effect]], list[Payload]]
+
+
 @dataclass(frozen=True)
 class Deferred:
-    """A handler's answer that needs a `Compute` job first: `finish` turns
-    the job's result into the response payloads."""
+    """A handler's answer that needs a `Compute` job first (a DH or
+    signature, or a RADIUS round trip): `finish` makes the response."""
 
-    job: Job
-    finish: Callable[[JobResult], list[Payload]]
+    job: Job | AccessRequest
+    finish: Finish
 
 
 @dataclass
@@ -87,7 +94,7 @@ class _Waiting:
     message_id: int
     local: Address
     remote: Address
-    finish: Callable[[JobResult], list[Payload]]
+    finish: Finish
 
 
 @dataclass
@@ -142,7 +149,7 @@ class IkeSa:
     last_response_id: int = -1
     last_response: list[bytes] = field(default_factory=list)
     profile: ProfileSettings | None = None
-    eap: EapServer | None = None
+    eap: EapServer | EapRelay | None = None
     username: str = ""
     msk: bytes | None = field(default=None, repr=False)
     idi_body: bytes = b""
@@ -156,6 +163,7 @@ class IkeSa:
     next_own_id: int = 0  # message IDs of the requests we initiate
     outgoing: _Outgoing | None = None
     delete_reason: str = ""
+    accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -311,13 +319,14 @@ class IkeSa:
             return self._liveness_check(now)
         return []
 
-    def job_done(self, token: tuple, result: JobResult, now: float) -> list[Effect]:
+    def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
         waiting = self.waiting
         if waiting is None or token[2] != waiting.message_id or self.state is State.DELETED:
             return []
         self.waiting = None
-        return self._respond(waiting.exchange, waiting.message_id, waiting.finish(result), waiting.local,
-                             waiting.remote)
+        effects: list[Effect] = []
+        payloads = waiting.finish(result, now, effects)
+        return effects + self._respond(waiting.exchange, waiting.message_id, payloads, waiting.local, waiting.remote)
 
     def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
                  remote: Address) -> list[Effect]:
@@ -368,17 +377,17 @@ class IkeSa:
         profile = self.settings.profile_for_identity(wanted)
         self.profile = profile
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
-        self.eap = EapServer(profile.eap_methods, profile.credentials, random=self.random)
+        self.eap = self._authenticator(profile)
         self.state = State.EAP
         idr = profile.own_id()
         octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(self.peer_hash_algorithms)))
         eap_request = self.eap.start().message
 
-        def finish(result: JobResult) -> list[Payload]:
+        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
             if not isinstance(result, SignResult):
                 # our own key failed us: say so rather than leave the client waiting
-                self._fail(self.last_activity)
+                self._fail(now)
                 return [Notify(NotifyType.AUTHENTICATION_FAILED)]
             identity = profile.identity
             out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
@@ -388,12 +397,36 @@ class IkeSa:
 
         return Deferred(job, finish)
 
-    def _auth_eap(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+    def _authenticator(self, profile: ProfileSettings) -> EapServer | EapRelay:
+        """The local user database, or the profile's RADIUS server group."""
+        if profile.radius_group is None:
+            return EapServer(profile.eap_methods, profile.credentials, random=self.random)
+        return EapRelay(profile.radius_group, "pap" if profile.radius_pap else "eap",
+                        NasContext(self.local[0], self.remote[0]), random=self.random)
+
+    def _auth_eap(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         assert self.eap is not None and self.profile is not None
         eap = message.get(EAP)
         if eap is None:
             raise AuthError("IKE_AUTH without the EAP payload the exchange expects")
-        outcome = self.eap.process(eap.data)
+        step = self.eap.process(eap.data)
+        if not isinstance(step, AccessRequest):
+            return self._eap_outcome(step, eap.data, now, effects)
+        relay = self.eap
+        assert isinstance(relay, EapRelay)
+        self.username = step.username
+
+        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
+            if not isinstance(result, (AccessAnswer, RadiusUnreachable)):
+                result = RadiusUnreachable(step.group, f"unexpected job result {type(result).__name__}")
+            return self._eap_outcome(relay.answer(result), eap.data, now, effects)
+
+        # the RADIUS round trip runs like a DH job: the core never waits on the network
+        return Deferred(step, finish)
+
+    def _eap_outcome(self, outcome: EapOutcome, response: bytes, now: float,
+                     effects: list[Effect]) -> list[Payload]:
+        assert self.profile is not None
         if outcome.identity:
             self.username = outcome.identity
         if not outcome.finished and outcome.failure_reason:
@@ -401,14 +434,16 @@ class IkeSa:
             # wait; strongSwan clients just give up on it. End the EAP
             # conversation at once with EAP-Failure and AUTHENTICATION_FAILED
             # (RFC 7296 §2.21.2), the notify every client understands.
-            identifier = EapPacket.parse(eap.data).identifier
+            identifier = EapPacket.parse(response).identifier
             outcome = dataclasses.replace(outcome, finished=True, success=False,
                                           message=EapPacket(EapCode.FAILURE, identifier, None).pack())
         if not outcome.finished:
             return [EAP(outcome.message)]
         if not outcome.success:
+            relay = self.eap if isinstance(self.eap, EapRelay) else None
             effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
-                                           outcome.failure_reason or "EAP failure", aaa_rejected=True)))
+                                           outcome.failure_reason or "EAP failure", self._aaa_server(),
+                                           aaa_rejected=relay is None or relay.rejected)))
             effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
                                                    "Failed to authenticate the IKE SA")))
             self._fail(now)
@@ -417,8 +452,14 @@ class IkeSa:
         self.state = State.EAP_DONE
         effects.append(Emit(AuthSucceeded(self.name, self.local, self.remote, self.username,
                                           _eap_name(outcome.method), self.profile.group_policy.name,
-                                          self.profile.name)))
+                                          self.profile.name, self._aaa_server())))
         return [EAP(outcome.message)]
+
+    def _aaa_server(self) -> str:
+        """The RADIUS server that decided, or the local database."""
+        if isinstance(self.eap, EapRelay) and self.eap.server_host:
+            return self.eap.server_host
+        return LOCAL_DATABASE
 
     def _auth_final(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
         assert self.profile is not None
@@ -437,7 +478,20 @@ class IkeSa:
         self.state = State.ESTABLISHED
         self.established_at = now
         out += self._first_child(now, effects)
+        self._accounting_start(effects)
         return out
+
+    def _accounting_start(self, effects: list[Effect]) -> None:
+        # RFC 2866 Start once the session is up; the Stop reuses its values
+        profile = self.profile
+        if profile is None or profile.accounting_group is None:
+            return
+        classes = self.eap.classes if isinstance(self.eap, EapRelay) else ()
+        self.accounting = start_record(profile.accounting_group, self.unique_id, self.username,
+                                       NasContext(self.local[0], self.remote[0]),
+                                       self.lease[1] if self.lease else None, classes,
+                                       by_radius=profile.radius_group is not None)
+        effects.append(SendAccounting(self.accounting, self.name, self.local, self.remote))
 
     # -- configuration payload + the first Child SA --------------------------
 
@@ -569,6 +623,12 @@ class IkeSa:
         self.state = State.DELETED
 
     def _release(self, now: float, reason: str, effects: list[Effect]) -> None:
+        if self.state is State.ESTABLISHED and self.accounting is not None:
+            # before the Child SAs go, so the adapter can still read their counters
+            stop = stop_record(self.accounting, now - (self.established_at or now), reason,
+                               tuple(c.spec.spi_in for c in self.children))
+            effects.append(SendAccounting(stop, self.name, self.local, self.remote))
+            self.accounting = None
         for child in list(self.children):
             self._remove_child_by_out_spi(child.spec.spi_out, effects)
         if self.lease is not None and self.profile is not None:
