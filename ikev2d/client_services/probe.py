@@ -1,11 +1,16 @@
 """Check TLS exposure from outside, as a port scan or AnyConnect would:
 
     python -m ikev2d.client_services.probe HOST PORT [--path /] [--cafile CA.pem]
+    python -m ikev2d.client_services.probe --udp HOST PORT
 
 Prints one JSON object: whether TCP connected, whether the TLS handshake
 completed (and with which version and peer certificate subject), and, with
 --path, the HTTP status and body of a GET. Exit status 0 when the handshake
 completed, 1 otherwise.
+
+With --udp it sends one datagram that starts like a DTLS ClientHello and
+reports whether the host refused it (ICMP port unreachable: nothing bound),
+answered, or stayed silent; exit status 0 unless refused.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import sys
 from typing import Any
 
 MAX_RESPONSE = 1 << 20
+# a DTLS 1.2 handshake record header (content type 22, version 254.253, epoch 0)
+DTLS_HELLO_START = bytes([22, 254, 253, 0, 0]) + bytes(8)
 
 
 def probe(host: str, port: int, *, path: str | None = None, cafile: str | None = None,
@@ -46,6 +53,22 @@ def probe(host: str, port: int, *, path: str | None = None, cafile: str | None =
                     out.update(_get(tls, host, path))
         except (OSError, ssl.SSLError) as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def udp_probe(host: str, port: int, *, wait: float = 1.0) -> dict[str, Any]:
+    out: dict[str, Any] = {"host": host, "port": port, "refused": False, "answered": False}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(wait)
+        # connected, so the kernel reports an ICMP port unreachable as ECONNREFUSED
+        sock.connect((host, port))
+        sock.send(DTLS_HELLO_START)
+        try:
+            out["answered"] = len(sock.recv(65535)) > 0
+        except ConnectionRefusedError:
+            out["refused"] = True
+        except TimeoutError:
+            pass
     return out
 
 
@@ -79,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cafile", help="verify the server against this CA (default: accept any certificate)")
     p.add_argument("--server-name", help="name to verify and send as SNI (default: HOST)")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--udp", action="store_true", help="probe the UDP (DTLS) port instead")
     args = p.parse_args(argv)
+    if args.udp:
+        found = udp_probe(args.host, args.port, wait=min(args.timeout, 2.0))
+        json.dump(found, sys.stdout)
+        sys.stdout.write("\n")
+        return 1 if found["refused"] else 0
     result = probe(args.host, args.port, path=args.path, cafile=args.cafile, server_name=args.server_name,
                    timeout=args.timeout)
     json.dump(result, sys.stdout)

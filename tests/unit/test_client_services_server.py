@@ -20,8 +20,8 @@ from cryptography.x509.oid import NameOID
 
 from ikev2d.client_services import Bound, ClientServices, Endpoint
 from ikev2d.client_services.http import Resource
-from ikev2d.client_services.probe import probe
-from ikev2d.client_services.server import Limits
+from ikev2d.client_services.probe import probe, udp_probe
+from ikev2d.client_services.server import DtlsPlaceholder, Limits
 from ikev2d.client_services.tls import server_context
 from ikev2d.identity import Identity
 
@@ -147,17 +147,10 @@ def test_connections_beyond_the_limit_are_closed_unanswered(identity: Identity) 
 
 def test_dtls_placeholder_binds_and_answers_nothing(identity: Identity) -> None:
     async def scenario(bound: dict[str, Bound], services: ClientServices) -> None:
-        port = bound["DTLS"].port
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.connect(("127.0.0.1", port))
-        sock.send(b"\x16\xfe\xfd" + bytes(20))  # the start of a DTLS 1.2 ClientHello record
-        loop = asyncio.get_running_loop()
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(loop.sock_recv(sock, 2048), 0.3)
+        got = await asyncio.to_thread(udp_probe, "127.0.0.1", bound["DTLS"].port, wait=0.3)
+        assert (got["refused"], got["answered"]) == (False, False), got
         placeholder = services.services[1]
-        assert placeholder.protocol.datagrams == 1  # type: ignore[union-attr]
-        sock.close()
+        assert isinstance(placeholder, DtlsPlaceholder) and placeholder.protocol.datagrams == 1
 
     _run(identity, scenario)
 
@@ -174,8 +167,7 @@ def test_listed_sockets_are_the_bound_ones_and_stop_closes_them(identity: Identi
     _run(identity, scenario)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", ports["SSL"]), timeout=2).close()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", ports["DTLS"]))  # free again
+    assert udp_probe("127.0.0.1", ports["DTLS"], wait=0.3)["refused"], "ICMP port unreachable once closed"
 
 
 def test_nothing_planned_means_nothing_bound(identity: Identity) -> None:
