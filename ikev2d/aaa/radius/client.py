@@ -128,8 +128,8 @@ class RadiusGroupClient:
             return answer
         return RadiusUnreachable(self.name, "; ".join(reasons) or "no server to ask")
 
-    async def account(self, record: AccountingRecord, counters: TrafficCounters | None) -> bool:
-        """Send one Accounting-Request; True once a server acknowledged it."""
+    async def account(self, record: AccountingRecord, counters: TrafficCounters | None) -> str | None:
+        """Send one Accounting-Request; the host that acknowledged it, or None."""
         timestamp = int(self.wall_clock())
         for index in self.health.order(self.clock()):
             server = self.servers[index]
@@ -149,10 +149,10 @@ class RadiusGroupClient:
             self.health.answered(index)
             log.info("RADIUS accounting %s for session %s acknowledged by %s (group %s)",
                      record.status.name.title(), record.session_id, server.label(True), self.name)
-            return True
+            return server.host
         log.warning("RADIUS accounting %s for session %s: no server of group %s answered",
                     record.status.name.title(), record.session_id, self.name)
-        return False
+        return None
 
     def _failed(self, index: int, exc: Exception, accounting: bool) -> str:
         server = self.servers[index]
@@ -182,11 +182,11 @@ class RadiusClients:
             return RadiusUnreachable(request.group, "no such RADIUS server group")
         return await group.access(request)
 
-    async def account(self, record: AccountingRecord, counters: TrafficCounters | None) -> bool:
+    async def account(self, record: AccountingRecord, counters: TrafficCounters | None) -> str | None:
         group = self.groups.get(record.group)
         if group is None:
             log.warning("RADIUS accounting: no server group named %s", record.group)
-            return False
+            return None
         return await group.account(record, counters)
 
     async def close(self) -> None:
