@@ -22,9 +22,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from esp.dataplane import DataPlane, Expiry
 
+from .aaa.radius.accounting import session_counters
+from .aaa.radius.client import RadiusClients
+from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
 from .core import Responder
 from .crypto.jobs import CryptoWorker, Job, JobResult, init_worker_process, run_in_worker_process
-from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
+from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
+from .events import AccountingSucceeded
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
 from .syslog.pipeline import SyslogPipeline
@@ -107,8 +111,10 @@ class NatTSocket:
 
 class Transport:
     def __init__(self, responder: Responder, address: str, dataplane: DataPlane, crypto: CryptoRunner,
-                 ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT), syslog: SyslogPipeline | None = None) -> None:
+                 ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT), syslog: SyslogPipeline | None = None,
+                 radius: RadiusClients | None = None) -> None:
         self.responder = responder
+        self.radius = radius  # RADIUS server groups (shared by all transports)
         self.syslog = syslog  # FTD syslog; without one, events are plain log lines
         self.address = address
         self.dataplane = dataplane
@@ -179,8 +185,12 @@ class Transport:
                     if self.syslog is not None:  # the SA's last byte counts, for 113019
                         self.syslog.child_removed(spec.ike_sa_id, self.dataplane.counters(spec.spi_in))
                     self.dataplane.remove(spec)
+                case Compute(token=token, job=AccessRequest() as request):
+                    self._spawn(self._radius(token, request))
                 case Compute(token=token, job=job):
                     self._spawn(self._compute(token, job))
+                case SendAccounting():
+                    self._account(effect)
                 case Emit(event=event):
                     if self.syslog is not None:
                         self.syslog.emit(event)
@@ -200,6 +210,38 @@ class Transport:
         task = asyncio.create_task(coro)
         self._jobs.add(task)  # keep a reference until done
         task.add_done_callback(self._jobs.discard)
+
+    async def _radius(self, token: tuple, request: AccessRequest) -> None:
+        # a network round trip, not CPU work: it runs on this loop (pyrad's
+        # asyncio client), never in the worker processes
+        try:
+            result = (await self.radius.access(request) if self.radius is not None
+                      else RadiusUnreachable(request.group, "no RADIUS client is running"))
+            effects = self.responder.job_done(token, result, time.monotonic())
+        except Exception:
+            log.exception("RADIUS request to server group %s failed", request.group)
+            return
+        self.perform(effects)
+
+    def _account(self, effect: SendAccounting) -> None:
+        # a Stop's counters are read now: its Child SAs are removed next
+        record = effect.record
+        counters = session_counters(self.dataplane, record.child_spis) if record.child_spis else None
+        if self.radius is None:
+            log.warning("RADIUS accounting for group %s: no RADIUS client is running", record.group)
+            return
+        self._spawn(self._send_accounting(effect, counters))
+
+    async def _send_accounting(self, effect: SendAccounting, counters: TrafficCounters | None) -> None:
+        assert self.radius is not None
+        try:
+            host = await self.radius.account(effect.record, counters)
+        except Exception:
+            log.exception("RADIUS accounting to server group %s failed", effect.record.group)
+            return
+        if host is not None:
+            self.perform([Emit(AccountingSucceeded(effect.ike_sa_id, effect.local, effect.remote,
+                                                   effect.record.username, host))])
 
     async def _compute(self, token: tuple, job: Job) -> None:
         try:
