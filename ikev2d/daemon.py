@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from esp.dataplane import DataPlane, RecordingDataPlane
 
+from .aaa.radius.client import RadiusClients
 from .client_services import ClientServices
 from .conf import Config
 from .control.service import Control, start_control
@@ -54,6 +55,8 @@ class Daemon:
         self.responder = Responder(self.settings)
         self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
         self.syslog = pipeline_from_config(self.config)  # one for all transports: one message order
+        # one RADIUS client for all transports, so a dead server is dead for all
+        self.radius = RadiusClients(self.settings.radius_groups)
 
     def ike_addresses(self) -> list[str]:
         return [str(self.config.interface(a.interface).address)
@@ -64,7 +67,8 @@ class Daemon:
         if not addresses:
             raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
         for address in addresses:
-            transport = Transport(self.responder, address, self.dataplane, self.crypto, syslog=self.syslog)
+            transport = Transport(self.responder, address, self.dataplane, self.crypto, syslog=self.syslog,
+                                  radius=self.radius)
             await transport.start()
             self.transports.append(transport)
             for protocol, port in (("IKE", transport.ike_port), ("NAT-T", transport.nat_t_port)):
@@ -88,6 +92,7 @@ class Daemon:
             await transport.stop()
         self.dataplane.close()
         self.crypto.close()
+        await self.radius.close()
         await self.syslog.aclose()
 
     def perform(self, effects: list) -> None:
