@@ -129,6 +129,15 @@ def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
     return ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
 
 
+def wait_tcp_listening(ns: Namespace, port: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(rf":{port}\s", ns.run(["ss", "-Htln"], check=False).stdout):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on TCP {port} in {ns.name}")
+
+
 def assert_healthy(server: Ikev2d) -> None:
     log = server.log()
     assert server.running(), f"ikev2d exited:\n{tail(log)}"
@@ -150,14 +159,11 @@ def test_ping_iperf_replay_and_tamper_through_the_userspace_dataplane(
     iperf_server = subprocess.Popen(topology.gateway.argv(["iperf3", "-s", "-1", "-B", INSIDE]),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        run = None
-        for _ in range(20):  # the server needs a moment to listen
-            run = ns.run(["iperf3", "-c", INSIDE, "-t", "2", "-J"], check=False, timeout=20)
-            if run.returncode == 0:
-                break
-            time.sleep(0.1)
-        assert run is not None and run.returncode == 0, f"iperf3 failed:\n{run and run.stdout[-2000:]}"
-        report = json.loads(run.stdout)
+        wait_tcp_listening(topology.gateway, 5201)
+        run = ns.run(["iperf3", "-c", INSIDE, "-t", "2", "-J"], check=False, timeout=20)
+        report = json.loads(run.stdout or "{}")
+        assert run.returncode == 0 and "sum_received" in report.get("end", {}), (
+            f"iperf3 failed: {report.get('error')}\n{run.stderr}")
         received = report["end"]["sum_received"]["bytes"]
         mbps = report["end"]["sum_received"]["bits_per_second"] / 1e6
         assert received > 1_000_000, f"iperf3 moved only {received} bytes"
