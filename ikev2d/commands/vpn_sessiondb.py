@@ -1,0 +1,63 @@
+"""`ikev2d vpn-sessiondb logoff name USER | index N [noconfirm]`: end
+sessions of the running daemon, each with a Delete notify to its client.
+
+The ASA asks `Do you want to logoff the VPN session(s)? [confirm]` unless
+told `noconfirm`; this command never asks (it is run from scripts and
+tests), so `noconfirm` and `--noconfirm` are accepted and change nothing.
+It prints what the ASA prints after the confirmation:
+
+    INFO: Number of sessions with name "alice" logged off : 1
+
+and exits 0 when at least one session was logged off, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..control.client import request
+from ..control.protocol import ControlError
+from .show import add_control_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vpn-sessiondb", help="log VPN sessions off (vpn-sessiondb logoff name USER)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("words", nargs="+", metavar="WORD", help="logoff name USER | logoff index N [noconfirm]")
+    p.add_argument("--noconfirm", action="store_true", help="accepted for the ASA's habit; never asks anyway")
+    add_control_option(p)
+    p.set_defaults(func=run)
+
+
+def parse(words: list[str]) -> tuple[str, str | int]:
+    """('name', USER) or ('index', N) from `logoff name USER [noconfirm]`."""
+    if words and words[-1].lower() == "noconfirm":
+        words = words[:-1]
+    if len(words) != 3 or words[0].lower() != "logoff" or words[1].lower() not in ("name", "index"):
+        raise ValueError("usage: ikev2d vpn-sessiondb logoff name USER | logoff index N [noconfirm]")
+    kind, value = words[1].lower(), words[2]
+    if kind == "index":
+        if not value.isdigit():
+            raise ValueError(f"ERROR: % Invalid index: {value}")
+        return kind, int(value)
+    return kind, value
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        kind, value = parse(args.words)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        count = int(request(args.control, {"op": "logoff", kind: value})["count"])
+    except (ControlError, KeyError, ValueError) as exc:
+        print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({kind: value, "logged_off": count}))
+    else:
+        print(f'INFO: Number of sessions with {kind} "{value}" logged off : {count}')
+    return 0 if count else 1

@@ -1,0 +1,123 @@
+"""The daemon side of the control socket.
+
+A Unix stream socket, mode 0600 in a folder created 0700, and each peer's
+credentials checked (SO_PEERCRED): only root or the daemon's own user may
+ask. One request per connection; the handler runs on the event loop, so it
+sees the responder between two datagrams, never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import socket
+import stat
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+from .protocol import MAX_MESSAGE, ControlError, check_path, decode, encode, error
+
+log = logging.getLogger("ikev2d.control")
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+READ_TIMEOUT = 5.0
+_UCRED = struct.Struct("3i")  # pid, uid, gid
+
+
+class ControlServer:
+    def __init__(self, path: str, handler: Handler) -> None:
+        check_path(path)
+        self.path = path
+        self.handler = handler
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: int | None = None
+
+    async def start(self) -> None:
+        _prepare(self.path)
+        old = os.umask(0o177)  # the socket is born 0600: no window before chmod
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_MESSAGE)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino
+        log.info("control socket %s", self.path)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+        try:
+            if os.stat(self.path).st_ino == self._inode:  # still ours, not a successor's
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _peer_allowed(writer):
+                answer = error("permission denied")
+            else:
+                answer = await self._answer(reader)
+            writer.write(encode(answer))
+            await writer.drain()
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except ConnectionError:
+                pass
+
+    async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+        try:
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            request = decode(line)
+        except (ValueError, asyncio.LimitOverrunError):
+            return error("request too large")
+        except ControlError as exc:
+            return error(str(exc))
+        try:
+            return self.handler(request)
+        except Exception as exc:  # a bad request must not take the daemon down
+            log.exception("control request %r failed", request.get("op"))
+            return error(f"internal error: {exc}")
+
+
+def _peer_allowed(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    return uid in (0, os.geteuid())
+
+
+def _prepare(path: str) -> None:
+    """Create the folder (0700) if needed; clear a stale socket, refuse to
+    take over a live one or to delete anything that is not a socket."""
+    folder = Path(path).parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlError(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+            raise ControlError(f"{path}: {exc.strerror}") from None
+        os.unlink(path)  # left by a daemon that died
+        return
+    finally:
+        probe.close()
+    raise ControlError(f"{path}: another ikev2d is serving this control socket")

@@ -1,0 +1,111 @@
+"""What the control socket does for a running daemon: snapshots for `show`,
+the running configuration, and `vpn-sessiondb logoff`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+from ..effects import Effect
+from ..sa import State
+from ..show.running_config import render_config
+from ..show.snapshot import to_dict
+from . import collect
+from .protocol import ControlError, error
+from .server import ControlServer
+from .stats import SessionStats
+
+log = logging.getLogger("ikev2d.control")
+
+# why the session ended, for the logs (the ASA's 113019 says "Admin Reset"
+# when an administrator logs a session off)
+LOGOFF_REASON = "Admin Reset"
+SAMPLE_INTERVAL = 1.0
+
+
+class ManagedDaemon(collect.DaemonView, Protocol):
+    def perform(self, effects: list[Effect]) -> None: ...
+
+
+class ControlService:
+    def __init__(self, daemon: ManagedDaemon, clock=time.monotonic, wall=time.time) -> None:
+        self.daemon = daemon
+        self.stats = SessionStats()
+        self.clock = clock
+        self.wall = wall
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "snapshot":
+            snap = collect.snapshot(self.daemon, self.stats, self.clock(), self.wall())
+            return {"ok": True, "snapshot": to_dict(snap)}
+        if op == "running-config":
+            return {"ok": True, "text": render_config(self.daemon.config)}
+        if op == "logoff":
+            return self._logoff(request)
+        return error(f"unknown request {op!r}")
+
+    def sample(self) -> None:
+        self.stats.observe(collect.presence(self.daemon.responder))
+
+    def _logoff(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, index = request.get("name"), request.get("index")
+        if isinstance(name, str) and name:
+            def chosen(sa) -> bool:
+                return sa.username == name
+        elif isinstance(index, int) and not isinstance(index, bool):
+            from ..show.names import session_index
+
+            def chosen(sa) -> bool:
+                return session_index(sa.unique_id) == index
+        else:
+            return error("logoff needs a user name or a session index")
+        responder = self.daemon.responder
+        count = 0
+        for sa in list(responder.sas.values()):
+            if sa.state is State.ESTABLISHED and chosen(sa):
+                self.sample()  # count the session before it goes
+                self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, self.clock()))
+                count += 1
+        return {"ok": True, "count": count}
+
+
+class Control:
+    """The control socket of one daemon: the server, the service behind it,
+    and the sampler that keeps vpn-sessiondb's cumulative counts."""
+
+    def __init__(self, daemon: ManagedDaemon, path: str) -> None:
+        self.service = ControlService(daemon)
+        self.server = ControlServer(path, self.service.handle)
+        self._sampler: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.server.start()
+        self._sampler = asyncio.create_task(self._sample(), name="control-sampler")
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+        await self.server.stop()
+
+    async def _sample(self) -> None:
+        while True:
+            self.service.sample()
+            await asyncio.sleep(SAMPLE_INTERVAL)
+
+
+async def start_control(daemon: ManagedDaemon, path: str) -> Control | None:
+    """The control socket, or None (said in the log) when it cannot be had,
+    e.g. another daemon serves that path: IKE goes on being served."""
+    control = Control(daemon, path)
+    try:
+        await control.start()
+    except (ControlError, OSError) as exc:
+        log.error("control socket: %s; `ikev2d show` cannot reach this daemon", exc)
+        return None
+    return control

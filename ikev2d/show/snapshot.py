@@ -1,0 +1,159 @@
+"""What the running daemon reports to `show` commands: plain values only.
+
+The daemon builds a `Snapshot` (ikev2d/control/collect.py), sends it as JSON
+over the control socket, and the client renders it; renderers are pure
+functions of a snapshot, so they are tested without a daemon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChildSnapshot:
+    """One ESP SA pair, from the responder's side."""
+
+    spi_in: int  # we chose it; the client sends with it
+    spi_out: int
+    local_selectors: tuple[str, ...]  # CIDR, what we protect (TSr)
+    remote_selectors: tuple[str, ...]  # CIDR, the client's address (TSi)
+    encr_id: int  # IANA transform IDs
+    encr_bits: int
+    integ_id: int
+    lifetime_seconds: int
+    lifetime_kilobytes: int
+    age_seconds: float
+    nat_t: bool  # ESP in UDP (RFC 3948)
+    packets_in: int = 0
+    bytes_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    replay_drops: int = 0
+    integrity_failures: int = 0
+    other_drops: int = 0
+    seq_out: int = 0
+    seq_in_highest: int = 0
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """One IKE SA and what hangs off it (user, lease, Child SAs)."""
+
+    unique_id: int  # the session handle (IPAA Session=0x...)
+    state: str  # ikev2d.sa.State value
+    username: str
+    tunnel_group: str  # connection profile; "" before IKE_AUTH
+    group_policy: str
+    interface: str  # nameif of the local address
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
+    assigned_ip: str | None
+    pool: str | None
+    spi_i: str  # hex, as on the wire
+    spi_r: str
+    encr_id: int
+    encr_bits: int
+    integ_id: int
+    prf_id: int
+    dh_id: int
+    auth_sign: str  # how we authenticate: "RSA" | "ECDSA"
+    auth_verify: str  # how the client authenticates: "EAP"
+    local_id: str
+    remote_id: str
+    ike_lifetime_seconds: int
+    created_epoch: float  # wall clock
+    established_epoch: float | None
+    active_seconds: float  # since the SA came up (or was created, if not up)
+    nat_peer: bool  # the client is behind a NAT (NAT-D)
+    nat_local: bool  # we are
+    local_next_message_id: int  # requests we initiated
+    remote_next_message_id: int  # requests we expect from the client
+    dpd_interval: float
+    dpd_retries: int
+    idle_timeout_minutes: int
+    client_type: str  # "generic" (standards IKEv2) | "anyconnect"
+    children: tuple[ChildSnapshot, ...] = ()
+
+    @property
+    def established(self) -> bool:
+        return self.state == "ESTABLISHED"
+
+    @property
+    def nat_t(self) -> bool:
+        return self.nat_peer or self.nat_local
+
+
+@dataclass(frozen=True)
+class ListenerSnapshot:
+    """A socket as `show asp table socket` lists it."""
+
+    protocol: str  # "SSL", "DTLS", "IKE", "NAT-T"
+    address: str
+    port: int
+    socket_id: int
+    state: str = "LISTEN"
+    foreign: str = "0.0.0.0:*"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """Active now, cumulative since start, peak concurrent (vpn-sessiondb)."""
+
+    active: int = 0
+    cumulative: int = 0
+    peak: int = 0
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    generic_ikev2: Counter = Counter()  # standards IKEv2 remote-access clients
+    anyconnect: Counter = Counter()
+    ikev2_tunnels: Counter = Counter()
+    ipsec_tunnels: Counter = Counter()  # ESP without UDP encapsulation
+    ipsec_natt_tunnels: Counter = Counter()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    hostname: str
+    taken_epoch: float
+    vpn_capacity: int
+    sessions: tuple[SessionSnapshot, ...] = ()
+    listeners: tuple[ListenerSnapshot, ...] = ()
+    totals: SessionTotals = SessionTotals()
+
+    def established(self) -> list[SessionSnapshot]:
+        return [s for s in self.sessions if s.established]
+
+
+def to_dict(value: Any) -> dict[str, Any]:
+    return dataclasses.asdict(value)
+
+
+_T = typing.TypeVar("_T")
+
+
+def from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
+    """Rebuild a snapshot dataclass from `to_dict` output (after JSON)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _decode(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_dict(hint, value)
+    if origin is tuple:
+        (item, *_rest) = typing.get_args(hint)
+        return tuple(_decode(item, v) for v in value)
+    return value
