@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from ..control.protocol import DEFAULT_PATH as DEFAULT_CONTROL_PATH
 from .common import load_or_report
 
 log = logging.getLogger("ikev2d")
@@ -25,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ESP anti-replay window in packets (0 disables the check)")
     p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="processes for DH and signatures (0: inline on the event loop)")
+    p.add_argument("--control", default=DEFAULT_CONTROL_PATH, metavar="PATH",
+                   help="control socket for `ikev2d show` and `vpn-sessiondb logoff` "
+                        f"(default {DEFAULT_CONTROL_PATH}; '' for none)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     p.set_defaults(func=run)
 
@@ -56,7 +60,8 @@ async def _serve(config, args: argparse.Namespace, crypto_workers: int) -> int:
         return 1
     log.info("%s", why)
     try:
-        daemon = Daemon(config, dataplane=dataplane, crypto_workers=crypto_workers)
+        daemon = Daemon(config, dataplane=dataplane, crypto_workers=crypto_workers,
+                        control_path=args.control or None)
     except IdentityError as exc:
         dataplane.close()
         log.error("identity certificate: %s", exc)
