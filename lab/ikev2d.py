@@ -3,14 +3,18 @@
 The configuration is config/ikev2d.yaml with a few knobs turned for a test
 (DH groups, fragment size, pool, users, EAP methods, logging level) and the
 identity certificate switched to ``enrollment: files`` with the lab PKI's
-server certificate and key.  stdout and stderr go to one log file.
+server certificate and key.  stdout and stderr go to one log file.  Each
+daemon gets its own control socket, which `show()` and `vpn_sessiondb()`
+drive with the `ikev2d` command line.
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +114,12 @@ class Ikev2d:
         self.config = config
         self.extra_args = list(extra_args)  # more `ikev2d run` options, e.g. ["--dataplane", "userspace"]
         self.proc: subprocess.Popen[bytes] | None = None
+        # a short folder of its own: a Unix socket path is at most 107 bytes
+        self._control_dir = Path(tempfile.mkdtemp(prefix="ikv-ctl-"))
+
+    @property
+    def control_path(self) -> Path:
+        return self._control_dir / "control.sock"
 
     @property
     def config_path(self) -> Path:
@@ -120,7 +130,22 @@ class Ikev2d:
         return self.folder / "ikev2d.log"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "ikev2d", "run", "--config", str(self.config_path), *self.extra_args]
+        return [sys.executable, "-m", "ikev2d", "run", "--config", str(self.config_path),
+                "--control", str(self.control_path), *self.extra_args]
+
+    def cli(self, *words: str, json: bool = False, timeout: float = 15.0) -> "subprocess.CompletedProcess[str]":
+        """`ikev2d WORDS --control <this daemon's socket>`, e.g.
+        cli("show", "crypto", "ikev2", "sa"); the socket is a file, so
+        this runs from the root namespace."""
+        argv = [sys.executable, "-m", "ikev2d", *words, "--control", str(self.control_path)]
+        return subprocess.run(argv + (["--json"] if json else []), capture_output=True, text=True,
+                              timeout=timeout, cwd=REPO)
+
+    def show(self, *words: str, json: bool = False) -> "subprocess.CompletedProcess[str]":
+        return self.cli("show", *words, json=json)
+
+    def vpn_sessiondb(self, *words: str, json: bool = False) -> "subprocess.CompletedProcess[str]":
+        return self.cli("vpn-sessiondb", *words, json=json)
 
     def start(self, timeout: float = 15.0, port: int = 500) -> "Ikev2d":
         """Start and wait until UDP `port` is bound inside the namespace."""
@@ -152,7 +177,9 @@ class Ikev2d:
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
-        return stop_process(proc)
+        code = stop_process(proc)
+        shutil.rmtree(self._control_dir, ignore_errors=True)
+        return code
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
