@@ -9,4 +9,6 @@ from __future__ import annotations
 COMMANDS = (
     "ikev2d.commands.run",
     "ikev2d.commands.check_config",
+    "ikev2d.commands.show",
+    "ikev2d.commands.vpn_sessiondb",
 )
