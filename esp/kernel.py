@@ -22,7 +22,7 @@ from typing import Callable
 from .dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
 from .spec import ChildSaSpec
 from .xfrm import consts as c
-from .xfrm.algorithms import UnsupportedAlgorithm, kernel_algs
+from .xfrm.algorithms import KernelAlg, UnsupportedAlgorithm, kernel_algs
 from .xfrm.expire import ExpireSubscription
 from .xfrm.flush import flush_owned
 from .xfrm.messages import RESPONSE_CLASSES
@@ -287,7 +287,7 @@ class KernelDataPlane:
         else:
             self._reqids[key] = (reqid, users - 1)
 
-    def _add_states(self, r: _Installed, algs_in: tuple, algs_out: tuple) -> None:
+    def _add_states(self, r: _Installed, algs_in: tuple[KernelAlg, ...], algs_out: tuple[KernelAlg, ...]) -> None:
         s = r.spec
         encap = s.encap_local_port is not None and s.encap_remote_port is not None
         lifetime = self.lifetime(s)
@@ -356,16 +356,16 @@ class KernelDataPlane:
                 except OSError as exc:
                     problems.append(f"policy {key[0].src}->{key[0].dst} dir {key[1]}: {describe(exc)}")
         r.policies.clear()
-        for dst in reversed(r.routes):
-            shared = self._routes[dst]
+        for net in reversed(r.routes):
+            shared = self._routes[net]
             shared.refs -= 1
             if shared.refs == 0:
-                del self._routes[dst]
+                del self._routes[net]
                 if shared.owned and shared.route is not None and self._rt is not None:
                     try:
                         delete_route(self._rt, shared.route)
                     except OSError as exc:
-                        problems.append(f"route to {dst}: {describe(exc)}")
+                        problems.append(f"route to {net}: {describe(exc)}")
         r.routes.clear()
         self._drop_reqid(r.spec)
         return problems

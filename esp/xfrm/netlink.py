@@ -55,7 +55,7 @@ class NetlinkError(OSError):
 
     @property
     def name(self) -> str:
-        return errno.errorcode.get(self.errno, str(self.errno))
+        return errno.errorcode.get(self.errno or 0, str(self.errno))
 
 
 def _ack_detail(data: bytes, offset: int, length: int, flags: int) -> str:
@@ -74,6 +74,17 @@ def _ack_detail(data: bytes, offset: int, length: int, flags: int) -> str:
             return bytes(data[pos + 4 : pos + alen]).rstrip(b"\0").decode(errors="replace")
         pos += (alen + 3) & ~3
     return ""
+
+
+def encode_request(msg: nlmsg, msg_type: int, flags: int, seq: int) -> bytes:
+    """The bytes of one request (NLM_F_REQUEST added; the kernel fills our port id)."""
+    msg["header"]["type"] = msg_type
+    msg["header"]["flags"] = NLM_F_REQUEST | flags
+    msg["header"]["sequence_number"] = seq
+    msg["header"]["pid"] = 0
+    msg.reset()
+    msg.encode()
+    return bytes(msg.data)
 
 
 class NetlinkChannel:
@@ -118,15 +129,8 @@ class NetlinkChannel:
         NLMSG_DONE. Raises NetlinkError on an error ack."""
         with self._lock:
             self._seq = (self._seq % 0x7FFFFFFF) + 1
-            seq = self._seq
-            msg["header"]["type"] = msg_type
-            msg["header"]["flags"] = NLM_F_REQUEST | flags
-            msg["header"]["sequence_number"] = seq
-            msg["header"]["pid"] = 0
-            msg.reset()
-            msg.encode()
-            self.sock.send(bytes(msg.data))
-            return self._collect(seq)
+            self.sock.send(encode_request(msg, msg_type, flags, self._seq))
+            return self._collect(self._seq)
 
     def dump(self, msg: nlmsg, msg_type: int) -> list[nlmsg]:
         return self.request(msg, msg_type, NLM_F_DUMP)

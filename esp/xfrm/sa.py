@@ -7,6 +7,7 @@ NetlinkError (errno and the kernel's extended-ack text).
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 from pyroute2.netlink import nlmsg
 
@@ -124,7 +125,9 @@ def alloc_spi(nl: NetlinkChannel, src: str, dst: str, reqid: int, low: int = 0xC
 
 def parse_sa(msg: nlmsg, prefix: str = "") -> SaState:
     """An xfrm_usersa_info (or the one inside xfrm_user_expire) as SaState."""
-    f = (lambda name: msg[prefix + name])
+    def f(name: str) -> Any:
+        return msg[prefix + name]
+
     family = int(f("family"))
     replay = msg.get_attr("XFRMA_REPLAY_VAL")
     esn = msg.get_attr("XFRMA_REPLAY_ESN_VAL")

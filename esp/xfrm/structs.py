@@ -214,7 +214,7 @@ ALG_NAME_LEN = 64
 
 
 def field_size(fmt: Any) -> int:
-    return fmt.size if isinstance(fmt, type) else struct.calcsize(fmt)
+    return struct.calcsize(fmt) if isinstance(fmt, str) else int(fmt.size)
 
 
 def fields_size(fields: Sequence[Field]) -> int:
@@ -236,7 +236,7 @@ def pack_fields(fields: Sequence[Field], values: dict[str, Any]) -> bytes:
     structs inside one attribute, which pyroute2's NLA arrays cannot express."""
     out = bytearray()
     for name, fmt in fields:
-        if isinstance(fmt, type):
+        if not isinstance(fmt, str):  # a codec class such as Address16
             fmt.encode_into(out, len(out), values.get(name))
         elif fmt.endswith("x"):
             out.extend(bytes(struct.calcsize(fmt)))
@@ -248,7 +248,7 @@ def pack_fields(fields: Sequence[Field], values: dict[str, Any]) -> bytes:
 def unpack_fields(fields: Sequence[Field], data: bytes, offset: int = 0) -> tuple[dict[str, Any], int]:
     values: dict[str, Any] = {}
     for name, fmt in fields:
-        if isinstance(fmt, type):
+        if not isinstance(fmt, str):
             values[name], offset = fmt.decode_from(data, offset)
         elif fmt.endswith("x"):
             offset += struct.calcsize(fmt)
