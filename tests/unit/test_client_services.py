@@ -164,7 +164,7 @@ def test_site_serves_one_profile_per_connection_profile_and_a_front_page_linking
     names = [p.name for p in config.connection_profiles]
     for name in names:
         doc = ElementTree.fromstring(site[profile_path(name)].body)
-        assert doc.find("{http://schemas.xmlsoap.org/encoding/}Name").text == name
+        assert doc.findtext("{http://schemas.xmlsoap.org/encoding/}Name") == name
     front = site["/"].body.decode()
     assert all(f'href="{profile_path(n)}"' in front for n in names)
     assert config.device.hostname in front

@@ -10,7 +10,6 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address
-from pathlib import Path
 
 import pytest
 from cryptography import x509

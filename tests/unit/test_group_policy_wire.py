@@ -175,6 +175,7 @@ def test_tunnel_specified_reaches_the_client(shared_tmp: Path) -> None:
     assert client.result.dns == [IPv4Address("198.19.0.53")]
     assert client.last is not None
     cp = client.last.get(CP)
+    assert cp is not None
     types = [a.type for a in cp.attributes]
     assert types.count(ConfigAttr.INTERNAL_IP4_SUBNET) == 2
     assert [a.value for a in cp.attributes if a.type == ConfigAttr.UNITY_DEF_DOMAIN] == [b"lab.example.test"]
@@ -185,8 +186,9 @@ def test_exclude_specified_reaches_the_client(shared_tmp: Path) -> None:
                                   "      split_tunnel_networks: [198.19.5.0/24]\n")
     assert [(str(t.start_addr), str(t.end_addr)) for t in client.result.tsr] == [
         ("0.0.0.0", "198.19.4.255"), ("198.19.6.0", "255.255.255.255")]
-    assert client.last is not None
-    (local_lan,) = [a.value for a in client.last.get(CP).attributes if a.type == ConfigAttr.UNITY_LOCAL_LAN]
+    cp = client.last.get(CP) if client.last else None
+    assert cp is not None
+    (local_lan,) = [a.value for a in cp.attributes if a.type == ConfigAttr.UNITY_LOCAL_LAN]
     assert _unity_subnets(local_lan) == [IPv4Network("198.19.5.0/24")]
 
 
