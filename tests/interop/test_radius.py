@@ -1,0 +1,217 @@
+"""ikev2d with a RADIUS server group: a real FreeRADIUS (Debian's 3.2) and
+real strongSwan clients (issue 4, item 5).
+
+FreeRADIUS runs in the gateway namespace beside ikev2d, on 127.0.0.1
+1812/1813, configured as shared/reference/strongswan-lab.md says (EAP
+default type MSCHAPv2, one Cleartext-Password per user). The RADIUS users'
+passwords differ from ikev2d's local users' ones, so a client that connects
+was let in by RADIUS, not by the local database.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import ikev2dlog, swanlog
+from lab.freeradius import FreeRadius
+from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.netns import Namespace, Topology
+from lab.pki import LabPki
+from lab.strongswan import Charon
+
+from .checks import POOL_FIRST, assert_connected, assert_in_log, assert_initiated, assert_no_sa, tail
+from .conftest import LabLogs
+
+pytestmark = [pytest.mark.radius, pytest.mark.interop, pytest.mark.timeout(60)]
+
+SECRET = "Lab-Radius-Secret-7"
+GROUP = "ISE"
+ALICE_RADIUS_PW = "Radius-Alice-Pw-1"  # not ikev2d's local password for alice
+BOB_RADIUS_PW = "Radius-Bob-Pw-2"
+WRONG_PW = "Not-Alices-Radius-Pw-9"
+# on the gateway's outside subnet, but no host has it: ARP fails, requests vanish
+SILENT_SERVER = "198.18.0.254"
+INSIDE = "198.19.0.1"
+SECRETS = (SECRET, ALICE_RADIUS_PW, BOB_RADIUS_PW, WRONG_PW)
+
+StartGateway = Callable[..., Ikev2d]
+StartCharon = Callable[..., Charon]
+
+
+@pytest.fixture
+def freeradius(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[FreeRadius]:
+    server = FreeRadius(topology.gateway, tmp_path / "freeradius", secret=SECRET,
+                        users={"alice": ALICE_RADIUS_PW, "bob": BOB_RADIUS_PW})
+    lab_logs.add("freeradius", server.log)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gateway(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartGateway]:
+    """Factory: ikev2d in the gateway namespace, `run` options as arguments."""
+    started: list[Ikev2d] = []
+
+    def start(*args: str, **knobs: Any) -> Ikev2d:
+        folder = tmp_path / f"ikev2d{len(started)}"
+        cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(**knobs))
+        server = Ikev2d(topology.gateway, folder, cfg, extra_args=args)
+        started.append(server)
+        lab_logs.add(f"ikev2d {folder}", server.log)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def radius_server(host: str = "127.0.0.1", **settings: Any) -> dict[str, Any]:
+    return {"host": host, "secret": SECRET, "timeout_seconds": 2, "retries": 1, **settings}
+
+
+def use_radius(servers: list[dict[str, Any]], eap_methods: list[str],
+               accounting: bool = False) -> Callable[[dict[str, Any]], None]:
+    """Config edit: every connection profile authenticates (and accounts)
+    against the RADIUS server group GROUP."""
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["objects"]["radius_server_groups"] = [{"name": GROUP, "servers": servers}]
+        for profile in cfg["connection_profiles"]:
+            profile["authentication"]["server_group"] = GROUP
+            profile["authentication"]["eap_methods"] = eap_methods
+            if accounting:
+                profile["accounting_server_group"] = GROUP
+    return edit
+
+
+def assert_healthy(server: Ikev2d) -> None:
+    log = server.log()
+    assert server.running(), f"ikev2d exited:\n{tail(log)}"
+    assert ikev2dlog.tracebacks(log) == [], f"traceback in ikev2d's log:\n{tail(log)}"
+    assert [s for s in SECRETS if s in log] == [], "a password or the RADIUS secret reached ikev2d's log"
+
+
+def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
+    return ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
+
+
+def test_eap_mschapv2_relayed_to_freeradius_connects(
+    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+) -> None:
+    """RFC 3579: the client's EAP-MSCHAPv2 goes to FreeRADIUS in EAP-Message
+    attributes; its Access-Accept carries MS-MPPE-Recv/Send-Key (RFC 2548),
+    from which ikev2d builds the MSK: the client's AUTH from its own MSK
+    verifies at ikev2d and ikev2d's at the client, so the SA comes up."""
+    server = gateway(edit=use_radius([radius_server()], ["mschapv2"]))
+    alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
+
+    assert_initiated(alice.initiate(timeout=15), alice)
+
+    sa = assert_connected(alice)
+    assert sa.local_vips == [POOL_FIRST]
+    assert_in_log(alice.log(), [swanlog.eap_succeeded("EAP_MSCHAPV2", msk=True)])
+    radius_log = freeradius.log()
+    assert "eap_mschapv2" in radius_log and "Sent Access-Accept" in radius_log, tail(radius_log)
+    assert "MS-MPPE-Recv-Key" in radius_log and "MS-MPPE-Send-Key" in radius_log
+    assert ikev2dlog.sa_up(server.log(), "alice"), tail(server.log())
+    assert_healthy(server)
+
+
+def test_eap_gtc_password_checked_as_pap(gateway: StartGateway, client: StartCharon, freeradius: FreeRadius) -> None:
+    """Username/password: ikev2d runs EAP-GTC with the client and asks
+    FreeRADIUS with PAP (RFC 2865 User-Password), no EAP towards RADIUS."""
+    server = gateway(edit=use_radius([radius_server()], ["gtc"]))
+    bob = client(0, eap="eap-gtc", identity="bob", password=BOB_RADIUS_PW)
+
+    assert_initiated(bob.initiate(timeout=15), bob)
+
+    assert_connected(bob, identity="bob")
+    assert_in_log(bob.log(), [swanlog.eap_succeeded("EAP_GTC", msk=False)])
+    radius_log = freeradius.log()
+    assert "pap: User authenticated successfully" in radius_log, tail(radius_log)
+    assert "eap: No EAP-Message, not doing EAP" in radius_log, "GTC must reach RADIUS as PAP, not as relayed EAP"
+    assert "eap: Peer sent EAP Response" not in radius_log
+    assert_healthy(server)
+
+
+@pytest.mark.parametrize(("eap", "methods"), [("eap-mschapv2", ["mschapv2"]), ("eap-gtc", ["gtc"])])
+def test_password_rejected_by_radius_gets_authentication_failed(
+    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius, eap: str, methods: list[str]
+) -> None:
+    """FreeRADIUS refuses the password (Access-Reject): ikev2d ends EAP with
+    EAP-Failure and AUTHENTICATION_FAILED (RFC 7296 §2.21.2); no address is
+    spent, and ikev2d logs the refusal."""
+    server = gateway(edit=use_radius([radius_server()], methods))
+    mallory = client(0, eap=eap, password=WRONG_PW)
+
+    result = mallory.initiate(timeout=15)
+
+    assert not result.ok, "a password RADIUS refused must not connect"
+    assert_in_log(mallory.log(), [swanlog.AUTHENTICATION_FAILED])
+    assert_no_sa(mallory)
+    assert "Sent Access-Reject" in freeradius.log(), tail(freeradius.log())
+    assert ikev2dlog.auth_refused(server.log(), "alice"), tail(server.log())
+    # FTD 113005 names the AAA server that refused
+    assert "AAA user authentication Rejected : reason = AAA failure : server = 127.0.0.1" in server.log()
+    assert_healthy(server)
+
+
+def test_silent_first_server_fails_over_to_the_second(
+    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+) -> None:
+    """The group's first server never answers: after its timeout and one
+    retransmission ikev2d asks the second (FreeRADIUS), and the client,
+    which keeps retransmitting its IKE_AUTH meanwhile, connects."""
+    server = gateway(edit=use_radius([radius_server(SILENT_SERVER, timeout_seconds=1, retries=1),
+                                      radius_server()], ["mschapv2"]))
+    alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
+
+    assert_initiated(alice.initiate(timeout=20), alice)
+
+    assert_connected(alice)
+    log = server.log()
+    assert f"RADIUS server {SILENT_SERVER}:1812 of group {GROUP}: no answer after 2 transmissions" in log, tail(log)
+    assert "Sent Access-Accept" in freeradius.log()
+    assert_healthy(server)
+
+
+def test_accounting_start_and_stop_reach_freeradius(
+    topology: Topology, gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+) -> None:
+    """RFC 2866: Start when the session is up and Stop when the client
+    leaves, with one Acct-Session-Id, the user, the pool address, and at
+    Stop the session time, User-Request as the cause and the traffic the
+    userspace data plane counted (a ping through the tunnel)."""
+    server = gateway("--dataplane", "userspace", edit=use_radius([radius_server()], ["mschapv2"], accounting=True))
+    alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
+    assert_initiated(alice.initiate(timeout=15), alice)
+    assert_connected(alice)
+
+    starts = freeradius.wait_for_records(lambda rs: any(r.get("Acct-Status-Type") == "Start" for r in rs))
+    pinged = ping(topology.clients[0])
+    assert pinged.returncode == 0, f"ping through the tunnel failed:\n{pinged.stdout}{pinged.stderr}"
+    assert alice.terminate().ok
+    records = freeradius.wait_for_records(lambda rs: any(r.get("Acct-Status-Type") == "Stop" for r in rs))
+
+    start = next(r for r in starts if r.get("Acct-Status-Type") == "Start")
+    stop = next(r for r in records if r.get("Acct-Status-Type") == "Stop")
+    for record in (start, stop):
+        assert record["User-Name"] == "alice"
+        assert record["Framed-IP-Address"] == POOL_FIRST
+        assert record["NAS-Port-Type"] == "Virtual"
+        assert record["Calling-Station-Id"] == topology.client_addrs[0]
+    assert stop["Acct-Session-Id"] == start["Acct-Session-Id"]
+    assert stop["Acct-Terminate-Cause"] == "User-Request"
+    assert int(stop["Acct-Session-Time"]) >= 0
+    # three echo requests in, three replies out, 84 octets of IP each at least
+    assert int(stop["Acct-Input-Packets"]) >= 3 and int(stop["Acct-Output-Packets"]) >= 3, stop
+    assert int(stop["Acct-Input-Octets"]) >= 3 * 84 and int(stop["Acct-Output-Octets"]) >= 3 * 84, stop
+    assert_healthy(server)
