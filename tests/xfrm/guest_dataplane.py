@@ -3,7 +3,8 @@
 
 Two namespaces, one KernelDataPlane each, mirrored SA pairs: traffic goes
 through, counters move, iproute2 reads back what we encoded, removal leaves
-nothing, expiry arrives as an Expiry, a failed install leaves nothing.
+nothing, expiry arrives as an Expiry, a failed install leaves nothing, a
+rekey's overlapping pairs share policies and route.
 """
 
 from __future__ import annotations
@@ -271,3 +272,34 @@ def test_ip_reads_ours_and_we_read_ips() -> None:
         assert state.lifetime.hard_bytes == c.XFRM_INF
     finally:
         sh("ip", "netns", "del", ns, check=False)
+
+
+def test_rekeyed_pair_shares_policies_and_route(pair: Pair) -> None:
+    """A rekey installs a new SA pair for the same traffic before the old one
+    goes: one reqid, the policies and the route stay until the last pair is
+    removed, and traffic moves to the new pair."""
+    old_a, old_b = mirrored_specs(SUITES["gcm16"], encap=False)
+    new_a, new_b = mirrored_specs(SUITES["gcm16"], encap=False)
+    a, b = pair.a, pair.b
+    dp_a, dp_b = a.data_plane(), b.data_plane()
+    dp_a.install(old_a)
+    dp_b.install(old_b)
+    dp_a.install(new_a)
+    dp_b.install(new_b)
+    states = parse_ip_states(a.xfrm_state())
+    assert len(states) == 4 and len({s.reqid for s in states}) == 1
+    assert len(parse_ip_policies(a.xfrm_policy())) == 3
+
+    dp_a.remove(old_a)
+    dp_b.remove(old_b)
+    assert len(parse_ip_policies(a.xfrm_policy())) == 3
+    assert "198.19.0.200" in ip(a.ns, "route", "show", "198.19.0.200/32")
+    ping(b, INNER_A, count=2)
+    counters = dp_a.counters(new_a.spi_in)
+    assert counters is not None and counters.packets_in >= 2 and counters.packets_out >= 2
+    assert dp_a.counters(old_a.spi_in) is None
+
+    dp_a.remove(new_a)
+    dp_b.remove(new_b)
+    assert a.xfrm_policy().strip() == "" and parse_ip_states(a.xfrm_state()) == []
+    assert ip(a.ns, "route", "show", "198.19.0.200/32").strip() == ""

@@ -7,7 +7,8 @@ namespace: the client connects, ping and UDP from its virtual address reach
 the gateway's inside address through the tunnel, the gateway's
 ``ip -s xfrm state`` counters move (and the client's: its kernel does the
 ESP), and the client's disconnect removes ikev2d's states, policies and the
-route to the virtual address. Once with ESP in UDP 4500, once plain ESP.
+route to the virtual address. ESP in UDP 4500 and plain ESP with the NSA
+suite (AES-256-CBC + HMAC-SHA-512/256), and ESP in UDP with AES-256-GCM.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,8 +39,29 @@ INSIDE = "198.19.0.1"
 _tags = itertools.count(1)
 
 
+@dataclass(frozen=True)
+class Case:
+    encap: bool
+    gcm: bool  # AES-256-GCM-16 instead of the NSA suite's AES-256-CBC + HMAC-SHA-512/256
+
+    @property
+    def client_esp(self) -> str:
+        return "aes256gcm16" if self.gcm else "aes256-sha512"
+
+    def gateway_config(self, cfg: dict[str, Any]) -> None:
+        if self.gcm:  # offered beside the NSA suite: the client picks
+            proposal = cfg["objects"]["ikev2_ipsec_proposals"][0]
+            proposal["esp_encryption"] = ["AES-256", "AES-GCM-256"]
+            proposal["esp_hash"] = ["SHA-512", "NULL"]
+
+
+CASES = {"esp-in-udp": Case(encap=True, gcm=False), "esp": Case(encap=False, gcm=False),
+         "esp-in-udp-gcm": Case(encap=True, gcm=True)}
+
+
 @dataclass
 class Lab:
+    case: Case
     topology: Topology
     gateway: Ikev2d
     client: Charon
@@ -56,20 +79,21 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
 
 @pytest.fixture
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    case: Case = request.param
     tag = next(_tags)
     # daemon folders on the guest's tmpfs: unix sockets and charon's private
     # /run do not belong on the hostfs root; logs are copied out afterwards
     run = Path(os.environ["UML_TMPFS"]) / f"e2e-{tag}"
     run.mkdir(parents=True)
     topology = Topology(run_prefix(f"e{tag}"), 1).create()
-    cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs())
+    cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=case.gateway_config))
     gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
                      extra_args=["--dataplane", "kernel", "--crypto-workers", "0"])
     client = Charon(topology.clients[0], run / "client", kernel_esp=True)
     try:
         gateway.start(timeout=30)
         client.start(timeout=30)
-        yield Lab(topology, gateway, client)
+        yield Lab(case, topology, gateway, client)
     finally:
         client.stop()
         gateway.stop()
@@ -108,13 +132,14 @@ def _udp_round_trip(lab: Lab, vip: str, payload: bytes) -> bytes:
         cli.close()
 
 
-@pytest.mark.parametrize("encap", [True, False], ids=["esp-in-udp", "esp"])
-def test_strongswan_kernel_esp_through_ikev2d_kernel_dataplane(lab: Lab, pki: LabPki, encap: bool) -> None:
+@pytest.mark.parametrize("lab", list(CASES.values()), ids=list(CASES), indirect=True)
+def test_strongswan_kernel_esp_through_ikev2d_kernel_dataplane(lab: Lab, pki: LabPki) -> None:
+    encap = lab.case.encap
     gw_ns, client_ns = lab.topology.gateway.name, lab.topology.clients[0].name
     assert "dataplane kernel: chosen with --dataplane kernel" in lab.gateway.log(), lab.context()
 
     lab.client.load(ClientConfig(local_addr=lab.topology.client_addrs[0], remote_addr=lab.topology.gateway_addr,
-                                 ca_cert=pki.ca_cert, encap=encap))
+                                 ca_cert=pki.ca_cert, encap=encap, esp_proposals=lab.case.client_esp))
     result = lab.client.initiate(timeout=30)
     assert result.ok, f"initiate failed: {result.errmsg}\n{result.text()}{lab.context()}"
     sas = lab.client.list_sas()
@@ -134,6 +159,10 @@ def test_strongswan_kernel_esp_through_ikev2d_kernel_dataplane(lab: Lab, pki: La
     for s in states:
         assert s.mode == "tunnel"
         assert (s.line("encap") is not None) == encap, s.text.splitlines()[:3]
+        alg = s.line("aead") if lab.case.gcm else s.line("auth-trunc")
+        expected = ("aead rfc4106(gcm(aes))", " 128") if lab.case.gcm else ("auth-trunc hmac(sha512)", " 256")
+        assert alg is not None and alg.startswith(expected[0]) and alg.endswith(expected[1])
+    assert child.proposal == ("AES_GCM_16-256" if lab.case.gcm else "AES_CBC-256/HMAC_SHA2_512_256"), child
     dirs = sorted(p.split("\n")[1].split()[1] for p in parse_ip_policies(ip(gw_ns, "xfrm", "policy")))
     assert dirs == ["fwd", "in", "out"]
     assert vip in ip(gw_ns, "route", "show", f"{vip}/32")

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.xfrm
 
 
 def test_kernel_dataplane_inside_uml(run_guest: RunGuest) -> None:
-    report = run_guest("guest_dataplane.py", expect=10, timeout=150)
+    report = run_guest("guest_dataplane.py", expect=11, timeout=150)
     # the four traffic cases: both suites, plain ESP and ESP in UDP
     traffic = [k for k in report.outcomes if k.startswith("test_traffic_counters_and_clean_removal")]
     assert len(traffic) == 4
