@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
 from .spec import ChildSaSpec
@@ -34,6 +34,7 @@ from .xfrm.route import Route, add_route, delete_route, open_route_channel, rout
 from .xfrm.sa import add_sa, delete_sa, get_sa
 
 log = logging.getLogger("esp.kernel")
+T = TypeVar("T")
 
 # What an errno from NETLINK_XFRM means for us (kernel-esp.md for the first two).
 ERRNO_MEANING = {
@@ -161,12 +162,9 @@ class KernelDataPlane:
         self.routes = routes
         # every socket is opened here, so all of them belong to the network
         # namespace of the caller (tests make one data plane per namespace)
-        try:
-            self._nl = NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES)
-            self._rt = open_route_channel() if routes else None
-            self._expire: ExpireSubscription | None = ExpireSubscription()
-        except OSError as exc:
-            raise DataPlaneError(f"cannot open netlink: {describe(exc)}") from exc
+        self._nl = self._open(lambda: NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES))
+        self._rt = self._open(open_route_channel, self._nl) if routes else None
+        self._expire: ExpireSubscription | None = self._open(ExpireSubscription, self._nl, self._rt)
         # reqids of this process: pid in the upper half, so two daemons differ
         self._reqid_base = 0x40000000 | ((os.getpid() & 0x3FFF) << 16)
         self._reqid_next = itertools.count(1)
@@ -182,6 +180,17 @@ class KernelDataPlane:
         self._stop = threading.Event()
         self._reported: set[tuple[int, bool]] = set()
         self._closed = False
+
+    @staticmethod
+    def _open(make: Callable[[], T], *opened: NetlinkChannel | None) -> T:
+        """Open one socket; on failure close those already open and say why."""
+        try:
+            return make()
+        except OSError as exc:
+            for channel in opened:
+                if channel is not None:
+                    channel.close()
+            raise DataPlaneError(f"cannot open netlink: {describe(exc)}") from exc
 
     # -- attach and expiry ----------------------------------------------------------
 
