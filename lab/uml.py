@@ -91,6 +91,7 @@ def run_in_uml(
     modules: Sequence[str] = DEFAULT_MODULES,
     env: Mapping[str, str] | None = None,
     cwd: Path = REPO,
+    kernel: Path = UML_KERNEL,
 ) -> UmlResult:
     """Boot UML, run `command` as root in the guest (cwd `cwd`, extra `env`),
     power off; the console log stays in `workdir/uml-console.log`. In the
@@ -105,7 +106,7 @@ def run_in_uml(
     # a marker the job cannot print by accident
     marker = f"UML-EXIT-{secrets.token_hex(6)}="
     argv = [
-        str(UML_KERNEL), f"mem={mem}", "rootfstype=hostfs", "rootflags=/", "rw", f"init={INIT}",
+        str(kernel), f"mem={mem}", "rootfstype=hostfs", "rootflags=/", "rw", f"init={INIT}",
         f"UML_JOB={job}", f"UML_MODULES={','.join(modules)}", f"UML_MARKER={marker}",
         "con=null", "con0=null,fd:1", "quiet",
     ]
