@@ -114,11 +114,13 @@ class Ikev2d:
         self.config = config
         self.extra_args = list(extra_args)  # more `ikev2d run` options, e.g. ["--dataplane", "userspace"]
         self.proc: subprocess.Popen[bytes] | None = None
-        # a short folder of its own: a Unix socket path is at most 107 bytes
-        self._control_dir = Path(tempfile.mkdtemp(prefix="ikv-ctl-"))
+        self._control_dir: Path | None = None
 
     @property
     def control_path(self) -> Path:
+        if self._control_dir is None:
+            # a short folder of its own: a Unix socket path is at most 107 bytes
+            self._control_dir = Path(tempfile.mkdtemp(prefix="ikv-ctl-"))
         return self._control_dir / "control.sock"
 
     @property
@@ -174,11 +176,13 @@ class Ikev2d:
 
     def stop(self) -> int | None:
         """Stop by PID (SIGTERM, then SIGKILL); returns the exit status."""
-        if self.proc is None:
-            return None
-        proc, self.proc = self.proc, None
-        code = stop_process(proc)
-        shutil.rmtree(self._control_dir, ignore_errors=True)
+        code = None
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            code = stop_process(proc)
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
         return code
 
     def running(self) -> bool:
