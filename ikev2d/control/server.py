@@ -60,10 +60,9 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if not _peer_allowed(writer):
-                answer = error("permission denied")
-            else:
-                answer = await self._answer(reader)
+            # the request is read even from a refused peer, so its write
+            # never meets a closed socket and it gets the refusal to read
+            answer = await self._answer(reader, _peer_allowed(writer))
             writer.write(encode(answer))
             await writer.drain()
         except (ConnectionError, asyncio.TimeoutError):
@@ -75,9 +74,11 @@ class ControlServer:
             except ConnectionError:
                 pass
 
-    async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+    async def _answer(self, reader: asyncio.StreamReader, allowed: bool) -> dict[str, Any]:
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            if not allowed:
+                return error("permission denied")
             request = decode(line)
         except (ValueError, asyncio.LimitOverrunError):
             return error("request too large")
