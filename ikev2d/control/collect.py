@@ -38,10 +38,17 @@ class Listening(Protocol):
 class DaemonView(Protocol):
     """What the collector needs of `ikev2d.daemon.Daemon`."""
 
-    config: Config
-    responder: Responder
-    dataplane: DataPlane
-    listeners: list  # of Listening
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def responder(self) -> Responder: ...
+
+    @property
+    def dataplane(self) -> DataPlane: ...
+
+    @property
+    def listeners(self) -> Sequence[Listening]: ...
 
 
 def client_type(sa: IkeSa) -> str:

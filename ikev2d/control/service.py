@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..effects import Effect
-from ..sa import State
+from ..sa import IkeSa, State
+from ..show.names import session_index
 from ..show.running_config import render_config
 from ..show.snapshot import to_dict
 from . import collect
@@ -31,7 +32,8 @@ class ManagedDaemon(collect.DaemonView, Protocol):
 
 
 class ControlService:
-    def __init__(self, daemon: ManagedDaemon, clock=time.monotonic, wall=time.time) -> None:
+    def __init__(self, daemon: ManagedDaemon, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.daemon = daemon
         self.stats = SessionStats()
         self.clock = clock
@@ -53,16 +55,14 @@ class ControlService:
 
     def _logoff(self, request: dict[str, Any]) -> dict[str, Any]:
         name, index = request.get("name"), request.get("index")
-        if isinstance(name, str) and name:
-            def chosen(sa) -> bool:
-                return sa.username == name
-        elif isinstance(index, int) and not isinstance(index, bool):
-            from ..show.names import session_index
-
-            def chosen(sa) -> bool:
-                return session_index(sa.unique_id) == index
-        else:
+        by_name = isinstance(name, str) and name != ""
+        by_index = isinstance(index, int) and not isinstance(index, bool)
+        if not (by_name or by_index):
             return error("logoff needs a user name or a session index")
+
+        def chosen(sa: IkeSa) -> bool:
+            return sa.username == name if by_name else session_index(sa.unique_id) == index
+
         responder = self.daemon.responder
         count = 0
         for sa in list(responder.sas.values()):
