@@ -21,9 +21,9 @@ from .stats import SessionStats
 
 log = logging.getLogger("ikev2d.control")
 
-# why the session ended, for the logs (the ASA's 113019 says "Admin Reset"
-# when an administrator logs a session off)
-LOGOFF_REASON = "Admin Reset"
+# why the session ended, for the logs: the 113019 reason for an
+# administrator's logoff in the ASA syslog guide (ikev2d.syslog maps it)
+LOGOFF_REASON = "Administrator Reset"
 SAMPLE_INTERVAL = 1.0
 
 

@@ -217,6 +217,7 @@ def test_logoff_deletes_the_session_at_the_client(live: Live, client: StartCharo
     assert live.client.wait_for_sas(0) == [], "the client still lists its SA"
     log = live.client.log()
     assert_in_log(log, ["parsed INFORMATIONAL request 0 [ D ]", "received DELETE for IKE_SA ftd-ra[1]"])
+    assert "Reason: Administrator Reset" in live.server.log(), tail(live.server.log())
     deadline = time.monotonic() + 5
     while live.show("crypto", "ikev2", "sa") != "There are no IKEv2 SAs\n" and time.monotonic() < deadline:
         time.sleep(0.2)  # the SA goes once the client has answered the Delete
