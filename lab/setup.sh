@@ -9,6 +9,8 @@ DEBIAN_PACKAGES=(
   libcharon-extra-plugins libstrongswan-extra-plugins libcharon-extauth-plugins
   iproute2 iputils-ping procps util-linux tcpdump tshark iperf3
   freeradius freeradius-utils
+  # a real syslog server for the FTD syslog tests (lab/rsyslog.py)
+  rsyslog
   # a kernel with ESP for the `xfrm` tests: user-mode Linux (lab/uml.py)
   user-mode-linux kmod
 )
