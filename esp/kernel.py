@@ -124,6 +124,7 @@ LifetimeRule = Callable[[ChildSaSpec], Lifetime]
 # -- the data plane ---------------------------------------------------------------
 
 PolicyKey = tuple[Selector, int]
+_instances = itertools.count()
 TrafficKey = tuple[str, str, tuple[IPv4Network, ...], tuple[IPv4Network, ...]]
 
 
@@ -165,8 +166,10 @@ class KernelDataPlane:
         self._nl = self._open(lambda: NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES))
         self._rt = self._open(open_route_channel, self._nl) if routes else None
         self._expire: ExpireSubscription | None = self._open(ExpireSubscription, self._nl, self._rt)
-        # reqids of this process: pid in the upper half, so two daemons differ
-        self._reqid_base = 0x40000000 | ((os.getpid() & 0x3FFF) << 16)
+        # reqids of this data plane: pid and instance in the upper half, so
+        # neither two daemons nor two data planes of one process share any
+        owner = ((os.getpid() << 4) | (next(_instances) & 0xF)) & 0x3FFF
+        self._reqid_base = 0x40000000 | (owner << 16)
         self._reqid_next = itertools.count(1)
         self._reqids: dict[TrafficKey, tuple[int, int]] = {}  # -> (reqid, users)
         self._installed: dict[int, _Installed] = {}
