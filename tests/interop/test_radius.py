@@ -36,6 +36,7 @@ BOB_RADIUS_PW = "Radius-Bob-Pw-2"
 WRONG_PW = "Not-Alices-Radius-Pw-9"
 # on the gateway's outside subnet, but no host has it: ARP fails, requests vanish
 SILENT_SERVER = "198.18.0.254"
+BLACKHOLE_SERVER = "198.18.99.1"  # routed to a blackhole in the gateway namespace
 INSIDE = "198.19.0.1"
 SECRETS = (SECRET, ALICE_RADIUS_PW, BOB_RADIUS_PW, WRONG_PW)
 
@@ -164,13 +165,19 @@ def test_password_rejected_by_radius_gets_authentication_failed(
     assert_healthy(server)
 
 
-def test_silent_first_server_fails_over_to_the_second(
-    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+@pytest.mark.parametrize(("first", "why"), [
+    (SILENT_SERVER, "no answer after 2 transmissions"),
+    (BLACKHOLE_SERVER, "cannot reach it: Invalid argument"),
+])
+def test_unreachable_first_server_fails_over_to_the_second(
+    topology: Topology, gateway: StartGateway, client: StartCharon, freeradius: FreeRadius, first: str, why: str
 ) -> None:
-    """The group's first server never answers: after its timeout and one
-    retransmission ikev2d asks the second (FreeRADIUS), and the client,
-    which keeps retransmitting its IKE_AUTH meanwhile, connects."""
-    server = gateway(edit=use_radius([radius_server(SILENT_SERVER, timeout_seconds=1, retries=1),
+    """The group's first server never answers (a silent address: after its
+    timeout and one retransmission) or cannot be reached at all (a blackhole
+    route): ikev2d asks the second (FreeRADIUS), and the client, which keeps
+    retransmitting its IKE_AUTH meanwhile, connects."""
+    topology.gateway.ip("route", "add", "blackhole", f"{BLACKHOLE_SERVER}/32")
+    server = gateway(edit=use_radius([radius_server(first, timeout_seconds=1, retries=1),
                                       radius_server()], ["mschapv2"]))
     alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
 
@@ -178,7 +185,7 @@ def test_silent_first_server_fails_over_to_the_second(
 
     assert_connected(alice)
     log = server.log()
-    assert f"RADIUS server {SILENT_SERVER}:1812 of group {GROUP}: no answer after 2 transmissions" in log, tail(log)
+    assert f"RADIUS server {first}:1812 of group {GROUP}: {why}" in log, tail(log)
     assert "Sent Access-Accept" in freeradius.log()
     assert_healthy(server)
 
