@@ -9,9 +9,11 @@ a real FTD accepts them too, and flagging them is `check-config`'s job.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Mapping
+from typing import Hashable, Mapping, TypeVar
 
 from ikev2d.iana import DhId, EncrId, IntegId, PrfId
+
+V = TypeVar("V", bound=Hashable)
 
 # 0 bits: a fixed-length cipher, sent without a Key Length attribute.
 FIXED_KEY_LENGTH = 0
@@ -101,3 +103,19 @@ UNSUPPORTED_DH_GROUPS: Mapping[int, str] = MappingProxyType(
         " (RFC 8247: SHOULD NOT; removed from recent FTD releases)",
     }
 )
+
+
+def _names(table: Mapping[str, V]) -> Mapping[V, str]:
+    """Value -> the first name written for it (SHA before SHA1: FTD's own spelling)."""
+    names: dict[V, str] = {}
+    for name, value in table.items():
+        names.setdefault(value, name)
+    return MappingProxyType(names)
+
+
+# Back from IANA numbers to FTD names, for check-config and show running-config.
+ENCRYPTION_NAMES: Mapping[tuple[EncrId, int], str] = _names(ENCRYPTION)
+INTEGRITY_NAMES: Mapping[IntegId, str] = _names(INTEGRITY)
+PRF_NAMES: Mapping[PrfId, str] = _names(PRF)
+ESP_INTEGRITY_NAMES: Mapping[IntegId, str] = _names(ESP_INTEGRITY)
+DH_GROUP_NUMBERS: Mapping[DhId, int] = MappingProxyType({v: k for k, v in DH_GROUPS.items()})

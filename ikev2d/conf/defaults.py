@@ -12,6 +12,7 @@ from ikev2d.iana import EapType
 from ipaddress import IPv4Address
 
 from .model import (
+    AuthenticationMethod,
     Enrollment,
     GroupPolicy,
     KeyType,
@@ -54,11 +55,11 @@ ENABLE_SSL = True
 # Connection profile, Advanced: the whitepaper says to "deselect the default
 # Enable Client Services".
 ENABLE_CLIENT_SERVICES = True
-AUTHENTICATION_METHOD = "aaa-only"
+AUTHENTICATION_METHOD: AuthenticationMethod = "aaa-only"
 SERVER_GROUP = "LOCAL"
 # Standards-based EAP in the order offered (unconfirmed: what a Cisco
 # headend proposes first to a non-AnyConnect client is not public).
-EAP_METHODS = (EapType.MSCHAPV2, EapType.MD5_CHALLENGE, EapType.GTC)
+EAP_METHODS: tuple[EapType, ...] = (EapType.MSCHAPV2, EapType.MD5_CHALLENGE, EapType.GTC)
 
 # Group policy object defaults (FMC: SSL and IPsec-IKEv2 both ticked,
 # tunnel all traffic, 30 min idle timeout).

@@ -32,7 +32,7 @@ ATTRIBUTES: Mapping[str, ObjectIdentifier] = MappingProxyType(
 
 def parse_dn(text: str) -> x509.Name:
     """Parse a DN; ValueError says what is wrong with it in words."""
-    attributes: list[x509.NameAttribute] = []
+    attributes: list[x509.NameAttribute[str]] = []
     for part in _split_unescaped(text, ","):
         key, sep, value = part.partition("=")
         key, value = key.strip().upper(), value.strip()

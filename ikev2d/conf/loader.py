@@ -59,12 +59,12 @@ def _compose(text: str, path: Path) -> yaml.Node:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
+        line = nodes.mark_line(mark) if mark is not None else 1
         # problem/context only: str(exc) would quote the offending line,
         # which may hold a password.
         words = str(exc.problem or exc.context or "unreadable")
         if exc.context and exc.problem:
-            where = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            where = f" at line {nodes.mark_line(exc.context_mark)}" if exc.context_mark else ""
             words += f" ({exc.context}{where})"
         raise ConfigError.single(path, line, f"invalid YAML: {words}") from None
     except yaml.YAMLError as exc:  # ReaderError: a character YAML forbids

@@ -39,7 +39,17 @@ class Problem(Exception):
 
 
 def line_of(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+    return mark_line(node.start_mark)
+
+
+def mark_line(mark: yaml.Mark) -> int:
+    """The 1-based line of a mark as editors, grep and sed count lines: by
+    newline characters. YAML also breaks lines at a lone CR, NEL (U+0085) and
+    U+2028/U+2029, so its own line number can point past the real one."""
+    buffer = getattr(mark, "buffer", None)
+    if isinstance(buffer, str) and 0 <= mark.index <= len(buffer):
+        return buffer.count("\n", 0, mark.index) + 1
+    return int(mark.line) + 1
 
 
 def is_null(node: yaml.Node) -> bool:

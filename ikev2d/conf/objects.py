@@ -364,13 +364,13 @@ def _networks(node: yaml.Node | None) -> tuple[IPv4Network, ...]:
         try:
             network = IPv4Network(value)
         except ValueError:
-            network = _loose_network(value)
-            if network is None:
+            loose = _loose_network(value)
+            if loose is None:
                 raise Problem.at(
                     entry, f"'{value}' is not an IPv4 network like 10.1.0.0/16"
                 ) from None
             raise Problem.at(
-                entry, f"network '{value}' has host bits set (did you mean {network}?)"
+                entry, f"network '{value}' has host bits set (did you mean {loose}?)"
             ) from None
         nodes.unique(entry, seen, network, f"network {network}")
         result.append(network)
@@ -425,8 +425,8 @@ def read_certificate(ctx: Context, node: yaml.Node) -> None:
     certificate = _path(ctx, cert_node, "certificate") if cert_node else None
     private_key = _path(ctx, key_file_node, "private_key") if key_file_node else None
     if enrollment == "files":
-        for key, value in (("certificate", certificate), ("private_key", private_key)):
-            if value is None:
+        for key, file in (("certificate", certificate), ("private_key", private_key)):
+            if file is None:
                 message = f"{what} with enrollment files needs '{key}'"
                 raise Problem([(fields.key_line(key), message)])
     else:

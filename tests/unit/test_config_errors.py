@@ -176,3 +176,13 @@ def test_missing_section_is_one_error_not_a_cascade() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, Path("short.yaml"))
     assert str(caught.value) == "short.yaml:3: the configuration needs 'connection_profiles'"
+
+
+def test_lines_are_counted_by_newlines_like_an_editor() -> None:
+    # YAML also breaks lines at NEL (U+0085) and a lone CR; an admin's editor,
+    # grep and sed do not, so the reported line follows the newlines.
+    text = "# note\x85# after a NEL\r\n# a lone CR:\r# then\n0\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, Path("nel.yaml"))
+    assert caught.value.line == 3
+    assert "must be a mapping" in caught.value.problem
