@@ -144,6 +144,11 @@ def test_crypto_ipsec_sa_counts_what_the_client_counts(live: Live, topology: Top
     assert "         in use settings ={RA, Tunnel,  NAT-T-Encaps, IKEv2, }" in lines
     (as_json,) = live.show_json("crypto", "ipsec", "sa")["ipsec_sas"]
     assert (as_json["pkts_decaps"], as_json["pkts_encaps"]) == (sent, received)
+    # the session's byte counts are the client's too (inner packets, both sides)
+    sent_bytes, received_bytes = int(swan["bytes-out"]), int(swan["bytes-in"])
+    assert (as_json["bytes_in"], as_json["bytes_out"]) == (sent_bytes, received_bytes)
+    assert re.search(rf"Bytes Tx     : {received_bytes}\s+Bytes Rx     : {sent_bytes}\n",
+                     live.show("vpn-sessiondb", "ra-ikev2-ipsec"))
 
 
 def test_vpn_sessiondb_lists_the_standards_client_under_ra_ikev2_ipsec(live: Live) -> None:
