@@ -14,7 +14,7 @@ import socket
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Protocol, TextIO
+from typing import Any, Callable, Protocol, TextIO
 
 from .catalogue import Record
 from .framing import local_line, octet_counted, rfc3164, rfc5424
@@ -68,7 +68,7 @@ class FileDestination(StreamDestination):
         self.stream.close()
 
 
-def _resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[int, tuple]:
+def _resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[int, tuple[Any, ...]]:
     family, _, _, _, address = socket.getaddrinfo(host, port, type=kind)[0]
     return family, address
 
@@ -109,7 +109,7 @@ class TcpDestination:
         self.sent = self.dropped = 0
         self.connected = False
         self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def send(self, record: Record, when: datetime) -> None:
         if len(self.queue) >= self.queue_size:
@@ -167,7 +167,13 @@ class TcpDestination:
             self._wake.clear()
             await self._wake.wait()
 
-    async def aclose(self) -> None:
+    async def aclose(self, flush_seconds: float = 1.0) -> None:
+        # a connected server gets what is queued (the last lines of a
+        # shutdown), for a moment; then the writer goes
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush_seconds
+        while self.queue and self.connected and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

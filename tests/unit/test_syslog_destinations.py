@@ -186,3 +186,27 @@ def test_tcp_reconnects_and_delivers_the_queue() -> None:
 
     data = asyncio.run(scenario())
     assert read_octet_counted(data) == [rfc3164(r, "FTDv-1", WHEN) for r in RECORDS[:2]]
+
+
+def test_tcp_close_delivers_what_is_queued() -> None:
+    async def scenario() -> bytes:
+        received = bytearray()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while chunk := await reader.read(4096):
+                received.extend(chunk)
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        tcp = TcpDestination("FTDv-1", "127.0.0.1", server.sockets[0].getsockname()[1], "rfc5424")
+        tcp.send(RECORDS[0], WHEN)
+        while not tcp.connected:
+            await asyncio.sleep(0.01)
+        for r in RECORDS[1:]:
+            tcp.send(r, WHEN)
+        await tcp.aclose()  # right away: the queue still holds two
+        await asyncio.sleep(0.1)
+        server.close()
+        await server.wait_closed()
+        return bytes(received)
+
+    assert len(read_octet_counted(asyncio.run(scenario()))) == 3
