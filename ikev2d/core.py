@@ -212,7 +212,7 @@ class Responder:
             nonce_i=p.nonce_i, nonce_r=nonce_r, init_request=p.data, init_response=response,
             peer_fragmentation=peer_frag, peer_hash_algorithms=peer_hashes,
             nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]), created=now, random=self.random,
-            spi_in_use=self._child_spi_in_use,
+            spi_in_use=self._child_spi_in_use, allocate_ike_spi=self._new_ike_spi,
         )
         self.sas[spi_r] = sa
         self._init_index[(header.spi_i, remote)] = (p.digest, sa)
@@ -284,6 +284,9 @@ class Responder:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
 
     def _after(self, sa: IkeSa) -> None:
+        successor = sa.successor
+        if successor is not None and successor.spi_r not in self.sas:
+            self.sas[successor.spi_r] = successor  # an IKE rekey: the session moves on
         if sa.state is State.DELETED:
             self._forget(sa)
 

@@ -137,3 +137,18 @@ class AccountingSucceeded(Event):
 
     username: str
     aaa_server: str
+
+
+@dataclass(frozen=True)
+class ChildSaRekeyed(Event):
+    username: str
+    old_spi_in: int
+    spi_in: int
+    spi_out: int
+
+
+@dataclass(frozen=True)
+class IkeSaRekeyed(Event):
+    username: str
+    new_ike_sa_id: str
+    proposal: str

@@ -34,6 +34,7 @@ from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_m
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.config_payload import application_version, build_reply, requested_ipv4
 from .tasks.proposals import EspSuite, IkeSuite, select_esp
+from .tasks.rekey import create_child_sa
 from .tasks.traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
 from .wire.errors import InvalidSyntax, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
@@ -164,6 +165,9 @@ class IkeSa:
     outgoing: _Outgoing | None = None
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
+    allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
+    successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
+    rekeyed: bool = False  # its session lives on in `successor`
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -534,23 +538,35 @@ class IkeSa:
 
     def _negotiate_child(self, pending: PendingChild, address: IPv4Address, now: float,
                          effects: list[Effect]) -> list[Payload]:
-        assert self.profile is not None and pending.sa and pending.tsi and pending.tsr
-        chosen = select_esp(pending.sa.proposals, self.settings.ipsec_proposals)
+        assert pending.sa and pending.tsi and pending.tsr
+        negotiated = self.negotiate_child_sa(pending.sa, pending.tsi, pending.tsr, address, self.nonce_i,
+                                             self.nonce_r, now, effects)
+        if isinstance(negotiated, Notify):
+            return [negotiated]
+        reply, tsi, tsr, _child = negotiated
+        return [reply, tsi, tsr]
+
+    def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
+                           nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+        """Pick the ESP proposal, narrow the selectors, derive the keys
+        (RFC 7296 §2.17, from the nonces of this exchange) and install."""
+        assert self.profile is not None
+        chosen = select_esp(offer.proposals, self.settings.ipsec_proposals)
         if chosen is None:
-            return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
+            return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
         proposal, suite, ours = chosen
-        tsi = narrow_to_address(pending.tsi.selectors, address)
-        tsr = narrow_to_ranges(pending.tsr.selectors, self.profile.protected_ranges())
+        tsi = narrow_to_address(tsi_req.selectors, address)
+        tsr = narrow_to_ranges(tsr_req.selectors, self.profile.protected_ranges())
         if not tsi or not tsr:
             effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
                                                    "There was no IPSEC policy found for received TS")))
-            return [Notify(NotifyType.TS_UNACCEPTABLE)]
+            return Notify(NotifyType.TS_UNACCEPTABLE)
         spi_in = self._new_child_spi()
         spi_out = int.from_bytes(proposal.spi, "big")
         encr = get_encr(suite.encr_id, suite.encr_bits)
         integ = get_integ(suite.integ_id) if not suite.is_aead else None
         integ_key_size = integ.key_size if integ else 0
-        keys = derive_child_keys(self.prf, self.keys.sk_d, self.nonce_i, self.nonce_r, encr.key_size, integ_key_size)
+        keys = derive_child_keys(self.prf, self.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size)
         nat = self.nat_peer or self.nat_local
         spec = ChildSaSpec(
             ike_sa_id=self.name, spi_in=spi_in, spi_out=spi_out,
@@ -565,12 +581,13 @@ class IkeSa:
             lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
             username=self.username,
         )
-        self.children.append(ChildSa(spec, suite, now))
+        child = ChildSa(spec, suite, now)
+        self.children.append(child)
         effects.append(InstallChildSa(spec))
         effects.append(Emit(ChildSaCreated(self.name, self.local, self.remote, self.username, spi_in, spi_out,
                                            suite.describe())))
         reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
-        return [SA([reply]), TSi(tsi), TSr(tsr)]
+        return SA([reply]), TSi(tsi), TSr(tsr), child
 
     def _new_child_spi(self) -> int:
         while True:
@@ -601,9 +618,20 @@ class IkeSa:
                     out.append(Delete(ProtocolId.ESP, ours))
         return out  # an empty INFORMATIONAL is a liveness check: answer empty
 
-    def _create_child_sa(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
-        # Rekeying is not supported yet: RFC 7296 §1.3 lets us refuse politely.
-        return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
+    def _create_child_sa(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
+        return create_child_sa(self, message, now, effects)
+
+    def hand_over_to(self, successor: "IkeSa") -> None:
+        """After an IKE rekey the session (children, lease, accounting) lives
+        on in the new IKE SA; this one only waits for the client's Delete."""
+        self.children, self.lease, self.accounting = [], None, None
+        self.successor, self.rekeyed = successor, True
+
+    def new_ike_spi(self) -> bytes:
+        return self.allocate_ike_spi()
+
+    def dropped(self, reason: str) -> Effect:
+        return self._dropped(reason)
 
     # -- teardown -----------------------------------------------------------
 
@@ -637,7 +665,7 @@ class IkeSa:
             effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address,
                                                 self.unique_id)))
             self.lease = None
-        if self.state is State.ESTABLISHED:
+        if self.state is State.ESTABLISHED and not self.rekeyed:
             effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
                                              now - (self.established_at or now), session=self.unique_id,
                                              group_policy=self.profile.group_policy.name if self.profile else "")))

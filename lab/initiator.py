@@ -18,7 +18,7 @@ from cryptography import x509
 
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import get_dh_group
-from ikev2d.crypto.keymat import derive_ike_keys
+from ikev2d.crypto.keymat import derive_ike_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.mschapv2_crypto import (eap_mschapv2_msk, generate_authenticator_response, generate_nt_response,
                                         nt_password_hash)
@@ -302,6 +302,51 @@ class Initiator:
         if opcode == 4:  # Failure request
             return EapPacket(EapCode.RESPONSE, req.identifier, EapType.MSCHAPV2, bytes([4])), msk
         raise IkeFailure(None, f"unexpected MSCHAPv2 opcode {opcode}")
+
+    # -- CREATE_CHILD_SA (RFC 7296 §1.3) -----------------------------------------------
+
+    def _esp_proposal(self, spi: int) -> Proposal:
+        return Proposal(1, ProtocolId.ESP, spi.to_bytes(4, "big"), [
+            Transform(TransformType.ENCR, self.o.esp_encr[0], self.o.esp_encr[1]),
+            Transform(TransformType.INTEG, self.o.esp_integ),
+            Transform(TransformType.ESN, 0)])
+
+    def rekey_child(self) -> tuple[int, int]:
+        """Rekey the Child SA, then delete the old one; returns the new
+        (our inbound SPI, the responder's inbound SPI)."""
+        new_spi = int.from_bytes(self.random(4), "big") | 0x100
+        nonce = self.random(32)
+        answer = self.exchange(ExchangeType.CREATE_CHILD_SA, [
+            Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=self.esp_spi.to_bytes(4, "big")),
+            SA([self._esp_proposal(new_spi)]), Nonce(nonce), TSi(self.result.tsi), TSr(self.result.tsr)])
+        self._fail_on_error(answer)
+        responder_spi = int.from_bytes(answer.get(SA).proposals[0].spi, "big")
+        old = self.esp_spi
+        gone = self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.ESP, [old.to_bytes(4, "big")])])
+        self.deleted_child_answer = [d for d in gone.payloads if isinstance(d, Delete)]
+        self.esp_spi = new_spi
+        self.result.esp_spi_in, self.result.esp_spi_out = new_spi, responder_spi
+        return new_spi, responder_spi
+
+    def rekey_ike(self) -> None:
+        """Rekey the IKE SA (new SPIs, keys from the old SK_d), delete the old one."""
+        new_spi_i = self.random(8)
+        group = self.dh_group
+        dh = get_dh_group(group).generate()
+        nonce_i = self.random(32)
+        proposal = self._proposal()
+        proposal = Proposal(1, ProtocolId.IKE, new_spi_i, proposal.transforms)
+        answer = self.exchange(ExchangeType.CREATE_CHILD_SA, [SA([proposal]), Nonce(nonce_i), KE(group, dh.public_bytes)])
+        self._fail_on_error(answer)
+        chosen = answer.get(SA).proposals[0]
+        nonce_r = answer.get(Nonce).data
+        shared = dh.exchange(answer.get(KE).data)
+        keys = derive_rekeyed_ike_keys(self.prf, self.keys.sk_d, self.prf, self.encr, self.integ, nonce_i, nonce_r,
+                                       shared, new_spi_i, chosen.spi)
+        self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])  # on the old SA
+        self.spi_i, self.spi_r, self.keys, self.message_id = new_spi_i, chosen.spi, keys, 0
+        self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=keys.sk_er, sk_a_in=keys.sk_ar,
+                         sk_e_out=keys.sk_ei, sk_a_out=keys.sk_ai)
 
     # -- requests from the responder (Delete, liveness checks) ---------------------
 

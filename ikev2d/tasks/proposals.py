@@ -99,12 +99,14 @@ def _first(offered: Iterable[Transform], allowed: Sequence[int]) -> int | None:
     return None
 
 
-def select_ike(offered: Sequence[Proposal], policies: Sequence[IkePolicy]) -> tuple[Proposal, IkeSuite, IkePolicy] | None:
+def select_ike(offered: Sequence[Proposal], policies: Sequence[IkePolicy],
+               spi_size: int = 0) -> tuple[Proposal, IkeSuite, IkePolicy] | None:
     """Our policies in priority order (lowest number first, as the FTD does),
-    and within a policy the peer's order of proposals and transforms."""
+    and within a policy the peer's order of proposals and transforms.
+    `spi_size` is 0 in IKE_SA_INIT and 8 in an IKE rekey (RFC 7296 §3.3.1)."""
     for policy in policies:
         for proposal in offered:
-            if proposal.protocol != ProtocolId.IKE or proposal.spi:
+            if proposal.protocol != ProtocolId.IKE or len(proposal.spi) != spi_size:
                 continue
             by_type = _by_type(proposal)
             encr = _first_encr(by_type.get(TransformType.ENCR, ()), policy.encryption)

@@ -339,3 +339,42 @@ def test_without_ike_identity_we_present_our_certificate_dn(tmp_path: Path, pki_
     idr = profile.own_id()
     assert idr.id_type == 9  # ID_DER_ASN1_DN
     assert idr.data == profile.identity.certificate.subject.public_bytes()
+
+
+def test_child_sa_rekey_installs_new_keys_then_the_old_pair_goes(harness: Harness) -> None:
+    """RFC 7296 §2.8: the new pair is installed, the old one removed when deleted."""
+    client = harness.client()
+    old_out = client.connect().esp_spi_out
+    new_in, new_out = client.rekey_child()
+    installs = [e.spec for e in harness.effects if isinstance(e, InstallChildSa)]
+    assert [s.spi_in for s in installs] == [old_out, new_out]
+    assert installs[1].spi_out == new_in
+    assert installs[1].encr_key_in != installs[0].encr_key_in  # fresh nonces, fresh keys
+    removed = [e.spec.spi_in for e in harness.effects if isinstance(e, RemoveChildSa)]
+    assert removed == [old_out]
+    assert client.deleted_child_answer[0].spis == [old_out.to_bytes(4, "big")]
+    sa = next(iter(harness.responder.sas.values()))
+    assert [c.spec.spi_in for c in sa.children] == [new_out]
+    assert sa.lease is not None  # the session, and its address, go on
+
+
+def test_ike_sa_rekey_moves_the_session_to_the_new_sa(harness: Harness) -> None:
+    client = harness.client()
+    result = client.connect()
+    client.rekey_ike()
+    assert list(harness.responder.sas) == [client.spi_r]
+    sa = harness.responder.sas[client.spi_r]
+    assert sa.username == "alice" and sa.lease is not None and len(sa.children) == 1
+    assert not harness.events(AddressReleased)  # deleting the old IKE SA ended no session
+    client.delete()  # on the new SA: now the session ends
+    assert [r.address for r in harness.events(AddressReleased)] == [result.address]
+    assert not harness.responder.sas
+
+
+def test_additional_child_sa_is_refused(harness: Harness) -> None:
+    from ikev2d.wire.payloads import SA as SAp, Nonce, TSi as TSiP, TSr as TSrP
+    client = harness.client()
+    result = client.connect()
+    answer = client.exchange(ExchangeType.CREATE_CHILD_SA, [SAp([client._esp_proposal(0x1234)]), Nonce(b"n" * 32),
+                                      TSiP(result.tsi), TSrP(result.tsr)])
+    assert answer.notify(NotifyType.NO_ADDITIONAL_SAS) is not None

@@ -1,0 +1,103 @@
+"""CREATE_CHILD_SA as a responder (RFC 7296 §1.3, §2.8): rekeying the Child
+SA and rekeying the IKE SA itself.
+
+A remote-access client keeps one Child SA; a request for an additional one
+is refused with NO_ADDITIONAL_SAS. PFS in the Child rekey is not offered
+(the IPsec proposals carry no PFS group), so a proposal insisting on a DH
+group is NO_PROPOSAL_CHOSEN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from ..crypto.jobs import DhJob, DhResult, JobFailed
+from ..crypto.keymat import derive_rekeyed_ike_keys
+from ..crypto.transforms import get_encr, get_integ, get_prf
+from ..effects import Effect, Emit
+from ..events import ChildSaRekeyed, IkeSaRekeyed
+from ..iana import NotifyType, ProtocolId
+from ..wire.message import Message
+from ..wire.payloads import KE, SA, Nonce, Notify, Payload, Proposal, TSi, TSr
+from .proposals import select_ike
+
+if TYPE_CHECKING:
+    from ..sa import Deferred, IkeSa
+
+NONCE_SIZE = 32
+
+
+def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> "list[Payload] | Deferred":
+    from ..sa import State
+
+    if sa.state is not State.ESTABLISHED:
+        return [Notify(NotifyType.TEMPORARY_FAILURE)]  # §2.25: e.g. while we delete it
+    offer, nonce = message.get(SA), message.get(Nonce)
+    if offer is None or nonce is None or not offer.proposals:
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    if len(nonce.data) < max(16, sa.prf.key_size // 2):
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    if offer.proposals[0].protocol == ProtocolId.IKE:
+        return _rekey_ike(sa, message, offer, nonce.data, now)
+    rekey = message.notify(NotifyType.REKEY_SA)
+    if rekey is None:
+        return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
+    return _rekey_child(sa, message, offer, nonce.data, int.from_bytes(rekey.spi, "big"), now, effects)
+
+
+def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_spi_out: int, now: float,
+                 effects: list[Effect]) -> list[Payload]:
+    old = next((c for c in sa.children if c.spec.spi_out == old_spi_out), None)
+    if old is None or sa.lease is None:
+        return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=ProtocolId.ESP, spi=old_spi_out.to_bytes(4, "big"))]
+    tsi, tsr = message.get(TSi), message.get(TSr)
+    if tsi is None or tsr is None:
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    nonce_r = sa.random(NONCE_SIZE)
+    negotiated = sa.negotiate_child_sa(offer, tsi, tsr, sa.lease[1], nonce_i, nonce_r, now, effects)
+    if isinstance(negotiated, Notify):
+        return [negotiated]
+    reply, tsi_out, tsr_out, child = negotiated
+    # the old pair stays until the initiator deletes it (§2.8)
+    effects.append(Emit(ChildSaRekeyed(sa.name, sa.local, sa.remote, sa.username, old.spec.spi_in,
+                                       child.spec.spi_in, child.spec.spi_out)))
+    return [reply, Nonce(nonce_r), tsi_out, tsr_out]
+
+
+def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float) -> "list[Payload] | Deferred":
+    from ..sa import Deferred
+
+    chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=8)
+    if chosen is None:
+        return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
+    proposal, suite, _policy = chosen
+    ke = message.get(KE)
+    if ke is None or ke.group != suite.dh_id:
+        return [Notify(NotifyType.INVALID_KE_PAYLOAD, data=int(suite.dh_id).to_bytes(2, "big"))]
+    spi_i_new = proposal.spi
+
+    def finish(result: object, now: float, effects: list[Effect]) -> list[Payload]:
+        if not isinstance(result, DhResult):
+            reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
+            effects.append(sa.dropped(f"IKE rekey KE: {reason}"))
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        prf = get_prf(suite.prf_id)
+        encr = get_encr(suite.encr_id, suite.encr_bits)
+        integ = None if suite.is_aead else get_integ(suite.integ_id)
+        nonce_r = sa.random(max(NONCE_SIZE, prf.key_size // 2))
+        spi_r_new = sa.new_ike_spi()
+        keys = derive_rekeyed_ike_keys(sa.prf, sa.keys.sk_d, prf, encr, integ, nonce_i, nonce_r, result.shared,
+                                       spi_i_new, spi_r_new)
+        successor = dataclasses.replace(
+            sa, spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
+            nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"", created=now,
+            next_request_id=0, last_response_id=-1, last_response=[], waiting=None, next_own_id=0,
+            outgoing=None, children=list(sa.children), pending=None, successor=None, rekeyed=False)
+        sa.hand_over_to(successor)
+        effects.append(Emit(IkeSaRekeyed(sa.name, sa.local, sa.remote, sa.username, successor.name,
+                                         suite.describe())))
+        reply = Proposal(proposal.number, ProtocolId.IKE, spi_r_new, suite.transforms())
+        return [SA([reply]), Nonce(nonce_r), KE(suite.dh_id, result.public)]
+
+    return Deferred(DhJob(suite.dh_id, ke.data), finish)
