@@ -141,3 +141,42 @@ def test_any_value_anywhere_never_raises_anything_else(
 def test_default_file_itself_loads() -> None:
     # The mutations above start from a file that is valid.
     assert isinstance(parse_config(DEFAULT_TEXT, DEFAULT), Config)
+
+
+# The same structured mutation of config/radius.yaml, which alone holds RADIUS
+# server groups and syslog servers; whatever loads must also be judged by
+# check-config and rendered as running-config and as a client profile.
+RADIUS_FILE = ROOT / "config" / "radius.yaml"
+RADIUS_TEXT = RADIUS_FILE.read_text()
+RADIUS_PATHS = [p for p in paths(yaml.safe_load(RADIUS_TEXT)) if p]
+
+
+@FUZZ
+@given(st.sampled_from(RADIUS_PATHS), yaml_values, st.booleans())
+def test_radius_file_mutations_load_judge_and_render(
+    where: tuple[Any, ...], value: Any, delete: bool
+) -> None:
+    from ikev2d.anyconnect_profile import render_profile
+    from ikev2d.compliance import check_compliance
+    from ikev2d.conf.locate import SourceMap
+    from ikev2d.running_config import render_running_config
+
+    data = yaml.safe_load(RADIUS_TEXT)
+    parent = data
+    for step in where[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = value
+    text = yaml.safe_dump(data, sort_keys=False)
+    check(text)
+    try:
+        config = parse_config(text, RADIUS_FILE)
+    except ConfigError:
+        return
+    last_line = text.count("\n") + 1
+    for finding in check_compliance(config, SourceMap.of_text(text)):
+        assert 1 <= finding.line <= last_line, finding
+    assert render_running_config(config).endswith(": end\n")
+    assert "<AnyConnectProfile" in render_profile(config)
