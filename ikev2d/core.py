@@ -116,6 +116,30 @@ class Responder:
     def find_sa(self, unique_id: int) -> IkeSa | None:
         return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
 
+    def _sa_of_child(self, spi_in: int) -> IkeSa | None:
+        return next((sa for sa in self.sas.values() if any(c.spec.spi_in == spi_in for c in sa.children)), None)
+
+    def child_sa_failed(self, spi_in: int, reason: str, now: float) -> list[Effect]:
+        """The data plane could not install a Child SA: end that session
+        cleanly rather than leave a client with a tunnel that carries nothing."""
+        sa = self._sa_of_child(spi_in)
+        if sa is None:
+            return []
+        effects: list[Effect] = [Emit(MessageDropped(sa.name, sa.local, sa.remote,
+                                                     f"data plane refused the Child SA: {reason}"))]
+        return effects + self.delete_ike_sa(sa, "Data plane failure", now)
+
+    def child_sa_expired(self, spi_in: int, hard: bool, now: float) -> list[Effect]:
+        """A Child SA lifetime ran out (the data plane counts them). Soft: the
+        client rekeys (it is the initiator, and clients rekey well before our
+        lifetimes); hard: the SA goes, and the client is told."""
+        sa = self._sa_of_child(spi_in)
+        if sa is None or not hard:
+            return []
+        effects = sa.delete_child(spi_in, now)
+        self._after(sa)
+        return effects
+
     def delete_ike_sa(self, sa: IkeSa, reason: str, now: float) -> list[Effect]:
         """End a session from our side (logoff, a failed data plane)."""
         effects = sa.initiate_delete(now, reason)

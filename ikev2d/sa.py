@@ -296,6 +296,21 @@ class IkeSa:
 
         return effects + self._send_request(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])], now, answered)
 
+    def delete_child(self, spi_in: int, now: float) -> list[Effect]:
+        """Our side ends a Child SA (hard lifetime): remove it and tell the
+        client with an INFORMATIONAL Delete (RFC 7296 §1.4.1)."""
+        child = next((c for c in self.children if c.spec.spi_in == spi_in), None)
+        if child is None or self.state is not State.ESTABLISHED:
+            return []
+        effects: list[Effect] = []
+        self._remove_child_by_out_spi(child.spec.spi_out, effects)
+        if self.outgoing is None:
+            def answered(now: float, effects: list[Effect]) -> None:
+                pass
+            effects += self._send_request(ExchangeType.INFORMATIONAL,
+                                          [Delete(ProtocolId.ESP, [spi_in.to_bytes(4, "big")])], now, answered)
+        return effects
+
     def _liveness_check(self, now: float) -> list[Effect]:
         # an empty INFORMATIONAL request is IKEv2's dead peer detection
         def answered(now: float, effects: list[Effect]) -> None:

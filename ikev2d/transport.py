@@ -20,7 +20,7 @@ from typing import Callable
 import asyncio_dgram
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from esp.dataplane import DataPlane, Expiry
+from esp.dataplane import DataPlane, DataPlaneError, Expiry
 
 from .aaa.radius.accounting import session_counters
 from .aaa.radius.client import RadiusClients
@@ -166,6 +166,7 @@ class Transport:
     def _expired(self, expiry: Expiry) -> None:
         log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in,
                  "hard" if expiry.hard else "soft", expiry.reason)
+        self.perform(self.responder.child_sa_expired(expiry.spi_in, expiry.hard, time.monotonic()))
 
     async def _ticker(self) -> None:
         while True:
@@ -180,11 +181,20 @@ class Transport:
                 case SendDatagram(data=data, local=local, remote=remote):
                     self._send(data, local, remote)
                 case InstallChildSa(spec=spec):
-                    self.dataplane.install(spec)
+                    try:
+                        self.dataplane.install(spec)
+                    except DataPlaneError as exc:
+                        log.error("the %s data plane could not install Child SA 0x%08x: %s",
+                                  self.dataplane.name, spec.spi_in, exc)
+                        self.perform(self.responder.child_sa_failed(spec.spi_in, str(exc), time.monotonic()))
                 case RemoveChildSa(spec=spec):
                     if self.syslog is not None:  # the SA's last byte counts, for 113019
                         self.syslog.child_removed(spec.ike_sa_id, self.dataplane.counters(spec.spi_in))
-                    self.dataplane.remove(spec)
+                    try:
+                        self.dataplane.remove(spec)
+                    except DataPlaneError as exc:
+                        log.error("the %s data plane could not remove Child SA 0x%08x: %s",
+                                  self.dataplane.name, spec.spi_in, exc)
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
                 case Compute(token=token, job=job):

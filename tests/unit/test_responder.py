@@ -16,6 +16,7 @@ from ikev2d.crypto.jobs import CryptoWorker
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished
 from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
+from ikev2d.protect import unprotect_message
 from ikev2d.wire.header import Header
 from ikev2d.sa import State
 from ikev2d.settings import build_settings
@@ -378,3 +379,48 @@ def test_additional_child_sa_is_refused(harness: Harness) -> None:
     answer = client.exchange(ExchangeType.CREATE_CHILD_SA, [SAp([client._esp_proposal(0x1234)]), Nonce(b"n" * 32),
                                       TSiP(result.tsi), TSrP(result.tsr)])
     assert answer.notify(NotifyType.NO_ADDITIONAL_SAS) is not None
+
+
+def test_a_child_sa_the_data_plane_refuses_ends_the_session_cleanly(harness: Harness) -> None:
+    client = harness.client()
+    result = client.connect()
+    effects = harness.responder.child_sa_failed(result.esp_spi_out, "EPROTONOSUPPORT", harness.now)
+    requests = _datagrams(effects)
+    assert len(requests) == 1
+    client.answer(requests[0])
+    assert client.deleted_by_peer
+    assert [e.event.address for e in effects if isinstance(e, Emit) and isinstance(e.event, AddressReleased)] \
+        == [result.address]
+
+
+def test_hard_child_expiry_deletes_the_child_and_tells_the_client(harness: Harness) -> None:
+    from ikev2d.wire.payloads import Delete
+    client = harness.client()
+    result = client.connect()
+    assert harness.responder.child_sa_expired(result.esp_spi_out, False, harness.now) == []  # soft: client rekeys
+    effects = harness.responder.child_sa_expired(result.esp_spi_out, True, harness.now)
+    assert [e.spec.spi_in for e in effects if isinstance(e, RemoveChildSa)] == [result.esp_spi_out]
+    request = unprotect_message(_datagrams(effects)[0], client.sk)
+    assert request.get(Delete).spis == [result.esp_spi_out.to_bytes(4, "big")]
+    sa = next(iter(harness.responder.sas.values()))
+    assert sa.children == [] and sa.lease is not None  # the IKE SA and address stay
+
+
+def test_transport_turns_a_data_plane_error_into_a_delete(harness: Harness) -> None:
+    from esp.dataplane import DataPlaneError, RecordingDataPlane
+    from ikev2d.transport import Transport
+
+    class Refusing(RecordingDataPlane):
+        def install(self, spec):  # type: ignore[override]
+            raise DataPlaneError("EPROTONOSUPPORT: the kernel has no ESP")
+
+    sent: list[bytes] = []
+    transport = Transport(harness.responder, GATEWAY[0], Refusing(), crypto=None)  # type: ignore[arg-type]
+    transport._send = lambda data, local, remote: sent.append(data)  # type: ignore[method-assign]
+    client = harness.client()
+    client.connect()  # the harness records the InstallChildSa effect without performing it
+    install = next(e for e in harness.effects if isinstance(e, InstallChildSa))
+    transport.perform([install])
+    assert len(sent) == 1
+    client.answer(sent[0])
+    assert client.deleted_by_peer
