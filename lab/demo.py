@@ -100,6 +100,17 @@ def run(responder: str, folder: Path) -> int:
         print(client.swanctl("--list-sas").rstrip())
 
         if ok:
+            _section("through the tunnel: ping -c 3 198.19.0.1 (the gateway's inside address)")
+            pinged = topo.clients[0].run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.19.0.1"],
+                                         check=False, timeout=15)
+            print((pinged.stdout + pinged.stderr).rstrip())
+            ok = pinged.returncode == 0
+        if ok and isinstance(server, Ikev2d):
+            for words in (("crypto", "ikev2", "sa"), ("crypto", "ipsec", "sa"), ("vpn-sessiondb", "ra-ikev2-ipsec")):
+                _section("ikev2d show " + " ".join(words))
+                shown = server.show(*words)
+                print((shown.stdout + shown.stderr).rstrip())
+        if sas:
             _section("disconnect: swanctl --terminate --ike ftd-ra")
             term = client.terminate()
             for line in term.log:
@@ -121,7 +132,8 @@ def run(responder: str, folder: Path) -> int:
             print(server.log().rstrip() or "(empty)")
         topo.destroy()
     _section("result")
-    print("connected, then disconnected: OK" if ok else "the client did NOT connect: FAILED")
+    print("connected, pinged through the tunnel, disconnected: OK" if ok
+          else "the client did NOT connect or no traffic went through: FAILED")
     return 0 if ok else 1
 
 
