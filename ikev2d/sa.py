@@ -229,11 +229,12 @@ class IkeSa:
         # an authentic request may come from a new NAT mapping (RFC 7296 §2.23)
         self.local, self.remote = local, remote
         self.last_activity = now
-        handler = {
+        handlers: dict[int, Callable[[Message, float, list[Effect]], list[Payload] | Deferred]] = {
             ExchangeType.IKE_AUTH: self._ike_auth,
             ExchangeType.INFORMATIONAL: self._informational,
             ExchangeType.CREATE_CHILD_SA: self._create_child_sa,
-        }.get(ExchangeType(header.exchange) if header.exchange in ExchangeType._value2member_map_ else None)
+        }
+        handler = handlers.get(header.exchange)
         if handler is None:
             return [self._dropped(f"unsupported exchange {header.exchange}")]
         effects: list[Effect] = []
