@@ -1,0 +1,246 @@
+"""The whitepaper's troubleshooting log, with its users in RADIUS, as a
+real syslog server receives it (issue 4, item 2).
+
+The whitepaper's FTD authenticated against a RADIUS server and sent it
+accounting (its table: "AAA user authentication successful: server =
+172.31.1.12", "AAA user accounting successful"), so this is the case that
+must yield its sequence exactly: config/radius.yaml, whose RADIUS server
+(198.19.0.12) and syslog server (198.19.0.10) sit on the gateway's inside.
+Here both are real: Debian's FreeRADIUS and rsyslogd, on those addresses in
+the gateway namespace. A strongSwan client connects with EAP-MSCHAPv2
+(relayed to FreeRADIUS), pings once through the tunnel and disconnects; a
+second client then gives a wrong password. What rsyslog received over UDP
+is compared line by line with the whitepaper's sequence, carrying this
+session's values (addresses, ports, SPIs and byte counts as strongSwan and
+ikev2d's data plane report them). The local database's variant of the
+same sequence (113012, no accounting) is test_syslog_rsyslog.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.freeradius import FreeRadius
+from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config, load_default_config
+from lab.netns import Topology
+from lab.pki import LabPki
+from lab.rsyslog import Received, Rsyslog
+from lab.strongswan import Charon
+
+from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, tail
+from .conftest import LabLogs
+
+pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
+
+StartCharon = Callable[..., Charon]
+
+RADIUS_CONFIG = REPO / "config" / "radius.yaml"
+FTD, ALICE_ADDR, MALLORY_ADDR = "198.18.0.1", "198.18.0.2", "198.18.0.3"
+HOSTNAME = "FTDv-1"
+# config/radius.yaml's first RADIUS server and its syslog server
+RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"
+SECRET = "Lab-Radius-Secret"  # config/radius.yaml's
+ALICE_RADIUS_PW = "Radius-Alice-Pw-1"  # not the local database's password for alice
+WRONG_PW = "Not-Alices-Radius-Pw-9"
+INSIDE = "198.19.0.1"  # the gateway's inside address, reached through the tunnel
+ICMP_ECHO = 84  # bytes of one IPv4 echo request or reply (20 + 8 + 56)
+
+
+@pytest.fixture
+def inside_hosts(topology: Topology) -> None:
+    """config/radius.yaml's inside servers as addresses of the gateway
+    namespace (its inside is a loopback address there too)."""
+    for address in (RADIUS_SERVER, SYSLOG_SERVER):
+        topology.gateway.add_address("lo", f"{address}/32")
+
+
+@pytest.fixture
+def freeradius(inside_hosts: None, topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[FreeRadius]:
+    server = FreeRadius(topology.gateway, tmp_path / "freeradius", secret=SECRET, users={"alice": ALICE_RADIUS_PW})
+    lab_logs.add("freeradius", server.log)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rsyslog(inside_hosts: None, topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[Rsyslog]:
+    server = Rsyslog(topology.gateway, tmp_path / "rsyslog", SYSLOG_SERVER, 514)
+    lab_logs.add("rsyslog received", server.text)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ikev2d(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs, freeradius: FreeRadius,
+           rsyslog: Rsyslog) -> Iterator[Ikev2d]:
+    """ikev2d on config/radius.yaml as it is (RADIUS group ISE for
+    authentication and accounting, informational, the UDP syslog server),
+    with the lab PKI's identity certificate."""
+    folder = tmp_path / "ikev2d"
+    base: dict[str, Any] = load_default_config(RADIUS_CONFIG)
+    cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(logging_level="informational"),
+                     base=base)
+    profile = cfg["connection_profiles"][0]
+    assert (profile["authentication"]["server_group"], profile["accounting_server_group"]) == ("ISE", "ISE")
+    assert cfg["logging"]["syslog_servers"] == [{"host": SYSLOG_SERVER, "protocol": "udp", "port": 514,
+                                                 "format": "rfc5424", "interface": "inside"}]
+    server = Ikev2d(topology.gateway, folder, cfg)
+    lab_logs.add("ikev2d", server.log)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def connection_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int, vip: str) -> list[str]:
+    """The whitepaper's table, in its order, with this session's values
+    (spi_out: ikev2d's outbound SA, whose SPI the client chose)."""
+    ike = f"Local:{FTD}:{ftd_port} Remote:{ALICE_ADDR}:{client_port} Username:alice IKEv2"
+    ipsec = f"between {FTD} and {ALICE_ADDR} (user= alice) has been created."
+    s = "IPAA: Session=0x00006000,"
+    return [
+        f"%FTD-5-750002: Local:{FTD}:500 Remote:{ALICE_ADDR}:500 Username:Unknown IKEv2 Received a IKE_INIT_SA "
+        "request",
+        f"%FTD-6-113004: AAA user authentication Successful : server = {RADIUS_SERVER} : user = alice",
+        "%FTD-6-113009: AAA retrieved default group policy (GP-CCIElab) for user = alice",
+        "%FTD-6-113008: AAA transaction status ACCEPT : user = alice",
+        f"%FTD-6-734001: DAP: User alice, Addr {ALICE_ADDR}, Connection AnyConnect: The following DAP records "
+        "were selected for this connection: DfltAccessPolicy",
+        f"%FTD-6-113039: Group <GP-CCIElab> User <alice> IP <{ALICE_ADDR}> AnyConnect parent session started.",
+        f"%FTD-5-737003: {s} DHCP configured, no viable servers found for tunnel-group 'CCIElab'",
+        f"%FTD-6-737026: {s} Client assigned {vip} from local pool VPN-Pool",
+        f"%FTD-6-737006: {s} Local pool request succeeded for tunnel-group 'CCIElab'",
+        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address available from local pools",
+        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address returned",
+        f"%FTD-5-750006: {ike} SA UP. Reason: New Connection Established",
+        f"%FTD-5-751025: {ike} Group:GP-CCIElab IPv4 Address={vip} IPv6 address=invalid-addr-2-0.0.0.0 "
+        "assigned to session",
+        f"%FTD-6-751026: {ike} Client OS: Unknown Client: Unknown",
+        f"%FTD-6-602303: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
+        f"%FTD-6-602303: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
+        # the whitepaper's table has this line between 602303 and the
+        # accounting line (the issue's summary leaves it out)
+        f"%FTD-5-109201: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded adding entry.",
+        # the Accounting-Response to the Start record
+        f"%FTD-6-113004: AAA user accounting Successful : server = {RADIUS_SERVER} : user = alice",
+    ]
+
+
+def disconnect_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int, vip: str, duration: str,
+                     bytes_xmt: int, bytes_rcv: int) -> list[str]:
+    ipsec = f"between {FTD} and {ALICE_ADDR} (user= alice) has been deleted."
+    return [
+        f"%FTD-6-602304: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
+        f"%FTD-6-602304: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
+        f"%FTD-6-737016: IPAA: Session=0x00006000, Freeing local pool VPN-Pool address {vip}",
+        f"%FTD-5-109210: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded removing entry.",
+        f"%FTD-5-750007: Local:{FTD}:{ftd_port} Remote:{ALICE_ADDR}:{client_port} Username:alice IKEv2 "
+        "SA DOWN. Reason: User Requested",
+        f"%FTD-4-113019: Group = GP-CCIElab, Username = alice, IP = {ALICE_ADDR}, Session disconnected. "
+        f"Session Type: IKEv2, Duration: {duration}, Bytes xmt: {bytes_xmt}, Bytes rcv: {bytes_rcv}, "
+        "Reason: User Requested",
+        # the Accounting-Response to the Stop record
+        f"%FTD-6-113004: AAA user accounting Successful : server = {RADIUS_SERVER} : user = alice",
+    ]
+
+
+WRONG_PASSWORD_LINES = [
+    f"%FTD-5-750002: Local:{FTD}:500 Remote:{MALLORY_ADDR}:500 Username:Unknown IKEv2 Received a IKE_INIT_SA "
+    "request",
+    f"%FTD-6-113005: AAA user authentication Rejected : reason = AAA failure : server = {RADIUS_SERVER} : "
+    f"user = ***** : user IP = {MALLORY_ADDR}",
+    f"%FTD-4-750003: Local:{FTD}:4500 Remote:{MALLORY_ADDR}:4500 Username:alice IKEv2 Negotiation aborted due to "
+    "ERROR: Failed to authenticate the IKE SA",
+]
+
+
+def assert_headers(received: list[Received]) -> None:
+    """rsyslog parsed each RFC 5424 header as sent: local4, the tag's
+    severity, our host name, the message ID as MSGID."""
+    for r in received:
+        tag = re.match(r"%FTD-(\d)-(\d{6}):", r.ftd)
+        assert tag is not None, r.raw
+        assert (r.facility, r.severity, r.hostname, r.msgid) == (20, int(tag[1]), HOSTNAME, tag[2]), r.raw
+
+
+def ftd_lines(received: list[Received]) -> list[str]:
+    return [r.ftd for r in received]
+
+
+def client_bytes(client: Charon) -> tuple[int, int]:
+    """(sent, received): the inner bytes of the client's one Child SA, as it counts them."""
+    children = client.list_sas()[0].raw["child-sas"]
+    assert isinstance(children, dict) and len(children) == 1, children
+    (child,) = children.values()
+    assert isinstance(child, dict), child
+    sent, received = child["bytes-out"], child["bytes-in"]
+    assert isinstance(sent, str) and isinstance(received, str), child
+    return int(sent), int(received)
+
+
+def test_whitepaper_sequence_with_radius_as_rsyslog_receives_it(
+    ikev2d: Ikev2d, client: StartCharon, rsyslog: Rsyslog, freeradius: FreeRadius, topology: Topology
+) -> None:
+    alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
+    assert_initiated(alice.initiate(timeout=15), alice)
+    sa = assert_connected(alice)
+    [child] = sa.children
+    vip = sa.local_vips[0]
+    assert vip == POOL_FIRST
+    # the client's inbound SPI is ikev2d's outbound one; its remote port is ikev2d's
+    spi_out, spi_in = int(child.spi_in, 16), int(child.spi_out, 16)
+    ports = (sa.remote_port, sa.local_port)
+    expected = connection_lines(*ports, spi_out, spi_in, vip)
+    received = rsyslog.wait_for(len(expected))
+    assert ftd_lines(received) == expected, "\n".join(r.raw for r in received)
+    # RADIUS said yes, not the local database (its alice has another password)
+    assert "Sent Access-Accept" in freeradius.log(), tail(freeradius.log())
+
+    pinged = topology.clients[0].run(["ping", "-c", "1", "-W", "2", INSIDE], check=False, timeout=10)
+    assert pinged.returncode == 0, pinged.stdout + pinged.stderr
+    # what the data plane counted (show crypto ipsec sa) and what the client did
+    shown = ikev2d.show("crypto", "ipsec", "sa", json=True)
+    assert shown.returncode == 0, shown.stderr
+    (dataplane,) = json.loads(shown.stdout)["ipsec_sas"]
+    gateway_in, gateway_out = dataplane["bytes_in"], dataplane["bytes_out"]
+    assert (gateway_in, gateway_out) == client_bytes(alice), dataplane
+    assert gateway_in >= ICMP_ECHO and gateway_out >= ICMP_ECHO, dataplane
+
+    assert alice.terminate().ok
+    assert alice.wait_for_sas(0) == []
+    teardown = disconnect_lines(*ports, spi_out, spi_in, vip, "DURATION", gateway_out, gateway_in)
+    received = rsyslog.wait_for(len(expected) + len(teardown))
+    got = ftd_lines(received)[len(expected):]
+    duration = re.search(r"Duration: (0h:00m:\d\ds),", got[5]) if len(got) > 5 else None
+    assert duration is not None, got
+    teardown[5] = teardown[5].replace("DURATION", duration[1])
+    assert got == teardown, "\n".join(got)
+
+    mallory = client(1, eap="eap-mschapv2", password=WRONG_PW)
+    assert not mallory.initiate(timeout=15).ok
+    assert_no_sa(mallory)
+    everything = expected + teardown + WRONG_PASSWORD_LINES
+    received = rsyslog.wait_for(len(everything))
+    assert ftd_lines(received) == everything, "\n".join(r.raw for r in received)
+    # nothing more arrives (no line after the last the whitepaper shows)
+    assert len(rsyslog.wait_for(len(everything) + 1, timeout=2)) == len(everything)
+    assert_headers(received)
+
+    # one 113004 accounting line per record FreeRADIUS stored, Start then Stop
+    records = freeradius.accounting_records()
+    assert [(r["Acct-Status-Type"], r["User-Name"], r["Framed-IP-Address"]) for r in records] == [
+        ("Start", "alice", vip), ("Stop", "alice", vip)]
+    assert "Sent Access-Reject" in freeradius.log()
+    assert [s for s in (SECRET, ALICE_RADIUS_PW, WRONG_PW) if s in rsyslog.text()] == []
+    assert ikev2d.running(), tail(ikev2d.log())
