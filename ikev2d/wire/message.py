@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence, TypeVar
 
-from ikev2d.iana import PayloadType
 from ikev2d.wire.base import (
     CRITICAL,
     GENERIC_HEADER,
@@ -19,10 +18,6 @@ from ikev2d.wire.base import (
 from ikev2d.wire.errors import InvalidSyntax, UnsupportedCriticalPayload
 from ikev2d.wire.header import HEADER_SIZE, Header, header_flags
 from ikev2d.wire.payloads import PAYLOAD_CLASSES, SK, SKF, Notify, Payload, Unknown
-
-_SK = int(PayloadType.SK)
-_SKF = int(PayloadType.SKF)
-_ENCRYPTED = (_SK, _SKF)
 
 P = TypeVar("P")
 
@@ -116,15 +111,15 @@ def decode_payloads(first: int, data: BytesLike, *, allow_encrypted: bool = True
             if critical:
                 raise UnsupportedCriticalPayload(ptype)
             out.append(Unknown(ptype, bytes(body)))
-        elif ptype in _ENCRYPTED:
+        elif issubclass(cls, (SK, SKF)):
             if not allow_encrypted:
                 raise InvalidSyntax("an encrypted payload inside an encrypted payload")
             if pos != end:
                 raise InvalidSyntax("octets after the encrypted payload, which must be last")
-            out.append(cls.parse_body(body, critical=critical, next_payload=nxt))  # type: ignore[call-arg]
+            out.append(cls.parse_body(body, critical=critical, next_payload=nxt))
             return out
         else:
-            out.append(cls.parse_body(body, critical=critical))  # type: ignore[arg-type]
+            out.append(cls.parse_body(body, critical=critical))
     if pos != end:
         raise InvalidSyntax(f"{end - pos} octets after the last payload")
     return out

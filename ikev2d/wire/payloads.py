@@ -20,7 +20,7 @@ from ikev2d.wire.sa import SA, Proposal, Transform
 from ikev2d.wire.ts import TSi, TSr, TrafficSelector
 
 __all__ = [
-    "AUTH", "CERT", "CERTREQ", "CP", "EAP", "ID", "IDi", "IDr", "KE", "PAYLOAD_CLASSES",
+    "AUTH", "CERT", "CERTREQ", "CP", "EAP", "ID", "IDi", "IDr", "KE", "KnownPayload", "PAYLOAD_CLASSES",
     "SA", "SK", "SKF", "TSi", "TSr", "ConfigAttribute", "Delete", "Nonce", "Notify",
     "Payload", "Proposal", "TrafficSelector", "Transform", "Unknown", "Vendor",
 ]
@@ -194,7 +194,7 @@ class Notify(PayloadBase):
 
 
 # SPI sizes a Delete may carry (§3.11): none for the IKE SA itself.
-_DELETE_SPI_SIZES = {ProtocolId.IKE: 0, ProtocolId.AH: 4, ProtocolId.ESP: 4}
+_DELETE_SPI_SIZES: dict[int, int] = {ProtocolId.IKE: 0, ProtocolId.AH: 4, ProtocolId.ESP: 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,13 +322,17 @@ class Unknown:
         return self.data
 
 
-Payload = Union[
+# Every payload type we implement; the codec builds these from parse_body.
+KnownPayload = Union[
     SA, KE, IDi, IDr, CERT, CERTREQ, AUTH, Nonce, Notify, Delete, Vendor,
-    TSi, TSr, SK, CP, EAP, SKF, Unknown,
+    TSi, TSr, SK, CP, EAP, SKF,
 ]
 
-PAYLOAD_CLASSES: dict[int, type[PayloadBase]] = {
-    cls.payload_type: cls
-    for cls in (SA, KE, IDi, IDr, CERT, CERTREQ, AUTH, Nonce, Notify, Delete, Vendor,
-                TSi, TSr, SK, CP, EAP, SKF)
-}
+Payload = Union[KnownPayload, Unknown]
+
+_KNOWN: tuple[type[KnownPayload], ...] = (
+    SA, KE, IDi, IDr, CERT, CERTREQ, AUTH, Nonce, Notify, Delete, Vendor,
+    TSi, TSr, SK, CP, EAP, SKF,
+)
+
+PAYLOAD_CLASSES: dict[int, type[KnownPayload]] = {cls.payload_type: cls for cls in _KNOWN}
