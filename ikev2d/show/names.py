@@ -35,22 +35,26 @@ def is_aead(encr_id: int) -> bool:
 # -- show crypto ikev2 sa: "Encr: AES-CBC, keysize: 256, Hash: SHA512" --------
 
 def ikev2_encr(encr_id: int) -> str:
-    return {
+    # Tables are keyed by the IANA enums but looked up by the plain int a
+    # proposal carries (IntEnum members hash and compare as their values).
+    names: dict[int, str] = {
         EncrId.DES: "DES", EncrId.TRIPLE_DES: "3DES", EncrId.NULL: "NULL",
         EncrId.AES_CBC: "AES-CBC", EncrId.AES_CTR: "AES-CTR",
         EncrId.AES_GCM_8: "AES-GCM", EncrId.AES_GCM_12: "AES-GCM", EncrId.AES_GCM_16: "AES-GCM",
         EncrId.CHACHA20_POLY1305: "CHACHA20-POLY1305",
-    }.get(encr_id, str(encr_id))
+    }
+    return names.get(encr_id, str(encr_id))
 
 
 def ikev2_hash(integ_id: int) -> str:
     # IOS/ASA print SHA96 for HMAC-SHA1-96 (seen in the public samples);
     # an AEAD cipher has no integrity transform: N/A
-    return {
+    names: dict[int, str] = {
         IntegId.NONE: "N/A", IntegId.HMAC_MD5_96: "MD596", IntegId.HMAC_SHA1_96: "SHA96",
         IntegId.AES_XCBC_96: "XCBC96", IntegId.HMAC_SHA2_256_128: "SHA256",
         IntegId.HMAC_SHA2_384_192: "SHA384", IntegId.HMAC_SHA2_512_256: "SHA512",
-    }.get(integ_id, str(integ_id))
+    }
+    return names.get(integ_id, str(integ_id))
 
 
 # -- vpn-sessiondb: "Encryption : IKEv2: (1)AES256", "Hashing : ... SHA512" -----
@@ -60,21 +64,26 @@ def session_encr(encr_id: int, bits: int) -> str:
         return f"AES{bits}"
     if is_aead(encr_id):
         return f"AES-GCM-{bits}"
-    return {EncrId.DES: "DES", EncrId.TRIPLE_DES: "3DES", EncrId.NULL: "none",
-            EncrId.AES_CTR: f"AES-CTR-{bits}"}.get(encr_id, str(encr_id))
+    names: dict[int, str] = {EncrId.DES: "DES", EncrId.TRIPLE_DES: "3DES", EncrId.NULL: "none",
+                             EncrId.AES_CTR: f"AES-CTR-{bits}"}
+    return names.get(encr_id, str(encr_id))
 
 
 def session_hash(integ_id: int) -> str:
-    return {
+    names: dict[int, str] = {
         IntegId.NONE: "none", IntegId.HMAC_MD5_96: "MD5", IntegId.HMAC_SHA1_96: "SHA1",
         IntegId.AES_XCBC_96: "XCBC", IntegId.HMAC_SHA2_256_128: "SHA256",
         IntegId.HMAC_SHA2_384_192: "SHA384", IntegId.HMAC_SHA2_512_256: "SHA512",
-    }.get(integ_id, str(integ_id))
+    }
+    return names.get(integ_id, str(integ_id))
 
 
 def prf_hash(prf_id: int) -> str:
-    return {PrfId.HMAC_MD5: "MD5", PrfId.HMAC_SHA1: "SHA1", PrfId.HMAC_SHA2_256: "SHA256",
-            PrfId.HMAC_SHA2_384: "SHA384", PrfId.HMAC_SHA2_512: "SHA512"}.get(prf_id, str(prf_id))
+    names: dict[int, str] = {
+        PrfId.HMAC_MD5: "MD5", PrfId.HMAC_SHA1: "SHA1", PrfId.HMAC_SHA2_256: "SHA256",
+        PrfId.HMAC_SHA2_384: "SHA384", PrfId.HMAC_SHA2_512: "SHA512",
+    }
+    return names.get(prf_id, str(prf_id))
 
 
 # -- show crypto ipsec sa: "transform: esp-aes-256 esp-sha-512-hmac" ------------
@@ -85,13 +94,15 @@ def esp_transform(encr_id: int, bits: int, integ_id: int) -> str:
     elif is_aead(encr_id):
         encr = "esp-aes-gcm" if bits == 128 else f"esp-aes-gcm-{bits}"
     else:
-        encr = {EncrId.DES: "esp-des", EncrId.TRIPLE_DES: "esp-3des", EncrId.NULL: "esp-null"}.get(
-            encr_id, f"esp-{encr_id}")
-    integ = {
+        encrs: dict[int, str] = {EncrId.DES: "esp-des", EncrId.TRIPLE_DES: "esp-3des",
+                                 EncrId.NULL: "esp-null"}
+        encr = encrs.get(encr_id, f"esp-{encr_id}")
+    integs: dict[int, str] = {
         IntegId.NONE: "esp-null-hmac", IntegId.HMAC_MD5_96: "esp-md5-hmac", IntegId.HMAC_SHA1_96: "esp-sha-hmac",
         IntegId.HMAC_SHA2_256_128: "esp-sha-256-hmac", IntegId.HMAC_SHA2_384_192: "esp-sha-384-hmac",
         IntegId.HMAC_SHA2_512_256: "esp-sha-512-hmac", IntegId.AES_XCBC_96: "esp-aes-xcbc-mac",
-    }.get(integ_id, f"esp-{integ_id}-hmac")
+    }
+    integ = integs.get(integ_id, f"esp-{integ_id}-hmac")
     return f"{encr} {integ}"
 
 
@@ -109,9 +120,11 @@ def esp_block_size(encr_id: int) -> int:
 
 def esp_icv_size(encr_id: int, integ_id: int) -> int:
     if is_aead(encr_id):
-        return {EncrId.AES_GCM_8: 8, EncrId.AES_GCM_12: 12}.get(encr_id, 16)
-    return {IntegId.NONE: 0, IntegId.HMAC_SHA2_256_128: 16, IntegId.HMAC_SHA2_384_192: 24,
-            IntegId.HMAC_SHA2_512_256: 32}.get(integ_id, 12)
+        aead_icvs: dict[int, int] = {EncrId.AES_GCM_8: 8, EncrId.AES_GCM_12: 12}
+        return aead_icvs.get(encr_id, 16)
+    icvs: dict[int, int] = {IntegId.NONE: 0, IntegId.HMAC_SHA2_256_128: 16,
+                            IntegId.HMAC_SHA2_384_192: 24, IntegId.HMAC_SHA2_512_256: 32}
+    return icvs.get(integ_id, 12)
 
 
 # -- times -----------------------------------------------------------------
