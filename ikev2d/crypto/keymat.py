@@ -6,13 +6,17 @@ The result objects hold secrets: their repr shows only key lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from ikev2d.crypto.errors import CryptoError
 from ikev2d.crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-def _lengths_only(obj: object) -> str:
-    parts = ", ".join(f"{f.name}=<{len(getattr(obj, f.name))} bytes>" for f in fields(obj))  # type: ignore[arg-type]
+
+def _lengths_only(obj: DataclassInstance) -> str:
+    parts = ", ".join(f"{f.name}=<{len(getattr(obj, f.name))} bytes>" for f in fields(obj))
     return f"{type(obj).__name__}({parts})"
 
 

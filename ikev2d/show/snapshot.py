@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -136,14 +139,14 @@ def to_dict(value: Any) -> dict[str, Any]:
     return dataclasses.asdict(value)
 
 
-_T = typing.TypeVar("_T")
+_T = typing.TypeVar("_T", bound="DataclassInstance")
 
 
 def from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
     """Rebuild a snapshot dataclass from `to_dict` output (after JSON)."""
     hints = typing.get_type_hints(cls)
     kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name in data:
             kwargs[f.name] = _decode(hints[f.name], data[f.name])
     return cls(**kwargs)
@@ -151,7 +154,7 @@ def from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
 
 def _decode(hint: Any, value: Any) -> Any:
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return from_dict(hint, value)
     if origin is tuple:
         (item, *_rest) = typing.get_args(hint)
