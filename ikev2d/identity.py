@@ -194,7 +194,7 @@ def _key_is(key: PrivateKey, key_type: KeyType) -> bool:
     return key_type == {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384"}.get(key.curve.name)
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     # Match the hash to the key's strength (SP 800-57): 2048/P-256 -> SHA-256.
     if isinstance(key, rsa.RSAPrivateKey):
         return hashes.SHA256() if key.key_size < 3072 else hashes.SHA384()
