@@ -141,22 +141,28 @@ class FragmentReassembler:
         header = parse_header(raw)
         at, ptype = locate_encrypted(raw, header.next_payload)
         if ptype != SKF_TYPE:
-            return self._drop("not a fragment")
+            self._drop("not a fragment")
+            return None
         inner_next = GENERIC_HEADER.unpack_from(raw, at)[0]
         if len(raw) - at < _SKF_HEADER_SIZE:
-            return self._drop("SKF payload shorter than its header")
+            self._drop("SKF payload shorter than its header")
+            return None
         number, total = _FRAGMENT.unpack_from(raw, at + GENERIC_HEADER_SIZE)
         if not 1 <= number <= total or (number == 1) != (inner_next != 0):
-            return self._drop(f"fragment {number} of {total} with Next Payload {inner_next}")
+            self._drop(f"fragment {number} of {total} with Next Payload {inner_next}")
+            return None
         if total > self.max_fragments:
-            return self._drop(f"{total} fragments exceed the limit of {self.max_fragments}")
+            self._drop(f"{total} fragments exceed the limit of {self.max_fragments}")
+            return None
         key = (header.message_id, header.is_response)
         held = self._pending.get(key)
         # These discards change nothing, so they may precede authentication.
         if held is not None and total < held.total:
-            return self._drop(f"Total Fragments {total} is older than {held.total}")
+            self._drop(f"Total Fragments {total} is older than {held.total}")
+            return None
         if held is not None and total == held.total and number in held.chunks:
-            return self._drop(f"fragment {number} of {total} again")
+            self._drop(f"fragment {number} of {total} again")
+            return None
 
         plaintext = open_sealed(raw, at + _SKF_HEADER_SIZE, self.keys)
 
@@ -165,10 +171,12 @@ class FragmentReassembler:
         if held is None or total > held.total:
             held = self._start(key, total, now, header.exchange)
         elif held.exchange != header.exchange:
-            return self._drop(f"fragment of exchange {header.exchange} among {held.exchange}")
+            self._drop(f"fragment of exchange {header.exchange} among {held.exchange}")
+            return None
         if held.size + len(plaintext) > self.max_bytes:
             del self._pending[key]
-            return self._drop(f"reassembled message would exceed {self.max_bytes} octets")
+            self._drop(f"reassembled message would exceed {self.max_bytes} octets")
+            return None
         held.chunks[number] = plaintext
         held.size += len(plaintext)
         if number == 1:
@@ -195,5 +203,5 @@ class FragmentReassembler:
         return collection
 
     def _drop(self, reason: str) -> None:
+        """Record why a fragment is discarded; the caller then returns None."""
         self.last_drop = reason
-        return None
