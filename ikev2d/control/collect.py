@@ -29,10 +29,17 @@ _SHOWN = {State.AUTH_PENDING, State.EAP, State.EAP_DONE, State.ESTABLISHED, Stat
 
 
 class Listening(Protocol):
-    protocol: str
-    address: str
-    port: int
-    socket_id: int
+    """A listening socket as the collector reads it (read only: the
+    daemon's `Listener` is frozen)."""
+
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def socket_id(self) -> int: ...
 
 
 class DaemonView(Protocol):

@@ -46,10 +46,16 @@ def stop_record(start: AccountingRecord, duration: float, reason: str,
 
 
 class _Counted(Protocol):
-    packets_in: int
-    bytes_in: int
-    packets_out: int
-    bytes_out: int
+    """One Child SA's counters, read only (the data plane's are frozen)."""
+
+    @property
+    def packets_in(self) -> int: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def packets_out(self) -> int: ...
+    @property
+    def bytes_out(self) -> int: ...
 
 
 class CounterSource(Protocol):
