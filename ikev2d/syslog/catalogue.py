@@ -67,6 +67,10 @@ _MESSAGES = [
     Message(750006, 5, _IKE + "SA UP. Reason: {reason}"),
     Message(750007, 5, _IKE + "SA DOWN. Reason: {reason}"),
     # The whitepaper (FMC's rendering) shows "IPv4 Address:"; the ASA guide "=".
+    # ftd-behaviour.md notes the difference; the guide's "=" stays: the
+    # table is a transcription of a screenshot (this line says .200 where
+    # the others say .205, and "0.0.0"), so its IDs, order and severities
+    # are followed, not its punctuation.
     Message(751025, 5, _IKE + "Group:{group_policy} IPv4 Address={ipv4} IPv6 address={ipv6} assigned to session"),
     Message(751026, 6, _IKE + "Client OS: {client_os} Client: {client}",
             note="what an FTD prints for a client that names neither OS nor version is unconfirmed"),

@@ -38,6 +38,8 @@ def records_for(e: ev.Event) -> list[Record]:
         case ev.ChildSaCreated(username=u, spi_in=i, spi_out=o):
             return _ipsec(602303, e, u, i, o)
         case ev.SessionStarted(username=u, session=s, address=a):
+            # in the whitepaper's table after 602303 and before accounting,
+            # though the summary of it and ftd-behaviour.md leave it out
             return [_msg(109201, session=session_id(s), username=u, address=str(a))]
         case ev.AccountingSucceeded(username=u, aaa_server=server):
             return [_msg(113004, aaa_type="accounting", server=server, username=u)]
