@@ -26,7 +26,7 @@ from .aaa.radius.accounting import session_counters
 from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
 from .core import Responder
-from .crypto.jobs import CryptoWorker, Job, JobResult, init_worker_process, run_in_worker_process
+from .crypto.jobs import CryptoWorker, DhJob, Job, JobResult, SignJob, init_worker_process, run_in_worker_process
 from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
 from .events import AccountingSucceeded
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
@@ -150,7 +150,13 @@ class Transport:
         local = (self.address, self.ike_port)
         while True:
             data, remote = await self._ike.recv()
-            self._datagram(data, local, (remote[0], remote[1]))
+            # asyncio-dgram's stub types this as any socket address; an IP
+            # socket receives from (host, port) (IPv6 adds flow and scope)
+            match remote:
+                case (str() as host, int() as port, *_):
+                    self._datagram(data, local, (host, port))
+                case _:
+                    log.warning("datagram from unexpected address %r ignored", remote)
 
     def _ike_on_nat_t(self, data: bytes, remote: Address) -> None:
         self._datagram(data, (self.address, self.nat_t_port), remote)
@@ -197,7 +203,7 @@ class Transport:
                                   self.dataplane.name, spec.spi_in, exc)
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
-                case Compute(token=token, job=job):
+                case Compute(token=token, job=DhJob() | SignJob() as job):
                     self._spawn(self._compute(token, job))
                 case SendAccounting():
                     self._account(effect)
