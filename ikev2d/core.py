@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from .aaa.radius.messages import AccessRequest, RadiusResult
 from .crypto.jobs import CryptoWorker, DhJob, DhResult, JobFailed, JobResult
 from .crypto.errors import CryptoError
 from .crypto.keymat import derive_ike_keys
@@ -90,8 +91,9 @@ class Responder:
         self._after(sa)
         return effects
 
-    def job_done(self, token: tuple, result: JobResult, now: float) -> list[Effect]:
-        """Resume the exchange that asked for a `Compute` job."""
+    def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
+        """Resume the exchange that asked for a `Compute` job (a crypto
+        job's result, or a RADIUS Access-Request's answer)."""
         if token[0] == "init":
             pending = self._pending_init.pop((token[1], token[2]), None)
             return self._finish_ike_sa_init(pending, result, now) if pending is not None else []
@@ -209,7 +211,7 @@ class Responder:
                                                nonce.data, local, remote)
         return effects + [Compute(("init",) + key, DhJob(suite.dh_id, ke.data, self.dh_backend))]
 
-    def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult, now: float) -> list[Effect]:
+    def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult | RadiusResult, now: float) -> list[Effect]:
         header, request, local, remote = p.header, p.request, p.local, p.remote
         if not isinstance(result, DhResult):
             reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
@@ -324,15 +326,28 @@ class Responder:
         return Emit(MessageDropped("-", local, remote, reason))
 
 
-def settle(responder: Responder, effects: list[Effect], worker: CryptoWorker, now: float) -> list[Effect]:
-    """Run `Compute` effects inline until none remain: for tests, and for
-    `--crypto-workers 0`."""
+def settle(responder: Responder, effects: list[Effect], worker: CryptoWorker, now: float,
+           radius: Callable[[AccessRequest], RadiusResult] | None = None) -> list[Effect]:
+    """Run `Compute` effects inline until none remain (for tests): crypto
+    jobs on `worker`, RADIUS Access-Requests answered by `radius`.
+
+    Raises ValueError for an Access-Request when no `radius` is given: a
+    RADIUS profile cannot be settled by a crypto worker alone."""
     out: list[Effect] = []
     queue = list(effects)
     while queue:
         effect = queue.pop(0)
-        if isinstance(effect, Compute):
-            queue = responder.job_done(effect.token, worker.run(effect.job), now) + queue
-        else:
+        if not isinstance(effect, Compute):
             out.append(effect)
+            continue
+        job = effect.job
+        result: JobResult | RadiusResult
+        if isinstance(job, AccessRequest):
+            if radius is None:
+                raise ValueError(f"settle: a RADIUS Access-Request to server group {job.group!r} "
+                                 "needs a radius= answerer")
+            result = radius(job)
+        else:
+            result = worker.run(job)
+        queue = responder.job_done(effect.token, result, now) + queue
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Union
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .auth import PrivateKey, sign
@@ -61,17 +62,29 @@ class CryptoWorker:
         self.signing_keys = dict(signing_keys)
 
     def run(self, job: Job) -> JobResult:
+        """Raises TypeError for anything but a DhJob or SignJob (a RADIUS
+        Access-Request is a network round trip, never a worker's job)."""
         try:
             if isinstance(job, DhJob):
                 private = get_dh_group(job.group_id, job.backend).generate()
                 return DhResult(private.public_bytes, private.exchange(job.peer_public))
-            key = self.signing_keys.get(job.key_name)
-            if key is None:
-                return JobFailed(f"no signing key named {job.key_name!r}")
-            method, data = sign(key, job.octets, job.peer_hash_algorithms)
-            return SignResult(int(method), data)
+            if isinstance(job, SignJob):
+                key = self.signing_keys.get(job.key_name)
+                if key is None:
+                    return JobFailed(f"no signing key named {job.key_name!r}")
+                method, data = sign(key, job.octets, job.peer_hash_algorithms)
+                return SignResult(int(method), data)
         except CryptoError as exc:
             return JobFailed(str(exc))
+        raise TypeError(f"a crypto worker runs DhJob and SignJob, not {type(job).__name__}")
+
+
+def load_signing_key(name: str, pem: bytes) -> PrivateKey:
+    """A PEM private key of a kind `sign` handles (RSA, ECDSA, Ed25519)."""
+    key = load_pem_private_key(pem, None)
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        raise CryptoError(f"signing key {name!r} is a {type(key).__name__}, which cannot sign AUTH payloads")
+    return key
 
 
 # -- worker-process plumbing (ProcessPoolExecutor initializer + function) --------
@@ -81,7 +94,7 @@ _worker: CryptoWorker | None = None
 
 def init_worker_process(pem_keys: Mapping[str, bytes]) -> None:
     global _worker
-    _worker = CryptoWorker({name: load_pem_private_key(pem, None) for name, pem in pem_keys.items()})
+    _worker = CryptoWorker({name: load_signing_key(name, pem) for name, pem in pem_keys.items()})
 
 
 def run_in_worker_process(job: Job) -> JobResult:

@@ -26,11 +26,11 @@ from ikev2d.aaa.radius.messages import (
     TerminateCause,
 )
 from ikev2d.conf import load_config
-from ikev2d.core import Responder
+from ikev2d.core import Responder, settle
 from ikev2d.crypto.jobs import CryptoWorker
 from ikev2d.eap.packet import EapPacket
 from ikev2d.eap.server import EapServer
-from ikev2d.effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
+from ikev2d.effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
 from ikev2d.events import AuthFailed, AuthSucceeded, IkeSaEstablished
 from ikev2d.iana import EapType, NotifyType
 from ikev2d.settings import build_settings
@@ -83,25 +83,17 @@ class Harness:
         self.worker = CryptoWorker(responder.settings.signing_keys)
         self.now = 1000.0
         self.effects: list[Effect] = []
-        # called with each RADIUS Compute before it is answered
-        self.on_radius_job: Callable[[Compute], None] | None = None
+        # called with each RADIUS Access-Request before it is answered
+        self.on_radius_job: Callable[[AccessRequest], None] | None = None
         self.last_datagram = (b"", GATEWAY)
 
+    def answer(self, request: AccessRequest) -> RadiusResult:
+        if self.on_radius_job is not None:
+            self.on_radius_job(request)
+        return self.radius(request)
+
     def settle(self, effects: list[Effect]) -> list[Effect]:
-        out: list[Effect] = []
-        queue = list(effects)
-        while queue:
-            effect = queue.pop(0)
-            if not isinstance(effect, Compute):
-                out.append(effect)
-                continue
-            if isinstance(effect.job, AccessRequest):
-                if self.on_radius_job is not None:
-                    self.on_radius_job(effect)
-                result: Any = self.radius(effect.job)
-            else:
-                result = self.worker.run(effect.job)
-            queue = self.responder.job_done(effect.token, result, self.now) + queue
+        out = settle(self.responder, effects, self.worker, self.now, radius=self.answer)
         self.effects += out
         return out
 
@@ -197,6 +189,24 @@ def test_no_radius_server_answers(tmp_path: Path, pki_dir: Path) -> None:
     assert not refused.aaa_rejected and "no RADIUS server of group ISE answered" in refused.reason
 
 
+def test_settle_without_a_radius_answerer_says_so(tmp_path: Path, pki_dir: Path) -> None:
+    """core.settle once handed an Access-Request to the crypto worker,
+    which failed with AttributeError ('key_name'); now it names what is
+    missing."""
+    h = make_harness(tmp_path, pki_dir, ["mschapv2"])
+    client = ("198.18.0.2", 500)
+
+    def send(datagram: bytes) -> list[bytes]:
+        effects = settle(h.responder, h.responder.datagram_received(datagram, GATEWAY, client, h.now),
+                         h.worker, h.now)
+        return [e.data for e in effects if isinstance(e, SendDatagram)]
+
+    initiator = Initiator(InitiatorOptions(local=client, remote=GATEWAY, password=RADIUS_USERS["alice"]), send)
+    initiator.ike_sa_init()
+    with pytest.raises(ValueError, match="RADIUS Access-Request to server group 'ISE' needs a radius= answerer"):
+        initiator.ike_auth()
+
+
 def test_a_retransmit_while_radius_thinks_is_not_asked_twice(tmp_path: Path, pki_dir: Path) -> None:
     """The RADIUS round trip is a Deferred job: while it runs, the client's
     retransmission of the same IKE_AUTH request yields nothing (no second
@@ -206,7 +216,7 @@ def test_a_retransmit_while_radius_thinks_is_not_asked_twice(tmp_path: Path, pki
     client.ike_sa_init()
     seen: list[list[Effect]] = []
 
-    def retransmit_during(job: Compute) -> None:
+    def retransmit_during(request: AccessRequest) -> None:
         datagram, source = h.last_datagram
         seen.append(h.responder.datagram_received(datagram, GATEWAY, source, h.now))
 
