@@ -213,6 +213,22 @@ def _crypto(config: Config) -> list[str]:
         lines.append(f"crypto ikev2 enable {interface.name}{suffix}")
     lines += [f"crypto ikev2 remote-access trustpoint {c.name}"
               for c in _used_certificates(config)]
+    lines += _ikev2_parameters(config)
+    return lines
+
+
+def _ikev2_parameters(config: Config) -> list[str]:
+    """The ASA prints these only when they differ from its defaults."""
+    p = config.remote_access_vpn.ikev2_parameters
+    lines = []
+    if p.cookie_challenge == "always":
+        lines.append("crypto ikev2 cookie-challenge 0")
+    elif p.cookie_challenge == "never":
+        lines.append("crypto ikev2 cookie-challenge 100")
+    elif p.cookie_threshold_percent != defaults.COOKIE_THRESHOLD_PERCENT:
+        lines.append(f"crypto ikev2 cookie-challenge {p.cookie_threshold_percent}")
+    if p.max_in_negotiation != defaults.MAX_IN_NEGOTIATION:
+        lines.append(f"crypto ikev2 limit max-in-negotiation-sa {p.max_in_negotiation}")
     return lines
 
 

@@ -44,6 +44,13 @@ GROUP_POLICY = "DfltGrpPolicy"
 WEB_ACCESS_PORT = 443
 DTLS_PORT = 443
 FRAGMENT_SIZE = 1280  # whole IP datagram, as strongSwan counts it
+# IPsec/IKEv2 Parameters: cookie challenge "custom" at 50 % of the SAs allowed
+# in negotiation (100), DPD every 30 s -- ASA-documented values; the FTD's own
+# defaults are unconfirmed (shared/reference/ftd-behaviour.md).
+COOKIE_CHALLENGE = "custom"
+COOKIE_THRESHOLD_PERCENT = 50
+MAX_IN_NEGOTIATION = 100
+DPD_INTERVAL = 30
 
 # Access interface check boxes. The whitepaper shows a new interface with
 # SSL and DTLS on and IPsec-IKEv2 off ("select Enable IPsec-IKEv2 in lieu of

@@ -57,6 +57,16 @@ class AccessInterface:
 
 
 @dataclass(frozen=True, slots=True)
+class Ikev2Parameters:
+    """FMC Advanced > IPsec > IPsec/IKEv2 Parameters (and DPD)."""
+
+    cookie_challenge: str = "custom"  # "custom" | "always" | "never"
+    cookie_threshold_percent: int = 50
+    max_in_negotiation: int = 100
+    dpd_interval_seconds: int = 30  # 0 turns dead peer detection off
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteAccessVpn:
     name: str
     access_interfaces: tuple[AccessInterface, ...]
@@ -66,6 +76,7 @@ class RemoteAccessVpn:
     web_access_port: int
     dtls_port: int
     default_connection_profile: str
+    ikev2_parameters: Ikev2Parameters = Ikev2Parameters()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from .model import (
     AuthenticationMethod,
     ConnectionProfile,
     Device,
+    Ikev2Parameters,
     Interface,
     LOCAL_SERVER_GROUP,
     RemoteAccessVpn,
@@ -49,7 +50,11 @@ RA_VPN_KEYS = (
     "ipsec_proposals",
     "fragment_size",
     "default_connection_profile",
+    "ikev2_parameters",
 )
+IKEV2_PARAMETER_KEYS = ("cookie_challenge", "cookie_threshold_percent", "max_in_negotiation",
+                        "dpd_interval_seconds")
+COOKIE_CHALLENGES: Mapping[str, str] = {"custom": "custom", "always": "always", "never": "never"}
 ACCESS_INTERFACE_KEYS = ("interface", "enable_ipsec_ikev2", "enable_ssl", "enable_dtls")
 
 AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {"aaa-only": "aaa-only"}
@@ -259,8 +264,28 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
         else nodes.integer(fragment_node, "fragment_size", *FRAGMENT_SIZE_RANGE)
     )
     profile = _default_profile(ctx, fields)
+    parameters = _ikev2_parameters(fields.optional("ikev2_parameters"))
     return RemoteAccessVpn(
-        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile
+        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters
+    )
+
+
+def _ikev2_parameters(node: yaml.Node | None) -> Ikev2Parameters:
+    if node is None:
+        return Ikev2Parameters(defaults.COOKIE_CHALLENGE, defaults.COOKIE_THRESHOLD_PERCENT,
+                               defaults.MAX_IN_NEGOTIATION, defaults.DPD_INTERVAL)
+    fields = Fields(node, "ikev2_parameters", IKEV2_PARAMETER_KEYS)
+    challenge = fields.optional("cookie_challenge")
+    threshold = fields.optional("cookie_threshold_percent")
+    limit = fields.optional("max_in_negotiation")
+    dpd = fields.optional("dpd_interval_seconds")
+    return Ikev2Parameters(
+        defaults.COOKIE_CHALLENGE if challenge is None
+        else nodes.choice(challenge, "cookie_challenge", COOKIE_CHALLENGES),
+        defaults.COOKIE_THRESHOLD_PERCENT if threshold is None
+        else nodes.integer(threshold, "cookie_threshold_percent", 1, 100),
+        defaults.MAX_IN_NEGOTIATION if limit is None else nodes.integer(limit, "max_in_negotiation", 1, 100000),
+        defaults.DPD_INTERVAL if dpd is None else nodes.integer(dpd, "dpd_interval_seconds", 0, 3600),
     )
 
 

@@ -94,6 +94,29 @@ def test_each_eap_method_connects_and_gets_a_pool_address(harness: Harness, meth
     assert established[0].proposal == "AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072"
 
 
+def test_initiator_reports_a_response_without_its_ke_payload(harness: Harness) -> None:
+    """A payload the protocol requires but the response lacks is the
+    responder's failure (IkeFailure naming it), not an AttributeError."""
+    from ikev2d.wire.message import decode_message, encode_message
+    from ikev2d.wire.payloads import KE
+
+    addr = ("198.18.0.2", 500)
+    send = harness.sender(addr)
+
+    def send_and_lose_ke(datagram: bytes) -> list[bytes]:
+        answers = []
+        for raw in send(datagram):
+            message = decode_message(raw)
+            message.payloads = [p for p in message.payloads if not isinstance(p, KE)]
+            answers.append(encode_message(message))
+        return answers
+
+    client = Initiator(InitiatorOptions(local=addr, remote=GATEWAY), send_and_lose_ke)
+    with pytest.raises(IkeFailure, match="IKE_SA_INIT response has no KE payload") as failure:
+        client.ike_sa_init()
+    assert failure.value.notify is None
+
+
 def test_two_clients_get_different_addresses_and_delete_frees_them(harness: Harness) -> None:
     a = harness.client(2)
     b = harness.client(3, username="bob", password="Lab-Passw0rd-2")
@@ -424,3 +447,14 @@ def test_transport_turns_a_data_plane_error_into_a_delete(harness: Harness) -> N
     assert len(sent) == 1
     client.answer(sent[0])
     assert client.deleted_by_peer
+
+
+def test_ikev2_parameters_from_the_configuration(tmp_path: Path, pki_dir: Path) -> None:
+    """FMC IPsec/IKEv2 Parameters reach the responder: cookie challenge and DPD."""
+    config = make_config(tmp_path, **{"cookie_challenge: custom": "cookie_challenge: always",
+                                      "dpd_interval_seconds: 30": "dpd_interval_seconds: 0",
+                                      f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    client = h.client()
+    assert client.connect().notifies[0] == NotifyType.COOKIE
+    assert all(not _datagrams(h.responder.tick(h.now + dt)) for dt in range(1, 120))  # no DPD
