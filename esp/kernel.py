@@ -301,14 +301,14 @@ class KernelDataPlane:
 
     def _add_states(self, r: _Installed, algs_in: tuple[KernelAlg, ...], algs_out: tuple[KernelAlg, ...]) -> None:
         s = r.spec
-        encap = s.encap_local_port is not None and s.encap_remote_port is not None
+        local_port, remote_port = s.encap_local_port, s.encap_remote_port
+        encap_in, encap_out = ((Encap(remote_port, local_port), Encap(local_port, remote_port))
+                               if local_port is not None and remote_port is not None else (None, None))
         lifetime = self.lifetime(s)
         inbound = SaParams(src=s.remote_address, dst=s.local_address, spi=s.spi_in, reqid=r.reqid, algs=algs_in,
-                           encap=Encap(s.encap_remote_port, s.encap_local_port) if encap else None,  # type: ignore[arg-type]
-                           lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+                           encap=encap_in, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
         outbound = SaParams(src=s.local_address, dst=s.remote_address, spi=s.spi_out, reqid=r.reqid, algs=algs_out,
-                            encap=Encap(s.encap_local_port, s.encap_remote_port) if encap else None,  # type: ignore[arg-type]
-                            lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+                            encap=encap_out, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
         for params in (inbound, outbound):
             add_sa(self._nl, params)
             r.sas.append((params.dst, params.spi, params.src))

@@ -52,18 +52,19 @@ def in_netns(name: str, make: Callable[[], T]) -> T:
 
 
 def _on_thread(enter: Callable[[], None], make: Callable[[], T]) -> T:
-    box: dict[str, object] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
         try:
             enter()
-            box["value"] = make()
+            values.append(make())
         except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
+            errors.append(exc)
 
     thread = threading.Thread(target=run, name="fresh-netns", daemon=True)
     thread.start()
     thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
+    if errors:
+        raise errors[0]
+    return values[0]

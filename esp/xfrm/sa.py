@@ -34,12 +34,14 @@ def usersa_info_fields(p: SaParams, prefix: str = "") -> dict[str, object]:
         "flags": 0,
     }
     values.update(p.lifetime.fields())
+    flags = 0
     if p.selector is not None:
         values.update(p.selector.fields())
     else:
-        values["flags"] = c.XFRM_STATE_AF_UNSPEC  # tunnel mode: the policies select
+        flags = c.XFRM_STATE_AF_UNSPEC  # tunnel mode: the policies select
     if p.esn:
-        values["flags"] = int(values["flags"]) | c.XFRM_STATE_ESN  # type: ignore[call-overload]
+        flags |= c.XFRM_STATE_ESN
+    values["flags"] = flags
     return {prefix + k: v for k, v in values.items()}
 
 
