@@ -12,9 +12,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import get_dh_group
@@ -34,6 +35,8 @@ from ikev2d.wire.payloads import (AUTH, CERT, CP, EAP, IDi, IDr, KE, SA, TSi, TS
 
 Send = Callable[[bytes], list[bytes]]
 
+P = TypeVar("P")
+
 
 class IkeFailure(Exception):
     """The responder refused: `notify` names the error notify it sent."""
@@ -41,6 +44,15 @@ class IkeFailure(Exception):
     def __init__(self, notify: int | None, message: str) -> None:
         super().__init__(message)
         self.notify = notify
+
+
+def _require(message: Message, cls: type[P], what: str) -> P:
+    """The payload the protocol says `message` carries; its absence is the
+    responder's protocol failure, reported as IkeFailure."""
+    payload = message.get(cls)
+    if payload is None:
+        raise IkeFailure(None, f"{what} has no {cls.__name__} payload")
+    return payload
 
 
 @dataclass
@@ -134,15 +146,15 @@ class Initiator:
                 raise IkeFailure(n.type, f"IKE_SA_INIT refused: {NotifyType(n.type).name}")
         self.init_response = answers[0]
         self.spi_r = response.spi_r
-        chosen = response.get(SA).proposals[0]
+        chosen = _require(response, SA, "IKE_SA_INIT response").proposals[0]
         by_type = {t.type: t for t in chosen.transforms}
         self.prf = get_prf(by_type[TransformType.PRF].id)
         encr_t = by_type[TransformType.ENCR]
         self.encr = get_encr(encr_t.id, encr_t.key_length)
         integ_t = by_type.get(TransformType.INTEG)
         self.integ = get_integ(integ_t.id) if integ_t and integ_t.id else None
-        self.nonce_r = response.get(Nonce).data
-        shared = self.dh.exchange(response.get(KE).data)
+        self.nonce_r = _require(response, Nonce, "IKE_SA_INIT response").data
+        shared = self.dh.exchange(_require(response, KE, "IKE_SA_INIT response").data)
         self.keys = derive_ike_keys(self.prf, self.encr, self.integ, self.nonce_i, self.nonce_r, shared,
                                     self.spi_i, self.spi_r)
         self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=self.keys.sk_er, sk_a_in=self.keys.sk_ar,
@@ -207,7 +219,8 @@ class Initiator:
         idr = IDr(IdType.ID_FQDN, self.o.responder_id.encode())
         octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         key_r = msk if msk is not None else self.keys.sk_pr
-        if final.get(AUTH).data != ike_auth.shared_key_auth(self.prf, key_r, octets_r):
+        auth_r = _require(final, AUTH, "last IKE_AUTH response")
+        if auth_r.data != ike_auth.shared_key_auth(self.prf, key_r, octets_r):
             raise IkeFailure(None, "responder's MSK AUTH did not verify")
         cp = final.get(CP)
         if cp is not None:
@@ -222,8 +235,8 @@ class Initiator:
         if sa is not None:
             self.result.esp_spi_out = int.from_bytes(sa.proposals[0].spi, "big")
             self.result.esp_spi_in = self.esp_spi
-            self.result.tsi = final.get(TSi).selectors
-            self.result.tsr = final.get(TSr).selectors
+            self.result.tsi = _require(final, TSi, "IKE_AUTH response with an SA").selectors
+            self.result.tsr = _require(final, TSr, "IKE_AUTH response with an SA").selectors
         return self.result
 
     def _verify_responder(self, message: Message) -> None:
@@ -233,8 +246,12 @@ class Initiator:
         if cert is None or auth is None or idr is None or cert.encoding != CertEncoding.X509_SIGNATURE:
             raise IkeFailure(None, "responder did not authenticate with a certificate")
         certificate = x509.load_der_x509_certificate(cert.data)
+        public_key = certificate.public_key()
+        if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+            raise IkeFailure(None, f"responder's certificate holds a {type(public_key).__name__}, "
+                                   "not an RSA, ECDSA or Ed25519 key")
         octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
-        if not ike_auth.verify(certificate.public_key(), auth.method, auth.data, octets):
+        if not ike_auth.verify(public_key, auth.method, auth.data, octets):
             raise IkeFailure(None, "responder's signature did not verify")
         self.result.responder_certificate = certificate
 
@@ -320,7 +337,7 @@ class Initiator:
             Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=self.esp_spi.to_bytes(4, "big")),
             SA([self._esp_proposal(new_spi)]), Nonce(nonce), TSi(self.result.tsi), TSr(self.result.tsr)])
         self._fail_on_error(answer)
-        responder_spi = int.from_bytes(answer.get(SA).proposals[0].spi, "big")
+        responder_spi = int.from_bytes(_require(answer, SA, "Child SA rekey response").proposals[0].spi, "big")
         old = self.esp_spi
         gone = self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.ESP, [old.to_bytes(4, "big")])])
         self.deleted_child_answer = [d for d in gone.payloads if isinstance(d, Delete)]
@@ -338,9 +355,9 @@ class Initiator:
         proposal = Proposal(1, ProtocolId.IKE, new_spi_i, proposal.transforms)
         answer = self.exchange(ExchangeType.CREATE_CHILD_SA, [SA([proposal]), Nonce(nonce_i), KE(group, dh.public_bytes)])
         self._fail_on_error(answer)
-        chosen = answer.get(SA).proposals[0]
-        nonce_r = answer.get(Nonce).data
-        shared = dh.exchange(answer.get(KE).data)
+        chosen = _require(answer, SA, "IKE SA rekey response").proposals[0]
+        nonce_r = _require(answer, Nonce, "IKE SA rekey response").data
+        shared = dh.exchange(_require(answer, KE, "IKE SA rekey response").data)
         keys = derive_rekeyed_ike_keys(self.prf, self.keys.sk_d, self.prf, self.encr, self.integ, nonce_i, nonce_r,
                                        shared, new_spi_i, chosen.spi)
         self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])  # on the old SA
