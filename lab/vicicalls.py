@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-import vici  # type: ignore[import-untyped]
-from vici.exception import CommandException  # type: ignore[import-untyped]
+import vici
+from vici.exception import CommandException
 
 Value = Union[str, list[str], "Message"]
 Message = dict[str, Value]
