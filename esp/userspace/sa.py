@@ -10,12 +10,13 @@ sockets and the TUN device.
 
 from __future__ import annotations
 
+import struct
 from ipaddress import IPv4Network
 from typing import Callable
 
 from .lifetime import Lifetime
 from .replay import ReplayWindow
-from .suites import ESP_HEADER, Opener, Sealer
+from .suites import STAGE_HEAD, Opener, Sealer
 
 NEXT_HEADER_IPV4 = 4
 NEXT_HEADER_NONE = 59  # a dummy packet (RFC 4303 §2.6): authentic, silently discarded
@@ -23,22 +24,24 @@ SEQ_MAX_32 = (1 << 32) - 1
 SEQ_MAX_64 = (1 << 64) - 1
 # RFC 4303 §2.4: the default padding is 1, 2, 3, ...
 PADDING = tuple(bytes(range(1, n + 1)) for n in range(256))
+STAGE_TAIL = 255 + 2  # the most a trailer adds after the inner packet
 
-AddressMatch = Callable[[bytes], bool]
+_u32 = struct.Struct(">I").unpack_from
+
+AddressMatch = Callable[[int], bool]
 
 
 def address_matcher(networks: tuple[IPv4Network, ...]) -> AddressMatch | None:
-    """A test of a 4-byte IPv4 address against `networks`; None when every
-    address matches (no check needed on the per-packet path)."""
+    """A test of an IPv4 address (as a 32-bit integer) against `networks`;
+    None when every address matches (no check needed on the per-packet path)."""
     if any(n.prefixlen == 0 for n in networks):
         return None
     if len(networks) == 1 and networks[0].prefixlen == 32:
-        return networks[0].network_address.packed.__eq__  # one client address: the usual case
+        return int(networks[0].network_address).__eq__  # one client address: the usual case
     masks = tuple((int(n.network_address), int(n.netmask)) for n in networks)
 
-    def match(addr: bytes) -> bool:
-        a = int.from_bytes(addr, "big")
-        return any(a & mask == net for net, mask in masks)
+    def match(addr: int) -> bool:
+        return any(addr & mask == net for net, mask in masks)
 
     return match
 
@@ -48,7 +51,7 @@ class OutboundSa:
     wrap (RFC 4303 §3.3.3): the last number is a hard packet limit."""
 
     __slots__ = ("spi", "esn", "packets", "bytes", "drops", "next_packets", "next_bytes", "packet_cap",
-                 "lifetime", "source_ok", "_spi", "_seal", "_pads")
+                 "lifetime", "source_ok", "_seal_into", "_pads")
 
     def __init__(self, spi: int, sealer: Sealer, esn: bool, lifetime: Lifetime,
                  source_ok: AddressMatch | None) -> None:
@@ -61,22 +64,23 @@ class OutboundSa:
         self.next_packets = self.next_bytes = 0
         self.lifetime = lifetime
         self.source_ok = source_ok
-        self._spi = spi.to_bytes(4, "big")
-        self._seal = sealer.seal
+        self._seal_into = sealer.seal_into
         align = sealer.align
         # trailer by (len(inner) + 2) % align: padding, Pad Length, Next Header
         self._pads = tuple(PADDING[p] + bytes([p, NEXT_HEADER_IPV4])
                            for p in ((-r) % align for r in range(align)))
         lifetime.register(self)
 
-    def seal(self, inner: bytes) -> bytes | None:
-        """The ESP packet carrying IPv4 packet `inner`, or None (dropped and
-        counted) when its source is outside the SA's local selectors or the
-        pair is past its hard lifetime."""
-        if self.source_ok is not None and not self.source_ok(inner[12:16]):
+    def seal_staged(self, stage: memoryview, n: int) -> memoryview | None:
+        """The ESP packet carrying the IPv4 packet at stage[STAGE_HEAD:STAGE_HEAD + n]
+        (the data plane reads it there; the trailer is written after it, and
+        the STAGE_HEAD bytes before it are the sealer's), or None (dropped
+        and counted) when its source is outside the SA's local selectors or
+        the pair is past its hard lifetime. The result is a view valid until
+        the next seal."""
+        if self.source_ok is not None and not self.source_ok(_u32(stage, STAGE_HEAD + 12)[0]):
             self.drops += 1  # not traffic this SA protects (RFC 4301 §5.1)
             return None
-        n = len(inner)
         p = self.packets + 1
         b = self.bytes + n
         if p >= self.next_packets or b >= self.next_bytes:
@@ -85,16 +89,25 @@ class OutboundSa:
                 return None
         self.packets = p
         self.bytes = b
-        header = self._spi + (p & SEQ_MAX_32).to_bytes(4, "big")
-        trailer = self._pads[(n + 2) % len(self._pads)]
-        return self._seal(header, inner + trailer, (p >> 32).to_bytes(4, "big") if self.esn else b"")
+        pads = self._pads
+        trailer = pads[(n + 2) % len(pads)]
+        end = STAGE_HEAD + n
+        stage[end:end + len(trailer)] = trailer
+        return self._seal_into(self.spi, p, self.esn, stage, end + len(trailer))
+
+    def seal(self, inner: bytes) -> bytes | None:
+        """`seal_staged` for an inner packet held as bytes; the ESP packet as bytes."""
+        stage = bytearray(STAGE_HEAD + len(inner) + STAGE_TAIL)
+        stage[STAGE_HEAD:STAGE_HEAD + len(inner)] = inner
+        esp = self.seal_staged(memoryview(stage), len(inner))
+        return None if esp is None else bytes(esp)
 
 
 class InboundSa:
     """The peer sends with our SPI. Counters follow `SaCounters`."""
 
     __slots__ = ("spi", "esn", "window", "packets", "bytes", "replay_drops", "integrity_failures", "drops",
-                 "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "_open", "_size_ok")
+                 "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "_open_into", "_size_ok")
 
     def __init__(self, spi: int, opener: Opener, esn: bool, window: int, lifetime: Lifetime,
                  source_ok: AddressMatch | None) -> None:
@@ -110,47 +123,50 @@ class InboundSa:
         self.next_packets = self.next_bytes = 0
         self.lifetime = lifetime
         self.source_ok = source_ok
-        self._open = opener.open
+        self._open_into = opener.open_into
         self._size_ok = opener.ciphertext_ok
         lifetime.register(self)
 
-    def open(self, packet: bytes) -> bytes | None:
-        """The inner IPv4 packet, or None (dropped and counted)."""
+    def open_view(self, packet: bytes) -> memoryview | None:
+        """The inner IPv4 packet, as a view valid until the next open of any
+        SA, or None (dropped and counted)."""
         if not self._size_ok(len(packet)):
             self.drops += 1
             return None
         window = self.window
-        seq = int.from_bytes(packet[4:8], "big")
+        seq = _u32(packet, 4)[0]
         if self.esn:
             seq = window.infer(seq)
-        if seq < 0 or window.check(seq) < 0:
+            if seq < 0:
+                self.replay_drops += 1
+                return None
+        if seq <= window.top and window.check(seq) < 0:  # newer than the top: nothing to look up
             self.replay_drops += 1
             return None
-        plain = self._open(packet, (seq >> 32).to_bytes(4, "big") if self.esn else b"")
+        plain = self._open_into(packet, (seq >> 32).to_bytes(4, "big") if self.esn else b"")
         if plain is None:
             self.integrity_failures += 1
             return None
         window.accept(seq)  # authentic: it may move the window whatever follows
-        pad = plain[-2]
-        end = len(plain) - 2 - pad
-        if end < 0 or plain[end:-2] != PADDING[pad]:
+        size = len(plain)
+        pad = plain[size - 2]
+        end = size - 2 - pad
+        if end < 0 or (pad and plain[end:size - 2] != PADDING[pad]):
             self.drops += 1
             return None
-        if plain[-1] != NEXT_HEADER_IPV4:
-            if plain[-1] != NEXT_HEADER_NONE:
+        if plain[size - 1] != NEXT_HEADER_IPV4:
+            if plain[size - 1] != NEXT_HEADER_NONE:
                 self.drops += 1
             return None
-        inner = plain[:end]
-        if len(inner) < 20 or inner[0] >> 4 != 4:
+        if end < 20 or plain[0] >> 4 != 4:
             self.drops += 1
             return None
-        total = (inner[2] << 8) | inner[3]
-        if total != end:
-            if total < 20 or total > end:
-                self.drops += 1
-                return None
-            inner = inner[:total]  # TFC padding after the packet (RFC 4303 §2.7)
-        if self.source_ok is not None and not self.source_ok(inner[12:16]):
+        total = (plain[2] << 8) | plain[3]
+        if total != end and (total < 20 or total > end):
+            self.drops += 1
+            return None
+        # (total < end: TFC padding after the packet, RFC 4303 §2.7)
+        if self.source_ok is not None and not self.source_ok(_u32(plain, 12)[0]):
             self.drops += 1  # RFC 4301 §5.2: the inner header must match the SA's selectors
             return None
         p = self.packets + 1
@@ -161,5 +177,9 @@ class InboundSa:
                 return None
         self.packets = p
         self.bytes = b
-        return inner
+        return plain[:total]
 
+    def open(self, packet: bytes) -> bytes | None:
+        """`open_view`, as bytes."""
+        inner = self.open_view(packet)
+        return None if inner is None else bytes(inner)

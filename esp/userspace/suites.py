@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac as _stdlib_hmac
 import os
+import struct
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -32,6 +33,11 @@ AES_BLOCK = 16
 AEAD_SALT = 4  # RFC 4106 §8.1 / RFC 7634 §2: the last 4 KEYMAT bytes
 AEAD_IV = 8
 ESP_HEADER = 8  # SPI + sequence number (RFC 4303 §2)
+# A plaintext to seal sits at stage[STAGE_HEAD:end] of a staging buffer; the
+# sealer may write the bytes before it (CBC puts its random first block there).
+STAGE_HEAD = AES_BLOCK
+MAX_ESP = 65536 + 512  # any UDP payload, plus room for IV, padding and ICV
+_M32 = 0xFFFFFFFF
 
 _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     IntegId.HMAC_SHA2_512_256: hashes.SHA512,
@@ -39,25 +45,54 @@ _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     IntegId.HMAC_SHA2_256_128: hashes.SHA256,
     IntegId.HMAC_SHA1_96: hashes.SHA1,
 }
+_HEADER = struct.Struct(">II")  # SPI, low 32 bits of the sequence number
+_HEADER_IV = struct.Struct(">IIII")  # the same, then the 64-bit explicit IV of the AEAD suites
+_ESN_AAD = struct.Struct(">III")  # RFC 4106 §5: SPI, high 32 bits, low 32 bits
+
+# The ESP packet a sealer returns and the plaintext an opener returns live in
+# these buffers, shared by every SA: the data plane is one thread and hands
+# each result to one syscall before the next packet, so nothing is allocated
+# per packet and memory does not grow with the number of SAs.
+_SEALED = bytearray(MAX_ESP)
+_OPENED = bytearray(MAX_ESP)
+
+
+def _bytes_seal(sealer: "Sealer", header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
+    """`seal` for callers that hold bytes (tests, the load generator): the
+    same code as the data plane's path, through a staging copy."""
+    stage = bytearray(STAGE_HEAD + len(plaintext))
+    stage[STAGE_HEAD:] = plaintext
+    spi, lo = _HEADER.unpack(header)
+    seq = (int.from_bytes(seq_hi, "big") << 32) | lo
+    return bytes(sealer.seal_into(spi, seq, bool(seq_hi), memoryview(stage), len(stage)))
 
 
 class Sealer(Protocol):
     align: int  # the ESP payload (through Next Header) is padded to this
     overhead: int  # IV + ICV bytes added around the ciphertext
 
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        """Seal the padded plaintext at stage[STAGE_HEAD:end] (its length a
+        multiple of `align`) under 64-bit sequence number `seq` (its high half
+        authenticated, never sent, when `esn`). Returns the whole ESP packet:
+        a view that is valid until the next seal of any SA."""
+
     def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
-        """The whole ESP packet; `seq_hi` is b"" without ESN, else the high
-        32 bits of the sequence number (authenticated, never sent)."""
+        """The whole ESP packet as bytes; `seq_hi` is b"" without ESN, else
+        the high 32 bits of the sequence number."""
 
 
 class Opener(Protocol):
     align: int
     overhead: int
 
-    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         """The padded plaintext (through Next Header), or None if the ICV or
-        tag does not verify. The caller has checked the length and alignment
-        with `ciphertext_ok`."""
+        tag does not verify: a view valid until the next open of any SA.
+        The caller has checked the length and alignment with `ciphertext_ok`."""
+
+    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        """`open_into`, as bytes."""
 
     def ciphertext_ok(self, size: int) -> bool:
         """Whether an ESP packet of `size` bytes can hold a ciphertext."""
@@ -94,20 +129,29 @@ class CbcHmacSealer:
     align = AES_BLOCK
 
     def __init__(self, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
-        self._enc = Cipher(algorithms.AES(encr_key), modes.CBC(os.urandom(AES_BLOCK))).encryptor()
-        self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
+        enc = Cipher(algorithms.AES(encr_key), modes.CBC(os.urandom(AES_BLOCK))).encryptor()
+        self._encrypt_into = enc.update_into
+        self._enc = enc  # keeps the context alive
+        self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())  # keyed once; copied per packet
         self._icv = icv_size
         self._random = _RandomPool()
         self.overhead = AES_BLOCK + icv_size
 
-    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
-        body = self._enc.update(self._random.take16() + plaintext)  # IV || ciphertext
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        out = memoryview(_SEALED)
+        stage[:AES_BLOCK] = self._random.take16()
+        body = ESP_HEADER + self._encrypt_into(stage[:end], out[ESP_HEADER:])  # header, IV, ciphertext
+        _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
         mac = self._mac.copy()
-        mac.update(header)
-        mac.update(body)
-        if seq_hi:
-            mac.update(seq_hi)  # RFC 4303 §3.3.2.2: ESN high bits follow the payload
-        return header + body + mac.finalize()[:self._icv]
+        mac.update(out[:body])
+        if esn:
+            mac.update((seq >> 32).to_bytes(4, "big"))  # RFC 4303 §3.3.2.2: ESN high bits follow the payload
+        total = body + self._icv
+        out[body:total] = mac.finalize()[:self._icv]
+        return out[:total]
+
+    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
+        return _bytes_seal(self, header, plaintext, seq_hi)
 
 
 class CbcHmacOpener:
@@ -121,7 +165,9 @@ class CbcHmacOpener:
     align = AES_BLOCK
 
     def __init__(self, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
-        self._dec = Cipher(algorithms.AES(encr_key), modes.CBC(bytes(AES_BLOCK))).decryptor()
+        dec = Cipher(algorithms.AES(encr_key), modes.CBC(bytes(AES_BLOCK))).decryptor()
+        self._decrypt_into = dec.update_into
+        self._dec = dec
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
         self._icv = icv_size
         self.overhead = AES_BLOCK + icv_size
@@ -130,15 +176,21 @@ class CbcHmacOpener:
         ct = size - ESP_HEADER - self.overhead
         return ct >= AES_BLOCK and ct % AES_BLOCK == 0
 
-    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
-        icv = self._icv
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        view = memoryview(packet)
+        icv_at = len(view) - self._icv
         mac = self._mac.copy()
-        mac.update(packet[:-icv])
+        mac.update(view[:icv_at])
         if seq_hi:
             mac.update(seq_hi)
-        if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
+        if not _stdlib_hmac.compare_digest(mac.finalize()[:self._icv], view[icv_at:]):
             return None
-        return self._dec.update(packet[ESP_HEADER:-icv])[AES_BLOCK:]
+        out = memoryview(_OPENED)
+        return out[AES_BLOCK:self._decrypt_into(view[ESP_HEADER:icv_at], out)]
+
+    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        plain = self.open_into(packet, seq_hi)
+        return None if plain is None else bytes(plain)
 
 
 class AeadSealer:
@@ -152,13 +204,25 @@ class AeadSealer:
 
     def __init__(self, aead: AESGCM | ChaCha20Poly1305, salt: bytes) -> None:
         self._aead = aead
+        self._encrypt_into = getattr(aead, "encrypt_into", None)  # cryptography >= 46
         self._salt = salt
         self.overhead = AEAD_IV + 16
 
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        out = memoryview(_SEALED)
+        lo = seq & _M32
+        _HEADER_IV.pack_into(_SEALED, 0, spi, lo, seq >> 32, lo)
+        nonce = self._salt + out[ESP_HEADER:16]
+        aad = _ESN_AAD.pack(spi, seq >> 32, lo) if esn else out[:ESP_HEADER]
+        total = 16 + end - STAGE_HEAD + 16
+        if self._encrypt_into is not None:
+            self._encrypt_into(nonce, stage[STAGE_HEAD:end], aad, out[16:total])
+        else:
+            out[16:total] = self._aead.encrypt(nonce, stage[STAGE_HEAD:end], aad)
+        return out[:total]
+
     def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
-        iv = (seq_hi or b"\0\0\0\0") + header[4:]
-        aad = header[:4] + seq_hi + header[4:] if seq_hi else header  # RFC 4106 §5
-        return header + iv + self._aead.encrypt(self._salt + iv, plaintext, aad)
+        return _bytes_seal(self, header, plaintext, seq_hi)
 
 
 class AeadOpener:
@@ -166,18 +230,31 @@ class AeadOpener:
 
     def __init__(self, aead: AESGCM | ChaCha20Poly1305, salt: bytes) -> None:
         self._aead = aead
+        self._decrypt_into = getattr(aead, "decrypt_into", None)
         self._salt = salt
         self.overhead = AEAD_IV + 16
 
     def ciphertext_ok(self, size: int) -> bool:
         return size - ESP_HEADER - self.overhead >= 4
 
-    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
-        aad = packet[:4] + seq_hi + packet[4:8] if seq_hi else packet[:8]
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        view = memoryview(packet)
+        aad = bytes(view[:4]) + seq_hi + bytes(view[4:8]) if seq_hi else view[:8]
+        nonce = self._salt + view[8:16]
+        size = len(view) - 32
+        out = memoryview(_OPENED)
         try:
-            return self._aead.decrypt(self._salt + packet[8:16], packet[16:], aad)
+            if self._decrypt_into is not None:
+                self._decrypt_into(nonce, view[16:], aad, out[:size])
+            else:
+                out[:size] = self._aead.decrypt(nonce, view[16:], aad)
         except InvalidTag:
             return None
+        return out[:size]
+
+    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        plain = self.open_into(packet, seq_hi)
+        return None if plain is None else bytes(plain)
 
 
 class ShortTagGcmSealer:
@@ -192,13 +269,21 @@ class ShortTagGcmSealer:
         self._icv = icv_size
         self.overhead = AEAD_IV + icv_size
 
-    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
-        iv = (seq_hi or b"\0\0\0\0") + header[4:]
-        aad = header[:4] + seq_hi + header[4:] if seq_hi else header
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        lo = seq & _M32
+        iv = (seq >> 32).to_bytes(4, "big") + lo.to_bytes(4, "big")
+        header = _HEADER.pack(spi, lo)
+        aad = _ESN_AAD.pack(spi, seq >> 32, lo) if esn else header
         enc = Cipher(self._key, modes.GCM(self._salt + iv)).encryptor()
         enc.authenticate_additional_data(aad)
-        body = enc.update(plaintext) + enc.finalize()
-        return header + iv + body + enc.tag[:self._icv]
+        packet = header + iv + enc.update(stage[STAGE_HEAD:end]) + enc.finalize()
+        packet += enc.tag[:self._icv]
+        out = memoryview(_SEALED)
+        out[:len(packet)] = packet
+        return out[:len(packet)]
+
+    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
+        return _bytes_seal(self, header, plaintext, seq_hi)
 
 
 class ShortTagGcmOpener:
@@ -214,6 +299,7 @@ class ShortTagGcmOpener:
         return size - ESP_HEADER - self.overhead >= 4
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        packet = bytes(packet)
         icv = self._icv
         aad = packet[:4] + seq_hi + packet[4:8] if seq_hi else packet[:8]
         dec = Cipher(self._key, modes.GCM(self._salt + packet[8:16], packet[-icv:], min_tag_length=icv)).decryptor()
@@ -222,6 +308,14 @@ class ShortTagGcmOpener:
             return dec.update(packet[16:-icv]) + dec.finalize()
         except InvalidTag:
             return None
+
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        plain = self.open(packet, seq_hi)
+        if plain is None:
+            return None
+        out = memoryview(_OPENED)
+        out[:len(plain)] = plain
+        return out[:len(plain)]
 
 
 def check_algorithms(alg: EspAlgorithms) -> None:

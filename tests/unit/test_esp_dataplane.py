@@ -109,7 +109,7 @@ class FakeSocket:
         return (GATEWAY, 4500)
 
     def sendto(self, data: bytes, address: tuple[str, int]) -> int:
-        self.sent.append((data, address))
+        self.sent.append((bytes(data), address))  # a view of the data plane's buffer: the kernel copies it too
         return len(data)
 
 
@@ -343,3 +343,48 @@ def test_close_removes_every_route_and_the_device(h: Harness) -> None:
     h.dp.close()
     assert h.routes.table == set()
     assert h.dp.tun is None and h.tuns[0].fd == -1
+
+
+# -- the per-packet paths: one reused buffer per direction ---------------------------
+
+def test_a_burst_from_the_tun_device_is_drained_into_one_buffer_and_each_packet_sealed_apart(h: Harness) -> None:
+    """The TUN reader reads every packet into the same staging buffer and
+    the sealer writes into one shared buffer; each datagram sent must still
+    carry its own packet, whatever size came before it."""
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    sizes = [1400, 60, 777, 28, 1400, 29]
+    burst = [bytes(IP(src=INSIDE, dst="198.19.0.200", id=i) / ICMP() / (bytes([i]) * (n - 28)))
+             for i, n in enumerate(sizes)]
+    for p in burst:
+        h.tun.kernel_sends(p)
+    h.dp._tun_readable()  # one wake-up drains them all
+    assert [client.inb.open(d) for d, _ in h.sock.sent] == burst
+    assert [int.from_bytes(d[4:8], "big") for d, _ in h.sock.sent] == list(range(1, len(sizes) + 1))
+
+
+def test_a_tun_read_shorter_than_an_ipv4_header_is_counted_not_sealed(h: Harness) -> None:
+    h.dp.install(child_spec())
+    h.tun.kernel_sends(bytes([0x45]) + bytes(10))
+    h.dp._tun_readable()
+    assert h.sock.sent == [] and h.dp.no_sa_for_destination == 1
+
+
+def test_wider_remote_selector_is_found_from_the_staging_buffer(h: Harness) -> None:
+    spec = child_spec(remote_selectors=(IPv4Network("198.19.1.0/24"),))
+    client = Client(spec)
+    h.dp.install(spec)
+    sent = h.from_inside("198.19.1.77")
+    [(datagram, _)] = h.sock.sent
+    assert client.inb.open(datagram) == sent
+
+
+def test_opened_packets_written_to_the_tun_device_are_each_their_own(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    inners = [packet_from("198.19.0.200", n) for n in (1400, 40, 600)]
+    for inner in inners:
+        h.dp.esp_received(client.out.seal(inner), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == inners
