@@ -1,29 +1,41 @@
-"""Gateway figures for bench_esp.py: one ESP gateway under test in a lab
-namespace, pinned to CPU 0, with a strongSwan client (kernel-libipsec) in a
-client namespace; load generators pinned to CPU 1. The same harness runs
-against ikev2d (--dataplane userspace) and against strongSwan's own
-responder with kernel-libipsec, so the figures compare like with like.
+"""Gateway figures for bench_esp.py: one ESP gateway under test in its own
+lab namespaces, pinned to CPU 0, with a strongSwan client (kernel-libipsec)
+connected from a client namespace; load generators, sinks and the bench on
+CPU 1. The same harness runs against ikev2d (--dataplane userspace) and
+against strongSwan's own responder with kernel-libipsec, with identical
+traffic, so the figures compare like with like.
 
-encrypt: plain UDP packets are sent from the gateway's inside address to the
-  client's virtual IP; counted: ESP datagrams arriving on the client's eth0
-  (the client charon is stopped meanwhile, so it costs no CPU).
-decrypt: ESP datagrams the client really sent (fresh sequence numbers) are
-  captured on its wire (the gateway is kept from seeing them), then sent to
-  the gateway once, in order, faster than it can take them; counted: inner
-  packets the gateway delivers to a UDP socket on its inside address, over
-  the time the sending took. Anti-replay stays on (64 packets each).
-end-to-end: iperf3 UDP through the tunnel, strongSwan client -> gateway.
+encrypt: plain IPv4/UDP of SIZE bytes, inside address -> the client's
+  virtual IP, offered at RATE packets/s into the gateway's TUN device;
+  counted: ESP datagrams received on the client's eth0.
+decrypt: ESP-in-UDP from the client's address and port 4500, built with
+  the client's own outbound SA (keys from the client's charon log at
+  level 4) and fresh, increasing sequence numbers, offered at RATE;
+  counted: inner packets the gateway writes into its TUN device.
+Both count at the far side over WINDOW seconds after WARMUP, while the
+offered load goes on, reading the counters from /proc/PID/net/dev of a
+process in the namespace (no process started while counting). The client's
+charon is stopped (SIGSTOP) during each run, so it costs no CPU. Each
+gateway's port 4500 socket gets the same 4 MiB receive buffer (RCVBUF), and
+the kernel work of taking in what a gateway sends stays on its core (RPS).
+Each run also reports the share of its core the gateway's threads got and
+how the core spent the window (idle, steal), so a run disturbed by other
+jobs on the machine shows as such.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
 import signal
+import socket
+import threading
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,20 +49,34 @@ from lab.swanctl_conf import ClientConfig, ResponderConfig, responder_swanctl_co
 REPO = Path(__file__).resolve().parent.parent
 LOAD = REPO / "bench" / "esp_load.py"
 INSIDE = "198.19.0.1"
+GATEWAY_CPU, LOAD_CPU = 0, 1
 WARMUP, WINDOW = 0.3, 1.0  # seconds of load before and while counting
-RATE = 250_000.0  # ESP datagrams/s offered in the decrypt runs: above what either gateway takes
+# Receive Packet Steering of what the gateway sends toward the far side. Off:
+# the kernel work of taking in each packet the gateway sends (veth has no
+# NIC to hand it to) runs on the gateway's core, as forwarding would on a
+# real gateway; both gateways pay it alike. On: it moves to the load CPU,
+# but in this VM each hand-off costs the gateway's core an IPI, which
+# costs more than the work it moves.
+RPS = False
+# Receive buffer given to each gateway's port 4500 socket(s): with the 208 KiB
+# default a burst of the load overflows the socket while the gateway's core
+# then idles, which measures the load's burstiness, not the gateway.
+RCVBUF = 4 << 20
 
 # per suite: (strongSwan proposal, FTD config esp_encryption, esp_hash)
 SUITES = {
-    "AES-256-CBC + HMAC-SHA-512/256": ("aes256-sha512", ["AES-256"], ["SHA-512"]),
-    "AES-256-GCM-16": ("aes256gcm16", ["AES-GCM-256"], ["NULL"]),
+    "CBC+SHA512": ("aes256-sha512", ["AES-256"], ["SHA-512"]),
+    "GCM": ("aes256gcm16", ["AES-GCM-256"], ["NULL"]),
 }
 
 
 @dataclass(frozen=True)
 class Figure:
-    pps: float
+    pps: float  # delivered at the far side
+    offered: float  # what the load generator sent, packets/s
     size: int
+    cpu: float  # share of one core the gateway's threads ran during the window (other jobs take the rest)
+    core: dict[str, float]  # how the gateway's core spent the window (/proc/stat shares: idle, softirq, steal, ...)
 
     @property
     def mbps(self) -> float:
@@ -61,34 +87,111 @@ def _pin(pid: int, cpu: int) -> None:
     subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True, capture_output=True)
 
 
-def _sink_delivered(ns: Namespace, addr: str = INSIDE, port: int = 9) -> int:
-    """Datagrams that reached the sink socket (it never reads: all but the
-    few queued ones are its drops), from /proc/net/udp."""
-    local = f"{int.from_bytes(bytes(map(int, addr.split('.'))), 'little'):08X}:{port:04X}"
-    for line in ns.run(["cat", "/proc/net/udp"]).stdout.splitlines()[1:]:
-        f = line.split()
-        if f[1] == local:
-            queued = int(f[4].split(":")[1], 16) // 2048  # rx_queue bytes, ~truesize per datagram
-            return int(f[-1]) + queued
-    raise RuntimeError(f"no sink socket on {addr}:{port}")
+def _dev_counters(pid: int, dev: str) -> tuple[int, int]:
+    """(rx_packets, tx_packets) of `dev` in the network namespace of `pid`."""
+    with open(f"/proc/{pid}/net/dev") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == dev:
+                fields = rest.split()
+                return int(fields[1]), int(fields[9])
+    raise RuntimeError(f"no device {dev} in the namespace of process {pid}")
 
 
-def _rx_packets(ns: Namespace) -> int:
-    return int(ns.run(["cat", "/sys/class/net/eth0/statistics/rx_packets"]).stdout)
+_libc = ctypes.CDLL(None, use_errno=True)
+SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 434, 438
+SO_RCVBUFFORCE = 33
+
+
+def _grow_receive_buffers(pid: int, port: int, size: int) -> int:
+    """Set SO_RCVBUF of every UDP socket of process `pid` bound to `port`,
+    through a copy of its descriptor (pidfd_getfd(2)), the same way for
+    either gateway. Returns how many sockets."""
+    inodes = set()
+    with open(f"/proc/{pid}/net/udp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port:
+                inodes.add(fields[9])
+    pidfd = _libc.syscall(SYS_PIDFD_OPEN, pid, 0)
+    if pidfd < 0:
+        raise OSError(ctypes.get_errno(), "pidfd_open")
+    done = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except FileNotFoundError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                ours = _libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
+                if ours < 0:
+                    raise OSError(ctypes.get_errno(), "pidfd_getfd")
+                with socket.socket(fileno=ours) as sock:
+                    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+                done += 1
+    finally:
+        os.close(pidfd)
+    if not done:
+        raise RuntimeError(f"no UDP socket on port {port} in process {pid}")
+    return done
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of all threads of `pid` so far (schedstat: nanoseconds on a
+    CPU, including softirq work done in their system calls)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that just ended
+            pass
+    return total / 1e9
+
+
+_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def _core_times(cpu: int) -> list[int]:
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                return [int(x) for x in line.split()[1:1 + len(_STAT_FIELDS)]]
+    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
 
 
 def _load(ns: Namespace, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(ns.argv([sys.executable, str(LOAD), "--cpu", "1", *args]), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                            start_new_session=True)
+    return subprocess.Popen(ns.argv([sys.executable, str(LOAD), "--cpu", str(LOAD_CPU), *args]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, start_new_session=True)
 
 
-def _ready(proc: subprocess.Popen[str]) -> None:
+def _ready(proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "ready":
-        proc.wait(timeout=5)
+        proc.wait(timeout=timeout)
         raise RuntimeError(f"load generator failed: {line}{proc.stderr.read() if proc.stderr else ''}")
+
+
+def _hex_after(log: str, label: str) -> bytes:
+    """The last chunk charon logged as "LABEL => N bytes @ ..." followed by
+    hex dump lines ("   0: 01 02 ...")."""
+    starts = [m for m in re.finditer(rf"{re.escape(label)} => (\d+) bytes", log)]
+    if not starts:
+        raise RuntimeError(f"charon did not log {label!r} (chd log level 4)")
+    m = starts[-1]
+    size = int(m.group(1))
+    out = bytearray()
+    for line in log[m.end():].splitlines()[1:]:
+        dump = re.search(r"\s(\d+): ((?:[0-9A-F]{2} ?){1,16})", line)
+        if dump is None or len(out) >= size:
+            break
+        out += bytes.fromhex(dump.group(2).replace(" ", ""))
+    if len(out) != size:
+        raise RuntimeError(f"{label}: parsed {len(out)} of {size} bytes")
+    return bytes(out)
 
 
 class Gateway:
@@ -96,7 +199,8 @@ class Gateway:
 
     def __init__(self, kind: str, suite: str, pki: LabPki, folder: Path, stack: ExitStack) -> None:
         self.kind, self.suite = kind, suite
-        self.topo = stack.enter_context(Topology(run_prefix(f"b{os.getpid() % 1000}"), 1))
+        self.during_window: Callable[[int, float], None] | None = None
+        self.topo = stack.enter_context(Topology(run_prefix(f"b{kind[0]}"), 1))
         self.gw, self.cl = self.topo.gateway, self.topo.clients[0]
         proposal, encryption, hashes = SUITES[suite]
         if kind == "ikev2d":
@@ -110,6 +214,7 @@ class Gateway:
             server.start()
             assert server.proc is not None
             self.pid = server.proc.pid
+            self.tun = "ikev2d0"
         else:
             responder = Charon(self.gw, folder / "responder", ike_log_level=0)
             stack.callback(responder.stop)
@@ -117,22 +222,45 @@ class Gateway:
             self._load_responder(responder, pki, proposal)
             assert responder.proc is not None
             self.pid = responder.proc.pid
+            self.tun = "ipsec0"
         self.client = Charon(self.cl, folder / "client", ike_log_level=0)
         stack.callback(self.client.stop)
         self.client.start()
+        self._log_child_keys()
         self.client.load(ClientConfig(local_addr=self.topo.client_addrs[0], ca_cert=pki.ca_cert,
                                       esp_proposals=proposal))
         result = self.client.initiate()
         if not result.ok:
             raise RuntimeError(f"{kind}: the client did not connect: {result.errmsg}\n{result.text()}")
-        self.vip = self.client.list_sas()[0].local_vips[0]
-        _pin(self.pid, 0)
-        # Packets the gateway sends are received on CPU 1 (RPS), as by another
-        # machine: the gateway's core pays for sending, not for the receiver.
-        self.cl.run(["sh", "-c", "echo 2 > /sys/class/net/eth0/queues/rx-0/rps_cpus"])
-        sink = _load(self.gw, "sink", INSIDE, "9")
-        stack.callback(stop_process, sink)  # type: ignore[arg-type]
-        _ready(sink)
+        ike = self.client.list_sas()[0]
+        self.vip = ike.local_vips[0]
+        self.spi = int(ike.children[0].spi_out, 16)  # the gateway's inbound SPI
+        log = self.client.log()
+        self.encr_key = _hex_after(log, "encryption initiator key")  # the client initiated: its keys are _i
+        self.integ_key = _hex_after(log, "integrity initiator key") if suite != "GCM" else b""
+        self.next_seq = 1 << 20  # far above what the client itself sends; each run takes fresh numbers
+        assert self.client.proc is not None
+        self.client_pid = self.client.proc.pid
+        _grow_receive_buffers(self.pid, 4500, RCVBUF)
+        _pin(self.pid, GATEWAY_CPU)
+        _pin(self.client_pid, LOAD_CPU)
+        if RPS:  # hand the far side's receive work to the load CPU (costs an IPI per burst)
+            mask = str(1 << LOAD_CPU)
+            self.cl.run(["sh", "-c", f"echo {mask} > /sys/class/net/eth0/queues/rx-0/rps_cpus"])
+            self.gw.run(["sh", "-c", f"echo {mask} > /sys/class/net/{self.tun}/queues/rx-0/rps_cpus"])
+        for ns, addr in ((self.gw, INSIDE), (self.cl, "0.0.0.0")):  # no ICMP port unreachable on either side
+            sink = _load(ns, "sink", addr, "9")
+            stack.callback(stop_process, sink)  # type: ignore[arg-type]
+            _ready(sink)
+
+    def _log_child_keys(self) -> None:
+        """Level 4 of charon's CHD group logs the Child SA keys: the load
+        generator needs the client's outbound ones to send fresh ESP."""
+        conf = self.client.conf_path
+        conf.write_text(conf.read_text().replace("      ike = 0\n", "      ike = 0\n      chd = 4\n", 1))
+        out = self.client.swanctl("--reload-settings")
+        if "failed" in out:
+            raise RuntimeError(f"swanctl --reload-settings: {out}")
 
     @staticmethod
     def _load_responder(charon: Charon, pki: LabPki, proposal: str) -> None:
@@ -147,69 +275,48 @@ class Gateway:
         if "successfully loaded" not in out:
             raise RuntimeError(f"swanctl --load-all: {out}")
 
-    def _client_paused(self) -> "_Paused":
-        assert self.client.proc is not None
-        return _Paused(self.client.proc.pid)
-
-    def encrypt(self, size: int) -> Figure:
-        with self._client_paused():
-            load = _load(self.gw, "plain", INSIDE, self.vip, str(size), str(WARMUP + WINDOW + 0.5))
-            time.sleep(WARMUP)
-            a, t0 = _rx_packets(self.cl), time.monotonic()
-            time.sleep(WINDOW)
-            b, t1 = _rx_packets(self.cl), time.monotonic()
-            load.wait(timeout=10)
-        return Figure((b - a) / (t1 - t0), size)
-
-    def decrypt(self, size: int, rate: float = RATE) -> Figure:
-        count = int(rate * (WARMUP + WINDOW + 0.2))
-        # While the client's datagrams are captured the gateway must not get them
-        # (they would be replays later): the client's frames go to a MAC nobody has.
-        real_mac = self.gw.run(["cat", "/sys/class/net/br0/address"]).stdout.strip()
-        gw_addr = self.topo.gateway_addr
-        self.cl.run(["ip", "neigh", "replace", gw_addr, "lladdr", "02:00:00:00:00:01", "dev", "eth0",
-                     "nud", "permanent"])
-        load = _load(self.cl, "replay", gw_addr, self.vip, INSIDE, str(size), str(count), str(rate))
+    def alive(self) -> bool:
+        """The gateway still runs and the client still has its SA."""
         try:
-            try:
-                _ready(load)
-            finally:
-                self.cl.run(["ip", "neigh", "replace", gw_addr, "lladdr", real_mac, "dev", "eth0",
-                             "nud", "permanent"])
-            with self._client_paused():
-                assert load.stdin is not None and load.stdout is not None
-                a = _sink_delivered(self.gw)
+            return bool(self.client.list_sas()) and Path(f"/proc/{self.pid}").exists()
+        except Exception:
+            return False
+
+    def _run(self, load: subprocess.Popen[str], count: Callable[[], int], size: int) -> Figure:
+        assert load.stdin is not None and load.stdout is not None
+        try:
+            _ready(load)
+            with _Paused(self.client_pid):
                 load.stdin.write("go\n")
                 load.stdin.flush()
-                sent, seconds = load.stdout.readline().split()  # the whole send, timed by the sender
-                time.sleep(0.1)  # what is still queued at the gateway
-                b = _sink_delivered(self.gw)
+                time.sleep(WARMUP)
+                a, t0, c0, k0 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(GATEWAY_CPU)
+                if self.during_window is not None:  # e.g. a profiler attached for the window
+                    threading.Thread(target=self.during_window, args=(self.pid, WINDOW), daemon=True).start()
+                time.sleep(WINDOW)
+                b, t1, c1, k1 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(GATEWAY_CPU)
+                sent, seconds = load.stdout.readline().split()
         finally:
             stop_process(load)  # type: ignore[arg-type]
-        return Figure((b - a) / float(seconds), size)
+        ticks = sum(k1) - sum(k0) or 1
+        core = {name: (y - x) / ticks for name, x, y in zip(_STAT_FIELDS, k0, k1)}
+        return Figure((b - a) / (t1 - t0), int(sent) / float(seconds), size, (c1 - c0) / (t1 - t0), core)
 
-    def iperf(self, size: int, seconds: float = 2.0) -> Figure:
-        """iperf3 UDP client -> gateway, unlimited rate, `size`-byte inner
-        packets; iperf3 and the client's charon on CPU 1, received rate."""
-        assert self.client.proc is not None
-        _pin(self.client.proc.pid, 1)
-        server = subprocess.Popen(self.gw.argv(["taskset", "-c", "1", "iperf3", "-s", "-1", "-B", INSIDE]),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            self._wait_listening()
-            run = self.cl.run(["taskset", "-c", "1", "iperf3", "-c", INSIDE, "-u", "-b", "0", "-l", str(size - 28),
-                               "-t", str(seconds), "-J"], check=False, timeout=30)
-        finally:
-            stop_process(server)
-        end = json.loads(run.stdout or "{}").get("end", {}).get("sum", {})
-        received = end.get("packets", 0) - end.get("lost_packets", 0)
-        return Figure(received / end.get("seconds", seconds), size)
+    def encrypt(self, size: int, rate: float) -> Figure:
+        load = _load(self.gw, "plain", INSIDE, self.vip, str(size), str(rate), str(WARMUP + WINDOW + 0.2))
+        return self._run(load, lambda: _dev_counters(self.client_pid, "eth0")[0], size)
 
-    def _wait_listening(self) -> None:
-        for _ in range(100):
-            if ":5201" in self.gw.run(["ss", "-Htln"], check=False).stdout:
-                return
-            time.sleep(0.05)
+    def decrypt(self, size: int, rate: float) -> Figure:
+        seconds = WARMUP + WINDOW + 0.2
+        load = _load(self.cl, "esp", self.topo.client_addrs[0], self.topo.gateway_addr, self.vip, INSIDE,
+                     str(size), str(rate), str(seconds))
+        assert load.stdin is not None
+        sa = {"spi": self.spi, "seq": self.next_seq, "suite": self.suite, "encr_key": self.encr_key.hex(),
+              "integ_key": self.integ_key.hex()}
+        self.next_seq += int(rate * seconds) + 1
+        load.stdin.write(json.dumps(sa) + "\n")
+        load.stdin.flush()
+        return self._run(load, lambda: _dev_counters(self.pid, self.tun)[0], size)
 
 
 class _Paused:

@@ -5,8 +5,9 @@ Ceiling: cryptography's primitives alone doing the ESP work for one packet
 of that size (AES-CBC over the padded payload + HMAC-SHA-512 over header,
 IV and ciphertext; or one AES-GCM seal/open), with long-lived contexts
 and no framing, sequence numbers, replay window or checks.
-Paths: `OutboundSa.seal` and `InboundSa.open` of esp.userspace (replay
-window on, every packet a new sequence number).
+Paths: `OutboundSa.seal_staged` and `InboundSa.open_view` of esp.userspace,
+as the data plane calls them (replay window on, every packet a new
+sequence number).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from esp.spec import EspAlgorithms
 from esp.userspace.lifetime import Lifetime, Limits
-from esp.userspace.sa import InboundSa, OutboundSa
-from esp.userspace.suites import make_opener, make_sealer
+from esp.userspace.sa import STAGE_TAIL, InboundSa, OutboundSa
+from esp.userspace.suites import STAGE_HEAD, make_opener, make_sealer
 from ikev2d.iana import EncrId, IntegId
 
 CBC = EspAlgorithms(EncrId.AES_CBC, 256, IntegId.HMAC_SHA2_512_256, 32, 64, 32)
 GCM = EspAlgorithms(EncrId.AES_GCM_16, 256, IntegId.NONE, 36, 0, 16)
 SUITES = {"AES-256-CBC + HMAC-SHA-512/256": CBC, "AES-256-GCM-16": GCM}
+SUITES_BY_SHORT = {"CBC+SHA512": CBC, "GCM": GCM}  # the names the tables and the load generator use
 
 
 @dataclass(frozen=True)
@@ -92,16 +94,24 @@ def ceiling(alg: EspAlgorithms, size: int, n: int) -> tuple[Rate, Rate]:
 
 
 def paths(alg: EspAlgorithms, size: int, n: int) -> tuple[Rate, Rate]:
-    """(encrypt, decrypt) through the back end's SA objects."""
+    """(encrypt, decrypt) through the back end's SA objects, as the data
+    plane calls them: the inner packet read into a staging buffer and sealed
+    from there, ESP opened into a view."""
     ek, ik = os.urandom(alg.encr_key_size), os.urandom(alg.integ_key_size)
     lifetime = Lifetime(1, Limits(), 0.0, lambda e: None)
     out = OutboundSa(1, make_sealer(alg, ek, ik), False, lifetime, None)
     inb = InboundSa(1, make_opener(alg, ek, ik), False, 64, lifetime, None)
     inner = _inner(size)
-    seal = out.seal
-    enc = _rate(lambda i: seal(inner), n, size)
-    packets = [seal(inner) for _ in range(5 * n)]  # fresh sequence numbers for the decrypt run
-    opened = inb.open
+    stage = memoryview(bytearray(STAGE_HEAD + size + STAGE_TAIL))
+    seal = out.seal_staged
+
+    def encrypt(i: int) -> None:
+        stage[STAGE_HEAD:STAGE_HEAD + size] = inner  # what readv from the TUN device does
+        seal(stage, size)
+
+    enc = _rate(encrypt, n, size)
+    packets = [out.seal(inner) for _ in range(5 * n)]  # fresh sequence numbers for the decrypt run
+    opened = inb.open_view
     dec = _rate(lambda i: opened(packets[i]), n, size)  # type: ignore[arg-type]
     assert inb.packets == 5 * n, "every packet must open"
     return enc, dec
