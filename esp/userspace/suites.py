@@ -55,6 +55,8 @@ _ESN_AAD = struct.Struct(">III")  # RFC 4106 §5: SPI, high 32 bits, low 32 bits
 # per packet and memory does not grow with the number of SAs.
 _SEALED = bytearray(MAX_ESP)
 _OPENED = bytearray(MAX_ESP)
+_SEALED_VIEW = memoryview(_SEALED)
+_OPENED_VIEW = memoryview(_OPENED)
 
 
 def _bytes_seal(sealer: "Sealer", header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
@@ -138,7 +140,7 @@ class CbcHmacSealer:
         self.overhead = AES_BLOCK + icv_size
 
     def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
-        out = memoryview(_SEALED)
+        out = _SEALED_VIEW
         stage[:AES_BLOCK] = self._random.take16()
         body = ESP_HEADER + self._encrypt_into(stage[:end], out[ESP_HEADER:])  # header, IV, ciphertext
         _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
@@ -177,16 +179,15 @@ class CbcHmacOpener:
         return ct >= AES_BLOCK and ct % AES_BLOCK == 0
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
-        view = memoryview(packet)
-        icv_at = len(view) - self._icv
+        icv = self._icv
         mac = self._mac.copy()
-        mac.update(view[:icv_at])
+        mac.update(packet[:-icv])
         if seq_hi:
             mac.update(seq_hi)
-        if not _stdlib_hmac.compare_digest(mac.finalize()[:self._icv], view[icv_at:]):
+        if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
             return None
-        out = memoryview(_OPENED)
-        return out[AES_BLOCK:self._decrypt_into(view[ESP_HEADER:icv_at], out)]
+        out = _OPENED_VIEW
+        return out[AES_BLOCK:self._decrypt_into(packet[ESP_HEADER:-icv], out)]
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
         plain = self.open_into(packet, seq_hi)
@@ -209,7 +210,7 @@ class AeadSealer:
         self.overhead = AEAD_IV + 16
 
     def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
-        out = memoryview(_SEALED)
+        out = _SEALED_VIEW
         lo = seq & _M32
         _HEADER_IV.pack_into(_SEALED, 0, spi, lo, seq >> 32, lo)
         nonce = self._salt + out[ESP_HEADER:16]
@@ -238,16 +239,15 @@ class AeadOpener:
         return size - ESP_HEADER - self.overhead >= 4
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
-        view = memoryview(packet)
-        aad = bytes(view[:4]) + seq_hi + bytes(view[4:8]) if seq_hi else view[:8]
-        nonce = self._salt + view[8:16]
-        size = len(view) - 32
-        out = memoryview(_OPENED)
+        aad = packet[:4] + seq_hi + packet[4:8] if seq_hi else packet[:8]
+        nonce = self._salt + packet[8:16]
+        size = len(packet) - 32
+        out = _OPENED_VIEW
         try:
             if self._decrypt_into is not None:
-                self._decrypt_into(nonce, view[16:], aad, out[:size])
+                self._decrypt_into(nonce, packet[16:], aad, out[:size])
             else:
-                out[:size] = self._aead.decrypt(nonce, view[16:], aad)
+                out[:size] = self._aead.decrypt(nonce, packet[16:], aad)
         except InvalidTag:
             return None
         return out[:size]
@@ -278,7 +278,7 @@ class ShortTagGcmSealer:
         enc.authenticate_additional_data(aad)
         packet = header + iv + enc.update(stage[STAGE_HEAD:end]) + enc.finalize()
         packet += enc.tag[:self._icv]
-        out = memoryview(_SEALED)
+        out = _SEALED_VIEW
         out[:len(packet)] = packet
         return out[:len(packet)]
 
@@ -313,7 +313,7 @@ class ShortTagGcmOpener:
         plain = self.open(packet, seq_hi)
         if plain is None:
             return None
-        out = memoryview(_OPENED)
+        out = _OPENED_VIEW
         out[:len(plain)] = plain
         return out[:len(plain)]
 
