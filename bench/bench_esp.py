@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -125,12 +126,13 @@ def gateways(sizes: list[int], suites: list[str], repeats: int, rate: float, md:
                             print(f"  run {rep + 1}/{repeats} {kind:10} {short:10} {d:7} {size:5} B: "
                                   f"{fig.pps:9.0f} pkt/s {fig.mbps:7.0f} Mbit/s (offered {fig.offered:.0f} pkt/s, "
                                   f"gateway on {100 * fig.cpu:.0f}% of its core, idle "
-                                  f"{100 * fig.core['idle']:.0f}%, steal {100 * fig.core['steal']:.0f}%)",
+                                  f"{100 * fig.core['idle']:.0f}%, steal {100 * fig.core['steal']:.0f}%, busy {fig.settle:.1f} s "
+                                  f"after the load)",
                                   file=sys.stderr, flush=True)
     shutil_rmtree(folder)
     if dump is not None:
         dump.write_text(json.dumps([{"suite": k[0], "size": k[1], "dir": k[2], "gateway": k[3], "pps": f.pps,
-                                     "offered": f.offered, "cpu": f.cpu, "core": f.core}
+                                     "offered": f.offered, "cpu": f.cpu, "core": f.core, "settle": f.settle}
                                     for k, fs in figs.items() for f in fs], indent=1))
 
     print(f"\n## 2. Gateway on one core, same harness, {repeats} runs each: median (min-max)\n")
@@ -169,6 +171,7 @@ def shutil_rmtree(folder: Path) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: namespaces and daemons go too
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="64,512,1400", help="inner packet sizes in bytes")
     parser.add_argument("--suites", default="CBC+SHA512,GCM", help="CBC+SHA512 and/or GCM")

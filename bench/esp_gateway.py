@@ -77,6 +77,7 @@ class Figure:
     size: int
     cpu: float  # share of one core the gateway's threads ran during the window (other jobs take the rest)
     core: dict[str, float]  # how the gateway's core spent the window (/proc/stat shares: idle, softirq, steal, ...)
+    settle: float  # seconds the gateway kept working after the load stopped (what it had queued)
 
     @property
     def mbps(self) -> float:
@@ -298,9 +299,22 @@ class Gateway:
                 sent, seconds = load.stdout.readline().split()
         finally:
             stop_process(load)  # type: ignore[arg-type]
+        settle = self._settle()
         ticks = sum(k1) - sum(k0) or 1
         core = {name: (y - x) / ticks for name, x, y in zip(_STAT_FIELDS, k0, k1)}
-        return Figure((b - a) / (t1 - t0), int(sent) / float(seconds), size, (c1 - c0) / (t1 - t0), core)
+        return Figure((b - a) / (t1 - t0), int(sent) / float(seconds), size, (c1 - c0) / (t1 - t0), core, settle)
+
+    def _settle(self, timeout: float = 60.0) -> float:
+        """Wait until the gateway's threads idle (< 5 % of a core over 0.2 s):
+        a gateway that queued more than it could send works that off after
+        the load stops, and would take the core from the next run."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            c0 = _cpu_seconds(self.pid)
+            time.sleep(0.2)
+            if _cpu_seconds(self.pid) - c0 < 0.01:
+                break
+        return time.monotonic() - start - 0.2
 
     def encrypt(self, size: int, rate: float) -> Figure:
         load = _load(self.gw, "plain", INSIDE, self.vip, str(size), str(rate), str(WARMUP + WINDOW + 0.2))
