@@ -321,6 +321,8 @@ class Gateway:
         return self._run(load, lambda: _dev_counters(self.client_pid, "eth0")[0], size)
 
     def decrypt(self, size: int, rate: float) -> Figure:
+        if rate <= 0:
+            raise ValueError("decrypt runs need an offered rate: it sets how many sequence numbers a run uses")
         seconds = WARMUP + WINDOW + 0.2
         load = _load(self.cl, "esp", self.topo.client_addrs[0], self.topo.gateway_addr, self.vip, INSIDE,
                      str(size), str(rate), str(seconds))

@@ -11,6 +11,7 @@
                           client's own SA (JSON on stdin: spi, seq, suite,
                           encr_key, integ_key hex) and sequence numbers from
                           `seq` on, each used once; offered as for plain
+                          (RATE > 0: it sets how many numbers a run uses)
 
 Each generator prints "ready" once its packets are built, waits for a line
 on stdin, sends, and prints "SENT SECONDS". Packets go out with sendmmsg(2)
@@ -152,7 +153,7 @@ def esp(src: str, gateway: str, vip: str, inside: str, size: int, rate: float, s
                      False, Lifetime(0, Limits(), 0.0, lambda e: None), None)
     out.packets = sa["seq"] - 1  # the next packet carries `seq`: newer than anything the gateway saw
     inner = udp_packet(vip, inside, 40000, SINK_PORT, os.urandom(size - 28))
-    count = int(rate * seconds) if rate else int(400_000 * seconds)
+    count = int(rate * seconds)  # the bench reserved exactly these sequence numbers
     first = out.seal(inner)
     assert first is not None
     stride = 28 + len(first)
