@@ -8,34 +8,14 @@ EAP-Identity. No key is derived.
 
 from __future__ import annotations
 
-from ikev2d.aaa.local import CredentialStore
-from ikev2d.eap.method import (
-    UNKNOWN_USER,
-    WRONG_PASSWORD,
-    Failed,
-    RandomBytes,
-    Step,
-    Succeeded,
-    lookup_password,
-    secrets_equal,
-    utf8,
-)
+from ikev2d.eap.method import Failed, PasswordMethod, Step, Succeeded, password_failure, utf8
 from ikev2d.iana import EapType
 
 PROMPT = b"Password: "
 
 
-class GenericTokenCard:
+class GenericTokenCard(PasswordMethod):
     eap_type = EapType.GTC
-
-    def __init__(self, identity: str | None, credentials: CredentialStore, random: RandomBytes) -> None:
-        self._identity = identity
-        self._credentials = credentials
-        self._random = random
-
-    @property
-    def identity(self) -> str | None:
-        return self._identity
 
     def initial_request(self, identifier: int) -> bytes:
         return PROMPT
@@ -43,7 +23,8 @@ class GenericTokenCard:
     def process(self, type_data: bytes, identifier: int) -> Step:
         if not type_data:
             return Failed("empty GTC response")
-        password, known = lookup_password(self._credentials, self._identity, self._random)
-        if not secrets_equal(type_data, utf8(password)) or not known:
-            return Failed(WRONG_PASSWORD if known else UNKNOWN_USER)
+        password, known = self._password(self._identity)
+        failure = password_failure(type_data, utf8(password), known)
+        if failure is not None:
+            return Failed(failure)
         return Succeeded(msk=None)

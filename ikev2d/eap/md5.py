@@ -9,35 +9,19 @@ from __future__ import annotations
 import hashlib
 
 from ikev2d.aaa.local import CredentialStore
-from ikev2d.eap.method import (
-    UNKNOWN_USER,
-    WRONG_PASSWORD,
-    Failed,
-    RandomBytes,
-    Step,
-    Succeeded,
-    lookup_password,
-    secrets_equal,
-    utf8,
-)
+from ikev2d.eap.method import Failed, PasswordMethod, RandomBytes, Step, Succeeded, password_failure, utf8
 from ikev2d.iana import EapType
 
 CHALLENGE_LEN = 16
 _DIGEST_LEN = 16
 
 
-class Md5Challenge:
+class Md5Challenge(PasswordMethod):
     eap_type = EapType.MD5_CHALLENGE
 
     def __init__(self, identity: str | None, credentials: CredentialStore, random: RandomBytes) -> None:
-        self._identity = identity
-        self._credentials = credentials
-        self._random = random
+        super().__init__(identity, credentials, random)
         self._challenge = b""
-
-    @property
-    def identity(self) -> str | None:
-        return self._identity
 
     def initial_request(self, identifier: int) -> bytes:
         # Value-Size | Value; the optional CHAP Name is left out, as strongSwan does.
@@ -48,8 +32,9 @@ class Md5Challenge:
         if not type_data or type_data[0] != _DIGEST_LEN or len(type_data) < 1 + _DIGEST_LEN:
             return Failed("malformed MD5-Challenge response")
         received = type_data[1 : 1 + _DIGEST_LEN]  # any Name after it is ignored
-        password, known = lookup_password(self._credentials, self._identity, self._random)
+        password, known = self._password(self._identity)
         expected = hashlib.md5(bytes((identifier,)) + utf8(password) + self._challenge).digest()
-        if not secrets_equal(received, expected) or not known:
-            return Failed(WRONG_PASSWORD if known else UNKNOWN_USER)
+        failure = password_failure(received, expected, known)
+        if failure is not None:
+            return Failed(failure)
         return Succeeded(msk=None)

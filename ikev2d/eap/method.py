@@ -75,6 +75,28 @@ class MethodFactory(Protocol):
     ) -> EapMethod: ...
 
 
+class PasswordMethod:
+    """What every password-checking method starts from: the peer's EAP
+    identity, the local credential store and the random source.
+
+    Subclasses set `eap_type` and implement `initial_request` and `process`
+    (the rest of :class:`EapMethod`).
+    """
+
+    def __init__(self, identity: str | None, credentials: CredentialStore, random: RandomBytes) -> None:
+        self._identity = identity
+        self._credentials = credentials
+        self._random = random
+
+    @property
+    def identity(self) -> str | None:
+        return self._identity
+
+    def _password(self, username: str | None) -> tuple[str, bool]:
+        """`lookup_password` in this method's store."""
+        return lookup_password(self._credentials, username, self._random)
+
+
 def lookup_password(
     credentials: CredentialStore, username: str | None, random: RandomBytes
 ) -> tuple[str, bool]:
@@ -98,3 +120,12 @@ def utf8(text: str) -> bytes:
 def secrets_equal(a: bytes, b: bytes) -> bool:
     """Constant-time comparison for anything derived from a password."""
     return hmac.compare_digest(a, b)
+
+
+def password_failure(received: bytes, expected: bytes, known: bool) -> str | None:
+    """None when `received` matches `expected`, computed from a known user's
+    password; else the failure reason (UNKNOWN_USER when `expected` came
+    from a stand-in). The comparison runs in constant time either way."""
+    if not secrets_equal(received, expected) or not known:
+        return WRONG_PASSWORD if known else UNKNOWN_USER
+    return None

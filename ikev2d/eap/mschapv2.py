@@ -19,15 +19,14 @@ import struct
 
 from ikev2d.aaa.local import CredentialStore
 from ikev2d.eap.method import (
-    UNKNOWN_USER,
     WRONG_PASSWORD,
     Continue,
     Failed,
+    PasswordMethod,
     RandomBytes,
     Step,
     Succeeded,
-    lookup_password,
-    secrets_equal,
+    password_failure,
 )
 from ikev2d.eap.mschapv2_crypto import (
     CHALLENGE_LEN,
@@ -68,22 +67,16 @@ def _frame(opcode: OpCode, ms_id: int, body: bytes) -> bytes:
     return _MS_HEADER.pack(opcode, ms_id, _MS_HEADER.size + len(body)) + body
 
 
-class MsChapV2:
+class MsChapV2(PasswordMethod):
     eap_type = EapType.MSCHAPV2
 
     def __init__(self, identity: str | None, credentials: CredentialStore, random: RandomBytes) -> None:
-        self._identity = identity
-        self._credentials = credentials
-        self._random = random
+        super().__init__(identity, credentials, random)
         self._state = _State.AWAIT_RESPONSE
         self._ms_id = 0
         self._challenge = b""
         self._msk: bytes | None = None
         self._failure_reason = WRONG_PASSWORD
-
-    @property
-    def identity(self) -> str | None:
-        return self._identity
 
     def initial_request(self, identifier: int) -> bytes:
         # The MS-CHAPv2-ID mirrors the EAP Identifier, as the draft suggests.
@@ -130,11 +123,12 @@ class MsChapV2:
         # The Name is what the NT-Response covers, so it is the identity we
         # authenticate (strongSwan sends its EAP identity here).
         self._identity = username
-        password, known = lookup_password(self._credentials, username, self._random)
+        password, known = self._password(username)
         password_hash = nt_password_hash(password)
         expected = generate_nt_response(self._challenge, peer_challenge, name, password_hash)
-        if not secrets_equal(nt_response, expected) or not known:
-            return self._fail(WRONG_PASSWORD if known else UNKNOWN_USER)
+        failure = password_failure(nt_response, expected, known)
+        if failure is not None:
+            return self._fail(failure)
         self._msk = eap_mschapv2_msk(password_hash, nt_response)
         auth = generate_authenticator_response(
             password_hash, nt_response, peer_challenge, self._challenge, name
