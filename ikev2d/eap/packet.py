@@ -24,6 +24,11 @@ class EapSyntaxError(ValueError):
     """The octets are not a well-formed EAP packet."""
 
 
+class NotTheResponse(ValueError):
+    """An EAP message that does not answer the outstanding Request: an
+    authenticator discards it (RFC 3748 §2.3). The message says why."""
+
+
 @dataclass(frozen=True)
 class EapPacket:
     code: int
@@ -73,6 +78,24 @@ class EapPacket:
                 raise EapSyntaxError("EAP Success/Failure with data")
             return cls(code, identifier, None, b"")
         raise EapSyntaxError(f"unknown EAP code {code}")
+
+    @classmethod
+    def response_to(cls, request: EapPacket, raw: bytes) -> EapPacket:
+        """`raw` parsed as the Response to `request`, checked as an
+        authenticator checks Code and Identifier (RFC 3748 §2.3); raises
+        NotTheResponse otherwise."""
+        try:
+            packet = cls.parse(raw)
+        except EapSyntaxError as exc:
+            raise NotTheResponse(f"not an EAP packet: {exc}") from None
+        if packet.code != EapCode.RESPONSE:
+            raise NotTheResponse(f"EAP code {packet.code} is not a Response")
+        if packet.identifier != request.identifier:
+            raise NotTheResponse(
+                f"Identifier {packet.identifier} does not match the outstanding "
+                f"Request {request.identifier}"
+            )
+        return packet
 
     def __repr__(self) -> str:
         # Type-Data can hold a GTC password: show only its size.

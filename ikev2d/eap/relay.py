@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from ikev2d.aaa.radius.messages import AccessAnswer, AccessCode, AccessRequest, NasContext, RadiusResult
-from ikev2d.eap.packet import EapPacket, EapSyntaxError
+from ikev2d.eap.packet import EapPacket, EapSyntaxError, NotTheResponse
 from ikev2d.eap.server import MAX_DISCARDS, EapOutcome
 from ikev2d.iana import EapCode, EapType
 
@@ -71,14 +71,9 @@ class EapRelay:
         if self._asked is not None:
             return self._discard("a Response while RADIUS has not answered the last one")
         try:
-            packet = EapPacket.parse(response)
-        except EapSyntaxError as exc:
-            return self._discard(f"not an EAP packet: {exc}")
-        if packet.code != EapCode.RESPONSE:
-            return self._discard(f"EAP code {packet.code} is not a Response")
-        if packet.identifier != self._request.identifier:
-            return self._discard(f"Identifier {packet.identifier} does not match the outstanding "
-                                 f"Request {self._request.identifier}")
+            packet = EapPacket.response_to(self._request, response)
+        except NotTheResponse as exc:
+            return self._discard(str(exc))
         self._discards = 0
         if self._request.type == EapType.IDENTITY and self._identity is None:
             return self._on_identity(packet, response)

@@ -34,7 +34,7 @@ from ikev2d.eap.gtc import GenericTokenCard
 from ikev2d.eap.md5 import Md5Challenge
 from ikev2d.eap.method import Continue, EapMethod, Failed, MethodFactory, Succeeded
 from ikev2d.eap.mschapv2 import MsChapV2
-from ikev2d.eap.packet import EapPacket, EapSyntaxError
+from ikev2d.eap.packet import EapPacket, NotTheResponse
 from ikev2d.iana import EapCode, EapType
 
 METHODS: Mapping[int, MethodFactory] = {
@@ -113,16 +113,9 @@ class EapServer:
             assert self._last is not None
             return self._last
         try:
-            packet = EapPacket.parse(response)
-        except EapSyntaxError as exc:
-            return self._discard(f"not an EAP packet: {exc}")
-        if packet.code != EapCode.RESPONSE:
-            return self._discard(f"EAP code {packet.code} is not a Response")
-        if packet.identifier != self._request.identifier:
-            return self._discard(
-                f"Identifier {packet.identifier} does not match the outstanding "
-                f"Request {self._request.identifier}"
-            )
+            packet = EapPacket.response_to(self._request, response)
+        except NotTheResponse as exc:
+            return self._discard(str(exc))
         if packet.type == EapType.NAK:
             return self._on_nak(packet.data)
         if packet.type != self._request.type:
