@@ -26,12 +26,12 @@ from collections.abc import Callable
 from typing import Literal
 
 from ikev2d.aaa.radius.messages import AccessAnswer, AccessCode, AccessRequest, NasContext, RadiusResult
+from ikev2d.eap.gtc import PROMPT as GTC_PROMPT
 from ikev2d.eap.packet import EapPacket, EapSyntaxError, NotTheResponse
 from ikev2d.eap.server import MAX_DISCARDS, EapOutcome
 from ikev2d.iana import EapCode, EapType
 
 RelayMode = Literal["eap", "pap"]
-GTC_PROMPT = b"Password: "
 MSCHAPV2_FAILURE_OPCODE = 4  # RFC 2759-style Failure Request inside EAP-MSCHAPv2
 
 
