@@ -15,7 +15,9 @@ from __future__ import annotations
 import hmac as _stdlib_hmac
 import os
 import struct
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -336,25 +338,40 @@ def check_algorithms(alg: EspAlgorithms) -> None:
         raise UnsupportedTransform(f"{integ.name}: key {integ.key_size} B, ICV {integ.icv_size} B")
 
 
-def make_sealer(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Sealer:
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Classes(Generic[T]):
+    """The transform classes of one direction, by kind."""
+
+    cbc_hmac: Callable[[bytes, bytes, int, int], T]
+    aead: Callable[[AESGCM | ChaCha20Poly1305, bytes], T]
+    short_tag_gcm: Callable[[bytes, bytes, int], T]
+
+
+_SEALERS: _Classes[Sealer] = _Classes(CbcHmacSealer, AeadSealer, ShortTagGcmSealer)
+_OPENERS: _Classes[Opener] = _Classes(CbcHmacOpener, AeadOpener, ShortTagGcmOpener)
+
+
+def _build(classes: _Classes[T], alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> T:
+    """The choice of transform both directions make: CBC + HMAC, an AEAD
+    with a 16-byte tag (key and salt split from KEYMAT), or GCM with a
+    shorter tag."""
     check_algorithms(alg)
     if alg.encr_id == EncrId.AES_CBC:
-        return CbcHmacSealer(encr_key, integ_key, alg.integ_id, alg.icv_size)
+        return classes.cbc_hmac(encr_key, integ_key, alg.integ_id, alg.icv_size)
     key, salt = encr_key[:-AEAD_SALT], encr_key[-AEAD_SALT:]
     if alg.encr_id == EncrId.CHACHA20_POLY1305:
-        return AeadSealer(ChaCha20Poly1305(key), salt)
+        return classes.aead(ChaCha20Poly1305(key), salt)
     if alg.icv_size == 16:
-        return AeadSealer(AESGCM(key), salt)
-    return ShortTagGcmSealer(key, salt, alg.icv_size)
+        return classes.aead(AESGCM(key), salt)
+    return classes.short_tag_gcm(key, salt, alg.icv_size)
+
+
+def make_sealer(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Sealer:
+    return _build(_SEALERS, alg, encr_key, integ_key)
 
 
 def make_opener(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Opener:
-    check_algorithms(alg)
-    if alg.encr_id == EncrId.AES_CBC:
-        return CbcHmacOpener(encr_key, integ_key, alg.integ_id, alg.icv_size)
-    key, salt = encr_key[:-AEAD_SALT], encr_key[-AEAD_SALT:]
-    if alg.encr_id == EncrId.CHACHA20_POLY1305:
-        return AeadOpener(ChaCha20Poly1305(key), salt)
-    if alg.icv_size == 16:
-        return AeadOpener(AESGCM(key), salt)
-    return ShortTagGcmOpener(key, salt, alg.icv_size)
+    return _build(_OPENERS, alg, encr_key, integ_key)
