@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.netns import Namespace, stop_process
+from lab.process import NotReady, read_log, spawn, wait_ready
 
 IKE_PORTS = (500, 4500)
 SK = 46
@@ -114,24 +115,18 @@ class Capture:
 
     def start(self, timeout: float = 5.0, settle: float = 1.0) -> "Capture":
         self.pcap.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                self.ns.argv(["tcpdump", "-i", self.iface, "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-w", str(self.pcap), self.bpf]),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tcpdump exited: {self.stderr_path.read_text(errors='replace')}")
-            if b"listening on" in self.stderr_path.read_bytes():
-                time.sleep(settle)  # it still misses the first packets right after that line
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("tcpdump did not start listening")
+        self.proc = spawn(
+            self.ns.argv(["tcpdump", "-i", self.iface, "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-w", str(self.pcap), self.bpf]),
+            self.stderr_path, stdout=False)
+        try:
+            wait_ready(self.proc, lambda: b"listening on" in self.stderr_path.read_bytes(), timeout,
+                       waiting_for="did not start listening", interval=0.05)
+        except NotReady as exc:
+            proc, self.proc = self.proc, None
+            stop_process(proc)  # not stop(): a pcap cut short may not parse
+            raise RuntimeError(f"tcpdump {exc}: {read_log(self.stderr_path)}") from None
+        time.sleep(settle)  # it still misses the first packets right after that line
+        return self
 
     def stop(self) -> IkeSummary:
         if self.proc is not None:

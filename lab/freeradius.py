@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.netns import Namespace, stop_process
+from lab.process import NotReady, last_lines, read_log, spawn, wait_ready
 
 SYSTEM_RADDB = Path("/etc/freeradius/3.0")
 READY = "Ready to process requests"
@@ -97,20 +98,13 @@ class FreeRadius:
 
     def start(self, timeout: float = 20.0) -> FreeRadius:
         self.configure()
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.ns.argv(["freeradius", "-X", "-d", str(self.raddb)]),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code, self.proc = self.proc.returncode, None
-                raise FreeRadiusError(f"freeradius exited with {code}:\n{self.tail()}")
-            if READY in self.log():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise FreeRadiusError(f"freeradius not ready after {timeout}s:\n{self.tail()}")
+        self.proc = spawn(self.ns.argv(["freeradius", "-X", "-d", str(self.raddb)]), self.log_path)
+        try:
+            wait_ready(self.proc, lambda: READY in self.log(), timeout)
+        except NotReady as exc:
+            self.stop()
+            raise FreeRadiusError(f"freeradius {exc}:\n{self.tail()}") from None
+        return self
 
     def stop(self) -> int | None:
         if self.proc is None:
@@ -122,13 +116,10 @@ class FreeRadius:
         return self.proc is not None and self.proc.poll() is None
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
+        return last_lines(self.log(), lines)
 
     # -- what it recorded ---------------------------------------------------------
 

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from lab.netns import Namespace, stop_process
+from lab.process import NotReady, last_lines, read_log, spawn, wait_ready
 from lab.pki import LabPki
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,26 +153,14 @@ class Ikev2d:
         """Start and wait until UDP `port` is bound inside the namespace."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.ns.argv(self.argv()),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.folder,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.proc = None
-                raise Ikev2dError(f"ikev2d exited with {code} before listening:\n{self.tail()}")
-            if self.ns.udp_listening(port):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise Ikev2dError(f"ikev2d not listening on UDP {port} after {timeout}s:\n{self.tail()}")
+        self.proc = spawn(self.ns.argv(self.argv()), self.log_path, cwd=self.folder)
+        try:
+            wait_ready(self.proc, lambda: self.ns.udp_listening(port), timeout,
+                       waiting_for=f"not listening on UDP {port}")
+        except NotReady as exc:
+            self.stop()
+            raise Ikev2dError(f"ikev2d {exc}:\n{self.tail()}") from None
+        return self
 
     def stop(self) -> int | None:
         """Stop by PID (SIGTERM, then SIGKILL); returns the exit status."""
@@ -189,13 +177,10 @@ class Ikev2d:
         return self.proc is not None and self.proc.poll() is None
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
+        return last_lines(self.log(), lines)
 
     def __enter__(self) -> "Ikev2d":
         return self.start()

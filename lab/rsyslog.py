@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.netns import Namespace, check_lab_address, stop_process
+from lab.process import NotReady, read_log, spawn, wait_ready
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 
@@ -92,20 +93,16 @@ class Rsyslog:
         spool = self.folder / "spool"
         spool.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(config_text(self.address, self.udp_port, self.tcp_port, spool, self.output_path))
-        with open(self.stderr_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.ns.argv([RSYSLOGD, "-n", "-f", str(self.config_path), "-i", str(self.folder / "rsyslogd.pid")]),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code, self.proc = self.proc.returncode, None
-                raise RsyslogError(f"rsyslogd exited with {code}:\n{self.stderr_path.read_text(errors='replace')}")
-            if self.ns.udp_listening(self.udp_port):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RsyslogError(f"rsyslogd not listening on UDP {self.udp_port} after {timeout}s")
+        self.proc = spawn(
+            self.ns.argv([RSYSLOGD, "-n", "-f", str(self.config_path), "-i", str(self.folder / "rsyslogd.pid")]),
+            self.stderr_path)
+        try:
+            wait_ready(self.proc, lambda: self.ns.udp_listening(self.udp_port), timeout,
+                       waiting_for=f"not listening on UDP {self.udp_port}")
+        except NotReady as exc:
+            self.stop()
+            raise RsyslogError(f"rsyslogd {exc}:\n{read_log(self.stderr_path)}") from None
+        return self
 
     def stop(self) -> int | None:
         if self.proc is None:
@@ -114,10 +111,7 @@ class Rsyslog:
         return stop_process(proc)
 
     def text(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.output_path)
 
     def received(self) -> list[Received]:
         return parse_received(self.text())

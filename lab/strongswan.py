@@ -21,6 +21,7 @@ from pathlib import Path
 from lab import vicicalls
 from lab.vicicalls import Message, ViciError
 from lab.netns import Namespace, stop_process
+from lab.process import NotReady, read_log, spawn, wait_ready
 from lab.swanctl_conf import (
     ClientConfig,
     DaemonSettings,
@@ -215,28 +216,24 @@ class Charon:
         self.conf_path.write_text(strongswan_conf(self.settings))
         self.settings.vici_socket.unlink(missing_ok=True)
         script = f"mount --bind {run} /run && exec {CHARON}"
-        with open(self.stdout_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.ns.argv(["unshare", "-m", "--propagation", "private", "sh", "-c", script]),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self._env(),
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise CharonError(f"charon exited with {self.proc.returncode}:\n{self._tail()}")
-            if self.settings.vici_socket.exists():
-                try:
-                    vicicalls.request(self.settings.vici_socket, "version", deadline=2.0)
-                    return self
-                except (OSError, ViciError):
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise CharonError(f"charon did not open its VICI socket in {timeout}s:\n{self._tail()}")
+        self.proc = spawn(self.ns.argv(["unshare", "-m", "--propagation", "private", "sh", "-c", script]),
+                          self.stdout_path, env=self._env())
+        try:
+            wait_ready(self.proc, self._vici_answers, timeout, waiting_for="did not open its VICI socket",
+                       interval=0.05)
+        except NotReady as exc:
+            self.stop()
+            raise CharonError(f"charon {exc}:\n{self._tail()}") from None
+        return self
+
+    def _vici_answers(self) -> bool:
+        if not self.settings.vici_socket.exists():
+            return False
+        try:
+            vicicalls.request(self.settings.vici_socket, "version", deadline=2.0)
+        except (OSError, ViciError):
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is None:
@@ -341,10 +338,7 @@ class Charon:
 
     def log(self) -> str:
         """The charon filelog (ike level 2 by default)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def _tail(self, lines: int = 40) -> str:
         text = ""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from lab.process import last_lines, read_log
+
 REPO = Path(__file__).resolve().parent.parent
 UML_KERNEL = Path("/usr/bin/linux.uml")
 UML_MODULES_DIR = Path("/usr/lib/uml/modules")
@@ -52,13 +54,10 @@ class UmlResult:
     timed_out: bool
 
     def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def tail(self, lines: int = 150) -> str:
-        return "\n".join(self.output().splitlines()[-lines:])
+        return last_lines(self.output(), lines)
 
 
 def uml_missing() -> str | None:
