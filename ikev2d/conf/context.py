@@ -58,6 +58,10 @@ class Registry(Generic[T]):
             node, f"{what} '{name}' is not defined{nodes.suggest(name, self.items)}; {defined}"
         )
 
+    def resolve_optional(self, node: yaml.Node | None, what: str) -> str | None:
+        """`resolve`, or None when the reference is left out."""
+        return None if node is None else self.resolve(node, what)
+
     def values(self) -> tuple[T, ...]:
         return tuple(self.items.values())
 

@@ -16,7 +16,6 @@ from . import defaults, nodes
 from .context import Context
 from .model import Logging, SyslogFormat, SyslogProtocol, SyslogServer
 from .nodes import Fields, Problem
-from .san import parse_host
 
 LOGGING_KEYS = ("vpn_logging_level", "console", "file", "syslog_servers")
 SERVER_KEYS = ("host", "port", "protocol", "format", "interface")
@@ -53,20 +52,13 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
     entries = nodes.items(servers_node, "syslog_servers")
     if len(entries) > MAX_SYSLOG_SERVERS and servers_node is not None:
         raise Problem.at(servers_node, f"syslog_servers lists {len(entries)}; at most 16")
-    servers: list[SyslogServer] = []
-    seen: dict[object, int] = {}
-    issues: list[tuple[int, str]] = []
-    for entry in entries:
-        try:
-            server = _server(ctx, entry)
-            nodes.unique(entry, seen, (server.host, server.port, server.protocol),
-                         f"syslog server {server.protocol}/{server.host}:{server.port}")
-            servers.append(server)
-        except Problem as problem:
-            issues.extend(problem.issues)
-    if issues:
-        raise Problem(issues)
-    return Logging(level, console, file, tuple(servers))
+    servers = nodes.each_unique(
+        entries,
+        lambda entry: _server(ctx, entry),
+        key=lambda server: (server.host, server.port, server.protocol),
+        what=lambda server: f"syslog server {server.protocol}/{server.host}:{server.port}",
+    )
+    return Logging(level, console, file, servers)
 
 
 def _level(node: yaml.Node) -> int:
@@ -84,11 +76,7 @@ def _path(ctx: Context, node: yaml.Node) -> Path:
 
 def _server(ctx: Context, node: yaml.Node) -> SyslogServer:
     fields = Fields(node, "syslog server", SERVER_KEYS)
-    host_node = fields.required("host")
-    try:
-        host = parse_host(nodes.text(host_node, "host"))
-    except ValueError as exc:
-        raise Problem.at(host_node, f"host {exc}") from None
+    host = nodes.host(fields.required("host"))
     fields.what = f"syslog server {host}"
     protocol_node = fields.optional("protocol")
     protocol: SyslogProtocol = (
@@ -96,18 +84,12 @@ def _server(ctx: Context, node: yaml.Node) -> SyslogServer:
         if protocol_node is None
         else nodes.choice(protocol_node, "protocol", PROTOCOLS)
     )
-    port_node = fields.optional("port")
-    port = (
-        DEFAULT_PORTS[protocol] if port_node is None else nodes.integer(port_node, "port", 1, 65535)
-    )
+    port = fields.optional_integer("port", DEFAULT_PORTS[protocol], 1, 65535)
     format_node = fields.optional("format")
     framing: SyslogFormat = (
         defaults.SYSLOG_FORMAT
         if format_node is None
         else nodes.choice(format_node, "format", FORMATS)
     )
-    interface_node = fields.optional("interface")
-    interface = (
-        None if interface_node is None else ctx.interfaces.resolve(interface_node, "interface")
-    )
+    interface = ctx.interfaces.resolve_optional(fields.optional("interface"), "interface")
     return SyslogServer(host, port, protocol, framing, interface)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 from ipaddress import AddressValueError, IPv4Address
-from typing import Iterable, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import yaml
 from yaml.constructor import SafeConstructor
+
+from .san import parse_host
 
 T = TypeVar("T")
 
@@ -143,6 +145,11 @@ class Fields:
     def key_line(self, key: str) -> int:
         return self._key_lines.get(key, self.line)
 
+    def optional_integer(self, key: str, default: int, low: int, high: int) -> int:
+        """The whole number in [low, high] at `key`, or `default` when absent or empty."""
+        node = self.optional(key)
+        return default if node is None else integer(node, key, low, high)
+
 
 def text(node: yaml.Node, what: str) -> str:
     """A scalar as written: `password: 1234` stays the text '1234', not an int,
@@ -203,6 +210,14 @@ def ipv4(node: yaml.Node, what: str) -> IPv4Address:
         raise Problem.at(node, f"{what} '{value}' is not an IPv4 address{hint}") from None
 
 
+def host(node: yaml.Node) -> IPv4Address | str:
+    """A server to reach (`host:`): an IPv4 address, or a DNS name as text."""
+    try:
+        return parse_host(text(node, "host"))
+    except ValueError as exc:
+        raise Problem.at(node, f"host {exc}") from None
+
+
 def choice(node: yaml.Node, what: str, table: Mapping[str, T]) -> T:
     """One of a table's names, case-insensitively; the error lists the valid ones."""
     value = text(node, what).strip()
@@ -220,6 +235,30 @@ def unique(node: yaml.Node, seen: dict[object, int], value: object, what: str) -
     if value in seen:
         raise Problem.at(node, f"{what} is listed twice (first at line {seen[value]})")
     seen[value] = line_of(node)
+
+
+def each_unique(
+    entries: Sequence[yaml.Node],
+    read: Callable[[yaml.Node], T],
+    key: Callable[[T], object],
+    what: Callable[[T], str],
+) -> tuple[T, ...]:
+    """Read every entry of a list on its own and report all their problems
+    together; an entry with the same `key` as an earlier one is an error
+    naming `what` it is and both lines."""
+    result: list[T] = []
+    seen: dict[object, int] = {}
+    issues: list[tuple[int, str]] = []
+    for entry in entries:
+        try:
+            value = read(entry)
+            unique(entry, seen, key(value), what(value))
+            result.append(value)
+        except Problem as problem:
+            issues.extend(problem.issues)
+    if issues:
+        raise Problem(issues)
+    return tuple(result)
 
 
 def _kind(node: yaml.Node) -> str:

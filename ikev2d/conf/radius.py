@@ -12,7 +12,6 @@ from . import defaults, nodes
 from .context import Context
 from .model import LOCAL_SERVER_GROUP, RadiusServer, RadiusServerGroup
 from .nodes import Fields, Problem
-from .san import parse_host
 
 GROUP_KEYS = ("name", "servers")
 SERVER_KEYS = (
@@ -44,52 +43,33 @@ def read_radius_group(ctx: Context, node: yaml.Node) -> None:
     if len(entries) > MAX_SERVERS:
         raise Problem.at(servers_node, f"RADIUS server group '{name}' lists {len(entries)}"
                          f" servers; at most {MAX_SERVERS}")
-    servers: list[RadiusServer] = []
-    seen: dict[object, int] = {}
-    issues: list[tuple[int, str]] = []
-    for entry in entries:
-        try:
-            server = _server(ctx, entry)
-            nodes.unique(entry, seen, (server.host, server.authentication_port),
-                         f"RADIUS server {server.host}:{server.authentication_port}")
-            servers.append(server)
-        except Problem as problem:
-            issues.extend(problem.issues)
-    if issues:
-        raise Problem(issues)
-    ctx.radius_groups.add(name_node, name, RadiusServerGroup(name, tuple(servers)))
+    servers = nodes.each_unique(
+        entries,
+        lambda entry: _server(ctx, entry),
+        key=lambda server: (server.host, server.authentication_port),
+        what=lambda server: f"RADIUS server {server.host}:{server.authentication_port}",
+    )
+    ctx.radius_groups.add(name_node, name, RadiusServerGroup(name, servers))
 
 
 def _server(ctx: Context, node: yaml.Node) -> RadiusServer:
     fields = Fields(node, "RADIUS server", SERVER_KEYS)
-    host_node = fields.required("host")
-    try:
-        host = parse_host(nodes.text(host_node, "host"))
-    except ValueError as exc:
-        raise Problem.at(host_node, f"host {exc}") from None
+    host = nodes.host(fields.required("host"))
     fields.what = f"RADIUS server {host}"
     # The secret is never echoed: nodes.text's messages do not quote values.
     secret_node = fields.required("secret")
     secret = nodes.text(secret_node, "secret")
     if len(secret) > MAX_SECRET_LENGTH:
         raise Problem.at(secret_node, f"secret is longer than {MAX_SECRET_LENGTH} characters")
-    interface_node = fields.optional("interface")
-    interface = (
-        None if interface_node is None else ctx.interfaces.resolve(interface_node, "interface")
-    )
+    interface = ctx.interfaces.resolve_optional(fields.optional("interface"), "interface")
     return RadiusServer(
         host,
-        _number(fields, "authentication_port", defaults.RADIUS_AUTHENTICATION_PORT, (1, 65535)),
-        _number(fields, "accounting_port", defaults.RADIUS_ACCOUNTING_PORT, (1, 65535)),
+        fields.optional_integer("authentication_port", defaults.RADIUS_AUTHENTICATION_PORT, 1, 65535),
+        fields.optional_integer("accounting_port", defaults.RADIUS_ACCOUNTING_PORT, 1, 65535),
         secret=secret,
-        timeout_seconds=_number(
-            fields, "timeout_seconds", defaults.RADIUS_TIMEOUT_SECONDS, TIMEOUT_RANGE
+        timeout_seconds=fields.optional_integer(
+            "timeout_seconds", defaults.RADIUS_TIMEOUT_SECONDS, *TIMEOUT_RANGE
         ),
-        retries=_number(fields, "retries", defaults.RADIUS_RETRIES, RETRIES_RANGE),
+        retries=fields.optional_integer("retries", defaults.RADIUS_RETRIES, *RETRIES_RANGE),
         interface=interface,
     )
-
-
-def _number(fields: Fields, key: str, default: int, bounds: tuple[int, int]) -> int:
-    node = fields.optional(key)
-    return default if node is None else nodes.integer(node, key, *bounds)

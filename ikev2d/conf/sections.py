@@ -242,8 +242,8 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     name = defaults.RA_VPN_NAME if name_node is None else nodes.name(name_node, "name")
     access_node = fields.required("access_interfaces")
     access = _access_interfaces(ctx, access_node)
-    web_port = _port(fields, "web_access_port", defaults.WEB_ACCESS_PORT)
-    dtls_port = _port(fields, "dtls_port", defaults.DTLS_PORT)
+    web_port = fields.optional_integer("web_access_port", defaults.WEB_ACCESS_PORT, 1, 65535)
+    dtls_port = fields.optional_integer("dtls_port", defaults.DTLS_PORT, 1, 65535)
     if dtls_port in (IKE_PORT, NAT_T_PORT) and any(a.enable_dtls for a in access):
         raise Problem(
             [(fields.key_line("dtls_port"), f"dtls_port {dtls_port} is IKE's UDP port")]
@@ -319,11 +319,6 @@ def _access_interfaces(ctx: Context, node: yaml.Node) -> tuple[AccessInterface, 
 def _flag(fields: Fields, key: str, default: bool) -> bool:
     node = fields.optional(key)
     return default if node is None else nodes.boolean(node, key)
-
-
-def _port(fields: Fields, key: str, default: int) -> int:
-    node = fields.optional(key)
-    return default if node is None else nodes.integer(node, key, 1, 65535)
 
 
 def _references(
