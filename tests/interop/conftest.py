@@ -93,13 +93,14 @@ def ikev2d_server(
 ) -> Iterator[StartIkev2d]:
     """Factory: ``ikev2d_server(dh_groups=[15], fragment_size=576,
     key_type="ecdsa-p256", ...)`` starts ikev2d in the gateway namespace
-    (knobs of :class:`Ikev2dKnobs`)."""
+    (knobs of :class:`Ikev2dKnobs`); positional arguments are more `run`
+    options, e.g. ``ikev2d_server("--dataplane", "userspace")``."""
     started: list[Ikev2d] = []
 
-    def start(**knobs: Any) -> Ikev2d:
+    def start(*args: str, **knobs: Any) -> Ikev2d:
         folder = tmp_path / f"ikev2d{len(started)}"
         cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(**knobs))
-        server = Ikev2d(topology.gateway, folder, cfg)
+        server = Ikev2d(topology.gateway, folder, cfg, extra_args=args)
         started.append(server)
         lab_logs.add(f"ikev2d {folder}", server.log)
         return server.start()

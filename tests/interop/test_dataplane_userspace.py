@@ -21,26 +21,20 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lab import ikev2dlog
-from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.ikev2d import Ikev2d
 from lab.netns import Namespace, Topology, stop_process
-from lab.pki import LabPki
 from lab.strongswan import Charon
 
 from .checks import assert_connected, assert_initiated, tail
-from .conftest import LabLogs
+from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 INSIDE = "198.19.0.1"
-StartGateway = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 
 # Runs in the client namespace: capture one ESP datagram the client sends to
 # the gateway (triggered by a UDP packet from the virtual IP into the tunnel),
@@ -98,26 +92,6 @@ REMOVED = re.compile(r"Child SA 0x(?P<spi_in>[0-9a-f]{8})/0x[0-9a-f]{8} of .+? r
                      r"replay (?P<replay>\d+), integrity (?P<integ>\d+), other (?P<other>\d+)")
 
 
-@pytest.fixture
-def gateway(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartGateway]:
-    """Factory: ikev2d in the gateway namespace with more `run` options."""
-    started: list[Ikev2d] = []
-
-    def start(*args: str, **knobs: Any) -> Ikev2d:
-        folder = tmp_path / f"ikev2d{len(started)}"
-        cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(**knobs))
-        server = Ikev2d(topology.gateway, folder, cfg, extra_args=args)
-        started.append(server)
-        lab_logs.add(f"ikev2d {folder}", server.log)
-        return server.start()
-
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
-            server.stop()
-
-
 def connect(client: StartCharon) -> tuple[Charon, str]:
     charon = client(0)
     assert_initiated(charon.initiate(), charon)
@@ -145,9 +119,9 @@ def assert_healthy(server: Ikev2d) -> None:
 
 
 def test_ping_iperf_replay_and_tamper_through_the_userspace_dataplane(
-    topology: Topology, gateway: StartGateway, client: StartCharon
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
 ) -> None:
-    server = gateway("--dataplane", "userspace")
+    server = ikev2d_server("--dataplane", "userspace")
     assert "dataplane userspace: chosen with --dataplane userspace" in server.log()
     charon, vip = connect(client)
     ns = topology.clients[0]
@@ -192,9 +166,9 @@ def test_ping_iperf_replay_and_tamper_through_the_userspace_dataplane(
 
 
 def test_auto_picks_userspace_on_this_kernel_and_says_why(
-    topology: Topology, gateway: StartGateway, client: StartCharon
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
 ) -> None:
-    server = gateway()  # no --dataplane: auto
+    server = ikev2d_server()  # no --dataplane: auto
     lines = [line for line in server.log().splitlines() if "dataplane " in line]
     assert len(lines) == 1, f"expected one data plane line:\n{tail(server.log())}"
     assert re.search(r"dataplane userspace: the kernel cannot carry ESP \(.+\)", lines[0]), lines[0]

@@ -19,13 +19,11 @@ import pytest
 
 from lab import ikev2dlog, swanlog
 from lab.freeradius import FreeRadius
-from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.ikev2d import Ikev2d
 from lab.netns import Namespace, Topology
-from lab.pki import LabPki
-from lab.strongswan import Charon
 
 from .checks import POOL_FIRST, assert_connected, assert_in_log, assert_initiated, assert_no_sa, tail
-from .conftest import LabLogs
+from .conftest import LabLogs, StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.radius, pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -40,8 +38,6 @@ BLACKHOLE_SERVER = "198.18.99.1"  # routed to a blackhole in the gateway namespa
 INSIDE = "198.19.0.1"
 SECRETS = (SECRET, ALICE_RADIUS_PW, BOB_RADIUS_PW, WRONG_PW)
 
-StartGateway = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 
 
 @pytest.fixture
@@ -53,26 +49,6 @@ def freeradius(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterato
         yield server.start()
     finally:
         server.stop()
-
-
-@pytest.fixture
-def gateway(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartGateway]:
-    """Factory: ikev2d in the gateway namespace, `run` options as arguments."""
-    started: list[Ikev2d] = []
-
-    def start(*args: str, **knobs: Any) -> Ikev2d:
-        folder = tmp_path / f"ikev2d{len(started)}"
-        cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(**knobs))
-        server = Ikev2d(topology.gateway, folder, cfg, extra_args=args)
-        started.append(server)
-        lab_logs.add(f"ikev2d {folder}", server.log)
-        return server.start()
-
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 def radius_server(host: str = "127.0.0.1", **settings: Any) -> dict[str, Any]:
@@ -105,13 +81,13 @@ def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
 
 
 def test_eap_mschapv2_relayed_to_freeradius_connects(
-    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+    ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius
 ) -> None:
     """RFC 3579: the client's EAP-MSCHAPv2 goes to FreeRADIUS in EAP-Message
     attributes; its Access-Accept carries MS-MPPE-Recv/Send-Key (RFC 2548),
     from which ikev2d builds the MSK: the client's AUTH from its own MSK
     verifies at ikev2d and ikev2d's at the client, so the SA comes up."""
-    server = gateway(edit=use_radius([radius_server()], ["mschapv2"]))
+    server = ikev2d_server(edit=use_radius([radius_server()], ["mschapv2"]))
     alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
 
     assert_initiated(alice.initiate(timeout=15), alice)
@@ -126,10 +102,10 @@ def test_eap_mschapv2_relayed_to_freeradius_connects(
     assert_healthy(server)
 
 
-def test_eap_gtc_password_checked_as_pap(gateway: StartGateway, client: StartCharon, freeradius: FreeRadius) -> None:
+def test_eap_gtc_password_checked_as_pap(ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius) -> None:
     """Username/password: ikev2d runs EAP-GTC with the client and asks
     FreeRADIUS with PAP (RFC 2865 User-Password), no EAP towards RADIUS."""
-    server = gateway(edit=use_radius([radius_server()], ["gtc"]))
+    server = ikev2d_server(edit=use_radius([radius_server()], ["gtc"]))
     bob = client(0, eap="eap-gtc", identity="bob", password=BOB_RADIUS_PW)
 
     assert_initiated(bob.initiate(timeout=15), bob)
@@ -145,12 +121,12 @@ def test_eap_gtc_password_checked_as_pap(gateway: StartGateway, client: StartCha
 
 @pytest.mark.parametrize(("eap", "methods"), [("eap-mschapv2", ["mschapv2"]), ("eap-gtc", ["gtc"])])
 def test_password_rejected_by_radius_gets_authentication_failed(
-    gateway: StartGateway, client: StartCharon, freeradius: FreeRadius, eap: str, methods: list[str]
+    ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius, eap: str, methods: list[str]
 ) -> None:
     """FreeRADIUS refuses the password (Access-Reject): ikev2d ends EAP with
     EAP-Failure and AUTHENTICATION_FAILED (RFC 7296 §2.21.2); no address is
     spent, and ikev2d logs the refusal."""
-    server = gateway(edit=use_radius([radius_server()], methods))
+    server = ikev2d_server(edit=use_radius([radius_server()], methods))
     mallory = client(0, eap=eap, password=WRONG_PW)
 
     result = mallory.initiate(timeout=15)
@@ -170,14 +146,14 @@ def test_password_rejected_by_radius_gets_authentication_failed(
     (BLACKHOLE_SERVER, "cannot reach it: Invalid argument"),
 ])
 def test_unreachable_first_server_fails_over_to_the_second(
-    topology: Topology, gateway: StartGateway, client: StartCharon, freeradius: FreeRadius, first: str, why: str
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius, first: str, why: str
 ) -> None:
     """The group's first server never answers (a silent address: after its
     timeout and one retransmission) or cannot be reached at all (a blackhole
     route): ikev2d asks the second (FreeRADIUS), and the client, which keeps
     retransmitting its IKE_AUTH meanwhile, connects."""
     topology.gateway.ip("route", "add", "blackhole", f"{BLACKHOLE_SERVER}/32")
-    server = gateway(edit=use_radius([radius_server(first, timeout_seconds=1, retries=1),
+    server = ikev2d_server(edit=use_radius([radius_server(first, timeout_seconds=1, retries=1),
                                       radius_server()], ["mschapv2"]))
     alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
 
@@ -191,13 +167,13 @@ def test_unreachable_first_server_fails_over_to_the_second(
 
 
 def test_accounting_start_and_stop_reach_freeradius(
-    topology: Topology, gateway: StartGateway, client: StartCharon, freeradius: FreeRadius
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius
 ) -> None:
     """RFC 2866: Start when the session is up and Stop when the client
     leaves, with one Acct-Session-Id, the user, the pool address, and at
     Stop the session time, User-Request as the cause and the traffic the
     userspace data plane counted (a ping through the tunnel)."""
-    server = gateway("--dataplane", "userspace", edit=use_radius([radius_server()], ["mschapv2"], accounting=True))
+    server = ikev2d_server("--dataplane", "userspace", edit=use_radius([radius_server()], ["mschapv2"], accounting=True))
     alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
     assert_initiated(alice.initiate(timeout=15), alice)
     assert_connected(alice)
