@@ -5,9 +5,12 @@ the same observations."""
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from collections.abc import Iterable
 
-from lab import swanlog
+from lab import ikev2dlog, swanlog
+from lab.ikev2d import Ikev2d
+from lab.netns import Namespace
 from lab.strongswan import Charon, CommandResult, IkeSa
 
 # How strongSwan 5.9.8 names the whitepaper's NSA suite in list-sas.
@@ -16,6 +19,7 @@ NSA_ESP_PROPOSAL = "AES_CBC-256/HMAC_SHA2_512_256"
 POOL_FIRST = "198.19.0.200"
 POOL_LAST = "198.19.0.250"
 INSIDE_NET = "198.19.0.0/24"
+INSIDE = "198.19.0.1"  # the gateway's inside address, reached through the tunnel
 
 
 def in_pool(addr: str, first: str = POOL_FIRST, last: str = POOL_LAST) -> bool:
@@ -89,6 +93,21 @@ def assert_fragmented_ike_auth_response(log: str, min_fragments: int = 2) -> swa
     assert sorted(frags.numbers) == list(range(1, frags.total + 1)), frags
     assert frags.reassembled_bytes is not None, f"no reassembly logged: {frags}"
     return frags
+
+
+def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
+    """`count` pings from a client namespace to INSIDE, through the tunnel."""
+    return ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
+
+
+def assert_healthy(server: Ikev2d, secrets: Iterable[str] = ()) -> None:
+    """ikev2d still serves, logged no traceback, and logged none of `secrets`
+    (DESIGN.md: errors are values the peer sees; secrets never reach a log)."""
+    log = server.log()
+    assert server.running(), f"ikev2d exited:\n{tail(log)}"
+    assert ikev2dlog.tracebacks(log) == [], f"traceback in ikev2d's log:\n{tail(log)}"
+    leaked = [s for s in secrets if s in log]
+    assert leaked == [], "a password or secret reached ikev2d's log"
 
 
 def tail(text: str, lines: int = 60) -> str:

@@ -24,17 +24,14 @@ import time
 
 import pytest
 
-from lab import ikev2dlog
-from lab.ikev2d import Ikev2d
 from lab.netns import Namespace, Topology, stop_process
 from lab.strongswan import Charon
 
-from .checks import assert_connected, assert_initiated, tail
+from .checks import INSIDE, assert_connected, assert_healthy, assert_initiated, ping, tail
 from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
-INSIDE = "198.19.0.1"
 
 # Runs in the client namespace: capture one ESP datagram the client sends to
 # the gateway (triggered by a UDP packet from the virtual IP into the tunnel),
@@ -99,10 +96,6 @@ def connect(client: StartCharon) -> tuple[Charon, str]:
     return charon, sa.local_vips[0]
 
 
-def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
-    return ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
-
-
 def wait_tcp_listening(ns: Namespace, port: int, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,12 +103,6 @@ def wait_tcp_listening(ns: Namespace, port: int, timeout: float = 5.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on TCP {port} in {ns.name}")
-
-
-def assert_healthy(server: Ikev2d) -> None:
-    log = server.log()
-    assert server.running(), f"ikev2d exited:\n{tail(log)}"
-    assert ikev2dlog.tracebacks(log) == [], f"traceback in ikev2d's log:\n{tail(log)}"
 
 
 def test_ping_iperf_replay_and_tamper_through_the_userspace_dataplane(

@@ -10,7 +10,6 @@ was let in by RADIUS, not by the local database.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,18 @@ import pytest
 
 from lab import ikev2dlog, swanlog
 from lab.freeradius import FreeRadius
-from lab.ikev2d import Ikev2d
-from lab.netns import Namespace, Topology
+from lab.netns import Topology
 
-from .checks import POOL_FIRST, assert_connected, assert_in_log, assert_initiated, assert_no_sa, tail
+from .checks import (
+    POOL_FIRST,
+    assert_connected,
+    assert_healthy,
+    assert_in_log,
+    assert_initiated,
+    assert_no_sa,
+    ping,
+    tail,
+)
 from .conftest import LabLogs, StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.radius, pytest.mark.interop, pytest.mark.timeout(60)]
@@ -35,7 +42,6 @@ WRONG_PW = "Not-Alices-Radius-Pw-9"
 # on the gateway's outside subnet, but no host has it: ARP fails, requests vanish
 SILENT_SERVER = "198.18.0.254"
 BLACKHOLE_SERVER = "198.18.99.1"  # routed to a blackhole in the gateway namespace
-INSIDE = "198.19.0.1"
 SECRETS = (SECRET, ALICE_RADIUS_PW, BOB_RADIUS_PW, WRONG_PW)
 
 
@@ -69,17 +75,6 @@ def use_radius(servers: list[dict[str, Any]], eap_methods: list[str],
     return edit
 
 
-def assert_healthy(server: Ikev2d) -> None:
-    log = server.log()
-    assert server.running(), f"ikev2d exited:\n{tail(log)}"
-    assert ikev2dlog.tracebacks(log) == [], f"traceback in ikev2d's log:\n{tail(log)}"
-    assert [s for s in SECRETS if s in log] == [], "a password or the RADIUS secret reached ikev2d's log"
-
-
-def ping(ns: Namespace, count: int = 3) -> subprocess.CompletedProcess[str]:
-    return ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
-
-
 def test_eap_mschapv2_relayed_to_freeradius_connects(
     ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius
 ) -> None:
@@ -99,7 +94,7 @@ def test_eap_mschapv2_relayed_to_freeradius_connects(
     assert "eap_mschapv2" in radius_log and "Sent Access-Accept" in radius_log, tail(radius_log)
     assert "MS-MPPE-Recv-Key" in radius_log and "MS-MPPE-Send-Key" in radius_log
     assert ikev2dlog.sa_up(server.log(), "alice"), tail(server.log())
-    assert_healthy(server)
+    assert_healthy(server, SECRETS)
 
 
 def test_eap_gtc_password_checked_as_pap(ikev2d_server: StartIkev2d, client: StartCharon, freeradius: FreeRadius) -> None:
@@ -116,7 +111,7 @@ def test_eap_gtc_password_checked_as_pap(ikev2d_server: StartIkev2d, client: Sta
     assert "pap: User authenticated successfully" in radius_log, tail(radius_log)
     assert "eap: No EAP-Message, not doing EAP" in radius_log, "GTC must reach RADIUS as PAP, not as relayed EAP"
     assert "eap: Peer sent EAP Response" not in radius_log
-    assert_healthy(server)
+    assert_healthy(server, SECRETS)
 
 
 @pytest.mark.parametrize(("eap", "methods"), [("eap-mschapv2", ["mschapv2"]), ("eap-gtc", ["gtc"])])
@@ -138,7 +133,7 @@ def test_password_rejected_by_radius_gets_authentication_failed(
     assert ikev2dlog.auth_refused(server.log(), "alice"), tail(server.log())
     # FTD 113005 names the AAA server that refused
     assert "AAA user authentication Rejected : reason = AAA failure : server = 127.0.0.1" in server.log()
-    assert_healthy(server)
+    assert_healthy(server, SECRETS)
 
 
 @pytest.mark.parametrize(("first", "why"), [
@@ -163,7 +158,7 @@ def test_unreachable_first_server_fails_over_to_the_second(
     log = server.log()
     assert f"RADIUS server {first}:1812 of group {GROUP}: {why}" in log, tail(log)
     assert "Sent Access-Accept" in freeradius.log()
-    assert_healthy(server)
+    assert_healthy(server, SECRETS)
 
 
 def test_accounting_start_and_stop_reach_freeradius(
@@ -197,4 +192,4 @@ def test_accounting_start_and_stop_reach_freeradius(
     # three echo requests in, three replies out, 84 octets of IP each at least
     assert int(stop["Acct-Input-Packets"]) >= 3 and int(stop["Acct-Output-Packets"]) >= 3, stop
     assert int(stop["Acct-Input-Octets"]) >= 3 * 84 and int(stop["Acct-Output-Octets"]) >= 3 * 84, stop
-    assert_healthy(server)
+    assert_healthy(server, SECRETS)

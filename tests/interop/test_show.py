@@ -26,13 +26,12 @@ from lab.ikev2d import Ikev2d
 from lab.netns import Topology
 from lab.strongswan import Charon, IkeSa
 
-from .checks import INSIDE_NET, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, tail
+from .checks import INSIDE_NET, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
 StartIkev2d = Callable[..., Ikev2d]
 StartCharon = Callable[..., Charon]
-INSIDE = "198.19.0.1"  # the gateway's inside address, reached through the tunnel
 BOB_PW = "Lab-Passw0rd-2"
 # strongSwan's names for the NSA suite -> what the FTD prints
 SWAN_ENCR = {"AES_CBC-256": ("AES-CBC", "AES256", 256)}
@@ -114,8 +113,8 @@ def test_crypto_ikev2_sa_shows_the_clients_ike_and_child_sa(live: Live) -> None:
 
 
 def test_crypto_ipsec_sa_counts_what_the_client_counts(live: Live, topology: Topology) -> None:
-    ping = topology.clients[0].run(["ping", "-c", "5", "-i", "0.2", "-W", "2", INSIDE], check=False, timeout=15)
-    assert ping.returncode == 0, f"ping through the tunnel failed:\n{ping.stdout}{ping.stderr}"
+    pinged = ping(topology.clients[0], 5)
+    assert pinged.returncode == 0, f"ping through the tunnel failed:\n{pinged.stdout}{pinged.stderr}"
     after_ping = live.client.list_sas()[0]
     (child,) = after_ping.children
     swan = next(iter(after_ping.raw["child-sas"].values()))  # its counters

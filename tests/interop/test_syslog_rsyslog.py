@@ -24,7 +24,7 @@ from lab.netns import Topology
 from lab.rsyslog import Received, Rsyslog
 from lab.strongswan import Charon
 
-from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa
+from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping
 from .conftest import LabLogs
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
@@ -36,7 +36,6 @@ FTD, CLIENT = "198.18.0.1", "198.18.0.2"
 HOSTNAME = "FTDv-1"
 WRONG_PW = "Not-Alices-Passw0rd-9"
 TCP_PORT = 1470
-INSIDE = "198.19.0.1"  # the gateway's inside address, reached through the tunnel
 PINGS = 3
 
 
@@ -120,7 +119,7 @@ def test_connection_and_disconnect_as_rsyslog_receives_them(
         assert [r.msgid for r in received] == [line[7:13] for line in expected]
 
     # traffic through the tunnel, so 113019 has bytes to count
-    pinged = topology.clients[0].run(["ping", "-c", str(PINGS), "-i", "0.2", "-W", "2", INSIDE], check=False)
+    pinged = ping(topology.clients[0], PINGS)
     assert pinged.returncode == 0, pinged.stdout + pinged.stderr
     assert alice.terminate().ok
     assert alice.wait_for_sas(0) == []

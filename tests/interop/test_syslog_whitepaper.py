@@ -33,7 +33,7 @@ from lab.pki import LabPki
 from lab.rsyslog import Received, Rsyslog
 from lab.strongswan import Charon
 
-from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, tail
+from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping, tail
 from .conftest import LabLogs
 
 pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
@@ -48,7 +48,6 @@ RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"
 SECRET = "Lab-Radius-Secret"  # config/radius.yaml's
 ALICE_RADIUS_PW = "Radius-Alice-Pw-1"  # not the local database's password for alice
 WRONG_PW = "Not-Alices-Radius-Pw-9"
-INSIDE = "198.19.0.1"  # the gateway's inside address, reached through the tunnel
 ICMP_ECHO = 84  # bytes of one IPv4 echo request or reply (20 + 8 + 56)
 
 
@@ -207,7 +206,7 @@ def test_whitepaper_sequence_with_radius_as_rsyslog_receives_it(
     # RADIUS said yes, not the local database (its alice has another password)
     assert "Sent Access-Accept" in freeradius.log(), tail(freeradius.log())
 
-    pinged = topology.clients[0].run(["ping", "-c", "1", "-W", "2", INSIDE], check=False, timeout=10)
+    pinged = ping(topology.clients[0], 1)
     assert pinged.returncode == 0, pinged.stdout + pinged.stderr
     # what the data plane counted (show crypto ipsec sa) and what the client did
     shown = ikev2d.show("crypto", "ipsec", "sa", json=True)
