@@ -33,9 +33,10 @@ from lab.ikev2d import Ikev2d
 from lab.netns import Namespace, Topology
 from lab.pki import LabPki
 
+from .conftest import StartIkev2d
+
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
-StartIkev2d = Callable[..., Ikev2d]
 GATEWAY = "198.18.0.1"
 PROFILE_PATH = "/CACHE/stc/profiles/CCIElab.xml"
 

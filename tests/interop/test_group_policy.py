@@ -27,11 +27,10 @@ from lab.strongswan import Charon, IkeSa
 from lab.swanctl_conf import DaemonSettings
 
 from .checks import assert_in_log, assert_initiated, in_pool, tail
+from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
-StartIkev2d = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 ASKED = "198.19.0.0/16"
 DNS = "198.19.0.53"
 DOMAIN = "lab.example.test"

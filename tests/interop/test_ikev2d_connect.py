@@ -19,7 +19,6 @@ import pytest
 from lab import ikev2dlog, swanlog
 from lab.capture import Capture
 from lab.ikev2d import Ikev2d
-from lab.strongswan import Charon
 
 from .checks import (
     NSA_IKE_PROPOSAL,
@@ -33,11 +32,10 @@ from .checks import (
     assert_on_port_4500,
     tail,
 )
+from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
-StartIkev2d = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 
 ALICE_PW = "Lab-Passw0rd-1"
 BOB_PW = "Lab-Passw0rd-2"

@@ -31,11 +31,10 @@ from lab.ikev2d import Ikev2d
 from lab.strongswan import Charon
 
 from .checks import assert_connected, assert_in_log, assert_initiated, tail
+from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
-StartIkev2d = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 Responder = Ikev2d | Charon
 
 SERVER_ID = "vpn.example.test"

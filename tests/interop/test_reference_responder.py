@@ -15,7 +15,6 @@ import pytest
 
 from lab import swanlog
 from lab.capture import Capture
-from lab.strongswan import Charon
 
 from .checks import (
     POOL_FIRST,
@@ -26,10 +25,10 @@ from .checks import (
     assert_no_sa,
     assert_on_port_4500,
 )
+from .conftest import StartCharon
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
-StartCharon = Callable[..., Charon]
 
 
 @pytest.mark.parametrize(("eap", "method", "msk"), [("eap-mschapv2", "EAP_MSCHAPV2", True), ("eap-md5", "EAP_MD5", False)])

@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -27,11 +26,10 @@ from lab.netns import Topology
 from lab.strongswan import Charon, IkeSa
 
 from .checks import INSIDE_NET, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
+from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
-StartIkev2d = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 BOB_PW = "Lab-Passw0rd-2"
 # strongSwan's names for the NSA suite -> what the FTD prints
 SWAN_ENCR = {"AES_CBC-256": ("AES-CBC", "AES256", 256)}

@@ -19,18 +19,14 @@ from typing import Any
 
 import pytest
 
-from lab.ikev2d import Ikev2d
 from lab.netns import Topology
 from lab.rsyslog import Received, Rsyslog
-from lab.strongswan import Charon
 
 from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping
-from .conftest import LabLogs
+from .conftest import LabLogs, StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
-StartIkev2d = Callable[..., Ikev2d]
-StartCharon = Callable[..., Charon]
 
 FTD, CLIENT = "198.18.0.1", "198.18.0.2"
 HOSTNAME = "FTDv-1"

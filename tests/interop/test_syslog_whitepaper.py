@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,10 @@ from lab.rsyslog import Received, Rsyslog
 from lab.strongswan import Charon
 
 from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping, tail
-from .conftest import LabLogs
+from .conftest import LabLogs, StartCharon
 
 pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
 
-StartCharon = Callable[..., Charon]
 
 RADIUS_CONFIG = REPO / "config" / "radius.yaml"
 FTD, ALICE_ADDR, MALLORY_ADDR = "198.18.0.1", "198.18.0.2", "198.18.0.3"
