@@ -1,16 +1,19 @@
 """Assertions on what a strongSwan client reports, shared by the tests against
 strongSwan's reference responder and against ikev2d, so both are held to
-the same observations."""
+the same observations; and the FTD syslog lines of one session as the two
+syslog tests (local users, RADIUS) expect rsyslog to receive them."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import subprocess
 from collections.abc import Iterable
 
 from lab import ikev2dlog, swanlog
 from lab.ikev2d import Ikev2d
 from lab.netns import Namespace
+from lab.rsyslog import Received
 from lab.strongswan import Charon, CommandResult, IkeSa
 
 # How strongSwan 5.9.8 names the whitepaper's NSA suite in list-sas.
@@ -108,6 +111,72 @@ def assert_healthy(server: Ikev2d, secrets: Iterable[str] = ()) -> None:
     assert ikev2dlog.tracebacks(log) == [], f"traceback in ikev2d's log:\n{tail(log)}"
     leaked = [s for s in secrets if s in log]
     assert leaked == [], "a password or secret reached ikev2d's log"
+
+
+# -- FTD syslog ------------------------------------------------------------------
+
+SYSLOG_HOSTNAME = "FTDv-1"  # config/ikev2d.yaml's and config/radius.yaml's
+
+
+def session_up_lines(ftd: str, client: str, ftd_port: int, client_port: int, spi_out: int, spi_in: int,
+                     vip: str, aaa: str) -> list[str]:
+    """The whitepaper's sequence for alice's session coming up, with this
+    session's values (spi_out: ikev2d's outbound SA, whose SPI the client
+    chose); `aaa` is the authentication line, which tells the local
+    database (113012) from a RADIUS server (113004)."""
+    ike = f"Local:{ftd}:{ftd_port} Remote:{client}:{client_port} Username:alice IKEv2"
+    ipsec = f"between {ftd} and {client} (user= alice) has been created."
+    s = "IPAA: Session=0x00006000,"
+    return [
+        f"%FTD-5-750002: Local:{ftd}:500 Remote:{client}:500 Username:Unknown IKEv2 Received a IKE_INIT_SA "
+        "request",
+        aaa,
+        "%FTD-6-113009: AAA retrieved default group policy (GP-CCIElab) for user = alice",
+        "%FTD-6-113008: AAA transaction status ACCEPT : user = alice",
+        f"%FTD-6-734001: DAP: User alice, Addr {client}, Connection AnyConnect: The following DAP records "
+        "were selected for this connection: DfltAccessPolicy",
+        f"%FTD-6-113039: Group <GP-CCIElab> User <alice> IP <{client}> AnyConnect parent session started.",
+        f"%FTD-5-737003: {s} DHCP configured, no viable servers found for tunnel-group 'CCIElab'",
+        f"%FTD-6-737026: {s} Client assigned {vip} from local pool VPN-Pool",
+        f"%FTD-6-737006: {s} Local pool request succeeded for tunnel-group 'CCIElab'",
+        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address available from local pools",
+        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address returned",
+        f"%FTD-5-750006: {ike} SA UP. Reason: New Connection Established",
+        f"%FTD-5-751025: {ike} Group:GP-CCIElab IPv4 Address={vip} IPv6 address=invalid-addr-2-0.0.0.0 "
+        "assigned to session",
+        f"%FTD-6-751026: {ike} Client OS: Unknown Client: Unknown",
+        f"%FTD-6-602303: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
+        f"%FTD-6-602303: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
+        # the whitepaper's table has this line after 602303 (the issue's
+        # summary leaves it out)
+        f"%FTD-5-109201: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded adding entry.",
+    ]
+
+
+def session_down_lines(ftd: str, client: str, ftd_port: int, client_port: int, spi_out: int, spi_in: int,
+                       vip: str) -> list[str]:
+    """The lines of alice's session going down as the client asked, up to
+    the 113019 that counts its bytes."""
+    ipsec = f"between {ftd} and {client} (user= alice) has been deleted."
+    return [
+        f"%FTD-6-602304: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
+        f"%FTD-6-602304: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
+        f"%FTD-6-737016: IPAA: Session=0x00006000, Freeing local pool VPN-Pool address {vip}",
+        f"%FTD-5-109210: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded removing entry.",
+        f"%FTD-5-750007: Local:{ftd}:{ftd_port} Remote:{client}:{client_port} Username:alice IKEv2 "
+        "SA DOWN. Reason: User Requested",
+    ]
+
+
+def assert_syslog_headers(received: list[Received], *, msgid: bool) -> None:
+    """rsyslog parsed each header as sent: local4, the tag's severity, our
+    host name, and with `msgid` (RFC 5424) the message ID as MSGID."""
+    for r in received:
+        tag = re.match(r"%FTD-(\d)-(\d{6}):", r.ftd)
+        assert tag is not None, r.raw
+        assert (r.facility, r.severity, r.hostname) == (20, int(tag[1]), SYSLOG_HOSTNAME), r.raw
+        if msgid:
+            assert r.msgid == tag[2], r.raw
 
 
 def tail(text: str, lines: int = 60) -> str:

@@ -20,16 +20,24 @@ from typing import Any
 import pytest
 
 from lab.netns import Topology
-from lab.rsyslog import Received, Rsyslog
+from lab.rsyslog import Rsyslog
 
-from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping
+from .checks import (
+    POOL_FIRST,
+    assert_connected,
+    assert_initiated,
+    assert_no_sa,
+    assert_syslog_headers,
+    ping,
+    session_down_lines,
+    session_up_lines,
+)
 from .conftest import LabLogs, StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
 
 FTD, CLIENT = "198.18.0.1", "198.18.0.2"
-HOSTNAME = "FTDv-1"
 WRONG_PW = "Not-Alices-Passw0rd-9"
 TCP_PORT = 1470
 PINGS = 3
@@ -57,40 +65,10 @@ def send_syslog_to(rsyslog: Rsyslog, protocol: str, framing: str) -> Callable[[d
 
 
 def connection_lines(local_port: int, remote_port: int, spi_out: int, spi_in: int, vip: str) -> list[str]:
-    """The whitepaper's sequence with this session's values (spi_out: the
-    SA towards the client, whose SPI the client chose)."""
-    ike = f"Local:{FTD}:{local_port} Remote:{CLIENT}:{remote_port} Username:alice IKEv2"
-    ipsec = f"between {FTD} and {CLIENT} (user= alice) has been created."
-    s = "IPAA: Session=0x00006000,"
-    return [
-        f"%FTD-5-750002: Local:{FTD}:500 Remote:{CLIENT}:500 Username:Unknown IKEv2 Received a IKE_INIT_SA request",
-        "%FTD-6-113012: AAA user authentication Successful : local database : user = alice",
-        "%FTD-6-113009: AAA retrieved default group policy (GP-CCIElab) for user = alice",
-        "%FTD-6-113008: AAA transaction status ACCEPT : user = alice",
-        f"%FTD-6-734001: DAP: User alice, Addr {CLIENT}, Connection AnyConnect: The following DAP records "
-        "were selected for this connection: DfltAccessPolicy",
-        f"%FTD-6-113039: Group <GP-CCIElab> User <alice> IP <{CLIENT}> AnyConnect parent session started.",
-        f"%FTD-5-737003: {s} DHCP configured, no viable servers found for tunnel-group 'CCIElab'",
-        f"%FTD-6-737026: {s} Client assigned {vip} from local pool VPN-Pool",
-        f"%FTD-6-737006: {s} Local pool request succeeded for tunnel-group 'CCIElab'",
-        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address available from local pools",
-        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address returned",
-        f"%FTD-5-750006: {ike} SA UP. Reason: New Connection Established",
-        f"%FTD-5-751025: {ike} Group:GP-CCIElab IPv4 Address={vip} IPv6 address=invalid-addr-2-0.0.0.0 "
-        "assigned to session",
-        f"%FTD-6-751026: {ike} Client OS: Unknown Client: Unknown",
-        f"%FTD-6-602303: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
-        f"%FTD-6-602303: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
-        f"%FTD-5-109201: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded adding entry.",
-    ]
-
-
-def assert_headers(received: list[Received]) -> None:
-    """rsyslog parsed each header as sent: local4, the tag's severity, our host name."""
-    for r in received:
-        tag = re.match(r"%FTD-(\d)-(\d{6}):", r.ftd)
-        assert tag is not None, r.raw
-        assert (r.facility, r.severity, r.hostname) == (20, int(tag[1]), HOSTNAME), r.raw
+    """The whitepaper's sequence with this session's values, the local
+    database's 113012 for the AAA line."""
+    return session_up_lines(FTD, CLIENT, local_port, remote_port, spi_out, spi_in, vip,
+                            aaa="%FTD-6-113012: AAA user authentication Successful : local database : user = alice")
 
 
 @pytest.mark.parametrize(("protocol", "framing"), [("udp", "rfc5424"), ("tcp", "rfc3164")])
@@ -110,7 +88,7 @@ def test_connection_and_disconnect_as_rsyslog_receives_them(
     expected = connection_lines(sa.remote_port, sa.local_port, int(child.spi_in, 16), int(child.spi_out, 16), vip)
     received = rsyslog.wait_for(len(expected))
     assert [r.ftd for r in received] == expected
-    assert_headers(received)
+    assert_syslog_headers(received, msgid=False)
     if framing == "rfc5424":
         assert [r.msgid for r in received] == [line[7:13] for line in expected]
 
@@ -121,15 +99,8 @@ def test_connection_and_disconnect_as_rsyslog_receives_them(
     assert alice.wait_for_sas(0) == []
     received = rsyslog.wait_for(len(expected) + 6)
     teardown = [r.ftd for r in received[len(expected):]]
-    ipsec = f"between {FTD} and {CLIENT} (user= alice) has been deleted."
-    assert teardown[:5] == [
-        f"%FTD-6-602304: IPSEC: An outbound remote access SA (SPI= 0x{int(child.spi_in, 16):X}) {ipsec}",
-        f"%FTD-6-602304: IPSEC: An inbound remote access SA (SPI= 0x{int(child.spi_out, 16):X}) {ipsec}",
-        f"%FTD-6-737016: IPAA: Session=0x00006000, Freeing local pool VPN-Pool address {vip}",
-        f"%FTD-5-109210: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded removing entry.",
-        f"%FTD-5-750007: Local:{FTD}:{sa.remote_port} Remote:{CLIENT}:{sa.local_port} Username:alice IKEv2 "
-        "SA DOWN. Reason: User Requested",
-    ]
+    assert teardown[:5] == session_down_lines(FTD, CLIENT, sa.remote_port, sa.local_port, int(child.spi_in, 16),
+                                              int(child.spi_out, 16), vip)
     disconnected = re.fullmatch(
         rf"%FTD-4-113019: Group = GP-CCIElab, Username = alice, IP = {CLIENT}, Session disconnected\. "
         r"Session Type: IKEv2, Duration: 0h:00m:\d\ds, Bytes xmt: (\d+), Bytes rcv: (\d+), Reason: User Requested",
@@ -138,7 +109,7 @@ def test_connection_and_disconnect_as_rsyslog_receives_them(
     # the data plane's counters: at least the echo requests in, the replies out
     # (84-byte IPv4 packets)
     assert int(disconnected[1]) >= PINGS * 84 and int(disconnected[2]) >= PINGS * 84, teardown[5]
-    assert_headers(received)
+    assert_syslog_headers(received, msgid=False)
     assert len(received) == len(expected) + 6
     assert server.running()
 

@@ -33,7 +33,17 @@ from lab.pki import LabPki
 from lab.rsyslog import Received, Rsyslog
 from lab.strongswan import Charon
 
-from .checks import POOL_FIRST, assert_connected, assert_initiated, assert_no_sa, ping, tail
+from .checks import (
+    POOL_FIRST,
+    assert_connected,
+    assert_initiated,
+    assert_no_sa,
+    assert_syslog_headers,
+    ping,
+    session_down_lines,
+    session_up_lines,
+    tail,
+)
 from .conftest import LabLogs, StartCharon
 
 pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
@@ -41,7 +51,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
 
 RADIUS_CONFIG = REPO / "config" / "radius.yaml"
 FTD, ALICE_ADDR, MALLORY_ADDR = "198.18.0.1", "198.18.0.2", "198.18.0.3"
-HOSTNAME = "FTDv-1"
 # config/radius.yaml's first RADIUS server and its syslog server
 RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"
 SECRET = "Lab-Radius-Secret"  # config/radius.yaml's
@@ -102,34 +111,12 @@ def ikev2d(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLog
 
 
 def connection_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int, vip: str) -> list[str]:
-    """The whitepaper's table, in its order, with this session's values
-    (spi_out: ikev2d's outbound SA, whose SPI the client chose)."""
-    ike = f"Local:{FTD}:{ftd_port} Remote:{ALICE_ADDR}:{client_port} Username:alice IKEv2"
-    ipsec = f"between {FTD} and {ALICE_ADDR} (user= alice) has been created."
-    s = "IPAA: Session=0x00006000,"
-    return [
-        f"%FTD-5-750002: Local:{FTD}:500 Remote:{ALICE_ADDR}:500 Username:Unknown IKEv2 Received a IKE_INIT_SA "
-        "request",
-        f"%FTD-6-113004: AAA user authentication Successful : server = {RADIUS_SERVER} : user = alice",
-        "%FTD-6-113009: AAA retrieved default group policy (GP-CCIElab) for user = alice",
-        "%FTD-6-113008: AAA transaction status ACCEPT : user = alice",
-        f"%FTD-6-734001: DAP: User alice, Addr {ALICE_ADDR}, Connection AnyConnect: The following DAP records "
-        "were selected for this connection: DfltAccessPolicy",
-        f"%FTD-6-113039: Group <GP-CCIElab> User <alice> IP <{ALICE_ADDR}> AnyConnect parent session started.",
-        f"%FTD-5-737003: {s} DHCP configured, no viable servers found for tunnel-group 'CCIElab'",
-        f"%FTD-6-737026: {s} Client assigned {vip} from local pool VPN-Pool",
-        f"%FTD-6-737006: {s} Local pool request succeeded for tunnel-group 'CCIElab'",
-        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address available from local pools",
-        f"%FTD-5-737034: {s} IPv6 address: no IPv6 address returned",
-        f"%FTD-5-750006: {ike} SA UP. Reason: New Connection Established",
-        f"%FTD-5-751025: {ike} Group:GP-CCIElab IPv4 Address={vip} IPv6 address=invalid-addr-2-0.0.0.0 "
-        "assigned to session",
-        f"%FTD-6-751026: {ike} Client OS: Unknown Client: Unknown",
-        f"%FTD-6-602303: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
-        f"%FTD-6-602303: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
-        # the whitepaper's table has this line between 602303 and the
-        # accounting line (the issue's summary leaves it out)
-        f"%FTD-5-109201: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded adding entry.",
+    """The whitepaper's table, in its order, with this session's values: the
+    RADIUS server's 113004 for the AAA line, and its accounting line last."""
+    return session_up_lines(
+        FTD, ALICE_ADDR, ftd_port, client_port, spi_out, spi_in, vip,
+        aaa=f"%FTD-6-113004: AAA user authentication Successful : server = {RADIUS_SERVER} : user = alice",
+    ) + [
         # the Accounting-Response to the Start record
         f"%FTD-6-113004: AAA user accounting Successful : server = {RADIUS_SERVER} : user = alice",
     ]
@@ -137,14 +124,7 @@ def connection_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int,
 
 def disconnect_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int, vip: str, duration: str,
                      bytes_xmt: int, bytes_rcv: int) -> list[str]:
-    ipsec = f"between {FTD} and {ALICE_ADDR} (user= alice) has been deleted."
-    return [
-        f"%FTD-6-602304: IPSEC: An outbound remote access SA (SPI= 0x{spi_out:X}) {ipsec}",
-        f"%FTD-6-602304: IPSEC: An inbound remote access SA (SPI= 0x{spi_in:X}) {ipsec}",
-        f"%FTD-6-737016: IPAA: Session=0x00006000, Freeing local pool VPN-Pool address {vip}",
-        f"%FTD-5-109210: UAUTH: Session=0x00006000, User=alice, Assigned IP={vip}, Succeeded removing entry.",
-        f"%FTD-5-750007: Local:{FTD}:{ftd_port} Remote:{ALICE_ADDR}:{client_port} Username:alice IKEv2 "
-        "SA DOWN. Reason: User Requested",
+    return session_down_lines(FTD, ALICE_ADDR, ftd_port, client_port, spi_out, spi_in, vip) + [
         f"%FTD-4-113019: Group = GP-CCIElab, Username = alice, IP = {ALICE_ADDR}, Session disconnected. "
         f"Session Type: IKEv2, Duration: {duration}, Bytes xmt: {bytes_xmt}, Bytes rcv: {bytes_rcv}, "
         "Reason: User Requested",
@@ -161,15 +141,6 @@ WRONG_PASSWORD_LINES = [
     f"%FTD-4-750003: Local:{FTD}:4500 Remote:{MALLORY_ADDR}:4500 Username:alice IKEv2 Negotiation aborted due to "
     "ERROR: Failed to authenticate the IKE SA",
 ]
-
-
-def assert_headers(received: list[Received]) -> None:
-    """rsyslog parsed each RFC 5424 header as sent: local4, the tag's
-    severity, our host name, the message ID as MSGID."""
-    for r in received:
-        tag = re.match(r"%FTD-(\d)-(\d{6}):", r.ftd)
-        assert tag is not None, r.raw
-        assert (r.facility, r.severity, r.hostname, r.msgid) == (20, int(tag[1]), HOSTNAME, tag[2]), r.raw
 
 
 def ftd_lines(received: list[Received]) -> list[str]:
@@ -233,7 +204,7 @@ def test_whitepaper_sequence_with_radius_as_rsyslog_receives_it(
     assert ftd_lines(received) == everything, "\n".join(r.raw for r in received)
     # nothing more arrives (no line after the last the whitepaper shows)
     assert len(rsyslog.wait_for(len(everything) + 1, timeout=2)) == len(everything)
-    assert_headers(received)
+    assert_syslog_headers(received, msgid=True)
 
     # one 113004 accounting line per record FreeRADIUS stored, Start then Stop
     records = freeradius.accounting_records()
