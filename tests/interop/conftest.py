@@ -1,6 +1,7 @@
 """Fixtures for interop tests: a namespace topology, the lab PKI, ikev2d or
-strongSwan's reference responder in the gateway namespace, and strongSwan
-clients in the client namespaces.
+strongSwan's reference responder in the gateway namespace, strongSwan
+clients in the client namespaces, and FreeRADIUS and rsyslogd where a test
+puts them.
 
 Everything a fixture starts it stops in its teardown (also when the test
 fails or times out).  Namespaces are named ``ikv-<pid>-t<n>-...``;
@@ -19,9 +20,11 @@ from typing import Any
 import pytest
 
 from lab.capture import Capture
+from lab.freeradius import FreeRadius
 from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
-from lab.netns import Topology, cleanup_stale, run_prefix
+from lab.netns import Namespace, Topology, cleanup_stale, run_prefix
 from lab.pki import LabPki, make_lab_pki
+from lab.rsyslog import Rsyslog
 from lab.strongswan import Charon
 from lab.swanctl_conf import ClientConfig, ResponderConfig
 
@@ -201,3 +204,48 @@ def gateway_capture(topology: Topology, tmp_path: Path) -> Iterator[Callable[[],
         for cap in started:
             if cap.proc is not None:
                 cap.stop()
+
+
+StartFreeRadius = Callable[..., FreeRadius]
+
+
+@pytest.fixture
+def freeradius_server(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartFreeRadius]:
+    """Factory: ``freeradius_server(secret=..., users={"alice": ...})``
+    starts FreeRADIUS in the gateway namespace (on 127.0.0.1 and every
+    address it has), stopped at teardown."""
+    started: list[FreeRadius] = []
+
+    def start(**settings: Any) -> FreeRadius:
+        server = FreeRadius(topology.gateway, tmp_path / f"freeradius{len(started) or ''}", **settings)
+        started.append(server)
+        lab_logs.add("freeradius", server.log)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+StartRsyslog = Callable[..., Rsyslog]
+
+
+@pytest.fixture
+def rsyslog_server(tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartRsyslog]:
+    """Factory: ``rsyslog_server(ns, address, udp_port=514, tcp_port=None)``
+    starts rsyslogd in `ns` (see lab/rsyslog.py), stopped at teardown."""
+    started: list[Rsyslog] = []
+
+    def start(ns: Namespace, address: str, udp_port: int = 514, tcp_port: int | None = None) -> Rsyslog:
+        server = Rsyslog(ns, tmp_path / f"rsyslog{len(started) or ''}", address, udp_port, tcp_port)
+        started.append(server)
+        lab_logs.add("rsyslog received", server.text)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()

@@ -10,8 +10,7 @@ was let in by RADIUS, not by the local database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from .checks import (
     ping,
     tail,
 )
-from .conftest import LabLogs, StartCharon, StartIkev2d
+from .conftest import StartCharon, StartFreeRadius, StartIkev2d
 
 pytestmark = [pytest.mark.radius, pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -47,14 +46,8 @@ SECRETS = (SECRET, ALICE_RADIUS_PW, BOB_RADIUS_PW, WRONG_PW)
 
 
 @pytest.fixture
-def freeradius(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[FreeRadius]:
-    server = FreeRadius(topology.gateway, tmp_path / "freeradius", secret=SECRET,
-                        users={"alice": ALICE_RADIUS_PW, "bob": BOB_RADIUS_PW})
-    lab_logs.add("freeradius", server.log)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+def freeradius(freeradius_server: StartFreeRadius) -> FreeRadius:
+    return freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW, "bob": BOB_RADIUS_PW})
 
 
 def radius_server(host: str = "127.0.0.1", **settings: Any) -> dict[str, Any]:

@@ -13,8 +13,7 @@ database authenticates, so the AAA line is 113012, the local database's ID
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,7 +31,7 @@ from .checks import (
     session_down_lines,
     session_up_lines,
 )
-from .conftest import LabLogs, StartCharon, StartIkev2d
+from .conftest import StartCharon, StartIkev2d, StartRsyslog
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
@@ -44,16 +43,10 @@ PINGS = 3
 
 
 @pytest.fixture
-def rsyslog(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[Rsyslog]:
+def rsyslog(topology: Topology, rsyslog_server: StartRsyslog) -> Rsyslog:
     """rsyslogd in the last client namespace (a syslog host on the outside
     network), UDP 514 and TCP 1470."""
-    server = Rsyslog(topology.clients[-1], tmp_path / "rsyslog", topology.client_addrs[-1], 514, TCP_PORT)
-    lab_logs.add("rsyslog received", server.text)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return rsyslog_server(topology.clients[-1], topology.client_addrs[-1], 514, TCP_PORT)
 
 
 def send_syslog_to(rsyslog: Rsyslog, protocol: str, framing: str) -> Callable[[dict[str, Any]], None]:

@@ -44,7 +44,7 @@ from .checks import (
     session_up_lines,
     tail,
 )
-from .conftest import LabLogs, StartCharon
+from .conftest import LabLogs, StartCharon, StartFreeRadius, StartRsyslog
 
 pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
 
@@ -68,24 +68,13 @@ def inside_hosts(topology: Topology) -> None:
 
 
 @pytest.fixture
-def freeradius(inside_hosts: None, topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[FreeRadius]:
-    server = FreeRadius(topology.gateway, tmp_path / "freeradius", secret=SECRET, users={"alice": ALICE_RADIUS_PW})
-    lab_logs.add("freeradius", server.log)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+def freeradius(inside_hosts: None, freeradius_server: StartFreeRadius) -> FreeRadius:
+    return freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW})
 
 
 @pytest.fixture
-def rsyslog(inside_hosts: None, topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> Iterator[Rsyslog]:
-    server = Rsyslog(topology.gateway, tmp_path / "rsyslog", SYSLOG_SERVER, 514)
-    lab_logs.add("rsyslog received", server.text)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def rsyslog(inside_hosts: None, topology: Topology, rsyslog_server: StartRsyslog) -> Rsyslog:
+    return rsyslog_server(topology.gateway, SYSLOG_SERVER, 514)
 
 
 @pytest.fixture
