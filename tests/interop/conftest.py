@@ -12,10 +12,10 @@ the logs of every daemon it used are attached to the report.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -30,6 +30,21 @@ from lab.swanctl_conf import ClientConfig, ResponderConfig
 
 N_CLIENTS = 4
 _counter = itertools.count(1)
+F = TypeVar("F")
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> object: ...
+
+
+def _until_teardown(start: F, started: Sequence[_Stoppable]) -> Iterator[F]:
+    """A factory fixture's body: yield its `start`, and at teardown stop
+    what it started, the last first."""
+    try:
+        yield start
+    finally:
+        for daemon in reversed(started):
+            daemon.stop()
 
 
 @dataclass
@@ -108,11 +123,7 @@ def ikev2d_server(
         lab_logs.add(f"ikev2d {folder}", server.log)
         return server.start()
 
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
-            server.stop()
+    yield from _until_teardown(start, started)
 
 
 StartCharon = Callable[..., Charon]
@@ -142,11 +153,7 @@ def reference_responder(
         )
         return charon
 
-    try:
-        yield start
-    finally:
-        for charon in reversed(started):
-            charon.stop()
+    yield from _until_teardown(start, started)
 
 
 @pytest.fixture
@@ -181,11 +188,7 @@ def client(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLog
         )
         return charon
 
-    try:
-        yield start
-    finally:
-        for charon in reversed(started):
-            charon.stop()
+    yield from _until_teardown(start, started)
 
 
 @pytest.fixture
@@ -222,11 +225,7 @@ def freeradius_server(topology: Topology, tmp_path: Path, lab_logs: LabLogs) -> 
         lab_logs.add("freeradius", server.log)
         return server.start()
 
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
-            server.stop()
+    yield from _until_teardown(start, started)
 
 
 StartRsyslog = Callable[..., Rsyslog]
@@ -244,8 +243,4 @@ def rsyslog_server(tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartRsyslog]:
         lab_logs.add("rsyslog received", server.text)
         return server.start()
 
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
-            server.stop()
+    yield from _until_teardown(start, started)
