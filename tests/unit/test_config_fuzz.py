@@ -118,6 +118,20 @@ def paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+def mutated(text: str, where: tuple[Any, ...], value: Any, delete: bool) -> str:
+    """A fresh copy of the YAML `text` with the item at path `where`
+    deleted, or set to `value`, dumped again."""
+    data = yaml.safe_load(text)
+    parent = data
+    for step in where[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = value
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 DEFAULT_DATA = yaml.safe_load(DEFAULT_TEXT)
 DEFAULT_PATHS = [p for p in paths(DEFAULT_DATA) if p]
 
@@ -127,15 +141,7 @@ DEFAULT_PATHS = [p for p in paths(DEFAULT_DATA) if p]
 def test_any_value_anywhere_never_raises_anything_else(
     where: tuple[Any, ...], value: Any, delete: bool
 ) -> None:
-    data = yaml.safe_load(DEFAULT_TEXT)  # a fresh copy
-    parent = data
-    for step in where[:-1]:
-        parent = parent[step]
-    if delete:
-        del parent[where[-1]]
-    else:
-        parent[where[-1]] = value
-    check(yaml.safe_dump(data, sort_keys=False))
+    check(mutated(DEFAULT_TEXT, where, value, delete))
 
 
 def test_default_file_itself_loads() -> None:
@@ -161,15 +167,7 @@ def test_radius_file_mutations_load_judge_and_render(
     from ikev2d.conf.locate import SourceMap
     from ikev2d.running_config import render_running_config
 
-    data = yaml.safe_load(RADIUS_TEXT)
-    parent = data
-    for step in where[:-1]:
-        parent = parent[step]
-    if delete:
-        del parent[where[-1]]
-    else:
-        parent[where[-1]] = value
-    text = yaml.safe_dump(data, sort_keys=False)
+    text = mutated(RADIUS_TEXT, where, value, delete)
     check(text)
     try:
         config = parse_config(text, RADIUS_FILE)
