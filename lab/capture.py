@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.netns import Namespace, stop_process
-from lab.process import NotReady, read_log, spawn, wait_ready
+from lab.netns import Namespace
+from lab.process import Daemon, NotReady, read_log, spawn, wait_ready
 
 IKE_PORTS = (500, 4500)
 SK = 46
@@ -102,7 +102,7 @@ class IkeSummary:
         return Counter((p.sport, p.dport) for p in self.packets)
 
 
-class Capture:
+class Capture(Daemon):
     """tcpdump -i IFACE in `ns`, writing `pcap`; stop() returns the summary."""
 
     def __init__(self, ns: Namespace, pcap: Path, iface: str = "br0", bpf: str = "udp") -> None:
@@ -122,16 +122,13 @@ class Capture:
             wait_ready(self.proc, lambda: b"listening on" in self.stderr_path.read_bytes(), timeout,
                        waiting_for="did not start listening", interval=0.05)
         except NotReady as exc:
-            proc, self.proc = self.proc, None
-            stop_process(proc)  # not stop(): a pcap cut short may not parse
+            self._stop_process()  # not stop(): a pcap cut short may not parse
             raise RuntimeError(f"tcpdump {exc}: {read_log(self.stderr_path)}") from None
         time.sleep(settle)  # it still misses the first packets right after that line
         return self
 
     def stop(self) -> IkeSummary:
-        if self.proc is not None:
-            proc, self.proc = self.proc, None
-            stop_process(proc)
+        self._stop_process()
         if not self.pcap.exists():
             return IkeSummary([])
         return IkeSummary(read_ike_packets(self.pcap))

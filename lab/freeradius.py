@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lab.netns import Namespace, stop_process
-from lab.process import NotReady, last_lines, read_log, spawn, wait_ready
+from lab.netns import Namespace
+from lab.process import Daemon, NotReady, last_lines, read_log, spawn, wait_ready
 
 SYSTEM_RADDB = Path("/etc/freeradius/3.0")
 READY = "Ready to process requests"
@@ -37,7 +37,7 @@ def available() -> bool:
 
 
 @dataclass
-class FreeRadius:
+class FreeRadius(Daemon):
     """One FreeRADIUS in namespace `ns`, everything under `folder`."""
 
     ns: Namespace
@@ -107,13 +107,7 @@ class FreeRadius:
         return self
 
     def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        proc, self.proc = self.proc, None
-        return stop_process(proc)
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self._stop_process()
 
     def log(self) -> str:
         return read_log(self.log_path)

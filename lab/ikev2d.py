@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from lab.netns import Namespace, stop_process
-from lab.process import NotReady, last_lines, read_log, spawn, wait_ready
+from lab.netns import Namespace
+from lab.process import Daemon, NotReady, last_lines, read_log, spawn, wait_ready
 from lab.pki import LabPki
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def lab_config(
     return cfg
 
 
-class Ikev2d:
+class Ikev2d(Daemon):
     """One ikev2d process in namespace `ns`, files under `folder`."""
 
     def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
@@ -164,17 +164,11 @@ class Ikev2d:
 
     def stop(self) -> int | None:
         """Stop by PID (SIGTERM, then SIGKILL); returns the exit status."""
-        code = None
-        if self.proc is not None:
-            proc, self.proc = self.proc, None
-            code = stop_process(proc)
+        code = self._stop_process()
         if self._control_dir is not None:
             shutil.rmtree(self._control_dir, ignore_errors=True)
             self._control_dir = None
         return code
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def log(self) -> str:
         return read_log(self.log_path)

@@ -11,6 +11,26 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from lab.netns import stop_process
+
+
+class Daemon:
+    """A lab daemon held by the Popen of its process, `proc` (None when it
+    was never started or has been stopped)."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _stop_process(self) -> int | None:
+        """Stop the process by PID (SIGTERM, then SIGKILL) and forget it;
+        its exit status (None when there was none to stop)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        return stop_process(proc)
+
 
 class NotReady(Exception):
     """The daemon exited, or the wait timed out, before it was ready: the

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.netns import Namespace, check_lab_address, stop_process
-from lab.process import NotReady, read_log, spawn, wait_ready
+from lab.netns import Namespace, check_lab_address
+from lab.process import Daemon, NotReady, read_log, spawn, wait_ready
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 
@@ -65,7 +65,7 @@ ruleset(name="lab") {{
 """
 
 
-class Rsyslog:
+class Rsyslog(Daemon):
     """One rsyslogd in `ns` listening on `address`, files under `folder`."""
 
     def __init__(self, ns: Namespace, folder: Path, address: str, udp_port: int = 514,
@@ -105,10 +105,7 @@ class Rsyslog:
         return self
 
     def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        proc, self.proc = self.proc, None
-        return stop_process(proc)
+        return self._stop_process()
 
     def text(self) -> str:
         return read_log(self.output_path)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from lab import vicicalls
 from lab.vicicalls import Message, ViciError
-from lab.netns import Namespace, stop_process
-from lab.process import NotReady, read_log, spawn, wait_ready
+from lab.netns import Namespace
+from lab.process import Daemon, NotReady, read_log, spawn, wait_ready
 from lab.swanctl_conf import (
     ClientConfig,
     DaemonSettings,
@@ -150,7 +150,7 @@ def _log_lines(events: list[Message]) -> list[str]:
     return [_s(e, "msg") for e in events if _s(e, "msg")]
 
 
-class Charon:
+class Charon(Daemon):
     """One charon daemon in namespace `ns`, with its files under `folder`."""
 
     def __init__(
@@ -236,13 +236,7 @@ class Charon:
         return True
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
-        stop_process(proc)
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        self._stop_process()
 
     def __enter__(self) -> "Charon":
         return self.start()
