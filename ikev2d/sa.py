@@ -7,86 +7,40 @@ reassembly (the task manager's job in strongSwan); the per-feature work
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Callable
 
-from esp.spec import ChildSaSpec, EspAlgorithms
 
-from .aaa.radius.accounting import start_record, stop_record
-from .aaa.radius.messages import AccessAnswer, AccessRequest, AccountingRecord, NasContext, RadiusResult, RadiusUnreachable
-from .crypto import auth as ike_auth
+from .aaa.radius.accounting import stop_record
+from .aaa.radius.messages import AccountingRecord, RadiusResult
 from .crypto.errors import CryptoError, IntegrityError
-from .crypto.jobs import Job, JobResult, SignJob, SignResult
-from .crypto.keymat import IkeKeys, derive_child_keys
-from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ
-from .eap import EapOutcome, EapPacket, EapServer
+from .crypto.jobs import JobResult
+from .crypto.keymat import IkeKeys
+from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
+from .eap import EapServer
 from .eap.relay import EapRelay
-from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
-from .events import (AddressAssigned, AddressAssignmentFailed, AddressReleased, AuthFailed, AuthSucceeded,
-                     ChildSaCreated, ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, MessageDropped, SessionStarted,
-                     NegotiationAborted, LOCAL_DATABASE)
-from .iana import (ERROR_NOTIFY_LIMIT, AuthMethod, CertEncoding, EapCode, ExchangeType, HashAlgorithm, IdType, NotifyType, ProtocolId)
+from .effects import Compute, Effect, Emit, RemoveChildSa, SendAccounting, SendDatagram
+from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
+from .iana import (ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId)
 from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
+from .sa_types import ChildSa, Deferred, Finish, PendingChild, State
 from .settings import ProfileSettings, ResponderSettings
-from .tasks.config_payload import application_version, build_reply, requested_ipv4
-from .tasks.proposals import EspSuite, IkeSuite, select_esp
+from .tasks.child_sa import negotiate_child_sa
+from .tasks.ike_auth import ike_auth
+from .tasks.proposals import IkeSuite
 from .tasks.rekey import create_child_sa
-from .tasks.traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
-from .wire.errors import InvalidSyntax, UnsupportedCriticalPayload, WireError
+from .wire.errors import UnsupportedCriticalPayload, WireError
 from .wire.header import Header
 from .wire.message import Message
-from .wire.payloads import (AUTH, CERT, CP, EAP, IDi, IDr, SA, SKF, Delete, Notify, Payload, Proposal, TSi, TSr)
+from .wire.payloads import (SA, SKF, Delete, Notify, Payload, TSi, TSr)
 
 Address = tuple[str, int]
 
 # IPv4 + UDP, and the non-ESP marker on port 4500 (RFC 3948 §2.2)
 IPV4_UDP_OVERHEAD = 28
 NON_ESP_MARKER_SIZE = 4
-
-
-class State(enum.Enum):
-    AUTH_PENDING = "AUTH_PENDING"  # IKE_SA_INIT answered
-    EAP = "EAP"  # EAP conversation running
-    EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
-    ESTABLISHED = "ESTABLISHED"
-    DELETING = "DELETING"  # our Delete is out, waiting for its answer
-    FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
-    DELETED = "DELETED"
-
-
-@dataclass
-class ChildSa:
-    spec: ChildSaSpec
-    suite: EspSuite
-    created: float
-
-
-@dataclass
-class PendingChild:
-    """What the first IKE_AUTH asked for; answered once the client is
-    authenticated (RFC 7296 §2.16, last exchange)."""
-
-    sa: SA | None
-    tsi: TSi | None
-    tsr: TSr | None
-    cp: CP | None
-
-
-# turns a job's result into the response payloads, adding effects (events)
-Finish = Callable[[JobResult | RadiusResult, float, list[Effect]], list[Payload]]
-
-
-@dataclass(frozen=True)
-class Deferred:
-    """A handler's answer that needs a `Compute` job first (a DH or
-    signature, or a RADIUS round trip): `finish` makes the response."""
-
-    job: Job | AccessRequest
-    finish: Finish
 
 
 @dataclass
@@ -113,12 +67,6 @@ class _Outgoing:
 RETRANSMIT_TIMEOUT = 2.0
 RETRANSMIT_BASE = 2.0
 RETRANSMIT_TRIES = 4
-
-
-class AuthError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -366,246 +314,16 @@ class IkeSa:
     def _dropped(self, reason: str) -> Effect:
         return Emit(MessageDropped(self.name, self.local, self.remote, reason))
 
-    # -- IKE_AUTH (RFC 7296 §1.2, §2.16) ------------------------------------
+    # -- exchanges: the work itself lives in tasks/ -----------------------------
 
     def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-        try:
-            if self.state is State.AUTH_PENDING:
-                return self._auth_first(message, effects)
-            if self.state is State.EAP:
-                return self._auth_eap(message, now, effects)
-            if self.state is State.EAP_DONE:
-                return self._auth_final(message, now, effects)
-        except AuthError as exc:
-            effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username, exc.reason)))
-            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
-                                                   "Failed to authenticate the IKE SA")))
-            self._fail(now)
-            return [Notify(NotifyType.AUTHENTICATION_FAILED)]
-        return [Notify(NotifyType.INVALID_SYNTAX)]
-
-    def _auth_first(self, message: Message, effects: list[Effect]) -> Deferred:
-        idi = message.get(IDi)
-        if idi is None:
-            raise AuthError("no IDi in IKE_AUTH")
-        self.idi_body = idi.body()
-        if message.get(AUTH) is not None:
-            # the client authenticates itself with a key: not offered here
-            raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
-        idr = message.get(IDr)
-        wanted = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
-        profile = self.settings.profile_for_identity(wanted)
-        self.profile = profile
-        self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
-        self.eap = self._authenticator(profile)
-        self.state = State.EAP
-        idr = profile.own_id()
-        octets = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
-        job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(self.peer_hash_algorithms)))
-        eap_request = self.eap.start().message
-
-        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
-            if not isinstance(result, SignResult):
-                # our own key failed us: say so rather than leave the client waiting
-                self._fail(now)
-                return [Notify(NotifyType.AUTHENTICATION_FAILED)]
-            identity = profile.identity
-            out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
-            out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(_DER)) for c in identity.chain]
-            out += [AUTH(result.method, result.data), EAP(eap_request)]
-            return out
-
-        return Deferred(job, finish)
-
-    def _authenticator(self, profile: ProfileSettings) -> EapServer | EapRelay:
-        """The local user database, or the profile's RADIUS server group."""
-        if profile.radius_group is None:
-            return EapServer(profile.eap_methods, profile.credentials, random=self.random)
-        return EapRelay(profile.radius_group, "pap" if profile.radius_pap else "eap",
-                        NasContext(self.local[0], self.remote[0]), random=self.random)
-
-    def _auth_eap(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-        assert self.eap is not None and self.profile is not None
-        eap = message.get(EAP)
-        if eap is None:
-            raise AuthError("IKE_AUTH without the EAP payload the exchange expects")
-        step = self.eap.process(eap.data)
-        if not isinstance(step, AccessRequest):
-            return self._eap_outcome(step, eap.data, now, effects)
-        relay = self.eap
-        assert isinstance(relay, EapRelay)
-        self.username = step.username
-
-        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
-            if not isinstance(result, (AccessAnswer, RadiusUnreachable)):
-                result = RadiusUnreachable(step.group, f"unexpected job result {type(result).__name__}")
-            return self._eap_outcome(relay.answer(result), eap.data, now, effects)
-
-        # the RADIUS round trip runs like a DH job: the core never waits on the network
-        return Deferred(step, finish)
-
-    def _eap_outcome(self, outcome: EapOutcome, response: bytes, now: float,
-                     effects: list[Effect]) -> list[Payload]:
-        assert self.profile is not None
-        if outcome.identity:
-            self.username = outcome.identity
-        if not outcome.finished and outcome.failure_reason:
-            # MSCHAPv2 would next send its own Failure request (E=691) and
-            # wait; strongSwan clients just give up on it. End the EAP
-            # conversation at once with EAP-Failure and AUTHENTICATION_FAILED
-            # (RFC 7296 §2.21.2), the notify every client understands.
-            identifier = EapPacket.parse(response).identifier
-            outcome = dataclasses.replace(outcome, finished=True, success=False,
-                                          message=EapPacket(EapCode.FAILURE, identifier, None).pack())
-        if not outcome.finished:
-            return [EAP(outcome.message)]
-        if not outcome.success:
-            relay = self.eap if isinstance(self.eap, EapRelay) else None
-            effects.append(Emit(AuthFailed(self.name, self.local, self.remote, self.username,
-                                           outcome.failure_reason or "EAP failure", self._aaa_server(),
-                                           aaa_rejected=relay is None or relay.rejected)))
-            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
-                                                   "Failed to authenticate the IKE SA")))
-            self._fail(now)
-            return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
-        self.msk = outcome.msk
-        self.state = State.EAP_DONE
-        effects.append(Emit(AuthSucceeded(self.name, self.local, self.remote, self.username,
-                                          _eap_name(outcome.method), self.profile.group_policy.name,
-                                          self.profile.name, self._aaa_server())))
-        return [EAP(outcome.message)]
-
-    def _aaa_server(self) -> str:
-        """The RADIUS server that decided, or the local database."""
-        if isinstance(self.eap, EapRelay) and self.eap.server_host:
-            return self.eap.server_host
-        return LOCAL_DATABASE
-
-    def _auth_final(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
-        assert self.profile is not None
-        auth = message.get(AUTH)
-        if auth is None:
-            raise AuthError("no AUTH after EAP success")
-        octets_i = ike_auth.signed_octets(self.init_request, self.nonce_r, self.prf, self.keys.sk_pi, self.idi_body)
-        key_i = self.msk if self.msk is not None else self.keys.sk_pi
-        expected = ike_auth.shared_key_auth(self.prf, key_i, octets_i)
-        if auth.method != AuthMethod.SHARED_KEY_MIC or not _equal(auth.data, expected):
-            raise AuthError("AUTH from the EAP MSK did not verify")
-        idr = self.profile.own_id()
-        octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
-        key_r = self.msk if self.msk is not None else self.keys.sk_pr
-        out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key_r, octets_r))]
-        self.state = State.ESTABLISHED
-        self.established_at = now
-        out += self._first_child(now, effects)
-        self._accounting_start(effects)
-        return out
-
-    def _accounting_start(self, effects: list[Effect]) -> None:
-        # RFC 2866 Start once the session is up; the Stop reuses its values
-        profile = self.profile
-        if profile is None or profile.accounting_group is None:
-            return
-        classes = self.eap.classes if isinstance(self.eap, EapRelay) else ()
-        self.accounting = start_record(profile.accounting_group, self.unique_id, self.username,
-                                       NasContext(self.local[0], self.remote[0]),
-                                       self.lease[1] if self.lease else None, classes,
-                                       by_radius=profile.radius_group is not None)
-        effects.append(SendAccounting(self.accounting, self.name, self.local, self.remote))
-
-    # -- configuration payload + the first Child SA --------------------------
-
-    def _first_child(self, now: float, effects: list[Effect]) -> list[Payload]:
-        assert self.profile is not None and self.pending is not None
-        pending, profile = self.pending, self.profile
-        self.pending = None
-
-        def up(address: IPv4Address | None = None) -> None:
-            # SA UP comes after the address lines, as an FTD logs them
-            effects.append(Emit(IkeSaEstablished(self.name, self.local, self.remote, self.username,
-                                                 self.proposal_name, self.unique_id, profile.group_policy.name,
-                                                 address, application_version(pending.cp))))
-
-        if pending.sa is None or pending.tsi is None or pending.tsr is None:
-            up()
-            return []  # childless IKE SA (RFC 6023)
-        if not requested_ipv4(pending.cp):
-            # a remote-access headend hands out the address; without one the
-            # client cannot be routed (RFC 7296 §3.15.4)
-            up()
-            return [Notify(NotifyType.FAILED_CP_REQUIRED)]
-        leased = profile.pools.allocate(self.session_id)
-        if leased is None:
-            effects.append(Emit(AddressAssignmentFailed(self.name, self.local, self.remote, self.username,
-                                                        profile.name, self.unique_id)))
-            up()
-            return [Notify(NotifyType.INTERNAL_ADDRESS_FAILURE)]
-        pool, address = leased
-        self.lease = (pool.name, address)
-        effects.append(Emit(AddressAssigned(self.name, self.local, self.remote, self.username, pool.name, address,
-                                            profile.name, profile.group_policy.name, self.unique_id)))
-        up(address)
-        cp_reply = build_reply(address, profile.pool_masks[pool.name], profile.group_policy)
-        child = self._negotiate_child(pending, address, now, effects)
-        if self.children:
-            effects.append(Emit(SessionStarted(self.name, self.local, self.remote, self.username, self.unique_id,
-                                               address, profile.group_policy.name)))
-        return [cp_reply] + child
-
-    def _negotiate_child(self, pending: PendingChild, address: IPv4Address, now: float,
-                         effects: list[Effect]) -> list[Payload]:
-        assert pending.sa and pending.tsi and pending.tsr
-        negotiated = self.negotiate_child_sa(pending.sa, pending.tsi, pending.tsr, address, self.nonce_i,
-                                             self.nonce_r, now, effects)
-        if isinstance(negotiated, Notify):
-            return [negotiated]
-        reply, tsi, tsr, _child = negotiated
-        return [reply, tsi, tsr]
+        return ike_auth(self, message, now, effects)
 
     def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
                            nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
-        """Pick the ESP proposal, narrow the selectors, derive the keys
-        (RFC 7296 §2.17, from the nonces of this exchange) and install."""
-        assert self.profile is not None
-        chosen = select_esp(offer.proposals, self.settings.ipsec_proposals)
-        if chosen is None:
-            return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
-        proposal, suite, ours = chosen
-        tsi = narrow_to_address(tsi_req.selectors, address)
-        tsr = narrow_to_ranges(tsr_req.selectors, self.profile.protected_ranges())
-        if not tsi or not tsr:
-            effects.append(Emit(NegotiationAborted(self.name, self.local, self.remote, self.username,
-                                                   "There was no IPSEC policy found for received TS")))
-            return Notify(NotifyType.TS_UNACCEPTABLE)
-        spi_in = self._new_child_spi()
-        spi_out = int.from_bytes(proposal.spi, "big")
-        encr = get_encr(suite.encr_id, suite.encr_bits)
-        integ = get_integ(suite.integ_id) if not suite.is_aead else None
-        integ_key_size = integ.key_size if integ else 0
-        keys = derive_child_keys(self.prf, self.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size)
-        nat = self.nat_peer or self.nat_local
-        spec = ChildSaSpec(
-            ike_sa_id=self.name, spi_in=spi_in, spi_out=spi_out,
-            algorithms=EspAlgorithms(suite.encr_id, suite.encr_bits, suite.integ_id, encr.key_size, integ_key_size,
-                                     encr.icv_size if suite.is_aead else (integ.icv_size if integ else 0)),
-            # the initiator's keys protect what it sends: our inbound
-            encr_key_in=keys.encr_i, integ_key_in=keys.integ_i,
-            encr_key_out=keys.encr_r, integ_key_out=keys.integ_r,
-            local_address=self.local[0], remote_address=self.remote[0],
-            encap_local_port=self.local[1] if nat else None, encap_remote_port=self.remote[1] if nat else None,
-            local_selectors=selectors_to_networks(tsr), remote_selectors=selectors_to_networks(tsi),
-            lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
-            username=self.username,
-        )
-        child = ChildSa(spec, suite, now)
-        self.children.append(child)
-        effects.append(InstallChildSa(spec))
-        effects.append(Emit(ChildSaCreated(self.name, self.local, self.remote, self.username, spi_in, spi_out,
-                                           suite.describe())))
-        reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
-        return SA([reply]), TSi(tsi), TSr(tsr), child
+        return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects)
 
-    def _new_child_spi(self) -> int:
+    def new_child_spi(self) -> int:
         while True:
             spi = int.from_bytes(self.random(4), "big")
             if spi >= 256 and not self.spi_in_use(spi):  # 1..255 are reserved by IANA
@@ -686,7 +404,7 @@ class IkeSa:
                                              now - (self.established_at or now), session=self.unique_id,
                                              group_policy=self.profile.group_policy.name if self.profile else "")))
 
-    def _fail(self, now: float) -> None:
+    def fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,
         # then go: never a stuck SA
         self.state = State.FAILED
@@ -706,21 +424,3 @@ def _skf_number(raw: bytes) -> int:
     # SKF payload right after the 28-byte header: generic header (4) then
     # Fragment Number (2) and Total Fragments (2), RFC 7383 §2.5
     return int.from_bytes(raw[32:34], "big") if len(raw) >= 36 else 0
-
-
-def _eap_name(method: int | None) -> str:
-    from .iana import EapType
-    try:
-        return EapType(method).name if method is not None else "EAP"
-    except ValueError:
-        return str(method)
-
-
-def _equal(a: bytes, b: bytes) -> bool:
-    import hmac
-    return hmac.compare_digest(a, b)
-
-
-from cryptography.hazmat.primitives.serialization import Encoding as _Encoding  # noqa: E402
-
-_DER = _Encoding.DER

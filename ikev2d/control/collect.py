@@ -18,7 +18,8 @@ from esp.dataplane import DataPlane
 from ..conf.model import Config, IkePolicy
 from ..core import Responder
 from ..iana import IdType
-from ..sa import RETRANSMIT_TRIES, ChildSa, IkeSa, State
+from ..sa import RETRANSMIT_TRIES, IkeSa
+from ..sa_types import ChildSa, State
 from ..show.names import DEVICE_VPN_CAPACITY
 from ..show.snapshot import ChildSnapshot, ListenerSnapshot, SessionSnapshot, Snapshot
 from ..tasks.proposals import IkeSuite

@@ -10,7 +10,8 @@ import time
 from typing import Any, Callable, Protocol
 
 from ..effects import Effect
-from ..sa import IkeSa, State
+from ..sa import IkeSa
+from ..sa_types import State
 from ..show.names import session_index
 from ..show.running_config import render_config
 from ..show.snapshot import to_dict

@@ -18,19 +18,18 @@ from ..crypto.transforms import get_encr, get_integ, get_prf
 from ..effects import Effect, Emit
 from ..events import ChildSaRekeyed, IkeSaRekeyed
 from ..iana import NotifyType, ProtocolId
+from ..sa_types import Deferred, State
 from ..wire.message import Message
 from ..wire.payloads import KE, SA, Nonce, Notify, Payload, Proposal, TSi, TSr
 from .proposals import select_ike
 
 if TYPE_CHECKING:
-    from ..sa import Deferred, IkeSa
+    from ..sa import IkeSa
 
 NONCE_SIZE = 32
 
 
-def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> "list[Payload] | Deferred":
-    from ..sa import State
-
+def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
     if sa.state is not State.ESTABLISHED:
         return [Notify(NotifyType.TEMPORARY_FAILURE)]  # §2.25: e.g. while we delete it
     offer, nonce = message.get(SA), message.get(Nonce)
@@ -65,9 +64,7 @@ def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_s
     return [reply, Nonce(nonce_r), tsi_out, tsr_out]
 
 
-def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float) -> "list[Payload] | Deferred":
-    from ..sa import Deferred
-
+def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float) -> list[Payload] | Deferred:
     chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=8)
     if chosen is None:
         return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]

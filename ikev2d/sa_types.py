@@ -1,0 +1,63 @@
+"""The small types an IKE SA and its tasks share (kept apart from sa.py so
+the task modules can use them without importing the SA itself)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable
+
+from esp.spec import ChildSaSpec
+
+from .aaa.radius.messages import AccessRequest, RadiusResult
+from .crypto.jobs import Job, JobResult
+from .effects import Effect
+from .tasks.proposals import EspSuite
+from .wire.payloads import CP, SA, Payload, TSi, TSr
+
+
+class State(enum.Enum):
+    AUTH_PENDING = "AUTH_PENDING"  # IKE_SA_INIT answered
+    EAP = "EAP"  # EAP conversation running
+    EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
+    ESTABLISHED = "ESTABLISHED"
+    DELETING = "DELETING"  # our Delete is out, waiting for its answer
+    FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
+    DELETED = "DELETED"
+
+
+@dataclass
+class ChildSa:
+    spec: ChildSaSpec
+    suite: EspSuite
+    created: float
+
+
+@dataclass
+class PendingChild:
+    """What the first IKE_AUTH asked for; answered once the client is
+    authenticated (RFC 7296 §2.16, last exchange)."""
+
+    sa: SA | None
+    tsi: TSi | None
+    tsr: TSr | None
+    cp: CP | None
+
+
+# turns a job's result into the response payloads, adding effects (events)
+Finish = Callable[[JobResult | RadiusResult, float, list[Effect]], list[Payload]]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A handler's answer that needs a `Compute` job first (a DH or
+    signature, or a RADIUS round trip): `finish` makes the response."""
+
+    job: Job | AccessRequest
+    finish: Finish
+
+
+class AuthError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,118 @@
+"""The configuration payload and the Child SA of a remote-access client
+(RFC 7296 §2.9, §2.17, §3.15): an address from the pool, the ESP proposal,
+selectors narrowed to that address and the group policy's networks, keys
+from this exchange's nonces, and the spec the data plane installs."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
+
+from esp.spec import ChildSaSpec, EspAlgorithms
+
+from ..crypto.keymat import derive_child_keys
+from ..crypto.transforms import get_encr, get_integ
+from ..effects import Effect, Emit, InstallChildSa
+from ..events import (AddressAssigned, AddressAssignmentFailed, ChildSaCreated, IkeSaEstablished,
+                      NegotiationAborted, SessionStarted)
+from ..iana import NotifyType, ProtocolId
+from ..sa_types import ChildSa, PendingChild
+from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
+from .config_payload import application_version, build_reply, requested_ipv4
+from .proposals import select_esp
+from .traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
+
+if TYPE_CHECKING:
+    from ..sa import IkeSa
+
+def first_child(sa: "IkeSa", now: float, effects: list[Effect]) -> list[Payload]:
+    assert sa.profile is not None and sa.pending is not None
+    pending, profile = sa.pending, sa.profile
+    sa.pending = None
+
+    def up(address: IPv4Address | None = None) -> None:
+        # SA UP comes after the address lines, as an FTD logs them
+        effects.append(Emit(IkeSaEstablished(sa.name, sa.local, sa.remote, sa.username,
+                                             sa.proposal_name, sa.unique_id, profile.group_policy.name,
+                                             address, application_version(pending.cp))))
+
+    if pending.sa is None or pending.tsi is None or pending.tsr is None:
+        up()
+        return []  # childless IKE SA (RFC 6023)
+    if not requested_ipv4(pending.cp):
+        # a remote-access headend hands out the address; without one the
+        # client cannot be routed (RFC 7296 §3.15.4)
+        up()
+        return [Notify(NotifyType.FAILED_CP_REQUIRED)]
+    leased = profile.pools.allocate(sa.session_id)
+    if leased is None:
+        effects.append(Emit(AddressAssignmentFailed(sa.name, sa.local, sa.remote, sa.username,
+                                                    profile.name, sa.unique_id)))
+        up()
+        return [Notify(NotifyType.INTERNAL_ADDRESS_FAILURE)]
+    pool, address = leased
+    sa.lease = (pool.name, address)
+    effects.append(Emit(AddressAssigned(sa.name, sa.local, sa.remote, sa.username, pool.name, address,
+                                        profile.name, profile.group_policy.name, sa.unique_id)))
+    up(address)
+    cp_reply = build_reply(address, profile.pool_masks[pool.name], profile.group_policy)
+    child = _negotiate_child(sa, pending, address, now, effects)
+    if sa.children:
+        effects.append(Emit(SessionStarted(sa.name, sa.local, sa.remote, sa.username, sa.unique_id,
+                                           address, profile.group_policy.name)))
+    return [cp_reply] + child
+
+
+def _negotiate_child(sa: "IkeSa", pending: PendingChild, address: IPv4Address, now: float,
+                     effects: list[Effect]) -> list[Payload]:
+    assert pending.sa and pending.tsi and pending.tsr
+    negotiated = negotiate_child_sa(sa, pending.sa, pending.tsi, pending.tsr, address, sa.nonce_i,
+                                         sa.nonce_r, now, effects)
+    if isinstance(negotiated, Notify):
+        return [negotiated]
+    reply, tsi, tsr, _child = negotiated
+    return [reply, tsi, tsr]
+
+
+def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
+                       nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+    """Pick the ESP proposal, narrow the selectors, derive the keys
+    (RFC 7296 §2.17, from the nonces of this exchange) and install."""
+    assert sa.profile is not None
+    chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals)
+    if chosen is None:
+        return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
+    proposal, suite, ours = chosen
+    tsi = narrow_to_address(tsi_req.selectors, address)
+    tsr = narrow_to_ranges(tsr_req.selectors, sa.profile.protected_ranges())
+    if not tsi or not tsr:
+        effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                               "There was no IPSEC policy found for received TS")))
+        return Notify(NotifyType.TS_UNACCEPTABLE)
+    spi_in = sa.new_child_spi()
+    spi_out = int.from_bytes(proposal.spi, "big")
+    encr = get_encr(suite.encr_id, suite.encr_bits)
+    integ = get_integ(suite.integ_id) if not suite.is_aead else None
+    integ_key_size = integ.key_size if integ else 0
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size)
+    nat = sa.nat_peer or sa.nat_local
+    spec = ChildSaSpec(
+        ike_sa_id=sa.name, spi_in=spi_in, spi_out=spi_out,
+        algorithms=EspAlgorithms(suite.encr_id, suite.encr_bits, suite.integ_id, encr.key_size, integ_key_size,
+                                 encr.icv_size if suite.is_aead else (integ.icv_size if integ else 0)),
+        # the initiator's keys protect what it sends: our inbound
+        encr_key_in=keys.encr_i, integ_key_in=keys.integ_i,
+        encr_key_out=keys.encr_r, integ_key_out=keys.integ_r,
+        local_address=sa.local[0], remote_address=sa.remote[0],
+        encap_local_port=sa.local[1] if nat else None, encap_remote_port=sa.remote[1] if nat else None,
+        local_selectors=selectors_to_networks(tsr), remote_selectors=selectors_to_networks(tsi),
+        lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
+        username=sa.username,
+    )
+    child = ChildSa(spec, suite, now)
+    sa.children.append(child)
+    effects.append(InstallChildSa(spec))
+    effects.append(Emit(ChildSaCreated(sa.name, sa.local, sa.remote, sa.username, spi_in, spi_out,
+                                       suite.describe())))
+    reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
+    return SA([reply]), TSi(tsi), TSr(tsr), child
