@@ -7,7 +7,7 @@ adapter gives it to whichever back end runs (kernel XFRM or userspace).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 
 
 @dataclass(frozen=True)

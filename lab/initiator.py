@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from typing import Callable, Sequence, TypeVar
 
 from cryptography import x509
@@ -388,8 +388,3 @@ class Initiator:
     def connect(self) -> Result:
         self.ike_sa_init()
         return self.ike_auth()
-
-
-def networks(selectors: Sequence[TrafficSelector]) -> list[IPv4Network]:
-    from ikev2d.tasks.traffic_selectors import selectors_to_networks
-    return list(selectors_to_networks(selectors))

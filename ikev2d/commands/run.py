@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 
 from ..control.protocol import DEFAULT_PATH as DEFAULT_CONTROL_PATH

@@ -18,7 +18,6 @@ from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished
 from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
 from ikev2d.protect import unprotect_message
 from ikev2d.wire.header import Header
-from ikev2d.sa import State
 from ikev2d.settings import build_settings
 from lab.initiator import IkeFailure, Initiator, InitiatorOptions
 

@@ -30,7 +30,6 @@ from esp.xfrm.sa import add_sa, alloc_spi, get_sa
 
 from .guestlib import (
     INNER_A,
-    INNER_B,
     SUITES,
     Pair,
     destroy_pair,
