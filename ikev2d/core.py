@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,12 +18,14 @@ from .crypto.keymat import derive_ike_keys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ, get_prf
 from .effects import Compute, Effect, Emit, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
+from .half_open import HalfOpen
 from .iana import CertEncoding, ExchangeType, HashAlgorithm, NotifyType
 from .sa import IkeSa, State
 from .settings import ResponderSettings
 from .tasks.cookie import CookieJar
 from .tasks.natd import nat_detected, natd_notifies
 from .tasks.proposals import IkeSuite, select_ike
+from .timers import TimerQueue
 from .vendor_ids import IKE_SA_INIT_LEADING, IKE_SA_INIT_TRAILING
 from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
@@ -32,6 +35,9 @@ from .wire.payloads import CERTREQ, KE, SA, Nonce, Notify, Payload, Proposal, Ve
 Address = tuple[str, int]
 
 NONCE_SIZE = 32
+# timer and half-open keys: ("sa", SPIr) for an IKE SA, ("init", SPIi,
+# remote) for an IKE_SA_INIT whose DH job is running
+Key = tuple
 OUR_HASH_ALGORITHMS = (HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512)
 
 
@@ -63,8 +69,14 @@ class Responder:
         # IKE_SA_INIT retransmits: (SPIi, remote) -> (request digest, SA)
         self._init_index: dict[tuple[bytes, Address], tuple[bytes, IkeSa]] = {}
         self._ids = itertools.count(0x6000)  # the whitepaper's first session is 0x00006000
+        self._init_key_of: dict[bytes, tuple[bytes, Address]] = {}  # SPIr -> its _init_index key
         self._pending_init: dict[tuple[bytes, Address], _PendingInit] = {}
         self.cookies = CookieJar(random)
+        self._timers: TimerQueue[Key] = TimerQueue()
+        self._half_open = HalfOpen()
+        # IKE_SA_INIT requests answered without state, by reason (cookie
+        # challenge, limits): what a flood costs is visible, not just logged
+        self.init_refusals: Counter[str] = Counter()
 
     # -- entry points ---------------------------------------------------------
 
@@ -96,6 +108,8 @@ class Responder:
         job's result, or a RADIUS Access-Request's answer)."""
         if token[0] == "init":
             pending = self._pending_init.pop((token[1], token[2]), None)
+            self._timers.disarm(token)
+            self._half_open.discard(token)
             return self._finish_ike_sa_init(pending, result, now) if pending is not None else []
         sa = self.sas.get(token[1])
         if sa is None:
@@ -104,16 +118,39 @@ class Responder:
         self._after(sa)
         return effects
 
-    def tick(self, now: float) -> list[Effect]:
-        """Expire half-open and failed SAs; call about once a second."""
+    def get_timer(self) -> float | None:
+        """When `handle_timer` must next be called (None: nothing pending)."""
+        return self._timers.next_deadline()
+
+    def handle_timer(self, now: float) -> list[Effect]:
+        """Whatever is due at `now`: retransmits, liveness checks, the end
+        of half-open, failed and dead SAs, DH jobs that never came back."""
         effects: list[Effect] = []
-        for sa in list(self.sas.values()):
+        for key in self._timers.pop_due(now):
+            if key[0] == "init":
+                effects += self._init_job_lost(key, now)
+                continue
+            sa = self.sas.get(key[1])
+            if sa is None:
+                continue
             effects += sa.tick(now)
             if sa.expired(now):
                 if sa.state is not State.DELETED:
                     sa.delete(now, "Timeout", effects)
                 self._forget(sa)
+            else:
+                self._after(sa)
         return effects
+
+    def _init_job_lost(self, key: Key, now: float) -> list[Effect]:
+        # a worker that raised or a broken pool never answers: free the
+        # half-open slot rather than hold it (and, at the limit, refuse
+        # every new client) for good; the client retries and gets a new job
+        pending = self._pending_init.pop((key[1], key[2]), None)
+        self._half_open.discard(key)
+        if pending is None:
+            return []
+        return [self._drop(pending.local, pending.remote, "IKE_SA_INIT: the DH computation never returned")]
 
     def find_sa(self, unique_id: int) -> IkeSa | None:
         return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
@@ -172,22 +209,31 @@ class Responder:
                                               exc.payload_type.to_bytes(1, "big"), str(exc))
         except WireError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
-        half_open = self._half_open_count()
-        if half_open >= self.settings.max_half_open:
-            return effects + self._init_error(header, local, remote, NotifyType.TEMPORARY_FAILURE, b"",
-                                              "too many IKE SAs in negotiation")
         sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
         if sa_payload is None or ke is None or nonce is None:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"",
                                               "IKE_SA_INIT without SA, KE or Nonce")
+        half_open = len(self._half_open)
         if self._cookie_required(half_open):
             offered = request.payloads[0] if request.payloads else None
             if not (isinstance(offered, Notify) and offered.type == NotifyType.COOKIE
                     and self.cookies.valid(offered.data, nonce.data, remote[0], header.spi_i, now)):
-                # RFC 7296 §2.6: prove the address is real before we spend a DH
+                # RFC 7296 §2.6: prove the address is real before any DH,
+                # signature or state is spent on it
+                self.init_refusals["cookie challenge"] += 1
                 cookie = self.cookies.make(nonce.data, remote[0], header.spi_i, now)
                 return effects + self._init_error(header, local, remote, NotifyType.COOKIE, cookie,
                                                   "cookie challenge")
+        if half_open >= self.settings.max_half_open:
+            self.init_refusals["max in negotiation"] += 1
+            return effects + self._init_error(header, local, remote, NotifyType.TEMPORARY_FAILURE, b"",
+                                              "too many IKE SAs in negotiation")
+        if self._half_open.for_host(remote[0]) >= self.settings.max_half_open_per_address:
+            # the address is real (it came back with a cookie, or there is no
+            # load), but it may not hold every slot: dropped, the client retries
+            self.init_refusals["per-address limit"] += 1
+            return effects + [self._drop(local, remote, f"{remote[0]} already has "
+                                         f"{self.settings.max_half_open_per_address} IKE SAs in negotiation")]
         chosen = select_ike(sa_payload.proposals, self.settings.ike_policies)
         if chosen is None:
             return effects + self._init_error(header, local, remote, NotifyType.NO_PROPOSAL_CHOSEN, b"",
@@ -209,7 +255,10 @@ class Responder:
         key = (header.spi_i, remote)
         self._pending_init[key] = _PendingInit(data, digest, header, request, proposal, suite, prf, encr, integ,
                                                nonce.data, local, remote)
-        return effects + [Compute(("init",) + key, DhJob(suite.dh_id, ke.data, self.dh_backend))]
+        token = ("init",) + key
+        self._half_open.add(token, remote[0])
+        self._timers.arm(token, now + self.settings.half_open_timeout)
+        return effects + [Compute(token, DhJob(suite.dh_id, ke.data, self.dh_backend))]
 
     def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult | RadiusResult, now: float) -> list[Effect]:
         header, request, local, remote = p.header, p.request, p.local, p.remote
@@ -242,6 +291,9 @@ class Responder:
         )
         self.sas[spi_r] = sa
         self._init_index[(header.spi_i, remote)] = (p.digest, sa)
+        self._init_key_of[spi_r] = (header.spi_i, remote)
+        self._half_open.add(("sa", spi_r), remote[0])
+        self._after(sa)
         return [SendDatagram(response, local, remote)]
 
     def _init_response_payloads(self, proposal: Proposal, transforms: list, group: int, public: bytes,
@@ -288,10 +340,6 @@ class Responder:
 
     # -- bookkeeping ----------------------------------------------------------
 
-    def _half_open_count(self) -> int:
-        return len(self._pending_init) + sum(
-            1 for sa in self.sas.values() if sa.state not in (State.ESTABLISHED, State.DELETING, State.DELETED))
-
     def _cookie_required(self, half_open: int) -> bool:
         mode = self.settings.cookie_challenge
         if mode == "always":
@@ -310,17 +358,27 @@ class Responder:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
 
     def _after(self, sa: IkeSa) -> None:
+        """Book what an exchange, job or timer did to `sa`."""
         successor = sa.successor
         if successor is not None and successor.spi_r not in self.sas:
             self.sas[successor.spi_r] = successor  # an IKE rekey: the session moves on
+            self._timers.arm(("sa", successor.spi_r), successor.deadline())
         if sa.state is State.DELETED:
             self._forget(sa)
+            return
+        key = ("sa", sa.spi_r)
+        if sa.state in (State.ESTABLISHED, State.DELETING):
+            self._half_open.discard(key)
+        self._timers.arm(key, sa.deadline())
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.spi_r, None)
-        for k, (_, s) in list(self._init_index.items()):
-            if s is sa:
-                del self._init_index[k]
+        key = ("sa", sa.spi_r)
+        self._timers.disarm(key)
+        self._half_open.discard(key)
+        init_key = self._init_key_of.pop(sa.spi_r, None)
+        if init_key is not None and self._init_index.get(init_key, (b"", None))[1] is sa:
+            del self._init_index[init_key]
 
     def _drop(self, local: Address, remote: Address, reason: str) -> Effect:
         return Emit(MessageDropped("-", local, remote, reason))

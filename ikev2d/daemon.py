@@ -43,7 +43,7 @@ class Daemon:
     crypto_workers: int = 0
     settings: ResponderSettings = field(init=False)
     responder: Responder = field(init=False)
-    transports: list[Transport] = field(default_factory=list)
+    transport: Transport | None = field(default=None, init=False)
     listeners: list[Listener] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     control_path: str | None = None  # the `show` / logoff socket; None: no control socket
@@ -54,8 +54,7 @@ class Daemon:
         self.settings = build_settings(self.config)
         self.responder = Responder(self.settings)
         self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
-        self.syslog = pipeline_from_config(self.config)  # one for all transports: one message order
-        # one RADIUS client for all transports, so a dead server is dead for all
+        self.syslog = pipeline_from_config(self.config)
         self.radius = RadiusClients(self.settings.radius_groups)
 
     def ike_addresses(self) -> list[str]:
@@ -66,13 +65,13 @@ class Daemon:
         addresses = self.ike_addresses()
         if not addresses:
             raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
-        for address in addresses:
-            transport = Transport(self.responder, address, self.dataplane, self.crypto, syslog=self.syslog,
-                                  radius=self.radius)
-            await transport.start()
-            self.transports.append(transport)
-            for protocol, port in (("IKE", transport.ike_port), ("NAT-T", transport.nat_t_port)):
-                self.listeners.append(Listener(protocol, address, port, id(transport) + port))
+        # one adapter owns every IKE socket: a reply leaves from its SA's address
+        self.transport = Transport(self.responder, addresses, self.dataplane, self.crypto, syslog=self.syslog,
+                                   radius=self.radius)
+        await self.transport.start()
+        for (address, port), endpoint in self.transport.endpoints.items():
+            protocol = "IKE" if port == self.transport.ike_port else "NAT-T"
+            self.listeners.append(Listener(protocol, address, port, id(endpoint)))
         # TLS (and the DTLS placeholder) wherever SSL or client services
         # expose it: listed exactly as it listens
         self.client_services = ClientServices.from_config(self.config, self.settings.default.identity)
@@ -88,8 +87,8 @@ class Daemon:
             await self.control.stop()
         if self.client_services is not None:
             await self.client_services.stop()
-        for transport in self.transports:
-            await transport.stop()
+        if self.transport is not None:
+            await self.transport.stop()
         self.dataplane.close()
         self.crypto.close()
         await self.radius.close()
@@ -97,8 +96,8 @@ class Daemon:
 
     def perform(self, effects: list) -> None:
         """Carry out effects that did not come from a datagram (logoff...)."""
-        if self.transports:
-            self.transports[0].perform(effects)
+        if self.transport is not None:
+            self.transport.perform(effects)
 
 
 async def serve_until_signalled(daemon: Daemon) -> int:

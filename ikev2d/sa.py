@@ -416,8 +416,25 @@ class IkeSa:
         if self.delete_after is not None:
             return now >= self.delete_after
         if self.state not in (State.ESTABLISHED, State.DELETING):
-            return now - self.created > self.settings.half_open_timeout
+            return now - self.created >= self.settings.half_open_timeout
         return False
+
+    def deadline(self) -> float | None:
+        """When `tick` or `expired` next has something to do: the next
+        retransmit, the liveness check, the end of a failed or half-open SA."""
+        if self.state is State.DELETED:
+            return self.created  # already due: the responder forgets it
+        times: list[float] = []
+        out = self.outgoing
+        if out is not None:
+            times.append(out.next_send)
+        elif self.state is State.ESTABLISHED and self.settings.dpd_interval:
+            times.append(self.last_activity + self.settings.dpd_interval)
+        if self.delete_after is not None:
+            times.append(self.delete_after)
+        elif self.state not in (State.ESTABLISHED, State.DELETING):
+            times.append(self.created + self.settings.half_open_timeout)
+        return min(times) if times else None
 
 
 def _skf_number(raw: bytes) -> int:

@@ -75,6 +75,10 @@ class ResponderSettings:
     max_half_open: int = 1024
     cookie_challenge: str = "custom"  # "always" | "never" | "custom"
     cookie_threshold_percent: int = 50
+    # one source address may hold this many of them (strongSwan's
+    # block_threshold is 5): enough for a NAT with clients connecting at
+    # once, too few for one host, cookie or not, to fill the table
+    max_half_open_per_address: int = 10
     send_cisco_vendor_ids: bool = True
     dpd_interval: float = 30.0  # FTD default: DPD on, 30 s
     pools: dict[str, AddressPool] = field(default_factory=dict)

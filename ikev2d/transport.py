@@ -1,23 +1,19 @@
-"""asyncio adapter around the sans-I/O core: UDP 500 and 4500, crypto jobs,
-the data plane.
+"""The asyncio adapter around the sans-I/O core: every IKE socket (UDP 500
+and 4500 on each access interface), crypto and RADIUS jobs, the data plane,
+and the core's timer.
 
-Port 500 is IKE only and uses asyncio-dgram. Port 4500 carries IKE behind
-the four-byte non-ESP marker, NAT keepalives (a single 0xff) and ESP
-(RFC 3948 §2.2); it is read with `loop.add_reader` and a drain loop, since
-the stock datagram endpoint reads one datagram per loop pass, far too slow
-for ESP (shared/reference/performance-limits.md).
+Port 4500 carries IKE behind the four-byte non-ESP marker, NAT keepalives (a
+single 0xff) and ESP (RFC 3948 §2.2). Both ports are read by `udp.UdpEndpoint`
+(drain loops that no send or receive error can stop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
 
-import asyncio_dgram
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from esp.dataplane import DataPlane, DataPlaneError, Expiry
@@ -28,15 +24,15 @@ from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounte
 from .core import Responder
 from .crypto.jobs import CryptoWorker, DhJob, Job, JobResult, SignJob, init_worker_process, run_in_worker_process
 from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
-from .events import AccountingSucceeded
+from .events import AccountingSucceeded, Event, MessageDropped
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
 from .syslog.pipeline import SyslogPipeline
+from .udp import SocketErrors, UdpEndpoint
 
 log = logging.getLogger("ikev2d.transport")
 
 Address = tuple[str, int]
-DRAIN_BATCH = 64  # datagrams per wake-up before yielding to other work
 
 
 class CryptoRunner:
@@ -62,104 +58,67 @@ class CryptoRunner:
             self.pool.shutdown(cancel_futures=True)
 
 
-class NatTSocket:
-    """UDP 4500: demultiplexes IKE, keepalives and ESP-in-UDP."""
-
-    def __init__(self, address: str, port: int, on_ike: Callable[[bytes, Address], None],
-                 on_esp: Callable[[bytes, Address], None]) -> None:
-        self.local = (address, port)
-        self.on_ike = on_ike
-        self.on_esp = on_esp
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setblocking(False)
-        self.sock.bind(self.local)
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self.sock.fileno(), self._drain)
-
-    def _drain(self) -> None:
-        recv = self.sock.recvfrom
-        for _ in range(DRAIN_BATCH):
-            try:
-                data, remote = recv(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
-                log.debug("4500 receive error: %s", exc)
-                continue
-            if data[:4] == NON_ESP_MARKER:
-                self.on_ike(data[4:], remote)
-            elif data == NAT_KEEPALIVE:
-                continue
-            else:
-                self.on_esp(data, remote)
-
-    def send_ike(self, data: bytes, remote: Address) -> None:
-        try:
-            self.sock.sendto(NON_ESP_MARKER + data, remote)
-        except OSError as exc:
-            log.warning("cannot send to %s:%d: %s", remote[0], remote[1], exc)
-
-    def close(self) -> None:
-        if self._loop is not None:
-            self._loop.remove_reader(self.sock.fileno())
-        self.sock.close()
-
-
 class Transport:
-    def __init__(self, responder: Responder, address: str, dataplane: DataPlane, crypto: CryptoRunner,
+    """The one adapter between the core and the network. A datagram the core
+    sends leaves from the socket of the local address and port in its effect
+    (where its SA lives), so with two access interfaces no reply, retransmit,
+    DPD or Delete leaves from the wrong address."""
+
+    def __init__(self, responder: Responder, addresses: list[str], dataplane: DataPlane, crypto: CryptoRunner,
                  ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT), syslog: SyslogPipeline | None = None,
                  radius: RadiusClients | None = None) -> None:
         self.responder = responder
-        self.radius = radius  # RADIUS server groups (shared by all transports)
+        self.radius = radius  # RADIUS server groups
         self.syslog = syslog  # FTD syslog; without one, events are plain log lines
-        self.address = address
+        self.addresses = addresses
         self.dataplane = dataplane
         self.crypto = crypto
         self.ike_port, self.nat_t_port = ports
-        self._ike: asyncio_dgram.DatagramServer | None = None
-        self._nat_t: NatTSocket | None = None
-        self._tasks: list[asyncio.Task] = []
+        self.errors = SocketErrors()
+        self.endpoints: dict[Address, UdpEndpoint] = {}  # by local (address, port)
         self._jobs: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start(): timers need a running loop
 
     async def start(self) -> None:
-        self._ike = await asyncio_dgram.bind((self.address, self.ike_port))
-        self._nat_t = NatTSocket(self.address, self.nat_t_port, self._ike_on_nat_t, self.dataplane.esp_received)
-        self.dataplane.attach(self._nat_t.sock, self._expired)
-        self._nat_t.start()
-        self._tasks.append(asyncio.create_task(self._serve_ike(), name=f"udp-{self.ike_port}"))
-        self._tasks.append(asyncio.create_task(self._ticker(), name="tick"))
-        log.info("serving IKEv2 on %s ports %d/%d", self.address, self.ike_port, self.nat_t_port)
+        self._loop = asyncio.get_running_loop()
+        try:
+            for address in self.addresses:
+                ike = UdpEndpoint(address, self.ike_port, self._datagram, self.errors)
+                self.endpoints[ike.local] = ike
+                nat_t = UdpEndpoint(address, self.nat_t_port, self._nat_t_datagram, self.errors)
+                self.endpoints[nat_t.local] = nat_t
+                self.dataplane.attach(nat_t.sock, self._expired)
+        except BaseException:
+            self._close_endpoints()
+            raise
+        for endpoint in self.endpoints.values():
+            endpoint.start()
+        for address in self.addresses:
+            log.info("serving IKEv2 on %s ports %d/%d", address, self.ike_port, self.nat_t_port)
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._ike is not None:
-            self._ike.close()
-        if self._nat_t is not None:
-            self._nat_t.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = self._loop = None
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        self._close_endpoints()
+
+    def _close_endpoints(self) -> None:
+        for endpoint in self.endpoints.values():
+            endpoint.close()
+        self.endpoints.clear()
 
     # -- inbound --------------------------------------------------------------
 
-    async def _serve_ike(self) -> None:
-        assert self._ike is not None
-        local = (self.address, self.ike_port)
-        while True:
-            data, remote = await self._ike.recv()
-            # asyncio-dgram's stub types this as any socket address; an IP
-            # socket receives from (host, port) (IPv6 adds flow and scope)
-            match remote:
-                case (str() as host, int() as port, *_):
-                    self._datagram(data, local, (host, port))
-                case _:
-                    log.warning("datagram from unexpected address %r ignored", remote)
-
-    def _ike_on_nat_t(self, data: bytes, remote: Address) -> None:
-        self._datagram(data, (self.address, self.nat_t_port), remote)
+    def _nat_t_datagram(self, data: bytes, local: Address, remote: Address) -> None:
+        if data[:4] == NON_ESP_MARKER:
+            self._datagram(data[4:], local, remote)
+        elif data != NAT_KEEPALIVE:
+            self.dataplane.esp_received(data, remote)
 
     def _datagram(self, data: bytes, local: Address, remote: Address) -> None:
         try:
@@ -174,14 +133,34 @@ class Transport:
                  "hard" if expiry.hard else "soft", expiry.reason)
         self.perform(self.responder.child_sa_expired(expiry.spi_in, expiry.hard, time.monotonic()))
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self.perform(self.responder.tick(time.monotonic()))
+    # -- the core's timer (aioquic's get_timer / handle_timer) ----------------
+
+    def _arm_timer(self) -> None:
+        if self._loop is None:
+            return
+        deadline = self.responder.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        # time.monotonic is the asyncio loop's clock, so deadlines carry over
+        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        try:
+            effects = self.responder.handle_timer(time.monotonic())
+        except Exception:
+            log.exception("internal error in the IKE timers")
+            effects = []
+        self.perform(effects)
 
     # -- effects ----------------------------------------------------------------
 
     def perform(self, effects: list[Effect]) -> None:
+        """Carry out what the core asked, then arm its timer for whatever the
+        effects changed (every entry into the core ends here)."""
         for effect in effects:
             match effect:
                 case SendDatagram(data=data, local=local, remote=remote):
@@ -208,19 +187,21 @@ class Transport:
                 case SendAccounting():
                     self._account(effect)
                 case Emit(event=event):
-                    if self.syslog is not None:
-                        self.syslog.emit(event)
-                    else:
-                        log_event(event)
+                    self._emit(event)
+        self._arm_timer()
 
     def _send(self, data: bytes, local: Address, remote: Address) -> None:
-        if local[1] == self.nat_t_port:
-            assert self._nat_t is not None
-            self._nat_t.send_ike(data, remote)
+        endpoint = self.endpoints.get(local)
+        if endpoint is None:  # the address went away (stopping): the SA times out
+            self._emit(MessageDropped("-", local, remote, "no socket is open on the SA's local address"))
+            return
+        endpoint.send(NON_ESP_MARKER + data if local[1] == self.nat_t_port else data, remote)
+
+    def _emit(self, event: Event) -> None:
+        if self.syslog is not None:
+            self.syslog.emit(event)
         else:
-            assert self._ike is not None
-            # tasks run in creation order, so fragments leave in order
-            self._spawn(self._ike.send(data, remote))
+            log_event(event)
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)

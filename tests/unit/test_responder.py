@@ -218,9 +218,9 @@ def test_half_open_sa_expires(harness: Harness) -> None:
     client = harness.client()
     client.ike_sa_init()
     assert len(harness.responder.sas) == 1
-    harness.responder.tick(harness.now + 5)
+    harness.responder.handle_timer(harness.now + 5)
     assert len(harness.responder.sas) == 1
-    harness.responder.tick(harness.now + 31)
+    harness.responder.handle_timer(harness.now + 31)
     assert not harness.responder.sas
 
 
@@ -262,7 +262,7 @@ def test_delete_is_retransmitted_then_given_up(harness: Harness) -> None:
     first = _datagrams(harness.responder.delete_ike_sa(sa, "Administrator Reset", harness.now))
     resent = []
     for dt in range(1, 60):
-        resent += _datagrams(harness.responder.tick(harness.now + dt))
+        resent += _datagrams(harness.responder.handle_timer(harness.now + dt))
     assert resent and all(d == first[0] for d in resent)  # identical bytes each time
     assert not harness.responder.sas
 
@@ -276,7 +276,7 @@ def test_dead_peer_detection_keeps_a_live_peer_and_drops_a_dead_one(harness: Har
     t = harness.now
     ticked: list = []
     for dt in range(1, 80):
-        effects = harness.responder.tick(t + dt)
+        effects = harness.responder.handle_timer(t + dt)
         ticked += effects
         for datagram in _datagrams(effects):
             if Header.parse(datagram).spi_i == live.spi_i:
@@ -437,7 +437,7 @@ def test_transport_turns_a_data_plane_error_into_a_delete(harness: Harness) -> N
             raise DataPlaneError("EPROTONOSUPPORT: the kernel has no ESP")
 
     sent: list[bytes] = []
-    transport = Transport(harness.responder, GATEWAY[0], Refusing(), crypto=None)  # type: ignore[arg-type]
+    transport = Transport(harness.responder, [GATEWAY[0]], Refusing(), crypto=None)  # type: ignore[arg-type]
     transport._send = lambda data, local, remote: sent.append(data)  # type: ignore[method-assign]
     client = harness.client()
     client.connect()  # the harness records the InstallChildSa effect without performing it
@@ -456,4 +456,4 @@ def test_ikev2_parameters_from_the_configuration(tmp_path: Path, pki_dir: Path) 
     h = Harness(Responder(build_settings(config)))
     client = h.client()
     assert client.connect().notifies[0] == NotifyType.COOKIE
-    assert all(not _datagrams(h.responder.tick(h.now + dt)) for dt in range(1, 120))  # no DPD
+    assert all(not _datagrams(h.responder.handle_timer(h.now + dt)) for dt in range(1, 120))  # no DPD

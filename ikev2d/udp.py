@@ -1,0 +1,116 @@
+"""UDP sockets that no peer can break.
+
+A send or receive error on a UDP socket is news about one peer (no route to
+it, an ICMP unreachable it caused, a full buffer), never about the socket:
+it is counted by kind, logged at most once a minute per kind, and forgotten.
+The socket keeps reading. asyncio-dgram, which served port 500 before, keeps
+a failed `sendto`'s error and raises it from the next `recv`, which ended
+the receive loop: one datagram from an unroutable source stopped the
+headend. Its queue is also unbounded. So both IKE ports are read the same
+way here: `loop.add_reader` and a bounded drain per wake-up, sends as plain
+non-blocking `sendto` calls (in order, which fragments need).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import time
+from collections import Counter
+from typing import Callable
+
+log = logging.getLogger("ikev2d.udp")
+
+Address = tuple[str, int]
+DatagramHandler = Callable[[bytes, Address, Address], None]  # data, local, remote
+
+DRAIN_BATCH = 64  # datagrams per wake-up before other work gets the loop
+RECEIVE_BUFFER = 1 << 20  # absorbs bursts (a flood, many clients at once); the kernel caps it at rmem_max
+REPORT_INTERVAL = 60.0  # seconds between two log lines about the same kind of error
+
+
+class BindError(OSError):
+    """A listening socket could not be opened; says which and why."""
+
+
+class SocketErrors:
+    """Counts send and receive errors by (direction, errno name) and logs
+    each kind at most once per `interval`, with how many went unlogged."""
+
+    def __init__(self, interval: float = REPORT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._reported: dict[tuple[str, str], tuple[float, int]] = {}  # kind -> (when, count then)
+
+    def record(self, direction: str, exc: OSError, local: Address, remote: Address | None) -> None:
+        kind = (direction, errno.errorcode.get(exc.errno or 0, str(exc.errno)))
+        self.counts[kind] += 1
+        now = self.clock()
+        last = self._reported.get(kind)
+        if last is not None and now - last[0] < self.interval:
+            return
+        unlogged = self.counts[kind] - 1 - (last[1] if last is not None else 0)
+        self._reported[kind] = (now, self.counts[kind])
+        peer = f" to {remote[0]}:{remote[1]}" if remote is not None else ""
+        more = f" ({unlogged} more of this kind since the last report)" if unlogged > 0 else ""
+        log.warning("UDP %s on %s:%d%s failed: %s [%s]; the socket keeps serving%s",
+                    direction, local[0], local[1], peer, exc.strerror or exc, kind[1], more)
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class UdpEndpoint:
+    """One bound, non-blocking UDP socket read by a drain loop."""
+
+    def __init__(self, address: str, port: int, on_datagram: DatagramHandler, errors: SocketErrors) -> None:
+        self.on_datagram = on_datagram
+        self.errors = errors
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self.sock.setblocking(False)
+            self.sock.bind((address, port))
+        except OSError as exc:
+            self.sock.close()
+            raise BindError(exc.errno, f"cannot listen on UDP {address}:{port}: {exc.strerror or exc}") from exc
+        self.local: Address = self.sock.getsockname()[:2]
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        recv, local = self.sock.recvfrom, self.local
+        for _ in range(DRAIN_BATCH):
+            try:
+                data, remote = recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error some earlier send caused (udp(7))
+                self.errors.record("receive", exc, self.local, None)
+                continue
+            self.on_datagram(data, local, (remote[0], remote[1]))
+
+    def send(self, data: bytes, remote: Address) -> bool:
+        """Send one datagram; False (counted, logged at a rate) if it failed."""
+        try:
+            self.sock.sendto(data, remote)
+            return True
+        except OSError as exc:
+            # ENETUNREACH, EHOSTUNREACH, EPERM (a firewall), ENOBUFS, EAGAIN,
+            # EMSGSIZE, ECONNREFUSED: this datagram is lost; retransmission
+            # (ours or the peer's) is the recovery, as on any lossy network
+            self.errors.record("send", exc, self.local, remote)
+            return False
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.sock.fileno())
+            self._loop = None
+        self.sock.close()
