@@ -262,6 +262,10 @@ class Responder:
 
     def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult | RadiusResult, now: float) -> list[Effect]:
         header, request, local, remote = p.header, p.request, p.local, p.remote
+        if isinstance(result, JobFailed) and result.local:
+            # our worker failed, not the peer: no answer and no state, so the
+            # client's retransmit starts a fresh job
+            return [self._drop(local, remote, f"IKE_SA_INIT: {result.reason}")]
         if not isinstance(result, DhResult):
             reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
             return self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", f"KE payload: {reason}")

@@ -21,7 +21,8 @@ from .control.service import Control, start_control
 from .core import Responder
 from .settings import ResponderSettings, build_settings
 from .syslog import pipeline_from_config
-from .transport import CryptoRunner, Transport
+from .transport import Transport
+from .workers import CryptoRunner
 
 log = logging.getLogger("ikev2d")
 

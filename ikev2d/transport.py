@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
-
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from esp.dataplane import DataPlane, DataPlaneError, Expiry
 
@@ -22,40 +19,18 @@ from .aaa.radius.accounting import session_counters
 from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
 from .core import Responder
-from .crypto.jobs import CryptoWorker, DhJob, Job, JobResult, SignJob, init_worker_process, run_in_worker_process
+from .crypto.jobs import DhJob, Job, SignJob
 from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
 from .events import AccountingSucceeded, Event, MessageDropped
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
 from .syslog.pipeline import SyslogPipeline
 from .udp import SocketErrors, UdpEndpoint
+from .workers import CryptoRunner
 
 log = logging.getLogger("ikev2d.transport")
 
 Address = tuple[str, int]
-
-
-class CryptoRunner:
-    """Runs `Compute` jobs in worker processes (or inline with 0 workers),
-    so a DH exchange or RSA signature never stalls the other peers."""
-
-    def __init__(self, signing_keys: dict, workers: int) -> None:
-        self.inline = CryptoWorker(signing_keys) if workers == 0 else None
-        self.pool: ProcessPoolExecutor | None = None
-        if workers:
-            pems = {name: key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-                    for name, key in signing_keys.items()}
-            self.pool = ProcessPoolExecutor(workers, initializer=init_worker_process, initargs=(pems,))
-
-    async def run(self, job: Job) -> JobResult:
-        if self.inline is not None:
-            return self.inline.run(job)
-        assert self.pool is not None
-        return await asyncio.get_running_loop().run_in_executor(self.pool, run_in_worker_process, job)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
 
 
 class Transport:
@@ -214,11 +189,10 @@ class Transport:
         try:
             result = (await self.radius.access(request) if self.radius is not None
                       else RadiusUnreachable(request.group, "no RADIUS client is running"))
-            effects = self.responder.job_done(token, result, time.monotonic())
-        except Exception:
-            log.exception("RADIUS request to server group %s failed", request.group)
-            return
-        self.perform(effects)
+        except Exception as exc:  # the exchange waits for an answer: give it one
+            log.error("RADIUS request to server group %s failed: %s", request.group, exc)
+            result = RadiusUnreachable(request.group, f"RADIUS client error: {exc}")
+        self.perform(self.responder.job_done(token, result, time.monotonic()))
 
     def _account(self, effect: SendAccounting) -> None:
         # a Stop's counters are read now: its Child SAs are removed next
@@ -241,10 +215,7 @@ class Transport:
                                                    effect.record.username, host))])
 
     async def _compute(self, token: tuple, job: Job) -> None:
-        try:
-            result = await self.crypto.run(job)
-            effects = self.responder.job_done(token, result, time.monotonic())
-        except Exception:  # a worker died: that exchange times out, the daemon goes on
-            log.exception("crypto job %s failed", type(job).__name__)
-            return
-        self.perform(effects)
+        # never raises: a job that fails, hangs or loses its worker comes back
+        # as JobFailed, so the exchange that waits for it ends, never sticks
+        result = await self.crypto.run(job)
+        self.perform(self.responder.job_done(token, result, time.monotonic()))

@@ -49,6 +49,9 @@ class SignResult:
 @dataclass(frozen=True)
 class JobFailed:
     reason: str
+    # True: our side failed (a worker died or hung), not the peer's input;
+    # the peer did nothing wrong and may simply retry
+    local: bool = False
 
 
 Job = Union[DhJob, SignJob]

@@ -17,7 +17,8 @@ import pytest
 from esp.dataplane import RecordingDataPlane
 from ikev2d.core import Responder
 from ikev2d.settings import build_settings
-from ikev2d.transport import CryptoRunner, Transport
+from ikev2d.transport import Transport
+from ikev2d.workers import CryptoRunner
 from lab.initiator import Initiator, InitiatorOptions
 
 from test_responder import make_config

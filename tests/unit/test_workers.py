@@ -1,0 +1,87 @@
+"""Crypto jobs always come back: a worker process that dies is replaced and
+its job fails as JobFailed(local=True); a job that hangs times out; the
+IKE_SA_INIT that waited for it leaves no state and no answer, so the
+client's retransmit starts afresh (issue: a pending job never expired)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ikev2d.core import Responder
+from ikev2d.crypto.jobs import DhJob, DhResult, JobFailed
+from ikev2d.effects import Compute, Emit, SendDatagram
+from ikev2d.events import MessageDropped
+from ikev2d.iana import DhId
+from ikev2d.settings import build_settings
+from ikev2d.workers import CryptoRunner
+
+from test_responder import GATEWAY, Harness, make_config
+
+
+def _dh_job() -> DhJob:
+    from ikev2d.crypto.dh import get_dh_group
+    return DhJob(DhId.MODP_3072, get_dh_group(DhId.MODP_3072, "auto").generate().public_bytes, "auto")
+
+
+def test_a_dead_worker_process_fails_its_job_and_the_pool_is_replaced() -> None:
+    async def run() -> None:
+        runner = CryptoRunner({}, workers=1)
+        try:
+            assert isinstance(await runner.run(_dh_job()), DhResult)  # the worker is up
+            assert runner.pool is not None
+            for pid in list(runner.pool._processes):  # the pool's own record of its workers
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.2)
+            failed = await runner.run(_dh_job())
+            assert isinstance(failed, JobFailed) and failed.local and "died" in failed.reason
+            assert runner.restarts == 1
+            assert isinstance(await runner.run(_dh_job()), DhResult)  # the new pool serves
+        finally:
+            runner.close()
+    asyncio.run(run())
+
+
+def test_a_job_that_hangs_times_out() -> None:
+    async def run() -> None:
+        runner = CryptoRunner({}, workers=1, timeout=0.5)
+        try:
+            assert runner.pool is not None
+            runner.pool.submit(time.sleep, 3)  # the only worker is busy for longer
+            failed = await runner.run(_dh_job())
+            assert isinstance(failed, JobFailed) and failed.local
+            assert failed.reason == "DhJob did not finish within 0.5 s"
+        finally:
+            runner.close()
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pki")
+
+
+def test_a_locally_failed_dh_job_leaves_no_state_and_the_retransmit_gets_a_new_job(
+        tmp_path: Path, pki_dir: Path) -> None:
+    config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
+    h = Harness(Responder(build_settings(config)))
+    client = h.client()
+    sent: list[bytes] = []
+    client.send = lambda d: sent.append(d) or []  # type: ignore[method-assign]
+    with pytest.raises(Exception):
+        client.ike_sa_init()
+    request, source = sent[0], client.o.local
+    first = [e for e in h.responder.datagram_received(request, GATEWAY, source, h.now) if isinstance(e, Compute)]
+    effects = h.responder.job_done(first[0].token, JobFailed("a crypto worker process died", local=True), h.now)
+    assert not any(isinstance(e, SendDatagram) for e in effects)
+    assert [e.event.reason for e in effects if isinstance(e, Emit) and isinstance(e.event, MessageDropped)] == [
+        "IKE_SA_INIT: a crypto worker process died"]
+    assert not h.responder.sas and h.responder.get_timer() is None
+    again = [e for e in h.responder.datagram_received(request, GATEWAY, source, h.now + 1)
+             if isinstance(e, Compute)]
+    assert len(again) == 1
