@@ -7,6 +7,7 @@ reassembly (the task manager's job in strongSwan); the per-feature work
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -25,6 +26,7 @@ from .effects import Compute, Effect, Emit, RemoveChildSa, SendAccounting, SendD
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import (ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId)
 from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
+from .protect.fragments import authentic_fragment_number
 from .sa_types import ChildSa, Deferred, Finish, PendingChild, State
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
@@ -67,6 +69,9 @@ class _Outgoing:
 RETRANSMIT_TIMEOUT = 2.0
 RETRANSMIT_BASE = 2.0
 RETRANSMIT_TRIES = 4
+# how often one request's retransmits are answered: a client retransmits a
+# handful of times; a replayed request must not make us an amplifier
+MAX_RETRANSMIT_ANSWERS = 8
 
 
 @dataclass
@@ -97,6 +102,10 @@ class IkeSa:
     next_request_id: int = 1
     last_response_id: int = -1
     last_response: list[bytes] = field(default_factory=list)
+    # SHA-256 of the last authentic request (its first fragment, when
+    # fragmented): a retransmit is that same datagram (RFC 7296 §2.1)
+    request_digest: bytes = b""
+    retransmits_answered: int = 0
     profile: ProfileSettings | None = None
     eap: EapServer | EapRelay | None = None
     username: str = ""
@@ -146,32 +155,35 @@ class IkeSa:
         if self.state is State.DELETED:
             return []
         if header.message_id == self.last_response_id and self.last_response:
-            # RFC 7383 §2.6.1: answer a retransmitted fragmented request once,
-            # on its first fragment.
-            if header.next_payload == SKF.payload_type and _skf_number(raw) != 1:
-                return []
-            return self._send_cached(local, remote)
+            return self._retransmit(raw, header, local, remote)
         if self.waiting is not None:
             return []  # a retransmit while our job runs: the answer is coming
         if self.state is State.FAILED:
             return [self._dropped("request on an IKE SA whose authentication failed")]
         if header.message_id != self.next_request_id:
             return [self._dropped(f"unexpected message ID {header.message_id}")]
+        digest = hashlib.sha256(raw).digest()
         try:
             if header.next_payload == SKF.payload_type:
                 message = self.reassembler.add(raw, now)
+                if _skf_number(raw) == 1 and self.reassembler.last_drop is None:
+                    self.request_digest = digest  # authentic: add() raises otherwise
                 if message is None:
                     return []
             else:
+                self.request_digest = b""
                 message = unprotect_message(raw, self.sk)
+                self.request_digest = digest
         except IntegrityError:
             return [self._dropped("integrity check failed")]
         except UnsupportedCriticalPayload as exc:
+            self.request_digest = digest
             return self._respond(header.exchange, header.message_id,
                                  [Notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
                                          data=exc.payload_type.to_bytes(1, "big"))], local, remote)
         except (WireError, CryptoError) as exc:
             # authentic (the ICV held) but malformed: RFC 7296 §2.21.4
+            self.request_digest = digest
             return [self._dropped(f"invalid syntax: {exc}")] + self._respond(
                 header.exchange, header.message_id, [Notify(NotifyType.INVALID_SYNTAX)], local, remote)
         # an authentic request may come from a new NAT mapping (RFC 7296 §2.23)
@@ -306,6 +318,29 @@ class IkeSa:
             random=self.random)
         self.last_response_id = message_id
         self.next_request_id = message_id + 1
+        self.retransmits_answered = 0
+        return self._send_cached(local, remote)
+
+    def _retransmit(self, raw: bytes, header: Header, local: Address, remote: Address) -> list[Effect]:
+        """A request with the Message ID we last answered. Before any
+        integrity check, only the very datagram we answered is a retransmit;
+        anything else must prove itself authentic first (a client may
+        re-fragment a retransmit smaller, RFC 7383 §2.6.1), so a forged
+        28-octet header cannot reflect our cached answer at any address."""
+        if hashlib.sha256(raw).digest() != self.request_digest:
+            if header.next_payload == SKF.payload_type:
+                if authentic_fragment_number(raw, self.sk) != 1:
+                    return []  # answered once, on fragment 1; forgeries silently
+            else:
+                try:
+                    unprotect_message(raw, self.sk)
+                except (WireError, CryptoError):
+                    return [self._dropped("a request with the last answered message ID that is not "
+                                          "its retransmit")]
+        if self.retransmits_answered >= MAX_RETRANSMIT_ANSWERS:
+            return [self._dropped(f"retransmit of request {header.message_id} answered "
+                                  f"{MAX_RETRANSMIT_ANSWERS} times already")]
+        self.retransmits_answered += 1
         return self._send_cached(local, remote)
 
     def _send_cached(self, local: Address, remote: Address) -> list[Effect]:

@@ -7,6 +7,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ikev2d.crypto.errors import CryptoError, IntegrityError
 from ikev2d.protect.sk import (
     SK_TYPE,
     SKF_TYPE,
@@ -20,6 +21,7 @@ from ikev2d.protect.sk import (
     seal,
 )
 from ikev2d.wire.base import GENERIC_HEADER, GENERIC_HEADER_SIZE
+from ikev2d.wire.errors import WireError
 from ikev2d.wire.header import HEADER_SIZE
 from ikev2d.wire.message import Message, decode_payloads, encode_payloads
 from ikev2d.wire.payloads import Payload
@@ -205,3 +207,19 @@ class FragmentReassembler:
     def _drop(self, reason: str) -> None:
         """Record why a fragment is discarded; the caller then returns None."""
         self.last_drop = reason
+
+
+def authentic_fragment_number(raw: bytes, keys: SkKeys) -> int | None:
+    """The Fragment Number of `raw` if it is an authentic SKF datagram, else
+    None; checked as `FragmentReassembler.add` checks it, keeping nothing
+    (for a retransmitted request that was fragmented anew, RFC 7383 §2.6.1)."""
+    try:
+        header = parse_header(raw)
+        at, ptype = locate_encrypted(raw, header.next_payload)
+        if ptype != SKF_TYPE or len(raw) - at < _SKF_HEADER_SIZE:
+            return None
+        number, _total = _FRAGMENT.unpack_from(raw, at + GENERIC_HEADER_SIZE)
+        open_sealed(raw, at + _SKF_HEADER_SIZE, keys)
+    except (IntegrityError, CryptoError, WireError):
+        return None
+    return number
