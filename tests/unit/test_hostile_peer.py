@@ -1,0 +1,247 @@
+"""An authenticated peer must not break the headend: the fuzzing findings
+against the sans-I/O responder, replayed as plaintexts sealed with the real
+keys of an in-process exchange (lab.initiator against ikev2d.core), so they
+pass the ICV and reach the tasks. Each asserts the notify the peer gets and
+the state left behind."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, summarize_address_range
+from pathlib import Path
+import random
+
+import pytest
+
+from ikev2d.conf import load_config
+from ikev2d.core import Responder, settle
+from ikev2d.crypto.jobs import CryptoWorker
+from ikev2d.effects import Compute, InstallChildSa, RemoveChildSa, SendDatagram
+from ikev2d.iana import ExchangeType, NotifyType, PayloadType, ProtocolId, TsType
+from ikev2d.protect import unprotect_message
+from ikev2d.sa import IkeSa
+from ikev2d.sa_types import State
+from ikev2d.settings import build_settings
+from ikev2d.tasks import rekey, traffic_selectors
+from ikev2d.tasks.traffic_selectors import (MAX_CHILD_NETWORKS, MAX_TS_PER_PAYLOAD, TooManySelectors, complement,
+                                            narrow_to_ranges)
+from ikev2d.wire.header import Header
+from ikev2d.wire.message import Message, encode_payloads
+from ikev2d.wire.payloads import KE, SA, TSi, TSr, Delete, Nonce, Notify, Payload, Proposal, TrafficSelector
+from lab.initiator import IkeFailure, Initiator, InitiatorOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY = ("198.18.0.1", 500)
+CLIENT = ("198.18.0.2", 500)
+V4 = TsType.TS_IPV4_ADDR_RANGE
+ANY, ALL = IPv4Address("0.0.0.0"), IPv4Address("255.255.255.255")
+THREE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")  # the exclude-specified policy of the finding
+TUNNEL_ALL = "      split_tunnel: tunnel-all        # tunnel-all | tunnel-specified | exclude-specified\n" \
+             "      split_tunnel_networks: []\n"
+EXCLUDE_THREE = f"      split_tunnel: exclude-specified\n      split_tunnel_networks: [{', '.join(THREE)}]\n"
+
+
+class Harness:
+    """One responder, one client, every effect recorded."""
+
+    def __init__(self, tmp: Path, pki: Path, group_policy: str, **options: object) -> None:
+        text = (ROOT / "config" / "ikev2d.yaml").read_text().replace("store: ../run/pki", f"store: {pki}")
+        assert TUNNEL_ALL in text
+        (tmp / "ikev2d.yaml").write_text(text.replace(TUNNEL_ALL, group_policy))
+        self.responder = Responder(build_settings(load_config(tmp / "ikev2d.yaml")))
+        self.worker = CryptoWorker(self.responder.settings.signing_keys)
+        self.now = 1000.0
+        self.effects: list = []
+        self.jobs: list = []  # the Compute jobs (DH, signatures) run for the responder
+        self.client = Initiator(InitiatorOptions(local=CLIENT, remote=GATEWAY, **options), self.send)  # type: ignore[arg-type]
+
+    def send(self, datagram: bytes) -> list[bytes]:
+        effects = self.responder.datagram_received(datagram, GATEWAY, CLIENT, self.now)
+        self.jobs += [e.job for e in effects if isinstance(e, Compute)]
+        effects = settle(self.responder, effects, self.worker, self.now)
+        self.effects += effects
+        return [e.data for e in effects if isinstance(e, SendDatagram)]
+
+    @property
+    def sa(self) -> IkeSa:
+        (sa,) = [s for s in self.responder.sas.values() if s.state is State.ESTABLISHED and not s.rekeyed]
+        return sa
+
+    def count(self, kind: type) -> int:
+        return sum(isinstance(e, kind) for e in self.effects)
+
+    def answer_peer_requests(self) -> list[Message]:
+        """Answer the responder's own requests (Deletes) as a client would."""
+        seen = []
+        while self.client.peer_requests:
+            raw = self.client.peer_requests.pop(0)
+            seen.append(unprotect_message(raw, self.client.sk))
+            for response in self.client.answer(raw):
+                self.send(response)
+        return seen
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pki")  # one self-signed identity: key generation is slow
+
+
+def _ts(first: IPv4Address, last: IPv4Address, start_port: int = 0, end_port: int = 65535,
+        protocol: int = 0) -> TrafficSelector:
+    return TrafficSelector(V4, protocol, start_port, end_port, first, last)
+
+
+def _notify_types(message: Message) -> list[int]:
+    return [n.type for n in message.notifies()]
+
+
+# 64 full-range TSr selectors, start ports 0..63: the finding's request
+SIXTY_FOUR = [_ts(ANY, ALL, port) for port in range(64)]
+# the same but single, non-adjacent ports: nothing merges
+SIXTY_FOUR_APART = [_ts(ANY, ALL, 2 * port, 2 * port) for port in range(64)]
+
+
+def _rekey_plaintext(client: Initiator, old_spi: int, new_spi: int, tsr: list[TrafficSelector],
+                     tsi: list[TrafficSelector] | None = None) -> tuple[int, bytes]:
+    """N(REKEY_SA, ESP, old), SA(ESP AES-256/SHA-512), Nonce(32), TSi, TSr."""
+    payloads: list[Payload] = [
+        Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=old_spi.to_bytes(4, "big")),
+        SA([client._esp_proposal(new_spi)]), Nonce(bytes(range(32))), TSi(tsi or [_ts(ANY, ALL)]), TSr(tsr)]
+    return encode_payloads(payloads)
+
+
+def _rekey(h: Harness, old_spi: int, new_spi: int, tsr: list[TrafficSelector] | None = None) -> Message:
+    first, plaintext = _rekey_plaintext(h.client, old_spi, new_spi, tsr or [_ts(ANY, ALL)])
+    return h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, first, plaintext)
+
+
+class _Counting:
+    """Counts the selectors narrowing builds: its work, in selectors."""
+
+    def __init__(self) -> None:
+        self.built = 0
+
+    def __call__(self, *args: object) -> TrafficSelector:
+        self.built += 1
+        return TrafficSelector(*args)  # type: ignore[arg-type]
+
+
+# -- finding 1: selector counts, RFC 7296 §2.9 and §3.13 ---------------------------
+
+def test_64_full_range_selectors_narrow_to_one_per_allowed_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 7296 §2.9: the responder answers a subset of the union of the
+    request; 64 selectors differing only in their start ports are one
+    selector, so the three-network exclusion gives four, not 256 (more than
+    §3.13's one-octet count), and narrowing builds only those four."""
+    allowed = complement([IPv4Network(n) for n in THREE])
+    assert len(allowed) == 4
+    for request in (SIXTY_FOUR, [_ts(ANY, ALL, p, p) for p in range(64)]):
+        counting = _Counting()
+        monkeypatch.setattr(traffic_selectors, "TrafficSelector", counting)
+        narrowed = narrow_to_ranges(request, allowed)
+        assert [(t.start_addr, t.end_addr) for t in narrowed] == allowed
+        assert {(t.start_port, t.end_port) for t in narrowed} == {(0, 65535) if request is SIXTY_FOUR else (0, 63)}
+        assert counting.built == 4  # the old code built 256 and compared them pairwise
+
+
+def test_narrowing_stops_at_the_one_octet_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 7296 §3.13: 255 selectors at most. 255 selectors of distinct
+    protocols cannot merge; against 100 allowed ranges the work stops at
+    the first selector past the bound instead of building 25,500."""
+    allowed = [(IPv4Address(i << 24), IPv4Address((i << 24) + 255)) for i in range(100)]
+    request = [_ts(ANY, ALL, protocol=p) for p in range(255)]
+    counting = _Counting()
+    monkeypatch.setattr(traffic_selectors, "TrafficSelector", counting)
+    with pytest.raises(TooManySelectors):
+        narrow_to_ranges(request, allowed)
+    assert counting.built == MAX_TS_PER_PAYLOAD
+
+
+def test_child_rekey_with_64_selectors_is_answered_once_and_installs_one_child(tmp_path: Path, pki: Path) -> None:
+    """The finding's CREATE_CHILD_SA against an exclude-specified policy of
+    three networks: a response with four TSr selectors (RFC 7296 §2.9), one
+    new Child SA, and a retransmit answered from the cache (§2.1) without
+    another child."""
+    h = Harness(tmp_path, pki, EXCLUDE_THREE)
+    result = h.client.connect()
+    first, plaintext = _rekey_plaintext(h.client, h.client.esp_spi, 0x4242, SIXTY_FOUR)
+    answer = h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, first, plaintext)
+    assert _notify_types(answer) == []
+    tsr = answer.get(TSr)
+    assert tsr is not None and len(tsr.selectors) == 4
+    assert len(h.sa.children) == 2 and h.count(InstallChildSa) == 2
+    new = h.sa.children[1].spec
+    assert new.local_selectors == tuple(n for a, b in complement([IPv4Network(x) for x in THREE])
+                                        for n in summarize_address_range(a, b))
+    # the same request again (same message ID): the cached answer, no new child
+    h.client.message_id -= 1
+    again = h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, first, plaintext)
+    assert again.get(SA) == answer.get(SA) and len(h.sa.children) == 2 and h.count(InstallChildSa) == 2
+    assert h.sa.lease is not None and h.sa.lease[1] == result.address
+
+
+def test_child_rekey_with_256_narrowed_selectors_gets_ts_unacceptable(tmp_path: Path, pki: Path) -> None:
+    """64 single, non-adjacent ports x 4 allowed ranges would be 256 TSr
+    selectors, which no TS payload can count (RFC 7296 §3.13): the peer gets
+    TS_UNACCEPTABLE (§2.9), and no Child SA is added or installed."""
+    h = Harness(tmp_path, pki, EXCLUDE_THREE)
+    h.client.connect()
+    answer = _rekey(h, h.client.esp_spi, 0x4242, SIXTY_FOUR_APART)
+    assert _notify_types(answer) == [NotifyType.TS_UNACCEPTABLE]
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+    assert h.client.result.esp_spi_out in [c.spec.spi_in for c in h.sa.children]
+
+
+def test_first_ike_auth_with_64_selectors_gets_four(tmp_path: Path, pki: Path) -> None:
+    """The same TSr in the first IKE_AUTH (RFC 7296 §1.2): answered, with
+    four selectors and one Child SA."""
+    h = Harness(tmp_path, pki, EXCLUDE_THREE, tsr=SIXTY_FOUR)
+    result = h.client.connect()
+    assert len(result.tsr) == 4
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+
+
+def test_first_ike_auth_with_too_many_selectors_is_answered_with_ts_unacceptable(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §2.21.3: a Child SA refused in IKE_AUTH leaves the IKE SA
+    up; the last IKE_AUTH is answered (AUTH, the address) with
+    TS_UNACCEPTABLE, no Child SA is installed, and the lease is the address
+    the client was given, not a phantom."""
+    h = Harness(tmp_path, pki, EXCLUDE_THREE, tsr=SIXTY_FOUR_APART)
+    with pytest.raises(IkeFailure) as failure:
+        h.client.connect()
+    assert failure.value.notify == NotifyType.TS_UNACCEPTABLE
+    assert h.client.result.address is None  # _fail_on_error stops before reading the CP
+    sa = h.sa
+    assert sa.children == [] and h.count(InstallChildSa) == 0
+    assert sa.lease is not None and len(h.responder.sas) == 1
+    last = [e.data for e in h.effects if isinstance(e, SendDatagram)][-1]
+    assert Header.parse(last).exchange == ExchangeType.IKE_AUTH and Header.parse(last).is_response
+
+
+# -- finding 3 (selectors): what the data plane installs ------------------------
+
+ODD_RANGES = [_ts(IPv4Address((i << 24) + 1), IPv4Address((i << 24) + 65536)) for i in range(255)]
+
+
+def test_255_odd_ranges_on_tunnel_all_are_refused_not_installed(tmp_path: Path, pki: Path) -> None:
+    """255 ranges each needing 17 networks would make the data plane
+    install 4,335 for one Child SA; the rekey gets TS_UNACCEPTABLE (RFC 7296
+    §2.9) and the Child SA in place is all that stays installed."""
+    assert sum(len(list(summarize_address_range(t.start_addr, t.end_addr))) for t in ODD_RANGES) == 4335  # type: ignore[arg-type]
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    answer = _rekey(h, h.client.esp_spi, 0x4242, ODD_RANGES)
+    assert _notify_types(answer) == [NotifyType.TS_UNACCEPTABLE]
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+    assert all(len(c.spec.local_selectors) <= MAX_CHILD_NETWORKS for c in h.sa.children)
+
+
+def test_selectors_within_the_bound_are_installed_merged(tmp_path: Path, pki: Path) -> None:
+    """Four of those ranges (68 networks) are over the bound; three (51)
+    are under it and installed, the data plane's networks merged."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    assert _notify_types(_rekey(h, h.client.esp_spi, 0x4242, ODD_RANGES[:4])) == [NotifyType.TS_UNACCEPTABLE]
+    answer = _rekey(h, h.client.esp_spi, 0x4243, ODD_RANGES[:3] * 20)  # duplicates merge too
+    assert _notify_types(answer) == []
+    assert len(answer.get(TSr).selectors) == 3  # type: ignore[union-attr]
+    assert len(h.sa.children[1].spec.local_selectors) == 51
