@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ..sa import IkeSa
 
 NONCE_SIZE = 32
+CHILD_SPI_SIZE = 4  # AH and ESP (RFC 7296 §3.3.1, §3.10)
+IKE_SPI_SIZE = 8
 
 
 def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
@@ -42,14 +44,18 @@ def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Eff
     rekey = message.notify(NotifyType.REKEY_SA)
     if rekey is None:
         return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
-    return _rekey_child(sa, message, offer, nonce.data, int.from_bytes(rekey.spi, "big"), now, effects)
+    if rekey.protocol not in (ProtocolId.AH, ProtocolId.ESP) or len(rekey.spi) != CHILD_SPI_SIZE:
+        # §3.10: REKEY_SA names the Child SA by its protocol and 4-octet SPI
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    return _rekey_child(sa, message, offer, nonce.data, rekey, now, effects)
 
 
-def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_spi_out: int, now: float,
+def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, rekey: Notify, now: float,
                  effects: list[Effect]) -> list[Payload]:
+    old_spi_out = int.from_bytes(rekey.spi, "big")
     old = next((c for c in sa.children if c.spec.spi_out == old_spi_out), None)
-    if old is None or sa.lease is None:
-        return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=ProtocolId.ESP, spi=old_spi_out.to_bytes(4, "big"))]
+    if old is None or rekey.protocol != ProtocolId.ESP or sa.lease is None:
+        return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=rekey.protocol, spi=rekey.spi)]
     tsi, tsr = message.get(TSi), message.get(TSr)
     if tsi is None or tsr is None:
         return [Notify(NotifyType.INVALID_SYNTAX)]
@@ -65,7 +71,12 @@ def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_s
 
 
 def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float) -> list[Payload] | Deferred:
-    chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=8)
+    if any(p.protocol == ProtocolId.IKE and (len(p.spi) != IKE_SPI_SIZE or not any(p.spi))
+           for p in offer.proposals):
+        # §3.3.1: a rekey proposal carries the initiator's new 8-octet IKE
+        # SPI, which is never zero (§3.1)
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=IKE_SPI_SIZE)
     if chosen is None:
         return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
     proposal, suite, _policy = chosen

@@ -245,3 +245,110 @@ def test_selectors_within_the_bound_are_installed_merged(tmp_path: Path, pki: Pa
     assert _notify_types(answer) == []
     assert len(answer.get(TSr).selectors) == 3  # type: ignore[union-attr]
     assert len(h.sa.children[1].spec.local_selectors) == 51
+
+
+# -- finding 2: SPI sizes, RFC 7296 §3.3.1, §3.10, §3.11 ---------------------------------
+
+# N(REKEY_SA, ESP, 5-octet SPI 2^32), SA(ESP, SPI 0, no transforms), Nonce(32 zero octets)
+FINDING_2 = bytes.fromhex("2100000d030540090100000000" "280000100000000c0103040000000000" "00000024") + bytes(32)
+
+
+def test_rekey_sa_with_a_five_octet_spi_is_invalid_syntax(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §3.10: an ESP SPI is four octets; the finding's plaintext
+    is answered INVALID_SYNTAX (it raised OverflowError and went unanswered),
+    the Child SA stays, and the next exchange works."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    answer = h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, PayloadType.NOTIFY, FINDING_2)
+    assert _notify_types(answer) == [NotifyType.INVALID_SYNTAX]
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+    h.client.rekey_child()  # message IDs and the SA are intact
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 2
+
+
+def _notify_body(protocol: int, spi: bytes, notify_type: int = NotifyType.REKEY_SA) -> bytes:
+    return bytes([protocol, len(spi)]) + notify_type.to_bytes(2, "big") + spi
+
+
+@pytest.mark.parametrize("protocol, spi, expected", [
+    # 00000000||spi: eight octets for ESP, not a rekey of `spi`
+    (ProtocolId.ESP, "eight", NotifyType.INVALID_SYNTAX),
+    (ProtocolId.ESP, b"", NotifyType.INVALID_SYNTAX),  # REKEY_SA names an SA: an SPI is required
+    (ProtocolId.IKE, "four", NotifyType.INVALID_SYNTAX),  # IKE SPIs are 8 (or 0) octets
+    (0, "four", NotifyType.INVALID_SYNTAX),  # no protocol to rekey
+    (ProtocolId.AH, "four", NotifyType.CHILD_SA_NOT_FOUND),  # well-formed, but we have no AH SA
+])
+def test_rekey_sa_spi_must_be_the_child_sa_spi(tmp_path: Path, pki: Path, protocol: int, spi: object,
+                                               expected: int) -> None:
+    """RFC 7296 §3.10: REKEY_SA carries the protocol (AH or ESP) and the
+    4-octet SPI of the Child SA; anything else is INVALID_SYNTAX and no
+    Child SA is created."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    real = h.client.esp_spi.to_bytes(4, "big")
+    raw = {"eight": bytes(4) + real, "four": real}.get(spi, spi)  # type: ignore[call-overload]
+    first, rest = _rekey_plaintext(h.client, h.client.esp_spi, 0x4242, [_ts(ANY, ALL)])
+    assert first == PayloadType.NOTIFY
+    old = Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=real).body()
+    length = int.from_bytes(rest[2:4], "big")
+    assert rest[4:length] == old
+    body = _notify_body(protocol, raw)
+    plaintext = rest[:2] + (4 + len(body)).to_bytes(2, "big") + body + rest[length:]
+    answer = h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, PayloadType.NOTIFY, plaintext)
+    assert _notify_types(answer) == [expected]
+    if expected == NotifyType.CHILD_SA_NOT_FOUND:
+        (n,) = answer.notifies()
+        assert (n.protocol, n.spi) == (protocol, raw)  # echoed as sent, §3.10.1
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+
+
+def _delete_plaintext(protocol: int, spi_size: int, spis: list[bytes]) -> bytes:
+    body = bytes([protocol, spi_size]) + len(spis).to_bytes(2, "big") + b"".join(spis)
+    return b"\x00\x00" + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def test_delete_with_a_wrong_spi_size_is_invalid_syntax(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §3.11: an ESP SPI in a Delete is four octets; eight is
+    INVALID_SYNTAX and deletes nothing. An unknown 4-octet SPI is ignored
+    (§1.4.1): an empty answer."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    real = h.client.esp_spi.to_bytes(4, "big")
+    answer = h.client.exchange_plaintext(ExchangeType.INFORMATIONAL, PayloadType.DELETE,
+                                         _delete_plaintext(ProtocolId.ESP, 8, [bytes(4) + real]))
+    assert _notify_types(answer) == [NotifyType.INVALID_SYNTAX]
+    answer = h.client.exchange_plaintext(ExchangeType.INFORMATIONAL, PayloadType.DELETE,
+                                         _delete_plaintext(ProtocolId.ESP, 4, [b"\xff\xff\xff\xff"]))
+    assert answer.payloads == []
+    assert len(h.sa.children) == 1 and h.count(RemoveChildSa) == 0
+
+
+def _proposal_with_spi(client: Initiator, protocol: int, spi: bytes) -> Proposal:
+    return Proposal(1, protocol, spi, client._esp_proposal(0x4242).transforms if protocol == ProtocolId.ESP
+                    else client._proposal().transforms)
+
+
+@pytest.mark.parametrize("protocol, spi, expected", [
+    (ProtocolId.ESP, bytes(7) + b"\x42", NotifyType.INVALID_SYNTAX),  # §3.3.1: ESP SPIs are 4 octets
+    (ProtocolId.ESP, bytes(4), NotifyType.NO_PROPOSAL_CHOSEN),  # RFC 4303 §2.1: SPI 0 is never sent
+    (ProtocolId.IKE, b"", NotifyType.INVALID_SYNTAX),  # a rekey carries the new IKE SPI (§3.3.1)
+    (ProtocolId.IKE, b"\x42" * 4, NotifyType.INVALID_SYNTAX),
+    (ProtocolId.IKE, bytes(8), NotifyType.INVALID_SYNTAX),  # §3.1: an IKE SPI is never zero
+])
+def test_proposal_spi_sizes_in_create_child_sa(tmp_path: Path, pki: Path, protocol: int, spi: bytes,
+                                               expected: int) -> None:
+    """RFC 7296 §3.3.1: in CREATE_CHILD_SA the proposal's SPI is 4 octets
+    for ESP and 8 for IKE; a wrong one is refused with a notify, never an
+    exception, and adds no Child SA or IKE SA."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    payloads: list[Payload] = [SA([_proposal_with_spi(h.client, protocol, spi)]), Nonce(bytes(32))]
+    if protocol == ProtocolId.ESP:
+        payloads = [Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=h.client.esp_spi.to_bytes(4, "big"))] \
+            + payloads + [TSi([_ts(ANY, ALL)]), TSr([_ts(ANY, ALL)])]
+    else:
+        payloads.append(KE(h.client.dh_group, h.client.dh.public_bytes))
+    answer = h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, *encode_payloads(payloads))
+    assert _notify_types(answer) == [expected]
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+    assert len(h.responder.sas) == 1 and len(h.jobs) == 2  # IKE_SA_INIT's DH, IKE_AUTH's signature
