@@ -352,3 +352,124 @@ def test_proposal_spi_sizes_in_create_child_sa(tmp_path: Path, pki: Path, protoc
     assert _notify_types(answer) == [expected]
     assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
     assert len(h.responder.sas) == 1 and len(h.jobs) == 2  # IKE_SA_INIT's DH, IKE_AUTH's signature
+
+
+# -- finding 3: state a client can grow, RFC 7296 §2.8 ----------------------------------
+
+def test_300_rekeys_of_one_child_sa_leave_one_child_sa(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §2.8: after a rekey the initiator deletes the old Child SA.
+    A client that instead rekeys it again gets TEMPORARY_FAILURE (§2.25, an
+    SA being closed) and our Delete of it; after that the SPI is unknown
+    (CHILD_SA_NOT_FOUND). 300 rekeys: two installs, one removal, one Child
+    SA, and one Delete sent."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    old = h.client.esp_spi
+    notifies = [_notify_types(_rekey(h, old, 0x10000 + n)) for n in range(300)]
+    assert notifies[0] == []
+    assert notifies[1] == [NotifyType.TEMPORARY_FAILURE]
+    assert all(n == [NotifyType.CHILD_SA_NOT_FOUND] for n in notifies[2:])
+    assert len(h.sa.children) == 1 and h.sa.children[0].spec.spi_out == 0x10000
+    assert h.count(InstallChildSa) == 2 and h.count(RemoveChildSa) == 1
+    (delete,) = h.answer_peer_requests()
+    assert [(d.protocol, d.spis) for d in delete.get_all(Delete)] == [
+        (ProtocolId.ESP, [h.client.result.esp_spi_out.to_bytes(4, "big")])]
+    assert h.sa.outgoing is None  # our Delete was answered
+
+
+def test_a_chain_of_rekeys_without_deletes_keeps_two_child_sas(tmp_path: Path, pki: Path) -> None:
+    """Rekeying the new Child SA while the one it replaced is still there
+    (never deleted, §2.8) removes that one: 50 chained rekeys without
+    Deletes leave two Child SAs, not 51."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    spi = h.client.esp_spi
+    for n in range(50):
+        assert _notify_types(_rekey(h, spi, 0x10000 + n)) == []
+        spi = 0x10000 + n
+        h.answer_peer_requests()
+        assert len(h.sa.children) <= 2
+    assert [c.spec.spi_out for c in h.sa.children] == [0x10000 + 48, 0x10000 + 49]
+    assert h.count(InstallChildSa) - h.count(RemoveChildSa) == 2
+
+
+def test_child_sas_per_ike_sa_are_capped(tmp_path: Path, pki: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 7296 §3.10.1: past the cap a rekey gets NO_ADDITIONAL_SAS. (The
+    rules above keep a client at two; the cap backs them up, tried here at
+    one.)"""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    monkeypatch.setattr(rekey, "MAX_CHILD_SAS", 1)
+    assert _notify_types(_rekey(h, h.client.esp_spi, 0x4242)) == [NotifyType.NO_ADDITIONAL_SAS]
+    assert len(h.sa.children) == 1 and h.count(InstallChildSa) == 1
+
+
+def _rekey_ike_request(h: Harness, n: int) -> Message:
+    """An IKE SA rekey on the client's current (old) IKE SA, which it keeps."""
+    proposal = Proposal(1, ProtocolId.IKE, (0x1000 + n).to_bytes(8, "big"), h.client._proposal().transforms)
+    return h.client.exchange(ExchangeType.CREATE_CHILD_SA, [SA([proposal]), Nonce(bytes(32)),
+                                                            KE(h.client.dh_group, h.client.dh.public_bytes)])
+
+
+def test_100_rekeys_of_one_ike_sa_leave_one_successor(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §2.8: after an IKE SA rekey the initiator deletes the old
+    IKE SA. Rekeyed again, the old SA answers TEMPORARY_FAILURE (§2.25) and
+    we delete it; 100 rekeys make one new IKE SA (one DH), and once the
+    client answers our Delete only that one is left, holding the session."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    result = h.client.connect()
+    computes = len(h.jobs)
+    notifies = [_notify_types(_rekey_ike_request(h, n)) for n in range(100)]
+    assert notifies[0] == [] and all(n == [NotifyType.TEMPORARY_FAILURE] for n in notifies[1:])
+    assert len(h.jobs) == computes + 1  # one DH: the refused rekeys cost nothing
+    assert len(h.responder.sas) == 2
+    (delete,) = h.answer_peer_requests()
+    assert [d.protocol for d in delete.get_all(Delete)] == [ProtocolId.IKE]
+    (sa,) = h.responder.sas.values()
+    assert sa.spi_i == (0x1000).to_bytes(8, "big") and sa.state is State.ESTABLISHED
+    assert len(sa.children) == 1 and sa.lease is not None and sa.lease[1] == result.address
+
+
+def test_a_chain_of_ike_rekeys_without_deletes_closes_the_oldest(tmp_path: Path, pki: Path) -> None:
+    """Rekeying the new IKE SA while the one it replaced was never deleted
+    (§2.8): that one is deleted by us. Ten chained rekeys leave the newest
+    IKE SA and its predecessor; the others are being deleted."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    for _ in range(10):
+        h.client.rekey_ike(delete_old=False)
+    live = [s for s in h.responder.sas.values() if s.state is State.ESTABLISHED]
+    assert len(live) == 2 and [s.rekeyed for s in live].count(False) == 1
+    deleting = [s for s in h.responder.sas.values() if s.state is State.DELETING]
+    assert len(deleting) == 9 and all(s.outgoing is not None for s in deleting)
+    assert len(h.sa.children) == 1
+
+
+# -- whatever a client sends, it is answered ------------------------------------
+
+def test_mutated_create_child_sa_requests_are_always_answered(tmp_path: Path, pki: Path) -> None:
+    """RFC 7296 §2.21.4: an authentic request is answered, with an error
+    notify if need be. 300 mutations of the finding's plaintexts, sealed
+    with the real keys: one response each, never an exception, and the
+    Child SAs and their selectors stay bounded."""
+    h = Harness(tmp_path, pki, EXCLUDE_THREE)
+    h.client.connect()
+    rng = random.Random(7296)
+    seeds = [_rekey_plaintext(h.client, h.client.esp_spi, 0x4242, SIXTY_FOUR),
+             _rekey_plaintext(h.client, h.client.esp_spi, 0x4243, SIXTY_FOUR_APART),
+             (PayloadType.NOTIFY, FINDING_2)]
+    for n in range(300):
+        first, plaintext = seeds[n % len(seeds)]
+        blob = bytearray(plaintext)
+        for _ in range(rng.randint(1, 4)):
+            blob[rng.randrange(len(blob))] = rng.randrange(256)
+        message_id = h.client.message_id
+        before = len(h.effects)
+        h.client.exchange_plaintext(ExchangeType.CREATE_CHILD_SA, first, bytes(blob))
+        responses = [Header.parse(e.data) for e in h.effects[before:] if isinstance(e, SendDatagram)
+                     and Header.parse(e.data).is_response]
+        assert [r.message_id for r in responses] == [message_id]
+        h.answer_peer_requests()
+        sa = h.sa
+        assert len(sa.children) <= rekey.MAX_CHILD_SAS
+        assert all(len(c.spec.local_selectors) <= MAX_CHILD_NETWORKS for c in sa.children)
