@@ -125,6 +125,7 @@ class IkeSa:
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
+    predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(

@@ -31,6 +31,7 @@ class ChildSa:
     spec: ChildSaSpec
     suite: EspSuite
     created: float
+    replaced_by: int | None = None  # our inbound SPI of the Child SA that rekeyed it (RFC 7296 §2.8)
 
 
 @dataclass

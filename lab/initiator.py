@@ -27,6 +27,7 @@ from ikev2d.eap.packet import EapPacket
 from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType,
                          IdType, IntegId, NotifyType, PayloadType, ProtocolId, TransformType, TsType)
 from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
+from ikev2d.protect.sk import Route, seal
 from ikev2d.tasks.natd import natd_notifies
 from ikev2d.wire.header import Header
 from ikev2d.wire.message import Message, decode_message, encode_message
@@ -73,6 +74,9 @@ class InitiatorOptions:
     local: tuple[str, int] = ("198.18.0.2", 500)
     remote: tuple[str, int] = ("198.18.0.1", 500)
     fake_nat: bool = False
+    # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
+    tsi: Sequence[TrafficSelector] | None = None
+    tsr: Sequence[TrafficSelector] | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Initiator:
         self.result = Result()
         self.deleted_by_peer = False
         self.requests_answered = 0
+        self.peer_requests: list[bytes] = []  # requests the responder sent along with an answer
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -171,7 +176,21 @@ class Initiator:
         answers: list[bytes] = []
         for d in datagrams:
             answers += self.send(d)
+        return self._answer(exchange, answers)
+
+    def exchange_plaintext(self, exchange: int, first_payload: int, plaintext: bytes) -> Message:
+        """Send `plaintext` (a payload chain starting with `first_payload`)
+        sealed with the SA's real keys, whatever it holds: hostile tests."""
+        route = Route(self.spi_i, self.spi_r, exchange, self.message_id, False, True)
+        return self._answer(exchange, self.send(seal(route, PayloadType.SK, first_payload, b"", plaintext, self.sk,
+                                                     self.random)))
+
+    def _answer(self, exchange: int, datagrams: list[bytes]) -> Message:
         self.message_id += 1
+        answers: list[bytes] = []
+        for raw in datagrams:
+            # a request of the responder's own (a Delete) may leave with its answer
+            (answers if Header.parse(raw).is_response else self.peer_requests).append(raw)
         reassembler = FragmentReassembler(self.sk)
         for raw in answers:
             if Header.parse(raw).next_payload == PayloadType.SKF:
@@ -203,7 +222,7 @@ class Initiator:
             idi, Notify(NotifyType.INITIAL_CONTACT), IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
                                         ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
-            SA([esp]), TSi([everything]), TSr([everything]),
+            SA([esp]), TSi(list(self.o.tsi or [everything])), TSr(list(self.o.tsr or [everything])),
         ])
         self._fail_on_error(first)
         self._verify_responder(first)
@@ -345,8 +364,9 @@ class Initiator:
         self.result.esp_spi_in, self.result.esp_spi_out = new_spi, responder_spi
         return new_spi, responder_spi
 
-    def rekey_ike(self) -> None:
-        """Rekey the IKE SA (new SPIs, keys from the old SK_d), delete the old one."""
+    def rekey_ike(self, delete_old: bool = True) -> None:
+        """Rekey the IKE SA (new SPIs, keys from the old SK_d), delete the
+        old one (unless told not to, as a misbehaving client would not)."""
         new_spi_i = self.random(8)
         group = self.dh_group
         dh = get_dh_group(group).generate()
@@ -360,7 +380,8 @@ class Initiator:
         shared = dh.exchange(_require(answer, KE, "IKE SA rekey response").data)
         keys = derive_rekeyed_ike_keys(self.prf, self.keys.sk_d, self.prf, self.encr, self.integ, nonce_i, nonce_r,
                                        shared, new_spi_i, chosen.spi)
-        self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])  # on the old SA
+        if delete_old:
+            self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])  # on the old SA
         self.spi_i, self.spi_r, self.keys, self.message_id = new_spi_i, chosen.spi, keys, 0
         self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=keys.sk_er, sk_a_in=keys.sk_ar,
                          sk_e_out=keys.sk_ei, sk_a_out=keys.sk_ai)

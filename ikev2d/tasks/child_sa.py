@@ -20,7 +20,8 @@ from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
 from .config_payload import application_version, build_reply, requested_ipv4
 from .proposals import select_esp
-from .traffic_selectors import narrow_to_address, narrow_to_ranges, selectors_to_networks
+from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_address, narrow_to_ranges,
+                                network_count, selectors_to_networks)
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -83,8 +84,18 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     if chosen is None:
         return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
     proposal, suite, ours = chosen
-    tsi = narrow_to_address(tsi_req.selectors, address)
-    tsr = narrow_to_ranges(tsr_req.selectors, sa.profile.protected_ranges())
+    allowed = sa.profile.protected_ranges()
+    try:
+        tsi = narrow_to_address(tsi_req.selectors, address)
+        tsr = narrow_to_ranges(tsr_req.selectors, allowed)
+        # bounded before anything is installed: refused, the request leaves no state
+        limit = max(MAX_CHILD_NETWORKS, network_count(allowed))
+        local_networks = selectors_to_networks(tsr, limit)
+        remote_networks = selectors_to_networks(tsi, limit)
+    except TooManySelectors as exc:
+        effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                               f"Traffic selectors refused: {exc}")))
+        return Notify(NotifyType.TS_UNACCEPTABLE)
     if not tsi or not tsr:
         effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
                                                "There was no IPSEC policy found for received TS")))
@@ -105,7 +116,7 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
         encr_key_out=keys.encr_r, integ_key_out=keys.integ_r,
         local_address=sa.local[0], remote_address=sa.remote[0],
         encap_local_port=sa.local[1] if nat else None, encap_remote_port=sa.remote[1] if nat else None,
-        local_selectors=selectors_to_networks(tsr), remote_selectors=selectors_to_networks(tsi),
+        local_selectors=local_networks, remote_selectors=remote_networks,
         lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
         username=sa.username,
     )

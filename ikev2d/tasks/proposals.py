@@ -10,6 +10,7 @@ from ..conf.model import IkePolicy, IpsecProposal
 from ..iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformType
 from ..wire.payloads import Proposal, Transform
 
+MIN_ESP_SPI = 256  # RFC 4303 §2.1
 AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
 
 
@@ -134,6 +135,8 @@ def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal]) 
         for proposal in offered:
             if proposal.protocol != ProtocolId.ESP or len(proposal.spi) != 4:
                 continue
+            if int.from_bytes(proposal.spi, "big") < MIN_ESP_SPI:
+                continue  # RFC 4303 §2.1: 0 is never sent, 1-255 are reserved
             by_type = _by_type(proposal)
             if TransformType.DH in by_type and any(t.id != DhId.NONE for t in by_type[TransformType.DH]):
                 # PFS groups in IKE_AUTH are ignored by RFC 7296 §1.2; only

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from ..sa import IkeSa
 
 NONCE_SIZE = 32
+CHILD_SPI_SIZE = 4  # AH and ESP (RFC 7296 §3.3.1, §3.10)
+IKE_SPI_SIZE = 8
+# A remote-access client keeps one Child SA, two while a rekey waits for the
+# client to delete the old one (§2.8); the rules in _rekey_child keep it
+# there. This cap backs them up with some headroom: past it a client would
+# only grow our state and the data plane's, so a rekey gets NO_ADDITIONAL_SAS
+# (§3.10.1).
+MAX_CHILD_SAS = 4
 
 
 def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
@@ -38,18 +46,33 @@ def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Eff
     if len(nonce.data) < max(16, sa.prf.key_size // 2):
         return [Notify(NotifyType.INVALID_SYNTAX)]
     if offer.proposals[0].protocol == ProtocolId.IKE:
-        return _rekey_ike(sa, message, offer, nonce.data, now)
+        return _rekey_ike(sa, message, offer, nonce.data, now, effects)
     rekey = message.notify(NotifyType.REKEY_SA)
     if rekey is None:
         return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
-    return _rekey_child(sa, message, offer, nonce.data, int.from_bytes(rekey.spi, "big"), now, effects)
+    if rekey.protocol not in (ProtocolId.AH, ProtocolId.ESP) or len(rekey.spi) != CHILD_SPI_SIZE:
+        # §3.10: REKEY_SA names the Child SA by its protocol and 4-octet SPI
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    return _rekey_child(sa, message, offer, nonce.data, rekey, now, effects)
 
 
-def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_spi_out: int, now: float,
+def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, rekey: Notify, now: float,
                  effects: list[Effect]) -> list[Payload]:
+    old_spi_out = int.from_bytes(rekey.spi, "big")
     old = next((c for c in sa.children if c.spec.spi_out == old_spi_out), None)
-    if old is None or sa.lease is None:
-        return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=ProtocolId.ESP, spi=old_spi_out.to_bytes(4, "big"))]
+    if old is None or rekey.protocol != ProtocolId.ESP or sa.lease is None:
+        return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=rekey.protocol, spi=rekey.spi)]
+    if old.replaced_by is not None:
+        # §2.8: the initiator deletes the old SA once the new one is up. It
+        # did not, and asks again: we close it ourselves and answer as §2.25
+        # asks for a rekey of an SA being closed. No second replacement.
+        effects += sa.delete_child(old.spec.spi_in, now)
+        return [Notify(NotifyType.TEMPORARY_FAILURE)]
+    for stale in [c for c in sa.children if c.replaced_by == old.spec.spi_in]:
+        # rekeyed twice over and still not deleted by the initiator (§2.8)
+        effects += sa.delete_child(stale.spec.spi_in, now)
+    if len(sa.children) >= MAX_CHILD_SAS:
+        return [Notify(NotifyType.NO_ADDITIONAL_SAS)]
     tsi, tsr = message.get(TSi), message.get(TSr)
     if tsi is None or tsr is None:
         return [Notify(NotifyType.INVALID_SYNTAX)]
@@ -59,13 +82,27 @@ def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, old_s
         return [negotiated]
     reply, tsi_out, tsr_out, child = negotiated
     # the old pair stays until the initiator deletes it (§2.8)
+    old.replaced_by = child.spec.spi_in
     effects.append(Emit(ChildSaRekeyed(sa.name, sa.local, sa.remote, sa.username, old.spec.spi_in,
                                        child.spec.spi_in, child.spec.spi_out)))
     return [reply, Nonce(nonce_r), tsi_out, tsr_out]
 
 
-def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float) -> list[Payload] | Deferred:
-    chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=8)
+def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: float,
+               effects: list[Effect]) -> list[Payload] | Deferred:
+    if sa.rekeyed:
+        # §2.8: the initiator deletes the old IKE SA once the new one is up. A
+        # second rekey of it means it did not: we close it ourselves (its
+        # session lives on in the successor) and refuse as §2.25 asks for a
+        # rekey of an SA being closed.
+        effects += sa.initiate_delete(now, "IKE SA rekeyed twice")
+        return [Notify(NotifyType.TEMPORARY_FAILURE)]
+    if any(p.protocol == ProtocolId.IKE and (len(p.spi) != IKE_SPI_SIZE or not any(p.spi))
+           for p in offer.proposals):
+        # §3.3.1: a rekey proposal carries the initiator's new 8-octet IKE
+        # SPI, which is never zero (§3.1)
+        return [Notify(NotifyType.INVALID_SYNTAX)]
+    chosen = select_ike(offer.proposals, sa.settings.ike_policies, spi_size=IKE_SPI_SIZE)
     if chosen is None:
         return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
     proposal, suite, _policy = chosen
@@ -90,8 +127,13 @@ def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: fl
             sa, spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
             nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"", created=now,
             next_request_id=0, last_response_id=-1, last_response=[], waiting=None, next_own_id=0,
-            outgoing=None, children=list(sa.children), pending=None, successor=None, rekeyed=False)
+            outgoing=None, children=list(sa.children), pending=None, successor=None, rekeyed=False,
+            predecessor=sa)
         sa.hand_over_to(successor)
+        # the IKE SA this one replaced, if the initiator never deleted it (§2.8)
+        stale, sa.predecessor = sa.predecessor, None
+        if stale is not None:
+            effects.extend(stale.initiate_delete(now, "IKE SA rekeyed again"))
         effects.append(Emit(IkeSaRekeyed(sa.name, sa.local, sa.remote, sa.username, successor.name,
                                          suite.describe())))
         reply = Proposal(proposal.number, ProtocolId.IKE, spi_r_new, suite.transforms())

@@ -167,6 +167,12 @@ class Nonce(PayloadBase):
         return cls(bytes(body), critical=critical)
 
 
+# SPI sizes a Notify may carry per protocol (§3.10): none at all, or the
+# protocol's own, 4 octets for AH and ESP. For the IKE SA the SPI "MUST be
+# zero" octets; an 8-octet IKE SPI, which older peers send, is tolerated.
+_NOTIFY_SPI_SIZES: dict[int, tuple[int, ...]] = {ProtocolId.IKE: (0, 8), ProtocolId.AH: (0, 4), ProtocolId.ESP: (0, 4)}
+
+
 @dataclass(frozen=True, slots=True)
 class Notify(PayloadBase):
     """Notify (§3.10)."""
@@ -187,6 +193,8 @@ class Notify(PayloadBase):
         spi_end = _NOTIFY.size + spi_size
         if spi_end > len(body):
             raise InvalidSyntax(f"Notify SPI size {spi_size} runs past the payload")
+        if spi_size not in _NOTIFY_SPI_SIZES.get(protocol, (spi_size,)):
+            raise InvalidSyntax(f"Notify for protocol {protocol} with SPI size {spi_size}")
         return cls(
             notify_type, protocol, bytes(body[_NOTIFY.size:spi_end]), bytes(body[spi_end:]),
             critical=critical,

@@ -15,6 +15,7 @@ from ikev2d.wire.errors import InvalidSyntax
 _SELECTOR = struct.Struct("!BBHHH")
 _V4 = int(TsType.TS_IPV4_ADDR_RANGE)
 _V6 = int(TsType.TS_IPV6_ADDR_RANGE)
+MAX_SELECTORS = 255  # Number of TSs is one octet (§3.13)
 # Selector Length and address width per TS type (§3.13.1)
 _LAYOUT: dict[int, tuple[int, int, type[IPv4Address] | type[IPv6Address]]] = {
     _V4: (16, 4, IPv4Address),
@@ -50,6 +51,9 @@ class _TrafficSelectors(PayloadBase):
     selectors: list[TrafficSelector]
 
     def body(self) -> bytes:
+        if not 0 < len(self.selectors) <= MAX_SELECTORS:
+            # the count is one octet (§3.13); callers bound what they send
+            raise ValueError(f"a TS payload holds 1 to {MAX_SELECTORS} selectors, not {len(self.selectors)}")
         return TYPE_AND_RESERVED.pack(len(self.selectors)) + b"".join(
             s.encode() for s in self.selectors
         )

@@ -227,6 +227,26 @@ def test_notify_layout_and_spi_bounds() -> None:
         Notify.parse_body(b"\x03\x05\x40\x09\x01\x02\x03\x04")
 
 
+@pytest.mark.parametrize("body, ok", [
+    (b"\x03\x05\x40\x09" + b"\x01" + bytes(4), False),  # a 5-octet ESP SPI (the fuzzing finding)
+    (b"\x03\x08\x40\x09" + bytes(8), False),  # 00000000||spi is no ESP SPI
+    (b"\x02\x02\x40\x09" + bytes(2), False),  # AH SPIs are 4 octets too
+    (b"\x01\x04\x40\x09" + bytes(4), False),  # IKE: no SPI, or the 8-octet one older peers send
+    (b"\x03\x04\x40\x09" + bytes(4), True),
+    (b"\x03\x00\x40\x09", True),  # no SPI: the protocol is ignored
+    (b"\x01\x08\x40\x09" + bytes(8), True),
+    (b"\x00\x00\x40\x0c", True),
+])
+def test_notify_spi_size_follows_the_protocol(body: bytes, ok: bool) -> None:
+    """§3.10: the SPI Size is the protocol's SPI size (4 for AH and ESP) or
+    zero; anything else is INVALID_SYNTAX, never a value that overflows."""
+    if ok:
+        assert Notify.parse_body(body).body() == body
+    else:
+        with pytest.raises(InvalidSyntax, match="SPI size"):
+            Notify.parse_body(body)
+
+
 def test_delete_layouts() -> None:
     """§3.11: IKE delete has SPI size 0 and no SPIs; ESP lists 4-octet SPIs."""
     assert Delete(ProtocolId.IKE, []).body() == b"\x01\x00\x00\x00"

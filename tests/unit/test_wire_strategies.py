@@ -131,6 +131,15 @@ def deletes(draw: st.DrawFn) -> Delete:
 
 
 @st.composite
+def notifies(draw: st.DrawFn) -> Notify:
+    """§3.10: no SPI, or the protocol's own (4 octets for AH and ESP, 8 for IKE)."""
+    protocol = draw(u8)
+    size = draw(st.sampled_from({ProtocolId.IKE: [0, 8], ProtocolId.AH: [0, 4], ProtocolId.ESP: [0, 4]}.get(
+        protocol, [0, 1, 4, 8])))
+    return Notify(draw(u16), protocol, draw(blob(size, size)), draw(blob(0, 40)), critical=draw(critical))
+
+
+@st.composite
 def skf_payloads(draw: st.DrawFn) -> SKF:
     total = draw(st.integers(1, 0xFFFF))
     number = draw(st.integers(1, total))
@@ -148,7 +157,7 @@ plain_payloads = st.one_of(
     certreqs(),
     st.builds(AUTH, u8, blob(1, 64), critical=critical),
     st.builds(Nonce, blob(16, 256), critical=critical),
-    st.builds(Notify, u16, u8, blob(0, 8), blob(0, 40), critical=critical),
+    notifies(),
     deletes(),
     st.builds(Vendor, blob(0, 32), critical=critical),
     ts_payloads,
