@@ -8,6 +8,8 @@ functions of a snapshot, so they are tested without a daemon.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
 import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -139,24 +141,52 @@ def to_dict(value: Any) -> dict[str, Any]:
     return dataclasses.asdict(value)
 
 
+def fields_of(value: Any, leave_out: str = "") -> dict[str, Any]:
+    """One level of a snapshot dataclass (tuples stay tuples, JSON makes
+    them lists): what `to_dict` gives for a flat one, without its deep copy."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.name != leave_out}
+
+
 _T = typing.TypeVar("_T", bound="DataclassInstance")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)  # resolving them is slow: once per class
+
+
 def from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
-    """Rebuild a snapshot dataclass from `to_dict` output (after JSON)."""
-    hints = typing.get_type_hints(cls)
+    """Rebuild a snapshot dataclass from `to_dict` output (after JSON).
+    TypeError names the field when a value is missing or of the wrong type."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: not an object")
+    hints = _hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in data:
-            kwargs[f.name] = _decode(hints[f.name], data[f.name])
-    return cls(**kwargs)
+            kwargs[f.name] = _decode(hints[f.name], data[f.name], f.name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{cls.__name__}: {exc}") from None
 
 
-def _decode(hint: Any, value: Any) -> Any:
+def _decode(hint: Any, value: Any, name: str) -> Any:
     origin = typing.get_origin(hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value)
     if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name}: not a list")
         (item, *_rest) = typing.get_args(hint)
-        return tuple(_decode(item, v) for v in value)
+        return tuple(_decode(item, v, name) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (hint,) = [o for o in options if o is not type(None)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise TypeError(f"{name}: {type(value).__name__}, not {hint.__name__}")
     return value
