@@ -22,8 +22,9 @@ DEFAULT_PATH = "/run/ikev2d/control.sock"
 # EAP identity and its IDi, come from payloads of at most 65535 octets and
 # JSON escaping grows an octet to 6 at worst (\u00XX), so 2 x 6 x 65535 =
 # 786,420 octets plus the fixed fields (< 4 KiB) and names from our own
-# configuration; a Child SA record holds at most the ~4,000 selectors of
-# one TS payload (< 200 KiB). A record that would pass the cap anyway ends
+# configuration; a Child SA's selectors, which a client can make many,
+# travel 1,000 a line (snapshot_stream.SELECTOR_CHUNK, < 40 KiB). The
+# worst session line comes to 787,177 octets. A record that would pass the cap anyway ends
 # the answer with an error line, never a longer line
 # (tests/unit/test_control_scale.py builds the worst case).
 MAX_LINE = 1 << 20
