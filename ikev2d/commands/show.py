@@ -8,35 +8,42 @@ daemon through its control socket.
     ikev2d show running-config
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
-prints the same values as JSON.
+prints the same values as JSON. The daemon streams its answer, one session
+at a time, and the listing is printed as it comes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any, Callable
 
-from ..control.client import request
+from ..control.client import request, stream
 from ..control.protocol import DEFAULT_PATH, ControlError
+from ..control.snapshot_stream import SnapshotReader
 from ..show import asp_socket, ikev2_sa, ipsec_sa, running_config, sessiondb_sessions, sessiondb_summary
-from ..show.snapshot import Snapshot, from_dict
+from ..show.listing import Document, Listing, write_json
+from ..show.snapshot import Snapshot
 
-# (text, json) from a snapshot
-Renderers = tuple[Callable[[Snapshot], str], Callable[[Snapshot], dict[str, Any]]]
 
-SNAPSHOT_COMMANDS: dict[tuple[str, ...], Renderers] = {
-    ("crypto", "ikev2", "sa"): (ikev2_sa.render, ikev2_sa.as_json),
-    ("crypto", "ikev2", "sa", "detail"): (lambda s: ikev2_sa.render(s, detail=True), ikev2_sa.as_json),
-    ("crypto", "ipsec", "sa"): (ipsec_sa.render, ipsec_sa.as_json),
-    ("vpn-sessiondb",): (sessiondb_summary.render, sessiondb_summary.as_json),
-    ("vpn-sessiondb", "summary"): (sessiondb_summary.render, sessiondb_summary.as_json),
-    ("vpn-sessiondb", "anyconnect"): (lambda s: sessiondb_sessions.render(s, "anyconnect"),
-                                      lambda s: sessiondb_sessions.as_json(s, "anyconnect")),
-    ("vpn-sessiondb", "ra-ikev2-ipsec"): (lambda s: sessiondb_sessions.render(s, "ra-ikev2-ipsec"),
-                                          lambda s: sessiondb_sessions.as_json(s, "ra-ikev2-ipsec")),
-    ("asp", "table", "socket"): (asp_socket.render, asp_socket.as_json),
+def _head_only(render_text: Callable[[Snapshot], str], render_json: Callable[[Snapshot], dict[str, Any]]) -> Listing:
+    """A command answered by the snapshot's head: no session records asked for."""
+    return Listing(lambda head, _: [render_text(head)], lambda head, _: Document(render_json(head)), sessions=False)
+
+
+SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
+    ("crypto", "ikev2", "sa"): Listing(ikev2_sa.text, ikev2_sa.document),
+    ("crypto", "ikev2", "sa", "detail"): Listing(lambda h, s: ikev2_sa.text(h, s, detail=True), ikev2_sa.document),
+    ("crypto", "ipsec", "sa"): Listing(ipsec_sa.text, ipsec_sa.document),
+    ("vpn-sessiondb",): _head_only(sessiondb_summary.render, sessiondb_summary.as_json),
+    ("vpn-sessiondb", "summary"): _head_only(sessiondb_summary.render, sessiondb_summary.as_json),
+    ("vpn-sessiondb", "anyconnect"): Listing(lambda h, s: sessiondb_sessions.text(h, s, "anyconnect"),
+                                             lambda h, s: sessiondb_sessions.document(h, s, "anyconnect")),
+    ("vpn-sessiondb", "ra-ikev2-ipsec"): Listing(lambda h, s: sessiondb_sessions.text(h, s, "ra-ikev2-ipsec"),
+                                                 lambda h, s: sessiondb_sessions.document(h, s, "ra-ikev2-ipsec")),
+    ("asp", "table", "socket"): _head_only(asp_socket.render, asp_socket.as_json),
 }
 RUNNING_CONFIG = ("running-config",)
 ALL_COMMANDS = [*SNAPSHOT_COMMANDS, RUNNING_CONFIG]
@@ -82,19 +89,35 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if command == RUNNING_CONFIG:
-            text = request(args.control, {"op": "running-config"}).get("text")
-            data = running_config.as_json(text)
-            out = running_config.render(text)
-            status = 0 if text is not None else 1
-        else:
-            snapshot = from_dict(Snapshot, request(args.control, {"op": "snapshot"})["snapshot"])
-            render_text, render_json = SNAPSHOT_COMMANDS[command]
-            data, out, status = render_json(snapshot), render_text(snapshot), 0
-    except (ControlError, KeyError, TypeError) as exc:
+            return _running_config(args)
+        return _listing(args, SNAPSHOT_COMMANDS[command])
+    except (ControlError, KeyError, TypeError, ValueError) as exc:
+        # a listing cut short has printed part of itself: the status says so
+        sys.stdout.flush()
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
         return 1
+
+
+def _running_config(args: argparse.Namespace) -> int:
+    text = request(args.control, {"op": "running-config"}).get("text")
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(running_config.as_json(text), indent=2))
     else:
-        sys.stdout.write(out)
-    return status
+        sys.stdout.write(running_config.render(text))
+    return 0 if text is not None else 1
+
+
+def _listing(args: argparse.Namespace, listing: Listing) -> int:
+    """Render the answer as it arrives: one session in memory at a time."""
+    lines = stream(args.control, {"op": "show", "sessions": listing.sessions})
+    with contextlib.closing(lines):
+        reader = SnapshotReader(lines)
+        sessions = reader.sessions()
+        if args.json:
+            write_json(listing.document(reader.head, sessions), sys.stdout)
+        else:
+            for piece in listing.text(reader.head, sessions):
+                sys.stdout.write(piece)
+        for _ in sessions:
+            pass  # read to the end line: an answer cut short is an error, not a short listing
+    return 0

@@ -8,8 +8,9 @@ derived here from what it does keep.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -176,13 +177,31 @@ def listeners(entries: Iterable[Listening]) -> tuple[ListenerSnapshot, ...]:
     return tuple(ListenerSnapshot(e.protocol, e.address, e.port, e.socket_id) for e in entries)
 
 
-def snapshot(daemon: DaemonView, stats: SessionStats, now_mono: float, now_wall: float) -> Snapshot:
-    sas = sorted((sa for sa in daemon.responder.sas.values() if sa.state in _SHOWN), key=lambda sa: sa.unique_id)
+def shown(responder: Responder) -> list[IkeSa]:
+    """The SAs a listing shows, in session order."""
+    return sorted((sa for sa in responder.sas.values() if sa.state in _SHOWN), key=lambda sa: sa.unique_id)
+
+
+def sessions(daemon: DaemonView, sas: Iterable[IkeSa], now_mono: float, now_wall: float) -> Iterator[SessionSnapshot]:
+    """Each SA as it is when its turn comes: a streamed listing lets IKE
+    run between records, so an SA that went meanwhile is left out."""
+    for sa in sas:
+        if sa.state in _SHOWN:
+            yield session(sa, daemon, now_mono, now_wall)
+
+
+def head(daemon: DaemonView, stats: SessionStats, now_wall: float) -> Snapshot:
+    """Everything of a snapshot but its sessions."""
     return Snapshot(
         hostname=daemon.config.device.hostname,
         taken_epoch=now_wall,
         vpn_capacity=DEVICE_VPN_CAPACITY,
-        sessions=tuple(session(sa, daemon, now_mono, now_wall) for sa in sas),
         listeners=listeners(daemon.listeners),
         totals=stats.observe(presence(daemon.responder)),
     )
+
+
+def snapshot(daemon: DaemonView, stats: SessionStats, now_mono: float, now_wall: float) -> Snapshot:
+    """The whole snapshot at once (tests; the control socket streams it)."""
+    listed = tuple(sessions(daemon, shown(daemon.responder), now_mono, now_wall))
+    return dataclasses.replace(head(daemon, stats, now_wall), sessions=listed)

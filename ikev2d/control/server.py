@@ -4,6 +4,11 @@ A Unix stream socket, mode 0600 in a folder created 0700, and each peer's
 credentials checked (SO_PEERCRED): only root or the daemon's own user may
 ask. One request per connection; the handler runs on the event loop, so it
 sees the responder between two datagrams, never in the middle of one.
+
+An answer is one line or a stream of lines (an iterator the handler
+returns). A stream is written a line at a time, waiting whenever the
+socket's buffer is full, so the daemon holds one record and a bounded
+buffer however long the answer; between records it lets IKE run.
 """
 
 from __future__ import annotations
@@ -16,14 +21,20 @@ import socket
 import stat
 import struct
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Union
 
-from .protocol import MAX_MESSAGE, ControlError, check_path, decode, encode, error
+from .protocol import MAX_LINE, MAX_REQUEST, ControlError, check_path, decode, encode, error
 
 log = logging.getLogger("ikev2d.control")
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Answer = Union[dict[str, Any], Iterator[dict[str, Any]]]
+Handler = Callable[[dict[str, Any]], Answer]
 READ_TIMEOUT = 5.0
+# a client that stops reading (a pager left open) gives up its answer
+# after this long, rather than hold its records and the SA list forever
+WRITE_TIMEOUT = 30.0
+WRITE_BUFFER = 1 << 16  # wait for the client beyond this much unsent
+YIELD_EVERY = 100  # records written between two turns of the event loop
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
 
@@ -39,7 +50,7 @@ class ControlServer:
         _prepare(self.path)
         old = os.umask(0o177)  # the socket is born 0600: no window before chmod
         try:
-            self._server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_MESSAGE)
+            self._server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_REQUEST)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
@@ -63,10 +74,14 @@ class ControlServer:
             # the request is read even from a refused peer, so its write
             # never meets a closed socket and it gets the refusal to read
             answer = await self._answer(reader, _peer_allowed(writer))
-            writer.write(encode(answer))
-            await writer.drain()
+            writer.transport.set_write_buffer_limits(high=WRITE_BUFFER)
+            if isinstance(answer, dict):
+                _write(writer, answer)
+                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            else:
+                await self._stream(writer, answer)
         except (ConnectionError, asyncio.TimeoutError):
-            pass
+            pass  # the client left or stopped reading: nothing of ours is lost
         finally:
             writer.close()
             try:
@@ -74,7 +89,24 @@ class ControlServer:
             except ConnectionError:
                 pass
 
-    async def _answer(self, reader: asyncio.StreamReader, allowed: bool) -> dict[str, Any]:
+    async def _stream(self, writer: asyncio.StreamWriter, lines: Iterator[dict[str, Any]]) -> None:
+        try:
+            for count, line in enumerate(_guarded(lines), 1):
+                if writer.is_closing():
+                    return  # the client went: a write now would only be dropped
+                if not _write(writer, line):
+                    return
+                if writer.transport.get_write_buffer_size() > WRITE_BUFFER:
+                    await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                if count % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+        finally:
+            close = getattr(lines, "close", None)
+            if close is not None:
+                close()
+
+    async def _answer(self, reader: asyncio.StreamReader, allowed: bool) -> Answer:
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
             if not allowed:
@@ -89,6 +121,28 @@ class ControlServer:
         except Exception as exc:  # a bad request must not take the daemon down
             log.exception("control request %r failed", request.get("op"))
             return error(f"internal error: {exc}")
+
+
+def _guarded(lines: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The handler's lines, a failure while making one turned into a last
+    error line (the reader then reports it) instead of a cut answer."""
+    try:
+        yield from lines
+    except Exception as exc:
+        log.exception("control answer failed while streaming")
+        yield error(f"internal error: {exc}")
+
+
+def _write(writer: asyncio.StreamWriter, answer: dict[str, Any]) -> bool:
+    """Write one line; False when it had to be an error line instead."""
+    line = encode(answer)
+    if len(line) <= MAX_LINE:
+        writer.write(line)
+        return True
+    # never a line the client must refuse: it learns why, and the answer ends
+    log.error("control answer: a record of %d octets exceeds the %d-octet line limit", len(line), MAX_LINE)
+    writer.write(encode(error(f"a record of {len(line)} octets exceeds the {MAX_LINE}-octet line limit")))
+    return False
 
 
 def _peer_allowed(writer: asyncio.StreamWriter) -> bool:

@@ -1,5 +1,6 @@
-"""What the control socket does for a running daemon: snapshots for `show`,
-the running configuration, and `vpn-sessiondb logoff`."""
+"""What the control socket does for a running daemon: snapshots for `show`
+(streamed, ikev2d/control/snapshot_stream.py), the running configuration,
+and `vpn-sessiondb logoff`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from ..effects import Effect
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
 from ..show.running_config import render_config
-from ..show.snapshot import to_dict
-from . import collect
+from . import collect, snapshot_stream
 from .protocol import ControlError, error
-from .server import ControlServer
+from .server import Answer, ControlServer
 from .stats import SessionStats
 
 log = logging.getLogger("ikev2d.control")
@@ -40,16 +40,25 @@ class ControlService:
         self.clock = clock
         self.wall = wall
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, request: dict[str, Any]) -> Answer:
         op = request.get("op")
-        if op == "snapshot":
-            snap = collect.snapshot(self.daemon, self.stats, self.clock(), self.wall())
-            return {"ok": True, "snapshot": to_dict(snap)}
+        if op == "show":
+            with_sessions = request.get("sessions", True)
+            if not isinstance(with_sessions, bool):
+                return error("show: sessions must be true or false")
+            return self._show(with_sessions)
         if op == "running-config":
             return {"ok": True, "text": render_config(self.daemon.config)}
         if op == "logoff":
             return self._logoff(request)
         return error(f"unknown request {op!r}")
+
+    def _show(self, with_sessions: bool) -> Iterator[dict[str, Any]]:
+        # the SA list is taken now, each session read when its turn comes
+        now_mono, now_wall = self.clock(), self.wall()
+        head = collect.head(self.daemon, self.stats, now_wall)
+        sas = collect.shown(self.daemon.responder) if with_sessions else []
+        return snapshot_stream.answer(head, collect.sessions(self.daemon, sas, now_mono, now_wall))
 
     def sample(self) -> None:
         self.stats.observe(collect.presence(self.daemon.responder))
@@ -65,13 +74,13 @@ class ControlService:
             return sa.username == name if by_name else session_index(sa.unique_id) == index
 
         responder = self.daemon.responder
-        count = 0
-        for sa in list(responder.sas.values()):
-            if sa.state is State.ESTABLISHED and chosen(sa):
-                self.sample()  # count the session before it goes
-                self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, self.clock()))
-                count += 1
-        return {"ok": True, "count": count}
+        going = [sa for sa in responder.sas.values() if sa.state is State.ESTABLISHED and chosen(sa)]
+        if going:
+            self.sample()  # count the sessions before they go: once, not once each (O(n) a sample)
+        now = self.clock()
+        for sa in going:
+            self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, now))
+        return {"ok": True, "count": len(going)}
 
 
 class Control:

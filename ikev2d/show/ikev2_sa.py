@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Iterator
 
 from . import names
+from .listing import Document, Sessions, lines_text
 from .snapshot import ChildSnapshot, SessionSnapshot, Snapshot
 
 EMPTY = "There are no IKEv2 SAs"
@@ -105,17 +106,28 @@ def sa_view(s: SessionSnapshot) -> dict[str, Any]:
     }
 
 
+def document(head: Snapshot, sessions: Sessions) -> Document:
+    return Document({}, "ikev2_sas", (sa_view(s) for s in sessions))
+
+
 def as_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {"ikev2_sas": [sa_view(s) for s in snapshot.sessions]}
+    return document(snapshot, snapshot.sessions).whole()
+
+
+def text(head: Snapshot, sessions: Sessions, detail: bool = False) -> Iterator[str]:
+    """The listing, one SA at a time."""
+    empty = True
+    for s in sessions:
+        if empty:
+            yield "\nIKEv2 SAs:\n\n"
+            empty = False
+        yield lines_text(_sa_lines(sa_view(s), detail))
+    if empty:
+        yield EMPTY + "\n"
 
 
 def render(snapshot: Snapshot, detail: bool = False) -> str:
-    if not snapshot.sessions:
-        return EMPTY + "\n"
-    lines = ["", "IKEv2 SAs:", ""]
-    for s in snapshot.sessions:
-        lines += _sa_lines(sa_view(s), detail)
-    return "\n".join(lines) + "\n"
+    return "".join(text(snapshot, snapshot.sessions, detail))
 
 
 def _pair(left: str, right: str) -> str:

@@ -7,9 +7,10 @@ Counters come from the data plane."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Iterator
 
 from . import names
+from .listing import Document, Sessions, lines_text
 from .snapshot import ChildSnapshot, SessionSnapshot, Snapshot
 
 EMPTY = "There are no ipsec sas"
@@ -89,26 +90,34 @@ def child_view(s: SessionSnapshot, c: ChildSnapshot) -> dict[str, Any]:
     }
 
 
+def views(sessions: Sessions) -> Iterator[dict[str, Any]]:
+    return (child_view(s, c) for s in sessions if s.established for c in s.children)
+
+
+def document(head: Snapshot, sessions: Sessions) -> Document:
+    return Document({}, "ipsec_sas", views(sessions))
+
+
 def as_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {"ipsec_sas": [child_view(s, c) for s in snapshot.established() for c in s.children]}
+    return document(snapshot, snapshot.sessions).whole()
+
+
+def text(head: Snapshot, sessions: Sessions) -> Iterator[str]:
+    """One block per Child SA, grouped under their interface as they come."""
+    interface = None
+    for v in views(sessions):
+        if v["interface"] != interface:
+            yield ("\n" if interface is not None else "") + f"interface: {v['interface']}\n"
+            interface = v["interface"]
+        else:
+            yield "\n"
+        yield lines_text(_block(v))
+    if interface is None:
+        yield EMPTY + "\n"
 
 
 def render(snapshot: Snapshot) -> str:
-    views = as_json(snapshot)["ipsec_sas"]
-    if not views:
-        return EMPTY + "\n"
-    lines: list[str] = []
-    interface = None
-    for v in views:
-        if v["interface"] != interface:
-            if interface is not None:
-                lines.append("")
-            interface = v["interface"]
-            lines.append(f"interface: {interface}")
-        else:
-            lines.append("")
-        lines += _block(v)
-    return "\n".join(lines) + "\n"
+    return "".join(text(snapshot, snapshot.sessions))
 
 
 def _esp_sa(direction: str, spi: int, v: dict[str, Any], kb: int, bitmap: list[str]) -> list[str]:

@@ -10,9 +10,10 @@ ftd-behaviour.md) and is listed by `anyconnect`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from . import names
+from .listing import Document, Sessions, lines_text
 from .snapshot import SessionSnapshot, Snapshot
 
 EMPTY = "INFO: There are presently no active sessions"
@@ -73,14 +74,18 @@ def session_view(s: SessionSnapshot, now_epoch: float) -> dict[str, Any]:
     }
 
 
-def _listed(snapshot: Snapshot, client_type: str) -> list[SessionSnapshot]:
-    return [s for s in snapshot.established() if s.client_type == client_type]
+def views(head: Snapshot, sessions: Sessions, which: str) -> Iterator[dict[str, Any]]:
+    client_type = FILTERS[which]
+    return (session_view(s, head.taken_epoch) for s in sessions
+            if s.established and s.client_type == client_type)
+
+
+def document(head: Snapshot, sessions: Sessions, which: str) -> Document:
+    return Document({"session_type": SESSION_TYPES[FILTERS[which]]}, "sessions", views(head, sessions, which))
 
 
 def as_json(snapshot: Snapshot, which: str) -> dict[str, Any]:
-    client_type = FILTERS[which]
-    return {"session_type": SESSION_TYPES[client_type],
-            "sessions": [session_view(s, snapshot.taken_epoch) for s in _listed(snapshot, client_type)]}
+    return document(snapshot, snapshot.sessions, which).whole()
 
 
 def _field(label: str, value: object) -> str:
@@ -121,13 +126,16 @@ def session_lines(v: dict[str, Any]) -> list[str]:
     ]
 
 
+def text(head: Snapshot, sessions: Sessions, which: str) -> Iterator[str]:
+    """The listing, one session at a time, a blank line between two."""
+    empty = True
+    for v in views(head, sessions, which):
+        yield f"Session Type: {SESSION_TYPES[FILTERS[which]]}\n\n" if empty else "\n"
+        empty = False
+        yield lines_text(session_lines(v))
+    if empty:
+        yield EMPTY + "\n"
+
+
 def render(snapshot: Snapshot, which: str) -> str:
-    data = as_json(snapshot, which)
-    if not data["sessions"]:
-        return EMPTY + "\n"
-    lines = [f"Session Type: {data['session_type']}", ""]
-    for i, v in enumerate(data["sessions"]):
-        if i:
-            lines.append("")
-        lines += session_lines(v)
-    return "\n".join(lines) + "\n"
+    return "".join(text(snapshot, snapshot.sessions, which))

@@ -8,6 +8,8 @@ functions of a snapshot, so they are tested without a daemon.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
 import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -139,24 +141,71 @@ def to_dict(value: Any) -> dict[str, Any]:
     return dataclasses.asdict(value)
 
 
+def fields_of(value: Any, leave_out: str = "") -> dict[str, Any]:
+    """One level of a snapshot dataclass (tuples stay tuples, JSON makes
+    them lists): what `to_dict` gives for a flat one, without its deep copy."""
+    cls: type = type(value)
+    return {name: getattr(value, name) for name in _names(cls) if name != leave_out}
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 _T = typing.TypeVar("_T", bound="DataclassInstance")
+# turns one JSON value into a field's value; TypeError names the field
+_Decoder = typing.Callable[[Any, str], Any]
 
 
 def from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
-    """Rebuild a snapshot dataclass from `to_dict` output (after JSON)."""
+    """Rebuild a snapshot dataclass from `to_dict` output (after JSON).
+    TypeError names the field when a value is missing or of the wrong type."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: not an object")
+    kwargs = {name: decode(data[name], name) for name, decode in _plan(cls) if name in data}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{cls.__name__}: {exc}") from None
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[str, _Decoder], ...]:
+    # resolving type hints is slow: once per class, not once per record
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _decode(hints[f.name], data[f.name])
-    return cls(**kwargs)
+    return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return from_dict(hint, value)
+def _decoder(hint: Any) -> _Decoder:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        cls = hint
+        return lambda value, name: from_dict(cls, value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple:
-        (item, *_rest) = typing.get_args(hint)
-        return tuple(_decode(item, v) for v in value)
-    return value
+        item = _decoder(args[0])
+
+        def items(value: Any, name: str) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"{name}: not a list")
+            return tuple(item(v, name) for v in value)
+        return items
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        (other,) = [a for a in args if a is not type(None)]
+        inner = _decoder(other)
+        return lambda value, name: None if value is None else inner(value, name)
+    if hint is float:
+        def number(value: Any, name: str) -> Any:
+            if isinstance(value, float):
+                return value
+            if isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+            raise TypeError(f"{name}: {type(value).__name__}, not float")
+        return number
+    if isinstance(hint, type):
+        def plain(value: Any, name: str) -> Any:
+            if not isinstance(value, hint):
+                raise TypeError(f"{name}: {type(value).__name__}, not {hint.__name__}")
+            return value
+        return plain
+    return lambda value, name: value
