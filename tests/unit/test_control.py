@@ -37,7 +37,7 @@ from ikev2d.effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendData
 from ikev2d.events import IkeSaDeleted
 from ikev2d.settings import build_settings
 from ikev2d.show.snapshot import Snapshot
-from test_responder import Harness, make_config
+from responder_harness import Harness, make_config
 
 
 class LoopThread:

@@ -7,34 +7,18 @@ connects meanwhile."""
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from pathlib import Path
 
 import pytest
 
-from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, SendDatagram
 from ikev2d.events import MessageDropped
 from ikev2d.iana import NotifyType
-from ikev2d.settings import build_settings
 from ikev2d.wire.message import decode_message
 from lab.initiator import IkeFailure
 
-from test_responder import GATEWAY, Harness, make_config
+from responder_harness import GATEWAY, Harness
 
 FLOOD = 3000
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pki_dir: Path) -> Harness:
-    config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
-    h = Harness(Responder(build_settings(config)))
-    h.responder.settings.max_half_open, h.responder.settings.cookie_threshold_percent = 100, 50
-    return h
 
 
 def _init_request(harness: Harness) -> bytes:

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ikev2d.conf import load_config
-from ikev2d.core import Responder, settle
-from ikev2d.crypto.jobs import CryptoWorker
+from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished
 from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
@@ -21,57 +19,7 @@ from ikev2d.wire.header import Header
 from ikev2d.settings import build_settings
 from lab.initiator import IkeFailure, Initiator, InitiatorOptions
 
-ROOT = Path(__file__).resolve().parents[2]
-GATEWAY = ("198.18.0.1", 500)
-
-
-def make_config(tmp_path: Path, **replace: str):
-    text = (ROOT / "config" / "ikev2d.yaml").read_text()
-    text = text.replace("store: ../run/pki", f"store: {tmp_path / 'pki'}")
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "ikev2d.yaml"
-    path.write_text(text)
-    return load_config(path)
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # one self-signed identity for the module: key generation is slow
-    return tmp_path_factory.mktemp("pki")
-
-
-class Harness:
-    """Wires initiators to one responder and records every effect."""
-
-    def __init__(self, responder: Responder) -> None:
-        self.responder = responder
-        self.worker = CryptoWorker(responder.settings.signing_keys)
-        self.now = 1000.0
-        self.effects: list = []
-
-    def sender(self, client: tuple[str, int]):
-        def send(datagram: bytes) -> list[bytes]:
-            effects = settle(self.responder, self.responder.datagram_received(datagram, GATEWAY, client, self.now),
-                             self.worker, self.now)
-            self.effects += effects
-            return [e.data for e in effects if isinstance(e, SendDatagram)]
-        return send
-
-    def client(self, n: int = 2, **options) -> Initiator:
-        addr = (f"198.18.0.{n}", 500)
-        return Initiator(InitiatorOptions(local=addr, remote=GATEWAY, **options), self.sender(addr))
-
-    def events(self, kind: type) -> list:
-        return [e.event for e in self.effects if isinstance(e, Emit) and isinstance(e.event, kind)]
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pki_dir: Path) -> Harness:
-    config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
-    return Harness(Responder(build_settings(config)))
-
+from responder_harness import GATEWAY, Harness, make_config
 
 @pytest.mark.parametrize("method", [EapType.MSCHAPV2, EapType.MD5_CHALLENGE, EapType.GTC])
 def test_each_eap_method_connects_and_gets_a_pool_address(harness: Harness, method: int) -> None:

@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
-import pytest
 
-from ikev2d.core import Responder
 from ikev2d.effects import SendDatagram
 from ikev2d.iana import ExchangeType, PayloadType
 from ikev2d.protect import protect_fragments
 from ikev2d.sa import MAX_RETRANSMIT_ANSWERS
-from ikev2d.settings import build_settings
 from ikev2d.wire.payloads import Notify
 from lab.initiator import Initiator
 
-from test_responder import GATEWAY, Harness, make_config
+from responder_harness import GATEWAY, Harness
 
 ELSEWHERE = ("198.18.66.6", 500)
 PRIVATE_STATUS = 40000  # a status notify type from the private range: ignored, answered empty
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pki_dir: Path) -> Harness:
-    config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
-    return Harness(Responder(build_settings(config)))
 
 
 def _connected(harness: Harness) -> tuple[Initiator, list[bytes]]:

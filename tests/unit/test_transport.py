@@ -21,14 +21,9 @@ from ikev2d.transport import Transport
 from ikev2d.workers import CryptoRunner
 from lab.initiator import Initiator, InitiatorOptions
 
-from test_responder import make_config
+from responder_harness import make_config
 
 ADDRESSES = ["127.0.0.1", "127.0.0.2"]
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
 
 
 class Running:

@@ -21,7 +21,7 @@ from ikev2d.iana import DhId
 from ikev2d.settings import build_settings
 from ikev2d.workers import CryptoRunner
 
-from test_responder import GATEWAY, Harness, make_config
+from responder_harness import GATEWAY, Harness, make_config
 
 
 def _dh_job() -> DhJob:
@@ -59,11 +59,6 @@ def test_a_job_that_hangs_times_out() -> None:
         finally:
             runner.close()
     asyncio.run(run())
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
 
 
 def test_a_locally_failed_dh_job_leaves_no_state_and_the_retransmit_gets_a_new_job(
