@@ -50,15 +50,28 @@ class Clock:
         return self.now
 
 
+def _flaky_endpoint(received: list[bytes]) -> tuple[UdpEndpoint, FlakySocket, SocketErrors]:
+    """A started endpoint on loopback whose socket raises what a test queues."""
+    errors = SocketErrors()
+    endpoint = UdpEndpoint("127.0.0.1", 0, lambda data, local, remote: received.append(data), errors)
+    flaky = FlakySocket(endpoint.sock)
+    endpoint.sock = flaky  # type: ignore[assignment]
+    endpoint.start()
+    return endpoint, flaky, errors
+
+
+async def _until(received: list[bytes]) -> None:
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if received:
+            return
+
+
 @pytest.mark.parametrize("code", SEND_ERRORS, ids=[errno.errorcode[c] for c in SEND_ERRORS])
 def test_every_send_error_kind_is_counted_and_the_socket_keeps_serving(code: int) -> None:
     async def run() -> None:
         received: list[bytes] = []
-        errors = SocketErrors()
-        endpoint = UdpEndpoint("127.0.0.1", 0, lambda data, local, remote: received.append(data), errors)
-        flaky = FlakySocket(endpoint.sock)
-        endpoint.sock = flaky  # type: ignore[assignment]
-        endpoint.start()
+        endpoint, flaky, errors = _flaky_endpoint(received)
         peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         peer.bind(("127.0.0.1", 0))
         try:
@@ -67,10 +80,7 @@ def test_every_send_error_kind_is_counted_and_the_socket_keeps_serving(code: int
             assert endpoint.send(b"next", peer.getsockname()) is True
             assert peer.recv(100) == b"next"
             peer.sendto(b"still reading", endpoint.local)
-            for _ in range(100):
-                await asyncio.sleep(0.01)
-                if received:
-                    break
+            await _until(received)
             assert received == [b"still reading"]
             assert errors.counts == {("send", errno.errorcode[code]): 1}
         finally:
@@ -82,19 +92,12 @@ def test_every_send_error_kind_is_counted_and_the_socket_keeps_serving(code: int
 def test_receive_errors_are_counted_and_the_drain_goes_on() -> None:
     async def run() -> None:
         received: list[bytes] = []
-        errors = SocketErrors()
-        endpoint = UdpEndpoint("127.0.0.1", 0, lambda data, local, remote: received.append(data), errors)
-        flaky = FlakySocket(endpoint.sock)
+        endpoint, flaky, errors = _flaky_endpoint(received)
         flaky.receive_errors += [errno.ECONNREFUSED, errno.EHOSTUNREACH]
-        endpoint.sock = flaky  # type: ignore[assignment]
-        endpoint.start()
         peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             peer.sendto(b"after two ICMP errors", endpoint.local)
-            for _ in range(100):
-                await asyncio.sleep(0.01)
-                if received:
-                    break
+            await _until(received)
             assert received == [b"after two ICMP errors"]
             assert errors.total() == 2 and errors.counts[("receive", "ECONNREFUSED")] == 1
         finally:
