@@ -77,6 +77,9 @@ class Responder:
         # IKE_SA_INIT requests answered without state, by reason (cookie
         # challenge, limits): what a flood costs is visible, not just logged
         self.init_refusals: Counter[str] = Counter()
+        # False while the daemon stops: no new client starts a session that
+        # would be torn down a moment later
+        self.accepting = True
 
     # -- entry points ---------------------------------------------------------
 
@@ -191,6 +194,8 @@ class Responder:
                      now: float) -> list[Effect]:
         if header.message_id != 0 or any(header.spi_r) or not header.is_initiator:
             return [self._drop(local, remote, "IKE_SA_INIT with a non-zero SPIr or message ID")]
+        if not self.accepting:
+            return [self._drop(local, remote, "IKE_SA_INIT while the headend is stopping")]
         digest = hashlib.sha256(data).digest()
         if (header.spi_i, remote) in self._pending_init:
             return []  # a retransmit while our DH job runs: the answer is coming
