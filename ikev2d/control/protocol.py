@@ -2,6 +2,7 @@
 
 Requests:  {"op": "snapshot"} | {"op": "running-config"}
            | {"op": "logoff", "name": USER} | {"op": "logoff", "index": N}
+           | {"op": "reload"} -> {"ok": true, "applied": bool, "lines": [...]}
 Answers:   {"ok": true, ...} or {"ok": false, "error": "why"}
 """
 
