@@ -125,6 +125,8 @@ class Daemon:
     def reload(self) -> ReloadReport:
         """Re-read the configuration file; apply it, or keep the running
         configuration and say why (SIGHUP and `ikev2d reload`)."""
+        if not self.responder.accepting:
+            return ReloadReport(False, ["refused: ikev2d is stopping"])
         return reload(self, time.monotonic())
 
     def has_client_services(self) -> bool:
@@ -199,7 +201,8 @@ async def serve_until_signalled(daemon: Daemon) -> int:
         loop.add_signal_handler(sig, on_stop, sig.name)
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await stop.wait()
-    loop.remove_signal_handler(signal.SIGHUP)
+    # not removed: SIGHUP's default action would kill the drain
+    loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP while stopping: not reloading")
     await daemon.drain(hurry)
     await daemon.stop()
     return 0

@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         # the problems as check-config prints them, then the verdict
         print("ikev2d: " + "\n".join(lines[:-1]), file=sys.stderr)
-        print("ikev2d: " + lines[-1], file=sys.stderr)
+        print("ikev2d: reload " + lines[-1], file=sys.stderr)
     return 0 if applied else 1

@@ -100,7 +100,7 @@ def reload(daemon: Reloadable, now: float) -> ReloadReport:
 
 
 def _refused(why: str) -> ReloadReport:
-    lines = why.splitlines() + ["reload refused: the running configuration is kept"]
+    lines = why.splitlines() + ["refused: the running configuration is kept"]
     for line in lines:
         log.error("reload: %s", line)
     return ReloadReport(False, lines)

@@ -103,19 +103,39 @@ def test_stop_reason_in_syslog_and_accounting() -> None:
     assert terminate_cause(STOP_REASON) is TerminateCause.ADMIN_REBOOT
 
 
-def test_drain_with_no_session_returns_at_once(config_path: Path) -> None:
-    daemon = Daemon(load_config(config_path))
-
+def drain_seconds(daemon: Daemon, budget: float, hurry_after: float | None = None) -> float:
     async def drain() -> float:
         loop = asyncio.get_running_loop()
+        hurry = asyncio.Event()
+        if hurry_after is not None:
+            loop.call_later(hurry_after, hurry.set)
         start = loop.time()
-        await daemon.drain(asyncio.Event())
+        await daemon.drain(hurry, budget)
         return loop.time() - start
 
     try:
-        assert asyncio.run(drain()) < 0.5
+        return asyncio.run(drain())
     finally:
         daemon.crypto.close()
+
+
+def test_drain_with_no_session_returns_at_once(config_path: Path) -> None:
+    assert drain_seconds(Daemon(load_config(config_path)), budget=5.0) < 0.5
+
+
+def test_drain_waits_its_budget_for_a_silent_client_and_a_second_signal_cuts_it(
+        config_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    daemon = Daemon(load_config(config_path))
+    wire(daemon.responder, 2).connect()  # this client will never answer the Delete
+    with caplog.at_level(logging.INFO, logger="ikev2d"):
+        waited = drain_seconds(daemon, budget=0.4)
+    assert 0.35 <= waited < 1.0
+    assert "stopping: ending 1 session(s)" in caplog.text
+    assert "stopping: 1 client(s) did not answer their Delete" in caplog.text
+
+    daemon = Daemon(load_config(config_path))
+    wire(daemon.responder, 2).connect()
+    assert drain_seconds(daemon, budget=10.0, hurry_after=0.1) < 1.0
 
 
 # -- reload -----------------------------------------------------------------------------
@@ -132,7 +152,7 @@ def test_reload_of_a_broken_file_keeps_the_running_configuration(config_path: Pa
     assert answer["ok"] and not answer["applied"]
     line = text[:text.index("encryption: [AES-256]")].count("\n") + 1
     assert answer["lines"][0].startswith(f"configuration error: {config_path}:{line}: unknown encryption 'AES-257'")
-    assert answer["lines"][-1] == "reload refused: the running configuration is kept"
+    assert answer["lines"][-1] == "refused: the running configuration is kept"
     assert f"{config_path}:{line}: unknown encryption" in caplog.text
     assert daemon.config is running
 
@@ -159,10 +179,43 @@ def test_reload_command_prints_problems_like_check_config(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     answer = {"ok": True, "applied": False,
               "lines": ["configuration error: a.yaml:3: unknown encryption 'AES-257'", "a.yaml:9: second problem",
-                        "reload refused: the running configuration is kept"]}
+                        "refused: the running configuration is kept"]}
     monkeypatch.setattr(reload_command, "request", lambda path, message, timeout: answer)
     args = argparse.Namespace(control="/nonexistent", json=False)
     assert reload_command.run(args) == 1
     err = capsys.readouterr().err
     assert err == ("ikev2d: configuration error: a.yaml:3: unknown encryption 'AES-257'\na.yaml:9: second problem\n"
                    "ikev2d: reload refused: the running configuration is kept\n")
+
+
+def test_reload_swaps_only_the_radius_groups_and_syslog_settings_that_changed(tmp_path: Path, pki_dir: Path) -> None:
+    path = tmp_path / "radius.yaml"
+    text = (ROOT / "config" / "radius.yaml").read_text().replace("store: ../run/pki", f"store: {pki_dir}")
+    path.write_text(text)
+
+    async def scenario() -> None:
+        daemon = Daemon(load_config(path))
+        radius, pipeline = daemon.radius, daemon.syslog
+        ise = radius.groups["ISE"]
+        destinations = list(pipeline.destinations)
+        try:
+            quiet = text.replace("vpn_logging_level: informational", "vpn_logging_level: errors")
+            path.write_text(quiet)
+            report = daemon.reload()
+            assert report.lines[0] == "logging: vpn logging level 6 -> 3"
+            assert daemon.radius is radius  # RADIUS untouched
+            assert daemon.syslog is pipeline and pipeline.level == 3  # same pipeline, new destinations
+            assert all(d not in destinations for d in pipeline.destinations)
+
+            path.write_text(quiet.replace("timeout_seconds: 10", "timeout_seconds: 4", 1))
+            report = daemon.reload()
+            assert len(report.lines) == 2 and report.lines[0].startswith("aaa-server group ISE: servers [host ")
+            assert "Lab-Radius-Secret" not in "\n".join(report.lines)
+            assert daemon.radius is not radius and daemon.radius.groups["ISE"] is not ise
+            assert len(daemon._background) == 2  # the old destinations and the old ISE client, closing
+            assert daemon.transport is None and daemon.syslog is pipeline
+        finally:
+            await daemon.stop()
+        assert not daemon._background
+
+    asyncio.run(scenario())
