@@ -6,15 +6,17 @@ or rekey), connection profiles, group policies, pools, local users, the
 identity certificate (the signing workers restart with its key), RADIUS
 server groups, IKEv2 parameters (DPD, cookies, limits), logging. Sessions
 whose profile, group policy or pool changed end (see `plan`). Not applied,
-reported as needing a restart: interfaces and access interfaces (the
-listening addresses), the web access and DTLS ports, client services'
-listener. The data plane and the control socket come from `ikev2d run`'s
+reported as needing a restart (and reported again at each reload until
+then): interfaces and access interfaces (the listening addresses), the web
+access and DTLS ports, client services' listener; the running configuration
+keeps them as they run (`live_config`). The data plane and the control socket come from `ikev2d run`'s
 options, not from the file, so a reload never touches them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -92,11 +94,24 @@ def reload(daemon: Reloadable, now: float) -> ReloadReport:
     _swap_crypto(daemon, settings)
     _swap_radius(daemon, old, new)
     _swap_syslog(daemon, old, new)
-    daemon.config, daemon.settings = new, settings
+    daemon.config, daemon.settings = live_config(old, new), settings
     report = ReloadReport(True, _lines(path, changes, ended))
     for line in report.lines:
         log.info("reload: %s", line)
     return report
+
+
+def live_config(old: Config, new: Config) -> Config:
+    """The new configuration with what was not applied kept as it runs
+    (interfaces, access interfaces, ports), so `show running-config` and the
+    sessions' interface names tell what is live. Interfaces only the new
+    file has are added: its syslog or RADIUS servers may name them."""
+    kept = {i.name for i in old.interfaces}
+    interfaces = old.interfaces + tuple(i for i in new.interfaces if i.name not in kept)
+    ra = dataclasses.replace(new.remote_access_vpn, access_interfaces=old.remote_access_vpn.access_interfaces,
+                             web_access_port=old.remote_access_vpn.web_access_port,
+                             dtls_port=old.remote_access_vpn.dtls_port)
+    return dataclasses.replace(new, interfaces=interfaces, remote_access_vpn=ra)
 
 
 def _refused(why: str) -> ReloadReport:

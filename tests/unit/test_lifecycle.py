@@ -219,3 +219,21 @@ def test_reload_swaps_only_the_radius_groups_and_syslog_settings_that_changed(tm
         assert not daemon._background
 
     asyncio.run(scenario())
+
+
+def test_what_needs_a_restart_is_reported_and_stays_as_it_runs(config_path: Path) -> None:
+    daemon = Daemon(load_config(config_path))
+    running = daemon.config
+    config_path.write_text(config_path.read_text().replace("address: 198.18.0.1 ", "address: 198.18.0.9 ")
+                           .replace("enable_ssl: false", "enable_ssl: true")
+                           .replace("idle_timeout_minutes: 30", "idle_timeout_minutes: 45"))
+    report = daemon.reload()
+    assert report.applied and report.lines == [
+        "interface outside: address 198.18.0.1 -> 198.18.0.9 (needs a restart: not applied)",
+        "access interface outside: enable ssl no -> yes (needs a restart: not applied)",
+        "group policy GP-CCIElab: idle timeout minutes 30 -> 45",
+        f"{config_path}: 1 change(s) applied, 2 need(s) a restart, 0 session(s) ended"]
+    assert daemon.config.interfaces == running.interfaces
+    assert daemon.config.remote_access_vpn.access_interfaces == running.remote_access_vpn.access_interfaces
+    assert daemon.config.group_policy("GP-CCIElab").idle_timeout_minutes == 45
+    assert daemon.ike_addresses() == ["198.18.0.1"]
