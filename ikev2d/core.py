@@ -188,6 +188,12 @@ class Responder:
         self._after(sa)
         return effects
 
+    def rearm_timers(self) -> None:
+        """After a reload changed the settings (DPD interval, half-open
+        timeout): each SA's timer at its deadline under the new ones."""
+        for sa in list(self.sas.values()):
+            self._after(sa)
+
     # -- IKE_SA_INIT (RFC 7296 §1.2) ------------------------------------------
 
     def _ike_sa_init(self, data: bytes, header: Header, local: Address, remote: Address,

@@ -108,6 +108,7 @@ def move_to(responder: Responder, old_config: Config, new_config: Config, new: R
         sa.settings = new
         if sa.profile is not None:
             sa.profile = new.profiles[sa.profile.name]
+    responder.rearm_timers()  # a shorter DPD interval counts from now on, not after the old one
     return effects, ended
 
 

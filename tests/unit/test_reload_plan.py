@@ -150,3 +150,10 @@ def test_a_client_mid_negotiation_finishes_under_the_new_configuration(lab: Lab)
     result = half.ike_auth()
     assert result.address == IPv4Address("198.19.0.200")  # alice's, freed by her Delete
     assert pending.profile is lab.responder.settings.profiles["CCIElab"]
+
+
+def test_a_new_dpd_interval_applies_to_surviving_sessions(lab: Lab) -> None:
+    lab.client(2).connect()
+    assert lab.responder.get_timer() == lab.now + 30
+    lab.reload(lab.edited(("dpd_interval_seconds: 30", "dpd_interval_seconds: 10")))
+    assert lab.responder.get_timer() == lab.now + 10
