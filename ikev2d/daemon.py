@@ -26,6 +26,7 @@ from .conf import Config
 from .control.service import Control, start_control
 from .core import Responder
 from .reload import ReloadReport, reload
+from .reload.apply import RETIRING
 from .sa_types import State
 from .settings import ResponderSettings, build_settings
 from .shutdown import end_sessions, still_deleting
@@ -137,8 +138,9 @@ class Daemon:
         task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
-        for task in list(self._background):  # retired RADIUS clients close now, not later
-            task.cancel()
+        for task in list(self._background):
+            if task.get_name() == RETIRING:  # retired RADIUS clients close now, not later
+                task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         if self.control is not None:
             await self.control.stop()

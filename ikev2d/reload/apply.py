@@ -40,6 +40,7 @@ log = logging.getLogger("ikev2d.reload")
 # a retired RADIUS client closes once its last request surely ended
 # (servers x (retries + 1) x timeout stays well under this for sane groups)
 RADIUS_RETIRE_SECONDS = 120.0
+RETIRING = "reload: retired RADIUS clients"  # the task a stop may cut short
 
 
 @dataclass
@@ -161,7 +162,7 @@ def _swap_radius(daemon: Reloadable, old: Config, new: Config) -> None:
     daemon.radius = fresh
     if daemon.transport is not None:
         daemon.transport.radius = fresh
-    daemon.keep_until_stop(asyncio.get_running_loop().create_task(_close_later(retired)))
+    daemon.keep_until_stop(asyncio.get_running_loop().create_task(_close_later(retired), name=RETIRING))
 
 
 async def _close_later(clients: RadiusClients) -> None:
