@@ -217,3 +217,32 @@ def test_sighup_and_reload_apply_a_good_file_and_refuse_a_broken_one(
     assert_initiated(carol.initiate(timeout=15), carol)
     assert_connected(carol)
     assert_healthy(server, secrets=("Lab-Passw0rd-1", "Lab-Passw0rd-2"))
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("second_signal", [False, True], ids=["waits-its-budget", "second-sigterm"])
+def test_sigterm_with_a_silent_client_is_bounded_and_a_second_one_cuts_it_short(
+        ikev2d_server: StartIkev2d, client: StartCharon, topology: Topology, second_signal: bool) -> None:
+    server = ikev2d_server()
+    alice = client(0)
+    assert_initiated(alice.initiate(timeout=15), alice)
+    assert_connected(alice)
+    topology.clients[0].ip("link", "set", "eth0", "down")  # our Delete will go unanswered
+
+    started = time.monotonic()
+    signal_ikev2d(server, signal.SIGTERM)
+    if second_signal:
+        time.sleep(0.3)
+        signal_ikev2d(server, signal.SIGTERM)
+    assert server.proc is not None
+    assert server.proc.wait(timeout=10) == 0, tail(server.log())
+    took = time.monotonic() - started
+    log = server.log()
+    assert "SA DOWN. Reason: Administrator Reboot" in log, tail(log)
+    if second_signal:
+        assert took < 1.5, tail(log)
+        assert "SIGTERM again: stopping at once" in log, tail(log)
+    else:
+        assert 1.9 <= took < DRAIN_LIMIT, tail(log)
+        assert "stopping: 1 client(s) did not answer their Delete" in log, tail(log)
