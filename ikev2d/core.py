@@ -77,6 +77,9 @@ class Responder:
         # IKE_SA_INIT requests answered without state, by reason (cookie
         # challenge, limits): what a flood costs is visible, not just logged
         self.init_refusals: Counter[str] = Counter()
+        # False while the daemon stops: no new client starts a session that
+        # would be torn down a moment later
+        self.accepting = True
 
     # -- entry points ---------------------------------------------------------
 
@@ -185,12 +188,20 @@ class Responder:
         self._after(sa)
         return effects
 
+    def rearm_timers(self) -> None:
+        """After a reload changed the settings (DPD interval, half-open
+        timeout): each SA's timer at its deadline under the new ones."""
+        for sa in list(self.sas.values()):
+            self._after(sa)
+
     # -- IKE_SA_INIT (RFC 7296 §1.2) ------------------------------------------
 
     def _ike_sa_init(self, data: bytes, header: Header, local: Address, remote: Address,
                      now: float) -> list[Effect]:
         if header.message_id != 0 or any(header.spi_r) or not header.is_initiator:
             return [self._drop(local, remote, "IKE_SA_INIT with a non-zero SPIr or message ID")]
+        if not self.accepting:
+            return [self._drop(local, remote, "IKE_SA_INIT while the headend is stopping")]
         digest = hashlib.sha256(data).digest()
         if (header.spi_i, remote) in self._pending_init:
             return []  # a retransmit while our DH job runs: the answer is coming

@@ -1,8 +1,13 @@
 """The running headend: configuration, responder, sockets, data plane.
 
 One object holds what a running ikev2d is, so the control socket (`show`
-commands, logoff) and the features that listen (IKE, client services) find
-each other here rather than through globals.
+commands, logoff, reload) and the features that listen (IKE, client
+services) find each other here rather than through globals.
+
+Signals (`serve_until_signalled`): SIGTERM and SIGINT stop gracefully (every
+client gets a Delete, the SA-down lines and Accounting-Stops go out, all
+within DRAIN_SECONDS; a second signal stops at once); SIGHUP reloads the
+configuration file (`ikev2d.reload`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any, Coroutine
 
 from esp.dataplane import DataPlane, RecordingDataPlane
 
@@ -19,12 +25,23 @@ from .client_services import ClientServices
 from .conf import Config
 from .control.service import Control, start_control
 from .core import Responder
+from .reload import ReloadReport, reload
+from .reload.apply import RETIRING
+from .sa_types import State
 from .settings import ResponderSettings, build_settings
+from .shutdown import end_sessions, still_deleting
 from .syslog import pipeline_from_config
 from .transport import Transport
 from .workers import CryptoRunner
 
 log = logging.getLogger("ikev2d")
+
+# A graceful stop waits this long, in all, for the clients to answer their
+# Delete and for the Accounting-Stops to leave: long enough for a LAN's
+# round trips and a RADIUS answer, short enough for a service manager's
+# stop timeout (the lab's is 3 s before SIGKILL)
+DRAIN_SECONDS = 2.0
+_DRAIN_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class Daemon:
     control_path: str | None = None  # the `show` / logoff socket; None: no control socket
     control: Control | None = field(default=None, init=False)
     client_services: ClientServices | None = field(default=None, init=False)
+    _background: set[asyncio.Task] = field(default_factory=set, init=False)  # closes left from reloads
 
     def __post_init__(self) -> None:
         self.settings = build_settings(self.config)
@@ -83,7 +101,48 @@ class Daemon:
             # last, so `show asp table socket` finds every listener registered
             self.control = await start_control(self, self.control_path)
 
+    async def drain(self, hurry: asyncio.Event, budget: float = DRAIN_SECONDS) -> None:
+        """End every session as a logoff would, then wait (at most `budget`
+        seconds, less if `hurry` is set) for the clients' answers and for
+        the Accounting-Stops to leave."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        ended = sum(1 for sa in self.responder.sas.values() if sa.state is State.ESTABLISHED)
+        log.info("stopping: ending %d session(s)", ended)
+        while not hurry.is_set():
+            # again each round: an IKE_SA_INIT whose DH job was running may have landed
+            self.perform(end_sessions(self.responder, time.monotonic()))
+            if not still_deleting(self.responder) or loop.time() >= deadline:
+                break
+            await _wait(hurry, min(_DRAIN_POLL, deadline - loop.time()))
+        unanswered = still_deleting(self.responder)
+        if self.transport is not None and not hurry.is_set():
+            left = max(0.0, deadline - loop.time())
+            sent = await _until_either(self.transport.accounting_sent(left), hurry)
+            if not sent:
+                log.warning("stopping: Accounting-Stop requests still unanswered")
+        if unanswered:
+            log.warning("stopping: %d client(s) did not answer their Delete", unanswered)
+
+    def reload(self) -> ReloadReport:
+        """Re-read the configuration file; apply it, or keep the running
+        configuration and say why (SIGHUP and `ikev2d reload`)."""
+        if not self.responder.accepting:
+            return ReloadReport(False, ["refused: ikev2d is stopping"])
+        return reload(self, time.monotonic())
+
+    def has_client_services(self) -> bool:
+        return any(listener.protocol in ("SSL", "DTLS") for listener in self.listeners)
+
+    def keep_until_stop(self, task: asyncio.Task) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        for task in list(self._background):
+            if task.get_name() == RETIRING:  # retired RADIUS clients close now, not later
+                task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self.control is not None:
             await self.control.stop()
         if self.client_services is not None:
@@ -101,13 +160,52 @@ class Daemon:
             self.transport.perform(effects)
 
 
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), max(0.0, timeout))
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _until_either(work: Coroutine[Any, Any, bool], hurry: asyncio.Event) -> bool:
+    """`work`'s result, or False as soon as `hurry` is set."""
+    task = asyncio.ensure_future(work)
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait({task, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    if not task.done():
+        task.cancel()
+        return False
+    return task.result()
+
+
 async def serve_until_signalled(daemon: Daemon) -> int:
     import signal
     await daemon.start()
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_stop(name: str) -> None:
+        if stop.is_set():
+            log.warning("%s again: stopping at once", name)
+            hurry.set()
+        else:
+            log.info("%s: stopping gracefully (again to stop at once)", name)
+            stop.set()
+
+    def on_hangup() -> None:
+        log.info("SIGHUP: reloading %s", daemon.config.source)
+        try:
+            daemon.reload()
+        except Exception:  # a reload bug must not take the headend down
+            log.exception("reload failed; the running configuration is kept")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop, sig.name)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await stop.wait()
+    # not removed: SIGHUP's default action would kill the drain
+    loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP while stopping: not reloading")
+    await daemon.drain(hurry)
     await daemon.stop()
     return 0

@@ -52,6 +52,7 @@ class Transport:
         self.errors = SocketErrors()
         self.endpoints: dict[Address, UdpEndpoint] = {}  # by local (address, port)
         self._jobs: set[asyncio.Task] = set()
+        self._accounting: set[asyncio.Task] = set()  # Accounting-Requests in flight, for a graceful stop
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start(): timers need a running loop
@@ -178,10 +179,19 @@ class Transport:
         else:
             log_event(event)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
         self._jobs.add(task)  # keep a reference until done
         task.add_done_callback(self._jobs.discard)
+        return task
+
+    async def accounting_sent(self, timeout: float) -> bool:
+        """Wait, at most `timeout` seconds, for the Accounting-Requests in
+        flight (a stopping daemon's Stops); True when none is left."""
+        pending = set(self._accounting)
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, timeout))
+        return not self._accounting
 
     async def _radius(self, token: tuple, request: AccessRequest) -> None:
         # a network round trip, not CPU work: it runs on this loop (pyrad's
@@ -201,12 +211,15 @@ class Transport:
         if self.radius is None:
             log.warning("RADIUS accounting for group %s: no RADIUS client is running", record.group)
             return
-        self._spawn(self._send_accounting(effect, counters))
+        # the clients of now: a reload may swap them before the task runs
+        task = self._spawn(self._send_accounting(self.radius, effect, counters))
+        self._accounting.add(task)
+        task.add_done_callback(self._accounting.discard)
 
-    async def _send_accounting(self, effect: SendAccounting, counters: TrafficCounters | None) -> None:
-        assert self.radius is not None
+    async def _send_accounting(self, radius: RadiusClients, effect: SendAccounting,
+                               counters: TrafficCounters | None) -> None:
         try:
-            host = await self.radius.account(effect.record, counters)
+            host = await radius.account(effect.record, counters)
         except Exception:
             log.exception("RADIUS accounting to server group %s failed", effect.record.group)
             return

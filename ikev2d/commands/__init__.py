@@ -11,6 +11,7 @@ COMMANDS = (
     "ikev2d.commands.check_config",
     "ikev2d.commands.show",
     "ikev2d.commands.vpn_sessiondb",
+    "ikev2d.commands.reload",
     "ikev2d.commands.profile",
     # after show: it adds `--config FILE` (offline running-config) to it
     "ikev2d.commands.show_offline",

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="processes for DH and signatures (0: inline on the event loop)")
     p.add_argument("--control", default=DEFAULT_CONTROL_PATH, metavar="PATH",
-                   help="control socket for `ikev2d show` and `vpn-sessiondb logoff` "
+                   help="control socket for `ikev2d show`, `vpn-sessiondb logoff` and `reload` "
                         f"(default {DEFAULT_CONTROL_PATH}; '' for none)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     p.set_defaults(func=run)

@@ -3,9 +3,11 @@
 Requests (one line):
     {"op": "show", "sessions": true|false} | {"op": "running-config"}
     | {"op": "logoff", "name": USER} | {"op": "logoff", "index": N}
+    | {"op": "reload"}
 
 Answers: {"ok": false, "error": "why"} on one line, or {"ok": true, ...}:
-one line for running-config and logoff; for `show` a stream
+one line for running-config, logoff and reload ({"ok": true, "applied":
+bool, "lines": [...]}); for `show` a stream
 (ikev2d/control/snapshot_stream.py): a header line, one line per session
 and one per Child SA, then an end line with the count. Either side can
 read it line by line, so neither holds more than one record of it.

@@ -1,6 +1,6 @@
 """What the control socket does for a running daemon: snapshots for `show`
 (streamed, ikev2d/control/snapshot_stream.py), the running configuration,
-and `vpn-sessiondb logoff`."""
+`vpn-sessiondb logoff` and `reload`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..effects import Effect
 from ..sa import IkeSa
@@ -20,6 +20,9 @@ from .protocol import ControlError, error
 from .server import Answer, ControlServer
 from .stats import SessionStats
 
+if TYPE_CHECKING:
+    from ..reload import ReloadReport
+
 log = logging.getLogger("ikev2d.control")
 
 # why the session ended, for the logs: the 113019 reason for an
@@ -30,6 +33,8 @@ SAMPLE_INTERVAL = 1.0
 
 class ManagedDaemon(collect.DaemonView, Protocol):
     def perform(self, effects: list[Effect]) -> None: ...
+
+    def reload(self) -> ReloadReport: ...
 
 
 class ControlService:
@@ -51,6 +56,8 @@ class ControlService:
             return {"ok": True, "text": render_config(self.daemon.config)}
         if op == "logoff":
             return self._logoff(request)
+        if op == "reload":  # a short answer: one line per change
+            return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")
 
     def _show(self, with_sessions: bool) -> Iterator[dict[str, Any]]:

@@ -142,6 +142,7 @@ RADIUS_REJECT_REASON = "AAA failure"
 DISCONNECT_REASONS = {
     "User Requested": "User Requested",
     "Administrator Reset": "Administrator Reset",
+    "Administrator Reboot": "Administrator Reboot",  # ikev2d stopping (SIGTERM): our choice
     "Peer not responding (DPD)": "Lost Service",
     "Idle Timeout": "Idle Timeout",
     "Timeout": "Idle Timeout",

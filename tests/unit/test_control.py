@@ -269,7 +269,7 @@ def test_running_config_and_unknown_requests(live: tuple[Harness, StandInDaemon,
     answer = request(path, {"op": "running-config"})
     assert "text" in answer
     with pytest.raises(ControlError, match="unknown request"):
-        request(path, {"op": "reload"})
+        request(path, {"op": "frobnicate"})
 
 
 def test_a_second_daemon_on_the_same_path_serves_without_control(

@@ -16,6 +16,7 @@ _CAUSES = {
     "Timeout": TerminateCause.SESSION_TIMEOUT,
     "Idle Timeout": TerminateCause.IDLE_TIMEOUT,
     "Administrator Reset": TerminateCause.ADMIN_RESET,
+    "Administrator Reboot": TerminateCause.ADMIN_REBOOT,
 }
 
 

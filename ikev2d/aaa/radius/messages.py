@@ -92,6 +92,7 @@ class TerminateCause(enum.IntEnum):
     IDLE_TIMEOUT = 4
     SESSION_TIMEOUT = 5
     ADMIN_RESET = 6
+    ADMIN_REBOOT = 7
     NAS_ERROR = 9
     NAS_REQUEST = 10
 
