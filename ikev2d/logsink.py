@@ -11,6 +11,7 @@ written after it says how many were lost. Nothing here ever raises.
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import sys
@@ -45,17 +46,28 @@ class FdSink:
         self.error: OSError | None = None  # the failure under way
 
     def write_line(self, text: str) -> bool:
+        if self.error is not None:  # failing so far: first say what was lost, if it goes through now
+            lost = self.lost - self._lost_reported + 1
+            if self._write(f"ikev2d: writing log lines to {self.name} again; {lost} lines were lost "
+                           f"({self.lost} in all)") is not None:
+                self.lost += 1
+                return False
+            self.error = None
+        error = self._write(text)
+        if error is not None:
+            self._failed(error)
+            return False
+        self.written += 1
+        return True
+
+    def _write(self, text: str) -> OSError | None:
         data = (text + "\n").encode("utf-8", "replace")
         try:
             while data:  # a short write (the disk filled mid-line): the rest, or the error
                 data = data[os.write(self.fd, data):]
         except OSError as exc:
-            self._failed(exc)
-            return False
-        self.written += 1
-        if self.error is not None:
-            self._recovered()
-        return True
+            return exc
+        return None
 
     def _failed(self, exc: OSError) -> None:
         self.lost += 1
@@ -64,11 +76,6 @@ class FdSink:
             self._lost_reported = self.lost
             self.report(f"ikev2d: cannot write log lines to {self.name}: {_why(exc)}; "
                         "ikev2d goes on serving, and drops and counts the lines until it can write again")
-
-    def _recovered(self) -> None:
-        self.error = None
-        self.write_line(f"ikev2d: writing log lines to {self.name} again; "
-                        f"{self.lost - self._lost_reported + 1} lines were lost ({self.lost} in all)")
 
     def close(self) -> None:
         try:
@@ -111,13 +118,20 @@ def _why(exc: OSError) -> str:
 _stdout: FdSink | None = None
 
 
-def stdout_sink() -> FdSink:
+def stdout_sink() -> LineWriter:
     """The process's stdout as a sink, one for every writer, so a full disk
     is reported once and the count is the whole loss."""
     global _stdout
-    if _stdout is None:
-        sys.stdout.flush()  # anything print()ed before goes first
-        _stdout = FdSink(sys.stdout.fileno(), "stdout")
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # replaced by a test's capture
+        return TextSink(sys.stdout, "stdout")
+    if _stdout is None or _stdout.fd != fd:
+        try:
+            sys.stdout.flush()  # what print() buffered goes first
+        except (OSError, ValueError):
+            pass
+        _stdout = FdSink(fd, "stdout")
     return _stdout
 
 
@@ -138,14 +152,17 @@ class SinkHandler(logging.Handler):
         self.sink.write_line(text)
 
 
-def configure_logging(verbose: bool) -> FdSink:
-    """`ikev2d run`'s logging: every record to stdout, line by line."""
-    sink = stdout_sink()
-    handler = SinkHandler(sink)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+def configure_logging(verbose: bool) -> LineWriter:
+    """`ikev2d run`'s logging: every record to stdout, line by line (in
+    place of logging.basicConfig, whose handler prints a traceback for each
+    record a full disk refuses)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in root.handlers:
+        if isinstance(handler, SinkHandler):
+            return handler.sink
+    sink = stdout_sink()
+    ours = SinkHandler(sink)
+    ours.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root.addHandler(ours)
     return sink
