@@ -79,6 +79,12 @@ class FileDestination(StreamDestination):
         self.sink.close()
 
 
+def _why(exc: OSError) -> str:
+    # asyncio's connect error carries "Connect call failed (...)" as its
+    # strerror; the errno's own text says what happened
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 def _resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[int, tuple[Any, ...]]:
     family, _, _, _, address = socket.getaddrinfo(host, port, type=kind)[0]
     return family, address
@@ -110,7 +116,7 @@ class UdpDestination:
             self.sock.connect(self.address)  # no packet: it only fixes the route and peer
             self.connected = True
         except OSError as exc:  # no route yet: tried again at the next message
-            self.outage.failed(f"cannot send to it: {exc.strerror or exc}", self.dropped)
+            self.outage.failed(f"cannot send to it: {_why(exc)}", self.dropped)
 
     def send(self, record: Record, when: datetime) -> None:
         if not self.connected:
@@ -125,7 +131,7 @@ class UdpDestination:
             return
         except OSError as exc:  # ICMP port or host unreachable, reported here
             self.dropped += 1
-            self.outage.failed(f"{exc.strerror or exc} (ICMP error)", self.dropped)
+            self.outage.failed(f"{_why(exc)} (ICMP error)", self.dropped)
             return
         self.sent += 1
         # an ICMP error shows only on every other send: the outage is over
@@ -211,7 +217,7 @@ class TcpDestination:
                 reader, writer = await self._connect(self.host, self.port)
             except (OSError, asyncio.TimeoutError) as exc:
                 why = "no answer to the connection request" if isinstance(exc, asyncio.TimeoutError) \
-                    else f"cannot connect: {exc.strerror or exc}"
+                    else f"cannot connect: {_why(exc)}"
                 self.outage.failed(why, self.dropped)
                 await self._sleep(self.backoff.next())
                 continue
@@ -222,7 +228,7 @@ class TcpDestination:
             try:
                 await self._write_queue(reader, writer)
             except (OSError, ConnectionError) as exc:
-                self.outage.failed(f"connection lost: {exc.strerror or exc}", self.dropped)
+                self.outage.failed(f"connection lost: {_why(exc)}", self.dropped)
             finally:
                 self.connected = False
                 writer.close()
