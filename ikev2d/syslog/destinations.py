@@ -30,6 +30,7 @@ FRAMINGS: dict[str, Framer] = {"rfc5424": rfc5424, "rfc3164": rfc3164}
 TCP_QUEUE = 1024  # messages waiting for a slow or absent TCP server
 TCP_CONNECT_TIMEOUT = 5.0
 TCP_RETRY_MAX = 30.0  # back-off ceiling between connection attempts
+TCP_STABLE_SECONDS = 5.0  # a connection that lasted this long resets the back-off
 UDP_QUIET_SECONDS = 10.0  # without an ICMP error: the UDP server is taken to be back
 
 
@@ -186,6 +187,7 @@ class TcpDestination:
                              f"{queue_size} messages wait and the rest are dropped and counted", clock)
         self._connect = connect or self._open
         self._sleep = sleep
+        self._clock = clock
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -223,7 +225,7 @@ class TcpDestination:
                 continue
             self.connections += 1
             self.connected = True
-            self.backoff.reset()
+            connected_at = self._clock()
             self.outage.delivered(self.dropped)
             try:
                 await self._write_queue(reader, writer)
@@ -232,7 +234,12 @@ class TcpDestination:
             finally:
                 self.connected = False
                 writer.close()
-            await self._sleep(self.backoff.next())  # a server that accepts and closes at once: no spin
+            # a server that accepts and closes at once keeps the back-off
+            # growing (no spin, and its reports thin out); one that served
+            # a while is retried soon
+            if self._clock() - connected_at >= TCP_STABLE_SECONDS:
+                self.backoff.reset()
+            await self._sleep(self.backoff.next())
 
     async def _write_queue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._wake is not None
@@ -254,8 +261,10 @@ class TcpDestination:
                     self.sent += 1
                 self._wake.clear()
                 waiting = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
+                try:
+                    await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:  # also when aclose() cancels this task: no task left pending
+                    waiting.cancel()
                 if closed.done():
                     raise ConnectionResetError("the server closed the connection")
         finally:

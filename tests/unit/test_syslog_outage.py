@@ -212,3 +212,34 @@ def test_tcp_queue_bounds_memory_while_down() -> None:
     tcp = asyncio.run(scenario())
     assert len(tcp.queue) == 100 and tcp.dropped == 9_900 and tcp.sent == 0
     assert tcp.outage.failures > 1
+
+
+def test_tcp_server_that_accepts_and_closes_at_once_keeps_the_back_off_growing() -> None:
+    """No spin and no pair of lines a second: short-lived connections do not
+    reset the back-off."""
+    delays: list[float] = []
+
+    async def scenario() -> TcpDestination:
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+
+        async def sleep(seconds: float) -> None:
+            delays.append(seconds)
+            await asyncio.sleep(0.01)
+
+        tcp = TcpDestination("FTDv-1", "127.0.0.1", port, "rfc5424", sleep=sleep)
+        tcp.send(RECORD, WHEN)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(delays) >= 5:
+                break
+        await tcp.aclose()
+        server.close()
+        await server.wait_closed()
+        return tcp
+
+    tcp = asyncio.run(scenario())
+    assert delays[:5] == [1, 2, 4, 8, 16] and tcp.connections >= 5
