@@ -108,11 +108,14 @@ def lab_config(
 class Ikev2d(Daemon):
     """One ikev2d process in namespace `ns`, files under `folder`."""
 
-    def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, ns: Namespace, folder: Path, config: dict[str, Any], extra_args: Sequence[str] = (),
+                 launcher: Sequence[str] = ()) -> None:
         self.ns = ns
         self.folder = folder
         self.config = config
         self.extra_args = list(extra_args)  # more `ikev2d run` options, e.g. ["--dataplane", "userspace"]
+        # an argv prefix that takes over stdout (lab.fulldisk): then only stderr is in the log
+        self.launcher = list(launcher)
         self.proc: subprocess.Popen[bytes] | None = None
         self._control_dir: Path | None = None
 
@@ -153,7 +156,8 @@ class Ikev2d(Daemon):
         """Start and wait until UDP `port` is bound inside the namespace."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        self.proc = spawn(self.ns.argv(self.argv()), self.log_path, cwd=self.folder)
+        self.proc = spawn(self.launcher + self.ns.argv(self.argv()), self.log_path, cwd=self.folder,
+                          stdout=not self.launcher)
         try:
             wait_ready(self.proc, lambda: self.ns.udp_listening(port), timeout,
                        waiting_for=f"not listening on UDP {port}")

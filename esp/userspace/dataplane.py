@@ -36,6 +36,10 @@ TUN_READ_MAX = 65535  # an IPv4 packet never exceeds this
 _u32 = struct.Struct(">I").unpack_from
 TICK_SECONDS = 1.0  # time lifetimes and last-used are checked this often
 DROP_LOG_SECONDS = 10.0
+# A TUN device removed under us (`ip link del`) is recreated: first at once,
+# then after 1, 2, 4 ... up to TUN_RETRY_MAX seconds while that fails.
+TUN_RETRY_MAX = 30.0
+TUN_REPORT_SECONDS = 60.0  # a device that stays gone is reported this often
 Address = tuple[str, int]
 
 
@@ -92,6 +96,11 @@ class UserspaceDataPlane:
         self.no_sa_for_destination = 0
         self.send_errors = 0
         self.tun_write_errors = 0
+        self.tun_losses = 0  # times the TUN device went away under us
+        self._tun_lost: tuple[float, str] | None = None  # since when, and why, while it is gone
+        self._tun_retry = 0.0
+        self._tun_retry_handle: asyncio.TimerHandle | None = None
+        self._tun_reported = 0.0
 
     # -- DataPlane -------------------------------------------------------------
 
@@ -122,6 +131,9 @@ class UserspaceDataPlane:
             raise
 
     def _install(self, spec: ChildSaSpec) -> None:
+        if self._tun_lost is not None:
+            raise DataPlaneError(f"TUN device {self.tun_name} is gone ({self._tun_lost[1]}) and not "
+                                 "recreated yet: no traffic could flow")
         if self.tun is None or self._routes is None:
             raise DataPlaneError("data plane not attached")
         if spec.spi_in in self._pairs:
@@ -224,6 +236,9 @@ class UserspaceDataPlane:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
+        if self._tun_retry_handle is not None:
+            self._tun_retry_handle.cancel()
+            self._tun_retry_handle = None
         if self.tun is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self.tun.fd)
@@ -247,6 +262,9 @@ class UserspaceDataPlane:
             try:
                 n = readv(fd, iov)
             except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EBADFD: the device was deleted; its fd polls readable forever
+                self._tun_gone(exc)
                 return
             if n < 20:
                 self.no_sa_for_destination += 1  # not an IPv4 header: nothing can route it
@@ -274,6 +292,66 @@ class UserspaceDataPlane:
             if dst & mask == net:
                 return pair
         return None
+
+    # -- a TUN device removed under us -------------------------------------------
+    #
+    # The sessions' keys, counters and peers live here, not in the device: the
+    # device is only the door to the kernel's routing, and it took the routes
+    # through it when it went. Recreating both restores every session's traffic
+    # with no re-authentication, which is what an operator who removed it by
+    # mistake (or a script that cleaned interfaces) expects; ending every
+    # session instead would turn one slip into an outage for all users. While
+    # it cannot be recreated, new Child SAs are refused with the reason, and
+    # the attempts go on with back-off.
+
+    def _tun_gone(self, exc: OSError) -> None:
+        assert self.tun is not None and self._loop is not None
+        self._loop.remove_reader(self._fd)  # first: a dead fd would wake the loop forever
+        self.tun.close()
+        self.tun = None
+        self._fd = -1  # ESP from clients meanwhile fails its write and is counted
+        self.tun_losses += 1
+        why = exc.strerror or str(exc)
+        self._tun_lost = (time.monotonic(), why)
+        self._tun_retry = 0.0
+        self._tun_reported = time.monotonic()
+        log.error("TUN device %s lost (%s): the traffic of %d Child SAs stops; recreating it and its routes to "
+                  "%d networks, new Child SAs refused until then", self.tun_name, why, len(self._pairs),
+                  len(self._route_refs))
+        self._tun_retry_handle = self._loop.call_later(0, self._revive)
+
+    def _revive(self) -> None:
+        self._tun_retry_handle = None
+        if self._tun_lost is None or self._routes is None or self._loop is None:
+            return
+        since, why = self._tun_lost
+        try:
+            tun = self._make_device(self.tun_name, self.mtu)
+        except OSError as exc:
+            self._revive_later(f"cannot create it: {exc.strerror or exc}")
+            return
+        try:
+            for net in self._route_refs:
+                self._routes.replace(net, tun.index)
+        except OSError as exc:
+            tun.close()  # and the routes already put through it with it
+            self._revive_later(f"cannot route {net} through it: {exc.strerror or exc}")
+            return
+        self.tun, self._fd, self._tun_lost = tun, tun.fd, None
+        self._loop.add_reader(self._fd, self._tun_readable)
+        log.warning("TUN device %s recreated after %.1f s with its routes to %s; the %d Child SAs carry traffic "
+                    "again", tun.name, time.monotonic() - since, ", ".join(map(str, self._route_refs)) or "none",
+                    len(self._pairs))
+
+    def _revive_later(self, why: str) -> None:
+        assert self._loop is not None and self._tun_lost is not None
+        self._tun_retry = min(max(1.0, self._tun_retry * 2), TUN_RETRY_MAX)
+        now = time.monotonic()
+        if now - self._tun_reported >= TUN_REPORT_SECONDS or self._tun_retry == 1.0:
+            self._tun_reported = now
+            log.error("TUN device %s still gone after %.0f s: %s; trying again in %.0f s, new Child SAs refused",
+                      self.tun_name, now - self._tun_lost[0], why, self._tun_retry)
+        self._tun_retry_handle = self._loop.call_later(self._tun_retry, self._revive)
 
     # -- housekeeping -------------------------------------------------------------
 

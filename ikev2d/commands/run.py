@@ -9,6 +9,7 @@ import os
 import sys
 
 from ..control.protocol import DEFAULT_PATH as DEFAULT_CONTROL_PATH
+from ..logsink import configure_logging
 from .common import load_or_report
 
 log = logging.getLogger("ikev2d")
@@ -33,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stdout)
+    configure_logging(args.verbose)  # a full disk under stdout costs lines, not the daemon
     config = load_or_report(args.config)
     if config is None:
         return 1

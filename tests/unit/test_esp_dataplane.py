@@ -388,3 +388,77 @@ def test_opened_packets_written_to_the_tun_device_are_each_their_own(h: Harness)
     for inner in inners:
         h.dp.esp_received(client.out.seal(inner), (CLIENT, 4500))  # type: ignore[arg-type]
     assert h.tun.kernel_received() == inners
+
+
+# -- the TUN device removed under the data plane (`ip link del`) ----------------------
+
+def kill_tun(tun: FakeTun) -> None:
+    """The device is gone: its fd fails every read (EBADFD on Linux; here
+    EBADF, a closed descriptor)."""
+    tun._ours.close()
+
+
+def test_a_dead_tun_fd_is_dropped_from_the_loop_and_the_device_recreated_with_its_routes(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    loop = asyncio.get_event_loop()
+    old_fd = h.tun.fd
+    kill_tun(h.tun)
+
+    h.dp._tun_readable()  # what the loop calls for a dead fd: no exception, no second call
+
+    assert h.dp.tun is None and h.dp.tun_losses == 1
+    assert old_fd not in loop._selector.get_map()  # type: ignore[attr-defined]
+    with pytest.raises(DataPlaneError, match="TUN device ikev2d0 is gone .* not recreated yet"):
+        h.dp.install(child_spec(0x1002, 0x2002, "198.19.0.201"))
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"][0].startswith(
+        "TUN device ikev2d0 lost (Bad file descriptor): the traffic of 1 Child SAs stops; recreating it")
+
+    h.routes.table.clear()  # the kernel took the routes with the device
+    loop.run_until_complete(asyncio.sleep(0.01))  # the first attempt runs at once
+
+    new = h.tuns[-1]
+    assert len(h.tuns) == 2 and h.dp.tun is new and new.fd in loop._selector.get_map()  # type: ignore[attr-defined]
+    assert h.routes.table == {IPv4Network("198.19.0.200/32")}
+    assert "TUN device ikev2d0 recreated" in caplog.text
+    sent = bytes(IP(src=INSIDE, dst="198.19.0.200") / ICMP() / (b"i" * 72))
+    new.kernel_sends(sent)
+    h.dp._tun_readable()
+    assert client.inb.open(h.sock.sent[-1][0]) == sent  # the same SA carries traffic again
+    inner = packet_from("198.19.0.200")
+    h.dp.esp_received(client.out.seal(inner), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert new.kernel_received() == [inner]
+
+
+def test_a_tun_device_that_cannot_be_recreated_is_retried_with_back_off(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h.dp.install(child_spec())
+    made = len(h.tuns)
+    refusals = 3
+
+    def device(name: str, mtu: int) -> FakeTun:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise OSError(16, "Device or resource busy")
+        h.tuns.append(FakeTun(name, mtu))
+        return h.tuns[-1]
+
+    h.dp._make_device = device
+    h.dp.esp_received(b"\0" * 8, (CLIENT, 4500))  # before: fine
+    kill_tun(h.tun)
+    h.dp._tun_readable()
+    delays = []
+    for _ in range(3):
+        h.dp._revive()
+        assert h.dp._tun_retry_handle is not None
+        delays.append(h.dp._tun_retry)
+    assert delays == [1.0, 2.0, 4.0] and h.dp.tun is None
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2  # lost, and the first failed attempt; the next ones wait for the minute
+    assert "cannot create it: Device or resource busy; trying again in 1 s" in errors[1]
+    h.dp._revive()
+    assert h.dp.tun is h.tuns[-1] and len(h.tuns) == made + 1
+    h.dp.install(child_spec(0x1002, 0x2002, "198.19.0.201"))  # accepted again

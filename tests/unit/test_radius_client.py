@@ -244,3 +244,31 @@ def test_nothing_secret_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
     assert "no answer after 1 transmission" in text and "marked FAILED" in text
     for secret in (SECRET, PASSWORD, "Another-Secret-Pw-8"):
         assert secret not in text
+
+
+def test_a_stopped_server_is_retried_as_configured_and_reported_once_with_the_icmp_reason(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """FreeRADIUS stopped: each transmission draws an ICMP port unreachable.
+    The request is still retransmitted as configured (a restart may be
+    under way), and the one line that reports it unanswered says why; no
+    line per ICMP error."""
+    caplog.set_level(logging.DEBUG)
+    record = AccountingRecord(group="ISE", status=AcctStatus.STOP, session_id="00006000", username="bob", nas=NAS)
+
+    async def main() -> tuple[object, str | None, FakeServer]:
+        stopped = await serve(None)
+        config = group(stopped, retries=2)
+        stopped.transport.close()  # type: ignore[union-attr]
+        clients = RadiusClients({"ISE": config})
+        try:
+            return await clients.access(pap()), await clients.account(record, None), stopped
+        finally:
+            await clients.close()
+
+    result, host, _ = run(main())
+    assert isinstance(result, RadiusUnreachable) and host is None
+    assert result.reason.endswith("no answer after 3 transmissions (ICMP: Connection refused)"), result.reason
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [m for m in messages if "Error received" in m], messages
+    assert messages[-1] == ("RADIUS accounting Stop for session 00006000 (user bob) not delivered: no server of "
+                            "group ISE answered; the record is dropped")

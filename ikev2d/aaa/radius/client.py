@@ -68,6 +68,7 @@ class _Server:
             secret=config.secret.encode("utf-8"), dict=radius_dictionary(),
             retries=config.retries, timeout=config.timeout_seconds, logger_name=PYRAD_LOGGER)
         self._lock = asyncio.Lock()  # one socket setup at a time
+        self.icmp_error: str | None = None  # the last ICMP error on its sockets, for the failure's reason
 
     def label(self, accounting: bool = False) -> str:
         port = self.config.accounting_port if accounting else self.config.authentication_port
@@ -78,14 +79,30 @@ class _Server:
             async with self._lock:
                 if accounting and self.client.protocol_acct is None:
                     await self.client.initialize_transports(enable_acct=True)
+                    self._note_icmp(self.client.protocol_acct)
                 if not accounting and self.client.protocol_auth is None:
                     await self.client.initialize_transports(enable_auth=True)
+                    self._note_icmp(self.client.protocol_auth)
+            self.icmp_error = None
             return await self.client.SendPacket(make(self.client))
         except TimeoutError:
             tries = self.config.retries + 1
-            raise _Unanswered(f"no answer after {tries} transmission{'s' if tries > 1 else ''}") from None
+            why = f"no answer after {tries} transmission{'s' if tries > 1 else ''}"
+            if self.icmp_error is not None:  # e.g. nothing listens on its port: FreeRADIUS stopped
+                why += f" (ICMP: {self.icmp_error})"
+            raise _Unanswered(why) from None
         except (OSError, ConnectionAbortedError) as exc:  # e.g. no route: connect() fails
             raise _Unanswered(f"cannot reach it: {exc.strerror or exc}") from None
+
+    def _note_icmp(self, protocol: object) -> None:
+        # pyrad logs an ERROR for each ICMP error (one per retransmission to
+        # a closed port); its reason belongs in the one line that reports the
+        # request unanswered, so it is kept here instead.
+        def error_received(exc: Exception) -> None:
+            self.icmp_error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+        if protocol is not None:
+            setattr(protocol, "error_received", error_received)
 
     async def close(self) -> None:
         await self.client.deinitialize_transports()
@@ -150,8 +167,10 @@ class RadiusGroupClient:
             log.info("RADIUS accounting %s for session %s acknowledged by %s (group %s)",
                      record.status.name.title(), record.session_id, server.label(True), self.name)
             return server.host
-        log.warning("RADIUS accounting %s for session %s: no server of group %s answered",
-                    record.status.name.title(), record.session_id, self.name)
+        # each server was retransmitted to as configured; nothing is kept to send later
+        log.warning("RADIUS accounting %s for session %s (user %s) not delivered: no server of group %s "
+                    "answered; the record is dropped", record.status.name.title(), record.session_id,
+                    record.username, self.name)
         return None
 
     def _failed(self, index: int, exc: Exception, accounting: bool) -> str:
