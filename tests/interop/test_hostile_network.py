@@ -8,7 +8,8 @@
   real client connects and pings meanwhile; the daemon's memory stays put
   and its crypto workers do not work for the forged sources.
 - Two access interfaces on two subnets: every datagram the gateway sends to
-  a client (answers, DPD, Delete) leaves from the address that client uses.
+  a client (answers, DPD, Delete, retransmits) leaves from the address that
+  client uses.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -185,9 +187,12 @@ def test_two_access_interfaces_answer_each_client_from_its_own_address(
         for charon in (alice, far):
             assert_initiated(charon.initiate(timeout=10), charon)
         time.sleep(5.0)  # DPD (every 2 s of silence) runs on both SAs
-        for name in ("alice", "bob"):  # a Delete from our side, per session
-            assert server.vpn_sessiondb("logoff", "name", name, "noconfirm").returncode == 0
-        assert alice.wait_for_sas(0, timeout=5) == [] and far.wait_for_sas(0, timeout=5) == []
+        # a Delete from our side to the far client...
+        assert server.vpn_sessiondb("logoff", "name", "bob", "noconfirm").returncode == 0
+        assert far.wait_for_sas(0, timeout=5) == []
+        # ...and the near client falls silent: its DPD request is retransmitted
+        topology.clients[0].ip("link", "set", "eth0", "down")
+        time.sleep(7.0)  # 2 s to the check, 2 s to the first retransmit, margin
         near_packets, far_packets = (capture.stop().packets for capture in captures)
     finally:
         if far is not None:
@@ -203,4 +208,8 @@ def test_two_access_interfaces_answer_each_client_from_its_own_address(
         assert {p.src for p in ours} == {gateway}, f"to {peer}: from {sorted({p.src for p in ours})}"
         requests = [p for p in ours if not p.response and p.exchange == "INFORMATIONAL"]
         assert len(requests) >= 2, f"expected DPD and Delete requests to {peer}: {ours}"
+    # RFC 7296 §2.4: the unanswered DPD request went out again, from the same address
+    sent = Counter(p.msg_id for p in near_packets if p.dst == topology.client_addrs[0]
+                   and not p.response and p.exchange == "INFORMATIONAL")
+    assert max(sent.values()) >= 2, f"no retransmitted request to the silent client: {sent}"
     assert_healthy(server)
