@@ -19,7 +19,8 @@ from esp.dataplane import DataPlane
 from ..conf.model import Config, IkePolicy
 from ..core import Responder
 from ..iana import IdType
-from ..sa import RETRANSMIT_TRIES, IkeSa
+from ..sa import IkeSa
+from ..task_manager import RETRANSMIT_TRIES
 from ..sa_types import ChildSa, State
 from ..show.names import DEVICE_VPN_CAPACITY
 from ..show.snapshot import ChildSnapshot, ListenerSnapshot, SessionSnapshot, Snapshot
@@ -159,7 +160,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         established_epoch=wall(sa.established_at) if sa.established_at is not None else None,
         active_seconds=max(0.0, now_mono - since),
         nat_peer=sa.nat_peer, nat_local=sa.nat_local,
-        local_next_message_id=sa.next_own_id, remote_next_message_id=sa.next_request_id,
+        local_next_message_id=sa.tasks.next_own_id, remote_next_message_id=sa.tasks.next_request_id,
         dpd_interval=settings.dpd_interval, dpd_retries=RETRANSMIT_TRIES,
         idle_timeout_minutes=profile.group_policy.idle_timeout_minutes if profile else 0,
         client_type=client_type(sa),
