@@ -8,6 +8,7 @@ lives in `tasks/`.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -19,16 +20,14 @@ from .aaa.radius.messages import AccountingRecord, RadiusResult
 from .crypto.jobs import JobResult
 from .crypto.keymat import IkeKeys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
-from .eap import EapServer
-from .eap.relay import EapRelay
 from .effects import Compute, Effect, Emit, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
-from .iana import (ERROR_NOTIFY_LIMIT, ExchangeType, ProtocolId)
+from .iana import ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId
 from .protect import SkKeys
-from .sa_types import ChildSa, Deferred, PendingChild, State
+from .sa_types import TRANSITIONS, ChildSa, Deferred, State
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
-from .tasks.ike_auth import ike_auth
+from .tasks.ike_auth import IkeAuth
 from .tasks.proposals import IkeSuite
 from .tasks.rekey import create_child_sa
 from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
@@ -37,6 +36,11 @@ from .wire.message import Message
 from .wire.payloads import (SA, Delete, Notify, Payload, TSi, TSr)
 
 Address = tuple[str, int]
+log = logging.getLogger("ikev2d.sa")
+
+
+class LifecycleError(RuntimeError):
+    """A lifecycle transition that TRANSITIONS does not allow: a bug."""
 
 @dataclass
 class IkeSa:
@@ -62,13 +66,10 @@ class IkeSa:
     created: float
     random: Callable[[int], bytes] = os.urandom
     spi_in_use: Callable[[int], bool] = lambda spi: False
-    state: State = State.AUTH_PENDING
+    state: State = State.CONNECTING
     profile: ProfileSettings | None = None
-    eap: EapServer | EapRelay | None = None
     username: str = ""
-    msk: bytes | None = field(default=None, repr=False)
-    idi_body: bytes = b""
-    pending: PendingChild | None = None
+    idi_body: bytes = b""  # the peer's identity as it sent it, for `show`
     lease: tuple[str, IPv4Address] | None = None
     children: list[ChildSa] = field(default_factory=list)
     established_at: float | None = None
@@ -92,7 +93,26 @@ class IkeSa:
         self.tasks = TaskManager(self.sk, self.spi_i, self.spi_r,
                                  self.settings.fragment_size if self.peer_fragmentation else 0, self.random,
                                  born_of_rekey=self.predecessor is not None)
+        # IKE_AUTH's own state lives in its task, for as long as it runs
+        self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
         self.last_activity = self.created
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def move_to(self, state: State) -> None:
+        """A checked, logged lifecycle transition (TRANSITIONS)."""
+        if state is self.state:
+            return
+        if state not in TRANSITIONS[self.state]:
+            raise LifecycleError(f"IKE SA {self.name}: {self.state.value} -> {state.value} is not a transition")
+        log.debug("IKE SA %s: %s -> %s", self.name, self.state.value, state.value)
+        self.state = state
+        if state is not State.CONNECTING:
+            self.auth = None  # IKE_AUTH is over, one way or the other
+
+    def established(self, now: float) -> None:
+        self.move_to(State.ESTABLISHED)
+        self.established_at = now
 
     # -- identity -----------------------------------------------------------
 
@@ -180,14 +200,14 @@ class IkeSa:
         established = self.state is State.ESTABLISHED
         self._release(now, reason, effects)
         if not established:
-            self.state = State.DELETED
+            self.move_to(State.DELETED)
             return effects
-        self.state = State.DELETING
+        self.move_to(State.DELETING)
         self.delete_reason = reason
         self.tasks.drop_queued()  # what we had still to ask is moot now
 
         def answered(message: Message, now: float, effects: list[Effect]) -> None:
-            self.state = State.DELETED
+            self.move_to(State.DELETED)
 
         return effects + self._send_request(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])], now, answered)
 
@@ -209,7 +229,7 @@ class IkeSa:
             # §2.4: a peer that answers nothing is gone, and so is its SA
             effects: list[Effect] = []
             if self.state is State.DELETING:
-                self.state = State.DELETED
+                self.move_to(State.DELETED)
             else:
                 self.delete(now, "Peer not responding (DPD)", effects)
             return effects
@@ -242,7 +262,9 @@ class IkeSa:
     # -- exchanges: the work itself lives in tasks/ -----------------------------
 
     def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-        return ike_auth(self, message, now, effects)
+        if self.auth is None:  # IKE_AUTH is over: RFC 7296 §1.2 has no further round
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        return self.auth.process(message, now, effects)
 
     def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
                            nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
@@ -307,7 +329,7 @@ class IkeSa:
     def delete(self, now: float, reason: str, effects: list[Effect]) -> None:
         """Tear everything down: Child SAs, the address lease, the SA."""
         self._release(now, reason, effects)
-        self.state = State.DELETED
+        self.move_to(State.DELETED)
 
     def _release(self, now: float, reason: str, effects: list[Effect]) -> None:
         if self.state is State.ESTABLISHED and self.accounting is not None:
@@ -332,7 +354,7 @@ class IkeSa:
     def fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,
         # then go: never a stuck SA
-        self.state = State.FAILED
+        self.move_to(State.FAILED)
         self.delete_after = now + 10.0
 
     def expired(self, now: float) -> bool:

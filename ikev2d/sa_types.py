@@ -17,13 +17,24 @@ from .wire.payloads import CP, SA, Payload, TSi, TSr
 
 
 class State(enum.Enum):
-    AUTH_PENDING = "AUTH_PENDING"  # IKE_SA_INIT answered
-    EAP = "EAP"  # EAP conversation running
-    EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
+    """The lifecycle of an IKE SA; where IKE_AUTH stands is its task's own
+    business (tasks/ike_auth.py)."""
+
+    CONNECTING = "CONNECTING"  # IKE_SA_INIT answered, IKE_AUTH under way
     ESTABLISHED = "ESTABLISHED"
     DELETING = "DELETING"  # our Delete is out, waiting for its answer
     FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
     DELETED = "DELETED"
+
+
+# the transitions an IKE SA may make; anything else is a bug, refused loudly
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CONNECTING: frozenset({State.ESTABLISHED, State.FAILED, State.DELETED}),
+    State.ESTABLISHED: frozenset({State.DELETING, State.DELETED}),
+    State.DELETING: frozenset({State.DELETED}),
+    State.FAILED: frozenset({State.DELETED}),
+    State.DELETED: frozenset(),
+}
 
 
 @dataclass

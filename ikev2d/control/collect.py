@@ -28,7 +28,7 @@ from ..tasks.proposals import IkeSuite
 from .stats import Presence, SessionStats
 
 # SAs on their way out or failed are not sessions any more
-_SHOWN = {State.AUTH_PENDING, State.EAP, State.EAP_DONE, State.ESTABLISHED, State.DELETING}
+_SHOWN = {State.CONNECTING, State.ESTABLISHED, State.DELETING}
 
 
 class Listening(Protocol):

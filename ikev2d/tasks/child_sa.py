@@ -26,10 +26,10 @@ from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
-def first_child(sa: "IkeSa", now: float, effects: list[Effect]) -> list[Payload]:
-    assert sa.profile is not None and sa.pending is not None
-    pending, profile = sa.pending, sa.profile
-    sa.pending = None
+def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect]) -> list[Payload]:
+    """The configuration payload and Child SA the first IKE_AUTH asked for."""
+    assert sa.profile is not None
+    profile = sa.profile
 
     def up(address: IPv4Address | None = None) -> None:
         # SA UP comes after the address lines, as an FTD logs them

@@ -126,7 +126,7 @@ def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: fl
         successor = dataclasses.replace(
             sa, spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
             nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"", created=now,
-            children=list(sa.children), pending=None, successor=None, rekeyed=False, predecessor=sa)
+            children=list(sa.children), successor=None, rekeyed=False, predecessor=sa)
         sa.hand_over_to(successor)
         # the IKE SA this one replaced, if the initiator never deleted it (§2.8)
         stale, sa.predecessor = sa.predecessor, None
