@@ -9,6 +9,7 @@ import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from typing import Callable
 
 from .aaa.radius.messages import AccessRequest, RadiusResult
@@ -17,7 +18,7 @@ from .effects import Compute, Effect, Emit, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
-from .sa import IkeSa, State
+from .sa import REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .settings import ResponderSettings
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
@@ -259,6 +260,7 @@ class Responder:
             peer_fragmentation=outcome.peer_fragmentation, peer_hash_algorithms=outcome.peer_hash_algorithms,
             nat_peer=outcome.nat_peer, nat_local=outcome.nat_local, created=now, random=self.random,
             spi_in_use=self._child_spi_in_use, allocate_ike_spi=self._new_ike_spi,
+            replace_older=self._replace_older,
         )
         self.sas[spi_r] = sa
         self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
@@ -291,6 +293,24 @@ class Responder:
 
     def _child_spi_in_use(self, spi: int) -> bool:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
+
+    def _replace_older(self, sa: IkeSa, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        """INITIAL_CONTACT (RFC 7296 §2.4): `sa`'s peer has restarted, so the
+        sessions it had with us are gone on its side: end them here at once,
+        without a Delete nobody would answer. As strongSwan does, only those
+        of the same authenticated identity *from the same address*: other
+        devices of one user are a matter for the simultaneous-logins limit."""
+        effects: list[Effect] = []
+        address = None
+        older = [other for other in self.sas.values()
+                 if other is not sa and other.state is State.ESTABLISHED and other.profile is sa.profile
+                 and other.username == sa.username and other.remote[0] == sa.remote[0]]
+        for other in sorted(older, key=lambda o: o.unique_id):
+            if other.lease is not None:
+                address = other.lease[1]
+            other.delete(now, REPLACED_BY_INITIAL_CONTACT, effects)
+            self._forget(other)
+        return effects, address
 
     def _after(self, sa: IkeSa) -> None:
         """Book what an exchange, job or timer did to `sa`."""

@@ -39,6 +39,10 @@ Address = tuple[str, int]
 log = logging.getLogger("ikev2d.sa")
 
 
+# why an older session ends when its peer comes back with INITIAL_CONTACT
+REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
+
+
 class LifecycleError(RuntimeError):
     """A lifecycle transition that TRANSITIONS does not allow: a bug."""
 
@@ -78,6 +82,10 @@ class IkeSa:
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
+    # the responder ends this peer's older sessions on INITIAL_CONTACT and
+    # says which address the newest of them held
+    replace_older: Callable[["IkeSa", float], tuple[list[Effect], IPv4Address | None]] = (
+        lambda sa, now: ([], None))
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed

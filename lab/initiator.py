@@ -74,6 +74,8 @@ class InitiatorOptions:
     local: tuple[str, int] = ("198.18.0.2", 500)
     remote: tuple[str, int] = ("198.18.0.1", 500)
     fake_nat: bool = False
+    # RFC 7296 §2.4, sent as strongSwan sends it: "I hold no other SA with you"
+    initial_contact: bool = True
     # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
     tsi: Sequence[TrafficSelector] | None = None
     tsr: Sequence[TrafficSelector] | None = None
@@ -218,8 +220,9 @@ class Initiator:
             Transform(TransformType.ESN, 0)])
         everything = TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 65535, IPv4Address("0.0.0.0"),
                                      IPv4Address("255.255.255.255"))
+        contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
         first = self.exchange(ExchangeType.IKE_AUTH, [
-            idi, Notify(NotifyType.INITIAL_CONTACT), IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
+            idi, *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
                                         ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
             SA([esp]), TSi(list(self.o.tsi or [everything])), TSr(list(self.o.tsr or [everything])),

@@ -26,8 +26,11 @@ from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
-def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect]) -> list[Payload]:
-    """The configuration payload and Child SA the first IKE_AUTH asked for."""
+def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect],
+                prefer: IPv4Address | None = None) -> list[Payload]:
+    """The configuration payload and Child SA the first IKE_AUTH asked for
+    (the pool address `prefer` if it is free: the one a reconnecting
+    client had)."""
     assert sa.profile is not None
     profile = sa.profile
 
@@ -45,7 +48,7 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
         # client cannot be routed (RFC 7296 §3.15.4)
         up()
         return [Notify(NotifyType.FAILED_CP_REQUIRED)]
-    leased = profile.pools.allocate(sa.session_id)
+    leased = profile.pools.allocate(sa.session_id, prefer)
     if leased is None:
         effects.append(Emit(AddressAssignmentFailed(sa.name, sa.local, sa.remote, sa.username,
                                                     profile.name, sa.unique_id)))

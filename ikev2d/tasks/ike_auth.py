@@ -49,6 +49,7 @@ class IkeAuth:
         self.eap: EapServer | EapRelay | None = None
         self.msk: bytes | None = None
         self.pending: PendingChild | None = None
+        self.initial_contact = False  # RFC 7296 §2.4: the peer holds no other SA with us
 
     def process(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         sa = self.sa
@@ -85,6 +86,7 @@ class IkeAuth:
         profile = sa.settings.profile_for_identity(wanted)
         sa.profile = profile
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
+        self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
         self.eap = _authenticator(sa, profile)
         self.step = _Step.EAP
         own_id = profile.own_id()
@@ -183,7 +185,13 @@ class IkeAuth:
         self.step = _Step.DONE
         sa.established(now)
         pending, self.pending = self.pending, None
-        out += first_child(sa, pending, now, effects)
+        reconnected_from = None
+        if self.initial_contact:
+            # the client restarted: its older sessions go first, so their
+            # address comes back to it (and a logins limit counts right)
+            replaced, reconnected_from = sa.replace_older(sa, now)
+            effects += replaced
+        out += first_child(sa, pending, now, effects, prefer=reconnected_from)
         _accounting_start(sa, self.eap, effects)
         return out
 

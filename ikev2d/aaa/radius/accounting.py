@@ -17,6 +17,7 @@ _CAUSES = {
     "Idle Timeout": TerminateCause.IDLE_TIMEOUT,
     "Administrator Reset": TerminateCause.ADMIN_RESET,
     "Administrator Reboot": TerminateCause.ADMIN_REBOOT,
+    "Peer reconnected (INITIAL_CONTACT)": TerminateCause.PORT_PREEMPTED,
 }
 
 
