@@ -174,6 +174,15 @@ class Responder:
         self._after(sa)
         return effects
 
+    def activity(self, spi_r: bytes, packets: int, now: float) -> list[Effect]:
+        """The data plane's packet count for an SA that asked (ReadActivity)."""
+        sa = self.sas.get(spi_r)
+        if sa is None:
+            return []
+        effects = sa.traffic(packets, now)
+        self._after(sa)
+        return effects
+
     def rearm_timers(self) -> None:
         """After a reload changed the settings (DPD interval, half-open
         timeout): each SA's timer at its deadline under the new ones."""

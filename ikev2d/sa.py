@@ -20,7 +20,7 @@ from .aaa.radius.messages import AccountingRecord, RadiusResult
 from .crypto.jobs import JobResult
 from .crypto.keymat import IkeKeys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
-from .effects import Compute, Effect, Emit, RemoveChildSa, SendAccounting, SendDatagram
+from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId
 from .protect import SkKeys
@@ -38,6 +38,9 @@ from .wire.payloads import (SA, Delete, Notify, Payload, TSi, TSr)
 Address = tuple[str, int]
 log = logging.getLogger("ikev2d.sa")
 
+
+# how long the adapter has to answer a ReadActivity before we ask again
+ACTIVITY_ANSWER_WAIT = 60.0
 
 # why an older session ends when its peer comes back with INITIAL_CONTACT
 REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
@@ -77,7 +80,12 @@ class IkeSa:
     lease: tuple[str, IPv4Address] | None = None
     children: list[ChildSa] = field(default_factory=list)
     established_at: float | None = None
-    last_activity: float = 0.0
+    last_activity: float = 0.0  # of IKE: the last authentic request or answer
+    # of traffic, for the group policy's idle timeout: the data plane's packet
+    # count when last read, when it last changed, and when we last asked
+    traffic_packets: int = 0
+    last_traffic: float = 0.0
+    activity_asked_at: float | None = None
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
@@ -120,7 +128,33 @@ class IkeSa:
 
     def established(self, now: float) -> None:
         self.move_to(State.ESTABLISHED)
-        self.established_at = now
+        self.established_at = self.last_traffic = now
+
+    @property
+    def idle_timeout(self) -> float:
+        """The group policy's vpn-idle-timeout in seconds (0: none)."""
+        return self.profile.group_policy.idle_timeout_minutes * 60.0 if self.profile is not None else 0.0
+
+    def _idle_check_due(self) -> float | None:
+        if self.state is not State.ESTABLISHED or not self.idle_timeout:
+            return None
+        if self.activity_asked_at is not None:  # asked and not answered: ask again
+            return self.activity_asked_at + ACTIVITY_ANSWER_WAIT
+        return self.last_traffic + self.idle_timeout
+
+    def traffic(self, packets: int, now: float) -> list[Effect]:
+        """The data plane's answer to ReadActivity: any change in the packet
+        count is traffic; none for the whole idle timeout ends the session
+        (with a Delete, as the FTD does, 113019 "Idle Timeout")."""
+        self.activity_asked_at = None
+        if self.state is not State.ESTABLISHED:
+            return []
+        if packets != self.traffic_packets:
+            self.traffic_packets, self.last_traffic = packets, now
+            return []
+        if now - self.last_traffic >= self.idle_timeout:
+            return self.initiate_delete(now, "Idle Timeout")
+        return []
 
     # -- identity -----------------------------------------------------------
 
@@ -235,20 +269,25 @@ class IkeSa:
         due = self.tasks.due(now)
         if isinstance(due, GaveUp):
             # §2.4: a peer that answers nothing is gone, and so is its SA
-            effects: list[Effect] = []
+            gone: list[Effect] = []
             if self.state is State.DELETING:
                 self.move_to(State.DELETED)
             else:
-                self.delete(now, "Peer not responding (DPD)", effects)
-            return effects
+                self.delete(now, "Peer not responding (DPD)", gone)
+            return gone
         if due:
             return self._sent(due)
+        effects: list[Effect] = []
+        idle_check = self._idle_check_due()
+        if idle_check is not None and now >= idle_check:
+            self.activity_asked_at = now
+            effects.append(ReadActivity(self.spi_r, tuple(c.spec.spi_in for c in self.children)))
         dpd = self.settings.dpd_interval
         if (self.state is State.ESTABLISHED and self.tasks.idle() and dpd
                 and now - self.last_activity >= dpd):
             # an empty INFORMATIONAL request is IKEv2's dead peer detection
-            return self._send_request(ExchangeType.INFORMATIONAL, [], now)
-        return []
+            effects += self._send_request(ExchangeType.INFORMATIONAL, [], now)
+        return effects
 
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
         if self.state is State.DELETED:
@@ -385,6 +424,9 @@ class IkeSa:
             times.append(flight)
         elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
+        idle_check = self._idle_check_due()
+        if idle_check is not None:
+            times.append(idle_check)
         if self.delete_after is not None:
             times.append(self.delete_after)
         elif self.state not in (State.ESTABLISHED, State.DELETING):
