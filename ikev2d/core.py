@@ -18,7 +18,7 @@ from .effects import Compute, Effect, Emit, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
-from .sa import REPLACED_BY_INITIAL_CONTACT, IkeSa, State
+from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .settings import ResponderSettings
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
@@ -269,7 +269,7 @@ class Responder:
             peer_fragmentation=outcome.peer_fragmentation, peer_hash_algorithms=outcome.peer_hash_algorithms,
             nat_peer=outcome.nat_peer, nat_local=outcome.nat_local, created=now, random=self.random,
             spi_in_use=self._child_spi_in_use, allocate_ike_spi=self._new_ike_spi,
-            replace_older=self._replace_older,
+            sessions=self,
         )
         self.sas[spi_r] = sa
         self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
@@ -303,7 +303,7 @@ class Responder:
     def _child_spi_in_use(self, spi: int) -> bool:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
 
-    def _replace_older(self, sa: IkeSa, now: float) -> tuple[list[Effect], IPv4Address | None]:
+    def replace_older(self, sa: IkeSa, now: float) -> tuple[list[Effect], IPv4Address | None]:
         """INITIAL_CONTACT (RFC 7296 §2.4): `sa`'s peer has restarted, so the
         sessions it had with us are gone on its side: end them here at once,
         without a Delete nobody would answer. As strongSwan does, only those
@@ -320,6 +320,20 @@ class Responder:
             other.delete(now, REPLACED_BY_INITIAL_CONTACT, effects)
             self._forget(other)
         return effects, address
+
+    def make_room(self, sa: IkeSa, limit: int, now: float) -> list[Effect]:
+        """vpn-simultaneous-logins: while the user has `limit` sessions up
+        besides `sa`, log one off, as the ASA does: the one idle longest,
+        and of those idle alike the oldest. It gets a Delete (it is alive)."""
+        others = [other for other in self.sas.values()
+                  if other is not sa and other.state is State.ESTABLISHED and other.username == sa.username]
+        effects: list[Effect] = []
+        others.sort(key=lambda o: (o.last_traffic, o.unique_id))
+        while len(others) >= limit > 0:
+            victim = others.pop(0)
+            effects += victim.initiate_delete(now, LOGINS_EXCEEDED)
+            self._after(victim)
+        return effects
 
     def _after(self, sa: IkeSa) -> None:
         """Book what an exchange, job or timer did to `sa`."""

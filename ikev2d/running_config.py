@@ -335,7 +335,9 @@ def _group_policies(config: Config) -> list[str]:
         lines += [f" banner value {text}" for text in (policy.banner or "").splitlines()]
         if policy.dns_servers:
             lines.append(" dns-server value " + " ".join(str(d) for d in policy.dns_servers))
+        lines.append(f" vpn-simultaneous-logins {policy.simultaneous_logins}")
         lines.append(f" vpn-idle-timeout {policy.idle_timeout_minutes}")
+        lines.append(f" vpn-session-timeout {policy.max_connect_time_minutes or 'none'}")
         protocols = " ".join(cli for p, cli in VPN_PROTOCOLS.items() if p in policy.vpn_protocols)
         lines.append(f" vpn-tunnel-protocol {protocols}")
         lines.append(f" split-tunnel-policy {SPLIT_TUNNEL[policy.split_tunnel]}")

@@ -24,7 +24,7 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId
 from .protect import SkKeys
-from .sa_types import TRANSITIONS, ChildSa, Deferred, State
+from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDirectory, State
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
@@ -41,6 +41,10 @@ log = logging.getLogger("ikev2d.sa")
 
 # how long the adapter has to answer a ReadActivity before we ask again
 ACTIVITY_ANSWER_WAIT = 60.0
+
+# why sessions end on the group policy's limits (113019 reasons in the catalogue)
+MAX_CONNECT_TIME = "Max time exceeded"
+LOGINS_EXCEEDED = "Simultaneous logins exceeded"
 
 # why an older session ends when its peer comes back with INITIAL_CONTACT
 REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
@@ -90,10 +94,7 @@ class IkeSa:
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
-    # the responder ends this peer's older sessions on INITIAL_CONTACT and
-    # says which address the newest of them held
-    replace_older: Callable[["IkeSa", float], tuple[list[Effect], IPv4Address | None]] = (
-        lambda sa, now: ([], None))
+    sessions: SessionDirectory = field(default_factory=NoOtherSessions)  # the responder's other sessions
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
@@ -134,6 +135,14 @@ class IkeSa:
     def idle_timeout(self) -> float:
         """The group policy's vpn-idle-timeout in seconds (0: none)."""
         return self.profile.group_policy.idle_timeout_minutes * 60.0 if self.profile is not None else 0.0
+
+    @property
+    def connect_deadline(self) -> float | None:
+        """When the group policy's maximum connect time (vpn-session-timeout) ends the session."""
+        limit = self.profile.group_policy.max_connect_time_minutes if self.profile is not None else None
+        if self.state is not State.ESTABLISHED or not limit or self.established_at is None:
+            return None
+        return self.established_at + limit * 60.0
 
     def _idle_check_due(self) -> float | None:
         if self.state is not State.ESTABLISHED or not self.idle_timeout:
@@ -277,6 +286,9 @@ class IkeSa:
             return gone
         if due:
             return self._sent(due)
+        connect_deadline = self.connect_deadline
+        if connect_deadline is not None and now >= connect_deadline:
+            return self.initiate_delete(now, MAX_CONNECT_TIME)
         effects: list[Effect] = []
         idle_check = self._idle_check_due()
         if idle_check is not None and now >= idle_check:
@@ -424,9 +436,9 @@ class IkeSa:
             times.append(flight)
         elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
-        idle_check = self._idle_check_due()
-        if idle_check is not None:
-            times.append(idle_check)
+        for due in (self._idle_check_due(), self.connect_deadline):
+            if due is not None:
+                times.append(due)
         if self.delete_after is not None:
             times.append(self.delete_after)
         elif self.state not in (State.ESTABLISHED, State.DELETING):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Callable
+from ipaddress import IPv4Address
+from typing import Any, Callable, Protocol
 
 from esp.spec import ChildSaSpec
 
@@ -67,6 +68,31 @@ class Deferred:
 
     job: Job | AccessRequest
     finish: Finish
+
+
+class SessionDirectory(Protocol):
+    """What an IKE SA may ask of the responder about the other sessions
+    (a narrow interface: it never sees the SA table)."""
+
+    def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        """INITIAL_CONTACT: end `sa`'s peer's older sessions; the address the
+        newest of them held."""
+        ...
+
+    def make_room(self, sa: Any, limit: int, now: float) -> list[Effect]:
+        """Log off sessions of `sa`'s user until, with `sa`, no more than
+        `limit` are up (vpn-simultaneous-logins)."""
+        ...
+
+
+class NoOtherSessions:
+    """The directory of an SA that stands alone (tests, tools)."""
+
+    def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        return [], None
+
+    def make_room(self, sa: Any, limit: int, now: float) -> list[Effect]:
+        return []
 
 
 class AuthError(Exception):

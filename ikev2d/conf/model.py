@@ -127,6 +127,9 @@ class GroupPolicy:
     split_tunnel: SplitTunnel
     split_tunnel_networks: tuple[IPv4Network, ...]
     idle_timeout_minutes: int
+    # FTD defaults: 3 logins per user at once, no maximum connect time
+    simultaneous_logins: int = 3
+    max_connect_time_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ GROUP_POLICY_KEYS = (
     "split_tunnel",
     "split_tunnel_networks",
     "idle_timeout_minutes",
+    "simultaneous_logins",
+    "max_connect_time_minutes",
 )
 CERTIFICATE_KEYS = (
     "name",
@@ -78,6 +80,8 @@ INT32_MAX = 2**31 - 1
 MIN_LIFETIME_SECONDS = 120
 MIN_LIFETIME_KILOBYTES = 10
 MAX_IDLE_TIMEOUT_MINUTES = 35791394  # ASA vpn-idle-timeout
+MAX_SESSION_TIMEOUT_MINUTES = 35791394  # ASA vpn-session-timeout
+MAX_SIMULTANEOUS_LOGINS = 2147483647  # ASA vpn-simultaneous-logins; 0 forbids logging in
 
 VPN_PROTOCOLS: Mapping[str, VpnProtocol] = {
     "ipsec-ikev2": "ipsec-ikev2",
@@ -352,7 +356,13 @@ def read_group_policy(ctx: Context, node: yaml.Node) -> None:
         if idle_node is None
         else nodes.integer(idle_node, "idle_timeout_minutes", 1, MAX_IDLE_TIMEOUT_MINUTES)
     )
-    policy = GroupPolicy(name, protocols, tuple(dns), domain, banner, split, networks, idle)
+    logins_node = fields.optional("simultaneous_logins")
+    logins = (defaults.SIMULTANEOUS_LOGINS if logins_node is None
+              else nodes.integer(logins_node, "simultaneous_logins", 0, MAX_SIMULTANEOUS_LOGINS))
+    connect_node = fields.optional("max_connect_time_minutes")
+    connect = (None if connect_node is None
+               else nodes.integer(connect_node, "max_connect_time_minutes", 1, MAX_SESSION_TIMEOUT_MINUTES))
+    policy = GroupPolicy(name, protocols, tuple(dns), domain, banner, split, networks, idle, logins, connect)
     ctx.group_policies.add(name_node, name, policy)
 
 

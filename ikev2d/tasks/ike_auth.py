@@ -176,6 +176,9 @@ class IkeAuth:
         expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
+        if sa.profile.group_policy.simultaneous_logins == 0:
+            raise AuthError(f"group policy {sa.profile.group_policy.name} allows no login "
+                            "(vpn-simultaneous-logins 0)")
         own_id = sa.profile.own_id()
         octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,
                                                  own_id.body())
@@ -189,8 +192,10 @@ class IkeAuth:
         if self.initial_contact:
             # the client restarted: its older sessions go first, so their
             # address comes back to it (and a logins limit counts right)
-            replaced, reconnected_from = sa.replace_older(sa, now)
+            replaced, reconnected_from = sa.sessions.replace_older(sa, now)
             effects += replaced
+        # vpn-simultaneous-logins: the user's other sessions make room
+        effects += sa.sessions.make_room(sa, sa.profile.group_policy.simultaneous_logins, now)
         out += first_child(sa, pending, now, effects, prefer=reconnected_from)
         _accounting_start(sa, self.eap, effects)
         return out

@@ -18,6 +18,8 @@ _CAUSES = {
     "Administrator Reset": TerminateCause.ADMIN_RESET,
     "Administrator Reboot": TerminateCause.ADMIN_REBOOT,
     "Peer reconnected (INITIAL_CONTACT)": TerminateCause.PORT_PREEMPTED,
+    "Simultaneous logins exceeded": TerminateCause.PORT_PREEMPTED,
+    "Max time exceeded": TerminateCause.SESSION_TIMEOUT,
 }
 
 
