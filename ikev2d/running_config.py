@@ -259,6 +259,8 @@ def _crypto_maps(config: Config, proposals: tuple[IpsecProposal, ...]) -> list[s
         if first.lifetime_kilobytes != defaults.IPSEC_LIFETIME_KILOBYTES:
             lines.append(f"crypto dynamic-map {dynamic} 1 set security-association lifetime"
                          f" kilobytes {first.lifetime_kilobytes}")
+        if config.remote_access_vpn.pfs_group is not None:
+            lines.append(f"crypto dynamic-map {dynamic} 1 set pfs group{config.remote_access_vpn.pfs_group}")
         lines += [
             f"crypto dynamic-map {dynamic} 1 set reverse-route",
             f"crypto map {crypto_map} 65535 ipsec-isakmp dynamic {dynamic}",

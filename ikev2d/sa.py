@@ -28,7 +28,7 @@ from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDi
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
-from .tasks.proposals import IkeSuite
+from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs
 from .tasks.rekey import create_child_sa
 from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
 from .wire.header import Header
@@ -326,8 +326,10 @@ class IkeSa:
         return self.auth.process(message, now, effects)
 
     def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
-                           nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
-        return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects)
+                           nonce_r: bytes, now: float, effects: list[Effect], pfs: Pfs | None = IN_IKE_AUTH,
+                           shared_secret: bytes | None = None) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+        return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects, pfs,
+                                  shared_secret)
 
     def new_child_spi(self) -> int:
         while True:

@@ -77,6 +77,9 @@ class RemoteAccessVpn:
     dtls_port: int
     default_connection_profile: str
     ikev2_parameters: Ikev2Parameters = Ikev2Parameters()
+    # the crypto map's `set pfs groupN` (FMC: Enable Perfect Forward
+    # Secrecy, Modulus Group); None: PFS not demanded
+    pfs_group: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,16 +142,22 @@ def _dh_groups(node: yaml.Node) -> tuple[DhId, ...]:
     seen: dict[object, int] = {}
     result: list[DhId] = []
     for entry in entries:
-        number = nodes.integer(entry, "DH group", 0, INT32_MAX)
-        if number in algorithms.UNSUPPORTED_DH_GROUPS:
-            raise Problem.at(entry, algorithms.UNSUPPORTED_DH_GROUPS[number])
-        group = algorithms.DH_GROUPS.get(number)
-        if group is None:
-            valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
-            raise Problem.at(entry, f"unknown DH group {number}; valid: {valid}")
-        nodes.unique(entry, seen, group, f"DH group {number}")
+        group = dh_group(entry)
+        nodes.unique(entry, seen, group, f"DH group {int(group)}")
         result.append(group)
     return tuple(result)
+
+
+def dh_group(node: yaml.Node) -> DhId:
+    """One DH group number (an IKEv2 policy's, or the crypto map's PFS group)."""
+    number = nodes.integer(node, "DH group", 0, INT32_MAX)
+    if number in algorithms.UNSUPPORTED_DH_GROUPS:
+        raise Problem.at(node, algorithms.UNSUPPORTED_DH_GROUPS[number])
+    group = algorithms.DH_GROUPS.get(number)
+    if group is None:
+        valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
+        raise Problem.at(node, f"unknown DH group {number}; valid: {valid}")
+    return group
 
 
 def _check_aead(

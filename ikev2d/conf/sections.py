@@ -25,7 +25,7 @@ from .model import (
     RemoteAccessVpn,
 )
 from .nodes import Fields, Problem
-from .objects import netmask
+from .objects import dh_group, netmask
 from .san import is_dns_name
 
 DEVICE_KEYS = ("hostname",)
@@ -51,6 +51,7 @@ RA_VPN_KEYS = (
     "fragment_size",
     "default_connection_profile",
     "ikev2_parameters",
+    "pfs_group",
 )
 IKEV2_PARAMETER_KEYS = ("cookie_challenge", "cookie_threshold_percent", "max_in_negotiation",
                         "dpd_interval_seconds")
@@ -265,8 +266,10 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     )
     profile = _default_profile(ctx, fields)
     parameters = _ikev2_parameters(fields.optional("ikev2_parameters"))
+    pfs_node = fields.optional("pfs_group")
+    pfs_group = None if pfs_node is None else int(dh_group(pfs_node))
     return RemoteAccessVpn(
-        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters
+        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters, pfs_group
     )
 
 
