@@ -28,7 +28,7 @@ from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDi
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
-from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs
+from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
 from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
 from .wire.header import Header
@@ -45,6 +45,7 @@ ACTIVITY_ANSWER_WAIT = 60.0
 # why sessions end on the group policy's limits (113019 reasons in the catalogue)
 MAX_CONNECT_TIME = "Max time exceeded"
 LOGINS_EXCEEDED = "Simultaneous logins exceeded"
+IKE_LIFETIME_EXPIRED = "IKE SA lifetime expired"
 
 # why an older session ends when its peer comes back with INITIAL_CONTACT
 REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
@@ -135,6 +136,14 @@ class IkeSa:
     def idle_timeout(self) -> float:
         """The group policy's vpn-idle-timeout in seconds (0: none)."""
         return self.profile.group_policy.idle_timeout_minutes * 60.0 if self.profile is not None else 0.0
+
+    @property
+    def lifetime_deadline(self) -> float | None:
+        """When the IKEv2 policy's lifetime ends this IKE SA, unless the
+        client rekeyed it before (its successor's lifetime starts anew)."""
+        if self.state is not State.ESTABLISHED:
+            return None
+        return self.created + ike_lifetime(self.suite, self.settings.ike_policies)
 
     @property
     def connect_deadline(self) -> float | None:
@@ -289,6 +298,11 @@ class IkeSa:
         connect_deadline = self.connect_deadline
         if connect_deadline is not None and now >= connect_deadline:
             return self.initiate_delete(now, MAX_CONNECT_TIME)
+        lifetime_deadline = self.lifetime_deadline
+        if lifetime_deadline is not None and now >= lifetime_deadline:
+            # a client that never rekeys: the SA goes, as its keys may not
+            # live longer than the policy says (RFC 7296 §2.8)
+            return self.initiate_delete(now, IKE_LIFETIME_EXPIRED)
         effects: list[Effect] = []
         idle_check = self._idle_check_due()
         if idle_check is not None and now >= idle_check:
@@ -438,7 +452,7 @@ class IkeSa:
             times.append(flight)
         elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
-        for due in (self._idle_check_due(), self.connect_deadline):
+        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline):
             if due is not None:
                 times.append(due)
         if self.delete_after is not None:

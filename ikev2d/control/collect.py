@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from esp.dataplane import DataPlane
 
-from ..conf.model import Config, IkePolicy
+from ..conf.model import Config
 from ..core import Responder
 from ..iana import IdType
 from ..sa import IkeSa
@@ -24,7 +24,7 @@ from ..task_manager import RETRANSMIT_TRIES
 from ..sa_types import ChildSa, State
 from ..show.names import DEVICE_VPN_CAPACITY
 from ..show.snapshot import ChildSnapshot, ListenerSnapshot, SessionSnapshot, Snapshot
-from ..tasks.proposals import IkeSuite
+from ..tasks.proposals import ike_lifetime
 from .stats import Presence, SessionStats
 
 # SAs on their way out or failed are not sessions any more
@@ -65,16 +65,6 @@ def client_type(sa: IkeSa) -> str:
     # ikev2d speaks standards EAP only (no EAP-AnyConnect), so every
     # session is a standards ("generic") IKEv2 client to the FTD's eyes
     return "generic"
-
-
-def ike_lifetime(suite: IkeSuite, policies: Sequence[IkePolicy]) -> int:
-    """The lifetime of the policy that admitted the suite: the first, in
-    priority order, that allows all four transforms (as select_ike chose)."""
-    for p in policies:
-        if ((suite.encr_id, suite.encr_bits) in p.encryption and suite.prf_id in p.prf
-                and suite.dh_id in p.dh_groups and (suite.is_aead or suite.integ_id in p.integrity)):
-            return p.lifetime_seconds
-    return 86400  # FTD default
 
 
 def identity_text(body: bytes) -> str:

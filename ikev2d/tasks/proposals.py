@@ -11,6 +11,7 @@ from ..iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformTyp
 from ..wire.payloads import Proposal, Transform
 
 MIN_ESP_SPI = 256  # RFC 4303 §2.1
+IKE_LIFETIME_DEFAULT = 86400  # FTD: crypto ikev2 policy lifetime seconds
 AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
 
 
@@ -189,3 +190,13 @@ def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal],
                 continue  # we do not do ESN yet: the data plane counters are 32-bit
             return proposal, EspSuite(encr[0], encr[1], integ, False, dh), ours
     return None
+
+
+def ike_lifetime(suite: IkeSuite, policies: Sequence[IkePolicy]) -> int:
+    """The lifetime of the policy that admitted the suite: the first, in
+    priority order, that allows all four transforms (as select_ike chose)."""
+    for p in policies:
+        if ((suite.encr_id, suite.encr_bits) in p.encryption and suite.prf_id in p.prf
+                and suite.dh_id in p.dh_groups and (suite.is_aead or suite.integ_id in p.integrity)):
+            return p.lifetime_seconds
+    return IKE_LIFETIME_DEFAULT

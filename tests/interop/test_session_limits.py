@@ -49,3 +49,22 @@ def test_the_maximum_connect_time_ends_a_session(ikev2d_server: StartIkev2d, cli
     log = server.log()
     assert "SA DOWN. Reason: Max time exceeded" in log and "Reason: Max time exceeded" in log, tail(log)
     assert_healthy(server)
+
+
+def _two_minute_ike_lifetime(cfg: dict[str, Any]) -> None:
+    for policy in cfg["objects"]["ikev2_policies"]:
+        policy["lifetime_seconds"] = 120  # the FMC's minimum
+
+
+@pytest.mark.timeout(200)
+def test_an_ike_lifetime_is_enforced_on_a_client_that_never_rekeys(ikev2d_server: StartIkev2d,
+                                                                    client: StartCharon) -> None:
+    """strongSwan rekeys its IKE SA after 4 h by default: within a two-minute
+    lifetime it never does, and the SA must end."""
+    server = ikev2d_server(edit=_two_minute_ike_lifetime)
+    alice = client(0)
+    assert_initiated(alice.initiate(timeout=10), alice)
+    assert alice.wait_for_sas(0, timeout=140) == [], "the IKE SA outlived its lifetime"
+    assert "received DELETE for IKE_SA" in alice.log(), tail(alice.log())
+    assert "SA DOWN. Reason: IKE SA lifetime expired" in server.log(), tail(server.log())
+    assert_healthy(server)
