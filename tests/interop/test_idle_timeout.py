@@ -6,7 +6,6 @@ ended with a Delete and 113019 "Reason: Idle Timeout"; one that pings stays.
 from __future__ import annotations
 
 import subprocess
-import time
 from typing import Any
 
 import pytest
