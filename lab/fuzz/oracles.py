@@ -7,7 +7,7 @@ they bound state the protocol cannot see from outside."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ikev2d.core import Responder
 from ikev2d.effects import Effect, InstallChildSa, RemoveChildSa, SendDatagram
@@ -77,8 +77,8 @@ def check_install(responder: Responder, effects: list[Effect], before: dict[byte
     return problems
 
 
-def check_responses(effects: list[Effect], request: Header | None, keys: dict[tuple[bytes, bytes], SkKeys]
-                    ) -> list[str]:
+def check_responses(effects: list[Effect], request: Header | None,
+                    keys: Callable[[bytes, bytes], SkKeys | None]) -> list[str]:
     """Every datagram we send parses back; with the peer's keys, it opens."""
     problems = []
     datagrams = [e.data for e in effects if isinstance(e, SendDatagram)]
@@ -96,7 +96,7 @@ def check_responses(effects: list[Effect], request: Header | None, keys: dict[tu
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"sent an IKE_SA_INIT that does not decode: {exc!r}")
             continue
-        peer = keys.get((header.spi_i, header.spi_r))
+        peer = keys(header.spi_i, header.spi_r)
         try:
             if peer is None:
                 locate_encrypted(raw, header.next_payload)  # at least framed

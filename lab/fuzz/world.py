@@ -102,6 +102,9 @@ class World:
         self.now = 1000.0
         self.clients: dict[int, Initiator] = {}
         self.broken: set[int] = set()
+        # clients whose requests were bent: their own idea of the keys of a
+        # later IKE SA (a rekey) may be wrong, so it no longer counts as the truth
+        self.tainted: set[int] = set()
         self.installed: dict[int, object] = {}
         self.keys: dict[tuple[bytes, bytes], SkKeys] = {}  # the peer's view, to open what we send
         self.hosts_sessions: Counter[str] = Counter()
@@ -179,20 +182,33 @@ class World:
             self.slow.append((n, cpu))
         for kind, problems in (
             ("install-before-auth", oracles.check_install(self.responder, effects, before, self.installed)),
-            ("unparseable", oracles.check_responses(effects, request, self.keys)),
+            ("unparseable", oracles.check_responses(effects, request, self.peer_keys)),
             ("unbounded", oracles.check_bounds(self.responder, self.hosts_sessions)),
         ):
             if problems:
                 raise ResponderCrash(Finding(kind, problems[0], f"{kind}:{_shape(problems[0])}"))
         return [e.data for e in effects if isinstance(e, SendDatagram)]
 
+    def peer_keys(self, spi_i: bytes, spi_r: bytes) -> SkKeys | None:
+        """The keys a peer opens our messages on that SA with: the client's
+        own (derived independently), else those of the SA we hold."""
+        keys = self.keys.get((spi_i, spi_r))
+        if keys is not None:
+            return keys
+        sa = self.responder.sas.get(spi_r)
+        return responder_view(sa.sk) if sa is not None and sa.spi_i == spi_i else None
+
+    def _register(self, cid: int) -> None:
+        client = self.clients[cid]
+        if hasattr(client, "sk") and cid not in self.tainted:
+            self.keys[(client.spi_i, client.spi_r)] = client.sk
+
     # -- clients ----------------------------------------------------------------
 
     def send_for(self, cid: int) -> Callable[[bytes], list[bytes]]:
         def send(datagram: bytes) -> list[bytes]:
             client = self.clients[cid]
-            if hasattr(client, "sk"):
-                self.keys[(client.spi_i, client.spi_r)] = client.sk
+            self._register(cid)
             header = Header.parse(datagram)
             if header.next_payload == SKF and len(datagram) >= 36:
                 number, total = struct.unpack_from("!HH", datagram, 32)
@@ -320,6 +336,7 @@ class World:
                                        if good else "wrong")
             self.clients[cid] = Initiator(options, self.send_for(cid), random=self.rng.randbytes)
             self.broken.discard(cid)
+            self.tainted.discard(cid)
             self.hosts_sessions[client_address(cid)[0]] += 1
             self._client_op(cid, lambda c: c.connect())
             return
@@ -340,6 +357,7 @@ class World:
 
     def _client_op(self, cid: int, op: Callable[[Initiator], object]) -> None:
         client = self.clients[cid]
+        bent = self.mutated
         try:
             op(client)
         except ResponderCrash:
@@ -349,8 +367,9 @@ class World:
             if not hasattr(client, "sk"):
                 self.broken.add(cid)
         self._resync(client)
-        if hasattr(client, "sk"):
-            self.keys[(client.spi_i, client.spi_r)] = client.sk
+        if self.mutated != bent:
+            self.tainted.add(cid)
+        self._register(cid)
 
     def _resync(self, client: Initiator) -> None:
         # after a refused or unanswered request the client's message ID may
