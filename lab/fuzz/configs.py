@@ -22,7 +22,9 @@ POLICIES = {
     "tunnel-specified": "      split_tunnel: tunnel-specified\n"
                         "      split_tunnel_networks: [10.1.0.0/16, 10.2.0.0/16, 192.0.2.0/24]\n",
 }
-CONFIGS = tuple(POLICIES)
+# cookie challenge on every IKE_SA_INIT: the stateless cookie path in each session
+COOKIES = "cookie-always"
+CONFIGS = (*POLICIES, COOKIES)
 
 
 @cache
@@ -35,8 +37,11 @@ def settings_for(name: str) -> ResponderSettings:
     text = (ROOT / "config" / "ikev2d.yaml").read_text().replace("store: ../run/pki", f"store: {_pki()}")
     assert TUNNEL_ALL in text, "config/ikev2d.yaml changed its group policy"
     path = Path(tempfile.mkdtemp(prefix="ikev2d-fuzz-")) / "ikev2d.yaml"
-    path.write_text(text.replace(TUNNEL_ALL, POLICIES[name]))
-    return build_settings(load_config(path))
+    path.write_text(text.replace(TUNNEL_ALL, POLICIES.get(name, TUNNEL_ALL)))
+    settings = build_settings(load_config(path))
+    if name == COOKIES:
+        settings.cookie_challenge = "always"
+    return settings
 
 
 def reset_pools(settings: ResponderSettings) -> None:

@@ -147,10 +147,10 @@ def check_bounds(responder: Responder, hosts_sessions: dict[str, int]) -> list[s
     for name, size, bound in tables:
         if size > bound:
             problems.append(f"responder.{name} holds {size} entries for {sas} IKE SAs")
-    leased = {sa.lease[1] for sa in responder.sas.values() if sa.lease is not None}
+    leases = [sa.lease[1] for sa in responder.sas.values() if sa.lease is not None]
     pooled = {a for pool in settings.pools.values() for a in pool.leases()}
-    if pooled != leased:
-        problems.append(f"pool leases {sorted(map(str, pooled - leased))} held by no IKE SA")
+    if pooled != set(leases) or len(leases) != len(set(leases)):
+        problems.append(f"pool leases {sorted(map(str, pooled))} but IKE SAs hold {sorted(map(str, leases))}")
     return problems
 
 

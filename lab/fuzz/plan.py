@@ -14,7 +14,8 @@ Step = list[Any]  # ["connect", client, eap_method, fragment_size, good_password
 
 @dataclass
 class Mutation:
-    """What replaces (or precedes, `mode` "inject") one request.
+    """What replaces one request (`mode` "replace"), or goes just before
+    ("inject") or just after ("after") the real one.
 
     level "raw": `datagrams` as they are; "plaintext": `plaintext` sealed
     with the real keys (in `fragment`-octet SKF pieces when non-zero);

@@ -32,7 +32,7 @@ def scenario(rng: random.Random, length: int, clients: int = 1) -> list[Step]:
     for _ in range(length):
         cid = rng.randrange(clients)
         op = rng.choices(("rekey_child", "rekey_ike", "dpd", "delete_child", "probe", "clock", "delete",
-                          "connect", "alien"), (5, 3, 2, 1, 6, 4, 1, 1, 1))[0]
+                          "connect", "alien", "expire", "fail", "logoff"), (5, 3, 2, 1, 6, 4, 1, 1, 1, 1, 0.3, 0.3))[0]
         if op == "rekey_ike":
             steps.append([op, cid, rng.random() < 0.7])
         elif op == "probe":
@@ -43,13 +43,19 @@ def scenario(rng: random.Random, length: int, clients: int = 1) -> list[Step]:
             steps.append(_connect(rng, cid))
         elif op == "alien":
             steps.append([op])
+        elif op in ("expire", "fail", "logoff"):
+            # which SA (modulo what exists then); for expire, hard or soft; else answered or not
+            steps.append([op, rng.randrange(64), rng.random() < 0.6])
         else:
             steps.append([op, cid])
     return steps
 
 
 def _connect(rng: random.Random, cid: int) -> Step:
-    return ["connect", cid, int(rng.choice(METHODS)), rng.choice((0, 1280, 1280, 400, 300)), rng.random() < 0.92]
+    # MODP only: OpenSSL makes elliptic keys from its own randomness, which would break replay
+    groups = rng.choice(([15], [15], [14, 15], [16, 15]))
+    return ["connect", cid, int(rng.choice(METHODS)), rng.choice((0, 1280, 1280, 400, 300)), rng.random() < 0.92,
+            groups, rng.random() < 0.2]
 
 
 # -- choosers: one per level, plus their mixtures --------------------------------
@@ -69,14 +75,17 @@ class Chooser:
             return None
         m = self.pick(self.rng, request, words)
         if m is not None and not request.probe and self.rng.random() < self.inject:
-            m.mode = "inject"
+            m.mode = "inject" if self.rng.random() < 0.7 else "after"
         return m
 
 
 def raw_mutation(rng: random.Random, request: Request, words: Dictionary) -> Mutation:
     """Level 1: bytes of the real datagrams (or, for probes, garbage with real SPIs)."""
     corpus = [p.body for p in words.corpus[-50:]]
-    if request.datagrams and rng.random() < 0.85:
+    if request.datagrams and rng.random() < 0.1:
+        # retransmits, byte for byte: the cached answer and its limits
+        out = request.datagrams * rng.choice((1, 2, 9))
+    elif request.datagrams and rng.random() < 0.85:
         picked = request.datagrams if rng.random() < 0.5 else [rng.choice(request.datagrams)]
         out = [mutate_bytes(d, rng, corpus) for d in picked]
     else:

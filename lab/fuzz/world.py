@@ -149,8 +149,8 @@ class World:
                     except Exception:  # noqa: BLE001 - the client gave up, not our finding
                         self.broken.add(cid)
                         continue
-                    for r in responses:
-                        self.deliver(r, client_address(cid))
+                    if responses:  # our answers, bent like any request: handle_response's turn
+                        self._request(client, responses, Header.parse(responses[0]), client_address(cid))
 
     def drain(self) -> None:
         """Nobody answers any more: run every timer until none is left; then nothing may remain."""
@@ -241,6 +241,10 @@ class World:
         if mutation.mode == "inject":
             self._deliver_all(bent, mutation.source or source)
             return self._deliver_all(datagrams, source)
+        if mutation.mode == "after":  # the real request answered first: the bent one meets the new state
+            answers = self._deliver_all(datagrams, source)
+            self._deliver_all(bent, mutation.source or source)
+            return answers
         return self._deliver_all(bent, mutation.source or source)
 
     def _deliver_all(self, datagrams: list[bytes], source: Address) -> list[bytes]:
@@ -326,10 +330,14 @@ class World:
         if op == "alien":
             self._alien()
             return
+        if op in ("expire", "fail", "logoff"):
+            self._adapter(op, int(step[1]), bool(step[2]))
+            return
         cid = int(step[1])
         if op == "connect":
-            _, _, method, fragment_size, good = step
+            _, _, method, fragment_size, good, groups, fake_nat = step
             options = InitiatorOptions(local=client_address(cid), remote=GATEWAY, eap_method=method,
+                                       dh_groups=list(groups), fake_nat=bool(fake_nat),
                                        fragment_size=fragment_size, fragmentation=fragment_size > 0,
                                        username="alice" if cid % 2 == 0 else "bob",
                                        password=("Lab-Passw0rd-1" if cid % 2 == 0 else "Lab-Passw0rd-2")
@@ -387,6 +395,37 @@ class World:
             client.exchange_plaintext(exchange, 0, b"")
         finally:
             self._probing = False
+
+    def _adapter(self, op: str, pick: int, hard: bool) -> None:
+        """What the daemon around the core reports: a Child SA's lifetime ran
+        out, the data plane refused one, an administrator logs a session off.
+        Our own requests then cross the client's."""
+        spis = sorted(self.installed)
+        sas = sorted(self.responder.sas.values(), key=lambda sa: sa.unique_id)
+        before = oracles.sa_states(self.responder)
+        if op == "logoff" and sas:
+            sa = sas[pick % len(sas)]
+            sent = self._checked(lambda: self.responder.delete_ike_sa(sa, "Administrator Reset", self.now), before,
+                                 None)
+        elif op in ("expire", "fail") and spis:
+            spi = spis[pick % len(spis)]
+            if op == "expire":
+                sent = self._checked(lambda: self.responder.child_sa_expired(spi, hard, self.now), before, None)
+            else:
+                sent = self._checked(lambda: self.responder.child_sa_failed(spi, "fuzz", self.now), before, None)
+        else:
+            return
+        for raw in sent:  # the client answers, as it would, while its own work goes on
+            header = Header.parse(raw)
+            for cid, client in self.clients.items():
+                if cid not in self.broken and (client.spi_i, client.spi_r) == (header.spi_i, header.spi_r):
+                    try:
+                        responses = client.answer(raw)
+                    except Exception:  # noqa: BLE001 - the client gave up
+                        self.broken.add(cid)
+                        continue
+                    if responses and hard:
+                        self._request(client, responses, Header.parse(responses[0]), client_address(cid))
 
     def _alien(self) -> None:
         """Datagrams from somewhere else: the chooser makes them up."""

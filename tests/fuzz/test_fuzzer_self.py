@@ -51,7 +51,7 @@ def test_a_planted_crash_is_found_shrunk_and_replayed(monkeypatch: pytest.Monkey
     and the reproducer must replay it."""
     real = ikev2d.sa.create_child_sa
 
-    def planted(sa, message, now, effects):  # type: ignore[no-untyped-def]
+    def planted(sa, message, now, effects):
         nonce = message.get(Nonce)
         if nonce is not None and len(nonce.data) > 200:
             raise KeyError("planted")
@@ -81,7 +81,7 @@ def test_a_planted_lease_leak_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_planted_slow_input_is_confirmed(monkeypatch: pytest.MonkeyPatch) -> None:
     real = ikev2d.sa.create_child_sa
 
-    def slow(sa, message, now, effects):  # type: ignore[no-untyped-def]
+    def slow(sa, message, now, effects):
         end = time.process_time() + 0.08  # CPU, not wall time: what the oracle measures
         while time.process_time() < end:
             pass
