@@ -187,7 +187,26 @@ class World:
         ):
             if problems:
                 raise ResponderCrash(Finding(kind, problems[0], f"{kind}:{_shape(problems[0])}"))
-        return [e.data for e in effects if isinstance(e, SendDatagram)]
+        sent = [e.data for e in effects if isinstance(e, SendDatagram)]
+        if self.chooser is not None:
+            for raw in sent:
+                self._learn_sent(raw)
+        return sent
+
+    def _learn_sent(self, raw: bytes) -> None:
+        """Our own payloads (EAP requests, CERT, AUTH, SA answers) as splice donors."""
+        header = Header.parse(raw)
+        if header.exchange == ExchangeType.IKE_SA_INIT:
+            self._learn(header.next_payload, raw[HEADER_SIZE:])
+            return
+        keys = self.peer_keys(header.spi_i, header.spi_r)
+        if keys is None or header.next_payload != SK:
+            return
+        try:
+            at, _ = locate_encrypted(raw, header.next_payload)
+            self._learn(raw[at], open_sealed(raw, at + 4, keys))
+        except Exception:  # noqa: BLE001 - the oracles judge our output; here it is only material
+            return
 
     def peer_keys(self, spi_i: bytes, spi_r: bytes) -> SkKeys | None:
         """The keys a peer opens our messages on that SA with: the client's
