@@ -36,6 +36,7 @@ class Stats:
     inputs: int = 0  # calls into the core (datagrams and timer runs)
     mutated: int = 0  # of which bent by the fuzzer
     seconds: float = 0.0
+    max_cpu: float = 0.0  # the slowest single input, in CPU seconds
     findings: list[Report] = field(default_factory=list)
 
     @property
@@ -44,7 +45,8 @@ class Stats:
 
     def line(self) -> str:
         return (f"{self.target:<10} {self.sessions:>7} sessions {self.inputs:>9} inputs "
-                f"({self.mutated} mutated) {self.rate:>7.0f}/s  findings: {len(self.findings)}")
+                f"({self.mutated} mutated) {self.rate:>7.0f}/s  slowest {self.max_cpu * 1000:.1f} ms  "
+                f"findings: {len(self.findings)}")
 
 
 def fuzz(target: str, seed: int, *, sessions: int | None = None, seconds: float | None = None,
@@ -71,6 +73,7 @@ def fuzz(target: str, seed: int, *, sessions: int | None = None, seconds: float 
         stats.sessions += 1
         stats.inputs += world.inputs
         stats.mutated += world.mutated
+        stats.max_cpu = max(stats.max_cpu, world.max_cpu)
         if finding is None:
             for number, _cpu in world.slow[:1]:
                 finding = confirm_slow(plan, number)

@@ -114,6 +114,7 @@ class World:
         self.measure = measure  # time only this input (slow-input confirmation)
         self.measured: float | None = None
         self.slow: list[tuple[int, float]] = []
+        self.max_cpu = 0.0  # the slowest input of the session, slow or not
         self.corpus: list[Raw] = []
         self._fragments: list[bytes] = []
         self._probing = False
@@ -178,6 +179,7 @@ class World:
                 self.transcript.update(e.data)
         if n == self.measure:
             self.measured = cpu
+        self.max_cpu = max(self.max_cpu, cpu)
         if cpu > oracles.SLOW_SECONDS:
             self.slow.append((n, cpu))
         for kind, problems in (
