@@ -13,7 +13,9 @@ from ikev2d.core import Responder
 from ikev2d.effects import Effect, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.protect import SkKeys, unprotect_message
 from ikev2d.protect.fragments import authentic_fragment_number
-from ikev2d.protect.sk import locate_encrypted
+from ikev2d.crypto.errors import CryptoError, IntegrityError
+from ikev2d.protect.sk import locate_encrypted, open_sealed
+from ikev2d.wire.errors import WireError
 from ikev2d.sa_types import State
 from ikev2d.tasks import rekey
 from ikev2d.tasks.traffic_selectors import MAX_CHILD_NETWORKS
@@ -111,6 +113,24 @@ def check_responses(effects: list[Effect], request: Header | None,
                 and (header.message_id, header.spi_i) != (request.message_id, request.spi_i)):
             problems.append(f"answered request {request.message_id} with response {header.message_id}")
     return problems
+
+
+def authentic(responder: Responder, raw: bytes) -> bool:
+    """Whether `raw` carries a valid ICV under the IKE SA it names: only
+    such a datagram (or an IKE_SA_INIT) may make us send anything, or a
+    forged one could reflect or amplify our answers at any address."""
+    try:
+        header = Header.parse(raw)
+        sa = responder.sas.get(header.spi_r)
+        if sa is None or sa.spi_i != header.spi_i:
+            return False
+        at, ptype = locate_encrypted(raw, header.next_payload)
+        open_sealed(raw, at + (8 if ptype == 53 else 4), sa.sk)
+    except IntegrityError:
+        return False
+    except (WireError, CryptoError):
+        return True  # the ICV held; the content is the responder's to judge
+    return True
 
 
 def check_bounds(responder: Responder, hosts_sessions: dict[str, int]) -> list[str]:

@@ -129,8 +129,15 @@ class World:
             request = None
         before = oracles.sa_states(self.responder)
         self.transcript.update(datagram)
-        return self._checked(lambda: self.responder.datagram_received(datagram, GATEWAY, source, self.now),
+        proven = request is not None and (request.exchange == ExchangeType.IKE_SA_INIT
+                                          or oracles.authentic(self.responder, datagram))
+        sent = self._checked(lambda: self.responder.datagram_received(datagram, GATEWAY, source, self.now),
                              before, request)
+        if sent and not proven:
+            raise ResponderCrash(Finding("unauthenticated-answer",
+                                         f"{len(sent)} datagram(s) sent for a datagram that fails the ICV",
+                                         "unauthenticated-answer"))
+        return sent
 
     def tick(self, dt: float, answer: bool) -> None:
         """Time passes; what the responder asks (DPD, Delete), clients answer or not."""

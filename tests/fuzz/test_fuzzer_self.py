@@ -120,3 +120,12 @@ def test_framing_without_faults_is_what_the_responder_accepts() -> None:
 
 def test_shrink_bytes_finds_the_minimal_input() -> None:
     assert shrink_bytes(b"xxxxAxxxxBxxxx", lambda d: b"A" in d and b"B" in d) == b"AB"
+
+
+def test_a_planted_unauthenticated_reflection_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug d8d30b2 fixed, put back: any datagram with the last answered
+    message ID gets the cached answer, authentic or not."""
+    monkeypatch.setattr(ikev2d.sa.IkeSa, "_retransmit",
+                        lambda self, raw, header, local, remote: self._send_cached(local, remote))
+    stats = fuzz("datagram", 2, sessions=150)
+    assert any(r.finding.kind == "unauthenticated-answer" for r in stats.findings), stats.line()
