@@ -24,7 +24,10 @@ POLICIES = {
 }
 # cookie challenge on every IKE_SA_INIT: the stateless cookie path in each session
 COOKIES = "cookie-always"
-CONFIGS = (*POLICIES, COOKIES)
+# a pool of one address: the second session finds it exhausted
+ONE_ADDRESS = "one-address"
+CONFIGS = (*POLICIES, COOKIES, ONE_ADDRESS)
+POOL = "range: 198.19.0.200-198.19.0.250"
 
 
 @cache
@@ -37,7 +40,11 @@ def settings_for(name: str) -> ResponderSettings:
     text = (ROOT / "config" / "ikev2d.yaml").read_text().replace("store: ../run/pki", f"store: {_pki()}")
     assert TUNNEL_ALL in text, "config/ikev2d.yaml changed its group policy"
     path = Path(tempfile.mkdtemp(prefix="ikev2d-fuzz-")) / "ikev2d.yaml"
-    path.write_text(text.replace(TUNNEL_ALL, POLICIES.get(name, TUNNEL_ALL)))
+    text = text.replace(TUNNEL_ALL, POLICIES.get(name, TUNNEL_ALL))
+    if name == ONE_ADDRESS:
+        assert POOL in text, "config/ikev2d.yaml changed its pool"
+        text = text.replace(POOL, "range: 198.19.0.200-198.19.0.200")
+    path.write_text(text)
     settings = build_settings(load_config(path))
     if name == COOKIES:
         settings.cookie_challenge = "always"

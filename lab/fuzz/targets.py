@@ -13,7 +13,7 @@ from ikev2d.iana import EapType, ExchangeType, PayloadType
 from . import framing
 from .bytes_mutator import mutate_bytes
 from .configs import CONFIGS
-from .payload_mutator import Dictionary, join_chain, mutate_plaintext
+from .payload_mutator import Dictionary, join_chain, mutate_plaintext, split_chain
 from .plan import Mutation, Step
 from .world import Request
 
@@ -32,7 +32,8 @@ def scenario(rng: random.Random, length: int, clients: int = 1) -> list[Step]:
     for _ in range(length):
         cid = rng.randrange(clients)
         op = rng.choices(("rekey_child", "rekey_ike", "dpd", "delete_child", "probe", "clock", "delete",
-                          "connect", "alien", "expire", "fail", "logoff"), (5, 3, 2, 1, 6, 4, 1, 1, 1, 1, 0.3, 0.3))[0]
+                          "connect", "alien", "expire", "fail", "logoff", "half_open"),
+                         (5, 3, 2, 1, 6, 4, 1, 1, 1, 1, 0.3, 0.3, 0.3))[0]
         if op == "rekey_ike":
             steps.append([op, cid, rng.random() < 0.7])
         elif op == "probe":
@@ -43,6 +44,8 @@ def scenario(rng: random.Random, length: int, clients: int = 1) -> list[Step]:
             steps.append(_connect(rng, cid))
         elif op == "alien":
             steps.append([op])
+        elif op == "half_open":
+            steps.append([op, rng.choice((3, 11, 25))])
         elif op in ("expire", "fail", "logoff"):
             # which SA (modulo what exists then); for expire, hard or soft; else answered or not
             steps.append([op, rng.randrange(64), rng.random() < 0.6])
@@ -136,6 +139,12 @@ def eap_mutation(rng: random.Random, request: Request, words: Dictionary) -> Mut
     """Level 3 aimed at IKE_AUTH: EAP, AUTH, IDs, CP; other requests pass."""
     if request.header.exchange != ExchangeType.IKE_AUTH:
         return None
+    payloads = split_chain(request.first, request.plaintext) if request.plaintext is not None else None
+    if payloads and len(payloads) > 1 and rng.random() < 0.3:
+        # a first IKE_AUTH without its SA, TS or CP: childless (RFC 6023), FAILED_CP_REQUIRED
+        del payloads[rng.randrange(len(payloads))]
+        first, plaintext = join_chain(payloads)
+        return Mutation("plaintext", first=first, plaintext=plaintext.hex())
     return plaintext_mutation(rng, request, words,
                               focus=(PayloadType.EAP, PayloadType.AUTH, PayloadType.IDi, PayloadType.CP))
 

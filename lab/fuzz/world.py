@@ -9,6 +9,7 @@ own generator). So a plan replays the same bytes, run after run."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import random
 import struct
@@ -358,6 +359,9 @@ class World:
         if op == "alien":
             self._alien()
             return
+        if op == "half_open":
+            self._half_open(int(step[1]))
+            return
         if op in ("expire", "fail", "logoff"):
             self._adapter(op, int(step[1]), bool(step[2]))
             return
@@ -423,6 +427,22 @@ class World:
             client.exchange_plaintext(exchange, 0, b"")
         finally:
             self._probing = False
+
+    def _half_open(self, count: int) -> None:
+        """IKE_SA_INITs from one host, never followed by IKE_AUTH: the
+        half-open limits, per address and in all."""
+        host = "198.18.0.99"
+        self.hosts_sessions[host] += 0  # no sessions: only half-open SAs may stay
+        for i in range(count):
+            source = (host, 1024 + i)
+            options = InitiatorOptions(local=source, remote=GATEWAY)
+            client = Initiator(options, functools.partial(self.deliver, source=source), random=self.rng.randbytes)
+            try:
+                client.ike_sa_init()
+            except ResponderCrash:
+                raise
+            except Exception:  # noqa: BLE001 - refused: what the limits are for
+                pass
 
     def _adapter(self, op: str, pick: int, hard: bool) -> None:
         """What the daemon around the core reports: a Child SA's lifetime ran
