@@ -68,7 +68,17 @@ def fuzz(target: str, seed: int, *, sessions: int | None = None, seconds: float 
         draw = random.Random(session_seed)
         config, steps = spec.draw(draw)
         plan = Plan(target, session_seed, config, steps)
-        finding, world = run_plan(plan, spec.chooser(random.Random(session_seed + 1)))
+        try:
+            finding, world = run_plan(plan, spec.chooser(random.Random(session_seed + 1)))
+        except Exception as exc:  # noqa: BLE001 - the fuzzer's own bug: reported, and the run goes on
+            n += 1
+            stats.sessions += 1
+            report = Report(Finding("fuzzer-error", repr(exc), f"fuzzer-error:{type(exc).__name__}"), plan)
+            if report.finding.signature not in seen:
+                seen.add(report.finding.signature)
+                stats.findings.append(report)
+                _write(report, out, target, seed, n - 1, len(seen))
+            continue
         n += 1
         stats.sessions += 1
         stats.inputs += world.inputs
@@ -81,10 +91,15 @@ def fuzz(target: str, seed: int, *, sessions: int | None = None, seconds: float 
             seen.add(finding.signature)
             small = plan if finding.kind == "slow" else shrink(plan, finding)
             report = Report(finding, small)
-            if out is not None:
-                out.mkdir(parents=True, exist_ok=True)
-                report.path = out / f"{target}-{finding.kind}-{len(seen)}-seed{seed}-s{n - 1}.json"
-                report.path.write_text(report.to_json())
+            _write(report, out, target, seed, n - 1, len(seen))
             stats.findings.append(report)
     stats.seconds += time.monotonic() - began
     return stats
+
+
+def _write(report: Report, out: Path | None, target: str, seed: int, session: int, number: int) -> None:
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    report.path = out / f"{target}-{report.finding.kind}-{number}-seed{seed}-s{session}.json"
+    report.path.write_text(report.to_json())

@@ -142,7 +142,8 @@ def _seal(route: Route, chunk: bytes, piece: Fragment, keys: SkKeys, f: Framing,
     padded = chunk + bytes(pad - 1) + bytes([pad_byte])
     iv = random(encr.iv_size)
     fragment = piece.number != 0 or piece.total != 0
-    extra = struct.pack("!HH", piece.number, piece.total) if fragment else b""
+    # 16-bit fields: a fault may push a number past 0xFFFF, which wraps as it would on the wire
+    extra = struct.pack("!HH", piece.number & 0xFFFF, piece.total & 0xFFFF) if fragment else b""
     leading = b""
     kinds = [t for t, _ in f.leading] + [SKF if fragment else SK]
     for i, (_t, body_hex) in enumerate(f.leading):

@@ -129,3 +129,16 @@ def test_a_planted_unauthenticated_reflection_is_found(monkeypatch: pytest.Monke
                         lambda self, raw, header, local, remote: self._send_cached(local, remote))
     stats = fuzz("datagram", 2, sessions=150)
     assert any(r.finding.kind == "unauthenticated-answer" for r in stats.findings), stats.line()
+
+
+def test_fragment_numbers_past_16_bits_wrap_instead_of_stopping_the_run() -> None:
+    """A fault raised Total Fragments 0xFFFF by one: struct refused it and a
+    30-minute run died (seed 7, 25 min in). The wire field wraps."""
+    from ikev2d.crypto.transforms import get_encr, get_integ
+    from ikev2d.protect import SkKeys
+
+    keys = SkKeys(get_encr(12, 256), get_integ(14), b"a" * 32, b"b" * 64, b"c" * 32, b"d" * 64)
+    route = framing.Route(bytes(range(8)), bytes(range(8, 16)), 35, 0x08, 1)
+    spec = framing.Framing([framing.Fragment(0, 4, 1, 0x10000, 41)])
+    (datagram,) = framing.build(route, bytes(4), keys, spec, random.Random(1).randbytes)
+    assert datagram[32:36] == bytes([0, 1, 0, 0])
