@@ -65,7 +65,7 @@ def check_install(responder: Responder, effects: list[Effect], before: dict[byte
                 if prior is None and owner.predecessor is not None:  # an IKE rekey made it
                     prior = before.get(owner.predecessor.spi_r)
                 if (owner.state is not State.ESTABLISHED or owner.established_at is None
-                        or prior not in (State.EAP_DONE, State.AUTH_PENDING, State.ESTABLISHED)):
+                        or prior not in (State.CONNECTING, State.ESTABLISHED)):
                     problems.append(f"Child SA {spi:#x} installed on an IKE SA in {owner.state.name} "
                                     f"(before: {prior.name if prior else None})")
             installed[spi] = e.spec
@@ -146,12 +146,12 @@ def check_bounds(responder: Responder, hosts_sessions: dict[str, int]) -> list[s
             for name in ("local_selectors", "remote_selectors"):
                 if len(getattr(c.spec, name)) > MAX_CHILD_NETWORKS:
                     problems.append(f"a Child SA with {len(getattr(c.spec, name))} {name}")
-        if sa.reassembler.pending > sa.reassembler.max_messages:
-            problems.append(f"{sa.reassembler.pending} messages in reassembly")
-        if sa.waiting is not None:
+        if sa.tasks.reassembler.pending > sa.tasks.reassembler.max_messages:
+            problems.append(f"{sa.tasks.reassembler.pending} messages in reassembly")
+        if sa.tasks.waiting is not None:
             problems.append("an SA still waits for a job after settle")
-        if len(sa.last_response) > MAX_DATAGRAMS_PER_INPUT:
-            problems.append(f"{len(sa.last_response)} cached response datagrams")
+        if len(sa.tasks.last_response) > MAX_DATAGRAMS_PER_INPUT:
+            problems.append(f"{len(sa.tasks.last_response)} cached response datagrams")
     for host, count in per_host.items():
         limit = settings.max_half_open_per_address + SAS_PER_SESSION * hosts_sessions.get(host, 0)
         if count > limit:

@@ -416,7 +416,7 @@ class World:
         # run ahead of ours: take the responder's, as a retransmitting client would
         sa = self.responder.sas.get(client.spi_r)
         if sa is not None and hasattr(client, "sk"):
-            client.message_id = sa.next_request_id
+            client.message_id = sa.tasks.next_request_id
 
     def _probe(self, client: Initiator, exchange: int) -> None:
         """A forced mutation of a carrier request at the current message ID."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import ikev2d.sa
+import ikev2d.task_manager
 from ikev2d.pool import AddressPool
 from ikev2d.wire.payloads import Nonce
 from lab.fuzz import framing
@@ -125,8 +126,8 @@ def test_shrink_bytes_finds_the_minimal_input() -> None:
 def test_a_planted_unauthenticated_reflection_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug d8d30b2 fixed, put back: any datagram with the last answered
     message ID gets the cached answer, authentic or not."""
-    monkeypatch.setattr(ikev2d.sa.IkeSa, "_retransmit",
-                        lambda self, raw, header, local, remote: self._send_cached(local, remote))
+    monkeypatch.setattr(ikev2d.task_manager.TaskManager, "retransmit",
+                        lambda self, raw, header: (list(self.last_response), None))
     stats = fuzz("datagram", 2, sessions=150)
     assert any(r.finding.kind == "unauthenticated-answer" for r in stats.findings), stats.line()
 
