@@ -22,18 +22,19 @@ from .crypto.keymat import IkeKeys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
 from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
-from .iana import ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId
+from .iana import ExchangeType, NotifyType
 from .protect import SkKeys
 from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDirectory, State
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
+from .tasks.informational import ChildDelete, IkeDelete, informational, liveness_check
 from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
 from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
 from .wire.header import Header
 from .wire.message import Message
-from .wire.payloads import (SA, Delete, Notify, Payload, TSi, TSr)
+from .wire.payloads import (SA, Notify, Payload, TSi, TSr)
 
 Address = tuple[str, int]
 log = logging.getLogger("ikev2d.sa")
@@ -242,7 +243,7 @@ class IkeSa:
             effects += self._sent(self.tasks.send_next(now, self.local))
         return effects
 
-    def _send_request(self, exchange: int, payloads: list[Payload], now: float,
+    def send_request(self, exchange: int, payloads: list[Payload], now: float,
                       on_answer: OnAnswer | None = None) -> list[Effect]:
         """Queue a request of ours behind any in flight (a window of one)."""
         return self._sent(self.tasks.initiate(exchange, payloads, on_answer or _nothing, now, self.local))
@@ -251,36 +252,12 @@ class IkeSa:
         return [SendDatagram(d, self.local, self.remote) for d in datagrams]
 
     def initiate_delete(self, now: float, reason: str) -> list[Effect]:
-        """Tell the client its session is over (administrator logoff, idle
-        timeout, a data plane that failed): children and lease go at once,
-        the SA once the client answers or stops answering."""
-        effects: list[Effect] = []
-        if self.state in (State.DELETED, State.DELETING):
-            return effects
-        established = self.state is State.ESTABLISHED
-        self._release(now, reason, effects)
-        if not established:
-            self.move_to(State.DELETED)
-            return effects
-        self.move_to(State.DELETING)
-        self.delete_reason = reason
-        self.tasks.drop_queued()  # what we had still to ask is moot now
-
-        def answered(message: Message, now: float, effects: list[Effect]) -> None:
-            self.move_to(State.DELETED)
-
-        return effects + self._send_request(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])], now, answered)
+        """End the session from our side, telling the client (IkeDelete)."""
+        return IkeDelete(self, reason).start(now)
 
     def delete_child(self, spi_in: int, now: float) -> list[Effect]:
-        """Our side ends a Child SA (hard lifetime): remove it and tell the
-        client with an INFORMATIONAL Delete (RFC 7296 §1.4.1)."""
-        child = next((c for c in self.children if c.spec.spi_in == spi_in), None)
-        if child is None or self.state is not State.ESTABLISHED:
-            return []
-        effects: list[Effect] = []
-        self._remove_child_by_out_spi(child.spec.spi_out, effects)
-        return effects + self._send_request(ExchangeType.INFORMATIONAL,
-                                            [Delete(ProtocolId.ESP, [spi_in.to_bytes(4, "big")])], now)
+        """End one Child SA from our side, telling the client (ChildDelete)."""
+        return ChildDelete(self, spi_in).start(now)
 
     def tick(self, now: float) -> list[Effect]:
         """Retransmit what we asked, detect dead peers, expire."""
@@ -311,8 +288,7 @@ class IkeSa:
         dpd = self.settings.dpd_interval
         if (self.state is State.ESTABLISHED and self.tasks.idle() and dpd
                 and now - self.last_activity >= dpd):
-            # an empty INFORMATIONAL request is IKEv2's dead peer detection
-            effects += self._send_request(ExchangeType.INFORMATIONAL, [], now)
+            effects += liveness_check(self, now)
         return effects
 
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
@@ -354,25 +330,7 @@ class IkeSa:
     # -- INFORMATIONAL and CREATE_CHILD_SA ----------------------------------
 
     def _informational(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
-        if self.state is not State.ESTABLISHED and any(n.type < ERROR_NOTIFY_LIMIT for n in message.notifies()):
-            # the initiator gave up on the negotiation (e.g. AUTHENTICATION_FAILED
-            # after an EAP failure): RFC 7296 §2.21.2, the IKE SA is gone
-            self.delete(now, "Peer aborted the negotiation", effects)
-            return []
-        out: list[Payload] = []
-        for delete in message.get_all(Delete):
-            if delete.protocol == ProtocolId.IKE:
-                self.delete(now, "User Requested", effects)
-                return []
-            if delete.protocol == ProtocolId.ESP:
-                ours = []
-                for spi_bytes in delete.spis:
-                    child = self._remove_child_by_out_spi(int.from_bytes(spi_bytes, "big"), effects)
-                    if child is not None:
-                        ours.append(child.spec.spi_in.to_bytes(4, "big"))
-                if ours:
-                    out.append(Delete(ProtocolId.ESP, ours))
-        return out  # an empty INFORMATIONAL is a liveness check: answer empty
+        return informational(self, message, now, effects)
 
     def _create_child_sa(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         return create_child_sa(self, message, now, effects)
@@ -391,7 +349,7 @@ class IkeSa:
 
     # -- teardown -----------------------------------------------------------
 
-    def _remove_child_by_out_spi(self, spi_out: int, effects: list[Effect]) -> ChildSa | None:
+    def remove_child_by_out_spi(self, spi_out: int, effects: list[Effect]) -> ChildSa | None:
         for child in self.children:
             if child.spec.spi_out == spi_out:
                 self.children.remove(child)
@@ -403,10 +361,10 @@ class IkeSa:
 
     def delete(self, now: float, reason: str, effects: list[Effect]) -> None:
         """Tear everything down: Child SAs, the address lease, the SA."""
-        self._release(now, reason, effects)
+        self.release(now, reason, effects)
         self.move_to(State.DELETED)
 
-    def _release(self, now: float, reason: str, effects: list[Effect]) -> None:
+    def release(self, now: float, reason: str, effects: list[Effect]) -> None:
         if self.state is State.ESTABLISHED and self.accounting is not None:
             # before the Child SAs go, so the adapter can still read their counters
             stop = stop_record(self.accounting, now - (self.established_at or now), reason,
@@ -414,7 +372,7 @@ class IkeSa:
             effects.append(SendAccounting(stop, self.name, self.local, self.remote))
             self.accounting = None
         for child in list(self.children):
-            self._remove_child_by_out_spi(child.spec.spi_out, effects)
+            self.remove_child_by_out_spi(child.spec.spi_out, effects)
         if self.lease is not None and self.profile is not None:
             pool, address = self.lease
             self.profile.pools.release(address)
