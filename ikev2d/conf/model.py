@@ -77,6 +77,10 @@ class RemoteAccessVpn:
     dtls_port: int
     default_connection_profile: str
     ikev2_parameters: Ikev2Parameters = Ikev2Parameters()
+    # UDP ports IKE is served on: 500/4500 on an FTD (fixed there); ikev2d
+    # lets a lab or an unprivileged user move them
+    ike_port: int = 500
+    nat_t_port: int = 4500
 
 
 @dataclass(frozen=True, slots=True)
