@@ -90,10 +90,7 @@ def port_holders(protocol: str, port: int, proc: Path = PROC) -> list[str]:
         return []
     found: list[str] = []
     for pid_dir in proc.glob("[0-9]*"):
-        try:
-            links = {os.readlink(fd) for fd in (pid_dir / "fd").iterdir()}
-        except OSError:  # another user's process, or gone
-            continue
+        links = _fd_links(pid_dir)
         if any(f"socket:[{inode}]" in links for inode in inodes):
             try:
                 name = (pid_dir / "comm").read_text().strip()
@@ -103,6 +100,21 @@ def port_holders(protocol: str, port: int, proc: Path = PROC) -> list[str]:
     if not found:
         found.append(f"a process this user cannot see ({_ss(Where(protocol, '', port))} as root names it)")
     return found
+
+
+def _fd_links(pid_dir: Path) -> set[str]:
+    """What a process's descriptors point at; empty for another user's process."""
+    links: set[str] = set()
+    try:
+        fds = list((pid_dir / "fd").iterdir())
+    except OSError:  # another user's process, or gone
+        return links
+    for fd in fds:
+        try:
+            links.add(os.readlink(fd))
+        except OSError:  # closed meanwhile (the listing's own descriptor is)
+            continue
+    return links
 
 
 def _bound_inodes(table: Path, port: int, listening_only: bool) -> set[str]:
