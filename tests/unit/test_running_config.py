@@ -52,7 +52,7 @@ def block(lines: list[str], head: str) -> list[str]:
 
 
 def test_whitepaper_crypto_blocks(whitepaper: list[str]) -> None:
-    # ftd-behaviour.md's CLI equivalents of the whitepaper's FMC objects.
+    # docs/ftd-behaviour.md's CLI equivalents of the whitepaper's FMC objects.
     assert block(whitepaper, "crypto ikev2 policy 10") == [
         "crypto ikev2 policy 10",
         " encryption aes-256",
