@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="alice")
     parser.add_argument("--password", help="EAP-MSCHAPv2 password (default: the user's in --config)")
     parser.add_argument("--responder-id", help="the IDr to ask for (default: the profile's ike_identity)")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="keep trying this long while nothing listens yet (a daemon just started)")
     parser.add_argument("--stay", type=float, default=0.0, metavar="SECONDS",
                         help="stay connected this long before disconnecting (to look at `ikev2d show`)")
     args = parser.parse_args(argv)
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                                ike_integ=IntegId.HMAC_SHA2_512_256, dh_groups=(DhId.MODP_3072,))
     client = Initiator(options, sender)
     try:
-        result = client.connect()
+        _first_exchange(client, time.monotonic() + args.wait)
+        result = client.ike_auth()
         print(f"connected to {target.gateway}:{target.port} as {args.user}: address {result.address}"
               f" netmask {result.netmask} dns {' '.join(map(str, result.dns)) or '-'}"
               f" ESP SPIs in 0x{result.esp_spi_in:08x} out 0x{result.esp_spi_out:08x}")
@@ -120,6 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         sender.close()
+
+
+def _first_exchange(client: Initiator, deadline: float) -> None:
+    """IKE_SA_INIT, tried again while nothing listens and time is left."""
+    while True:
+        try:
+            client.ike_sa_init()
+            return
+        except IkeFailure as exc:
+            if exc.notify is not None or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":
