@@ -9,54 +9,39 @@ import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from typing import Callable
 
 from .aaa.radius.messages import AccessRequest, RadiusResult
-from .crypto.jobs import CryptoWorker, DhJob, DhResult, JobFailed, JobResult
-from .crypto.errors import CryptoError
-from .crypto.keymat import derive_ike_keys
-from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, get_encr, get_integ, get_prf
+from .crypto.jobs import CryptoWorker, JobResult
 from .effects import Compute, Effect, Emit, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
-from .iana import CertEncoding, ExchangeType, HashAlgorithm, NotifyType
-from .sa import IkeSa, State
+from .iana import ExchangeType, NotifyType
+from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .settings import ResponderSettings
 from .tasks.cookie import CookieJar
-from .tasks.natd import nat_detected, natd_notifies
-from .tasks.proposals import IkeSuite, select_ike
+from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
 from .timers import TimerQueue
-from .vendor_ids import IKE_SA_INIT_LEADING, IKE_SA_INIT_TRAILING
 from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
-from .wire.message import Message, decode_message, encode_message
-from .wire.payloads import CERTREQ, KE, SA, Nonce, Notify, Payload, Proposal, Vendor
+from .wire.message import decode_message
+from .wire.payloads import KE, SA, Nonce, Notify
 
 Address = tuple[str, int]
 
-NONCE_SIZE = 32
 # timer and half-open keys: ("sa", SPIr) for an IKE SA, ("init", SPIi,
 # remote) for an IKE_SA_INIT whose DH job is running
 Key = tuple
-OUR_HASH_ALGORITHMS = (HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512)
 
 
 @dataclass
 class _PendingInit:
-    """An IKE_SA_INIT request waiting for its DH job."""
+    """An IKE_SA_INIT request whose DH job runs: its task, and the digest
+    its retransmits are recognised by."""
 
-    data: bytes
+    task: IkeInit
     digest: bytes
-    header: Header
-    request: Message
-    proposal: Proposal
-    suite: IkeSuite
-    prf: PrfAlgorithm
-    encr: EncrAlgorithm
-    integ: IntegAlgorithm | None
-    nonce_i: bytes
-    local: Address
-    remote: Address
 
 
 class Responder:
@@ -153,7 +138,8 @@ class Responder:
         self._half_open.discard(key)
         if pending is None:
             return []
-        return [self._drop(pending.local, pending.remote, "IKE_SA_INIT: the DH computation never returned")]
+        return [self._drop(pending.task.local, pending.task.remote,
+                           "IKE_SA_INIT: the DH computation never returned")]
 
     def find_sa(self, unique_id: int) -> IkeSa | None:
         return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
@@ -185,6 +171,15 @@ class Responder:
     def delete_ike_sa(self, sa: IkeSa, reason: str, now: float) -> list[Effect]:
         """End a session from our side (logoff, a failed data plane)."""
         effects = sa.initiate_delete(now, reason)
+        self._after(sa)
+        return effects
+
+    def activity(self, spi_r: bytes, packets: int, now: float) -> list[Effect]:
+        """The data plane's packet count for an SA that asked (ReadActivity)."""
+        sa = self.sas.get(spi_r)
+        if sa is None:
+            return []
+        effects = sa.traffic(packets, now)
         self._after(sa)
         return effects
 
@@ -245,113 +240,49 @@ class Responder:
             self.init_refusals["per-address limit"] += 1
             return effects + [self._drop(local, remote, f"{remote[0]} already has "
                                          f"{self.settings.max_half_open_per_address} IKE SAs in negotiation")]
-        chosen = select_ike(sa_payload.proposals, self.settings.ike_policies)
-        if chosen is None:
-            return effects + self._init_error(header, local, remote, NotifyType.NO_PROPOSAL_CHOSEN, b"",
-                                              "no IKEv2 policy matches the proposals")
-        proposal, suite, policy = chosen
-        if ke.group != suite.dh_id:
-            # RFC 7296 §1.3 / §3.10.1: name the group we want
-            return effects + self._init_error(header, local, remote, NotifyType.INVALID_KE_PAYLOAD,
-                                              suite.dh_id.to_bytes(2, "big"),
-                                              f"KE for group {ke.group}, policy {policy.name} wants {suite.dh_id}")
-        try:
-            prf = get_prf(suite.prf_id)
-            if len(nonce.data) < max(16, prf.key_size // 2):
-                raise CryptoError("nonce shorter than half the PRF key (RFC 7296 §2.10)")
-            encr = get_encr(suite.encr_id, suite.encr_bits)
-            integ = None if suite.is_aead else get_integ(suite.integ_id)
-        except CryptoError as exc:
-            return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
+        task = IkeInit(self.settings, data, header, request, local, remote)
+        job = task.process(self.dh_backend)
+        if isinstance(job, Refusal):
+            return effects + self._init_error(header, local, remote, job.notify, job.data, job.detail)
         key = (header.spi_i, remote)
-        self._pending_init[key] = _PendingInit(data, digest, header, request, proposal, suite, prf, encr, integ,
-                                               nonce.data, local, remote)
+        self._pending_init[key] = _PendingInit(task, digest)
         token = ("init",) + key
         self._half_open.add(token, remote[0])
         self._timers.arm(token, now + self.settings.half_open_timeout)
-        return effects + [Compute(token, DhJob(suite.dh_id, ke.data, self.dh_backend))]
+        return effects + [Compute(token, job)]
 
-    def _finish_ike_sa_init(self, p: "_PendingInit", result: JobResult | RadiusResult, now: float) -> list[Effect]:
-        header, request, local, remote = p.header, p.request, p.local, p.remote
-        if isinstance(result, JobFailed) and result.local:
-            # our worker failed, not the peer: no answer and no state, so the
-            # client's retransmit starts a fresh job
-            return [self._drop(local, remote, f"IKE_SA_INIT: {result.reason}")]
-        if not isinstance(result, DhResult):
-            reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
-            return self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", f"KE payload: {reason}")
-        suite, prf = p.suite, p.prf
+    def _finish_ike_sa_init(self, pending: _PendingInit, result: JobResult | RadiusResult,
+                            now: float) -> list[Effect]:
+        task = pending.task
+        header, local, remote = task.header, task.local, task.remote
         spi_r = self._new_ike_spi()
-        nonce_r = self.random(max(NONCE_SIZE, prf.key_size // 2))
-        keys = derive_ike_keys(prf, p.encr, p.integ, p.nonce_i, nonce_r, result.shared, header.spi_i, spi_r)
-        notifies = request.notifies()
-        nat = nat_detected(notifies, header.spi_i, local, remote)
-        peer_frag = request.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
-        hash_notify = request.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
-        peer_hashes = frozenset(
-            int.from_bytes(hash_notify.data[i:i + 2], "big") for i in range(0, len(hash_notify.data) - 1, 2)
-        ) if hash_notify is not None else frozenset()
-        response_payloads = self._init_response_payloads(p.proposal, suite.transforms(), suite.dh_id, result.public,
-                                                         nonce_r, header.spi_i, spi_r, local, remote,
-                                                         nat is not None, peer_frag, hash_notify is not None)
-        response = encode_message(Message(header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False,
-                                          response_payloads))
+        outcome = task.finish(result, spi_r, self.random)
+        if isinstance(outcome, Dropped):
+            return [self._drop(local, remote, outcome.reason)]
+        if isinstance(outcome, Refusal):
+            return self._init_error(header, local, remote, outcome.notify, outcome.data, outcome.detail)
         sa = IkeSa(
             settings=self.settings, unique_id=next(self._ids), spi_i=header.spi_i, spi_r=spi_r,
-            local=local, remote=remote, suite=suite, keys=keys, prf=prf, encr=p.encr, integ=p.integ,
-            nonce_i=p.nonce_i, nonce_r=nonce_r, init_request=p.data, init_response=response,
-            peer_fragmentation=peer_frag, peer_hash_algorithms=peer_hashes,
-            nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]), created=now, random=self.random,
+            local=local, remote=remote, suite=outcome.suite, keys=outcome.keys, prf=outcome.prf,
+            encr=outcome.encr, integ=outcome.integ, nonce_i=task.nonce_i, nonce_r=outcome.nonce_r,
+            init_request=task.data, init_response=outcome.response,
+            peer_fragmentation=outcome.peer_fragmentation, peer_hash_algorithms=outcome.peer_hash_algorithms,
+            nat_peer=outcome.nat_peer, nat_local=outcome.nat_local, created=now, random=self.random,
             spi_in_use=self._child_spi_in_use, allocate_ike_spi=self._new_ike_spi,
+            sessions=self,
         )
         self.sas[spi_r] = sa
-        self._init_index[(header.spi_i, remote)] = (p.digest, sa)
+        self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
         self._init_key_of[spi_r] = (header.spi_i, remote)
         self._half_open.add(("sa", spi_r), remote[0])
         self._after(sa)
-        return [SendDatagram(response, local, remote)]
-
-    def _init_response_payloads(self, proposal: Proposal, transforms: list, group: int, public: bytes,
-                                nonce_r: bytes, spi_i: bytes, spi_r: bytes, local: Address, remote: Address,
-                                natd: bool, peer_frag: bool, peer_hashes: bool) -> list[Payload]:
-        # the order a Cisco responder uses: SA KE No V V N(NATD) N(NATD) CERTREQ N(FRAG) V
-        out: list[Payload] = [
-            SA([Proposal(proposal.number, proposal.protocol, b"", transforms)]),
-            KE(group, public),
-            Nonce(nonce_r),
-        ]
-        if self.settings.send_cisco_vendor_ids:
-            out += [Vendor(v) for v in IKE_SA_INIT_LEADING]
-        if natd:
-            out += natd_notifies(spi_i, spi_r, local, remote)
-        out.append(CERTREQ(CertEncoding.X509_SIGNATURE, self._certreq_authorities()))
-        if peer_frag:
-            out.append(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
-        if peer_hashes:
-            out.append(Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS,
-                              data=b"".join(h.to_bytes(2, "big") for h in OUR_HASH_ALGORITHMS)))
-        if self.settings.send_cisco_vendor_ids:
-            out += [Vendor(v) for v in IKE_SA_INIT_TRAILING]
-        return out
-
-    def _certreq_authorities(self) -> bytes:
-        """SHA-1 of the trusted CAs' public keys (RFC 7296 §3.7); we trust our
-        own identity's issuer, so a client with a certificate knows what to send."""
-        hashes = []
-        for p in self.settings.profiles.values():
-            h = p.identity.issuer_key_hash if hasattr(p.identity, "issuer_key_hash") else None
-            if h and h not in hashes:
-                hashes.append(h)
-        return b"".join(hashes)
+        return [SendDatagram(outcome.response, local, remote)]
 
     def _init_error(self, header: Header, local: Address, remote: Address, notify: NotifyType, data: bytes,
                     detail: str) -> list[Effect]:
-        # error responses to IKE_SA_INIT carry a zero SPIr and create no state
-        msg = Message(header.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, 0, True, False,
-                      [Notify(notify, data=data)])
         name = f"{header.spi_i.hex()}_i"
         return [Emit(IkeInitRejected(name, local, remote, notify.name, detail)),
-                SendDatagram(encode_message(msg), local, remote)]
+                SendDatagram(error_response(header, notify, data), local, remote)]
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -371,6 +302,38 @@ class Responder:
 
     def _child_spi_in_use(self, spi: int) -> bool:
         return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
+
+    def replace_older(self, sa: IkeSa, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        """INITIAL_CONTACT (RFC 7296 §2.4): `sa`'s peer has restarted, so the
+        sessions it had with us are gone on its side: end them here at once,
+        without a Delete nobody would answer. As strongSwan does, only those
+        of the same authenticated identity *from the same address*: other
+        devices of one user are a matter for the simultaneous-logins limit."""
+        effects: list[Effect] = []
+        address = None
+        older = [other for other in self.sas.values()
+                 if other is not sa and other.state is State.ESTABLISHED and other.profile is sa.profile
+                 and other.username == sa.username and other.remote[0] == sa.remote[0]]
+        for other in sorted(older, key=lambda o: o.unique_id):
+            if other.lease is not None:
+                address = other.lease[1]
+            other.delete(now, REPLACED_BY_INITIAL_CONTACT, effects)
+            self._forget(other)
+        return effects, address
+
+    def make_room(self, sa: IkeSa, limit: int, now: float) -> list[Effect]:
+        """vpn-simultaneous-logins: while the user has `limit` sessions up
+        besides `sa`, log one off, as the ASA does: the one idle longest,
+        and of those idle alike the oldest. It gets a Delete (it is alive)."""
+        others = [other for other in self.sas.values()
+                  if other is not sa and other.state is State.ESTABLISHED and other.username == sa.username]
+        effects: list[Effect] = []
+        others.sort(key=lambda o: (o.last_traffic, o.unique_id))
+        while len(others) >= limit > 0:
+            victim = others.pop(0)
+            effects += victim.initiate_delete(now, LOGINS_EXCEEDED)
+            self._after(victim)
+        return effects
 
     def _after(self, sa: IkeSa) -> None:
         """Book what an exchange, job or timer did to `sa`."""

@@ -64,4 +64,15 @@ class Emit:
     event: Event
 
 
-Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, SendAccounting, Emit]
+@dataclass(frozen=True)
+class ReadActivity:
+    """How many packets have the session's Child SAs carried? The adapter
+    reads the data plane's counters and answers with
+    `Responder.activity(spi_r, packets, now)`: the core never reads them
+    itself. Asked when the group policy's idle timeout may have run out."""
+
+    spi_r: bytes
+    child_spis: tuple[int, ...]
+
+
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, SendAccounting, Emit, ReadActivity]

@@ -57,8 +57,9 @@ class AddressPool:
     def __contains__(self, address: object) -> bool:
         return isinstance(address, IPv4Address) and self._low <= int(address) <= self._high
 
-    def allocate(self, owner: str) -> IPv4Address | None:
-        """The lowest free address for `owner`, or None when the pool is exhausted.
+    def allocate(self, owner: str, prefer: IPv4Address | None = None) -> IPv4Address | None:
+        """The lowest free address for `owner` (or `prefer`, if it was freed
+        and is free still), or None when the pool is exhausted.
 
         Asking again for the same owner returns its address rather than a
         second one: a retransmitted request must not leak a lease.
@@ -66,7 +67,12 @@ class AddressPool:
         held = self._address_by_owner.get(owner)
         if held is not None:
             return IPv4Address(held)
-        if self._freed:
+        if prefer is not None and int(prefer) in self._freed:
+            # a client that reconnects gets back the address it had
+            value = int(prefer)
+            self._freed.remove(value)
+            heapq.heapify(self._freed)
+        elif self._freed:
             value = heapq.heappop(self._freed)
         elif self._next <= self._high:
             value = self._next
@@ -111,13 +117,13 @@ class PoolSet:
     def __init__(self, pools: Sequence[AddressPool]) -> None:
         self.pools = tuple(pools)
 
-    def allocate(self, owner: str) -> tuple[AddressPool, IPv4Address] | None:
+    def allocate(self, owner: str, prefer: IPv4Address | None = None) -> tuple[AddressPool, IPv4Address] | None:
         for pool in self.pools:
             held = pool.address_of(owner)
             if held is not None:
                 return pool, held
-        for pool in self.pools:
-            address = pool.allocate(owner)
+        for pool in sorted(self.pools, key=lambda p: prefer not in p):  # prefer's pool first
+            address = pool.allocate(owner, prefer)
             if address is not None:
                 return pool, address
         return None

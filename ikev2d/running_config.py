@@ -259,6 +259,8 @@ def _crypto_maps(config: Config, proposals: tuple[IpsecProposal, ...]) -> list[s
         if first.lifetime_kilobytes != defaults.IPSEC_LIFETIME_KILOBYTES:
             lines.append(f"crypto dynamic-map {dynamic} 1 set security-association lifetime"
                          f" kilobytes {first.lifetime_kilobytes}")
+        if config.remote_access_vpn.pfs_group is not None:
+            lines.append(f"crypto dynamic-map {dynamic} 1 set pfs group{config.remote_access_vpn.pfs_group}")
         lines += [
             f"crypto dynamic-map {dynamic} 1 set reverse-route",
             f"crypto map {crypto_map} 65535 ipsec-isakmp dynamic {dynamic}",
@@ -335,7 +337,9 @@ def _group_policies(config: Config) -> list[str]:
         lines += [f" banner value {text}" for text in (policy.banner or "").splitlines()]
         if policy.dns_servers:
             lines.append(" dns-server value " + " ".join(str(d) for d in policy.dns_servers))
+        lines.append(f" vpn-simultaneous-logins {policy.simultaneous_logins}")
         lines.append(f" vpn-idle-timeout {policy.idle_timeout_minutes}")
+        lines.append(f" vpn-session-timeout {policy.max_connect_time_minutes or 'none'}")
         protocols = " ".join(cli for p, cli in VPN_PROTOCOLS.items() if p in policy.vpn_protocols)
         lines.append(f" vpn-tunnel-protocol {protocols}")
         lines.append(f" split-tunnel-policy {SPLIT_TUNNEL[policy.split_tunnel]}")

@@ -1,13 +1,14 @@
 """One IKE SA on the responder side: its state, keys and exchanges.
 
-The SA owns its message IDs, the retransmission cache and fragment
-reassembly (the task manager's job in strongSwan); the per-feature work
-(proposals, NAT-D, config payload, traffic selectors) lives in `tasks/`.
+Message IDs, the response cache, retransmits, fragments and the queue of
+our own requests belong to its `TaskManager` (task_manager.py); the
+per-feature work (proposals, NAT-D, config payload, traffic selectors)
+lives in `tasks/`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -16,63 +17,42 @@ from typing import Callable
 
 from .aaa.radius.accounting import stop_record
 from .aaa.radius.messages import AccountingRecord, RadiusResult
-from .crypto.errors import CryptoError, IntegrityError
 from .crypto.jobs import JobResult
 from .crypto.keymat import IkeKeys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
-from .eap import EapServer
-from .eap.relay import EapRelay
-from .effects import Compute, Effect, Emit, RemoveChildSa, SendAccounting, SendDatagram
+from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
-from .iana import (ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId)
-from .protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
-from .protect.fragments import authentic_fragment_number
-from .sa_types import ChildSa, Deferred, Finish, PendingChild, State
+from .iana import ERROR_NOTIFY_LIMIT, ExchangeType, NotifyType, ProtocolId
+from .protect import SkKeys
+from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDirectory, State
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
-from .tasks.ike_auth import ike_auth
-from .tasks.proposals import IkeSuite
+from .tasks.ike_auth import IkeAuth
+from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
-from .wire.errors import UnsupportedCriticalPayload, WireError
+from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
 from .wire.header import Header
 from .wire.message import Message
-from .wire.payloads import (SA, SKF, Delete, Notify, Payload, TSi, TSr)
+from .wire.payloads import (SA, Delete, Notify, Payload, TSi, TSr)
 
 Address = tuple[str, int]
-
-# IPv4 + UDP, and the non-ESP marker on port 4500 (RFC 3948 §2.2)
-IPV4_UDP_OVERHEAD = 28
-NON_ESP_MARKER_SIZE = 4
+log = logging.getLogger("ikev2d.sa")
 
 
-@dataclass
-class _Waiting:
-    exchange: int
-    message_id: int
-    local: Address
-    remote: Address
-    finish: Finish
+# how long the adapter has to answer a ReadActivity before we ask again
+ACTIVITY_ANSWER_WAIT = 60.0
+
+# why sessions end on the group policy's limits (113019 reasons in the catalogue)
+MAX_CONNECT_TIME = "Max time exceeded"
+LOGINS_EXCEEDED = "Simultaneous logins exceeded"
+IKE_LIFETIME_EXPIRED = "IKE SA lifetime expired"
+
+# why an older session ends when its peer comes back with INITIAL_CONTACT
+REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
 
 
-@dataclass
-class _Outgoing:
-    """A request we initiated (Delete, liveness check), kept for retransmission."""
-
-    message_id: int
-    datagrams: list[bytes]
-    next_send: float
-    tries: int
-    on_answer: Callable[[float, list[Effect]], None]
-
-
-# RFC 7296 §2.4: retransmit with back-off, then give up on the peer
-RETRANSMIT_TIMEOUT = 2.0
-RETRANSMIT_BASE = 2.0
-RETRANSMIT_TRIES = 4
-# how often one request's retransmits are answered: a client retransmits a
-# handful of times; a replayed request must not make us an amplifier
-MAX_RETRANSMIT_ANSWERS = 8
-
+class LifecycleError(RuntimeError):
+    """A lifecycle transition that TRANSITIONS does not allow: a bug."""
 
 @dataclass
 class IkeSa:
@@ -98,31 +78,24 @@ class IkeSa:
     created: float
     random: Callable[[int], bytes] = os.urandom
     spi_in_use: Callable[[int], bool] = lambda spi: False
-    state: State = State.AUTH_PENDING
-    next_request_id: int = 1
-    last_response_id: int = -1
-    last_response: list[bytes] = field(default_factory=list)
-    # SHA-256 of the last authentic request (its first fragment, when
-    # fragmented): a retransmit is that same datagram (RFC 7296 §2.1)
-    request_digest: bytes = b""
-    retransmits_answered: int = 0
+    state: State = State.CONNECTING
     profile: ProfileSettings | None = None
-    eap: EapServer | EapRelay | None = None
     username: str = ""
-    msk: bytes | None = field(default=None, repr=False)
-    idi_body: bytes = b""
-    pending: PendingChild | None = None
+    idi_body: bytes = b""  # the peer's identity as it sent it, for `show`
     lease: tuple[str, IPv4Address] | None = None
     children: list[ChildSa] = field(default_factory=list)
     established_at: float | None = None
-    last_activity: float = 0.0
+    last_activity: float = 0.0  # of IKE: the last authentic request or answer
+    # of traffic, for the group policy's idle timeout: the data plane's packet
+    # count when last read, when it last changed, and when we last asked
+    traffic_packets: int = 0
+    last_traffic: float = 0.0
+    activity_asked_at: float | None = None
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
-    waiting: _Waiting | None = None  # a request whose answer waits for a Compute job
-    next_own_id: int = 0  # message IDs of the requests we initiate
-    outgoing: _Outgoing | None = None
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
+    sessions: SessionDirectory = field(default_factory=NoOtherSessions)  # the responder's other sessions
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
@@ -133,8 +106,73 @@ class IkeSa:
             sk_e_in=self.keys.sk_ei, sk_a_in=self.keys.sk_ai,
             sk_e_out=self.keys.sk_er, sk_a_out=self.keys.sk_ar,
         )
-        self.reassembler = FragmentReassembler(self.sk)
+        # created with the SA, never copied: an IKE rekey's successor starts
+        # its Message IDs afresh (RFC 7296 §2.18)
+        self.tasks = TaskManager(self.sk, self.spi_i, self.spi_r,
+                                 self.settings.fragment_size if self.peer_fragmentation else 0, self.random,
+                                 born_of_rekey=self.predecessor is not None)
+        # IKE_AUTH's own state lives in its task, for as long as it runs
+        self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
         self.last_activity = self.created
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def move_to(self, state: State) -> None:
+        """A checked, logged lifecycle transition (TRANSITIONS)."""
+        if state is self.state:
+            return
+        if state not in TRANSITIONS[self.state]:
+            raise LifecycleError(f"IKE SA {self.name}: {self.state.value} -> {state.value} is not a transition")
+        log.debug("IKE SA %s: %s -> %s", self.name, self.state.value, state.value)
+        self.state = state
+        if state is not State.CONNECTING:
+            self.auth = None  # IKE_AUTH is over, one way or the other
+
+    def established(self, now: float) -> None:
+        self.move_to(State.ESTABLISHED)
+        self.established_at = self.last_traffic = now
+
+    @property
+    def idle_timeout(self) -> float:
+        """The group policy's vpn-idle-timeout in seconds (0: none)."""
+        return self.profile.group_policy.idle_timeout_minutes * 60.0 if self.profile is not None else 0.0
+
+    @property
+    def lifetime_deadline(self) -> float | None:
+        """When the IKEv2 policy's lifetime ends this IKE SA, unless the
+        client rekeyed it before (its successor's lifetime starts anew)."""
+        if self.state is not State.ESTABLISHED:
+            return None
+        return self.created + ike_lifetime(self.suite, self.settings.ike_policies)
+
+    @property
+    def connect_deadline(self) -> float | None:
+        """When the group policy's maximum connect time (vpn-session-timeout) ends the session."""
+        limit = self.profile.group_policy.max_connect_time_minutes if self.profile is not None else None
+        if self.state is not State.ESTABLISHED or not limit or self.established_at is None:
+            return None
+        return self.established_at + limit * 60.0
+
+    def _idle_check_due(self) -> float | None:
+        if self.state is not State.ESTABLISHED or not self.idle_timeout:
+            return None
+        if self.activity_asked_at is not None:  # asked and not answered: ask again
+            return self.activity_asked_at + ACTIVITY_ANSWER_WAIT
+        return self.last_traffic + self.idle_timeout
+
+    def traffic(self, packets: int, now: float) -> list[Effect]:
+        """The data plane's answer to ReadActivity: any change in the packet
+        count is traffic; none for the whole idle timeout ends the session
+        (with a Delete, as the FTD does, 113019 "Idle Timeout")."""
+        self.activity_asked_at = None
+        if self.state is not State.ESTABLISHED:
+            return []
+        if packets != self.traffic_packets:
+            self.traffic_packets, self.last_traffic = packets, now
+            return []
+        if now - self.last_traffic >= self.idle_timeout:
+            return self.initiate_delete(now, "Idle Timeout")
+        return []
 
     # -- identity -----------------------------------------------------------
 
@@ -155,38 +193,20 @@ class IkeSa:
     def handle_request(self, raw: bytes, header: Header, local: Address, remote: Address, now: float) -> list[Effect]:
         if self.state is State.DELETED:
             return []
-        if header.message_id == self.last_response_id and self.last_response:
-            return self._retransmit(raw, header, local, remote)
-        if self.waiting is not None:
-            return []  # a retransmit while our job runs: the answer is coming
+        if self.tasks.is_retransmit_id(header):
+            datagrams, reason = self.tasks.retransmit(raw, header)
+            return [SendDatagram(d, local, remote) for d in datagrams] + (
+                [self._dropped(reason)] if reason else [])
         if self.state is State.FAILED:
             return [self._dropped("request on an IKE SA whose authentication failed")]
-        if header.message_id != self.next_request_id:
-            return [self._dropped(f"unexpected message ID {header.message_id}")]
-        digest = hashlib.sha256(raw).digest()
-        try:
-            if header.next_payload == SKF.payload_type:
-                message = self.reassembler.add(raw, now)
-                if _skf_number(raw) == 1 and self.reassembler.last_drop is None:
-                    self.request_digest = digest  # authentic: add() raises otherwise
-                if message is None:
-                    return []
-            else:
-                self.request_digest = b""
-                message = unprotect_message(raw, self.sk)
-                self.request_digest = digest
-        except IntegrityError:
-            return [self._dropped("integrity check failed")]
-        except UnsupportedCriticalPayload as exc:
-            self.request_digest = digest
-            return self._respond(header.exchange, header.message_id,
-                                 [Notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
-                                         data=exc.payload_type.to_bytes(1, "big"))], local, remote)
-        except (WireError, CryptoError) as exc:
-            # authentic (the ICV held) but malformed: RFC 7296 §2.21.4
-            self.request_digest = digest
-            return [self._dropped(f"invalid syntax: {exc}")] + self._respond(
-                header.exchange, header.message_id, [Notify(NotifyType.INVALID_SYNTAX)], local, remote)
+        match self.tasks.open_request(raw, header, now):
+            case Ignored(reason=reason):
+                return [self._dropped(reason)] if reason else []
+            case Refused(notify=notify, reason=reason):
+                return [self._dropped(reason)] + self._respond(header.exchange, header.message_id, [notify],
+                                                               local, remote)
+            case Received(message=message):
+                pass
         # an authentic request may come from a new NAT mapping (RFC 7296 §2.23)
         self.local, self.remote = local, remote
         self.last_activity = now
@@ -201,7 +221,7 @@ class IkeSa:
         effects: list[Effect] = []
         payloads = handler(message, now, effects)
         if isinstance(payloads, Deferred):
-            self.waiting = _Waiting(header.exchange, header.message_id, local, remote, payloads.finish)
+            self.tasks.wait(Waiting(header.exchange, header.message_id, local, remote, payloads.finish))
             return effects + [Compute(("sa", self.spi_r, header.message_id), payloads.job)]
         # Child SAs are installed (and events logged) before the answer
         # leaves, so the client's first ESP packet finds its SA.
@@ -211,30 +231,23 @@ class IkeSa:
 
     def handle_response(self, raw: bytes, header: Header, local: Address, remote: Address,
                         now: float) -> list[Effect]:
-        out = self.outgoing
-        if out is None or header.message_id != out.message_id:
-            return [self._dropped(f"response {header.message_id} to no request of ours")]
-        try:
-            unprotect_message(raw, self.sk)
-        except IntegrityError:
-            return [self._dropped("integrity check failed on a response")]
-        except (WireError, CryptoError) as exc:
-            return [self._dropped(f"malformed response: {exc}")]
-        self.outgoing = None
+        answer = self.tasks.response(raw, header)
+        if isinstance(answer, str):
+            return [self._dropped(answer)]
+        message, on_answer = answer
         self.last_activity = now
         effects: list[Effect] = []
-        out.on_answer(now, effects)
+        on_answer(message, now, effects)
+        if self.state is not State.DELETED:
+            effects += self._sent(self.tasks.send_next(now, self.local))
         return effects
 
     def _send_request(self, exchange: int, payloads: list[Payload], now: float,
-                      on_answer: Callable[[float, list[Effect]], None]) -> list[Effect]:
-        overhead = IPV4_UDP_OVERHEAD + (NON_ESP_MARKER_SIZE if self.local[1] != 500 else 0)
-        datagrams = protect_fragments(
-            self.spi_i, self.spi_r, exchange, self.next_own_id, payloads, self.sk,
-            fragment_size=self.settings.fragment_size if self.peer_fragmentation else 0, overhead=overhead,
-            is_response=False, is_initiator=False, random=self.random)
-        self.outgoing = _Outgoing(self.next_own_id, datagrams, now + RETRANSMIT_TIMEOUT, 1, on_answer)
-        self.next_own_id += 1
+                      on_answer: OnAnswer | None = None) -> list[Effect]:
+        """Queue a request of ours behind any in flight (a window of one)."""
+        return self._sent(self.tasks.initiate(exchange, payloads, on_answer or _nothing, now, self.local))
+
+    def _sent(self, datagrams: list[bytes]) -> list[Effect]:
         return [SendDatagram(d, self.local, self.remote) for d in datagrams]
 
     def initiate_delete(self, now: float, reason: str) -> list[Effect]:
@@ -247,14 +260,14 @@ class IkeSa:
         established = self.state is State.ESTABLISHED
         self._release(now, reason, effects)
         if not established:
-            self.state = State.DELETED
+            self.move_to(State.DELETED)
             return effects
-        self.state = State.DELETING
+        self.move_to(State.DELETING)
         self.delete_reason = reason
-        self.outgoing = None  # a Delete supersedes a pending liveness check
+        self.tasks.drop_queued()  # what we had still to ask is moot now
 
-        def answered(now: float, effects: list[Effect]) -> None:
-            self.state = State.DELETED
+        def answered(message: Message, now: float, effects: list[Effect]) -> None:
+            self.move_to(State.DELETED)
 
         return effects + self._send_request(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])], now, answered)
 
@@ -266,86 +279,55 @@ class IkeSa:
             return []
         effects: list[Effect] = []
         self._remove_child_by_out_spi(child.spec.spi_out, effects)
-        if self.outgoing is None:
-            def answered(now: float, effects: list[Effect]) -> None:
-                pass
-            effects += self._send_request(ExchangeType.INFORMATIONAL,
-                                          [Delete(ProtocolId.ESP, [spi_in.to_bytes(4, "big")])], now, answered)
-        return effects
-
-    def _liveness_check(self, now: float) -> list[Effect]:
-        # an empty INFORMATIONAL request is IKEv2's dead peer detection
-        def answered(now: float, effects: list[Effect]) -> None:
-            pass
-        return self._send_request(ExchangeType.INFORMATIONAL, [], now, answered)
+        return effects + self._send_request(ExchangeType.INFORMATIONAL,
+                                            [Delete(ProtocolId.ESP, [spi_in.to_bytes(4, "big")])], now)
 
     def tick(self, now: float) -> list[Effect]:
         """Retransmit what we asked, detect dead peers, expire."""
-        out = self.outgoing
-        if out is not None and now >= out.next_send:
-            if out.tries >= RETRANSMIT_TRIES:
-                self.outgoing = None
-                effects: list[Effect] = []
-                if self.state is State.DELETING:
-                    self.state = State.DELETED
-                else:
-                    self.delete(now, "Peer not responding (DPD)", effects)
-                return effects
-            out.tries += 1
-            out.next_send = now + RETRANSMIT_TIMEOUT * RETRANSMIT_BASE ** (out.tries - 1)
-            return [SendDatagram(d, self.local, self.remote) for d in out.datagrams]
+        due = self.tasks.due(now)
+        if isinstance(due, GaveUp):
+            # §2.4: a peer that answers nothing is gone, and so is its SA
+            gone: list[Effect] = []
+            if self.state is State.DELETING:
+                self.move_to(State.DELETED)
+            else:
+                self.delete(now, "Peer not responding (DPD)", gone)
+            return gone
+        if due:
+            return self._sent(due)
+        connect_deadline = self.connect_deadline
+        if connect_deadline is not None and now >= connect_deadline:
+            return self.initiate_delete(now, MAX_CONNECT_TIME)
+        lifetime_deadline = self.lifetime_deadline
+        if lifetime_deadline is not None and now >= lifetime_deadline:
+            # a client that never rekeys: the SA goes, as its keys may not
+            # live longer than the policy says (RFC 7296 §2.8)
+            return self.initiate_delete(now, IKE_LIFETIME_EXPIRED)
+        effects: list[Effect] = []
+        idle_check = self._idle_check_due()
+        if idle_check is not None and now >= idle_check:
+            self.activity_asked_at = now
+            effects.append(ReadActivity(self.spi_r, tuple(c.spec.spi_in for c in self.children)))
         dpd = self.settings.dpd_interval
-        if (self.state is State.ESTABLISHED and out is None and dpd
+        if (self.state is State.ESTABLISHED and self.tasks.idle() and dpd
                 and now - self.last_activity >= dpd):
-            return self._liveness_check(now)
-        return []
+            # an empty INFORMATIONAL request is IKEv2's dead peer detection
+            effects += self._send_request(ExchangeType.INFORMATIONAL, [], now)
+        return effects
 
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
-        waiting = self.waiting
-        if waiting is None or token[2] != waiting.message_id or self.state is State.DELETED:
+        if self.state is State.DELETED:
             return []
-        self.waiting = None
+        waiting = self.tasks.resume(token[2])
+        if waiting is None:
+            return []
         effects: list[Effect] = []
         payloads = waiting.finish(result, now, effects)
         return effects + self._respond(waiting.exchange, waiting.message_id, payloads, waiting.local, waiting.remote)
 
     def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
                  remote: Address) -> list[Effect]:
-        overhead = IPV4_UDP_OVERHEAD + (NON_ESP_MARKER_SIZE if local[1] != 500 else 0)
-        fragment_size = self.settings.fragment_size if self.peer_fragmentation else 0
-        self.last_response = protect_fragments(
-            self.spi_i, self.spi_r, exchange, message_id, payloads, self.sk,
-            fragment_size=fragment_size, overhead=overhead, is_response=True, is_initiator=False,
-            random=self.random)
-        self.last_response_id = message_id
-        self.next_request_id = message_id + 1
-        self.retransmits_answered = 0
-        return self._send_cached(local, remote)
-
-    def _retransmit(self, raw: bytes, header: Header, local: Address, remote: Address) -> list[Effect]:
-        """A request with the Message ID we last answered. Before any
-        integrity check, only the very datagram we answered is a retransmit;
-        anything else must prove itself authentic first (a client may
-        re-fragment a retransmit smaller, RFC 7383 §2.6.1), so a forged
-        28-octet header cannot reflect our cached answer at any address."""
-        if hashlib.sha256(raw).digest() != self.request_digest:
-            if header.next_payload == SKF.payload_type:
-                if authentic_fragment_number(raw, self.sk) != 1:
-                    return []  # answered once, on fragment 1; forgeries silently
-            else:
-                try:
-                    unprotect_message(raw, self.sk)
-                except (WireError, CryptoError):
-                    return [self._dropped("a request with the last answered message ID that is not "
-                                          "its retransmit")]
-        if self.retransmits_answered >= MAX_RETRANSMIT_ANSWERS:
-            return [self._dropped(f"retransmit of request {header.message_id} answered "
-                                  f"{MAX_RETRANSMIT_ANSWERS} times already")]
-        self.retransmits_answered += 1
-        return self._send_cached(local, remote)
-
-    def _send_cached(self, local: Address, remote: Address) -> list[Effect]:
-        return [SendDatagram(d, local, remote) for d in self.last_response]
+        return [SendDatagram(d, local, remote) for d in self.tasks.respond(exchange, message_id, payloads, local)]
 
     def _dropped(self, reason: str) -> Effect:
         return Emit(MessageDropped(self.name, self.local, self.remote, reason))
@@ -353,11 +335,15 @@ class IkeSa:
     # -- exchanges: the work itself lives in tasks/ -----------------------------
 
     def _ike_auth(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-        return ike_auth(self, message, now, effects)
+        if self.auth is None:  # IKE_AUTH is over: RFC 7296 §1.2 has no further round
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        return self.auth.process(message, now, effects)
 
     def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
-                           nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
-        return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects)
+                           nonce_r: bytes, now: float, effects: list[Effect], pfs: Pfs | None = IN_IKE_AUTH,
+                           shared_secret: bytes | None = None) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+        return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects, pfs,
+                                  shared_secret)
 
     def new_child_spi(self) -> int:
         while True:
@@ -418,7 +404,7 @@ class IkeSa:
     def delete(self, now: float, reason: str, effects: list[Effect]) -> None:
         """Tear everything down: Child SAs, the address lease, the SA."""
         self._release(now, reason, effects)
-        self.state = State.DELETED
+        self.move_to(State.DELETED)
 
     def _release(self, now: float, reason: str, effects: list[Effect]) -> None:
         if self.state is State.ESTABLISHED and self.accounting is not None:
@@ -443,7 +429,7 @@ class IkeSa:
     def fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,
         # then go: never a stuck SA
-        self.state = State.FAILED
+        self.move_to(State.FAILED)
         self.delete_after = now + 10.0
 
     def expired(self, now: float) -> bool:
@@ -461,11 +447,14 @@ class IkeSa:
         if self.state is State.DELETED:
             return self.created  # already due: the responder forgets it
         times: list[float] = []
-        out = self.outgoing
-        if out is not None:
-            times.append(out.next_send)
-        elif self.state is State.ESTABLISHED and self.settings.dpd_interval:
+        flight = self.tasks.deadline()
+        if flight is not None:
+            times.append(flight)
+        elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
+        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline):
+            if due is not None:
+                times.append(due)
         if self.delete_after is not None:
             times.append(self.delete_after)
         elif self.state not in (State.ESTABLISHED, State.DELETING):
@@ -473,7 +462,6 @@ class IkeSa:
         return min(times) if times else None
 
 
-def _skf_number(raw: bytes) -> int:
-    # SKF payload right after the 28-byte header: generic header (4) then
-    # Fragment Number (2) and Total Fragments (2), RFC 7383 §2.5
-    return int.from_bytes(raw[32:34], "big") if len(raw) >= 36 else 0
+
+def _nothing(message: Message, now: float, effects: list[Effect]) -> None:
+    """An answer that only tells us the peer is alive (DPD, a Child Delete)."""

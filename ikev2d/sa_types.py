@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Callable
+from ipaddress import IPv4Address
+from typing import Any, Callable, Protocol
 
 from esp.spec import ChildSaSpec
 
@@ -17,13 +18,24 @@ from .wire.payloads import CP, SA, Payload, TSi, TSr
 
 
 class State(enum.Enum):
-    AUTH_PENDING = "AUTH_PENDING"  # IKE_SA_INIT answered
-    EAP = "EAP"  # EAP conversation running
-    EAP_DONE = "EAP_DONE"  # EAP-Success sent, waiting for the MSK-based AUTH
+    """The lifecycle of an IKE SA; where IKE_AUTH stands is its task's own
+    business (tasks/ike_auth.py)."""
+
+    CONNECTING = "CONNECTING"  # IKE_SA_INIT answered, IKE_AUTH under way
     ESTABLISHED = "ESTABLISHED"
     DELETING = "DELETING"  # our Delete is out, waiting for its answer
     FAILED = "FAILED"  # authentication failed: answers retransmits, then goes
     DELETED = "DELETED"
+
+
+# the transitions an IKE SA may make; anything else is a bug, refused loudly
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CONNECTING: frozenset({State.ESTABLISHED, State.FAILED, State.DELETED}),
+    State.ESTABLISHED: frozenset({State.DELETING, State.DELETED}),
+    State.DELETING: frozenset({State.DELETED}),
+    State.FAILED: frozenset({State.DELETED}),
+    State.DELETED: frozenset(),
+}
 
 
 @dataclass
@@ -56,6 +68,31 @@ class Deferred:
 
     job: Job | AccessRequest
     finish: Finish
+
+
+class SessionDirectory(Protocol):
+    """What an IKE SA may ask of the responder about the other sessions
+    (a narrow interface: it never sees the SA table)."""
+
+    def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        """INITIAL_CONTACT: end `sa`'s peer's older sessions; the address the
+        newest of them held."""
+        ...
+
+    def make_room(self, sa: Any, limit: int, now: float) -> list[Effect]:
+        """Log off sessions of `sa`'s user until, with `sa`, no more than
+        `limit` are up (vpn-simultaneous-logins)."""
+        ...
+
+
+class NoOtherSessions:
+    """The directory of an SA that stands alone (tests, tools)."""
+
+    def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
+        return [], None
+
+    def make_room(self, sa: Any, limit: int, now: float) -> list[Effect]:
+        return []
 
 
 class AuthError(Exception):

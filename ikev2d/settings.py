@@ -13,6 +13,7 @@ from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, Ipsec
 from .identity import Identity, load_identity
 from .iana import EapType, IdType
 from .pool import AddressPool, PoolSet
+from .tasks.proposals import Pfs
 from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
 from .wire.payloads import IDr
 
@@ -81,6 +82,9 @@ class ResponderSettings:
     max_half_open_per_address: int = 10
     send_cisco_vendor_ids: bool = True
     dpd_interval: float = 30.0  # FTD default: DPD on, 30 s
+    # PFS in CREATE_CHILD_SA: the crypto map's group, required; without one,
+    # a client's PFS is accepted in any group our IKEv2 policies allow
+    pfs: Pfs = field(default_factory=Pfs)
     pools: dict[str, AddressPool] = field(default_factory=dict)
     # identity certificate name -> its private key, for the signing jobs
     signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
@@ -98,6 +102,15 @@ class ResponderSettings:
                 if p.profile.ike_identity == idr:
                     return p
         return self.default
+
+
+def _pfs(config: Config) -> Pfs:
+    ra = config.remote_access_vpn
+    if ra.pfs_group is not None:
+        return Pfs((ra.pfs_group,), required=True)
+    groups = dict.fromkeys(int(g) for p in config.ike_policies_in_priority_order() if p.name in ra.ike_policies
+                           for g in p.dh_groups)
+    return Pfs(tuple(groups))
 
 
 def build_settings(config: Config) -> ResponderSettings:
@@ -132,6 +145,7 @@ def build_settings(config: Config) -> ResponderSettings:
         cookie_challenge=ra.ikev2_parameters.cookie_challenge,
         cookie_threshold_percent=ra.ikev2_parameters.cookie_threshold_percent,
         dpd_interval=float(ra.ikev2_parameters.dpd_interval_seconds),
+        pfs=_pfs(config),
         pools=pools,
         signing_keys={name: ident.private_key for name, ident in identities.items()},
         radius_groups={g.name: g for g in config.radius_server_groups},

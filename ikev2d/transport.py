@@ -20,7 +20,8 @@ from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
 from .core import Responder
 from .crypto.jobs import DhJob, Job, SignJob
-from .effects import Compute, Effect, Emit, InstallChildSa, RemoveChildSa, SendAccounting, SendDatagram
+from .effects import (Compute, Effect, Emit, InstallChildSa, ReadActivity, RemoveChildSa, SendAccounting,
+                      SendDatagram)
 from .events import AccountingSucceeded, Event, MessageDropped
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
@@ -162,6 +163,10 @@ class Transport:
                     self._spawn(self._compute(token, job))
                 case SendAccounting():
                     self._account(effect)
+                case ReadActivity(spi_r=spi_r, child_spis=spis):
+                    counted = [self.dataplane.counters(spi) for spi in spis]
+                    packets = sum(c.packets_in + c.packets_out for c in counted if c is not None)
+                    self.perform(self.responder.activity(spi_r, packets, time.monotonic()))
                 case Emit(event=event):
                     self._emit(event)
         self._arm_timer()

@@ -74,6 +74,8 @@ class InitiatorOptions:
     local: tuple[str, int] = ("198.18.0.2", 500)
     remote: tuple[str, int] = ("198.18.0.1", 500)
     fake_nat: bool = False
+    # RFC 7296 §2.4, sent as strongSwan sends it: "I hold no other SA with you"
+    initial_contact: bool = True
     # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
     tsi: Sequence[TrafficSelector] | None = None
     tsr: Sequence[TrafficSelector] | None = None
@@ -103,6 +105,8 @@ class Initiator:
         self.message_id = 0
         self.result = Result()
         self.deleted_by_peer = False
+        self.child_nonces: tuple[bytes, bytes] | None = None
+        self.child_shared_secret: bytes | None = None
         self.requests_answered = 0
         self.peer_requests: list[bytes] = []  # requests the responder sent along with an answer
 
@@ -218,8 +222,9 @@ class Initiator:
             Transform(TransformType.ESN, 0)])
         everything = TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 65535, IPv4Address("0.0.0.0"),
                                      IPv4Address("255.255.255.255"))
+        contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
         first = self.exchange(ExchangeType.IKE_AUTH, [
-            idi, Notify(NotifyType.INITIAL_CONTACT), IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
+            idi, *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
                                         ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
             SA([esp]), TSi(list(self.o.tsi or [everything])), TSr(list(self.o.tsr or [everything])),
@@ -341,21 +346,34 @@ class Initiator:
 
     # -- CREATE_CHILD_SA (RFC 7296 §1.3) -----------------------------------------------
 
-    def _esp_proposal(self, spi: int) -> Proposal:
+    def _esp_proposal(self, spi: int, pfs_groups: Sequence[int] = ()) -> Proposal:
         return Proposal(1, ProtocolId.ESP, spi.to_bytes(4, "big"), [
             Transform(TransformType.ENCR, self.o.esp_encr[0], self.o.esp_encr[1]),
             Transform(TransformType.INTEG, self.o.esp_integ),
+            *[Transform(TransformType.DH, g) for g in pfs_groups],
             Transform(TransformType.ESN, 0)])
 
-    def rekey_child(self) -> tuple[int, int]:
+    def rekey_child(self, pfs_groups: Sequence[int] = (), ke_group: int | None = None) -> tuple[int, int]:
         """Rekey the Child SA, then delete the old one; returns the new
-        (our inbound SPI, the responder's inbound SPI)."""
+        (our inbound SPI, the responder's inbound SPI). With `pfs_groups`
+        the proposal offers them and a KE in `ke_group` (the first by
+        default) goes along (RFC 7296 §1.3.1); the DH secret is kept in
+        `child_shared_secret`, the nonces in `child_nonces`."""
         new_spi = int.from_bytes(self.random(4), "big") | 0x100
         nonce = self.random(32)
-        answer = self.exchange(ExchangeType.CREATE_CHILD_SA, [
+        payloads: list[Payload] = [
             Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=self.esp_spi.to_bytes(4, "big")),
-            SA([self._esp_proposal(new_spi)]), Nonce(nonce), TSi(self.result.tsi), TSr(self.result.tsr)])
+            SA([self._esp_proposal(new_spi, pfs_groups)]), Nonce(nonce)]
+        private = None
+        if pfs_groups:
+            private = get_dh_group(ke_group or pfs_groups[0]).generate()
+            payloads.append(KE(ke_group or pfs_groups[0], private.public_bytes))
+        answer = self.exchange(ExchangeType.CREATE_CHILD_SA,
+                               payloads + [TSi(self.result.tsi), TSr(self.result.tsr)])
         self._fail_on_error(answer)
+        self.child_nonces = (nonce, _require(answer, Nonce, "Child SA rekey response").data)
+        ke_r = answer.get(KE)
+        self.child_shared_secret = private.exchange(ke_r.data) if private is not None and ke_r else None
         responder_spi = int.from_bytes(_require(answer, SA, "Child SA rekey response").proposals[0].spi, "big")
         old = self.esp_spi
         gone = self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.ESP, [old.to_bytes(4, "big")])])

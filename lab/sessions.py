@@ -91,7 +91,7 @@ def _copy(responder: Responder, template: IkeSa, i: int, taken: set[int], now: f
     sa = dataclasses.replace(
         template, unique_id=unique_id, spi_i=os.urandom(8), spi_r=spi_r, remote=remote,
         username=user, idi_body=bytes([template.idi_body[0], 0, 0, 0]) + user.encode(),
-        created=now, established_at=now, children=[], lease=None, last_response=[], successor=None)
+        created=now, established_at=now, children=[], lease=None, successor=None)
     assert sa.profile is not None
     leased = sa.profile.pools.allocate(sa.session_id)
     if leased is None:

@@ -73,6 +73,7 @@ EAP_METHODS: tuple[EapType, ...] = (EapType.MSCHAPV2, EapType.MD5_CHALLENGE, Eap
 VPN_PROTOCOLS: tuple[VpnProtocol, ...] = ("ssl-client", "ipsec-ikev2")
 SPLIT_TUNNEL: SplitTunnel = "tunnel-all"
 IDLE_TIMEOUT_MINUTES = 30
+SIMULTANEOUS_LOGINS = 3  # vpn-simultaneous-logins
 
 KEY_TYPE: KeyType = "rsa-2048"
 ENROLLMENT: Enrollment = "self-signed"

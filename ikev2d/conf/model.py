@@ -77,6 +77,9 @@ class RemoteAccessVpn:
     dtls_port: int
     default_connection_profile: str
     ikev2_parameters: Ikev2Parameters = Ikev2Parameters()
+    # the crypto map's `set pfs groupN` (FMC: Enable Perfect Forward
+    # Secrecy, Modulus Group); None: PFS not demanded
+    pfs_group: int | None = None
     # UDP ports IKE is served on: 500/4500 on an FTD (fixed there); ikev2d
     # lets a lab or an unprivileged user move them
     ike_port: int = 500
@@ -131,6 +134,9 @@ class GroupPolicy:
     split_tunnel: SplitTunnel
     split_tunnel_networks: tuple[IPv4Network, ...]
     idle_timeout_minutes: int
+    # FTD defaults: 3 logins per user at once, no maximum connect time
+    simultaneous_logins: int = 3
+    max_connect_time_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

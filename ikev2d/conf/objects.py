@@ -50,6 +50,8 @@ INT32_MAX = 2**31 - 1
 MIN_LIFETIME_SECONDS = 120
 MIN_LIFETIME_KILOBYTES = 10
 MAX_IDLE_TIMEOUT_MINUTES = 35791394  # ASA vpn-idle-timeout
+MAX_SESSION_TIMEOUT_MINUTES = 35791394  # ASA vpn-session-timeout
+MAX_SIMULTANEOUS_LOGINS = 2147483647  # ASA vpn-simultaneous-logins; 0 forbids logging in
 
 VPN_PROTOCOLS: Mapping[str, VpnProtocol] = {
     "ipsec-ikev2": "ipsec-ikev2",
@@ -110,16 +112,22 @@ def _dh_groups(node: yaml.Node) -> tuple[DhId, ...]:
     seen: dict[object, int] = {}
     result: list[DhId] = []
     for entry in entries:
-        number = nodes.integer(entry, "DH group", 0, INT32_MAX)
-        if number in algorithms.UNSUPPORTED_DH_GROUPS:
-            raise Problem.at(entry, algorithms.UNSUPPORTED_DH_GROUPS[number])
-        group = algorithms.DH_GROUPS.get(number)
-        if group is None:
-            valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
-            raise Problem.at(entry, f"unknown DH group {number}; valid: {valid}")
-        nodes.unique(entry, seen, group, f"DH group {number}")
+        group = dh_group(entry)
+        nodes.unique(entry, seen, group, f"DH group {int(group)}")
         result.append(group)
     return tuple(result)
+
+
+def dh_group(node: yaml.Node) -> DhId:
+    """One DH group number (an IKEv2 policy's, or the crypto map's PFS group)."""
+    number = nodes.integer(node, "DH group", 0, INT32_MAX)
+    if number in algorithms.UNSUPPORTED_DH_GROUPS:
+        raise Problem.at(node, algorithms.UNSUPPORTED_DH_GROUPS[number])
+    group = algorithms.DH_GROUPS.get(number)
+    if group is None:
+        valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
+        raise Problem.at(node, f"unknown DH group {number}; valid: {valid}")
+    return group
 
 
 def _check_aead(
@@ -324,7 +332,13 @@ def read_group_policy(ctx: Context, node: yaml.Node) -> None:
         if idle_node is None
         else nodes.integer(idle_node, "idle_timeout_minutes", 1, MAX_IDLE_TIMEOUT_MINUTES)
     )
-    policy = GroupPolicy(name, protocols, tuple(dns), domain, banner, split, networks, idle)
+    logins_node = fields.optional("simultaneous_logins")
+    logins = (defaults.SIMULTANEOUS_LOGINS if logins_node is None
+              else nodes.integer(logins_node, "simultaneous_logins", 0, MAX_SIMULTANEOUS_LOGINS))
+    connect_node = fields.optional("max_connect_time_minutes")
+    connect = (None if connect_node is None
+               else nodes.integer(connect_node, "max_connect_time_minutes", 1, MAX_SESSION_TIMEOUT_MINUTES))
+    policy = GroupPolicy(name, protocols, tuple(dns), domain, banner, split, networks, idle, logins, connect)
     ctx.group_policies.add(name_node, name, policy)
 
 

@@ -68,6 +68,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("default_connection_profile", "The profile for clients that name none.",
             f"{defaults.CONNECTION_PROFILE}, or the only profile"),
         Key("ikev2_parameters", "Advanced > IPsec > IPsec/IKEv2 Parameters.", "see below"),
+        Key("pfs_group", "The crypto map's `set pfs groupN` (FMC: Enable Perfect Forward Secrecy, Modulus"
+            " Group): Child SA rekeys must carry a KE of this DH group.", "none (PFS not demanded)"),
         Key("ike_port", "UDP port IKE is served on (an FTD's is fixed at 500). Above 1023 needs no root;"
             " `run --ike-port` overrides it. Clients must be told a port that is not 500.", str(IKE_PORT)),
         Key("nat_t_port", "UDP port of NAT-T (IKE and ESP in UDP, RFC 3948; 4500 on an FTD);"
@@ -134,6 +136,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("split_tunnel", "Which traffic enters the tunnel.", defaults.SPLIT_TUNNEL),
         Key("split_tunnel_networks", "Networks for tunnel-specified / exclude-specified.", "none"),
         Key("idle_timeout_minutes", "Idle time before the session ends.", str(defaults.IDLE_TIMEOUT_MINUTES)),
+        Key("simultaneous_logins", "Sessions one user may hold at once (0 forbids logging in).",
+            str(defaults.SIMULTANEOUS_LOGINS)),
+        Key("max_connect_time_minutes", "Longest a session may last (vpn-session-timeout).", "none (no limit)"),
     )),
     Section("objects.identity_certificates[]", "Identity certificate",
             "The headend's certificate (a trustpoint): IKE_AUTH is signed with its key.", (

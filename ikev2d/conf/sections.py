@@ -25,7 +25,7 @@ from .model import (
     RemoteAccessVpn,
 )
 from .nodes import Fields, Problem
-from .objects import netmask
+from .objects import dh_group, netmask
 from .san import is_dns_name
 
 DEVICE_KEYS = schema.keys("device")
@@ -250,9 +250,11 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     )
     profile = _default_profile(ctx, fields)
     parameters = _ikev2_parameters(fields.optional("ikev2_parameters"))
+    pfs_node = fields.optional("pfs_group")
+    pfs_group = None if pfs_node is None else int(dh_group(pfs_node))
     return RemoteAccessVpn(
         name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters,
-        ike_port, nat_t_port,
+        pfs_group, ike_port, nat_t_port,
     )
 
 

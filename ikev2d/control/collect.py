@@ -16,18 +16,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from esp.dataplane import DataPlane
 
-from ..conf.model import Config, IkePolicy
+from ..conf.model import Config
 from ..core import Responder
 from ..iana import IdType
-from ..sa import RETRANSMIT_TRIES, IkeSa
+from ..sa import IkeSa
+from ..task_manager import RETRANSMIT_TRIES
 from ..sa_types import ChildSa, State
 from ..show.names import DEVICE_VPN_CAPACITY
 from ..show.snapshot import ChildSnapshot, ListenerSnapshot, SessionSnapshot, Snapshot
-from ..tasks.proposals import IkeSuite
+from ..tasks.proposals import ike_lifetime
 from .stats import Presence, SessionStats
 
 # SAs on their way out or failed are not sessions any more
-_SHOWN = {State.AUTH_PENDING, State.EAP, State.EAP_DONE, State.ESTABLISHED, State.DELETING}
+_SHOWN = {State.CONNECTING, State.ESTABLISHED, State.DELETING}
 
 
 class Listening(Protocol):
@@ -64,16 +65,6 @@ def client_type(sa: IkeSa) -> str:
     # ikev2d speaks standards EAP only (no EAP-AnyConnect), so every
     # session is a standards ("generic") IKEv2 client to the FTD's eyes
     return "generic"
-
-
-def ike_lifetime(suite: IkeSuite, policies: Sequence[IkePolicy]) -> int:
-    """The lifetime of the policy that admitted the suite: the first, in
-    priority order, that allows all four transforms (as select_ike chose)."""
-    for p in policies:
-        if ((suite.encr_id, suite.encr_bits) in p.encryption and suite.prf_id in p.prf
-                and suite.dh_id in p.dh_groups and (suite.is_aead or suite.integ_id in p.integrity)):
-            return p.lifetime_seconds
-    return 86400  # FTD default
 
 
 def identity_text(body: bytes) -> str:
@@ -159,7 +150,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         established_epoch=wall(sa.established_at) if sa.established_at is not None else None,
         active_seconds=max(0.0, now_mono - since),
         nat_peer=sa.nat_peer, nat_local=sa.nat_local,
-        local_next_message_id=sa.next_own_id, remote_next_message_id=sa.next_request_id,
+        local_next_message_id=sa.tasks.next_own_id, remote_next_message_id=sa.tasks.next_request_id,
         dpd_interval=settings.dpd_interval, dpd_retries=RETRANSMIT_TRIES,
         idle_timeout_minutes=profile.group_policy.idle_timeout_minutes if profile else 0,
         client_type=client_type(sa),

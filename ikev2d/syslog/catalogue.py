@@ -146,6 +146,11 @@ DISCONNECT_REASONS = {
     "Peer not responding (DPD)": "Lost Service",
     "Idle Timeout": "Idle Timeout",
     "Timeout": "Idle Timeout",
+    # a session taken over by a newer one of the same user (the ASA's reason
+    # when a login pre-empts an older session); for INITIAL_CONTACT unconfirmed
+    "Peer reconnected (INITIAL_CONTACT)": "Port Preempted",
+    "Simultaneous logins exceeded": "Port Preempted",  # unconfirmed, as above
+    "Max time exceeded": "Max time exceeded",
 }
 
 # 750003 / 750004 for an IKE_SA_INIT refused with a notify (wording from the

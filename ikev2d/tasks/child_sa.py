@@ -19,17 +19,20 @@ from ..iana import NotifyType, ProtocolId
 from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
 from .config_payload import application_version, build_reply, requested_ipv4
-from .proposals import select_esp
+from .proposals import IN_IKE_AUTH, Pfs, select_esp
 from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_address, narrow_to_ranges,
                                 network_count, selectors_to_networks)
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
-def first_child(sa: "IkeSa", now: float, effects: list[Effect]) -> list[Payload]:
-    assert sa.profile is not None and sa.pending is not None
-    pending, profile = sa.pending, sa.profile
-    sa.pending = None
+def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect],
+                prefer: IPv4Address | None = None) -> list[Payload]:
+    """The configuration payload and Child SA the first IKE_AUTH asked for
+    (the pool address `prefer` if it is free: the one a reconnecting
+    client had)."""
+    assert sa.profile is not None
+    profile = sa.profile
 
     def up(address: IPv4Address | None = None) -> None:
         # SA UP comes after the address lines, as an FTD logs them
@@ -45,7 +48,7 @@ def first_child(sa: "IkeSa", now: float, effects: list[Effect]) -> list[Payload]
         # client cannot be routed (RFC 7296 §3.15.4)
         up()
         return [Notify(NotifyType.FAILED_CP_REQUIRED)]
-    leased = profile.pools.allocate(sa.session_id)
+    leased = profile.pools.allocate(sa.session_id, prefer)
     if leased is None:
         effects.append(Emit(AddressAssignmentFailed(sa.name, sa.local, sa.remote, sa.username,
                                                     profile.name, sa.unique_id)))
@@ -76,11 +79,13 @@ def _negotiate_child(sa: "IkeSa", pending: PendingChild, address: IPv4Address, n
 
 
 def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
-                       nonce_r: bytes, now: float, effects: list[Effect]) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+                       nonce_r: bytes, now: float, effects: list[Effect], pfs: Pfs | None = IN_IKE_AUTH,
+                       shared_secret: bytes | None = None) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
     """Pick the ESP proposal, narrow the selectors, derive the keys
-    (RFC 7296 §2.17, from the nonces of this exchange) and install."""
+    (RFC 7296 §2.17, from the nonces of this exchange and, with PFS, the
+    new DH secret) and install."""
     assert sa.profile is not None
-    chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals)
+    chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals, pfs)
     if chosen is None:
         return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
     proposal, suite, ours = chosen
@@ -105,7 +110,7 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     encr = get_encr(suite.encr_id, suite.encr_bits)
     integ = get_integ(suite.integ_id) if not suite.is_aead else None
     integ_key_size = integ.key_size if integ else 0
-    keys = derive_child_keys(sa.prf, sa.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size)
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size, shared_secret)
     nat = sa.nat_peer or sa.nat_local
     spec = ChildSaSpec(
         ike_sa_id=sa.name, spi_in=spi_in, spi_out=spi_out,

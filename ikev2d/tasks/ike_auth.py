@@ -6,6 +6,7 @@ and the first Child SA."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hmac
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from ..eap.relay import EapRelay
 from ..effects import Effect, Emit, SendAccounting
 from ..events import LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted
 from ..iana import AuthMethod, CertEncoding, EapCode, EapType, IdType, NotifyType
-from ..sa_types import AuthError, Deferred, PendingChild, State
+from ..sa_types import AuthError, Deferred, PendingChild
 from ..settings import ProfileSettings
 from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
@@ -29,55 +30,175 @@ from .child_sa import first_child
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
-def ike_auth(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-    try:
-        if sa.state is State.AUTH_PENDING:
-            return _auth_first(sa, message, effects)
-        if sa.state is State.EAP:
-            return _auth_eap(sa, message, now, effects)
-        if sa.state is State.EAP_DONE:
-            return _auth_final(sa, message, now, effects)
-    except AuthError as exc:
-        effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username, exc.reason)))
-        effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
-                                               "Failed to authenticate the IKE SA")))
-        sa.fail(now)
-        return [Notify(NotifyType.AUTHENTICATION_FAILED)]
-    return [Notify(NotifyType.INVALID_SYNTAX)]
+class _Step(enum.Enum):
+    FIRST = "first"  # IDi, SA, TSi, TSr, CP: we answer with our certificate and EAP
+    EAP = "eap"  # the EAP conversation
+    FINAL = "final"  # EAP succeeded: the AUTH from the MSK, then CP and the Child SA
+    DONE = "done"
 
 
-def _auth_first(sa: "IkeSa", message: Message, effects: list[Effect]) -> Deferred:
-    idi = message.get(IDi)
-    if idi is None:
-        raise AuthError("no IDi in IKE_AUTH")
-    sa.idi_body = idi.body()
-    if message.get(AUTH) is not None:
-        # the client authenticates itself with a key: not offered here
-        raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
-    idr = message.get(IDr)
-    wanted = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
-    profile = sa.settings.profile_for_identity(wanted)
-    sa.profile = profile
-    sa.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
-    sa.eap = _authenticator(sa, profile)
-    sa.state = State.EAP
-    idr = profile.own_id()
-    octets = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, idr.body())
-    job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(sa.peer_hash_algorithms)))
-    eap_request = sa.eap.start().message
+class IkeAuth:
+    """The IKE_AUTH task of one IKE SA (strongSwan's ike_auth with eap and
+    ike_config/child_create folded in for a remote-access responder). What
+    only this exchange needs lives here, not in the SA: which round comes
+    next, the EAP authenticator, the MSK, the Child SA the client asked for."""
 
-    def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
-        if not isinstance(result, SignResult):
-            # our own key failed us: say so rather than leave the client waiting
-            sa.fail(now)
+    def __init__(self, sa: "IkeSa") -> None:
+        self.sa = sa
+        self.step = _Step.FIRST
+        self.eap: EapServer | EapRelay | None = None
+        self.msk: bytes | None = None
+        self.pending: PendingChild | None = None
+        self.initial_contact = False  # RFC 7296 §2.4: the peer holds no other SA with us
+
+    def process(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
+        sa = self.sa
+        try:
+            if self.step is _Step.FIRST:
+                return self._first(message)
+            if self.step is _Step.EAP:
+                return self._eap_round(message, now, effects)
+            if self.step is _Step.FINAL:
+                return self._final(message, now, effects)
+        except AuthError as exc:
+            effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username, exc.reason)))
+            effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                                   "Failed to authenticate the IKE SA")))
+            self._failed(now)
             return [Notify(NotifyType.AUTHENTICATION_FAILED)]
-        identity = profile.identity
-        out: list[Payload] = [idr, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
-        out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER)) for c in identity.chain]
-        out += [AUTH(result.method, result.data), EAP(eap_request)]
-        return out
+        return [Notify(NotifyType.INVALID_SYNTAX)]
 
-    return Deferred(job, finish)
+    def _failed(self, now: float) -> None:
+        self.step = _Step.DONE
+        self.sa.fail(now)
+
+    def _first(self, message: Message) -> Deferred:
+        sa = self.sa
+        idi = message.get(IDi)
+        if idi is None:
+            raise AuthError("no IDi in IKE_AUTH")
+        sa.idi_body = idi.body()
+        if message.get(AUTH) is not None:
+            # the client authenticates itself with a key: not offered here
+            raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
+        idr = message.get(IDr)
+        wanted = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
+        profile = sa.settings.profile_for_identity(wanted)
+        sa.profile = profile
+        self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
+        self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
+        self.eap = _authenticator(sa, profile)
+        self.step = _Step.EAP
+        own_id = profile.own_id()
+        octets = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, own_id.body())
+        job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(sa.peer_hash_algorithms)))
+        eap_request = self.eap.start().message
+
+        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
+            if not isinstance(result, SignResult):
+                # our own key failed us: say so rather than leave the client waiting
+                self._failed(now)
+                return [Notify(NotifyType.AUTHENTICATION_FAILED)]
+            identity = profile.identity
+            out: list[Payload] = [own_id, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
+            out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER)) for c in identity.chain]
+            out += [AUTH(result.method, result.data), EAP(eap_request)]
+            return out
+
+        return Deferred(job, finish)
+
+    def _eap_round(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
+        sa, authenticator = self.sa, self.eap
+        assert authenticator is not None and sa.profile is not None
+        eap = message.get(EAP)
+        if eap is None:
+            raise AuthError("IKE_AUTH without the EAP payload the exchange expects")
+        step = authenticator.process(eap.data)
+        if not isinstance(step, AccessRequest):
+            return self._eap_outcome(step, eap.data, now, effects)
+        assert isinstance(authenticator, EapRelay)
+        sa.username = step.username
+
+        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
+            if not isinstance(result, (AccessAnswer, RadiusUnreachable)):
+                result = RadiusUnreachable(step.group, f"unexpected job result {type(result).__name__}")
+            return self._eap_outcome(authenticator.answer(result), eap.data, now, effects)
+
+        # the RADIUS round trip runs like a DH job: the core never waits on the network
+        return Deferred(step, finish)
+
+    def _eap_outcome(self, outcome: EapOutcome, response: bytes, now: float,
+                     effects: list[Effect]) -> list[Payload]:
+        sa = self.sa
+        assert sa.profile is not None
+        if outcome.identity:
+            sa.username = outcome.identity
+        if not outcome.finished and outcome.failure_reason:
+            # MSCHAPv2 would next send its own Failure request (E=691) and
+            # wait; strongSwan clients just give up on it. End the EAP
+            # conversation at once with EAP-Failure and AUTHENTICATION_FAILED
+            # (RFC 7296 §2.21.2), the notify every client understands.
+            identifier = EapPacket.parse(response).identifier
+            outcome = dataclasses.replace(outcome, finished=True, success=False,
+                                          message=EapPacket(EapCode.FAILURE, identifier, None).pack())
+        if not outcome.finished:
+            return [EAP(outcome.message)]
+        if not outcome.success:
+            relay = self.eap if isinstance(self.eap, EapRelay) else None
+            effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username,
+                                           outcome.failure_reason or "EAP failure", self._aaa_server(),
+                                           aaa_rejected=relay is None or relay.rejected)))
+            effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                                   "Failed to authenticate the IKE SA")))
+            self._failed(now)
+            return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
+        self.msk = outcome.msk
+        self.step = _Step.FINAL
+        effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username,
+                                          _eap_name(outcome.method), sa.profile.group_policy.name,
+                                          sa.profile.name, self._aaa_server())))
+        return [EAP(outcome.message)]
+
+    def _aaa_server(self) -> str:
+        """The RADIUS server that decided, or the local database."""
+        if isinstance(self.eap, EapRelay) and self.eap.server_host:
+            return self.eap.server_host
+        return LOCAL_DATABASE
+
+    def _final(self, message: Message, now: float, effects: list[Effect]) -> list[Payload]:
+        sa = self.sa
+        assert sa.profile is not None and self.pending is not None
+        auth = message.get(AUTH)
+        if auth is None:
+            raise AuthError("no AUTH after EAP success")
+        octets_i = ike_auth_crypto.signed_octets(sa.init_request, sa.nonce_r, sa.prf, sa.keys.sk_pi, sa.idi_body)
+        key_i = self.msk if self.msk is not None else sa.keys.sk_pi
+        expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
+        if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
+            raise AuthError("AUTH from the EAP MSK did not verify")
+        if sa.profile.group_policy.simultaneous_logins == 0:
+            raise AuthError(f"group policy {sa.profile.group_policy.name} allows no login "
+                            "(vpn-simultaneous-logins 0)")
+        own_id = sa.profile.own_id()
+        octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,
+                                                 own_id.body())
+        key_r = self.msk if self.msk is not None else sa.keys.sk_pr
+        out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC,
+                                   ike_auth_crypto.shared_key_auth(sa.prf, key_r, octets_r))]
+        self.step = _Step.DONE
+        sa.established(now)
+        pending, self.pending = self.pending, None
+        reconnected_from = None
+        if self.initial_contact:
+            # the client restarted: its older sessions go first, so their
+            # address comes back to it (and a logins limit counts right)
+            replaced, reconnected_from = sa.sessions.replace_older(sa, now)
+            effects += replaced
+        # vpn-simultaneous-logins: the user's other sessions make room
+        effects += sa.sessions.make_room(sa, sa.profile.group_policy.simultaneous_logins, now)
+        out += first_child(sa, pending, now, effects, prefer=reconnected_from)
+        _accounting_start(sa, self.eap, effects)
+        return out
 
 
 def _authenticator(sa: "IkeSa", profile: ProfileSettings) -> EapServer | EapRelay:
@@ -88,93 +209,12 @@ def _authenticator(sa: "IkeSa", profile: ProfileSettings) -> EapServer | EapRela
                     NasContext(sa.local[0], sa.remote[0]), random=sa.random)
 
 
-def _auth_eap(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-    assert sa.eap is not None and sa.profile is not None
-    eap = message.get(EAP)
-    if eap is None:
-        raise AuthError("IKE_AUTH without the EAP payload the exchange expects")
-    step = sa.eap.process(eap.data)
-    if not isinstance(step, AccessRequest):
-        return _eap_outcome(sa, step, eap.data, now, effects)
-    relay = sa.eap
-    assert isinstance(relay, EapRelay)
-    sa.username = step.username
-
-    def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
-        if not isinstance(result, (AccessAnswer, RadiusUnreachable)):
-            result = RadiusUnreachable(step.group, f"unexpected job result {type(result).__name__}")
-        return _eap_outcome(sa, relay.answer(result), eap.data, now, effects)
-
-    # the RADIUS round trip runs like a DH job: the core never waits on the network
-    return Deferred(step, finish)
-
-
-def _eap_outcome(sa: "IkeSa", outcome: EapOutcome, response: bytes, now: float,
-                 effects: list[Effect]) -> list[Payload]:
-    assert sa.profile is not None
-    if outcome.identity:
-        sa.username = outcome.identity
-    if not outcome.finished and outcome.failure_reason:
-        # MSCHAPv2 would next send its own Failure request (E=691) and
-        # wait; strongSwan clients just give up on it. End the EAP
-        # conversation at once with EAP-Failure and AUTHENTICATION_FAILED
-        # (RFC 7296 §2.21.2), the notify every client understands.
-        identifier = EapPacket.parse(response).identifier
-        outcome = dataclasses.replace(outcome, finished=True, success=False,
-                                      message=EapPacket(EapCode.FAILURE, identifier, None).pack())
-    if not outcome.finished:
-        return [EAP(outcome.message)]
-    if not outcome.success:
-        relay = sa.eap if isinstance(sa.eap, EapRelay) else None
-        effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username,
-                                       outcome.failure_reason or "EAP failure", _aaa_server(sa),
-                                       aaa_rejected=relay is None or relay.rejected)))
-        effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
-                                               "Failed to authenticate the IKE SA")))
-        sa.fail(now)
-        return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
-    sa.msk = outcome.msk
-    sa.state = State.EAP_DONE
-    effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username,
-                                      _eap_name(outcome.method), sa.profile.group_policy.name,
-                                      sa.profile.name, _aaa_server(sa))))
-    return [EAP(outcome.message)]
-
-
-def _aaa_server(sa: "IkeSa") -> str:
-    """The RADIUS server that decided, or the local database."""
-    if isinstance(sa.eap, EapRelay) and sa.eap.server_host:
-        return sa.eap.server_host
-    return LOCAL_DATABASE
-
-
-def _auth_final(sa: "IkeSa", message: Message, now: float, effects: list[Effect]) -> list[Payload]:
-    assert sa.profile is not None
-    auth = message.get(AUTH)
-    if auth is None:
-        raise AuthError("no AUTH after EAP success")
-    octets_i = ike_auth_crypto.signed_octets(sa.init_request, sa.nonce_r, sa.prf, sa.keys.sk_pi, sa.idi_body)
-    key_i = sa.msk if sa.msk is not None else sa.keys.sk_pi
-    expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
-    if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
-        raise AuthError("AUTH from the EAP MSK did not verify")
-    idr = sa.profile.own_id()
-    octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, idr.body())
-    key_r = sa.msk if sa.msk is not None else sa.keys.sk_pr
-    out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth_crypto.shared_key_auth(sa.prf, key_r, octets_r))]
-    sa.state = State.ESTABLISHED
-    sa.established_at = now
-    out += first_child(sa, now, effects)
-    _accounting_start(sa, effects)
-    return out
-
-
-def _accounting_start(sa: "IkeSa", effects: list[Effect]) -> None:
+def _accounting_start(sa: "IkeSa", authenticator: EapServer | EapRelay | None, effects: list[Effect]) -> None:
     # RFC 2866 Start once the session is up; the Stop reuses its values
     profile = sa.profile
     if profile is None or profile.accounting_group is None:
         return
-    classes = sa.eap.classes if isinstance(sa.eap, EapRelay) else ()
+    classes = authenticator.classes if isinstance(authenticator, EapRelay) else ()
     sa.accounting = start_record(profile.accounting_group, sa.unique_id, sa.username,
                                    NasContext(sa.local[0], sa.remote[0]),
                                    sa.lease[1] if sa.lease else None, classes,

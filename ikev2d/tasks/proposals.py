@@ -11,6 +11,7 @@ from ..iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformTyp
 from ..wire.payloads import Proposal, Transform
 
 MIN_ESP_SPI = 256  # RFC 4303 §2.1
+IKE_LIFETIME_DEFAULT = 86400  # FTD: crypto ikev2 policy lifetime seconds
 AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
 
 
@@ -57,6 +58,7 @@ class EspSuite:
     encr_bits: int
     integ_id: int
     esn: bool
+    dh_id: int = 0  # the PFS group of a CREATE_CHILD_SA (RFC 7296 §1.3.1); 0: none
 
     @property
     def is_aead(self) -> bool:
@@ -66,6 +68,8 @@ class EspSuite:
         out = [Transform(TransformType.ENCR, self.encr_id, self.encr_bits)]
         if not self.is_aead:
             out.append(Transform(TransformType.INTEG, self.integ_id))
+        if self.dh_id:
+            out.append(Transform(TransformType.DH, self.dh_id))
         out.append(Transform(TransformType.ESN, EsnId.ESN if self.esn else EsnId.NO_ESN))
         return out
 
@@ -130,7 +134,35 @@ def select_ike(offered: Sequence[Proposal], policies: Sequence[IkePolicy],
     return None
 
 
-def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal]) -> tuple[Proposal, EspSuite, IpsecProposal] | None:
+@dataclass(frozen=True)
+class Pfs:
+    """Which DH groups a CREATE_CHILD_SA may use for PFS (RFC 7296 §1.3.1),
+    ours first; `required`: the crypto map's `set pfs` demands one of them."""
+
+    groups: tuple[int, ...] = ()
+    required: bool = False
+
+
+IN_IKE_AUTH = None  # RFC 7296 §1.2: no KE in IKE_AUTH, so no PFS for the first Child SA
+
+
+def _pfs_group(offered: list[Transform], pfs: Pfs | None) -> int | None:
+    """The DH group for a proposal's DH transforms, 0 for none, None if the
+    proposal is unacceptable."""
+    groups = {t.id for t in offered}
+    without = not groups or DhId.NONE in groups
+    if pfs is IN_IKE_AUTH:
+        # PFS groups in IKE_AUTH are ignored by RFC 7296 §1.2; only accept a
+        # proposal that also offers NONE
+        return 0 if without else None
+    chosen = next((g for g in pfs.groups if g in groups), None)
+    if chosen is not None:
+        return chosen
+    return 0 if without and not pfs.required else None
+
+
+def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal],
+               pfs: Pfs | None = IN_IKE_AUTH) -> tuple[Proposal, EspSuite, IpsecProposal] | None:
     for ours in proposals:
         for proposal in offered:
             if proposal.protocol != ProtocolId.ESP or len(proposal.spi) != 4:
@@ -138,11 +170,9 @@ def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal]) 
             if int.from_bytes(proposal.spi, "big") < MIN_ESP_SPI:
                 continue  # RFC 4303 §2.1: 0 is never sent, 1-255 are reserved
             by_type = _by_type(proposal)
-            if TransformType.DH in by_type and any(t.id != DhId.NONE for t in by_type[TransformType.DH]):
-                # PFS groups in IKE_AUTH are ignored by RFC 7296 §1.2; only
-                # accept a proposal that also offers NONE.
-                if not any(t.id == DhId.NONE for t in by_type[TransformType.DH]):
-                    continue
+            dh = _pfs_group(by_type.get(TransformType.DH, []), pfs)
+            if dh is None:
+                continue
             encr = _first_encr(by_type.get(TransformType.ENCR, ()), ours.encryption)
             if encr is None:
                 continue
@@ -158,5 +188,15 @@ def select_esp(offered: Sequence[Proposal], proposals: Sequence[IpsecProposal]) 
             esn_offer = [t.id for t in by_type.get(TransformType.ESN, [])]
             if esn_offer and EsnId.NO_ESN not in esn_offer:
                 continue  # we do not do ESN yet: the data plane counters are 32-bit
-            return proposal, EspSuite(encr[0], encr[1], integ, False), ours
+            return proposal, EspSuite(encr[0], encr[1], integ, False, dh), ours
     return None
+
+
+def ike_lifetime(suite: IkeSuite, policies: Sequence[IkePolicy]) -> int:
+    """The lifetime of the policy that admitted the suite: the first, in
+    priority order, that allows all four transforms (as select_ike chose)."""
+    for p in policies:
+        if ((suite.encr_id, suite.encr_bits) in p.encryption and suite.prf_id in p.prf
+                and suite.dh_id in p.dh_groups and (suite.is_aead or suite.integ_id in p.integrity)):
+            return p.lifetime_seconds
+    return IKE_LIFETIME_DEFAULT

@@ -2,14 +2,16 @@
 SA and rekeying the IKE SA itself.
 
 A remote-access client keeps one Child SA; a request for an additional one
-is refused with NO_ADDITIONAL_SAS. PFS in the Child rekey is not offered
-(the IPsec proposals carry no PFS group), so a proposal insisting on a DH
-group is NO_PROPOSAL_CHOSEN.
+is refused with NO_ADDITIONAL_SAS. A Child rekey may carry PFS (§1.3.1): a
+KE in the group both sides' proposals name, required when the crypto map
+sets one (`set pfs`), accepted otherwise in any group our IKEv2 policies
+allow; a KE in another group gets INVALID_KE_PAYLOAD naming ours.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from ..crypto.jobs import DhJob, DhResult, JobFailed
@@ -18,10 +20,10 @@ from ..crypto.transforms import get_encr, get_integ, get_prf
 from ..effects import Effect, Emit
 from ..events import ChildSaRekeyed, IkeSaRekeyed
 from ..iana import NotifyType, ProtocolId
-from ..sa_types import Deferred, State
+from ..sa_types import ChildSa, Deferred, State
 from ..wire.message import Message
 from ..wire.payloads import KE, SA, Nonce, Notify, Payload, Proposal, TSi, TSr
-from .proposals import select_ike
+from .proposals import Pfs, select_esp, select_ike
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -57,7 +59,7 @@ def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Eff
 
 
 def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, rekey: Notify, now: float,
-                 effects: list[Effect]) -> list[Payload]:
+                 effects: list[Effect]) -> list[Payload] | Deferred:
     old_spi_out = int.from_bytes(rekey.spi, "big")
     old = next((c for c in sa.children if c.spec.spi_out == old_spi_out), None)
     if old is None or rekey.protocol != ProtocolId.ESP or sa.lease is None:
@@ -76,8 +78,38 @@ def _rekey_child(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, rekey
     tsi, tsr = message.get(TSi), message.get(TSr)
     if tsi is None or tsr is None:
         return [Notify(NotifyType.INVALID_SYNTAX)]
+    address, pfs = sa.lease[1], sa.settings.pfs
+    chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals, pfs)
+    if chosen is None:
+        return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
+    group = chosen[1].dh_id
+    ke = message.get(KE)
+    if not group:
+        if ke is not None:  # §1.3.1: a KE without a DH transform agreed is a mistake
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        return _new_child(sa, offer, tsi, tsr, address, nonce_i, old, now, effects, pfs)
+    if ke is None or ke.group != group:
+        # §1.3 / §3.10.1: name the group we want, the client tries again
+        return [Notify(NotifyType.INVALID_KE_PAYLOAD, data=group.to_bytes(2, "big"))]
+
+    def finish(result: object, now: float, effects: list[Effect]) -> list[Payload]:
+        if not isinstance(result, DhResult):
+            reason = result.reason if isinstance(result, JobFailed) else "unexpected job result"
+            effects.append(sa.dropped(f"Child rekey KE: {reason}"))
+            local = isinstance(result, JobFailed) and result.local
+            return [Notify(NotifyType.TEMPORARY_FAILURE if local else NotifyType.INVALID_SYNTAX)]
+        payloads = _new_child(sa, offer, tsi, tsr, address, nonce_i, old, now, effects, pfs, result.shared)
+        if isinstance(payloads[0], Notify):
+            return payloads  # refused: no KE of ours goes with it
+        return payloads + [KE(group, result.public)]
+
+    return Deferred(DhJob(group, ke.data), finish)
+
+
+def _new_child(sa: "IkeSa", offer: SA, tsi: TSi, tsr: TSr, address: IPv4Address, nonce_i: bytes, old: ChildSa,
+               now: float, effects: list[Effect], pfs: Pfs, shared: bytes | None = None) -> list[Payload]:
     nonce_r = sa.random(NONCE_SIZE)
-    negotiated = sa.negotiate_child_sa(offer, tsi, tsr, sa.lease[1], nonce_i, nonce_r, now, effects)
+    negotiated = sa.negotiate_child_sa(offer, tsi, tsr, address, nonce_i, nonce_r, now, effects, pfs, shared)
     if isinstance(negotiated, Notify):
         return [negotiated]
     reply, tsi_out, tsr_out, child = negotiated
@@ -126,9 +158,7 @@ def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: fl
         successor = dataclasses.replace(
             sa, spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
             nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"", created=now,
-            next_request_id=0, last_response_id=-1, last_response=[], waiting=None, next_own_id=0,
-            outgoing=None, children=list(sa.children), pending=None, successor=None, rekeyed=False,
-            predecessor=sa)
+            children=list(sa.children), successor=None, rekeyed=False, predecessor=sa)
         sa.hand_over_to(successor)
         # the IKE SA this one replaced, if the initiator never deleted it (§2.8)
         stale, sa.predecessor = sa.predecessor, None

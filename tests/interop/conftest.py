@@ -21,7 +21,7 @@ import pytest
 
 from lab.capture import Capture
 from lab.freeradius import FreeRadius
-from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config, load_default_config
 from lab.netns import Namespace, Topology, cleanup_stale, run_prefix
 from lab.pki import LabPki, make_lab_pki
 from lab.rsyslog import Rsyslog
@@ -244,3 +244,42 @@ def rsyslog_server(tmp_path: Path, lab_logs: LabLogs) -> Iterator[StartRsyslog]:
         return server.start()
 
     yield from _until_teardown(start, started)
+
+
+# -- config/radius.yaml's lab: its inside RADIUS and syslog servers ----------------
+
+RADIUS_CONFIG = REPO / "config" / "radius.yaml"
+RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"  # config/radius.yaml's first server, syslog
+RADIUS_SECRET = "Lab-Radius-Secret"  # config/radius.yaml's
+
+
+@pytest.fixture
+def inside_hosts(topology: Topology) -> None:
+    """config/radius.yaml's inside servers as addresses of the gateway
+    namespace (its inside is a loopback address there too)."""
+    for address in (RADIUS_SERVER, SYSLOG_SERVER):
+        topology.gateway.add_address("lo", f"{address}/32")
+
+
+@pytest.fixture
+def rsyslog(inside_hosts: None, topology: Topology, rsyslog_server: StartRsyslog) -> Rsyslog:
+    """rsyslogd on config/radius.yaml's syslog server address, UDP 514."""
+    return rsyslog_server(topology.gateway, SYSLOG_SERVER, 514)
+
+
+@pytest.fixture
+def radius_ikev2d(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs, freeradius: FreeRadius,
+                  rsyslog: Rsyslog) -> Iterator[Ikev2d]:
+    """ikev2d on config/radius.yaml as it is (RADIUS group ISE for
+    authentication and accounting, the UDP syslog server), informational,
+    with the lab PKI's identity certificate. The test module provides the
+    `freeradius` fixture (its users)."""
+    folder = tmp_path / "ikev2d"
+    cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(logging_level="informational"),
+                     base=load_default_config(RADIUS_CONFIG))
+    server = Ikev2d(topology.gateway, folder, cfg)
+    lab_logs.add("ikev2d", server.log)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -12,7 +12,7 @@ import pytest
 from lab.ikev2d import Ikev2d
 from lab.strongswan import Charon
 
-from .checks import NSA_IKE_PROPOSAL, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, tail
+from .checks import NSA_IKE_PROPOSAL, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -67,3 +67,30 @@ def test_child_and_ike_rekey_keep_the_session(ikev2d_server: Callable[..., Ikev2
     log = server.log()
     assert "Traceback" not in log, tail(log)
     assert "198.19.0.200" in log
+
+
+@pytest.mark.parametrize(("esp_proposals", "pfs_group", "dh_name"), [
+    ("aes256-sha512-modp3072", None, "MODP_3072"),  # no `set pfs`: the client's group, one our policy allows
+    ("aes256-sha512-ecp384", 20, "ECP_384"),  # `set pfs group20`
+])
+def test_child_rekey_with_pfs_keeps_the_tunnel(ikev2d_server: Callable[..., Ikev2d], client: Callable[..., Charon],
+                                               esp_proposals: str, pfs_group: int | None, dh_name: str) -> None:
+    """RFC 7296 §1.3.1: a KE in the Child rekey; it used to get
+    NO_PROPOSAL_CHOSEN, and the client lost its tunnel."""
+    def set_pfs(cfg: dict) -> None:
+        if pfs_group is not None:
+            cfg["remote_access_vpn"]["pfs_group"] = pfs_group
+
+    server = ikev2d_server("--dataplane", "userspace", edit=set_pfs)
+    alice = client(0, esp_proposals=esp_proposals)
+    assert_initiated(alice.initiate(timeout=10), alice)
+    old_child_spi = assert_connected(alice).children[0].spi_in
+    alice.swanctl("--rekey", "--child", "ftd-ra")
+    assert _wait(lambda: "received DELETE for ESP CHILD_SA" in alice.log()), tail(alice.log())
+    assert_in_log(alice.log(), ["[ N(REKEY_SA) SA No KE TSi TSr ]", "parsed CREATE_CHILD_SA response",
+                                "outbound CHILD_SA ftd-ra{2} established"])
+    children = [c for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
+    assert [c.spi_in for c in children] != [old_child_spi] and len(children) == 1
+    assert dh_name in children[0].proposal, children[0]
+    assert ping(alice.ns).returncode == 0
+    assert "Traceback" not in server.log(), tail(server.log())

@@ -15,26 +15,22 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from lab.freeradius import FreeRadius
-from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config, load_default_config
+from lab.ikev2d import Ikev2d
 from lab.netns import Topology
-from lab.pki import LabPki
 from lab.rsyslog import Rsyslog
 from lab.strongswan import Charon
 
 from .checks import assert_connected, assert_healthy, assert_initiated, ping, tail
-from .conftest import LabLogs, StartCharon, StartFreeRadius, StartIkev2d, StartRsyslog
+from .conftest import (RADIUS_SECRET, RADIUS_SERVER, StartCharon, StartFreeRadius,
+                       StartIkev2d)
 
-RADIUS_CONFIG = REPO / "config" / "radius.yaml"
-RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"  # config/radius.yaml's
-SECRET = "Lab-Radius-Secret"
+SECRET = RADIUS_SECRET
 PASSWORDS = {"alice": "Radius-Alice-Pw-1", "bob": "Radius-Bob-Pw-2"}
 STOP_REASON = "Administrator Reboot"
 DRAIN_LIMIT = 3.0  # ikev2d.daemon.DRAIN_SECONDS plus the closing of sockets and syslog
@@ -49,36 +45,8 @@ def signal_ikev2d(server: Ikev2d, sig: signal.Signals) -> None:
 
 
 @pytest.fixture
-def inside_hosts(topology: Topology) -> None:
-    for address in (RADIUS_SERVER, SYSLOG_SERVER):
-        topology.gateway.add_address("lo", f"{address}/32")
-
-
-@pytest.fixture
 def freeradius(inside_hosts: None, freeradius_server: StartFreeRadius) -> FreeRadius:
     return freeradius_server(secret=SECRET, users=PASSWORDS)
-
-
-@pytest.fixture
-def rsyslog(inside_hosts: None, topology: Topology, rsyslog_server: StartRsyslog) -> Rsyslog:
-    return rsyslog_server(topology.gateway, SYSLOG_SERVER, 514)
-
-
-@pytest.fixture
-def radius_ikev2d(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs, freeradius: FreeRadius,
-                  rsyslog: Rsyslog) -> Iterator[Ikev2d]:
-    """ikev2d on config/radius.yaml (RADIUS authentication and accounting,
-    the UDP syslog server), informational, with the lab PKI."""
-    folder = tmp_path / "ikev2d"
-    base: dict[str, Any] = load_default_config(RADIUS_CONFIG)
-    cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(logging_level="informational"),
-                     base=base)
-    server = Ikev2d(topology.gateway, folder, cfg)
-    lab_logs.add("ikev2d", server.log)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 @pytest.mark.interop

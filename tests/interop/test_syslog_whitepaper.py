@@ -20,16 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lab.freeradius import FreeRadius
-from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config, load_default_config
+from lab.ikev2d import Ikev2d
 from lab.netns import Topology
-from lab.pki import LabPki
 from lab.rsyslog import Received, Rsyslog
 from lab.strongswan import Charon
 
@@ -44,27 +40,16 @@ from .checks import (
     session_up_lines,
     tail,
 )
-from .conftest import LabLogs, StartCharon, StartFreeRadius, StartRsyslog
+from .conftest import RADIUS_SECRET, RADIUS_SERVER, SYSLOG_SERVER, StartCharon, StartFreeRadius
 
 pytestmark = [pytest.mark.interop, pytest.mark.radius, pytest.mark.timeout(90)]
 
 
-RADIUS_CONFIG = REPO / "config" / "radius.yaml"
 FTD, ALICE_ADDR, MALLORY_ADDR = "198.18.0.1", "198.18.0.2", "198.18.0.3"
-# config/radius.yaml's first RADIUS server and its syslog server
-RADIUS_SERVER, SYSLOG_SERVER = "198.19.0.12", "198.19.0.10"
-SECRET = "Lab-Radius-Secret"  # config/radius.yaml's
+SECRET = RADIUS_SECRET
 ALICE_RADIUS_PW = "Radius-Alice-Pw-1"  # not the local database's password for alice
 WRONG_PW = "Not-Alices-Radius-Pw-9"
 ICMP_ECHO = 84  # bytes of one IPv4 echo request or reply (20 + 8 + 56)
-
-
-@pytest.fixture
-def inside_hosts(topology: Topology) -> None:
-    """config/radius.yaml's inside servers as addresses of the gateway
-    namespace (its inside is a loopback address there too)."""
-    for address in (RADIUS_SERVER, SYSLOG_SERVER):
-        topology.gateway.add_address("lo", f"{address}/32")
 
 
 @pytest.fixture
@@ -73,30 +58,14 @@ def freeradius(inside_hosts: None, freeradius_server: StartFreeRadius) -> FreeRa
 
 
 @pytest.fixture
-def rsyslog(inside_hosts: None, topology: Topology, rsyslog_server: StartRsyslog) -> Rsyslog:
-    return rsyslog_server(topology.gateway, SYSLOG_SERVER, 514)
-
-
-@pytest.fixture
-def ikev2d(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs, freeradius: FreeRadius,
-           rsyslog: Rsyslog) -> Iterator[Ikev2d]:
-    """ikev2d on config/radius.yaml as it is (RADIUS group ISE for
-    authentication and accounting, informational, the UDP syslog server),
-    with the lab PKI's identity certificate."""
-    folder = tmp_path / "ikev2d"
-    base: dict[str, Any] = load_default_config(RADIUS_CONFIG)
-    cfg = lab_config(lab_pki, store=folder / "pki-store", knobs=Ikev2dKnobs(logging_level="informational"),
-                     base=base)
-    profile = cfg["connection_profiles"][0]
+def ikev2d(radius_ikev2d: Ikev2d) -> Ikev2d:
+    """config/radius.yaml as it is: the ISE group for authentication and
+    accounting, the inside UDP syslog server in RFC 5424."""
+    profile = radius_ikev2d.config["connection_profiles"][0]
     assert (profile["authentication"]["server_group"], profile["accounting_server_group"]) == ("ISE", "ISE")
-    assert cfg["logging"]["syslog_servers"] == [{"host": SYSLOG_SERVER, "protocol": "udp", "port": 514,
-                                                 "format": "rfc5424", "interface": "inside"}]
-    server = Ikev2d(topology.gateway, folder, cfg)
-    lab_logs.add("ikev2d", server.log)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    assert radius_ikev2d.config["logging"]["syslog_servers"] == [
+        {"host": SYSLOG_SERVER, "protocol": "udp", "port": 514, "format": "rfc5424", "interface": "inside"}]
+    return radius_ikev2d
 
 
 def connection_lines(ftd_port: int, client_port: int, spi_out: int, spi_in: int, vip: str) -> list[str]:

@@ -374,7 +374,7 @@ def test_300_rekeys_of_one_child_sa_leave_one_child_sa(tmp_path: Path, pki: Path
     (delete,) = h.answer_peer_requests()
     assert [(d.protocol, d.spis) for d in delete.get_all(Delete)] == [
         (ProtocolId.ESP, [h.client.result.esp_spi_out.to_bytes(4, "big")])]
-    assert h.sa.outgoing is None  # our Delete was answered
+    assert h.sa.tasks.idle()  # our Delete was answered
 
 
 def test_a_chain_of_rekeys_without_deletes_keeps_two_child_sas(tmp_path: Path, pki: Path) -> None:
@@ -441,7 +441,7 @@ def test_a_chain_of_ike_rekeys_without_deletes_closes_the_oldest(tmp_path: Path,
     live = [s for s in h.responder.sas.values() if s.state is State.ESTABLISHED]
     assert len(live) == 2 and [s.rekeyed for s in live].count(False) == 1
     deleting = [s for s in h.responder.sas.values() if s.state is State.DELETING]
-    assert len(deleting) == 9 and all(s.outgoing is not None for s in deleting)
+    assert len(deleting) == 9 and all(s.tasks.in_flight is not None for s in deleting)
     assert len(h.sa.children) == 1
 
 

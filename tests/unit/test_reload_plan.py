@@ -144,7 +144,7 @@ def test_a_client_mid_negotiation_finishes_under_the_new_configuration(lab: Lab)
     half.ike_sa_init()  # no profile chosen yet: nothing of it can have changed
     effects, ended = lab.reload(lab.edited(("idle_timeout_minutes: 30", "idle_timeout_minutes: 45")))
     assert [e.username for e in ended] == ["alice"]
-    assert [sa.state for sa in lab.responder.sas.values()] == [State.DELETING, State.AUTH_PENDING]
+    assert [sa.state for sa in lab.responder.sas.values()] == [State.DELETING, State.CONNECTING]
     pending = list(lab.responder.sas.values())[1]
     assert pending.settings is lab.responder.settings
     result = half.ike_auth()

@@ -15,7 +15,7 @@ import struct
 from ikev2d.effects import SendDatagram
 from ikev2d.iana import ExchangeType, PayloadType
 from ikev2d.protect import protect_fragments
-from ikev2d.sa import MAX_RETRANSMIT_ANSWERS
+from ikev2d.task_manager import MAX_RETRANSMIT_ANSWERS
 from ikev2d.wire.payloads import Notify
 from lab.initiator import Initiator
 

@@ -88,15 +88,18 @@ class Peer:
         except socket.timeout:
             return answers
 
-    def initiator(self) -> Initiator:
+    def initiator(self, username: str = "alice", password: str = "Lab-Passw0rd-1") -> Initiator:
         local = self.sock.getsockname()
-        return Initiator(InitiatorOptions(local=local, remote=self.gateway), self.send)
+        return Initiator(InitiatorOptions(local=local, remote=self.gateway, username=username, password=password),
+                         self.send)
 
 
 def test_each_address_answers_from_itself_and_dpd_and_delete_follow_the_sa(running: Running) -> None:
     running.responder.settings.dpd_interval = 1.0
     peers = [Peer((address, running.port(address))) for address in ADDRESSES]
-    clients = [peer.initiator() for peer in peers]
+    # two users: both peers are on 127.0.0.1, where one user's INITIAL_CONTACT
+    # would end that user's other session (RFC 7296 §2.4)
+    clients = [peers[0].initiator(), peers[1].initiator("bob", "Lab-Passw0rd-2")]
     results = [client.connect() for client in clients]
     assert {r.address for r in results} == {IPv4Address("198.19.0.200"), IPv4Address("198.19.0.201")}
     for peer, client in zip(peers, clients):

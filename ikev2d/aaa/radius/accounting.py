@@ -17,6 +17,9 @@ _CAUSES = {
     "Idle Timeout": TerminateCause.IDLE_TIMEOUT,
     "Administrator Reset": TerminateCause.ADMIN_RESET,
     "Administrator Reboot": TerminateCause.ADMIN_REBOOT,
+    "Peer reconnected (INITIAL_CONTACT)": TerminateCause.PORT_PREEMPTED,
+    "Simultaneous logins exceeded": TerminateCause.PORT_PREEMPTED,
+    "Max time exceeded": TerminateCause.SESSION_TIMEOUT,
 }
 
 

@@ -95,6 +95,7 @@ class TerminateCause(enum.IntEnum):
     ADMIN_REBOOT = 7
     NAS_ERROR = 9
     NAS_REQUEST = 10
+    PORT_PREEMPTED = 12
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""The IKE SA's lifecycle: CONNECTING -> ESTABLISHED | FAILED -> ... ->
+DELETED, each transition checked (sa_types.TRANSITIONS), and IKE_AUTH's own
+state kept by its task for as long as it runs, never by the SA."""
+
+from __future__ import annotations
+
+import pytest
+
+from ikev2d.iana import EapType, ExchangeType, NotifyType
+from ikev2d.sa import IkeSa, LifecycleError
+from ikev2d.sa_types import State
+from ikev2d.wire.payloads import AUTH
+
+from responder_harness import Harness
+
+
+def _only_sa(harness: Harness) -> IkeSa:
+    [sa] = harness.responder.sas.values()
+    return sa
+
+
+def test_connecting_until_auth_then_established_and_the_auth_task_is_gone(harness: Harness) -> None:
+    client = harness.client(eap_method=EapType.MSCHAPV2)
+    client.ike_sa_init()
+    sa = _only_sa(harness)
+    assert sa.state is State.CONNECTING and sa.auth is not None
+    client.ike_auth()
+    assert sa.state is State.ESTABLISHED and sa.auth is None and sa.established_at == harness.now
+
+
+def test_another_ike_auth_after_establishment_is_invalid_syntax(harness: Harness) -> None:
+    """RFC 7296 §1.2: IKE_AUTH ends when the SA is up; a further round is not a new login."""
+    client = harness.client()
+    client.connect()
+    answer = client.exchange(ExchangeType.IKE_AUTH, [AUTH(2, b"\x00" * 64)])
+    assert [n.type for n in answer.notifies()] == [NotifyType.INVALID_SYNTAX]
+    assert _only_sa(harness).state is State.ESTABLISHED
+
+
+def test_a_failed_login_is_failed_then_deleted_by_its_timer(harness: Harness) -> None:
+    client = harness.client(password="wrong-password")
+    with pytest.raises(Exception):
+        client.connect()
+    sa = _only_sa(harness)
+    assert sa.state is State.FAILED and sa.auth is None
+    deadline = harness.responder.get_timer()
+    assert deadline is not None
+    harness.responder.handle_timer(deadline)
+    assert sa.state is State.DELETED and not harness.responder.sas
+
+
+def test_transitions_outside_the_table_are_refused(harness: Harness) -> None:
+    client = harness.client()
+    client.connect()
+    sa = _only_sa(harness)
+    with pytest.raises(LifecycleError, match="ESTABLISHED -> FAILED"):
+        sa.move_to(State.FAILED)
+    sa.move_to(State.DELETING)
+    with pytest.raises(LifecycleError, match="DELETING -> ESTABLISHED"):
+        sa.move_to(State.ESTABLISHED)
+    sa.move_to(State.DELETED)
+    for state in State:  # the end is the end
+        if state is not State.DELETED:
+            with pytest.raises(LifecycleError):
+                sa.move_to(state)
