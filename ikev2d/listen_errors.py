@@ -42,7 +42,9 @@ def explain(exc: OSError, where: Where) -> str:
 
 def diagnose(exc: OSError, where: Where) -> tuple[str, str]:
     """(what failed and why, the fix; empty when there is no advice)."""
-    head = f"cannot listen on {where.protocol} {where.address}:{where.port}: {exc.strerror or exc}"
+    # the errno's own words: asyncio's strerror repeats the address as a tuple
+    reason = os.strerror(exc.errno) if exc.errno else str(exc.strerror or exc)
+    head = f"cannot listen on {where.protocol} {where.address}:{where.port}: {reason}"
     if exc.errno == errno.EACCES:
         limit = unprivileged_port_start()
         why = (f"ports below {limit} need root or the capability CAP_NET_BIND_SERVICE"

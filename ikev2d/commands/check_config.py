@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 
 from ..compliance import Finding, Severity, check_compliance
-from ..conf import ConfigError, load_config
+from ..conf import Config, ConfigError, load_config
 from ..conf.locate import SourceMap
 from ..preflight import Check, preflight
 from .common import INVALID, NOT_COMPLIANT, OK
+from .run import ipv4, port
 
 VALID = OK  # kept for callers of the old names
 NON_COMPLIANT = NOT_COMPLIANT
@@ -43,6 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="validate the file only: no checks of certificates, folders, ports; no compliance")
     p.add_argument("--here", action="store_true",
                    help="also check this host: the IKE addresses are here and the ports can be bound now")
+    p.add_argument("--listen", action="append", default=[], metavar="ADDRESS", type=ipv4,
+                   help="with --here: the addresses `run --listen` will serve IKE on")
+    p.add_argument("--ike-port", type=port, metavar="PORT", help="with --here: `run --ike-port`")
+    p.add_argument("--natt-port", type=port, metavar="PORT", help="with --here: `run --natt-port`")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     p.set_defaults(func=run)
 
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         report["problems"] = [{"line": i.line, "problem": i.problem} for i in exc.issues]
         return _finish(args, report, INVALID, [f"ikev2d: configuration error: {exc}"], [])
     where = SourceMap.of_file(Path(args.file))
-    checks = [] if args.syntax_only else preflight(config, where, on_this_host=args.here)
+    checks = [] if args.syntax_only else preflight(config, where, on_this_host=args.here,
+                                                   listen=tuple(args.listen), ports=_ports(args, config))
     report["checks"] = [c.as_json() for c in checks]
     if any(c.error for c in checks):
         lines = [c.render(args.file) for c in checks]
@@ -88,6 +94,13 @@ def _finish(args: argparse.Namespace, report: dict[str, object], code: int, erro
     for line in lines:
         print(line, file=out)
     return code
+
+
+def _ports(args: argparse.Namespace, config: Config) -> tuple[int, int] | None:
+    if args.ike_port is None and args.natt_port is None:
+        return None
+    ra = config.remote_access_vpn
+    return (args.ike_port or ra.ike_port, args.natt_port or ra.nat_t_port)
 
 
 def _finding_json(f: Finding) -> dict[str, object]:

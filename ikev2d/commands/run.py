@@ -32,25 +32,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control", default=default_control_path(), metavar="PATH",
                    help="control socket for `ikev2d show`, `vpn-sessiondb logoff` and `reload` "
                         f"(default ${CONTROL_ENV} or {DEFAULT_CONTROL_PATH}; '' for none)")
-    p.add_argument("--listen", action="append", default=[], metavar="ADDRESS", type=_ipv4,
+    p.add_argument("--listen", action="append", default=[], metavar="ADDRESS", type=ipv4,
                    help="serve IKE on this IPv4 address instead of the access interfaces' (repeatable); "
                         "e.g. 127.0.0.1 to try ikev2d on one machine")
-    p.add_argument("--ike-port", type=_port, metavar="PORT",
+    p.add_argument("--ike-port", type=port, metavar="PORT",
                    help="UDP port for IKE (default: remote_access_vpn.ike_port, 500); above 1023 needs no root")
-    p.add_argument("--natt-port", type=_port, metavar="PORT",
+    p.add_argument("--natt-port", type=port, metavar="PORT",
                    help="UDP port for NAT-T and ESP-in-UDP (default: remote_access_vpn.nat_t_port, 4500)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     p.set_defaults(func=run)
 
 
-def _ipv4(text: str) -> str:
+def ipv4(text: str) -> str:
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not an IPv4 address") from None
 
 
-def _port(text: str) -> int:
+def port(text: str) -> int:
     if not text.isdecimal() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"'{text}' is not a port (1-65535)")
     return int(text)

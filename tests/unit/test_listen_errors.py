@@ -99,3 +99,28 @@ def test_init_systemd_writes_a_unit_with_the_capabilities(tmp_path: Path, capsys
     assert (tmp_path / "ikev2d.yaml").stat().st_mode & 0o077 == 0  # it holds a password
     assert main(["init", str(tmp_path)]) == 1  # never overwrites
     assert "already exist" in capsys.readouterr().err
+
+
+def test_client_services_bind_failure_is_explained(starter: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        web = holder.getsockname()[1]
+        text = starter.read_text().replace("enable_ssl: false ", "enable_ssl: true  ")
+        text = text.replace("  ike_port:", f"  web_access_port: {web}\n  ike_port:")
+        starter.write_text(text)
+        assert main(_run(starter)) == 1
+    err = capsys.readouterr().err
+    assert f"client services (SSL/DTLS, enable_ssl or enable_client_services): cannot listen on TCP 127.0.0.1:{web}:" \
+           f" Address already in use (held by " in err
+
+
+def test_check_config_here_takes_run_s_overrides(starter: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        busy = holder.getsockname()[1]
+        assert main(["check-config", "--here", str(starter)]) == 0
+        assert main(["check-config", "--here", "--ike-port", str(busy), str(starter)]) == 1
+        assert main(["check-config", "--here", "--listen", "192.0.2.77", str(starter)]) == 1
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{busy}: Address already in use" in err and "192.0.2.77:10500" in err
