@@ -31,7 +31,9 @@ from .sa_types import State
 from .settings import ResponderSettings, build_settings
 from .shutdown import end_sessions, still_deleting
 from .syslog import pipeline_from_config
+from .listen_errors import Where, explain, where_from
 from .transport import Transport
+from .udp import BindError
 from .workers import CryptoRunner
 
 log = logging.getLogger("ikev2d")
@@ -67,6 +69,10 @@ class Daemon:
     control_path: str | None = None  # the `show` / logoff socket; None: no control socket
     control: Control | None = field(default=None, init=False)
     client_services: ClientServices | None = field(default=None, init=False)
+    # `run --listen/--ike-port/--natt-port`: where IKE listens instead of
+    # the access interfaces' addresses and the configured ports
+    listen: tuple[str, ...] = ()
+    ports: tuple[int, int] | None = None
     _background: set[asyncio.Task] = field(default_factory=set, init=False)  # closes left from reloads
 
     def __post_init__(self) -> None:
@@ -77,24 +83,37 @@ class Daemon:
         self.radius = RadiusClients(self.settings.radius_groups)
 
     def ike_addresses(self) -> list[str]:
+        if self.listen:
+            return list(self.listen)
         return [str(self.config.interface(a.interface).address)
                 for a in self.config.remote_access_vpn.access_interfaces if a.enable_ipsec_ikev2]
+
+    def ike_ports(self) -> tuple[int, int]:
+        ra = self.config.remote_access_vpn
+        return self.ports if self.ports is not None else (ra.ike_port, ra.nat_t_port)
 
     async def start(self) -> None:
         addresses = self.ike_addresses()
         if not addresses:
             raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
         # one adapter owns every IKE socket: a reply leaves from its SA's address
-        self.transport = Transport(self.responder, addresses, self.dataplane, self.crypto, syslog=self.syslog,
-                                   radius=self.radius)
-        await self.transport.start()
+        self.transport = Transport(self.responder, addresses, self.dataplane, self.crypto, ports=self.ike_ports(),
+                                   syslog=self.syslog, radius=self.radius)
+        try:
+            await self.transport.start()
+        except BindError as exc:
+            raise _explained(exc, where_from(str(exc))) from exc
         for (address, port), endpoint in self.transport.endpoints.items():
             protocol = "IKE" if port == self.transport.ike_port else "NAT-T"
             self.listeners.append(Listener(protocol, address, port, id(endpoint)))
         # TLS (and the DTLS placeholder) wherever SSL or client services
         # expose it: listed exactly as it listens
         self.client_services = ClientServices.from_config(self.config, self.settings.default.identity)
-        for bound in await self.client_services.start():
+        try:
+            started = await self.client_services.start()
+        except OSError as exc:
+            raise _client_services_error(exc, self.config) from exc
+        for bound in started:
             self.listeners.append(Listener(bound.protocol, bound.address, bound.port, bound.socket_id))
 
         if self.control_path:
@@ -158,6 +177,28 @@ class Daemon:
         """Carry out effects that did not come from a datagram (logoff...)."""
         if self.transport is not None:
             self.transport.perform(effects)
+
+
+def _explained(exc: OSError, where: Where | None) -> BindError:
+    """A BindError whose text says why and what to do (the original's reason kept)."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    if where is None:
+        return BindError(exc.errno, str(exc.strerror or exc))
+    return BindError(exc.errno, explain(cause, where))
+
+
+def _client_services_error(exc: OSError, config: Config) -> BindError:
+    from .client_services import plan_endpoints
+    endpoints = plan_endpoints(config)
+    named = where_from(str(exc))
+    for e in endpoints:  # asyncio's message names the address as a tuple: find the endpoint
+        if named is None and f"'{e.address}', {e.port})" in str(exc):
+            named = Where("TCP" if e.protocol == "SSL" else "UDP", e.address, e.port)
+    if named is None and len(endpoints) == 1:
+        e = endpoints[0]
+        named = Where("TCP" if e.protocol == "SSL" else "UDP", e.address, e.port)
+    what = explain(exc, named) if named is not None else f"cannot listen: {exc.strerror or exc}"
+    return BindError(exc.errno, f"client services (SSL/DTLS, enable_ssl or enable_client_services): {what}")
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

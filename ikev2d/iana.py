@@ -244,7 +244,7 @@ class ConfigAttr(IntEnum):
     SUPPORTED_ATTRIBUTES = 14
     INTERNAL_IP6_SUBNET = 15
     # Cisco Unity attributes (IKEv1 mode-config numbers; reuse in IKEv2 is
-    # unconfirmed, see shared/reference/ftd-behaviour.md)
+    # unconfirmed, see docs/ftd-behaviour.md, "AnyConnect client")
     UNITY_BANNER = 28672
     UNITY_SAVE_PASSWD = 28673
     UNITY_DEF_DOMAIN = 28674

@@ -7,7 +7,7 @@ uses is shown, as FMC deploys only referenced objects; values the ASA hides
 when at their default are hidden too. Secrets print as `*****`, as the ASA
 prints them.
 
-Facts come from shared/reference/ftd-behaviour.md; the ones it does not
+Facts come from docs/ftd-behaviour.md ("FMC object model"); the ones it does not
 give (FMC's crypto map names, the VPN logging list) are marked unconfirmed
 where they are built.
 """
@@ -375,7 +375,7 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
         f" default-group-policy {profile.group_policy}",
         f"tunnel-group {name} ipsec-attributes",
         # Standards-based clients: EAP after asking for the identity, the
-        # headend signing with its trustpoint (ftd-behaviour.md).
+        # headend signing with its trustpoint (docs/ftd-behaviour.md).
         " ikev2 remote-authentication eap query-identity",
         f" ikev2 local-authentication certificate {profile.identity_certificate}",
         f"tunnel-group {name} webvpn-attributes",

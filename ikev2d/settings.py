@@ -72,7 +72,7 @@ class ResponderSettings:
     half_open_timeout: float = 30.0
     # FMC "IPsec/IKEv2 Parameters": maximum SAs in negotiation, and the cookie
     # challenge (always / never / custom at a share of that maximum). The
-    # FTD's exact defaults are unconfirmed (shared/reference/ftd-behaviour.md).
+    # FTD's exact defaults are unconfirmed (docs/ftd-behaviour.md, "Defaults").
     max_half_open: int = 1024
     cookie_challenge: str = "custom"  # "always" | "never" | "custom"
     cookie_threshold_percent: int = 50

@@ -1,6 +1,6 @@
 """Vendor ID payloads a Cisco responder sends in IKE_SA_INIT.
 
-Source: shared/reference/ftd-behaviour.md — strongSwan logged
+Source: docs/ftd-behaviour.md ("IKE_SA_INIT as a Cisco responder sends it") — strongSwan logged
 `[ SA KE No V V N(NATD_S_IP) N(NATD_D_IP) CERTREQ N(FRAG_SUP) V ]` from a
 Cisco responder. Which exact set an FTD sends is *unconfirmed*; this is the
 one place to correct it.

@@ -1,7 +1,7 @@
 """Debian's FreeRADIUS 3 for the radius tests, in a lab namespace.
 
-A private copy of /etc/freeradius/3.0 is configured as shared/reference/
-strongswan-lab.md describes it: EAP-MSCHAPv2 as the default EAP type, our
+A private copy of /etc/freeradius/3.0 is configured for the lab (docs/lab.md):
+EAP-MSCHAPv2 as the default EAP type, our
 secret for the lab's client addresses, one `Cleartext-Password` line per
 user (which serves PAP, EAP-MD5 and EAP-MSCHAPv2 alike). It runs as
 `freeradius -X -d <copy>` in the foreground (its debug output is the log),

@@ -1,7 +1,7 @@
 """Find what ikev2d says about a session in its log output.
 
 ikev2d logs one line per core event (ikev2d/log.py), and FTD syslog
-messages built on the same events (shared/reference/ftd-behaviour.md:
+messages built on the same events (docs/ftd-behaviour.md, "Syslog messages":
 ``%FTD-<sev>-<id>: Local:<ip>:<port> Remote:<ip>:<port> Username:<u> ...``).
 The patterns below hold for both forms, so the tests do not depend on which
 one a given build prints:

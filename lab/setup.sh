@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian 12 machine (run as root): the Debian packages the lab
-# and the tests use, and the project installed into .venv/ at the repo root.
+# and the tests use, and the project installed into .venv/ at the repo root
+# with the exact versions of constraints.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,18 +15,38 @@ DEBIAN_PACKAGES=(
   # a kernel with ESP for the `xfrm` tests: user-mode Linux (lab/uml.py)
   user-mode-linux kmod
 )
+# Services these packages start on install. The tests start their own
+# (in namespaces, on private configurations); a freeradius on 1812, a
+# charon on UDP 500 or an rsyslog nobody asked for must not be left behind.
+SERVICES=(freeradius rsyslog iperf3 strongswan-starter ipsec)
+
+with_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+is_running() {
+  if with_systemd; then systemctl is-active --quiet "$1"; else service "$1" status >/dev/null 2>&1; fi
+}
+
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
+  running_before=()
+  for s in "${SERVICES[@]}"; do is_running "$s" && running_before+=("$s"); done
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}"
+  for s in "${SERVICES[@]}"; do
+    case " ${running_before[*]:-} " in *" $s "*) continue ;; esac  # the admin's: leave it
+    if with_systemd; then
+      systemctl disable --now "$s" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$s" ]; then
+      service "$s" stop >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -c constraints.txt -e '.[test]'

@@ -1,7 +1,7 @@
 """strongswan.conf and swanctl.conf text for lab charons (client or responder).
 
 Only text generation lives here; :mod:`lab.strongswan` writes the files and
-runs the daemon.  The settings follow shared/reference/strongswan-lab.md.
+runs the daemon.  The settings are those of a strongSwan lab client and responder (docs/lab.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run a command inside user-mode Linux: a real kernel with ESP, in seconds.
 
-This machine's kernel has XFRM but no ESP (shared/reference/kernel-esp.md);
+The CI machine's kernel has XFRM but no ESP (no esp4 module: an ESP state is refused);
 Debian's `user-mode-linux` package has both, as modules. The guest's root is
 the host's / through hostfs and lab/uml/init.sh is its PID 1: it mounts
 proc, sysfs and tmpfs (/run, /dev/shm) inside the guest, points the kernel's

@@ -5,7 +5,7 @@ opener checks and decrypts one and returns the padded plaintext (None when
 the ICV does not verify). Padding, sequence numbers and replay belong to
 `esp.userspace.sa`; only cryptography lives here.
 
-Speed comes from state kept per SA (shared/reference/performance-limits.md):
+Speed comes from state kept per SA (measured: docs/performance.md):
 one long-lived CBC context per direction and an HMAC keyed once and copied
 per packet, instead of a new context and key schedule per packet.
 """

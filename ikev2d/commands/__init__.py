@@ -7,6 +7,7 @@ add new commands to COMMANDS rather than editing cli.py.
 from __future__ import annotations
 
 COMMANDS = (
+    "ikev2d.commands.init",
     "ikev2d.commands.run",
     "ikev2d.commands.check_config",
     "ikev2d.commands.show",

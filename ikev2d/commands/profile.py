@@ -5,19 +5,24 @@ Editor would, to place on clients when client services are off."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ..anyconnect_profile import render_profile
 from .common import load_or_report
 
-DEFAULT_CONFIG = "config/ikev2d.yaml"
+CONFIG_ENV = "IKEV2D_CONFIG"
+
+# the installed daemon's file (`ikev2d init --systemd /etc/ikev2d` writes it), not a
+# path relative to wherever the command happens to run
+DEFAULT_CONFIG = "/etc/ikev2d/ikev2d.yaml"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("profile", help="write the AnyConnect client profile XML (IPsec, EAP)")
-    p.add_argument("--config", default=DEFAULT_CONFIG,
-                   help=f"configuration file (default {DEFAULT_CONFIG})")
+    p.add_argument("--config", default=os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG,
+                   help=f"configuration file (default ${CONFIG_ENV} or {DEFAULT_CONFIG})")
     p.add_argument("--profile", metavar="NAME",
                    help="connection profile (default: the RA VPN's default one)")
     p.add_argument("--ike-identity", metavar="TEXT",

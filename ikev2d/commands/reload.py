@@ -7,8 +7,8 @@ SIGHUP does) and answers what it did, one line per change:
 
 A file that does not load is refused whole: the daemon keeps serving its
 running configuration, and this prints the FILE:LINE problems exactly as
-`ikev2d check-config` does. Exit 0 applied, 1 refused or the daemon
-unreachable.
+`ikev2d check-config` does. Exit 0 applied, 1 refused, 3 no daemon
+answers on the control socket.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import json
 import sys
 
 from ..control.client import request
-from ..control.protocol import ControlError
+from ..control.protocol import ControlError, ControlUnreachable
+from .common import UNREACHABLE
 from .show import add_control_option
 
 
@@ -33,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         answer = request(args.control, {"op": "reload"}, timeout=30.0)
         applied, lines = bool(answer["applied"]), [str(line) for line in answer["lines"]]
+    except ControlUnreachable as exc:
+        print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+        return UNREACHABLE
     except (ControlError, KeyError, TypeError) as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
         return 1

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import sys
 
+from ..conf import Config
 from ..control.protocol import DEFAULT_PATH as DEFAULT_CONTROL_PATH
 from ..logsink import configure_logging
-from .common import load_or_report
+from ..udp import BindError
+from .common import CONTROL_ENV, USAGE, default_control_path, load_or_report
 
 log = logging.getLogger("ikev2d")
 
@@ -26,11 +29,39 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ESP anti-replay window in packets (0 disables the check)")
     p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="processes for DH and signatures (0: inline on the event loop)")
-    p.add_argument("--control", default=DEFAULT_CONTROL_PATH, metavar="PATH",
+    p.add_argument("--control", default=default_control_path(), metavar="PATH",
                    help="control socket for `ikev2d show`, `vpn-sessiondb logoff` and `reload` "
-                        f"(default {DEFAULT_CONTROL_PATH}; '' for none)")
+                        f"(default ${CONTROL_ENV} or {DEFAULT_CONTROL_PATH}; '' for none)")
+    p.add_argument("--listen", action="append", default=[], metavar="ADDRESS", type=ipv4,
+                   help="serve IKE on this IPv4 address instead of the access interfaces' (repeatable); "
+                        "e.g. 127.0.0.1 to try ikev2d on one machine")
+    p.add_argument("--ike-port", type=port, metavar="PORT",
+                   help="UDP port for IKE (default: remote_access_vpn.ike_port, 500); above 1023 needs no root")
+    p.add_argument("--natt-port", type=port, metavar="PORT",
+                   help="UDP port for NAT-T and ESP-in-UDP (default: remote_access_vpn.nat_t_port, 4500)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     p.set_defaults(func=run)
+
+
+def ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an IPv4 address") from None
+
+
+def port(text: str) -> int:
+    if not text.isdecimal() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port (1-65535)")
+    return int(text)
+
+
+def ports(args: argparse.Namespace, config: Config) -> tuple[int, int]:
+    """(IKE, NAT-T) ports: the flags over the configuration."""
+    ra = config.remote_access_vpn
+    ike = args.ike_port if args.ike_port is not None else ra.ike_port
+    nat_t = args.natt_port if args.natt_port is not None else ra.nat_t_port
+    return ike, nat_t
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,14 +69,21 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 1
+    ike, nat_t = ports(args, config)
+    if ike == nat_t:
+        print(f"ikev2d: the IKE and NAT-T ports are both {ike}: IKE needs two UDP ports", file=sys.stderr)
+        return USAGE
     try:
         return asyncio.run(_serve(config, args, max(0, args.crypto_workers)))
+    except BindError as exc:
+        print(f"ikev2d: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"ikev2d: cannot serve: {exc}", file=sys.stderr)
         return 1
 
 
-async def _serve(config, args: argparse.Namespace, crypto_workers: int) -> int:
+async def _serve(config: Config, args: argparse.Namespace, crypto_workers: int) -> int:
     from esp.dataplane import DataPlaneError
     from esp.select import make_dataplane
 
@@ -60,7 +98,7 @@ async def _serve(config, args: argparse.Namespace, crypto_workers: int) -> int:
     log.info("%s", why)
     try:
         daemon = Daemon(config, dataplane=dataplane, crypto_workers=crypto_workers,
-                        control_path=args.control or None)
+                        control_path=args.control or None, listen=tuple(args.listen), ports=ports(args, config))
     except IdentityError as exc:
         dataplane.close()
         log.error("identity certificate: %s", exc)

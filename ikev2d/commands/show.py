@@ -8,7 +8,8 @@ daemon through its control socket.
     ikev2d show running-config
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
-prints the same values as JSON. The daemon streams its answer, one session
+prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
+answers on the control socket, 64 an unknown command. The daemon streams its answer, one session
 at a time, and the listing is printed as it comes.
 """
 
@@ -21,11 +22,12 @@ import sys
 from typing import Any, Callable
 
 from ..control.client import request, stream
-from ..control.protocol import DEFAULT_PATH, ControlError
+from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
 from ..show import asp_socket, ikev2_sa, ipsec_sa, running_config, sessiondb_sessions, sessiondb_summary
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
+from .common import CONTROL_ENV, INVALID, UNREACHABLE, USAGE, default_control_path
 
 
 def _head_only(render_text: Callable[[Snapshot], str], render_json: Callable[[Snapshot], dict[str, Any]]) -> Listing:
@@ -54,8 +56,8 @@ class CommandError(Exception):
 
 
 def add_control_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--control", default=DEFAULT_PATH, metavar="PATH",
-                   help=f"control socket of the running ikev2d (default {DEFAULT_PATH})")
+    p.add_argument("--control", default=default_control_path(), metavar="PATH",
+                   help=f"control socket of the running ikev2d (default ${CONTROL_ENV} or {DEFAULT_PATH})")
     p.add_argument("--json", action="store_true", help="print the values as JSON")
 
 
@@ -86,16 +88,19 @@ def run(args: argparse.Namespace) -> int:
         command = resolve(args.words)
     except CommandError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return USAGE
     try:
         if command == RUNNING_CONFIG:
             return _running_config(args)
         return _listing(args, SNAPSHOT_COMMANDS[command])
+    except ControlUnreachable as exc:
+        print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+        return UNREACHABLE
     except (ControlError, KeyError, TypeError, ValueError) as exc:
         # a listing cut short has printed part of itself: the status says so
         sys.stdout.flush()
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
-        return 1
+        return INVALID
 
 
 def _running_config(args: argparse.Namespace) -> int:

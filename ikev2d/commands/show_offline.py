@@ -15,7 +15,7 @@ import sys
 from typing import Callable
 
 from ..running_config import render_running_config
-from .common import load_or_report
+from .common import USAGE, load_or_report
 
 COMMAND = ("running-config",)
 
@@ -38,12 +38,12 @@ def run(args: argparse.Namespace, live: Callable[[argparse.Namespace], int] | No
     if getattr(args, "config", None) is None:
         if live is None:
             print("ikev2d: show needs --config FILE here", file=sys.stderr)
-            return 2
+            return USAGE
         return live(args)
     if not _names_running_config(args.words):
         print(f"ikev2d: only show running-config works offline (--config);"
               f" got: show {' '.join(args.words)}", file=sys.stderr)
-        return 2
+        return USAGE
     config = load_or_report(args.config)
     if config is None:
         return 1

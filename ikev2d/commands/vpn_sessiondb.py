@@ -8,7 +8,8 @@ It prints what the ASA prints after the confirmation:
 
     INFO: Number of sessions with name "alice" logged off : 1
 
-and exits 0 when at least one session was logged off, 1 otherwise.
+and exits 0 when at least one session was logged off, 1 when none matched,
+3 when no daemon answers on the control socket, 64 on a usage error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 import sys
 
 from ..control.client import request
-from ..control.protocol import ControlError
+from ..control.protocol import ControlError, ControlUnreachable
+from .common import INVALID, UNREACHABLE, USAGE
 from .show import add_control_option
 
 
@@ -50,14 +52,17 @@ def run(args: argparse.Namespace) -> int:
         kind, value = parse(args.words)
     except ValueError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return USAGE
     try:
         count = int(request(args.control, {"op": "logoff", kind: value})["count"])
+    except ControlUnreachable as exc:
+        print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+        return UNREACHABLE
     except (ControlError, KeyError, ValueError) as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
-        return 1
+        return INVALID
     if args.json:
         print(json.dumps({kind: value, "logged_off": count}))
     else:
         print(f'INFO: Number of sessions with {kind} "{value}" logged off : {count}')
-    return 0 if count else 1
+    return 0 if count else INVALID

@@ -1,7 +1,7 @@
 """FTD defaults, used where the configuration file is silent.
 
 Kept in one place so a default found to be wrong is corrected once. Sources:
-shared/reference/ftd-behaviour.md ("Defaults") and the whitepaper; values
+docs/ftd-behaviour.md ("Defaults") and the whitepaper; values
 marked *unconfirmed* are the most plausible reading, not an observation.
 """
 
@@ -46,7 +46,7 @@ DTLS_PORT = 443
 FRAGMENT_SIZE = 1280  # whole IP datagram, as strongSwan counts it
 # IPsec/IKEv2 Parameters: cookie challenge "custom" at 50 % of the SAs allowed
 # in negotiation (100), DPD every 30 s -- ASA-documented values; the FTD's own
-# defaults are unconfirmed (shared/reference/ftd-behaviour.md).
+# defaults are unconfirmed (docs/ftd-behaviour.md, "Defaults").
 COOKIE_CHALLENGE = "custom"
 COOKIE_THRESHOLD_PERCENT = 50
 MAX_IN_NEGOTIATION = 100

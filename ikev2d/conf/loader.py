@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from . import defaults, nodes
+from . import defaults, nodes, schema, yaml_hints
 from .context import Context
 from .errors import ConfigError, ConfigIssue
 from .model import Config, Device, Logging, RemoteAccessVpn
@@ -18,14 +18,7 @@ from .objects import read_objects
 from .logging_settings import read_logging
 from .sections import read_device, read_interface, read_profile, read_ra_vpn
 
-TOP_KEYS = (
-    "device",
-    "interfaces",
-    "remote_access_vpn",
-    "objects",
-    "connection_profiles",
-    "logging",
-)
+TOP_KEYS = schema.keys("")
 
 
 def load_config(path: Path) -> Config:
@@ -63,9 +56,14 @@ def _compose(text: str, path: Path) -> yaml.Node:
         # problem/context only: str(exc) would quote the offending line,
         # which may hold a password.
         words = str(exc.problem or exc.context or "unreadable")
+        if mark is not None:
+            words += f" (column {mark.column + 1})"
         if exc.context and exc.problem:
             where = f" at line {nodes.mark_line(exc.context_mark)}" if exc.context_mark else ""
             words += f" ({exc.context}{where})"
+        advice = yaml_hints.hint(exc.problem, exc.context)
+        if advice:
+            words += f"; hint: {advice}"
         raise ConfigError.single(path, line, f"invalid YAML: {words}") from None
     except yaml.YAMLError as exc:  # ReaderError: a character YAML forbids
         position = getattr(exc, "position", None)

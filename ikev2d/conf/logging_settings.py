@@ -12,13 +12,13 @@ from typing import Mapping
 
 import yaml
 
-from . import defaults, nodes
+from . import defaults, nodes, schema
 from .context import Context
 from .model import Logging, SyslogFormat, SyslogProtocol, SyslogServer
 from .nodes import Fields, Problem
 
-LOGGING_KEYS = ("vpn_logging_level", "console", "file", "syslog_servers")
-SERVER_KEYS = ("host", "port", "protocol", "format", "interface")
+LOGGING_KEYS = schema.keys("logging")
+SERVER_KEYS = schema.keys("logging.syslog_servers[]")
 
 LOGGING_LEVELS: Mapping[str, int] = {
     "errors": 3,

@@ -80,6 +80,10 @@ class RemoteAccessVpn:
     # the crypto map's `set pfs groupN` (FMC: Enable Perfect Forward
     # Secrecy, Modulus Group); None: PFS not demanded
     pfs_group: int | None = None
+    # UDP ports IKE is served on: 500/4500 on an FTD (fixed there); ikev2d
+    # lets a lab or an unprivileged user move them
+    ike_port: int = 500
+    nat_t_port: int = 4500
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import yaml
 
 from ikev2d.iana import DhId, IntegId, PrfId
 
-from . import algorithms, defaults, nodes
+from . import algorithms, defaults, nodes, schema
 from .context import Context
 from .dn import parse_dn
 from .model import (
@@ -37,43 +37,13 @@ from .san import is_dns_name, parse_san
 
 T = TypeVar("T")
 
-SECTION_KEYS = (
-    "ikev2_policies",
-    "ikev2_ipsec_proposals",
-    "ipv4_pools",
-    "group_policies",
-    "identity_certificates",
-    "local_users",
-    "radius_server_groups",
-)
-POLICY_KEYS = (
-    "name", "priority", "encryption", "integrity", "prf", "dh_groups", "lifetime_seconds"
-)
-PROPOSAL_KEYS = ("name", "esp_encryption", "esp_hash", "lifetime_seconds", "lifetime_kilobytes")
-POOL_KEYS = ("name", "range", "mask")
-GROUP_POLICY_KEYS = (
-    "name",
-    "vpn_protocols",
-    "dns_servers",
-    "default_domain",
-    "banner",
-    "split_tunnel",
-    "split_tunnel_networks",
-    "idle_timeout_minutes",
-    "simultaneous_logins",
-    "max_connect_time_minutes",
-)
-CERTIFICATE_KEYS = (
-    "name",
-    "enrollment",
-    "subject",
-    "subject_alt_names",
-    "key_type",
-    "store",
-    "certificate",
-    "private_key",
-)
-USER_KEYS = ("username", "password")
+SECTION_KEYS = schema.keys("objects")
+POLICY_KEYS = schema.keys("objects.ikev2_policies[]")
+PROPOSAL_KEYS = schema.keys("objects.ikev2_ipsec_proposals[]")
+POOL_KEYS = schema.keys("objects.ipv4_pools[]")
+GROUP_POLICY_KEYS = schema.keys("objects.group_policies[]")
+CERTIFICATE_KEYS = schema.keys("objects.identity_certificates[]")
+USER_KEYS = schema.keys("objects.local_users[]")
 
 INT32_MAX = 2**31 - 1
 # ASA `lifetime seconds` 120..2147483647; IPsec `kilobytes` from 10.

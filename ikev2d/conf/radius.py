@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import yaml
 
-from . import defaults, nodes
+from . import defaults, nodes, schema
 from .context import Context
 from .model import LOCAL_SERVER_GROUP, RadiusServer, RadiusServerGroup
 from .nodes import Fields, Problem
 
-GROUP_KEYS = ("name", "servers")
-SERVER_KEYS = (
-    "host",
-    "authentication_port",
-    "accounting_port",
-    "secret",
-    "timeout_seconds",
-    "retries",
-    "interface",
-)
+GROUP_KEYS = schema.keys("objects.radius_server_groups[]")
+SERVER_KEYS = schema.keys("objects.radius_server_groups[].servers[]")
 MAX_SERVERS = 16  # ASA: up to 16 servers per aaa-server group
 TIMEOUT_RANGE = (1, 300)  # FMC RADIUS server timeout, seconds
 RETRIES_RANGE = (0, 10)

@@ -12,7 +12,7 @@ import yaml
 
 from ikev2d.iana import IKE_PORT, NAT_T_PORT, EapType
 
-from . import defaults, nodes
+from . import defaults, nodes, schema
 from .context import Context
 from .model import (
     AccessInterface,
@@ -28,35 +28,14 @@ from .nodes import Fields, Problem
 from .objects import dh_group, netmask
 from .san import is_dns_name
 
-DEVICE_KEYS = ("hostname",)
-INTERFACE_KEYS = ("name", "address", "mask", "hardware")
-PROFILE_KEYS = (
-    "name",
-    "authentication",
-    "ike_identity",
-    "identity_certificate",
-    "address_pools",
-    "group_policy",
-    "enable_client_services",
-    "accounting_server_group",
-)
-AUTHENTICATION_KEYS = ("method", "server_group", "eap_methods")
-RA_VPN_KEYS = (
-    "name",
-    "access_interfaces",
-    "web_access_port",
-    "dtls_port",
-    "ike_policies",
-    "ipsec_proposals",
-    "fragment_size",
-    "default_connection_profile",
-    "ikev2_parameters",
-    "pfs_group",
-)
-IKEV2_PARAMETER_KEYS = ("cookie_challenge", "cookie_threshold_percent", "max_in_negotiation",
-                        "dpd_interval_seconds")
+DEVICE_KEYS = schema.keys("device")
+INTERFACE_KEYS = schema.keys("interfaces[]")
+PROFILE_KEYS = schema.keys("connection_profiles[]")
+AUTHENTICATION_KEYS = schema.keys("connection_profiles[].authentication")
+RA_VPN_KEYS = schema.keys("remote_access_vpn")
+IKEV2_PARAMETER_KEYS = schema.keys("remote_access_vpn.ikev2_parameters")
 COOKIE_CHALLENGES: Mapping[str, str] = {"custom": "custom", "always": "always", "never": "never"}
-ACCESS_INTERFACE_KEYS = ("interface", "enable_ipsec_ikev2", "enable_ssl", "enable_dtls")
+ACCESS_INTERFACE_KEYS = schema.keys("remote_access_vpn.access_interfaces[]")
 
 AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {"aaa-only": "aaa-only"}
 # FMC offers these too; ikev2d cannot do them yet, which deserves its own words.
@@ -245,7 +224,12 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     access = _access_interfaces(ctx, access_node)
     web_port = fields.optional_integer("web_access_port", defaults.WEB_ACCESS_PORT, 1, 65535)
     dtls_port = fields.optional_integer("dtls_port", defaults.DTLS_PORT, 1, 65535)
-    if dtls_port in (IKE_PORT, NAT_T_PORT) and any(a.enable_dtls for a in access):
+    ike_port = fields.optional_integer("ike_port", IKE_PORT, 1, 65535)
+    nat_t_port = fields.optional_integer("nat_t_port", NAT_T_PORT, 1, 65535)
+    if nat_t_port == ike_port:
+        raise Problem([(fields.key_line("nat_t_port"),
+                        f"nat_t_port {nat_t_port} is also the ike_port: IKE needs two UDP ports")])
+    if dtls_port in (ike_port, nat_t_port) and any(a.enable_dtls for a in access):
         raise Problem(
             [(fields.key_line("dtls_port"), f"dtls_port {dtls_port} is IKE's UDP port")]
         )
@@ -269,7 +253,8 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     pfs_node = fields.optional("pfs_group")
     pfs_group = None if pfs_node is None else int(dh_group(pfs_node))
     return RemoteAccessVpn(
-        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters, pfs_group
+        name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters,
+        pfs_group, ike_port, nat_t_port,
     )
 
 

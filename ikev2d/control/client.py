@@ -7,7 +7,7 @@ import contextlib
 import socket
 from typing import Any, BinaryIO, Generator, Iterator
 
-from .protocol import MAX_LINE, ControlError, check_path, decode, encode
+from .protocol import MAX_LINE, ControlError, ControlUnreachable, check_path, decode, encode
 
 Lines = Generator[dict[str, Any], None, None]  # closed early, it closes the socket
 
@@ -44,13 +44,13 @@ def _connect(path: str, message: dict[str, Any], timeout: float) -> Iterator[soc
             sock.connect(path)
             sock.sendall(encode(message))
         except FileNotFoundError:
-            raise ControlError(f"{path} does not exist (is `ikev2d run` running?)") from None
+            raise ControlUnreachable(f"{path} does not exist (is `ikev2d run` running?)") from None
         except ConnectionRefusedError:
-            raise ControlError(f"{path}: nobody is listening (is `ikev2d run` running?)") from None
+            raise ControlUnreachable(f"{path}: nobody is listening (is `ikev2d run` running?)") from None
         except PermissionError:
-            raise ControlError(f"{path}: permission denied (the control socket is root's)") from None
+            raise ControlUnreachable(f"{path}: permission denied (the control socket is root's)") from None
         except OSError as exc:
-            raise ControlError(f"{path}: {exc.strerror or exc}") from None
+            raise ControlUnreachable(f"{path}: {exc.strerror or exc}") from None
         yield sock
 
 

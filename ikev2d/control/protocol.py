@@ -39,6 +39,10 @@ class ControlError(RuntimeError):
     """The control socket could not be reached or answered badly."""
 
 
+class ControlUnreachable(ControlError):
+    """No daemon answers on the control socket (exit 3, not 1, in the CLI)."""
+
+
 def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 

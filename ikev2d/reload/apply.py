@@ -111,7 +111,9 @@ def live_config(old: Config, new: Config) -> Config:
     interfaces = old.interfaces + tuple(i for i in new.interfaces if i.name not in kept)
     ra = dataclasses.replace(new.remote_access_vpn, access_interfaces=old.remote_access_vpn.access_interfaces,
                              web_access_port=old.remote_access_vpn.web_access_port,
-                             dtls_port=old.remote_access_vpn.dtls_port)
+                             dtls_port=old.remote_access_vpn.dtls_port,
+                             ike_port=old.remote_access_vpn.ike_port,
+                             nat_t_port=old.remote_access_vpn.nat_t_port)
     return dataclasses.replace(new, interfaces=interfaces, remote_access_vpn=ra)
 
 

@@ -129,7 +129,7 @@ SECTIONS: tuple[_Section, ...] = (
 )
 
 # remote access VPN settings bound to sockets (access interfaces: a section)
-RA_RESTART_FIELDS = frozenset({"web_access_port", "dtls_port"})
+RA_RESTART_FIELDS = frozenset({"web_access_port", "dtls_port", "ike_port", "nat_t_port"})
 
 
 def _section_lines(section: _Section, old: Config, new: Config) -> list[Change]:

@@ -2,7 +2,7 @@
 
 Every naming decision the `show` renderers share lives here, so a fact found
 wrong about the FTD is corrected in one place. Sources: the samples in
-shared/reference/asa-cli-samples/ and ftd-behaviour.md; guesses say so.
+docs/ftd-behaviour.md ("CLI outputs": real ASA outputs and their sources); guesses say so.
 """
 
 from __future__ import annotations

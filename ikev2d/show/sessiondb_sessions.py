@@ -5,7 +5,7 @@ The ASA files a standards IKEv2 client (strongSwan, Windows, ...) under
 `ra-ikev2-ipsec` ("Generic Remote-Access IKEv2 IPsec") with Protocol
 `IKEv2 IPsec`, or `IKEv2 IPsecOverNatT` when ESP travels in UDP; AnyConnect
 over IKEv2 adds its parent session (`IKEv2 IPsecOverNatT AnyConnect-Parent`,
-ftd-behaviour.md) and is listed by `anyconnect`.
+docs/ftd-behaviour.md, "CLI outputs") and is listed by `anyconnect`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The FTD syslog messages ikev2d emits: ID, severity and text, each once.
 
 Wording follows Cisco's syslog message guide (the "ASA guide" below) and
-shared/reference/ftd-behaviour.md; the whitepaper's log table shows the
+docs/ftd-behaviour.md ("Syslog messages"); the whitepaper's log table shows the
 order. Where a fact is not confirmed, the comment beside the entry says so:
 this file is the one place to correct it.
 
@@ -67,7 +67,7 @@ _MESSAGES = [
     Message(750006, 5, _IKE + "SA UP. Reason: {reason}"),
     Message(750007, 5, _IKE + "SA DOWN. Reason: {reason}"),
     # The whitepaper (FMC's rendering) shows "IPv4 Address:"; the ASA guide "=".
-    # ftd-behaviour.md notes the difference; the guide's "=" stays: the
+    # docs/ftd-behaviour.md notes the difference; the guide's "=" stays: the
     # table is a transcription of a screenshot (this line says .200 where
     # the others say .205, and "0.0.0"), so its IDs, order and severities
     # are followed, not its punctuation.

@@ -39,7 +39,7 @@ def records_for(e: ev.Event) -> list[Record]:
             return _ipsec(602303, e, u, i, o)
         case ev.SessionStarted(username=u, session=s, address=a):
             # in the whitepaper's table after 602303 and before accounting,
-            # though the summary of it and ftd-behaviour.md leave it out
+            # as docs/ftd-behaviour.md ("Syslog messages") lists that order
             return [_msg(109201, session=session_id(s), username=u, address=str(a))]
         case ev.AccountingSucceeded(username=u, aaa_server=server):
             return [_msg(113004, aaa_type="accounting", server=server, username=u)]

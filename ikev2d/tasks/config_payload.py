@@ -14,7 +14,7 @@ from ..wire.payloads import CP, ConfigAttribute
 # RFC 7296 has no attribute for a default domain, a banner or networks to
 # exclude. These travel in the Cisco Unity attributes (the IKEv1 mode-config
 # numbers, which Cisco IOS FlexVPN also sends over IKEv2). Whether an FTD
-# does the same for IKEv2 is unconfirmed (shared/reference/ftd-behaviour.md):
+# does the same for IKEv2 is unconfirmed (docs/ftd-behaviour.md, "AnyConnect client"):
 # this is the one place to change if it does not.
 # strongSwan 5.9 parses all three in IKEv2; its unity plugin acts on
 # LOCAL_LAN (a bypass policy) but has no handler for DEF_DOMAIN or BANNER.

@@ -2,7 +2,7 @@
 real strongSwan clients (issue 4, item 5).
 
 FreeRADIUS runs in the gateway namespace beside ikev2d, on 127.0.0.1
-1812/1813, configured as shared/reference/strongswan-lab.md says (EAP
+1812/1813, configured as lab/freeradius.py does it (EAP
 default type MSCHAPv2, one Cleartext-Password per user). The RADIUS users'
 passwords differ from ikev2d's local users' ones, so a client that connects
 was let in by RADIUS, not by the local database.

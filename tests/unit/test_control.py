@@ -224,7 +224,7 @@ def test_show_commands_print_the_session(live: tuple[Harness, StandInDaemon, str
     assert data["sessions"][0]["assigned_ip"] == str(result.address)
     assert show.run(cli(path, "asp", "table", "socket")) == 0
     assert capsys.readouterr().out == "\nProtocol  Socket      State      Local Address      Foreign Address\n"
-    assert show.run(cli(path, "crypto", "i", "sa")) == 2
+    assert show.run(cli(path, "crypto", "i", "sa")) == 64  # a usage error (EX_USAGE), not check-config's "not compliant"
     assert "Ambiguous" in capsys.readouterr().err
 
 

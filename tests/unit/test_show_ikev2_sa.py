@@ -1,4 +1,4 @@
-"""`show crypto ikev2 sa [detail]` against the layout ftd-behaviour.md
+"""`show crypto ikev2 sa [detail]` against the layout docs/ftd-behaviour.md
 records (the ASA's lines, with the whitepaper's values)."""
 
 from __future__ import annotations

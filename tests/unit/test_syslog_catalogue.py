@@ -197,7 +197,7 @@ def test_catalogue_entries_are_well_formed() -> None:
 
 
 def test_catalogue_severities_match_the_reference() -> None:
-    # shared/reference/ftd-behaviour.md and the ASA guide
+    # docs/ftd-behaviour.md ("Syslog messages") and the ASA guide
     expected = {750002: 5, 750003: 4, 750006: 5, 750007: 5, 751025: 5, 751026: 6, 113004: 6, 113005: 6,
                 113008: 6, 113009: 6, 113012: 6, 113015: 6, 113019: 4, 113039: 6, 734001: 6, 737003: 5,
                 737006: 6, 737016: 6, 737026: 6, 737034: 5, 602303: 6, 602304: 6, 109201: 5}
