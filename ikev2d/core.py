@@ -324,7 +324,8 @@ class Responder:
     def make_room(self, sa: IkeSa, limit: int, now: float) -> list[Effect]:
         """vpn-simultaneous-logins: while the user has `limit` sessions up
         besides `sa`, log one off, as the ASA does: the one idle longest,
-        and of those idle alike the oldest. It gets a Delete (it is alive)."""
+        and of those idle alike the oldest (docs/ftd-behaviour.md, "Session
+        limits of a group policy"). It gets a Delete: it is alive."""
         others = [other for other in self.sas.values()
                   if other is not sa and other.state is State.ESTABLISHED and other.username == sa.username]
         effects: list[Effect] = []

@@ -146,10 +146,10 @@ DISCONNECT_REASONS = {
     "Peer not responding (DPD)": "Lost Service",
     "Idle Timeout": "Idle Timeout",
     "Timeout": "Idle Timeout",
-    # a session taken over by a newer one of the same user (the ASA's reason
-    # when a login pre-empts an older session); for INITIAL_CONTACT unconfirmed
+    # a session taken over by a newer one of the same user: the reason is
+    # unconfirmed (docs/ftd-behaviour.md, "Session limits of a group policy")
     "Peer reconnected (INITIAL_CONTACT)": "Port Preempted",
-    "Simultaneous logins exceeded": "Port Preempted",  # unconfirmed, as above
+    "Simultaneous logins exceeded": "Port Preempted",
     "Max time exceeded": "Max time exceeded",
 }
 
