@@ -21,9 +21,6 @@ class HalfOpen:
     def __len__(self) -> int:
         return len(self._host_of)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._host_of
-
     def add(self, key: Hashable, host: str) -> None:
         if key not in self._host_of:
             self._host_of[key] = host
