@@ -19,6 +19,7 @@ from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
 from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
+from .sa_types import LifecycleChanged, RekeyedInto, SaChange
 from .settings import ResponderSettings
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
@@ -65,6 +66,8 @@ class Responder:
         # False while the daemon stops: no new client starts a session that
         # would be torn down a moment later
         self.accepting = True
+        # what SAs reported (SessionDirectory.changed), not yet booked
+        self._changes: list[tuple[IkeSa, SaChange]] = []
 
     # -- entry points ---------------------------------------------------------
 
@@ -80,7 +83,7 @@ class Responder:
             if sa is None or sa.spi_i != header.spi_i:
                 return [self._drop(local, remote, "response for an unknown IKE SA")]
             effects = sa.handle_response(data, header, local, remote, now)
-            self._after(sa)
+            self._book(sa)
             return effects
         if header.exchange == ExchangeType.IKE_SA_INIT:
             return self._ike_sa_init(data, header, local, remote, now)
@@ -88,7 +91,7 @@ class Responder:
         if sa is None or sa.spi_i != header.spi_i:
             return [self._drop(local, remote, "unknown IKE SPI")]
         effects = sa.handle_request(data, header, local, remote, now)
-        self._after(sa)
+        self._book(sa)
         return effects
 
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
@@ -103,7 +106,7 @@ class Responder:
         if sa is None:
             return []  # the SA went away while its job ran
         effects = sa.job_done(token, result, now)
-        self._after(sa)
+        self._book(sa)
         return effects
 
     def get_timer(self) -> float | None:
@@ -122,12 +125,9 @@ class Responder:
             if sa is None:
                 continue
             effects += sa.tick(now)
-            if sa.expired(now):
-                if sa.state is not State.DELETED:
-                    sa.delete(now, "Timeout", effects)
-                self._forget(sa)
-            else:
-                self._after(sa)
+            if sa.expired(now) and sa.state is not State.DELETED:
+                sa.delete(now, "Timeout", effects)
+            self._book(sa)
         return effects
 
     def _init_job_lost(self, key: Key, now: float) -> list[Effect]:
@@ -165,13 +165,13 @@ class Responder:
         if sa is None or not hard:
             return []
         effects = sa.delete_child(spi_in, now)
-        self._after(sa)
+        self._book(sa)
         return effects
 
     def delete_ike_sa(self, sa: IkeSa, reason: str, now: float) -> list[Effect]:
         """End a session from our side (logoff, a failed data plane)."""
         effects = sa.initiate_delete(now, reason)
-        self._after(sa)
+        self._book(sa)
         return effects
 
     def activity(self, spi_r: bytes, packets: int, now: float) -> list[Effect]:
@@ -180,14 +180,14 @@ class Responder:
         if sa is None:
             return []
         effects = sa.traffic(packets, now)
-        self._after(sa)
+        self._book(sa)
         return effects
 
     def rearm_timers(self) -> None:
         """After a reload changed the settings (DPD interval, half-open
         timeout): each SA's timer at its deadline under the new ones."""
         for sa in list(self.sas.values()):
-            self._after(sa)
+            self._book(sa)
 
     # -- IKE_SA_INIT (RFC 7296 §1.2) ------------------------------------------
 
@@ -275,7 +275,7 @@ class Responder:
         self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
         self._init_key_of[spi_r] = (header.spi_i, remote)
         self._half_open.add(("sa", spi_r), remote[0])
-        self._after(sa)
+        self._book(sa)
         return [SendDatagram(outcome.response, local, remote)]
 
     def _init_error(self, header: Header, local: Address, remote: Address, notify: NotifyType, data: bytes,
@@ -317,8 +317,7 @@ class Responder:
         for other in sorted(older, key=lambda o: o.unique_id):
             if other.lease is not None:
                 address = other.lease[1]
-            other.delete(now, REPLACED_BY_INITIAL_CONTACT, effects)
-            self._forget(other)
+            other.delete(now, REPLACED_BY_INITIAL_CONTACT, effects)  # booked with `sa`
         return effects, address
 
     def make_room(self, sa: IkeSa, limit: int, now: float) -> list[Effect]:
@@ -332,23 +331,35 @@ class Responder:
         others.sort(key=lambda o: (o.last_traffic, o.unique_id))
         while len(others) >= limit > 0:
             victim = others.pop(0)
-            effects += victim.initiate_delete(now, LOGINS_EXCEEDED)
-            self._after(victim)
+            effects += victim.initiate_delete(now, LOGINS_EXCEEDED)  # booked with `sa`
         return effects
 
-    def _after(self, sa: IkeSa) -> None:
-        """Book what an exchange, job or timer did to `sa`."""
-        successor = sa.successor
-        if successor is not None and successor.spi_r not in self.sas:
-            self.sas[successor.spi_r] = successor  # an IKE rekey: the session moves on
-            self._timers.arm(("sa", successor.spi_r), successor.deadline())
-        if sa.state is State.DELETED:
-            self._forget(sa)
-            return
-        key = ("sa", sa.spi_r)
-        if sa.state in (State.ESTABLISHED, State.DELETING):
-            self._half_open.discard(key)
-        self._timers.arm(key, sa.deadline())
+    def changed(self, sa: IkeSa, change: SaChange) -> None:
+        """SessionDirectory: an SA reports a lifecycle change or a rekey;
+        booked by `_book` once the exchange, job or timer is done with it."""
+        self._changes.append((sa, change))
+
+    def _book(self, sa: IkeSa) -> None:
+        """Book what an exchange, job or timer did, from the changes the SAs
+        reported (`sa`'s and any other SA it touched, such as a session it
+        logged off), then re-arm their timers: their deadlines may have
+        moved (a request sent, an answer received)."""
+        touched = {id(sa): sa}
+        while self._changes:
+            owner, change = self._changes.pop(0)
+            touched[id(owner)] = owner
+            match change:
+                case RekeyedInto(successor=successor):
+                    # an IKE rekey: the session moves on in a new IKE SA
+                    self.sas[successor.spi_r] = successor
+                    touched[id(successor)] = successor
+                case LifecycleChanged(new=State.DELETED):
+                    self._forget(owner)
+                case LifecycleChanged(new=State.ESTABLISHED | State.DELETING):
+                    self._half_open.discard(("sa", owner.spi_r))
+        for each in touched.values():
+            if self.sas.get(each.spi_r) is each:
+                self._timers.arm(("sa", each.spi_r), each.deadline())
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.spi_r, None)

@@ -24,7 +24,8 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
 from .protect import SkKeys
-from .sa_types import TRANSITIONS, ChildSa, Deferred, NoOtherSessions, SessionDirectory, State
+from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
+                       SessionDirectory, State)
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
@@ -125,9 +126,10 @@ class IkeSa:
         if state not in TRANSITIONS[self.state]:
             raise LifecycleError(f"IKE SA {self.name}: {self.state.value} -> {state.value} is not a transition")
         log.debug("IKE SA %s: %s -> %s", self.name, self.state.value, state.value)
-        self.state = state
+        old, self.state = self.state, state
         if state is not State.CONNECTING:
             self.auth = None  # IKE_AUTH is over, one way or the other
+        self.sessions.changed(self, LifecycleChanged(old, state))
 
     def established(self, now: float) -> None:
         self.move_to(State.ESTABLISHED)
@@ -340,6 +342,7 @@ class IkeSa:
         on in the new IKE SA; this one only waits for the client's Delete."""
         self.children, self.lease, self.accounting = [], None, None
         self.successor, self.rekeyed = successor, True
+        self.sessions.changed(self, RekeyedInto(successor))
 
     def new_ike_spi(self) -> bytes:
         return self.allocate_ike_spi()

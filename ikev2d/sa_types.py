@@ -70,9 +70,35 @@ class Deferred:
     finish: Finish
 
 
+@dataclass(frozen=True)
+class LifecycleChanged:
+    """An IKE SA moved from one lifecycle state to another (`move_to`)."""
+
+    old: State
+    new: State
+
+
+@dataclass(frozen=True)
+class RekeyedInto:
+    """An IKE rekey made a new IKE SA that carries the session on (RFC 7296
+    §2.8); the old one only waits for its Delete."""
+
+    successor: Any  # the new IkeSa
+
+
+# what an IKE SA tells the responder happened to it: the responder keeps its
+# tables from these, never by inspecting the SA afterwards
+SaChange = LifecycleChanged | RekeyedInto
+
+
 class SessionDirectory(Protocol):
     """What an IKE SA may ask of the responder about the other sessions
-    (a narrow interface: it never sees the SA table)."""
+    (a narrow interface: it never sees the SA table), and where it reports
+    what happened to it."""
+
+    def changed(self, sa: Any, change: SaChange) -> None:
+        """`sa` changed state or was rekeyed: book it."""
+        ...
 
     def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
         """INITIAL_CONTACT: end `sa`'s peer's older sessions; the address the
@@ -87,6 +113,9 @@ class SessionDirectory(Protocol):
 
 class NoOtherSessions:
     """The directory of an SA that stands alone (tests, tools)."""
+
+    def changed(self, sa: Any, change: SaChange) -> None:
+        pass
 
     def replace_older(self, sa: Any, now: float) -> tuple[list[Effect], IPv4Address | None]:
         return [], None

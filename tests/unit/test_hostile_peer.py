@@ -20,6 +20,7 @@ from ikev2d.iana import ExchangeType, NotifyType, PayloadType, ProtocolId, TsTyp
 from ikev2d.protect import unprotect_message
 from ikev2d.sa import IkeSa
 from ikev2d.sa_types import State
+from ikev2d.task_manager import RETRANSMIT_TIMEOUT
 from ikev2d.settings import build_settings
 from ikev2d.tasks import rekey, traffic_selectors
 from ikev2d.tasks.traffic_selectors import (MAX_CHILD_NETWORKS, MAX_TS_PER_PAYLOAD, TooManySelectors, complement,
@@ -443,6 +444,24 @@ def test_a_chain_of_ike_rekeys_without_deletes_closes_the_oldest(tmp_path: Path,
     deleting = [s for s in h.responder.sas.values() if s.state is State.DELETING]
     assert len(deleting) == 9 and all(s.tasks.in_flight is not None for s in deleting)
     assert len(h.sa.children) == 1
+
+
+def test_an_ike_sa_closed_by_its_successors_rekey_retransmits_its_delete_on_time(tmp_path: Path, pki: Path) -> None:
+    """The rekey that closes a stale IKE SA runs on another SA (the newest):
+    the stale one reports its DELETING to the responder, which re-arms its
+    timer, so its unanswered Delete is retransmitted after RETRANSMIT_TIMEOUT,
+    not at whatever deadline (DPD, lifetime) it had before."""
+    h = Harness(tmp_path, pki, TUNNEL_ALL)
+    h.client.connect()
+    h.client.rekey_ike(delete_old=False)
+    h.client.rekey_ike(delete_old=False)
+    (stale,) = [s for s in h.responder.sas.values() if s.state is State.DELETING]
+    due = h.responder.get_timer()
+    assert due is not None and due <= h.now + RETRANSMIT_TIMEOUT
+    again = h.responder.handle_timer(h.now + RETRANSMIT_TIMEOUT)
+    resent = [Header.parse(e.data) for e in again if isinstance(e, SendDatagram)]
+    assert [(hd.spi_r, hd.exchange, hd.is_response) for hd in resent] == [
+        (stale.spi_r, ExchangeType.INFORMATIONAL, False)]
 
 
 # -- whatever a client sends, it is answered ------------------------------------

@@ -4,11 +4,14 @@ state kept by its task for as long as it runs, never by the SA."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from ikev2d.iana import EapType, ExchangeType, NotifyType
 from ikev2d.sa import IkeSa, LifecycleError
-from ikev2d.sa_types import State
+from ikev2d.sa_types import LifecycleChanged, State
 from ikev2d.wire.payloads import AUTH
 
 from responder_harness import Harness
@@ -63,3 +66,29 @@ def test_transitions_outside_the_table_are_refused(harness: Harness) -> None:
         if state is not State.DELETED:
             with pytest.raises(LifecycleError):
                 sa.move_to(state)
+
+
+def test_every_transition_is_reported_to_the_responder_as_a_change(harness: Harness) -> None:
+    """The responder keeps its tables from the changes an SA reports
+    (SessionDirectory.changed), not by inspecting the SA afterwards."""
+    reported: list[tuple[IkeSa, object]] = []
+    responder = harness.responder
+    book = responder.changed
+    responder.changed = lambda sa, change: (reported.append((sa, change)), book(sa, change))  # type: ignore[method-assign]
+    client = harness.client()
+    client.connect()
+    sa = _only_sa(harness)
+    responder.delete_ike_sa(sa, "Administrator Reset", harness.now)
+    assert [(owner, change) for owner, change in reported] == [
+        (sa, LifecycleChanged(State.CONNECTING, State.ESTABLISHED)),
+        (sa, LifecycleChanged(State.ESTABLISHED, State.DELETING)),
+    ]
+
+
+def test_the_responder_never_reads_an_sa_back_for_what_happened() -> None:
+    """No `successor`/`rekeyed` inspection in core.py: an IKE rekey reaches
+    the responder as a RekeyedInto change."""
+    tree = ast.parse((Path(__file__).parents[2] / "ikev2d" / "core.py").read_text())
+    read_back = sorted({node.attr for node in ast.walk(tree)
+                        if isinstance(node, ast.Attribute) and node.attr in ("successor", "rekeyed", "predecessor")})
+    assert read_back == []
