@@ -68,6 +68,10 @@ class Responder:
         self.accepting = True
         # what SAs reported (SessionDirectory.changed), not yet booked
         self._changes: list[tuple[IkeSa, SaChange]] = []
+        # the established sessions of each user (an IKE SA superseded by a
+        # rekey is not one): the logins limit and INITIAL_CONTACT look here,
+        # not through every SA of the headend
+        self._sessions_of: dict[str, dict[bytes, IkeSa]] = {}
 
     # -- entry points ---------------------------------------------------------
 
@@ -311,9 +315,8 @@ class Responder:
         devices of one user are a matter for the simultaneous-logins limit."""
         effects: list[Effect] = []
         address = None
-        older = [other for other in self.sas.values()
-                 if other is not sa and other.state is State.ESTABLISHED and other.profile is sa.profile
-                 and other.username == sa.username and other.remote[0] == sa.remote[0]]
+        older = [other for other in self._user_sessions(sa)
+                 if other.profile is sa.profile and other.remote[0] == sa.remote[0]]
         for other in sorted(older, key=lambda o: o.unique_id):
             if other.lease is not None:
                 address = other.lease[1]
@@ -325,14 +328,28 @@ class Responder:
         besides `sa`, log one off, as the ASA does: the one idle longest,
         and of those idle alike the oldest (docs/ftd-behaviour.md, "Session
         limits of a group policy"). It gets a Delete: it is alive."""
-        others = [other for other in self.sas.values()
-                  if other is not sa and other.state is State.ESTABLISHED and other.username == sa.username]
+        others = self._user_sessions(sa)
         effects: list[Effect] = []
         others.sort(key=lambda o: (o.last_traffic, o.unique_id))
         while len(others) >= limit > 0:
             victim = others.pop(0)
             effects += victim.initiate_delete(now, LOGINS_EXCEEDED)  # booked with `sa`
         return effects
+
+    def _user_sessions(self, sa: IkeSa) -> list[IkeSa]:
+        """The other established sessions of `sa`'s user; their state is
+        checked again, as this exchange may have ended some already."""
+        return [other for other in self._sessions_of.get(sa.username, {}).values()
+                if other is not sa and other.state is State.ESTABLISHED]
+
+    def _index_session(self, sa: IkeSa, up: bool) -> None:
+        sessions = self._sessions_of.setdefault(sa.username, {})
+        if up:
+            sessions[sa.spi_r] = sa
+        else:
+            sessions.pop(sa.spi_r, None)
+            if not sessions:
+                del self._sessions_of[sa.username]
 
     def changed(self, sa: IkeSa, change: SaChange) -> None:
         """SessionDirectory: an SA reports a lifecycle change or a rekey;
@@ -353,16 +370,23 @@ class Responder:
                     # an IKE rekey: the session moves on in a new IKE SA
                     self.sas[successor.spi_r] = successor
                     touched[id(successor)] = successor
+                    self._index_session(owner, up=False)
+                    self._index_session(successor, up=True)
                 case LifecycleChanged(new=State.DELETED):
                     self._forget(owner)
-                case LifecycleChanged(new=State.ESTABLISHED | State.DELETING):
+                case LifecycleChanged(new=State.ESTABLISHED):
                     self._half_open.discard(("sa", owner.spi_r))
+                    self._index_session(owner, up=True)
+                case LifecycleChanged(new=State.DELETING):
+                    self._half_open.discard(("sa", owner.spi_r))
+                    self._index_session(owner, up=False)
         for each in touched.values():
             if self.sas.get(each.spi_r) is each:
                 self._timers.arm(("sa", each.spi_r), each.deadline())
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.spi_r, None)
+        self._index_session(sa, up=False)
         key = ("sa", sa.spi_r)
         self._timers.disarm(key)
         self._half_open.discard(key)

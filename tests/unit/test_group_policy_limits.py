@@ -72,6 +72,21 @@ def test_the_session_idle_longest_goes_first(harness: Harness) -> None:
     assert middle.state is State.DELETING and oldest.state is State.ESTABLISHED
 
 
+def test_an_ike_sa_superseded_by_a_rekey_is_not_a_session_of_its_own(harness: Harness) -> None:
+    """Between a client's IKE rekey and its Delete of the old IKE SA (RFC
+    7296 §2.8) the user has one session, not two: a third login within the
+    limit of three logs nobody off."""
+    rekeying = _alice_from(harness, 2)
+    rekeying.connect()
+    _alice_from(harness, 3).connect()
+    rekeying.rekey_ike(delete_old=False)
+    _alice_from(harness, 4).connect()
+    assert _downs(harness) == []
+    assert not [sa for sa in harness.responder.sas.values() if sa.state is State.DELETING]  # no Delete sent
+    assert sorted(sa.remote[0] for sa in _up(harness) if not sa.rekeyed) == ["198.18.0.2", "198.18.0.3",
+                                                                            "198.18.0.4"]
+
+
 def test_zero_simultaneous_logins_lets_nobody_in(tmp_path: Path, pki_dir: Path) -> None:
     h = _harness(tmp_path, pki_dir, "simultaneous_logins: 0")
     with pytest.raises(IkeFailure) as failure:
