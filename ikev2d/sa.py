@@ -337,6 +337,29 @@ class IkeSa:
     def _create_child_sa(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         return create_child_sa(self, message, now, effects)
 
+    def rekeyed_into(self, *, spi_i: bytes, spi_r: bytes, suite: IkeSuite, keys: IkeKeys, prf: PrfAlgorithm,
+                     encr: EncrAlgorithm, integ: IntegAlgorithm | None, nonce_i: bytes, nonce_r: bytes,
+                     now: float) -> "IkeSa":
+        """The IKE SA an IKE rekey makes (RFC 7296 §2.18): new SPIs, keys and
+        nonces, a fresh TaskManager (Message IDs from 0) and lifetime; the
+        session itself (identity, lease, Child SAs, accounting, the path
+        and what the peer supports) carries over. What carries over is
+        listed here, so a field added to the SA starts fresh in a successor
+        unless it is named: never a stale copy of per-SA state."""
+        successor = IkeSa(
+            settings=self.settings, unique_id=self.unique_id, spi_i=spi_i, spi_r=spi_r,
+            local=self.local, remote=self.remote, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
+            nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"",
+            peer_fragmentation=self.peer_fragmentation, peer_hash_algorithms=self.peer_hash_algorithms,
+            nat_peer=self.nat_peer, nat_local=self.nat_local, created=now, random=self.random,
+            spi_in_use=self.spi_in_use, state=State.ESTABLISHED, profile=self.profile, username=self.username,
+            idi_body=self.idi_body, lease=self.lease, children=list(self.children),
+            established_at=self.established_at, traffic_packets=self.traffic_packets,
+            last_traffic=self.last_traffic, accounting=self.accounting, allocate_ike_spi=self.allocate_ike_spi,
+            sessions=self.sessions, predecessor=self)
+        successor.last_activity = now
+        return successor
+
     def hand_over_to(self, successor: "IkeSa") -> None:
         """After an IKE rekey the session (children, lease, accounting) lives
         on in the new IKE SA; this one only waits for the client's Delete."""

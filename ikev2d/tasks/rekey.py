@@ -10,7 +10,6 @@ allow; a KE in another group gets INVALID_KE_PAYLOAD naming ours.
 
 from __future__ import annotations
 
-import dataclasses
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
@@ -155,10 +154,8 @@ def _rekey_ike(sa: "IkeSa", message: Message, offer: SA, nonce_i: bytes, now: fl
         spi_r_new = sa.new_ike_spi()
         keys = derive_rekeyed_ike_keys(sa.prf, sa.keys.sk_d, prf, encr, integ, nonce_i, nonce_r, result.shared,
                                        spi_i_new, spi_r_new)
-        successor = dataclasses.replace(
-            sa, spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
-            nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"", created=now,
-            children=list(sa.children), successor=None, rekeyed=False, predecessor=sa)
+        successor = sa.rekeyed_into(spi_i=spi_i_new, spi_r=spi_r_new, suite=suite, keys=keys, prf=prf,
+                                    encr=encr, integ=integ, nonce_i=nonce_i, nonce_r=nonce_r, now=now)
         sa.hand_over_to(successor)
         # the IKE SA this one replaced, if the initiator never deleted it (§2.8)
         stale, sa.predecessor = sa.predecessor, None

@@ -92,3 +92,23 @@ def test_the_responder_never_reads_an_sa_back_for_what_happened() -> None:
     read_back = sorted({node.attr for node in ast.walk(tree)
                         if isinstance(node, ast.Attribute) and node.attr in ("successor", "rekeyed", "predecessor")})
     assert read_back == []
+
+
+def test_an_ike_rekey_carries_the_session_over_and_starts_the_sa_afresh(harness: Harness) -> None:
+    """RFC 7296 §2.18: the new IKE SA is the same session (identity, lease,
+    Child SAs, accounting) with new keys, Message IDs from 0 and nothing of
+    the old SA's exchanges (an outstanding idle check, a delete reason)."""
+    client = harness.client()
+    client.connect()
+    old = _only_sa(harness)
+    session = (old.unique_id, old.username, old.profile, old.lease, [c.spec for c in old.children],
+               old.accounting, old.established_at)
+    old.activity_asked_at, old.delete_reason = harness.now, "stale"
+    client.rekey_ike(delete_old=False)
+    (new,) = [sa for sa in harness.responder.sas.values() if sa is not old]
+    assert (new.unique_id, new.username, new.profile, new.lease, [c.spec for c in new.children],
+            new.accounting, new.established_at) == session
+    assert new.state is State.ESTABLISHED and new.predecessor is old and old.successor is new
+    assert new.keys != old.keys and new.spi_r != old.spi_r
+    assert new.tasks.next_request_id == 0 and new.activity_asked_at is None and new.delete_reason == ""
+    assert (old.children, old.lease, old.accounting) == ([], None, None)
