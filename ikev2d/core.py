@@ -213,7 +213,7 @@ class Responder:
         name = f"{header.spi_i.hex()}_i"
         effects: list[Effect] = [Emit(IkeInitReceived(name, local, remote))]
         try:
-            request = decode_message(data)
+            request = decode_message(data, header)
         except UnsupportedCriticalPayload as exc:
             return effects + self._init_error(header, local, remote, NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
                                               exc.payload_type.to_bytes(1, "big"), str(exc))

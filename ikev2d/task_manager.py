@@ -156,11 +156,11 @@ class TaskManager:
         cannot reflect our cached answer at any address."""
         if hashlib.sha256(raw).digest() != self.request_digest:
             if header.next_payload == SKF.payload_type:
-                if authentic_fragment_number(raw, self.sk) != 1:
+                if authentic_fragment_number(raw, self.sk, header) != 1:
                     return [], None  # answered once, on fragment 1; forgeries silently
             else:
                 try:
-                    unprotect_message(raw, self.sk)
+                    unprotect_message(raw, self.sk, header)
                 except (WireError, CryptoError):
                     return [], "a request with the last answered message ID that is not its retransmit"
         if self.retransmits_answered >= MAX_RETRANSMIT_ANSWERS:
@@ -178,14 +178,14 @@ class TaskManager:
         digest = hashlib.sha256(raw).digest()
         try:
             if header.next_payload == SKF.payload_type:
-                message = self.reassembler.add(raw, now)
+                message = self.reassembler.add(raw, now, header)
                 if _skf_number(raw) == 1 and self.reassembler.last_drop is None:
                     self.request_digest = digest  # authentic: add() raises otherwise
                 if message is None:
                     return Ignored(self.reassembler.last_drop)
             else:
                 self.request_digest = b""
-                message = unprotect_message(raw, self.sk)
+                message = unprotect_message(raw, self.sk, header)
                 self.request_digest = digest
         except IntegrityError:
             return Ignored("integrity check failed")
@@ -242,7 +242,7 @@ class TaskManager:
         if flight is None or header.message_id != flight.message_id:
             return f"response {header.message_id} to no request of ours"
         try:
-            message = unprotect_message(raw, self.sk)
+            message = unprotect_message(raw, self.sk, header)
         except IntegrityError:
             return "integrity check failed on a response"
         except (WireError, CryptoError) as exc:

@@ -22,7 +22,7 @@ from ikev2d.protect.sk import (
 )
 from ikev2d.wire.base import GENERIC_HEADER, GENERIC_HEADER_SIZE
 from ikev2d.wire.errors import WireError
-from ikev2d.wire.header import HEADER_SIZE
+from ikev2d.wire.header import HEADER_SIZE, Header
 from ikev2d.wire.message import Message, decode_payloads, encode_payloads
 from ikev2d.wire.payloads import Payload
 
@@ -129,7 +129,7 @@ class FragmentReassembler:
         for key in [k for k, c in self._pending.items() if now - c.started > self.timeout]:
             del self._pending[key]
 
-    def add(self, raw: bytes, now: float) -> Message | None:
+    def add(self, raw: bytes, now: float, header: Header | None = None) -> Message | None:
         """Take one datagram whose last payload is SKF.
 
         Returns the reassembled Message when this fragment completes it,
@@ -140,7 +140,8 @@ class FragmentReassembler:
         """
         self.last_drop = None
         self.expire(now)
-        header = parse_header(raw)
+        if header is None:  # `raw`'s, when the caller parsed it already
+            header = parse_header(raw)
         at, ptype = locate_encrypted(raw, header.next_payload)
         if ptype != SKF_TYPE:
             self._drop("not a fragment")
@@ -209,12 +210,13 @@ class FragmentReassembler:
         self.last_drop = reason
 
 
-def authentic_fragment_number(raw: bytes, keys: SkKeys) -> int | None:
+def authentic_fragment_number(raw: bytes, keys: SkKeys, header: Header | None = None) -> int | None:
     """The Fragment Number of `raw` if it is an authentic SKF datagram, else
     None; checked as `FragmentReassembler.add` checks it, keeping nothing
     (for a retransmitted request that was fragmented anew, RFC 7383 §2.6.1)."""
     try:
-        header = parse_header(raw)
+        if header is None:
+            header = parse_header(raw)
         at, ptype = locate_encrypted(raw, header.next_payload)
         if ptype != SKF_TYPE or len(raw) - at < _SKF_HEADER_SIZE:
             return None

@@ -167,15 +167,18 @@ def protect_message(
     return seal(route, SK_TYPE, first, b"", plaintext, keys, random)
 
 
-def unprotect_message(raw: bytes, keys: SkKeys) -> Message:
+def unprotect_message(raw: bytes, keys: SkKeys, header: Header | None = None) -> Message:
     """Verify (ICV or AEAD tag) first, then decrypt, then decode a message
     whose last payload is SK, with keys.sk_*_in.
 
     Raises IntegrityError when the message cannot be authenticated (bad
     ICV, or framing too broken to find it: drop silently, RFC 7296 §2.21.2),
-    and WireError subclasses for authentic but malformed content.
+    and WireError subclasses for authentic but malformed content. `header`:
+    `raw`'s, when the caller has parsed it already (each datagram's header
+    is parsed once, where it arrives).
     """
-    header = parse_header(raw)
+    if header is None:
+        header = parse_header(raw)
     at, ptype = locate_encrypted(raw, header.next_payload)
     if ptype != SK_TYPE:
         raise IntegrityError("an SKF fragment belongs to the FragmentReassembler")

@@ -135,9 +135,11 @@ def encode_message(msg: Message) -> bytes:
     return header.pack() + body
 
 
-def decode_message(data: bytes) -> Message:
-    """Decode one datagram; SK/SKF payloads stay opaque."""
-    header = Header.parse(data)
+def decode_message(data: bytes, header: Header | None = None) -> Message:
+    """Decode one datagram; SK/SKF payloads stay opaque. `header`: `data`'s,
+    when the caller has parsed it already."""
+    if header is None:
+        header = Header.parse(data)
     return message_from(header, decode_payloads(header.next_payload, memoryview(data)[HEADER_SIZE:]))
 
 

@@ -17,8 +17,11 @@ from ikev2d.protect.sk import SK_TYPE, Route, seal
 from ikev2d.task_manager import (RETRANSMIT_TRIES, GaveUp, Ignored, Received, Refused, TaskManager, Waiting)
 from ikev2d.wire.header import Header
 from ikev2d.wire.message import Message
-from ikev2d.wire.payloads import CERT, Delete, Notify
+from ikev2d.wire.payloads import CERT, SKF, Delete, Notify
 
+import pytest
+
+from responder_harness import Harness
 from test_protect_sk import CBC, SPI_I, SPI_R, key_pair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,3 +166,31 @@ def test_no_module_but_the_task_manager_writes_a_message_id() -> None:
                 if isinstance(target, ast.Attribute) and target.attr in MESSAGE_ID_FIELDS:
                     writers.append(f"{path.relative_to(ROOT)}:{target.lineno} .{target.attr}")
     assert writers == []
+
+
+@pytest.mark.parametrize("fragment_size", [0, 200], ids=["whole", "fragmented"])
+def test_each_datagram_header_is_parsed_once(harness: Harness, fragment_size: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review of the first version found the IKE header parsed three
+    times per datagram: it is parsed where the datagram arrives and handed on."""
+    client = harness.client(fragment_size=fragment_size) if fragment_size else harness.client()
+    responder, parsed, received, fragments = harness.responder, [0], [0], [0]
+    original_parse, original_receive = Header.parse, responder.datagram_received
+
+    def counting_parse(data: bytes) -> Header:
+        parsed[0] += 1
+        return original_parse(data)
+
+    def receive(data: bytes, *args, **kwargs):
+        received[0] += 1
+        fragments[0] += data[16] == SKF.payload_type  # the header's Next Payload
+        monkeypatch.setattr(Header, "parse", staticmethod(counting_parse))
+        try:
+            return original_receive(data, *args, **kwargs)
+        finally:
+            monkeypatch.setattr(Header, "parse", staticmethod(original_parse))
+
+    monkeypatch.setattr(responder, "datagram_received", receive)
+    client.connect()
+    assert received[0] >= 4 and parsed[0] == received[0]
+    assert (fragments[0] > 1) == bool(fragment_size)  # the fragmented path was taken, or not
