@@ -38,9 +38,10 @@ class MessageDropped(Event):
 class AuthSucceeded(Event):
     username: str
     method: str
-    group_policy: str
+    group_policy: str  # the connection profile's (the default)
     profile: str
     aaa_server: str = LOCAL_DATABASE  # or the RADIUS server's address
+    assigned_group_policy: str | None = None  # the one the AAA server set, when it exists here
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,27 @@ class AddressPool:
         self._address_by_owner[owner] = value
         return IPv4Address(value)
 
+    def claim(self, owner: str, address: IPv4Address) -> bool:
+        """Lease exactly `address` to `owner` (one a AAA server assigned),
+        if it is in the pool and free; False otherwise. `owner`'s own
+        address stays its own."""
+        value = int(address)
+        if self._address_by_owner.get(owner) == value:
+            return True
+        if owner in self._address_by_owner or address not in self or value in self._owner_by_address:
+            return False
+        if value >= self._next:
+            # the addresses skipped over become free ones below _next
+            for skipped in range(self._next, value):
+                heapq.heappush(self._freed, skipped)
+            self._next = value + 1
+        else:
+            self._freed.remove(value)
+            heapq.heapify(self._freed)
+        self._owner_by_address[value] = owner
+        self._address_by_owner[owner] = value
+        return True
+
     def release(self, address: IPv4Address) -> bool:
         """Free an address; False if it was not leased from this pool."""
         value = int(address)
@@ -127,6 +148,11 @@ class PoolSet:
             if address is not None:
                 return pool, address
         return None
+
+    def claim(self, owner: str, address: IPv4Address) -> AddressPool | None:
+        """Lease exactly `address` from whichever pool holds it, if free."""
+        pool = self.pool_of(address)
+        return pool if pool is not None and pool.claim(owner, address) else None
 
     def release(self, address: IPv4Address) -> bool:
         for pool in self.pools:

@@ -324,7 +324,8 @@ def _webvpn(config: Config) -> list[str]:
 
 def _used_group_policies(config: Config) -> list[GroupPolicy]:
     # DfltGrpPolicy always exists on the device; the others only when used.
-    names = _unique([defaults.GROUP_POLICY, *(p.group_policy for p in config.connection_profiles)])
+    names = _unique([defaults.GROUP_POLICY, *(p.group_policy for p in config.connection_profiles),
+                     *config.remote_access_vpn.group_policies])
     return [config.group_policy(n) for n in names]
 
 

@@ -15,6 +15,7 @@ from ipaddress import IPv4Address
 from typing import Callable
 
 
+from .aaa.authorization import NONE as NO_AUTHORIZATION, Authorization
 from .aaa.radius.accounting import stop_record
 from .aaa.radius.messages import AccountingRecord, RadiusResult
 from .crypto.jobs import JobResult
@@ -26,6 +27,7 @@ from .iana import ExchangeType, NotifyType
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
+from .conf.model import GroupPolicy
 from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
@@ -96,6 +98,10 @@ class IkeSa:
     delete_after: float | None = None  # a failed SA lingers to answer retransmits
     delete_reason: str = ""
     accounting: AccountingRecord | None = None  # the Start sent, so a Stop follows
+    # what the AAA server decided (RADIUS Access-Accept), and the group
+    # policy it assigned when that exists here (else the profile's applies)
+    authorization: Authorization = NO_AUTHORIZATION
+    assigned_policy: GroupPolicy | None = None
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
     sessions: SessionDirectory = field(default_factory=NoOtherSessions)  # the responder's other sessions
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
@@ -136,9 +142,30 @@ class IkeSa:
         self.established_at = self.last_traffic = now
 
     @property
+    def group_policy(self) -> GroupPolicy | None:
+        """The session's group policy: the one the AAA server assigned, else
+        the connection profile's (docs/ftd-behaviour.md, "RADIUS authorization")."""
+        if self.assigned_policy is not None:
+            return self.assigned_policy
+        return self.profile.group_policy if self.profile is not None else None
+
+    @property
     def idle_timeout(self) -> float:
-        """The group policy's vpn-idle-timeout in seconds (0: none)."""
-        return self.profile.group_policy.idle_timeout_minutes * 60.0 if self.profile is not None else 0.0
+        """vpn-idle-timeout in seconds (0: none): the AAA server's Idle-Timeout,
+        else the group policy's."""
+        if self.authorization.idle_timeout is not None:
+            return float(self.authorization.idle_timeout)
+        gp = self.group_policy
+        return gp.idle_timeout_minutes * 60.0 if gp is not None else 0.0
+
+    @property
+    def max_connect_time(self) -> float | None:
+        """vpn-session-timeout in seconds (None: none): the AAA server's
+        Session-Timeout, else the group policy's."""
+        if self.authorization.session_timeout is not None:
+            return float(self.authorization.session_timeout)
+        gp = self.group_policy
+        return gp.max_connect_time_minutes * 60.0 if gp is not None and gp.max_connect_time_minutes else None
 
     @property
     def lifetime_deadline(self) -> float | None:
@@ -151,10 +178,10 @@ class IkeSa:
     @property
     def connect_deadline(self) -> float | None:
         """When the group policy's maximum connect time (vpn-session-timeout) ends the session."""
-        limit = self.profile.group_policy.max_connect_time_minutes if self.profile is not None else None
+        limit = self.max_connect_time
         if self.state is not State.ESTABLISHED or not limit or self.established_at is None:
             return None
-        return self.established_at + limit * 60.0
+        return self.established_at + limit
 
     def _idle_check_due(self) -> float | None:
         if self.state is not State.ESTABLISHED or not self.idle_timeout:
@@ -355,7 +382,8 @@ class IkeSa:
             spi_in_use=self.spi_in_use, state=State.ESTABLISHED, profile=self.profile, username=self.username,
             idi_body=self.idi_body, lease=self.lease, children=list(self.children),
             established_at=self.established_at, traffic_packets=self.traffic_packets,
-            last_traffic=self.last_traffic, accounting=self.accounting, allocate_ike_spi=self.allocate_ike_spi,
+            last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
+            assigned_policy=self.assigned_policy, allocate_ike_spi=self.allocate_ike_spi,
             sessions=self.sessions, predecessor=self)
         successor.last_activity = now
         return successor
@@ -408,7 +436,7 @@ class IkeSa:
         if self.state is State.ESTABLISHED and not self.rekeyed:
             effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
                                              now - (self.established_at or now), session=self.unique_id,
-                                             group_policy=self.profile.group_policy.name if self.profile else "")))
+                                             group_policy=self.group_policy.name if self.group_policy else "")))
 
     def fail(self, now: float) -> None:
         # keep answering retransmits of the failing exchange for a while,

@@ -50,16 +50,19 @@ class ProfileSettings:
             return IDr(IdType.ID_FQDN, name.encode())
 
     def protected_ranges(self) -> list[AddressRange]:
-        """What TSr may cover under the group policy's split tunnel."""
-        gp = self.group_policy
-        if gp.split_tunnel == "tunnel-specified" and gp.split_tunnel_networks:
-            return network_ranges(gp.split_tunnel_networks)
-        if gp.split_tunnel == "exclude-specified":
-            # everything but the exclusions: the client's own policy then
-            # sends excluded traffic in the clear, whether or not it reads
-            # the Unity LOCAL_LAN list the configuration payload also carries
-            return complement(gp.split_tunnel_networks)
-        return network_ranges([ALL_IPV4])
+        return protected_ranges(self.group_policy)
+
+
+def protected_ranges(gp: GroupPolicy) -> list[AddressRange]:
+    """What TSr may cover under a group policy's split tunnel."""
+    if gp.split_tunnel == "tunnel-specified" and gp.split_tunnel_networks:
+        return network_ranges(gp.split_tunnel_networks)
+    if gp.split_tunnel == "exclude-specified":
+        # everything but the exclusions: the client's own policy then
+        # sends excluded traffic in the clear, whether or not it reads
+        # the Unity LOCAL_LAN list the configuration payload also carries
+        return complement(gp.split_tunnel_networks)
+    return network_ranges([ALL_IPV4])
 
 
 @dataclass
@@ -90,6 +93,9 @@ class ResponderSettings:
     signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
     # RADIUS server groups by name, for the adapter's RADIUS client
     radius_groups: dict[str, RadiusServerGroup] = field(default_factory=dict, repr=False)
+    # the group policies a AAA server may assign, by name: the profiles'
+    # own and the RA VPN's list (FMC Advanced > Group Policies)
+    group_policies: dict[str, GroupPolicy] = field(default_factory=dict)
 
     @property
     def default(self) -> ProfileSettings:
@@ -149,4 +155,6 @@ def build_settings(config: Config) -> ResponderSettings:
         pools=pools,
         signing_keys={name: ident.private_key for name, ident in identities.items()},
         radius_groups={g.name: g for g in config.radius_server_groups},
+        group_policies={gp.name: gp for gp in (*(p.group_policy for p in profiles.values()),
+                                               *(config.group_policy(n) for n in ra.group_policies))},
     )

@@ -47,6 +47,9 @@ class FreeRadius(Daemon):
     # who may ask (FreeRADIUS `client` blocks): the lab's addresses only
     clients: tuple[str, ...] = ("127.0.0.0/8", "198.18.0.0/15")
     default_eap_type: str = "mschapv2"
+    # per user, the reply attributes of an Access-Accept (users-file syntax:
+    # {"alice": {"Class": '"OU=GP-Engineering;"', "Session-Timeout": "3600"}})
+    replies: dict[str, dict[str, str]] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -82,8 +85,15 @@ class FreeRadius(Daemon):
                   for i, net in enumerate(self.clients)]
         (self.raddb / "clients.conf").write_text("\n".join(blocks))
         authorize = self.raddb / "mods-config/files/authorize"
-        lines = [f"{_quoted(u)} Cleartext-Password := {_quoted(p)}\n" for u, p in self.users.items()]
+        lines = [f"{_quoted(u)} Cleartext-Password := {_quoted(p)}\n{self._reply_lines(u)}"
+                 for u, p in self.users.items()]
         authorize.write_text("".join(lines) + authorize.read_text())
+
+    def _reply_lines(self, user: str) -> str:
+        items = self.replies.get(user, {})
+        if not items:
+            return ""
+        return "\t" + ",\n\t".join(f"{name} := {value}" for name, value in items.items()) + "\n"
 
     def _edit(self, name: str, subs: list[tuple[str, str]], count: int = 0) -> None:
         path = self.raddb / name

@@ -84,6 +84,9 @@ class RemoteAccessVpn:
     # lets a lab or an unprivileged user move them
     ike_port: int = 500
     nat_t_port: int = 4500
+    # FMC Advanced > Group Policies: besides the connection profiles' own,
+    # the group policies a AAA server may assign (RADIUS Class "OU=name")
+    group_policies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

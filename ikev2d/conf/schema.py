@@ -70,6 +70,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("ikev2_parameters", "Advanced > IPsec > IPsec/IKEv2 Parameters.", "see below"),
         Key("pfs_group", "The crypto map's `set pfs groupN` (FMC: Enable Perfect Forward Secrecy, Modulus"
             " Group): Child SA rekeys must carry a KE of this DH group.", "none (PFS not demanded)"),
+        Key("group_policies", "Advanced > Group Policies: group policies a RADIUS server may assign to a"
+            " user (Class `OU=name;`), besides the connection profiles' own, by name.", "none"),
         Key("ike_port", "UDP port IKE is served on (an FTD's is fixed at 500). Above 1023 needs no root;"
             " `run --ike-port` overrides it. Clients must be told a port that is not 500.", str(IKE_PORT)),
         Key("nat_t_port", "UDP port of NAT-T (IKE and ESP in UDP, RFC 3948; 4500 on an FTD);"

@@ -252,9 +252,12 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     parameters = _ikev2_parameters(fields.optional("ikev2_parameters"))
     pfs_node = fields.optional("pfs_group")
     pfs_group = None if pfs_node is None else int(dh_group(pfs_node))
+    assignable_node = fields.optional("group_policies")
+    assignable = () if assignable_node is None else _references(
+        assignable_node, "group_policies", ctx.group_policies.resolve, "group policy")
     return RemoteAccessVpn(
         name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters,
-        pfs_group, ike_port, nat_t_port,
+        pfs_group, ike_port, nat_t_port, assignable,
     )
 
 

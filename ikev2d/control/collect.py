@@ -8,6 +8,8 @@ derived here from what it does keep.
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import ipaddress
 from typing import Iterable, Iterator, Protocol, Sequence
@@ -134,7 +136,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
     return SessionSnapshot(
         unique_id=sa.unique_id, state=sa.state.value, username=sa.username,
         tunnel_group=profile.name if profile else "",
-        group_policy=profile.group_policy.name if profile else "",
+        group_policy=sa.group_policy.name if sa.group_policy else "",
         interface=interface_of(daemon.config, sa.local[0]),
         local_address=sa.local[0], local_port=sa.local[1],
         remote_address=sa.remote[0], remote_port=sa.remote[1],
@@ -152,7 +154,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         nat_peer=sa.nat_peer, nat_local=sa.nat_local,
         local_next_message_id=sa.tasks.next_own_id, remote_next_message_id=sa.tasks.next_request_id,
         dpd_interval=settings.dpd_interval, dpd_retries=RETRANSMIT_TRIES,
-        idle_timeout_minutes=profile.group_policy.idle_timeout_minutes if profile else 0,
+        idle_timeout_minutes=math.ceil(sa.idle_timeout / 60),
         client_type=client_type(sa),
         children=tuple(_child(c, daemon.dataplane, now_mono) for c in sa.children),
     )

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable
 from typing import Literal
 
+from ikev2d.aaa.authorization import NONE as NO_AUTHORIZATION
 from ikev2d.aaa.radius.messages import AccessAnswer, AccessCode, AccessRequest, NasContext, RadiusResult
 from ikev2d.eap.gtc import PROMPT as GTC_PROMPT
 from ikev2d.eap.packet import EapPacket, EapSyntaxError, NotTheResponse
@@ -53,6 +54,7 @@ class EapRelay:
         self._last: EapOutcome | None = None
         self._discards = 0
         self.classes: tuple[bytes, ...] = ()  # from Access-Accept, for accounting
+        self.authorization = NO_AUTHORIZATION  # what the Access-Accept assigned
         self.server_host: str | None = None  # who decided, for the log
         self.rejected = False  # the server refused the credentials (not: could not be asked)
 
@@ -92,6 +94,7 @@ class EapRelay:
             return self._on_challenge(asked, result)
         if result.code is AccessCode.ACCEPT:
             self.classes = result.classes
+            self.authorization = result.authorization
             return self._finish(asked, EapCode.SUCCESS, result, msk=result.msk if self.mode == "eap" else None,
                                 reason=None)
         self.rejected = True

@@ -81,6 +81,8 @@ _MESSAGES = [
                        "user = {username} : user IP = {user_ip}"),
     Message(113008, 6, "AAA transaction status ACCEPT : user = {username}"),
     Message(113009, 6, "AAA retrieved default group policy ({group_policy}) for user = {username}"),
+    Message(113003, 6, "AAA group policy for user {username} is being set to {group_policy}",
+            note="its place after 113009 in an FTD's sequence is unconfirmed"),
     # The local user database has its own pair of IDs in the ASA guide.
     Message(113012, 6, "AAA user authentication Successful : local database : user = {username}"),
     Message(113015, 6, "AAA user authentication Rejected : reason = {reason} : local database : "

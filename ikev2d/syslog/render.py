@@ -87,12 +87,14 @@ def _auth_succeeded(e: ev.AuthSucceeded) -> list[Record]:
         authenticated = _msg(113012, username=u)
     else:
         authenticated = _msg(113004, aaa_type="authentication", server=e.aaa_server, username=u)
+    assigned = [_msg(113003, username=u, group_policy=e.assigned_group_policy)] if e.assigned_group_policy else []
     return [
         authenticated,
         _msg(113009, group_policy=e.group_policy, username=u),
+        *assigned,
         _msg(113008, username=u),
         _msg(734001, username=u, ip=peer, connection=CONNECTION_TYPE, records=DAP_DEFAULT_RECORD),
-        _msg(113039, group_policy=e.group_policy, username=u, ip=peer),
+        _msg(113039, group_policy=e.assigned_group_policy or e.group_policy, username=u, ip=peer),
     ]
 
 

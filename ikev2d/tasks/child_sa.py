@@ -6,6 +6,7 @@ from this exchange's nonces, and the spec the data plane installs."""
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+import logging
 from typing import TYPE_CHECKING
 
 from esp.spec import ChildSaSpec, EspAlgorithms
@@ -16,6 +17,8 @@ from ..effects import Effect, Emit, InstallChildSa
 from ..events import (AddressAssigned, AddressAssignmentFailed, ChildSaCreated, IkeSaEstablished,
                       NegotiationAborted, SessionStarted)
 from ..iana import NotifyType, ProtocolId
+from ..pool import AddressPool
+from ..settings import protected_ranges
 from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
 from .config_payload import application_version, build_reply, requested_ipv4
@@ -26,18 +29,20 @@ from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
+log = logging.getLogger("ikev2d.sa")
+
 def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect],
                 prefer: IPv4Address | None = None) -> list[Payload]:
     """The configuration payload and Child SA the first IKE_AUTH asked for
     (the pool address `prefer` if it is free: the one a reconnecting
     client had)."""
-    assert sa.profile is not None
-    profile = sa.profile
+    assert sa.profile is not None and sa.group_policy is not None
+    profile, policy = sa.profile, sa.group_policy
 
     def up(address: IPv4Address | None = None) -> None:
         # SA UP comes after the address lines, as an FTD logs them
         effects.append(Emit(IkeSaEstablished(sa.name, sa.local, sa.remote, sa.username,
-                                             sa.proposal_name, sa.unique_id, profile.group_policy.name,
+                                             sa.proposal_name, sa.unique_id, policy.name,
                                              address, application_version(pending.cp))))
 
     if pending.sa is None or pending.tsi is None or pending.tsr is None:
@@ -48,7 +53,7 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
         # client cannot be routed (RFC 7296 §3.15.4)
         up()
         return [Notify(NotifyType.FAILED_CP_REQUIRED)]
-    leased = profile.pools.allocate(sa.session_id, prefer)
+    leased = _lease(sa, prefer)
     if leased is None:
         effects.append(Emit(AddressAssignmentFailed(sa.name, sa.local, sa.remote, sa.username,
                                                     profile.name, sa.unique_id)))
@@ -57,14 +62,34 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
     pool, address = leased
     sa.lease = (pool.name, address)
     effects.append(Emit(AddressAssigned(sa.name, sa.local, sa.remote, sa.username, pool.name, address,
-                                        profile.name, profile.group_policy.name, sa.unique_id)))
+                                        profile.name, policy.name, sa.unique_id)))
     up(address)
-    cp_reply = build_reply(address, profile.pool_masks[pool.name], profile.group_policy)
+    cp_reply = build_reply(address, profile.pool_masks[pool.name], policy)
     child = _negotiate_child(sa, pending, address, now, effects)
     if sa.children:
         effects.append(Emit(SessionStarted(sa.name, sa.local, sa.remote, sa.username, sa.unique_id,
-                                           address, profile.group_policy.name)))
+                                           address, policy.name)))
     return [cp_reply] + child
+
+
+def _lease(sa: "IkeSa", prefer: IPv4Address | None) -> tuple[AddressPool, IPv4Address] | None:
+    """The address the AAA server assigned (Framed-IP-Address) when one of
+    the profile's pools holds it and it is free, else one from the pools
+    (`prefer` first). Addresses outside the pools are not handed out: the
+    data plane and the inside network route the pools (docs/ftd-behaviour.md,
+    "RADIUS authorization")."""
+    assert sa.profile is not None
+    pools = sa.profile.pools
+    framed = sa.authorization.framed_ip
+    if framed is not None:
+        pool = pools.claim(sa.session_id, framed)
+        if pool is not None:
+            return pool, framed
+        holder = pools.pool_of(framed)
+        log.warning("user %s: the AAA server assigned %s, %s; an address from the pool is used instead",
+                    sa.username, framed, "which another session holds" if holder is not None
+                    else "which no address pool of connection profile " + sa.profile.name + " holds")
+    return pools.allocate(sa.session_id, prefer)
 
 
 def _negotiate_child(sa: "IkeSa", pending: PendingChild, address: IPv4Address, now: float,
@@ -84,12 +109,12 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     """Pick the ESP proposal, narrow the selectors, derive the keys
     (RFC 7296 §2.17, from the nonces of this exchange and, with PFS, the
     new DH secret) and install."""
-    assert sa.profile is not None
+    assert sa.profile is not None and sa.group_policy is not None
     chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals, pfs)
     if chosen is None:
         return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
     proposal, suite, ours = chosen
-    allowed = sa.profile.protected_ranges()
+    allowed = protected_ranges(sa.group_policy)
     try:
         tsi = narrow_to_address(tsi_req.selectors, address)
         tsr = narrow_to_ranges(tsr_req.selectors, allowed)

@@ -5,6 +5,8 @@ and the first Child SA."""
 
 from __future__ import annotations
 
+import logging
+
 import dataclasses
 import enum
 import hmac
@@ -29,6 +31,8 @@ from .child_sa import first_child
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
+
+log = logging.getLogger("ikev2d.sa")
 
 class _Step(enum.Enum):
     FIRST = "first"  # IDi, SA, TSi, TSr, CP: we answer with our certificate and EAP
@@ -154,10 +158,31 @@ class IkeAuth:
             return [EAP(outcome.message), Notify(NotifyType.AUTHENTICATION_FAILED)]
         self.msk = outcome.msk
         self.step = _Step.FINAL
+        assigned = self._authorize()
         effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username,
                                           _eap_name(outcome.method), sa.profile.group_policy.name,
-                                          sa.profile.name, self._aaa_server())))
+                                          sa.profile.name, self._aaa_server(), assigned)))
         return [EAP(outcome.message)]
+
+    def _authorize(self) -> str | None:
+        """Apply what the RADIUS server assigned with its Access-Accept; the
+        group policy it names, if deployed here, replaces the profile's
+        (docs/ftd-behaviour.md, "RADIUS authorization"). Its name, or None."""
+        if not isinstance(self.eap, EapRelay):
+            return None
+        sa, authorization = self.sa, self.eap.authorization
+        sa.authorization = authorization
+        name = authorization.group_policy
+        if name is None:
+            return None
+        policy = sa.settings.group_policies.get(name)
+        if policy is None:
+            log.warning("RADIUS server %s assigned group policy %r to user %s: no such group policy is "
+                        "deployed (remote_access_vpn.group_policies), the connection profile's applies",
+                        self.eap.server_host, name, sa.username)
+            return None
+        sa.assigned_policy = policy
+        return policy.name
 
     def _aaa_server(self) -> str:
         """The RADIUS server that decided, or the local database."""
@@ -176,8 +201,10 @@ class IkeAuth:
         expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
-        if sa.profile.group_policy.simultaneous_logins == 0:
-            raise AuthError(f"group policy {sa.profile.group_policy.name} allows no login "
+        policy = sa.group_policy
+        assert policy is not None
+        if policy.simultaneous_logins == 0:
+            raise AuthError(f"group policy {policy.name} allows no login "
                             "(vpn-simultaneous-logins 0)")
         own_id = sa.profile.own_id()
         octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,
@@ -195,7 +222,7 @@ class IkeAuth:
             replaced, reconnected_from = sa.sessions.replace_older(sa, now)
             effects += replaced
         # vpn-simultaneous-logins: the user's other sessions make room
-        effects += sa.sessions.make_room(sa, sa.profile.group_policy.simultaneous_logins, now)
+        effects += sa.sessions.make_room(sa, policy.simultaneous_logins, now)
         out += first_child(sa, pending, now, effects, prefer=reconnected_from)
         _accounting_start(sa, self.eap, effects)
         return out

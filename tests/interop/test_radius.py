@@ -10,6 +10,7 @@ was let in by RADIUS, not by the local database.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -185,4 +186,43 @@ def test_accounting_start_and_stop_reach_freeradius(
     # three echo requests in, three replies out, 84 octets of IP each at least
     assert int(stop["Acct-Input-Packets"]) >= 3 and int(stop["Acct-Output-Packets"]) >= 3, stop
     assert int(stop["Acct-Input-Octets"]) >= 3 * 84 and int(stop["Acct-Output-Octets"]) >= 3 * 84, stop
+    assert_healthy(server, SECRETS)
+
+
+def test_radius_authorization_group_policy_address_and_timeouts(
+    ikev2d_server: StartIkev2d, client: StartCharon, freeradius_server: StartFreeRadius, topology: Topology
+) -> None:
+    """The Access-Accept's Class `OU=GP-Engineering;` puts alice in that
+    group policy (its split tunnel reaches the client as its selectors), its
+    Framed-IP-Address is her address, its Session-Timeout her maximum
+    connect time (docs/ftd-behaviour.md, "RADIUS authorization")."""
+    radius = freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW}, replies={"alice": {
+        "Class": '"OU=GP-Engineering;"', "Framed-IP-Address": "198.19.0.230", "Session-Timeout": "7200",
+        "Idle-Timeout": "900"}})
+    with_radius = use_radius([radius_server()], ["mschapv2"])
+
+    def edit(cfg: dict[str, Any]) -> None:
+        with_radius(cfg)
+        cfg["objects"]["group_policies"].append({
+            "name": "GP-Engineering", "vpn_protocols": ["ipsec-ikev2"], "dns_servers": ["198.19.0.53"],
+            "split_tunnel": "tunnel-specified", "split_tunnel_networks": ["198.19.0.1/32"],
+            "idle_timeout_minutes": 45})
+        cfg["remote_access_vpn"]["group_policies"] = ["GP-Engineering"]
+
+    server = ikev2d_server("--dataplane", "userspace", edit=edit)
+    alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
+    assert_initiated(alice.initiate(timeout=15), alice)
+    (sa,) = alice.list_sas()
+    assert sa.state == "ESTABLISHED" and sa.local_vips == ["198.19.0.230"], sa
+    assert [c.remote_ts for c in sa.children] == [["198.19.0.1/32"]], sa  # GP-Engineering's split tunnel
+    result = server.show("vpn-sessiondb", "ra-ikev2-ipsec", json=True)
+    assert result.returncode == 0, result.stderr
+    (session,) = json.loads(result.stdout)["sessions"]
+    assert (session["group_policy"], session["assigned_ip"]) == ("GP-Engineering", "198.19.0.230"), session
+    log = server.log()
+    assert "AAA group policy for user alice is being set to GP-Engineering" in log, tail(log)
+    assert "Group <GP-Engineering> User <alice>" in log, tail(log)
+    assert "Class" in radius.log() and "Session-Timeout" in radius.log(), tail(radius.log())
+    pinged = ping(topology.clients[0])
+    assert pinged.returncode == 0, pinged.stdout
     assert_healthy(server, SECRETS)

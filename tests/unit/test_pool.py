@@ -167,6 +167,20 @@ class PoolSetMachine(RuleBasedStateMachine):
         self.owners[address] = owner
         return address
 
+    @rule(target=leased, last=st.integers(0, 4), network=st.sampled_from(["10.0.0", "10.0.1"]))
+    def claim(self, last: int, network: str) -> A | None:
+        """A AAA-assigned address (Framed-IP-Address): taken only when a
+        pool holds it and nobody has it."""
+        self.counter += 1
+        owner, address = f"s{self.counter}", A(f"{network}.{last}")
+        in_a_pool = (network == "10.0.0" and 1 <= last <= 3) or (network == "10.0.1" and 1 <= last <= 2)
+        expected = in_a_pool and address not in self.owners
+        assert (self.pools.claim(owner, address) is not None) is expected
+        if not expected:
+            return None
+        self.owners[address] = owner
+        return address
+
     @rule(address=leased)
     def release(self, address: A | None) -> None:
         if address is None:
@@ -174,6 +188,10 @@ class PoolSetMachine(RuleBasedStateMachine):
         expected = address in self.owners
         assert self.pools.release(address) is expected
         self.owners.pop(address, None)
+
+    @invariant()
+    def free_counts_add_up(self) -> None:
+        assert self.pools.free_count == 5 - len(self.owners)
 
     @invariant()
     def one_owner_each(self) -> None:

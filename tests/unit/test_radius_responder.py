@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ikev2d.aaa.authorization import Authorization
 from ikev2d.aaa.local import LocalUserDatabase
 from ikev2d.aaa.radius.messages import (
     AccessAnswer,
@@ -50,6 +51,7 @@ class MiniRadius:
         self.sessions: dict[bytes, EapServer] = {}
         self.requests: list[AccessRequest] = []
         self.down = False
+        self.authorization = Authorization()  # what an Access-Accept assigns
 
     def __call__(self, request: AccessRequest) -> RadiusResult:
         self.requests.append(request)
@@ -57,7 +59,8 @@ class MiniRadius:
             return RadiusUnreachable(request.group, f"{RADIUS_HOST}:1812: no answer after 4 transmissions")
         if request.password is not None:
             ok = self.users.password(request.username) == request.password
-            return AccessAnswer(AccessCode.ACCEPT if ok else AccessCode.REJECT, 0, RADIUS_HOST)
+            return AccessAnswer(AccessCode.ACCEPT if ok else AccessCode.REJECT, 0, RADIUS_HOST,
+                                authorization=self.authorization if ok else Authorization())
         assert request.eap_message is not None
         if request.state is None:
             first_id = EapPacket.parse(request.eap_message).identifier
@@ -73,7 +76,8 @@ class MiniRadius:
         if not outcome.finished:
             return AccessAnswer(AccessCode.CHALLENGE, 0, RADIUS_HOST, eap_message=outcome.message, state=state)
         code = AccessCode.ACCEPT if outcome.success else AccessCode.REJECT
-        return AccessAnswer(code, 0, RADIUS_HOST, eap_message=outcome.message, msk=outcome.msk)
+        return AccessAnswer(code, 0, RADIUS_HOST, eap_message=outcome.message, msk=outcome.msk,
+                            authorization=self.authorization if outcome.success else Authorization())
 
 
 class Harness:
@@ -118,8 +122,11 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pki")
 
 
-def make_harness(tmp_path: Path, pki_dir: Path, eap_methods: list[str], accounting: bool = False) -> Harness:
+def make_harness(tmp_path: Path, pki_dir: Path, eap_methods: list[str], accounting: bool = False,
+                 edit: Callable[[dict], None] | None = None) -> Harness:
     cfg = yaml.safe_load((ROOT / "config" / "ikev2d.yaml").read_text())
+    if edit is not None:
+        edit(cfg)
     for ident in cfg["objects"]["identity_certificates"]:
         ident["store"] = str(pki_dir)
     cfg["objects"]["radius_server_groups"] = [

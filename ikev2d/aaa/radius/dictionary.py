@@ -1,7 +1,8 @@
 """The RADIUS attributes ikev2d sends and reads, as a pyrad dictionary.
 
-Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3579 and the
-two Microsoft MPPE key attributes of RFC 2548), in the FreeRADIUS dictionary
+Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3579, the
+two Microsoft MPPE key attributes of RFC 2548 and Cisco's Group-Policy,
+vendor 3076 attribute 25), in the FreeRADIUS dictionary
 format pyrad reads. Kept in the code rather than a data file so an installed
 package can never lose it.
 """
@@ -53,6 +54,11 @@ BEGIN-VENDOR Microsoft
 ATTRIBUTE   MS-MPPE-Send-Key        16  octets  encrypt=2
 ATTRIBUTE   MS-MPPE-Recv-Key        17  octets  encrypt=2
 END-VENDOR  Microsoft
+
+VENDOR      Cisco-VPN3000           3076
+BEGIN-VENDOR Cisco-VPN3000
+ATTRIBUTE   ASA-Group-Policy        25  string
+END-VENDOR  Cisco-VPN3000
 """
 
 

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from ..authorization import NONE, Authorization
+
 
 @dataclass(frozen=True)
 class NasContext:
@@ -66,6 +68,7 @@ class AccessAnswer:
     msk: bytes | None = field(default=None, repr=False)
     reply_message: str | None = None
     classes: tuple[bytes, ...] = ()  # Class attributes, echoed in accounting (RFC 2865 §5.25)
+    authorization: Authorization = NONE  # what an Access-Accept assigns
 
 
 @dataclass(frozen=True)

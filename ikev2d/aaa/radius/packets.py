@@ -7,7 +7,11 @@ says which attributes a remote-access headend sends and what it reads back.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 from pyrad import packet as rp
+
+from ..authorization import NONE, Authorization, group_policy_from_class
 
 from .messages import (
     AccessAnswer,
@@ -90,7 +94,46 @@ def read_access_reply(reply: rp.Packet, server: int, host: str) -> AccessAnswer:
         msk=_msk(reply) if code is AccessCode.ACCEPT else None,
         reply_message=" ".join(_text(v) for v in reply.get("Reply-Message", [])) or None,
         classes=tuple(reply.get("Class", [])),
+        authorization=_authorization(reply) if code is AccessCode.ACCEPT else NONE,
     )
+
+
+def _authorization(reply: rp.Packet) -> Authorization:
+    """What an Access-Accept assigns (docs/ftd-behaviour.md, "RADIUS
+    authorization"). Cisco's Group-Policy attribute, the ASA's recommended
+    one, comes before Class; a value that does not decode is ignored, as
+    if the server had not sent it."""
+    group_policy = _decoded(reply, "ASA-Group-Policy")
+    if isinstance(group_policy, (str, bytes)):
+        group_policy = _text(group_policy).strip() or None
+    else:
+        group_policy = None
+    framed = _decoded(reply, "Framed-IP-Address")
+    try:
+        framed_ip = IPv4Address(framed) if isinstance(framed, (str, bytes)) else None
+    except ValueError:
+        framed_ip = None
+    if framed_ip is not None and (framed_ip.is_unspecified or framed_ip == IPv4Address("255.255.255.255")
+                                  or framed_ip == IPv4Address("255.255.255.254")):
+        # RFC 2865 §5.8: 0xFFFFFFFF "let the user pick", 0xFFFFFFFE "the NAS
+        # picks": both mean an address from the pool here
+        framed_ip = None
+    session = _decoded(reply, "Session-Timeout")
+    idle = _decoded(reply, "Idle-Timeout")
+    return Authorization(
+        group_policy=group_policy or group_policy_from_class([bytes(v) for v in reply.get("Class", [])]),
+        framed_ip=framed_ip,
+        session_timeout=session if isinstance(session, int) and session > 0 else None,
+        idle_timeout=idle if isinstance(idle, int) and idle > 0 else None,
+    )
+
+
+def _decoded(reply: rp.Packet, name: str) -> object:
+    try:
+        values = reply.get(name, [])
+    except Exception:  # pyrad decodes on access: a malformed value raises whatever its decoder does
+        return None
+    return values[0] if values else None
 
 
 def _msk(reply: rp.Packet) -> bytes | None:
