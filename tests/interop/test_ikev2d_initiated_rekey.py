@@ -72,8 +72,8 @@ def _assert_rekeyed_by_us(server: Ikev2d, alice: Charon, old_spi_in: str, old_sp
     """The client answered our CREATE_CHILD_SA and got our Delete of the old
     pair; each side holds the new pair only."""
     assert _wait(lambda: "received DELETE for ESP CHILD_SA" in alice.log(), 30), tail(alice.log())
-    assert_in_log(alice.log(), ["parsed CREATE_CHILD_SA request 0", "N(REKEY_SA)",
-                                "generating CREATE_CHILD_SA response 0", "received DELETE for ESP CHILD_SA"])
+    assert_in_log(alice.log(), ["parsed CREATE_CHILD_SA request", "N(REKEY_SA)",
+                                "generating CREATE_CHILD_SA response", "received DELETE for ESP CHILD_SA"])
     assert "generating CREATE_CHILD_SA request" not in alice.log(), "the client rekeyed, not ikev2d"
     assert _wait(lambda: len(_installed(alice)) == 1 and _installed(alice)[0].spi_in != old_spi_in, 10), \
         alice.list_sas()
@@ -116,7 +116,7 @@ def test_a_lifetime_in_seconds_is_rekeyed_by_ikev2d(ikev2d_server: StartIkev2d, 
     assert_initiated(alice.initiate(timeout=10), alice)
     [old] = assert_connected(alice).children
     started = time.monotonic()
-    assert _wait(lambda: "parsed CREATE_CHILD_SA request 0" in alice.log(), 130), tail(alice.log())
+    assert _wait(lambda: "parsed CREATE_CHILD_SA request" in alice.log(), 130), tail(alice.log())
     assert time.monotonic() - started > 90, "rekeyed long before the soft lifetime"
     _assert_rekeyed_by_us(server, alice, old.spi_in, old.spi_out)
     assert _ping(alice.ns, 3) == (3, 3)
