@@ -162,13 +162,13 @@ class Responder:
         return effects + self.delete_ike_sa(sa, "Data plane failure", now)
 
     def child_sa_expired(self, spi_in: int, hard: bool, now: float) -> list[Effect]:
-        """A Child SA lifetime ran out (the data plane counts them). Soft: the
-        client rekeys (it is the initiator, and clients rekey well before our
-        lifetimes); hard: the SA goes, and the client is told."""
+        """A Child SA lifetime ran out (the data plane counts them). Soft: we
+        rekey it (tasks/child_rekey.py); hard: the SA goes, and the client is
+        told, whether or not the rekey worked."""
         sa = self._sa_of_child(spi_in)
-        if sa is None or not hard:
+        if sa is None:
             return []
-        effects = sa.delete_child(spi_in, now)
+        effects = sa.delete_child(spi_in, now) if hard else sa.rekey_child(spi_in, now)
         self._book(sa)
         return effects
 

@@ -41,6 +41,8 @@ def format_event(e: ev.Event) -> str:
             return f"{_where(e)} Username:{u} Child SA up, SPI in 0x{i:08x} out 0x{o:08x} ({p})"
         case ev.ChildSaDeleted(username=u, spi_in=i, spi_out=o):
             return f"{_where(e)} Username:{u} Child SA deleted, SPI in 0x{i:08x} out 0x{o:08x}"
+        case ev.ChildSaRekeyed(username=u, old_spi_in=old, spi_in=i, spi_out=o):
+            return f"{_where(e)} Username:{u} Child SA rekeyed, SPI in 0x{old:08x} replaced by in 0x{i:08x} out 0x{o:08x}"
         case ev.IkeSaDeleted(username=u, reason=r, duration=d):
             return f"{_where(e)} Username:{u} IKEv2 SA DOWN. Reason: {r} (after {d:.0f} s)"
     fields = ", ".join(f"{f.name}={getattr(e, f.name)!r}" for f in dataclasses.fields(e))

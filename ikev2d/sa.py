@@ -8,6 +8,7 @@ lives in `tasks/`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Callable
 from .aaa.authorization import NONE as NO_AUTHORIZATION, Authorization
 from .aaa.radius.accounting import stop_record
 from .aaa.radius.messages import AccountingRecord, RadiusResult
-from .crypto.jobs import JobResult
+from .crypto.jobs import Job, JobResult
 from .crypto.keymat import IkeKeys
 from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
 from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAccounting, SendDatagram
@@ -29,6 +30,7 @@ from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOther
                        SessionDirectory, State)
 from .conf.model import GroupPolicy
 from .settings import ProfileSettings, ResponderSettings
+from .tasks.child_rekey import ChildRekey
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
 from .tasks.informational import ChildDelete, IkeDelete, informational, liveness_check
@@ -41,6 +43,9 @@ from .wire.payloads import (SA, Notify, Payload, TSi, TSr)
 
 Address = tuple[str, int]
 log = logging.getLogger("ikev2d.sa")
+
+# what resumes a request of ours once its job is done: (result, now, effects)
+OwnJobDone = Callable[[JobResult, float, list[Effect]], None]
 
 
 # how long the adapter has to answer a ReadActivity before we ask again
@@ -121,6 +126,13 @@ class IkeSa:
                                  born_of_rekey=self.predecessor is not None)
         # IKE_AUTH's own state lives in its task, for as long as it runs
         self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
+        # our Child rekeys under way, by the old SA's inbound SPI, and those
+        # to try again later (a TEMPORARY_FAILURE): when, and the attempt
+        self.child_rekeys: dict[int, ChildRekey] = {}
+        self.rekey_retries: dict[int, tuple[float, int]] = {}
+        # jobs our own requests wait for (a KE before we send one): by number
+        self._own_jobs: dict[int, OwnJobDone] = {}
+        self._own_job_numbers = itertools.count(1)
         self.last_activity = self.created
 
     # -- lifecycle ----------------------------------------------------------
@@ -288,6 +300,16 @@ class IkeSa:
         """End one Child SA from our side, telling the client (ChildDelete)."""
         return ChildDelete(self, spi_in).start(now)
 
+    def rekey_child(self, spi_in: int, now: float, attempt: int = 1) -> list[Effect]:
+        """Rekey one Child SA from our side, its soft lifetime over (ChildRekey)."""
+        return ChildRekey(self, spi_in, attempt).start(now)
+
+    def compute(self, job: Job, done: OwnJobDone) -> Effect:
+        """A job a request of ours needs first; `done` resumes it."""
+        number = next(self._own_job_numbers)
+        self._own_jobs[number] = done
+        return Compute(("sa", self.spi_r, "own", number), job)
+
     def tick(self, now: float) -> list[Effect]:
         """Retransmit what we asked, detect dead peers, expire."""
         due = self.tasks.due(now)
@@ -301,15 +323,19 @@ class IkeSa:
             return gone
         if due:
             return self._sent(due)
+        effects: list[Effect] = []
+        for spi_in, (when, attempt) in list(self.rekey_retries.items()):
+            if now >= when:
+                del self.rekey_retries[spi_in]
+                effects += self.rekey_child(spi_in, now, attempt)
         connect_deadline = self.connect_deadline
         if connect_deadline is not None and now >= connect_deadline:
-            return self.initiate_delete(now, MAX_CONNECT_TIME)
+            return effects + self.initiate_delete(now, MAX_CONNECT_TIME)
         lifetime_deadline = self.lifetime_deadline
         if lifetime_deadline is not None and now >= lifetime_deadline:
             # a client that never rekeys: the SA goes, as its keys may not
             # live longer than the policy says (RFC 7296 §2.8)
-            return self.initiate_delete(now, IKE_LIFETIME_EXPIRED)
-        effects: list[Effect] = []
+            return effects + self.initiate_delete(now, IKE_LIFETIME_EXPIRED)
         idle_check = self._idle_check_due()
         if idle_check is not None and now >= idle_check:
             self.activity_asked_at = now
@@ -323,6 +349,13 @@ class IkeSa:
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
         if self.state is State.DELETED:
             return []
+        if token[2] == "own":
+            done = self._own_jobs.pop(token[3], None)
+            if done is None or isinstance(result, RadiusResult):
+                return []
+            resumed: list[Effect] = []
+            done(result, now, resumed)
+            return resumed
         waiting = self.tasks.resume(token[2])
         if waiting is None:
             return []
@@ -351,9 +384,11 @@ class IkeSa:
                                   shared_secret)
 
     def new_child_spi(self) -> int:
+        pending = {rekey.new_spi for rekey in self.child_rekeys.values()}
         while True:
             spi = int.from_bytes(self.random(4), "big")
-            if spi >= 256 and not self.spi_in_use(spi):  # 1..255 are reserved by IANA
+            # 1..255 are reserved by IANA; a rekey of ours holds its SPI before it is installed
+            if spi >= 256 and not self.spi_in_use(spi) and spi not in pending:
                 return spi
 
     # -- INFORMATIONAL and CREATE_CHILD_SA ----------------------------------
@@ -464,7 +499,8 @@ class IkeSa:
             times.append(flight)
         elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
-        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline):
+        retries = [when for when, _attempt in self.rekey_retries.values()]
+        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline, *retries):
             if due is not None:
                 times.append(due)
         if self.delete_after is not None:

@@ -44,6 +44,12 @@ class ChildSa:
     suite: EspSuite
     created: float
     replaced_by: int | None = None  # our inbound SPI of the Child SA that rekeyed it (RFC 7296 §2.8)
+    # the selectors as answered, TSi the client's side and TSr ours: what a
+    # rekey of ours asks for again (RFC 7296 §2.9.2)
+    selectors: tuple[TSi, TSr] | None = None
+    # the lower nonce of the CREATE_CHILD_SA that made it: which of two
+    # colliding rekeys survives (RFC 7296 §2.8.1); empty from IKE_AUTH
+    lowest_nonce: bytes = b""
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .aaa.radius.accounting import session_counters
 from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
 from .core import Responder
-from .crypto.jobs import DhJob, Job, SignJob
+from .crypto.jobs import DhJob, DhKeyGenJob, Job, SignJob
 from .effects import (Compute, Effect, Emit, InstallChildSa, ReadActivity, RemoveChildSa, SendAccounting,
                       SendDatagram)
 from .events import AccountingSucceeded, Event, MessageDropped
@@ -159,7 +159,7 @@ class Transport:
                                   self.dataplane.name, spec.spi_in, exc)
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
-                case Compute(token=token, job=DhJob() | SignJob() as job):
+                case Compute(token=token, job=DhJob() | DhKeyGenJob() | SignJob() as job):
                     self._spawn(self._compute(token, job))
                 case SendAccounting():
                     self._account(effect)

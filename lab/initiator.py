@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import get_dh_group
-from ikev2d.crypto.keymat import derive_ike_keys, derive_rekeyed_ike_keys
+from ikev2d.crypto.keymat import ChildKeys, derive_child_keys, derive_ike_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.mschapv2_crypto import (eap_mschapv2_msk, generate_authenticator_response, generate_nt_response,
                                         nt_password_hash)
@@ -109,6 +109,15 @@ class Initiator:
         self.child_shared_secret: bytes | None = None
         self.requests_answered = 0
         self.peer_requests: list[bytes] = []  # requests the responder sent along with an answer
+        # a CREATE_CHILD_SA of the responder's (its rekey of our Child SA):
+        # refused with these notifies first, one per request, then answered;
+        # `answer_pfs_group` demands a KE in that group (INVALID_KE_PAYLOAD)
+        self.child_rekey_refusals: list[Notify] = []
+        self.answer_pfs_group: int | None = None
+        self.answer_nonce: bytes | None = None  # the Nr of our next answer (collision tests)
+        self.child_keys: ChildKeys | None = None  # of the last rekey the responder initiated
+        self.peer_deleted_esp: list[int] = []  # SPIs in the responder's Child Deletes
+        self.peer_child_spis: set[int] = set()  # the responder's inbound SPIs we have known
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -353,14 +362,15 @@ class Initiator:
             *[Transform(TransformType.DH, g) for g in pfs_groups],
             Transform(TransformType.ESN, 0)])
 
-    def rekey_child(self, pfs_groups: Sequence[int] = (), ke_group: int | None = None) -> tuple[int, int]:
+    def rekey_child(self, pfs_groups: Sequence[int] = (), ke_group: int | None = None, delete_old: bool = True,
+                    nonce: bytes | None = None) -> tuple[int, int]:
         """Rekey the Child SA, then delete the old one; returns the new
         (our inbound SPI, the responder's inbound SPI). With `pfs_groups`
         the proposal offers them and a KE in `ke_group` (the first by
         default) goes along (RFC 7296 §1.3.1); the DH secret is kept in
         `child_shared_secret`, the nonces in `child_nonces`."""
         new_spi = int.from_bytes(self.random(4), "big") | 0x100
-        nonce = self.random(32)
+        nonce = nonce or self.random(32)
         payloads: list[Payload] = [
             Notify(NotifyType.REKEY_SA, protocol=ProtocolId.ESP, spi=self.esp_spi.to_bytes(4, "big")),
             SA([self._esp_proposal(new_spi, pfs_groups)]), Nonce(nonce)]
@@ -376,6 +386,11 @@ class Initiator:
         self.child_shared_secret = private.exchange(ke_r.data) if private is not None and ke_r else None
         responder_spi = int.from_bytes(_require(answer, SA, "Child SA rekey response").proposals[0].spi, "big")
         old = self.esp_spi
+        self.peer_child_spis.add(self.result.esp_spi_out)
+        if not delete_old:  # a collision (RFC 7296 §2.8.1) is the caller's to resolve
+            self.esp_spi = new_spi
+            self.result.esp_spi_in, self.result.esp_spi_out = new_spi, responder_spi
+            return new_spi, responder_spi
         gone = self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.ESP, [old.to_bytes(4, "big")])])
         self.deleted_child_answer = [d for d in gone.payloads if isinstance(d, Delete)]
         self.esp_spi = new_spi
@@ -413,10 +428,58 @@ class Initiator:
         payloads: list[Payload] = []
         if any(isinstance(p, Delete) and p.protocol == ProtocolId.IKE for p in request.payloads):
             self.deleted_by_peer = True
+        for delete in request.get_all(Delete):
+            if delete.protocol == ProtocolId.ESP:
+                self.peer_deleted_esp += [int.from_bytes(spi, "big") for spi in delete.spis]
+        if header.exchange == ExchangeType.CREATE_CHILD_SA:
+            payloads = self._answer_child_rekey(request)
         self.requests_answered += 1
         return protect_fragments(self.spi_i, self.spi_r, header.exchange, header.message_id, payloads, self.sk,
                                  fragment_size=0, overhead=28, is_response=True, is_initiator=True,
                                  random=self.random)
+
+    def _answer_child_rekey(self, request: Message) -> list[Payload]:
+        """The responder rekeys our Child SA (RFC 7296 §1.3.3): we answer as
+        the exchange's responder, so its keys come first (§2.17)."""
+        if self.child_rekey_refusals:
+            return [self.child_rekey_refusals.pop(0)]
+        rekey = request.notify(NotifyType.REKEY_SA)
+        offer, nonce, ke = request.get(SA), request.get(Nonce), request.get(KE)
+        tsi, tsr = request.get(TSi), request.get(TSr)
+        if rekey is None or offer is None or nonce is None or tsi is None or tsr is None:
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        if int.from_bytes(rekey.spi, "big") not in self.peer_child_spis | {self.result.esp_spi_out}:
+            return [Notify(NotifyType.CHILD_SA_NOT_FOUND, protocol=ProtocolId.ESP, spi=rekey.spi)]
+        chosen = next((p for p in offer.proposals
+                       if any(t.type == TransformType.ENCR and (t.id, t.key_length) == self.o.esp_encr
+                              for t in p.transforms)), None)
+        if chosen is None:
+            return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
+        if self.answer_pfs_group is not None and (ke is None or ke.group != self.answer_pfs_group):
+            return [Notify(NotifyType.INVALID_KE_PAYLOAD, data=self.answer_pfs_group.to_bytes(2, "big"))]
+        transforms = [next(t for t in chosen.transforms if t.type == kind)
+                      for kind in (TransformType.ENCR, TransformType.INTEG, TransformType.DH, TransformType.ESN)
+                      if any(t.type == kind for t in chosen.transforms)]
+        new_spi = int.from_bytes(self.random(4), "big") | 0x100
+        nonce_r = self.answer_nonce or self.random(32)
+        self.answer_nonce = None
+        reply: list[Payload] = [SA([Proposal(chosen.number, ProtocolId.ESP, new_spi.to_bytes(4, "big"), transforms)]),
+                                Nonce(nonce_r)]
+        shared = None
+        if ke is not None:
+            private = get_dh_group(ke.group).generate()
+            shared = private.exchange(ke.data)
+            reply.append(KE(ke.group, private.public_bytes))
+        encr = get_encr(*self.o.esp_encr)
+        integ_id = next((t.id for t in transforms if t.type == TransformType.INTEG), 0)
+        integ_size = get_integ(integ_id).key_size if integ_id else 0
+        self.child_keys = derive_child_keys(self.prf, self.keys.sk_d, nonce.data, nonce_r, encr.key_size, integ_size,
+                                            shared)
+        self.child_nonces, self.child_shared_secret = (nonce.data, nonce_r), shared
+        self.esp_spi = new_spi
+        self.result.esp_spi_in = new_spi
+        self.result.esp_spi_out = int.from_bytes(chosen.spi, "big")
+        return reply + [TSi(tsi.selectors), TSr(tsr.selectors)]
 
     # -- teardown -------------------------------------------------------------------
 

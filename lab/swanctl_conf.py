@@ -117,6 +117,8 @@ class ClientConfig:
     # ESP in UDP 4500 even without NAT; "no" sends plain ESP (only with the
     # kernel's ESP: kernel-libipsec always encapsulates)
     encap: bool = True
+    # the Child SA's own rekey_time (e.g. "2h"); empty: strongSwan's default (1h)
+    child_rekey_time: str = ""
 
     def __post_init__(self) -> None:
         if self.eap not in EAP_METHODS:
@@ -168,7 +170,7 @@ connections {{
     children {{
       {c.name} {{
         remote_ts = {c.remote_ts}
-        esp_proposals = {c.esp_proposals}
+        esp_proposals = {c.esp_proposals}{f"{chr(10)}        rekey_time = {c.child_rekey_time}" if c.child_rekey_time else ""}
       }}
     }}
   }}

@@ -27,6 +27,10 @@ class DhPrivateKey(Protocol):
 
     def exchange(self, peer_public: bytes) -> bytes: ...
 
+    def private_value(self) -> bytes:
+        """The private key as `DhGroup.load_private` takes it back."""
+        ...
+
 
 class DhGroup(Protocol):
     group_id: DhId

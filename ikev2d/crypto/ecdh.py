@@ -29,6 +29,11 @@ class EcpKey:
         peer = self._group.parse_public(peer_public)
         return self._key.exchange(ec.ECDH(), peer)
 
+    def private_value(self) -> bytes:
+        """The scalar, for `load_private` in another process (a job)."""
+        size = (self._key.curve.key_size + 7) // 8
+        return self._key.private_numbers().private_value.to_bytes(size, "big")
+
     def __repr__(self) -> str:  # never show the scalar
         return f"EcpKey(group={self._group.group_id})"
 
@@ -89,6 +94,10 @@ class MontgomeryKey:
             return self._key.exchange(x448.X448PublicKey.from_public_bytes(peer_public))
         except ValueError:  # cryptography refuses the all-zero shared secret
             raise InvalidPublicValue(f"group {group.group_id}: low-order public value") from None
+
+    def private_value(self) -> bytes:
+        """The private bytes, for `load_private` in another process (a job)."""
+        return self._key.private_bytes_raw()
 
     def __repr__(self) -> str:
         return f"MontgomeryKey(group={self._group.group_id})"

@@ -89,6 +89,10 @@ class GmpyModpKey:
         z = gmpy2.powmod(gmpy2.mpz(y), self._x, self._group._p)
         return int(z).to_bytes(params.size, "big")
 
+    def private_value(self) -> bytes:
+        """The exponent, for `load_private` in another process (a job)."""
+        return int(self._x).to_bytes((int(self._x).bit_length() + 7) // 8 or 1, "big")
+
     def __repr__(self) -> str:  # never show the exponent
         return f"GmpyModpKey(group={self._group.group_id})"
 
@@ -132,6 +136,11 @@ class OpensslModpKey:
         except ValueError as exc:  # OpenSSL's own public-key check
             raise InvalidPublicValue(str(exc)) from None
         return z.rjust(params.size, b"\0")
+
+    def private_value(self) -> bytes:
+        """The exponent, for `load_private` in another process (a job)."""
+        x = self._key.private_numbers().x
+        return x.to_bytes((x.bit_length() + 7) // 8 or 1, "big")
 
     def __repr__(self) -> str:
         return f"OpensslModpKey(group={self._group.group_id})"

@@ -22,15 +22,36 @@ from .errors import CryptoError
 
 @dataclass(frozen=True)
 class DhJob:
+    """g^ir from the peer's KE data, with a fresh key of ours, or with the
+    one a `DhKeyGenJob` made (`private`: when we sent our KE first, as the
+    initiator of an exchange does)."""
+
     group_id: int
     peer_public: bytes
     backend: str = "auto"
+    private: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
 class DhResult:
     public: bytes
     shared: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DhKeyGenJob:
+    """A key pair for a KE payload we send before the peer's is known (a
+    CREATE_CHILD_SA request of ours): the costly part of a DH, off the loop."""
+
+    group_id: int
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
+class DhKeyPair:
+    group_id: int
+    public: bytes
+    private: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,8 +75,8 @@ class JobFailed:
     local: bool = False
 
 
-Job = Union[DhJob, SignJob]
-JobResult = Union[DhResult, SignResult, JobFailed]
+Job = Union[DhJob, DhKeyGenJob, SignJob]
+JobResult = Union[DhResult, DhKeyPair, SignResult, JobFailed]
 
 
 class CryptoWorker:
@@ -69,8 +90,12 @@ class CryptoWorker:
         Access-Request is a network round trip, never a worker's job)."""
         try:
             if isinstance(job, DhJob):
-                private = get_dh_group(job.group_id, job.backend).generate()
+                group = get_dh_group(job.group_id, job.backend)
+                private = group.load_private(job.private) if job.private else group.generate()
                 return DhResult(private.public_bytes, private.exchange(job.peer_public))
+            if isinstance(job, DhKeyGenJob):
+                pair = get_dh_group(job.group_id, job.backend).generate()
+                return DhKeyPair(job.group_id, pair.public_bytes, pair.private_value())
             if isinstance(job, SignJob):
                 key = self.signing_keys.get(job.key_name)
                 if key is None:
@@ -79,7 +104,7 @@ class CryptoWorker:
                 return SignResult(int(method), data)
         except CryptoError as exc:
             return JobFailed(str(exc))
-        raise TypeError(f"a crypto worker runs DhJob and SignJob, not {type(job).__name__}")
+        raise TypeError(f"a crypto worker runs DhJob, DhKeyGenJob and SignJob, not {type(job).__name__}")
 
 
 def load_signing_key(name: str, pem: bytes) -> PrivateKey:

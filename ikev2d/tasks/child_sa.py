@@ -5,9 +5,9 @@ from this exchange's nonces, and the spec the data plane installs."""
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
 import logging
-from typing import TYPE_CHECKING
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING, Sequence
 
 from esp.spec import ChildSaSpec, EspAlgorithms
 
@@ -22,7 +22,8 @@ from ..settings import protected_ranges
 from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
 from .config_payload import application_version, build_reply, requested_ipv4
-from .proposals import IN_IKE_AUTH, Pfs, select_esp
+from ..conf.model import IpsecProposal
+from .proposals import IN_IKE_AUTH, EspSuite, Pfs, select_esp
 from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_address, narrow_to_ranges,
                                 network_count, selectors_to_networks)
 
@@ -132,21 +133,36 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
         return Notify(NotifyType.TS_UNACCEPTABLE)
     spi_in = sa.new_child_spi()
     spi_out = int.from_bytes(proposal.spi, "big")
+    # the client initiated this exchange: its keys protect what it sends, our inbound
+    child = install_child_sa(sa, suite, ours, spi_in, spi_out, nonce_i, nonce_r, local_networks, remote_networks,
+                             now, effects, shared_secret, we_initiated=False)
+    child.selectors = (TSi(tsi), TSr(tsr))
+    reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
+    return SA([reply]), TSi(tsi), TSr(tsr), child
+
+
+def install_child_sa(sa: "IkeSa", suite: EspSuite, ours: IpsecProposal, spi_in: int, spi_out: int, nonce_i: bytes,
+                     nonce_r: bytes, local_networks: Sequence[IPv4Network], remote_networks: Sequence[IPv4Network],
+                     now: float, effects: list[Effect], shared_secret: bytes | None,
+                     we_initiated: bool) -> ChildSa:
+    """Derive a negotiated Child SA's keys (RFC 7296 §2.17: those of the
+    exchange's initiator come first), add it to `sa` and install it."""
     encr = get_encr(suite.encr_id, suite.encr_bits)
     integ = get_integ(suite.integ_id) if not suite.is_aead else None
     integ_key_size = integ.key_size if integ else 0
     keys = derive_child_keys(sa.prf, sa.keys.sk_d, nonce_i, nonce_r, encr.key_size, integ_key_size, shared_secret)
+    mine, theirs = ((keys.encr_i, keys.integ_i), (keys.encr_r, keys.integ_r)) if we_initiated else \
+        ((keys.encr_r, keys.integ_r), (keys.encr_i, keys.integ_i))
     nat = sa.nat_peer or sa.nat_local
     spec = ChildSaSpec(
         ike_sa_id=sa.name, spi_in=spi_in, spi_out=spi_out,
         algorithms=EspAlgorithms(suite.encr_id, suite.encr_bits, suite.integ_id, encr.key_size, integ_key_size,
                                  encr.icv_size if suite.is_aead else (integ.icv_size if integ else 0)),
-        # the initiator's keys protect what it sends: our inbound
-        encr_key_in=keys.encr_i, integ_key_in=keys.integ_i,
-        encr_key_out=keys.encr_r, integ_key_out=keys.integ_r,
+        encr_key_in=theirs[0], integ_key_in=theirs[1],
+        encr_key_out=mine[0], integ_key_out=mine[1],
         local_address=sa.local[0], remote_address=sa.remote[0],
         encap_local_port=sa.local[1] if nat else None, encap_remote_port=sa.remote[1] if nat else None,
-        local_selectors=local_networks, remote_selectors=remote_networks,
+        local_selectors=tuple(local_networks), remote_selectors=tuple(remote_networks),
         lifetime_seconds=ours.lifetime_seconds, lifetime_kilobytes=ours.lifetime_kilobytes,
         username=sa.username,
     )
@@ -155,5 +171,4 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     effects.append(InstallChildSa(spec))
     effects.append(Emit(ChildSaCreated(sa.name, sa.local, sa.remote, sa.username, spi_in, spi_out,
                                        suite.describe())))
-    reply = Proposal(proposal.number, ProtocolId.ESP, spi_in.to_bytes(4, "big"), suite.transforms())
-    return SA([reply]), TSi(tsi), TSr(tsr), child
+    return child

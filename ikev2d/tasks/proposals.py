@@ -200,3 +200,22 @@ def ike_lifetime(suite: IkeSuite, policies: Sequence[IkePolicy]) -> int:
                 and suite.dh_id in p.dh_groups and (suite.is_aead or suite.integ_id in p.integrity)):
             return p.lifetime_seconds
     return IKE_LIFETIME_DEFAULT
+
+
+def esp_offer(proposals: Sequence[IpsecProposal], spi: int, dh_group: int = 0) -> list[Proposal]:
+    """Our IPsec proposals as a CREATE_CHILD_SA request of ours offers them
+    (the inverse of `select_esp`): AEAD ciphers in a proposal of their own,
+    without integrity (RFC 7296 §3.3), the PFS group if any, no ESN."""
+    spi_bytes = spi.to_bytes(4, "big")
+    out: list[Proposal] = []
+    dh = [Transform(TransformType.DH, dh_group)] if dh_group else []
+    esn = [Transform(TransformType.ESN, EsnId.NO_ESN)]
+    for ours in proposals:
+        aead = [Transform(TransformType.ENCR, e, bits) for e, bits in ours.encryption if e in AEAD_CIPHERS]
+        other = [Transform(TransformType.ENCR, e, bits) for e, bits in ours.encryption if e not in AEAD_CIPHERS]
+        if aead:
+            out.append(Proposal(len(out) + 1, ProtocolId.ESP, spi_bytes, aead + dh + esn))
+        if other and ours.integrity:
+            integ = [Transform(TransformType.INTEG, i) for i in ours.integrity]
+            out.append(Proposal(len(out) + 1, ProtocolId.ESP, spi_bytes, other + integ + dh + esn))
+    return out

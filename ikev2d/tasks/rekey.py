@@ -112,6 +112,7 @@ def _new_child(sa: "IkeSa", offer: SA, tsi: TSi, tsr: TSr, address: IPv4Address,
     if isinstance(negotiated, Notify):
         return [negotiated]
     reply, tsi_out, tsr_out, child = negotiated
+    child.lowest_nonce = min(nonce_i, nonce_r)  # for a collision with a rekey of ours (§2.8.1)
     # the old pair stays until the initiator deletes it (§2.8)
     old.replaced_by = child.spec.spi_in
     effects.append(Emit(ChildSaRekeyed(sa.name, sa.local, sa.remote, sa.username, old.spec.spi_in,
