@@ -117,6 +117,10 @@ class ClientConfig:
     # ESP in UDP 4500 even without NAT; "no" sends plain ESP (only with the
     # kernel's ESP: kernel-libipsec always encapsulates)
     encap: bool = True
+    # RFC 4555, on by default in strongSwan as here
+    mobike: bool = True
+    # seconds between the client's liveness checks when idle (0: none)
+    dpd_delay: int = 0
 
     def __post_init__(self) -> None:
         if self.eap not in EAP_METHODS:
@@ -155,6 +159,8 @@ connections {{
     proposals = {c.proposals}
     fragmentation = yes
     encap = {"yes" if c.encap else "no"}
+    mobike = {"yes" if c.mobike else "no"}
+    dpd_delay = {c.dpd_delay}s
     vips = 0.0.0.0
     local {{
       auth = {c.eap}

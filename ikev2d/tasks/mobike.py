@@ -63,7 +63,8 @@ def is_mobike_request(message: Message) -> bool:
 
 _MOBIKE_NOTIFIES = frozenset({NotifyType.UPDATE_SA_ADDRESSES, NotifyType.COOKIE2, NotifyType.ADDITIONAL_IP4_ADDRESS,
                               NotifyType.ADDITIONAL_IP6_ADDRESS, NotifyType.NO_ADDITIONAL_ADDRESSES,
-                              NotifyType.NO_NATS_ALLOWED})
+                              NotifyType.NO_NATS_ALLOWED, NotifyType.NAT_DETECTION_SOURCE_IP,
+                              NotifyType.NAT_DETECTION_DESTINATION_IP})
 
 
 def informational(sa: "IkeSa", message: Message, local: Address, remote: Address,
@@ -79,7 +80,12 @@ def informational(sa: "IkeSa", message: Message, local: Address, remote: Address
     if cookie2 is not None:
         out.append(Notify(NotifyType.COOKIE2, data=cookie2.data))  # §3.5: echoed as it came
     if message.notify(NotifyType.UPDATE_SA_ADDRESSES) is None:
-        return out  # address lists alone (§3.6): nothing for a responder to do
+        # a liveness check with NAT-D (§3.8: the client asks whether its NAT
+        # mapping changed; our hashes of what we see tell it, and it then
+        # sends UPDATE_SA_ADDRESSES); address lists alone (§3.6): noted
+        if _nat_detected(sa, message, local, remote) is not None:
+            out += natd_notifies(sa.spi_i, sa.spi_r, local, remote)
+        return out
     no_nats = message.notify(NotifyType.NO_NATS_ALLOWED)
     if no_nats is not None and no_nats.data != _addresses_field(remote, local):
         effects.append(Emit(MessageDropped(sa.name, local, remote,
