@@ -45,15 +45,20 @@ class Expiry:
 
 
 ExpiryCallback = Callable[[Expiry], None]
+# ESP of a Child SA (our inbound SPI) authenticated from a new source address
+# and port: a hint for the IKE side to check, never a move by itself
+MappingCallback = Callable[[int, tuple[str, int]], None]
 
 
 class DataPlane(Protocol):
     name: str  # "kernel" | "userspace" | "none"
 
-    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
+               on_mapping: MappingCallback | None = None) -> None:
         """Called once before any install, with the bound UDP 4500 socket
         (the kernel back end sets UDP_ENCAP on it; the userspace back end
-        sends ESP through it) and where to report lifetime expiry."""
+        sends ESP through it), where to report lifetime expiry and where
+        ESP authenticated from a new source address is reported."""
 
     def install(self, spec: ChildSaSpec) -> None:
         """Install both directions (and policies/routes) or raise
@@ -61,6 +66,12 @@ class DataPlane(Protocol):
 
     def remove(self, spec: ChildSaSpec) -> None:
         """Remove both directions; removing an absent SA is not an error."""
+
+    def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
+        """The pair `old` (same SPIs and keys) now runs between `new`'s
+        addresses and ports: the peer moved (NAT rebinding, MOBIKE). Its
+        sequence numbers, replay window and counters carry on. Raises
+        DataPlaneError when the pair is not installed or cannot move."""
 
     def counters(self, spi_in: int) -> SaCounters | None: ...
 
@@ -82,7 +93,8 @@ class RecordingDataPlane:
         self.sas: dict[int, ChildSaSpec] = {}
         self.on_expiry: ExpiryCallback | None = None
 
-    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
+               on_mapping: MappingCallback | None = None) -> None:
         self.on_expiry = on_expiry
 
     def install(self, spec: ChildSaSpec) -> None:
@@ -90,6 +102,11 @@ class RecordingDataPlane:
 
     def remove(self, spec: ChildSaSpec) -> None:
         self.sas.pop(spec.spi_in, None)
+
+    def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
+        if old.spi_in not in self.sas:
+            raise DataPlaneError(f"Child SA 0x{old.spi_in:08x} is not installed")
+        self.sas[old.spi_in] = new
 
     def counters(self, spi_in: int) -> SaCounters | None:
         return SaCounters() if spi_in in self.sas else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Callable, TypeVar
 
-from .dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
+from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from .spec import ChildSaSpec
 from .xfrm import consts as c
 from .xfrm.algorithms import KernelAlg, UnsupportedAlgorithm, kernel_algs
@@ -146,6 +146,7 @@ class _Shared:
 
     refs: int
     route: Route | None = None
+    templates: tuple[Template, ...] = ()  # a policy's, as last put into the kernel
     owned: bool = True  # False: it was there before us, so we never delete it
 
 
@@ -178,6 +179,7 @@ class KernelDataPlane:
         self._routes: dict[Network, _Shared] = {}
         self._lock = threading.RLock()
         self._on_expiry: ExpiryCallback | None = None
+        self._on_mapping: MappingCallback | None = None
         self._expire_loop: asyncio.AbstractEventLoop | None = None
         self._expire_thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -197,7 +199,8 @@ class KernelDataPlane:
 
     # -- attach and expiry ----------------------------------------------------------
 
-    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
+               on_mapping: MappingCallback | None = None) -> None:
         """ESP in UDP on `nat_t_socket` goes to the kernel from now on; IKE
         (behind the non-ESP marker) still reaches the socket's reader."""
         try:
@@ -205,6 +208,7 @@ class KernelDataPlane:
         except OSError as exc:
             raise DataPlaneError(f"cannot set UDP_ENCAP_ESPINUDP on the 4500 socket: {describe(exc)}") from exc
         self._on_expiry = on_expiry
+        self._on_mapping = on_mapping
         self.start_expiry_listener()
 
     def start_expiry_listener(self) -> None:
@@ -299,16 +303,19 @@ class KernelDataPlane:
         else:
             self._reqids[key] = (reqid, users - 1)
 
-    def _add_states(self, r: _Installed, algs_in: tuple[KernelAlg, ...], algs_out: tuple[KernelAlg, ...]) -> None:
+    def _add_states(self, r: _Installed, algs_in: tuple[KernelAlg, ...], algs_out: tuple[KernelAlg, ...],
+                    replay: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)) -> None:
         s = r.spec
         local_port, remote_port = s.encap_local_port, s.encap_remote_port
         encap_in, encap_out = ((Encap(remote_port, local_port), Encap(local_port, remote_port))
                                if local_port is not None and remote_port is not None else (None, None))
         lifetime = self.lifetime(s)
         inbound = SaParams(src=s.remote_address, dst=s.local_address, spi=s.spi_in, reqid=r.reqid, algs=algs_in,
-                           encap=encap_in, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+                           encap=encap_in, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn,
+                           replay=replay[0])
         outbound = SaParams(src=s.local_address, dst=s.remote_address, spi=s.spi_out, reqid=r.reqid, algs=algs_out,
-                            encap=encap_out, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn)
+                            encap=encap_out, lifetime=lifetime, replay_window=self.replay_window, esn=s.algorithms.esn,
+                            replay=replay[1])
         for params in (inbound, outbound):
             add_sa(self._nl, params)
             r.sas.append((params.dst, params.spi, params.src))
@@ -330,8 +337,11 @@ class KernelDataPlane:
                     shared = self._policies.get(key)
                     if shared is None:
                         add_policy(self._nl, p)
-                        self._policies[key] = _Shared(refs=1)
+                        self._policies[key] = _Shared(refs=1, templates=p.templates)
                     else:
+                        if shared.templates != p.templates:  # the peer moved: the newest pair's endpoints
+                            add_policy(self._nl, p, update=True)
+                            shared.templates = p.templates
                         shared.refs += 1
                     r.policies.append(key)
 
@@ -393,6 +403,77 @@ class KernelDataPlane:
         if problems:
             raise DataPlaneError(f"removing Child SA 0x{spec.spi_in:08x}: " + "; ".join(problems))
         log.info("kernel: Child SA 0x%08x/0x%08x removed", spec.spi_in, spec.spi_out)
+
+    # -- the peer moved ----------------------------------------------------------------
+
+    def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
+        """Only the NAT port changed: UPDSA rewrites both states' encapsulation
+        in place (same SA ids). Addresses changed, or ESP in UDP came or went:
+        the ids change (the outbound SA is keyed by its destination), so each
+        state is read, deleted and added at the new addresses with its
+        sequence numbers, and the policies get the new tunnel endpoints."""
+        with self._lock:
+            record = self._installed.get(old.spi_in)
+            if record is None:
+                raise DataPlaneError(f"Child SA 0x{old.spi_in:08x} is not installed")
+            algs_in, algs_out = self._algs(new)
+            same_ids = (old.local_address, old.remote_address) == (new.local_address, new.remote_address)
+            try:
+                if same_ids and old.encap_remote_port is not None and new.encap_remote_port is not None:
+                    self._reencap(record, new, algs_in, algs_out)
+                    how = "encapsulation updated in place"
+                else:
+                    self._readd(record, new, algs_in, algs_out)
+                    how = "states re-added"
+            except OSError as exc:
+                raise DataPlaneError(f"cannot move Child SA 0x{old.spi_in:08x} to {new.remote_address}: "
+                                     f"{describe(exc)}") from exc
+        log.info("kernel: Child SA 0x%08x/0x%08x now to %s:%s (%s)", new.spi_in, new.spi_out, new.remote_address,
+                 new.encap_remote_port if new.encap_remote_port is not None else "ESP", how)
+
+    def _algs(self, spec: ChildSaSpec) -> tuple[tuple[KernelAlg, ...], tuple[KernelAlg, ...]]:
+        try:
+            return (tuple(kernel_algs(spec.algorithms.encr_id, spec.algorithms.integ_id, spec.encr_key_in,
+                                      spec.integ_key_in)),
+                    tuple(kernel_algs(spec.algorithms.encr_id, spec.algorithms.integ_id, spec.encr_key_out,
+                                      spec.integ_key_out)))
+        except UnsupportedAlgorithm as exc:
+            raise DataPlaneError(f"Child SA 0x{spec.spi_in:08x}: {exc}") from exc
+
+    def _reencap(self, r: _Installed, new: ChildSaSpec, algs_in: tuple[KernelAlg, ...],
+                 algs_out: tuple[KernelAlg, ...]) -> None:
+        assert new.encap_local_port is not None and new.encap_remote_port is not None
+        lifetime = self.lifetime(new)
+        for src, dst, spi, algs, encap in (
+                (new.remote_address, new.local_address, new.spi_in, algs_in,
+                 Encap(new.encap_remote_port, new.encap_local_port)),
+                (new.local_address, new.remote_address, new.spi_out, algs_out,
+                 Encap(new.encap_local_port, new.encap_remote_port))):
+            add_sa(self._nl, SaParams(src=src, dst=dst, spi=spi, reqid=r.reqid, algs=algs, encap=encap,
+                                      lifetime=lifetime, replay_window=self.replay_window,
+                                      esn=new.algorithms.esn), update=True)
+        r.spec = new
+
+    def _readd(self, r: _Installed, new: ChildSaSpec, algs_in: tuple[KernelAlg, ...],
+               algs_out: tuple[KernelAlg, ...]) -> None:
+        old = r.spec
+        inbound = get_sa(self._nl, old.local_address, old.spi_in, old.remote_address)
+        outbound = get_sa(self._nl, old.remote_address, old.spi_out, old.local_address)
+        replay = ((inbound.current.oseq, inbound.current.seq) if inbound else None,
+                  (outbound.current.oseq, outbound.current.seq) if outbound else None)
+        for dst, spi, src in r.sas:
+            delete_sa(self._nl, dst, spi, src)
+            self._by_sa.pop((dst, spi), None)
+        r.sas.clear()
+        self._drop_reqid(old)
+        r.spec, r.reqid = new, self._take_reqid(new)
+        self._add_states(r, algs_in, algs_out, replay)
+        # the policies stay (the traffic is the same); their templates name
+        # the new endpoints and reqid: shared ones are updated in place
+        keys, r.policies = r.policies, []
+        for key in keys:
+            self._policies[key].refs -= 1
+        self._add_policies(r)
 
     # -- counters -------------------------------------------------------------------
 

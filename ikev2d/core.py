@@ -21,6 +21,7 @@ from .iana import ExchangeType, NotifyType
 from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .sa_types import LifecycleChanged, RekeyedInto, SaChange
 from .settings import ResponderSettings
+from .tasks import peer_address
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
 from .timers import TimerQueue
@@ -169,6 +170,16 @@ class Responder:
         if sa is None:
             return []
         effects = sa.delete_child(spi_in, now) if hard else sa.rekey_child(spi_in, now)
+        self._book(sa)
+        return effects
+
+    def esp_source_changed(self, spi_in: int, remote: Address, now: float) -> list[Effect]:
+        """The data plane saw authentic ESP of a Child SA come from `remote`,
+        not where the SA sends: check the path with IKE (peer_address.probe)."""
+        sa = self._sa_of_child(spi_in)
+        if sa is None:
+            return []
+        effects = peer_address.probe(sa, remote, now)
         self._book(sa)
         return effects
 

@@ -36,6 +36,16 @@ class RemoveChildSa:
 
 
 @dataclass(frozen=True)
+class UpdateChildSa:
+    """A Child SA's peer moved (a new NAT mapping, RFC 7296 §2.23, or
+    MOBIKE's UPDATE_SA_ADDRESSES, RFC 4555 §3.5): the same keys and SPIs,
+    ESP now to `new`'s addresses and ports."""
+
+    old: ChildSaSpec
+    new: ChildSaSpec
+
+
+@dataclass(frozen=True)
 class Compute:
     """Run `job` off the event loop, then hand the result to
     `Responder.job_done(token, result, now)`. A RADIUS Access-Request is
@@ -75,4 +85,4 @@ class ReadActivity:
     child_spis: tuple[int, ...]
 
 
-Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, Compute, SendAccounting, Emit, ReadActivity]
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, UpdateChildSa, Compute, SendAccounting, Emit, ReadActivity]

@@ -153,3 +153,16 @@ class IkeSaRekeyed(Event):
     username: str
     new_ike_sa_id: str
     proposal: str
+
+
+@dataclass(frozen=True)
+class PeerAddressChanged(Event):
+    """The IKE SA and its Child SAs now talk to `remote` (and from `local`):
+    a NAT mapping that changed (RFC 7296 §2.23) or a MOBIKE address update
+    (RFC 4555). The FTD has no syslog message for it that we know of, so it
+    is a line of ikev2d's own log."""
+
+    username: str
+    old_local: Address
+    old_remote: Address
+    why: str  # "NAT mapping changed" | "MOBIKE UPDATE_SA_ADDRESSES"

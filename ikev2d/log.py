@@ -45,6 +45,9 @@ def format_event(e: ev.Event) -> str:
             return f"{_where(e)} Username:{u} Child SA rekeyed, SPI in 0x{old:08x} replaced by in 0x{i:08x} out 0x{o:08x}"
         case ev.IkeSaDeleted(username=u, reason=r, duration=d):
             return f"{_where(e)} Username:{u} IKEv2 SA DOWN. Reason: {r} (after {d:.0f} s)"
+        case ev.PeerAddressChanged(username=u, old_local=ol, old_remote=orr, why=w):
+            return (f"{_where(e)} Username:{u or 'Unknown'} peer moved from {orr[0]}:{orr[1]} "
+                    f"(local {ol[0]}:{ol[1]}): {w}; the IKE SA and its Child SAs follow")
     fields = ", ".join(f"{f.name}={getattr(e, f.name)!r}" for f in dataclasses.fields(e))
     return f"{type(e).__name__}({fields})"
 

@@ -33,6 +33,7 @@ from .settings import ProfileSettings, ResponderSettings
 from .tasks.child_rekey import ChildRekey
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
+from .tasks import peer_address
 from .tasks.informational import ChildDelete, IkeDelete, informational, liveness_check
 from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
@@ -112,6 +113,10 @@ class IkeSa:
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
+    mobike: bool = False  # RFC 4555 negotiated in IKE_AUTH: only UPDATE_SA_ADDRESSES moves the SA
+    probe_remote: Address | None = None  # where our liveness check goes: ESP came from there (peer_address)
+    # where the request being handled came from and arrived (MOBIKE moves there)
+    request_addresses: tuple[Address, Address] = (("", 0), ("", 0))
 
     def __post_init__(self) -> None:
         self.sk = SkKeys(
@@ -250,7 +255,8 @@ class IkeSa:
             case Received(message=message):
                 pass
         # an authentic request may come from a new NAT mapping (RFC 7296 §2.23)
-        self.local, self.remote = local, remote
+        moved = peer_address.follow(self, local, remote)
+        self.request_addresses = (local, remote)
         self.last_activity = now
         handlers: dict[int, Callable[[Message, float, list[Effect]], list[Payload] | Deferred]] = {
             ExchangeType.IKE_AUTH: self._ike_auth,
@@ -260,7 +266,7 @@ class IkeSa:
         handler = handlers.get(header.exchange)
         if handler is None:
             return [self._dropped(f"unsupported exchange {header.exchange}")]
-        effects: list[Effect] = []
+        effects: list[Effect] = moved
         payloads = handler(message, now, effects)
         if isinstance(payloads, Deferred):
             self.tasks.wait(Waiting(header.exchange, header.message_id, local, remote, payloads.finish))
@@ -278,7 +284,9 @@ class IkeSa:
             return [self._dropped(answer)]
         message, on_answer = answer
         self.last_activity = now
-        effects: list[Effect] = []
+        self.probe_remote = None
+        # an answer from a new NAT mapping moves us as a request does
+        effects: list[Effect] = peer_address.follow(self, local, remote)
         on_answer(message, now, effects)
         if self.state is not State.DELETED:
             effects += self._sent(self.tasks.send_next(now, self.local))
@@ -290,7 +298,7 @@ class IkeSa:
         return self._sent(self.tasks.initiate(exchange, payloads, on_answer or _nothing, now, self.local))
 
     def _sent(self, datagrams: list[bytes]) -> list[Effect]:
-        return [SendDatagram(d, self.local, self.remote) for d in datagrams]
+        return [SendDatagram(d, self.local, self.probe_remote or self.remote) for d in datagrams]
 
     def initiate_delete(self, now: float, reason: str) -> list[Effect]:
         """End the session from our side, telling the client (IkeDelete)."""
@@ -316,6 +324,7 @@ class IkeSa:
         if isinstance(due, GaveUp):
             # §2.4: a peer that answers nothing is gone, and so is its SA
             gone: list[Effect] = []
+            self.probe_remote = None
             if self.state is State.DELETING:
                 self.move_to(State.DELETED)
             else:
@@ -418,7 +427,7 @@ class IkeSa:
             idi_body=self.idi_body, lease=self.lease, children=list(self.children),
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
-            assigned_policy=self.assigned_policy, allocate_ike_spi=self.allocate_ike_spi,
+            assigned_policy=self.assigned_policy, mobike=self.mobike, allocate_ike_spi=self.allocate_ike_spi,
             sessions=self.sessions, predecessor=self)
         successor.last_activity = now
         return successor

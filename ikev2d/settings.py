@@ -85,6 +85,7 @@ class ResponderSettings:
     max_half_open_per_address: int = 10
     send_cisco_vendor_ids: bool = True
     dpd_interval: float = 30.0  # FTD default: DPD on, 30 s
+    mobike: bool = True  # RFC 4555 offered to clients that support it
     # PFS in CREATE_CHILD_SA: the crypto map's group, required; without one,
     # a client's PFS is accepted in any group our IKEv2 policies allow
     pfs: Pfs = field(default_factory=Pfs)
@@ -151,6 +152,7 @@ def build_settings(config: Config) -> ResponderSettings:
         cookie_challenge=ra.ikev2_parameters.cookie_challenge,
         cookie_threshold_percent=ra.ikev2_parameters.cookie_threshold_percent,
         dpd_interval=float(ra.ikev2_parameters.dpd_interval_seconds),
+        mobike=ra.ikev2_parameters.mobike,
         pfs=_pfs(config),
         pools=pools,
         signing_keys={name: ident.private_key for name, ident in identities.items()},

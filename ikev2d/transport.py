@@ -21,7 +21,7 @@ from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounte
 from .core import Responder
 from .crypto.jobs import DhJob, DhKeyGenJob, Job, SignJob
 from .effects import (Compute, Effect, Emit, InstallChildSa, ReadActivity, RemoveChildSa, SendAccounting,
-                      SendDatagram)
+                      SendDatagram, UpdateChildSa)
 from .events import AccountingSucceeded, Event, MessageDropped
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .log import log_event
@@ -66,7 +66,7 @@ class Transport:
                 self.endpoints[ike.local] = ike
                 nat_t = UdpEndpoint(address, self.nat_t_port, self._nat_t_datagram, self.errors)
                 self.endpoints[nat_t.local] = nat_t
-                self.dataplane.attach(nat_t.sock, self._expired)
+                self.dataplane.attach(nat_t.sock, self._expired, self._esp_source_changed)
         except BaseException:
             self._close_endpoints()
             raise
@@ -109,6 +109,9 @@ class Transport:
         log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in,
                  "hard" if expiry.hard else "soft", expiry.reason)
         self.perform(self.responder.child_sa_expired(expiry.spi_in, expiry.hard, time.monotonic()))
+
+    def _esp_source_changed(self, spi_in: int, remote: Address) -> None:
+        self.perform(self.responder.esp_source_changed(spi_in, remote, time.monotonic()))
 
     # -- the core's timer (aioquic's get_timer / handle_timer) ----------------
 
@@ -157,6 +160,15 @@ class Transport:
                     except DataPlaneError as exc:
                         log.error("the %s data plane could not remove Child SA 0x%08x: %s",
                                   self.dataplane.name, spec.spi_in, exc)
+                case UpdateChildSa(old=old, new=new):
+                    try:
+                        self.dataplane.update(old, new)
+                    except DataPlaneError as exc:
+                        # the pair cannot follow its peer: end the session rather than
+                        # leave the client with a tunnel that carries nothing
+                        log.error("the %s data plane could not move Child SA 0x%08x to %s:%s: %s",
+                                  self.dataplane.name, new.spi_in, new.remote_address, new.encap_remote_port, exc)
+                        self.perform(self.responder.child_sa_failed(new.spi_in, str(exc), time.monotonic()))
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
                 case Compute(token=token, job=DhJob() | DhKeyGenJob() | SignJob() as job):

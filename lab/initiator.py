@@ -76,6 +76,8 @@ class InitiatorOptions:
     fake_nat: bool = False
     # RFC 7296 §2.4, sent as strongSwan sends it: "I hold no other SA with you"
     initial_contact: bool = True
+    # RFC 4555 §3.1: MOBIKE_SUPPORTED in the first IKE_AUTH, as strongSwan's mobike=yes
+    mobike: bool = False
     # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
     tsi: Sequence[TrafficSelector] | None = None
     tsr: Sequence[TrafficSelector] | None = None
@@ -118,6 +120,7 @@ class Initiator:
         self.child_keys: ChildKeys | None = None  # of the last rekey the responder initiated
         self.peer_deleted_esp: list[int] = []  # SPIs in the responder's Child Deletes
         self.peer_child_spis: set[int] = set()  # the responder's inbound SPIs we have known
+        self.peer_mobike = False  # the responder answered MOBIKE_SUPPORTED (RFC 4555 §3.1)
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -232,6 +235,8 @@ class Initiator:
         everything = TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 65535, IPv4Address("0.0.0.0"),
                                      IPv4Address("255.255.255.255"))
         contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
+        if self.o.mobike:
+            contact.append(Notify(NotifyType.MOBIKE_SUPPORTED))
         first = self.exchange(ExchangeType.IKE_AUTH, [
             idi, *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
@@ -249,6 +254,7 @@ class Initiator:
         final = self.exchange(ExchangeType.IKE_AUTH,
                               [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key, octets_i))])
         self._fail_on_error(final)
+        self.peer_mobike = final.notify(NotifyType.MOBIKE_SUPPORTED) is not None
         idr = IDr(IdType.ID_FQDN, self.o.responder_id.encode())
         octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         key_r = msk if msk is not None else self.keys.sk_pr
@@ -480,6 +486,27 @@ class Initiator:
         self.result.esp_spi_in = new_spi
         self.result.esp_spi_out = int.from_bytes(chosen.spi, "big")
         return reply + [TSi(tsi.selectors), TSr(tsr.selectors)]
+
+    # -- a new address (RFC 7296 §2.23, RFC 4555) -------------------------------------
+
+    def moved(self, local: tuple[str, int], send: Send) -> None:
+        """From now on we send from `local` (a new NAT mapping, a new
+        interface): `send` is the path from there."""
+        self.o.local, self.send = local, send
+
+    def update_sa_addresses(self, natd: bool = True, extra: Sequence[Payload] = ()) -> Message:
+        """RFC 4555 §3.5: ask the responder to move the SA to where this
+        request comes from, with our NAT-D for the new path."""
+        payloads: list[Payload] = [Notify(NotifyType.UPDATE_SA_ADDRESSES)]
+        if natd:
+            nat_local = ("0.0.0.0", 0) if self.o.fake_nat else self.o.local
+            payloads += natd_notifies(self.spi_i, self.spi_r, nat_local, self.o.remote)
+        payloads += list(extra)
+        return self.exchange(ExchangeType.INFORMATIONAL, payloads)
+
+    def liveness_check(self) -> Message:
+        """An empty INFORMATIONAL request (RFC 7296 §1.4), strongSwan's DPD."""
+        return self.exchange(ExchangeType.INFORMATIONAL, [])
 
     # -- teardown -------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ DEBIAN_PACKAGES=(
   rsyslog
   # a kernel with ESP for the `xfrm` tests: user-mode Linux (lab/uml.py)
   user-mode-linux kmod
+  # a NAT whose mapping changes mid-session (tests/interop/test_nat_rebinding.py)
+  nftables conntrack
 )
 # Services these packages start on install. The tests start their own
 # (in namespaces, on private configurations); a freeradius on 1812, a

@@ -119,6 +119,10 @@ class ClientConfig:
     encap: bool = True
     # the Child SA's own rekey_time (e.g. "2h"); empty: strongSwan's default (1h)
     child_rekey_time: str = ""
+    # RFC 4555, on by default in strongSwan as here
+    mobike: bool = True
+    # seconds between the client's liveness checks when idle (0: none)
+    dpd_delay: int = 0
 
     def __post_init__(self) -> None:
         if self.eap not in EAP_METHODS:
@@ -157,6 +161,8 @@ connections {{
     proposals = {c.proposals}
     fragmentation = yes
     encap = {"yes" if c.encap else "no"}
+    mobike = {"yes" if c.mobike else "no"}
+    dpd_delay = {c.dpd_delay}s
     vips = 0.0.0.0
     local {{
       auth = {c.eap}

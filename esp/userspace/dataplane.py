@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Callable
 
-from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, SaCounters
+from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
 from .lifetime import Lifetime, Limits
 from .routes import RouteTable
@@ -50,7 +50,8 @@ class _Pair:
     outbound: OutboundSa
     lifetime: Lifetime
     sock: socket.socket
-    peer: Address  # where ESP goes: follows the client's NAT mapping
+    peer: Address  # where ESP goes: moved by update() when the IKE SA moves
+    reported: Address | None = None  # a new source already reported (once per source)
     last_used: float | None = None
     quiet_until: float = 0.0  # drop warnings are rate-limited per pair
     drops_logged: tuple[int, int, int] = (0, 0, 0)
@@ -80,6 +81,7 @@ class UserspaceDataPlane:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._on_expiry: ExpiryCallback | None = None
+        self._on_mapping: MappingCallback | None = None
         self._socks: dict[str, socket.socket] = {}
         self._pairs: dict[int, _Pair] = {}  # by spi_in
         self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
@@ -104,10 +106,12 @@ class UserspaceDataPlane:
 
     # -- DataPlane -------------------------------------------------------------
 
-    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback) -> None:
+    def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
+               on_mapping: MappingCallback | None = None) -> None:
         """May be called once per served address; the TUN device is shared."""
         self._socks[nat_t_socket.getsockname()[0]] = nat_t_socket
         self._on_expiry = on_expiry
+        self._on_mapping = on_mapping
         if self.tun is not None:
             return
         self._loop = asyncio.get_running_loop()
@@ -198,6 +202,21 @@ class UserspaceDataPlane:
         log.info("Child SA 0x%08x/0x%08x of %s removed: in %d packets (%d bytes), out %d packets (%d bytes); "
                  "dropped: replay %d, integrity %d, other %d", spec.spi_in, spec.spi_out, spec.ike_sa_id,
                  i.packets, i.bytes, o.packets, o.bytes, i.replay_drops, i.integrity_failures, i.drops + o.drops)
+
+    def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
+        pair = self._pairs.get(old.spi_in)
+        if pair is None:
+            raise DataPlaneError(f"Child SA 0x{old.spi_in:08x} is not installed")
+        if new.encap_remote_port is None:
+            raise DataPlaneError("the userspace data plane carries ESP in UDP only (RFC 3948), and the moved "
+                                 f"Child SA 0x{old.spi_in:08x} has no UDP encapsulation")
+        before = pair.peer
+        pair.spec = new
+        pair.peer = (new.remote_address, new.encap_remote_port)
+        pair.reported = None
+        pair.sock = self._socks.get(new.local_address) or pair.sock
+        log.info("Child SA 0x%08x/0x%08x of %s: ESP now to %s:%d (was %s:%d)", new.spi_in, new.spi_out,
+                 new.ike_sa_id, *pair.peer, *before)
 
     def counters(self, spi_in: int) -> SaCounters | None:
         pair = self._pairs.get(spi_in)
@@ -356,10 +375,17 @@ class UserspaceDataPlane:
     # -- housekeeping -------------------------------------------------------------
 
     def _peer_moved(self, pair: _Pair, remote: Address) -> None:
-        # Authentic and newest: the client's NAT mapping changed (RFC 3948 §3.5 leaves
-        # the reaction to the implementation); answer where it now comes from.
-        log.info("Child SA 0x%08x: peer moved from %s:%d to %s:%d", pair.spec.spi_in, *pair.peer, *remote)
-        pair.peer = remote
+        # Authentic and newest, yet the source address is not protected: a copy
+        # sent on from elsewhere looks the same. So ESP never moves the pair;
+        # the IKE side checks the path and, if the client answers from there,
+        # moves the SA with update() (ikev2d/tasks/peer_address.py).
+        if pair.reported == remote:
+            return
+        pair.reported = remote
+        log.info("Child SA 0x%08x: ESP from %s:%d, not %s:%d: asking the IKE side to check", pair.spec.spi_in,
+                 *remote, *pair.peer)
+        if self._on_mapping is not None:
+            self._on_mapping(pair.spec.spi_in, remote)
 
     def _log_drop(self, pair: _Pair, datagram: bytes, remote: Address) -> None:
         """One warning per pair at most every DROP_LOG_SECONDS, worded like

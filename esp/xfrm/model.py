@@ -98,6 +98,9 @@ class SaParams:
     replay_window: int = 32
     esn: bool = False
     selector: Selector | None = None
+    # (last sequence number sent, highest received): an SA re-added at a new
+    # address carries on from there, or the peer's replay window drops it
+    replay: tuple[int, int] | None = None
 
     @property
     def family(self) -> int:

@@ -27,8 +27,13 @@ def newpolicy_message(p: PolicyParams) -> xfrm_userpolicy_info:
     return msg
 
 
-def add_policy(nl: NetlinkChannel, p: PolicyParams) -> None:
-    nl.request(newpolicy_message(p), c.XFRM_MSG_NEWPOLICY, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+def add_policy(nl: NetlinkChannel, p: PolicyParams, update: bool = False) -> None:
+    """NEWPOLICY; or UPDPOLICY, which replaces the templates of the policy
+    with the same selector and direction (its peer moved)."""
+    if update:
+        nl.request(newpolicy_message(p), c.XFRM_MSG_UPDPOLICY, NLM_F_ACK | NLM_F_CREATE)
+    else:
+        nl.request(newpolicy_message(p), c.XFRM_MSG_NEWPOLICY, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
 
 
 def policy_id_message(selector: Selector, direction: int) -> xfrm_userpolicy_id:

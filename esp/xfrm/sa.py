@@ -58,10 +58,17 @@ def newsa_message(p: SaParams) -> xfrm_usersa_info:
     if p.encap is not None:
         attrs.append(("XFRMA_ENCAP", {"encap_type": p.encap.type, "encap_sport": p.encap.sport,
                                       "encap_dport": p.encap.dport, "encap_oa": None}))
+    oseq, seq = p.replay or (0, 0)
     if uses_esn_attr(p):
         words = (max(p.replay_window, 32) + 31) // 32
+        # a carried-on window counts everything below `seq` as seen: a packet
+        # in flight during the move may be dropped, none can be replayed
+        bitmap = (b"\xff" if seq else b"\0") * (4 * words)
         attrs.append(("XFRMA_REPLAY_ESN_VAL", {"bmp_len": words, "replay_window": words * 32,
-                                               "bmp": bytes(4 * words)}))
+                                               "oseq": oseq & 0xFFFFFFFF, "oseq_hi": oseq >> 32,
+                                               "seq": seq & 0xFFFFFFFF, "seq_hi": seq >> 32, "bmp": bitmap}))
+    elif p.replay is not None:
+        attrs.append(("XFRMA_REPLAY_VAL", {"oseq": oseq, "seq": seq, "bitmap": 0xFFFFFFFF if seq else 0}))
     msg["attrs"] = attrs
     return msg
 

@@ -51,6 +51,9 @@ COOKIE_CHALLENGE = "custom"
 COOKIE_THRESHOLD_PERCENT = 50
 MAX_IN_NEGOTIATION = 100
 DPD_INTERVAL = 30
+# MOBIKE (RFC 4555) for remote access: "always on" since ASA 9.8(1)
+# (docs/ftd-behaviour.md, "NAT rebinding and MOBIKE")
+MOBIKE = True
 
 # Access interface check boxes. The whitepaper shows a new interface with
 # SSL and DTLS on and IPsec-IKEv2 off ("select Enable IPsec-IKEv2 in lieu of

@@ -64,6 +64,7 @@ class Ikev2Parameters:
     cookie_threshold_percent: int = 50
     max_in_negotiation: int = 100
     dpd_interval_seconds: int = 30  # 0 turns dead peer detection off
+    mobike: bool = True  # answer MOBIKE_SUPPORTED (RFC 4555) when a client offers it
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("max_in_negotiation", "Half-open IKE SAs allowed at once (then TEMPORARY_FAILURE).",
             str(defaults.MAX_IN_NEGOTIATION)),
         Key("dpd_interval_seconds", "Dead peer detection interval; 0 turns it off.", str(defaults.DPD_INTERVAL)),
+        Key("mobike", "Answer a client's MOBIKE_SUPPORTED (RFC 4555): it may then move the session to a new "
+            "address with UPDATE_SA_ADDRESSES. The ASA has it always on since 9.8(1).",
+            _on(defaults.MOBIKE)),
     )),
     Section("objects", "Objects", "FMC: Objects.", (
         Key("ikev2_policies", "Objects > VPN > IKEv2 Policy; at least the ones ike_policies names.", "none"),

@@ -264,12 +264,13 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
 def _ikev2_parameters(node: yaml.Node | None) -> Ikev2Parameters:
     if node is None:
         return Ikev2Parameters(defaults.COOKIE_CHALLENGE, defaults.COOKIE_THRESHOLD_PERCENT,
-                               defaults.MAX_IN_NEGOTIATION, defaults.DPD_INTERVAL)
+                               defaults.MAX_IN_NEGOTIATION, defaults.DPD_INTERVAL, defaults.MOBIKE)
     fields = Fields(node, "ikev2_parameters", IKEV2_PARAMETER_KEYS)
     challenge = fields.optional("cookie_challenge")
     threshold = fields.optional("cookie_threshold_percent")
     limit = fields.optional("max_in_negotiation")
     dpd = fields.optional("dpd_interval_seconds")
+    mobike = fields.optional("mobike")
     return Ikev2Parameters(
         defaults.COOKIE_CHALLENGE if challenge is None
         else nodes.choice(challenge, "cookie_challenge", COOKIE_CHALLENGES),
@@ -277,6 +278,7 @@ def _ikev2_parameters(node: yaml.Node | None) -> Ikev2Parameters:
         else nodes.integer(threshold, "cookie_threshold_percent", 1, 100),
         defaults.MAX_IN_NEGOTIATION if limit is None else nodes.integer(limit, "max_in_negotiation", 1, 100000),
         defaults.DPD_INTERVAL if dpd is None else nodes.integer(dpd, "dpd_interval_seconds", 0, 3600),
+        defaults.MOBIKE if mobike is None else nodes.boolean(mobike, "mobike"),
     )
 
 

@@ -27,6 +27,7 @@ from ..sa_types import AuthError, Deferred, PendingChild
 from ..settings import ProfileSettings
 from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
+from . import mobike
 from .child_sa import first_child
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class IkeAuth:
         self.msk: bytes | None = None
         self.pending: PendingChild | None = None
         self.initial_contact = False  # RFC 7296 §2.4: the peer holds no other SA with us
+        self.mobike_offered = False  # RFC 4555 §3.1: the client sent MOBIKE_SUPPORTED
 
     def process(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         sa = self.sa
@@ -91,6 +93,7 @@ class IkeAuth:
         sa.profile = profile
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
+        self.mobike_offered = mobike.offered(message)
         self.eap = _authenticator(sa, profile)
         self.step = _Step.EAP
         own_id = profile.own_id()
@@ -212,6 +215,7 @@ class IkeAuth:
         key_r = self.msk if self.msk is not None else sa.keys.sk_pr
         out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC,
                                    ike_auth_crypto.shared_key_auth(sa.prf, key_r, octets_r))]
+        out += mobike.accept(sa, self.mobike_offered)
         self.step = _Step.DONE
         sa.established(now)
         pending, self.pending = self.pending, None

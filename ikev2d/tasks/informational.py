@@ -15,6 +15,7 @@ from ..iana import ERROR_NOTIFY_LIMIT, ExchangeType, ProtocolId
 from ..sa_types import State
 from ..wire.message import Message
 from ..wire.payloads import Delete, Payload
+from . import mobike
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -28,6 +29,8 @@ def informational(sa: "IkeSa", message: Message, now: float, effects: list[Effec
         sa.delete(now, "Peer aborted the negotiation", effects)
         return []
     out: list[Payload] = []
+    if sa.state is State.ESTABLISHED and mobike.is_mobike_request(message):
+        out += mobike.informational(sa, message, *sa.request_addresses, effects)
     for delete in message.get_all(Delete):
         if delete.protocol == ProtocolId.IKE:
             sa.delete(now, "User Requested", effects)

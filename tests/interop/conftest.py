@@ -178,14 +178,9 @@ def client(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLog
         started.append(charon)
         lab_logs.add(f"client {index} {charon.folder}", charon.log)
         charon.start()
-        charon.load(
-            ClientConfig(
-                local_addr=topology.client_addrs[index],
-                remote_addr=topology.gateway_addr,
-                ca_cert=lab_pki.ca_cert,
-                **conf,
-            )
-        )
+        # local_addr may be widened (a subnet a MOBIKE client roams in)
+        conf.setdefault("local_addr", topology.client_addrs[index])
+        charon.load(ClientConfig(remote_addr=topology.gateway_addr, ca_cert=lab_pki.ca_cert, **conf))
         return charon
 
     yield from _until_teardown(start, started)

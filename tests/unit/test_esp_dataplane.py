@@ -4,6 +4,7 @@ a pair of SAs with the mirrored keys (what the client holds)."""
 
 from __future__ import annotations
 
+
 import asyncio
 import os
 import socket
@@ -296,13 +297,38 @@ def test_duplicate_spi_is_refused(h: Harness) -> None:
         h.dp.install(child_spec())
 
 
-def test_authentic_packet_from_a_new_nat_mapping_moves_the_peer(h: Harness) -> None:
+def test_authentic_packet_from_a_new_nat_mapping_is_reported_not_followed(h: Harness) -> None:
+    # the source address of ESP is not protected: the IKE side checks the
+    # path (ikev2d/tasks/peer_address.py) and moves the pair with update()
+    reported: list[tuple[int, tuple[str, int]]] = []
+    h.dp.attach(h.sock, h.expiries.append, lambda spi, remote: reported.append((spi, remote)))  # type: ignore[arg-type]
     spec = child_spec()
     client = Client(spec)
     h.dp.install(spec)
+    sealed = client.out.seal(packet_from("198.19.0.200"))  # type: ignore[arg-type]
+    h.dp.esp_received(sealed, (CLIENT, 61000))
     h.dp.esp_received(client.out.seal(packet_from("198.19.0.200")), (CLIENT, 61000))  # type: ignore[arg-type]
     h.from_inside()
-    assert h.sock.sent[-1][1] == (CLIENT, 61000)
+    assert h.sock.sent[-1][1] == (CLIENT, 4500)
+    assert reported == [(spec.spi_in, (CLIENT, 61000))]  # once per new source
+    h.dp.esp_received(sealed, ("198.18.0.66", 4500))  # a replayed copy from elsewhere: not newest
+    assert len(reported) == 1
+
+
+def test_update_sends_to_the_new_mapping_and_keeps_the_sequence(h: Harness) -> None:
+    spec = child_spec()
+    h.dp.install(spec)
+    h.from_inside()
+    moved = replace(spec, encap_remote_port=61000)
+    h.dp.update(spec, moved)
+    h.from_inside()
+    (first, to_first), (second, to_second) = h.sock.sent[-2:]
+    assert (to_first, to_second) == ((CLIENT, 4500), (CLIENT, 61000))
+    assert int.from_bytes(second[4:8], "big") == int.from_bytes(first[4:8], "big") + 1
+    with pytest.raises(DataPlaneError, match="no UDP encapsulation"):
+        h.dp.update(moved, replace(moved, encap_remote_port=None, encap_local_port=None))
+    with pytest.raises(DataPlaneError, match="not installed"):
+        h.dp.update(child_spec(spi_in=0x999), child_spec(spi_in=0x999))
 
 
 def test_forged_packet_from_elsewhere_does_not_move_the_peer(h: Harness) -> None:
