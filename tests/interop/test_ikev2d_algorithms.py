@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config, load_default_config
 from lab.netns import Topology, run_prefix
 from lab.pki import LabPki
 from lab.strongswan import Charon
@@ -29,6 +29,7 @@ from .checks import assert_connected, assert_healthy, assert_initiated, ping, ta
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
+SERVER_DN = "O=ikev2d lab, CN=vpn.example.test"  # the lab PKI's server certificate
 ALL_GROUPS = [1, 2, 5, 14, 15, 16, 19, 20, 21, 24, 31]
 # The FTD does not mix AES-GCM with the CBC ciphers in one IKEv2 policy: two policies.
 POLICIES = [
@@ -172,3 +173,39 @@ def test_combination_connects_and_carries_a_ping(lab: Lab, combo: Combination) -
         client.terminate(timeout=5)
         client.wait_for_sas(0, timeout=5)
     assert_healthy(lab.server)
+
+
+def test_config_weak_yaml_runs_windows_default_offer(lab: Lab, lab_pki: LabPki,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    """config/weak.yaml, which check-config flags, really runs: Windows'
+    default offer (3DES, SHA-1, group 2; ESP 3DES/SHA-1) matches its LEGACY
+    policy and proposal, and carries a ping."""
+    folder = tmp_path_factory.mktemp("weak")
+    lab.server.stop()  # one ikev2d on the gateway's ports at a time
+    base = load_default_config(REPO / "config" / "weak.yaml")
+    for interface in base.get("interfaces", []):  # SSL and client services off: not what this tests
+        interface.pop("hardware", None)
+    for access in base["remote_access_vpn"]["access_interfaces"]:
+        access["enable_ssl"] = access["enable_dtls"] = False
+    for profile in base["connection_profiles"]:
+        profile["enable_client_services"] = False
+    cfg = lab_config(lab_pki, store=folder / "pki-store", base=base)
+    server = Ikev2d(lab.topology.gateway, folder / "ikev2d", cfg, extra_args=("--dataplane", "userspace"))
+    server.start()
+    client, topology = lab.client, lab.topology
+    try:
+        # weak.yaml's profile names no ike_identity: ikev2d presents its certificate's DN
+        client.load(ClientConfig(local_addr=topology.client_addrs[0], remote_addr=topology.gateway_addr,
+                                 ca_cert=lab.ca_cert, proposals="3des-sha1-modp1024", esp_proposals="3des-sha1",
+                                 remote_id=SERVER_DN))
+        assert_initiated(client.initiate(timeout=10), client)
+        assert_connected(client, proposal="3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+                         esp_proposal="3DES_CBC/HMAC_SHA1_96", remote_id=SERVER_DN)
+        result = ping(topology.clients[0], count=2)
+        assert result.returncode == 0, result.stdout + result.stderr + "\n" + tail(server.log())
+        client.terminate(timeout=5)
+        client.wait_for_sas(0, timeout=5)
+        assert_healthy(server)
+    finally:
+        server.stop()
+        lab.server.start()  # the module's ikev2d back, for any test after this one
