@@ -66,6 +66,7 @@ class EncrId(IntEnum):
     AES_GCM_8 = 18
     AES_GCM_12 = 19
     AES_GCM_16 = 20
+    NULL_AUTH_AES_GMAC = 21  # ESP only (RFC 4543)
     CHACHA20_POLY1305 = 28
 
 
@@ -102,6 +103,7 @@ class DhId(IntEnum):
     ECP_256 = 19
     ECP_384 = 20
     ECP_521 = 21
+    MODP_2048_256 = 24  # RFC 5114 §2.3: 2048-bit MODP, 256-bit prime-order subgroup
     CURVE25519 = 31
     CURVE448 = 32
 

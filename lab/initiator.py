@@ -63,11 +63,11 @@ class InitiatorOptions:
     eap_method: int = EapType.MSCHAPV2
     responder_id: str = "vpn.example.test"
     # IKE proposal: encr (id, bits), integ, prf, dh groups in order of preference
-    ike_encr: tuple[int, int] = (12, 256)
+    ike_encr: tuple[int, int | None] = (12, 256)  # bits None: a fixed-key cipher (3DES, DES)
     ike_integ: int = IntegId.HMAC_SHA2_512_256
     ike_prf: int = 7
     dh_groups: Sequence[int] = (DhId.MODP_3072,)
-    esp_encr: tuple[int, int] = (12, 256)
+    esp_encr: tuple[int, int | None] = (12, 256)
     esp_integ: int = IntegId.HMAC_SHA2_512_256
     fragmentation: bool = True
     fragment_size: int = 1280

@@ -1,5 +1,9 @@
 """ESP transforms for the userspace data plane: seal and open one packet.
 
+CBC (AES RFC 3602, 3DES RFC 2451, DES RFC 2405) and NULL (RFC 2410) with a
+truncated HMAC (RFC 2403, RFC 2404, RFC 4868); AES-GCM (RFC 4106),
+ChaCha20-Poly1305 (RFC 7634) and AES-GMAC (RFC 4543) as combined modes.
+
 A sealer turns (ESP header, padded plaintext) into the whole ESP packet; an
 opener checks and decrypts one and returns the padded plaintext (None when
 the ICV does not verify). Padding, sequence numbers and replay belong to
@@ -26,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from ikev2d.crypto.errors import UnsupportedTransform
-from ikev2d.crypto.transforms import get_encr, get_integ
+from ikev2d.crypto.transforms import FIXED_KEY_CIPHERS, cbc_cipher, get_encr, get_integ
 from ikev2d.iana import EncrId, IntegId
 
 from ..spec import EspAlgorithms
@@ -46,7 +50,10 @@ _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     IntegId.HMAC_SHA2_384_192: hashes.SHA384,
     IntegId.HMAC_SHA2_256_128: hashes.SHA256,
     IntegId.HMAC_SHA1_96: hashes.SHA1,
+    IntegId.HMAC_MD5_96: hashes.MD5,
 }
+# the block (and explicit IV) size of each CBC cipher
+_CBC_BLOCK = {EncrId.AES_CBC: AES_BLOCK, EncrId.TRIPLE_DES: 8, EncrId.DES: 8}
 _HEADER = struct.Struct(">II")  # SPI, low 32 bits of the sequence number
 _HEADER_IV = struct.Struct(">IIII")  # the same, then the 64-bit explicit IV of the AEAD suites
 _ESN_AAD = struct.Struct(">III")  # RFC 4106 §5: SPI, high 32 bits, low 32 bits
@@ -111,40 +118,45 @@ class _RandomPool:
         self._buf = b""
         self._pos = 0
 
-    def take16(self) -> bytes:
+    def take(self, size: int) -> bytes:
+        """`size` (at most 16) fresh random bytes."""
         pos = self._pos
         if pos >= len(self._buf):
             self._buf = os.urandom(AES_BLOCK * 256)
             pos = 0
         self._pos = pos + AES_BLOCK
-        return self._buf[pos:pos + AES_BLOCK]
+        return self._buf[pos:pos + size]
 
 
 class CbcHmacSealer:
-    """AES-CBC (RFC 3602) + truncated HMAC (RFC 4868 / RFC 2404).
+    """CBC (AES RFC 3602, 3DES RFC 2451, DES RFC 2405) + truncated HMAC
+    (RFC 4868 / RFC 2404 / RFC 2403).
 
-    The encryptor lives as long as the SA. Each packet starts with 16 fresh
-    random bytes: their ciphertext block is unpredictable and serves as the
+    The encryptor lives as long as the SA. Each packet starts with one block
+    of fresh random bytes: its ciphertext is unpredictable and serves as the
     packet's explicit IV, chaining into the real plaintext exactly as CBC
     with that IV would (the TLS 1.1 technique, RFC 4346 §6.2.3.2 (2)(b)).
-    Any RFC 3602 receiver decrypts it as usual.
+    Any RFC 3602 / RFC 2451 receiver decrypts it as usual.
     """
 
-    align = AES_BLOCK
-
-    def __init__(self, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
-        enc = Cipher(algorithms.AES(encr_key), modes.CBC(os.urandom(AES_BLOCK))).encryptor()
+    def __init__(self, encr_id: int, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
+        block = _CBC_BLOCK[EncrId(encr_id)]
+        enc = Cipher(cbc_cipher(encr_id, encr_key), modes.CBC(os.urandom(block))).encryptor()
         self._encrypt_into = enc.update_into
         self._enc = enc  # keeps the context alive
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())  # keyed once; copied per packet
         self._icv = icv_size
         self._random = _RandomPool()
-        self.overhead = AES_BLOCK + icv_size
+        self._block = block
+        self._head = STAGE_HEAD - block  # where the random block goes
+        self.align = block
+        self.overhead = block + icv_size
 
     def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
         out = _SEALED_VIEW
-        stage[:AES_BLOCK] = self._random.take16()
-        body = ESP_HEADER + self._encrypt_into(stage[:end], out[ESP_HEADER:])  # header, IV, ciphertext
+        head = self._head
+        stage[head:STAGE_HEAD] = self._random.take(self._block)
+        body = ESP_HEADER + self._encrypt_into(stage[head:end], out[ESP_HEADER:])  # header, IV, ciphertext
         _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
         mac = self._mac.copy()
         mac.update(out[:body])
@@ -159,26 +171,27 @@ class CbcHmacSealer:
 
 
 class CbcHmacOpener:
-    """Inbound AES-CBC + HMAC: verify the ICV first, then decrypt.
+    """Inbound CBC + HMAC: verify the ICV first, then decrypt.
 
     One long-lived decryptor: fed IV || ciphertext, its first output block is
     garbage (it chains from the previous packet) and every following block
     is the plaintext CBC with that IV gives.
     """
 
-    align = AES_BLOCK
-
-    def __init__(self, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
-        dec = Cipher(algorithms.AES(encr_key), modes.CBC(bytes(AES_BLOCK))).decryptor()
+    def __init__(self, encr_id: int, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
+        block = _CBC_BLOCK[EncrId(encr_id)]
+        dec = Cipher(cbc_cipher(encr_id, encr_key), modes.CBC(bytes(block))).decryptor()
         self._decrypt_into = dec.update_into
         self._dec = dec
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
         self._icv = icv_size
-        self.overhead = AES_BLOCK + icv_size
+        self._block = block
+        self.align = block
+        self.overhead = block + icv_size
 
     def ciphertext_ok(self, size: int) -> bool:
         ct = size - ESP_HEADER - self.overhead
-        return ct >= AES_BLOCK and ct % AES_BLOCK == 0
+        return ct >= self._block and ct % self._block == 0
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         icv = self._icv
@@ -189,7 +202,127 @@ class CbcHmacOpener:
         if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
             return None
         out = _OPENED_VIEW
-        return out[AES_BLOCK:self._decrypt_into(packet[ESP_HEADER:-icv], out)]
+        return out[self._block:self._decrypt_into(packet[ESP_HEADER:-icv], out)]
+
+    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        plain = self.open_into(packet, seq_hi)
+        return None if plain is None else bytes(plain)
+
+
+class NullHmacSealer:
+    """ENCR_NULL (RFC 2410) + truncated HMAC: the payload travels in clear,
+    only authenticated; no IV, 4-byte alignment (RFC 4303 §2.4)."""
+
+    align = 4
+
+    def __init__(self, integ_key: bytes, integ_id: int, icv_size: int) -> None:
+        self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
+        self._icv = icv_size
+        self.overhead = icv_size
+
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        out = _SEALED_VIEW
+        _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
+        body = ESP_HEADER + end - STAGE_HEAD
+        out[ESP_HEADER:body] = stage[STAGE_HEAD:end]
+        mac = self._mac.copy()
+        mac.update(out[:body])
+        if esn:
+            mac.update((seq >> 32).to_bytes(4, "big"))
+        total = body + self._icv
+        out[body:total] = mac.finalize()[:self._icv]
+        return out[:total]
+
+    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
+        return _bytes_seal(self, header, plaintext, seq_hi)
+
+
+class NullHmacOpener:
+    align = 4
+
+    def __init__(self, integ_key: bytes, integ_id: int, icv_size: int) -> None:
+        self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
+        self._icv = icv_size
+        self.overhead = icv_size
+
+    def ciphertext_ok(self, size: int) -> bool:
+        return size - ESP_HEADER - self.overhead >= 4
+
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        icv = self._icv
+        mac = self._mac.copy()
+        mac.update(packet[:-icv])
+        if seq_hi:
+            mac.update(seq_hi)
+        if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
+            return None
+        size = len(packet) - ESP_HEADER - icv
+        out = _OPENED_VIEW
+        out[:size] = packet[ESP_HEADER:-icv]
+        return out[:size]
+
+    def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
+        plain = self.open_into(packet, seq_hi)
+        return None if plain is None else bytes(plain)
+
+
+class GmacSealer:
+    """ENCR_NULL_AUTH_AES_GMAC (RFC 4543): authentication only. The GCM tag
+    covers SPI, sequence number, IV and the clear payload as AAD over an
+    empty plaintext (§3.3, §5); the IV is the sequence number, as for GCM."""
+
+    align = 4
+
+    def __init__(self, key: bytes, salt: bytes) -> None:
+        self._aead = AESGCM(key)
+        self._salt = salt
+        self.overhead = AEAD_IV + 16
+
+    def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        out = _SEALED_VIEW
+        lo = seq & _M32
+        _HEADER_IV.pack_into(_SEALED, 0, spi, lo, seq >> 32, lo)
+        body = 16 + end - STAGE_HEAD
+        out[16:body] = stage[STAGE_HEAD:end]
+        nonce = self._salt + out[ESP_HEADER:16]
+        aad = _gmac_aad(out, body, seq >> 32 if esn else None)
+        total = body + 16
+        out[body:total] = self._aead.encrypt(nonce, b"", aad)
+        return out[:total]
+
+    def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
+        return _bytes_seal(self, header, plaintext, seq_hi)
+
+
+def _gmac_aad(packet: bytes | memoryview, body: int, seq_hi: int | None) -> bytes:
+    """RFC 4543 §5: SPI, [ESN high,] sequence low, IV, payload."""
+    if seq_hi is None:
+        return bytes(packet[:body])
+    return bytes(packet[:4]) + seq_hi.to_bytes(4, "big") + bytes(packet[4:body])
+
+
+class GmacOpener:
+    align = 4
+
+    def __init__(self, key: bytes, salt: bytes) -> None:
+        self._aead = AESGCM(key)
+        self._salt = salt
+        self.overhead = AEAD_IV + 16
+
+    def ciphertext_ok(self, size: int) -> bool:
+        return size - ESP_HEADER - self.overhead >= 4
+
+    def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        body = len(packet) - 16
+        aad = _gmac_aad(packet, body, int.from_bytes(seq_hi, "big") if seq_hi else None)
+        try:
+            self._aead.decrypt(self._salt + packet[8:16], packet[body:], aad)
+        except InvalidTag:
+            return None
+        size = body - 16
+        out = _OPENED_VIEW
+        out[:size] = packet[16:body]
+        return out[:size]
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
         plain = self.open_into(packet, seq_hi)
@@ -322,7 +455,7 @@ class ShortTagGcmOpener:
 
 def check_algorithms(alg: EspAlgorithms) -> None:
     """Raise UnsupportedTransform unless this back end can run `alg`."""
-    encr = get_encr(alg.encr_id, None if alg.encr_id == EncrId.CHACHA20_POLY1305 else alg.encr_key_bits)
+    encr = get_encr(alg.encr_id, None if alg.encr_id in FIXED_KEY_CIPHERS else alg.encr_key_bits)
     if encr.key_size != alg.encr_key_size:
         raise UnsupportedTransform(f"{encr.name}: key material must be {encr.key_size} bytes")
     if encr.is_aead:
@@ -345,23 +478,29 @@ T = TypeVar("T")
 class _Classes(Generic[T]):
     """The transform classes of one direction, by kind."""
 
-    cbc_hmac: Callable[[bytes, bytes, int, int], T]
+    cbc_hmac: Callable[[int, bytes, bytes, int, int], T]
+    null_hmac: Callable[[bytes, int, int], T]
     aead: Callable[[AESGCM | ChaCha20Poly1305, bytes], T]
     short_tag_gcm: Callable[[bytes, bytes, int], T]
+    gmac: Callable[[bytes, bytes], T]
 
 
-_SEALERS: _Classes[Sealer] = _Classes(CbcHmacSealer, AeadSealer, ShortTagGcmSealer)
-_OPENERS: _Classes[Opener] = _Classes(CbcHmacOpener, AeadOpener, ShortTagGcmOpener)
+_SEALERS: _Classes[Sealer] = _Classes(CbcHmacSealer, NullHmacSealer, AeadSealer, ShortTagGcmSealer, GmacSealer)
+_OPENERS: _Classes[Opener] = _Classes(CbcHmacOpener, NullHmacOpener, AeadOpener, ShortTagGcmOpener, GmacOpener)
 
 
 def _build(classes: _Classes[T], alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> T:
-    """The choice of transform both directions make: CBC + HMAC, an AEAD
-    with a 16-byte tag (key and salt split from KEYMAT), or GCM with a
-    shorter tag."""
+    """The choice of transform both directions make: CBC + HMAC, NULL +
+    HMAC, an AEAD with a 16-byte tag (key and salt split from KEYMAT), GCM
+    with a shorter tag, or GMAC."""
     check_algorithms(alg)
-    if alg.encr_id == EncrId.AES_CBC:
-        return classes.cbc_hmac(encr_key, integ_key, alg.integ_id, alg.icv_size)
+    if alg.encr_id in _CBC_BLOCK:
+        return classes.cbc_hmac(alg.encr_id, encr_key, integ_key, alg.integ_id, alg.icv_size)
+    if alg.encr_id == EncrId.NULL:
+        return classes.null_hmac(integ_key, alg.integ_id, alg.icv_size)
     key, salt = encr_key[:-AEAD_SALT], encr_key[-AEAD_SALT:]
+    if alg.encr_id == EncrId.NULL_AUTH_AES_GMAC:
+        return classes.gmac(key, salt)
     if alg.encr_id == EncrId.CHACHA20_POLY1305:
         return classes.aead(ChaCha20Poly1305(key), salt)
     if alg.icv_size == 16:

@@ -39,12 +39,15 @@ _AEAD = {
     EncrId.AES_GCM_12: ("rfc4106(gcm(aes))", 96),
     EncrId.AES_GCM_16: ("rfc4106(gcm(aes))", 128),
     EncrId.CHACHA20_POLY1305: ("rfc7539esp(chacha20,poly1305)", 128),
+    # RFC 4543 §3.2: AES-GMAC, authentication only, is an AEAD to the kernel
+    EncrId.NULL_AUTH_AES_GMAC: ("rfc4543(gcm(aes))", 128),
 }
 _CIPHERS = {
     EncrId.AES_CBC: "cbc(aes)",
     EncrId.AES_CTR: "rfc3686(ctr(aes))",
     EncrId.TRIPLE_DES: "cbc(des3_ede)",
-    EncrId.NULL: "ecb(cipher_null)",
+    EncrId.DES: "cbc(des)",
+    EncrId.NULL: "ecb(cipher_null)",  # RFC 2410: a zero-length key
 }
 _INTEG = {
     IntegId.HMAC_SHA1_96: ("hmac(sha1)", 96),

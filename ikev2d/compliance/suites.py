@@ -41,6 +41,8 @@ USE_GROUP = "use DH group 20 (ECDH P-384), 15 or 16 (3072/4096-bit MODP)"
 _DES = Verdict(ERROR, "DES has a 56-bit key and is broken; NSA: remove DES")
 _3DES = Verdict(ERROR, "3DES has a 64-bit block (Sweet32) and is deprecated; NSA: remove 3DES")
 _SHORT_AES = Verdict(ERROR, "CNSSP 15 requires 256-bit AES keys")
+_NO_CONFIDENTIALITY = Verdict(ERROR, "the traffic is not encrypted at all (authentication only);"
+                              " CNSSP 15 requires AES-256 encryption")
 
 ENCRYPTION: Mapping[tuple[EncrId, int], Verdict | None] = MappingProxyType(
     {
@@ -52,6 +54,11 @@ ENCRYPTION: Mapping[tuple[EncrId, int], Verdict | None] = MappingProxyType(
         (EncrId.AES_GCM_16, 192): _SHORT_AES,
         (EncrId.DES, 0): _DES,
         (EncrId.TRIPLE_DES, 0): _3DES,
+        # ESP only: GMAC authenticates and does not encrypt, NULL neither
+        (EncrId.NULL_AUTH_AES_GMAC, 128): _NO_CONFIDENTIALITY,
+        (EncrId.NULL_AUTH_AES_GMAC, 192): _NO_CONFIDENTIALITY,
+        (EncrId.NULL_AUTH_AES_GMAC, 256): _NO_CONFIDENTIALITY,
+        (EncrId.NULL, 0): _NO_CONFIDENTIALITY,
     }
 )
 
@@ -91,6 +98,8 @@ DH_GROUPS: Mapping[DhId, Verdict | None] = MappingProxyType(
         DhId.MODP_768: Verdict(ERROR, f"768-bit MODP is broken; {_LEGACY_GROUP}"),
         DhId.MODP_1024: Verdict(ERROR, f"1024-bit MODP is breakable (Logjam); {_LEGACY_GROUP}"),
         DhId.MODP_1536: Verdict(ERROR, f"1536-bit MODP is too weak; {_LEGACY_GROUP}"),
+        DhId.MODP_2048_256: Verdict(ERROR, "2048-bit MODP with a 256-bit subgroup (RFC 5114) is below"
+                                    " CNSSP 15's 3072-bit minimum, and RFC 8247 says SHOULD NOT"),
         DhId.MODP_2048: Verdict(ERROR, "2048-bit MODP (112-bit strength) is below CNSSP 15's"
                                 " 3072-bit minimum"),
         DhId.ECP_256: Verdict(ERROR, "P-256 (128-bit strength) is below CNSSP 15, which"

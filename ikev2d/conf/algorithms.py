@@ -3,7 +3,9 @@
 FMC and the ASA CLI spell these differently (`AES-256` / `aes-256`,
 `SHA512` / `sha512`, ESP `SHA-512` / `sha-512`); matching ignores case. Weak
 algorithms (DES, 3DES, MD5, SHA-1, small DH groups) are accepted on purpose:
-a real FTD accepts them too, and flagging them is `check-config`'s job.
+a real FTD accepts them too, ikev2d implements every one of them on the wire,
+and flagging them is `check-config`'s job. The lists are the FMC's IKEv2
+policy and IKEv2 IPsec proposal objects (docs/ftd-behaviour.md, "Algorithms").
 """
 
 from __future__ import annotations
@@ -32,7 +34,26 @@ ENCRYPTION: Mapping[str, tuple[EncrId, int]] = MappingProxyType(
     }
 )
 
-AEAD_ENCRYPTION = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
+# The IPsec proposal's encryption adds the ESP-only transforms: AES-GMAC
+# (RFC 4543: authentication only, ENCR_NULL_AUTH_AES_GMAC) and NULL (RFC 2410).
+ESP_ENCRYPTION: Mapping[str, tuple[EncrId, int]] = MappingProxyType(
+    {
+        **ENCRYPTION,
+        "AES-GMAC": (EncrId.NULL_AUTH_AES_GMAC, 128),
+        "AES-GMAC-192": (EncrId.NULL_AUTH_AES_GMAC, 192),
+        "AES-GMAC-256": (EncrId.NULL_AUTH_AES_GMAC, 256),
+        "NULL": (EncrId.NULL, FIXED_KEY_LENGTH),
+    }
+)
+
+# FMC offers NULL in the IKEv2 policy's encryption list too, but IKE has no
+# NULL cipher (RFC 7296 §3.3.2; IANA marks ENCR_NULL "not allowed" for IKEv2):
+# nothing could negotiate it, so the loader refuses it (our choice).
+IKE_NULL_ENCRYPTION = "NULL"
+
+# Combined-mode ciphers: they carry their own ICV, so their integrity is NULL.
+AEAD_ENCRYPTION = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16,
+                             EncrId.NULL_AUTH_AES_GMAC})
 
 INTEGRITY: Mapping[str, IntegId] = MappingProxyType(
     {
@@ -92,15 +113,8 @@ DH_GROUPS: Mapping[int, DhId] = MappingProxyType(
         19: DhId.ECP_256,
         20: DhId.ECP_384,
         21: DhId.ECP_521,
+        24: DhId.MODP_2048_256,
         31: DhId.CURVE25519,
-    }
-)
-
-# Groups an FTD admin may write that ikev2d does not implement, with why.
-UNSUPPORTED_DH_GROUPS: Mapping[int, str] = MappingProxyType(
-    {
-        24: "DH group 24 (2048-bit MODP, 256-bit subgroup) is not supported by ikev2d"
-        " (RFC 8247: SHOULD NOT; removed from recent FTD releases)",
     }
 )
 
@@ -114,7 +128,7 @@ def _names(table: Mapping[str, V]) -> Mapping[V, str]:
 
 
 # Back from IANA numbers to FTD names, for check-config and show running-config.
-ENCRYPTION_NAMES: Mapping[tuple[EncrId, int], str] = _names(ENCRYPTION)
+ENCRYPTION_NAMES: Mapping[tuple[EncrId, int], str] = _names(ESP_ENCRYPTION)
 INTEGRITY_NAMES: Mapping[IntegId, str] = _names(INTEGRITY)
 PRF_NAMES: Mapping[PrfId, str] = _names(PRF)
 ESP_INTEGRITY_NAMES: Mapping[IntegId, str] = _names(ESP_INTEGRITY)

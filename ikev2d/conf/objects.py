@@ -121,8 +121,6 @@ def _dh_groups(node: yaml.Node) -> tuple[DhId, ...]:
 def dh_group(node: yaml.Node) -> DhId:
     """One DH group number (an IKEv2 policy's, or the crypto map's PFS group)."""
     number = nodes.integer(node, "DH group", 0, INT32_MAX)
-    if number in algorithms.UNSUPPORTED_DH_GROUPS:
-        raise Problem.at(node, algorithms.UNSUPPORTED_DH_GROUPS[number])
     group = algorithms.DH_GROUPS.get(number)
     if group is None:
         valid = ", ".join(str(g) for g in algorithms.DH_GROUPS)
@@ -135,27 +133,46 @@ def _check_aead(
     encryption: tuple[Encryption, ...],
     integrity: tuple[IntegId, ...],
     what: str,
+    combined: str = "AES-GCM",
 ) -> None:
-    """AES-GCM authenticates itself (integrity NULL); every other cipher needs a hash."""
+    """AES-GCM (and ESP's AES-GMAC) authenticates itself (integrity NULL);
+    every other cipher, NULL encryption included, needs a hash."""
     aead = any(e in algorithms.AEAD_ENCRYPTION for e, _ in encryption)
     plain = any(e not in algorithms.AEAD_ENCRYPTION for e, _ in encryption)
     has_null = IntegId.NONE in integrity
     keyed = any(i != IntegId.NONE for i in integrity)
     if has_null and not aead:
         raise Problem.at(
-            integrity_node, f"{what}: integrity NULL is only valid with AES-GCM encryption"
+            integrity_node, f"{what}: integrity NULL is only valid with {combined} encryption"
         )
     if aead and not plain and keyed:
         raise Problem.at(
             integrity_node,
-            f"{what}: AES-GCM carries its own integrity check, so integrity must be NULL",
+            f"{what}: {combined} carries its own integrity check, so integrity must be NULL",
         )
     if aead and plain and not (has_null and keyed):
         raise Problem.at(
             integrity_node,
-            f"{what} mixes AES-GCM with other ciphers: integrity needs NULL (for AES-GCM)"
+            f"{what} mixes {combined} with other ciphers: integrity needs NULL (for {combined})"
             " as well as a hash (for the others)",
         )
+
+
+def _ike_encryption(node: yaml.Node, what: str) -> tuple[Encryption, ...]:
+    """An IKEv2 policy's ciphers: NULL is refused by name, and AES-GCM does
+    not mix with the CBC ciphers ("you cannot include both mixed-mode
+    (AES-GCM) and normal mode options in the same policy", the FTD's IKEv2
+    policy dialog)."""
+    for entry in nodes.items(node, "encryption"):
+        if isinstance(entry, yaml.ScalarNode) and str(entry.value).upper() == algorithms.IKE_NULL_ENCRYPTION:
+            raise Problem.at(entry, f"{what}: encryption NULL is not valid for IKE; IKE has no NULL"
+                                    " cipher (RFC 7296 §3.3.2), NULL is for IPsec proposals only")
+    encryption = _algorithm_list(node, "encryption", algorithms.ENCRYPTION)
+    aead = [e for e in encryption if e[0] in algorithms.AEAD_ENCRYPTION]
+    if aead and len(aead) != len(encryption):
+        raise Problem.at(node, f"{what}: you cannot include both mixed-mode (AES-GCM) and normal mode"
+                               " encryption in the same IKEv2 policy; use two policies")
+    return encryption
 
 
 def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
@@ -166,7 +183,7 @@ def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
     what = f"IKEv2 policy '{name}'"
     priority_node = fields.required("priority")
     priority = nodes.integer(priority_node, "priority", 1, 65535)
-    encryption = _algorithm_list(fields.required("encryption"), "encryption", algorithms.ENCRYPTION)
+    encryption = _ike_encryption(fields.required("encryption", null_is_a_name=True), what)
     integrity_node = fields.required("integrity", null_is_a_name=True)
     integrity = _algorithm_list(integrity_node, "integrity", algorithms.INTEGRITY)
     _check_aead(integrity_node, encryption, integrity, what)
@@ -201,11 +218,11 @@ def read_ipsec_proposal(ctx: Context, node: yaml.Node) -> None:
     name = nodes.name(name_node, "IKEv2 IPsec proposal name")
     fields.what = f"IKEv2 IPsec proposal '{name}'"
     encryption = _algorithm_list(
-        fields.required("esp_encryption"), "esp_encryption", algorithms.ENCRYPTION
+        fields.required("esp_encryption", null_is_a_name=True), "esp_encryption", algorithms.ESP_ENCRYPTION
     )
     hash_node = fields.required("esp_hash", null_is_a_name=True)
     integrity = _algorithm_list(hash_node, "esp_hash", algorithms.ESP_INTEGRITY)
-    _check_aead(hash_node, encryption, integrity, f"IKEv2 IPsec proposal '{name}'")
+    _check_aead(hash_node, encryption, integrity, f"IKEv2 IPsec proposal '{name}'", "AES-GCM or AES-GMAC")
     seconds = _lifetime_seconds(fields, defaults.IPSEC_LIFETIME_SECONDS)
     kilobytes_node = fields.optional("lifetime_kilobytes")
     kilobytes = (

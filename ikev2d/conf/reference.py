@@ -20,7 +20,7 @@ CHOICES: Mapping[tuple[str, str], Iterable[object]] = {
     ("objects.ikev2_policies[]", "prf"): algorithms.PRF,
     ("objects.ikev2_policies[]", "dh_groups"): algorithms.DH_GROUPS,
     ("remote_access_vpn", "pfs_group"): algorithms.DH_GROUPS,
-    ("objects.ikev2_ipsec_proposals[]", "esp_encryption"): algorithms.ENCRYPTION,
+    ("objects.ikev2_ipsec_proposals[]", "esp_encryption"): algorithms.ESP_ENCRYPTION,
     ("objects.ikev2_ipsec_proposals[]", "esp_hash"): algorithms.ESP_INTEGRITY,
     ("objects.group_policies[]", "vpn_protocols"): objects.VPN_PROTOCOLS,
     ("objects.group_policies[]", "split_tunnel"): objects.SPLIT_TUNNEL,

@@ -113,7 +113,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("objects.ikev2_policies[]", "IKEv2 policy", "`crypto ikev2 policy <priority>`: one IKE SA proposal.", (
         Key("name", "The policy's name, referenced by ike_policies.", required=True),
         Key("priority", "1-65535, lower first; unique.", required=True),
-        Key("encryption", "Encryption algorithms, in order.", required=True),
+        Key("encryption", "Encryption algorithms, in order; AES-GCM ones not mixed with the others"
+            " (the FTD's rule); `NULL` is refused (IKE has none).", required=True),
         Key("integrity", "Integrity algorithms (`NULL` with AES-GCM).", required=True),
         Key("prf", "PRF algorithms.", "from the integrity algorithms"),
         Key("dh_groups", "Diffie-Hellman groups, by number.", required=True),
@@ -122,8 +123,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("objects.ikev2_ipsec_proposals[]", "IKEv2 IPsec proposal",
             "`crypto ipsec ikev2 ipsec-proposal`: one Child SA (ESP) proposal.", (
         Key("name", "The proposal's name, referenced by ipsec_proposals.", required=True),
-        Key("esp_encryption", "ESP encryption algorithms.", required=True),
-        Key("esp_hash", "ESP integrity algorithms (`NULL` with AES-GCM).", required=True),
+        Key("esp_encryption", "ESP encryption algorithms; AES-GMAC and NULL authenticate only.",
+            required=True),
+        Key("esp_hash", "ESP integrity algorithms (`NULL` with AES-GCM or AES-GMAC).", required=True),
         Key("lifetime_seconds", "Child SA lifetime, from 120 s.", str(defaults.IPSEC_LIFETIME_SECONDS)),
         Key("lifetime_kilobytes", "Child SA volume lifetime, from 10 kB.", str(defaults.IPSEC_LIFETIME_KILOBYTES)),
     )),

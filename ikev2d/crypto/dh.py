@@ -54,6 +54,12 @@ _PREFERENCE: tuple[DhId, ...] = (
     DhId.MODP_4096,
     DhId.MODP_3072,
     DhId.MODP_2048,
+    # Weak groups last: implemented because the FTD offers them (a lab shows
+    # what they cost), never what we suggest first.
+    DhId.MODP_2048_256,
+    DhId.MODP_1536,
+    DhId.MODP_1024,
+    DhId.MODP_768,
 )
 
 _ECP: dict[DhId, tuple[ec.EllipticCurve, int]] = {

@@ -49,6 +49,9 @@ def parse_modp_public(params: ModpParams, data: bytes) -> int:
     1 < y < p-1, which keeps y out of the order-1 and order-2 subgroups; in a
     safe-prime group that leaves at most one bit of the exponent exposed. The
     full y^q = 1 test would cost a 3072-bit exponentiation per handshake.
+    A group that is not a safe prime (RFC 5114's group 24) has many small
+    subgroups, so there y^q = 1 is checked, as RFC 6989 §2.2 requires; with
+    a 256-bit q that costs one short exponentiation.
     """
     if len(data) != params.size:
         raise InvalidPublicValue(
@@ -57,11 +60,18 @@ def parse_modp_public(params: ModpParams, data: bytes) -> int:
     y = int.from_bytes(data, "big")
     if not 1 < y < params.prime - 1:
         raise InvalidPublicValue(f"group {params.group_id}: public value out of range")
+    q = params.subgroup_order
+    if q is not None and gmpy2.powmod(y, q, params.prime) != 1:
+        raise InvalidPublicValue(f"group {params.group_id}: public value outside the prime-order subgroup")
     return y
 
 
-def _random_exponent(bits: int) -> int:
-    # Uniform in [2, 2^bits - 1]; 0 and 1 would give a fixed public value.
+def _random_exponent(bits: int, below: int | None = None) -> int:
+    # Uniform in [2, 2^bits - 1] (or [2, below - 1] in a prime-order
+    # subgroup, where larger exponents only repeat); 0 and 1 would give a
+    # fixed public value.
+    if below is not None:
+        return 2 + secrets.randbelow(below - 2)
     while True:
         x = secrets.randbits(bits)
         if x > 1:
@@ -108,7 +118,7 @@ class GmpyModpGroup:
         self._g = gmpy2.mpz(params.generator)
 
     def generate(self) -> GmpyModpKey:
-        return GmpyModpKey(self, _random_exponent(self.params.exponent_bits))
+        return GmpyModpKey(self, _random_exponent(self.params.exponent_bits, self.params.subgroup_order))
 
     def load_private(self, value: bytes) -> GmpyModpKey:
         """A key from a known exponent (known-answer tests, key reuse)."""
@@ -157,7 +167,7 @@ class OpensslModpGroup:
         self.params = params
         self.group_id: DhId = params.group_id
         self.public_size: int = params.size
-        self._numbers = DHParameterNumbers(params.prime, params.generator)
+        self._numbers = DHParameterNumbers(params.prime, params.generator, params.subgroup_order)
         self._parameters = self._numbers.parameters()
 
     def generate(self) -> OpensslModpKey:

@@ -1,8 +1,10 @@
-"""RFC 3526 MODP group parameters and our private-exponent sizes.
+"""MODP group parameters (RFC 2409 §6, RFC 3526, RFC 5114 §2.3) and our
+private-exponent sizes.
 
-The primes are written out as in the RFC; tests/unit/test_crypto_dh.py
-recomputes them from the RFC's formula p = 2^n - 2^(n-64) - 1 +
-2^64 * ([2^(n-130) pi] + c) and checks they are safe primes.
+The primes are written out as in the RFCs; tests/unit/test_crypto_dh.py
+recomputes the RFC 2409/3526 ones from their formula p = 2^n - 2^(n-64) - 1 +
+2^64 * ([2^(n-130) pi] + c) and checks they are safe primes, and checks the
+RFC 5114 group's p, q and g against each other (q prime, q | p - 1, g^q = 1).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ class ModpParams:
     generator: int
     size: int  # bytes: KE data and shared secret are padded to this (RFC 7296 §3.4, §2.14)
     exponent_bits: int  # private exponent length, see below
+    # q of a group whose generator spans a small prime-order subgroup
+    # (RFC 5114); None for the safe-prime groups, where q = (p - 1) / 2.
+    subgroup_order: int | None = None
 
 
 # Private exponent length N (NIST SP 800-56A rev. 3 §5.6.1.1.1): for the safe-
@@ -35,6 +40,56 @@ class ModpParams:
 def _exponent_bits(security_strength: int) -> int:
     return max(2 * security_strength, 256)
 
+
+# RFC 2409 §6.1: the 768-bit MODP group (IKE group 1). Broken; the FTD still offers it.
+_MODP_768 = _hex(
+    "FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74"
+    "020BBEA6 3B139B22 514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437"
+    "4FE1356D 6D51C245 E485B576 625E7EC6 F44C42E9 A63A3620 FFFFFFFF FFFFFFFF"
+)
+
+# RFC 2409 §6.2: the 1024-bit MODP group (IKE group 2, Windows' default).
+_MODP_1024 = _hex(
+    "FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74"
+    "020BBEA6 3B139B22 514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437"
+    "4FE1356D 6D51C245 E485B576 625E7EC6 F44C42E9 A637ED6B 0BFF5CB6 F406B7ED"
+    "EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE65381 FFFFFFFF FFFFFFFF"
+)
+
+# RFC 3526 §2: the 1536-bit MODP group (IKE group 5).
+_MODP_1536 = _hex(
+    "FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74"
+    "020BBEA6 3B139B22 514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437"
+    "4FE1356D 6D51C245 E485B576 625E7EC6 F44C42E9 A637ED6B 0BFF5CB6 F406B7ED"
+    "EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE45B3D C2007CB8 A163BF05"
+    "98DA4836 1C55D39A 69163FA8 FD24CF5F 83655D23 DCA3AD96 1C62F356 208552BB"
+    "9ED52907 7096966D 670C354E 4ABC9804 F1746C08 CA237327 FFFFFFFF FFFFFFFF"
+)
+
+# RFC 5114 §2.3: the 2048-bit MODP group with a 256-bit prime-order subgroup
+# (IKE group 24). Not a safe prime: a public value must be checked to lie in
+# the subgroup (RFC 6989 §2.2), and the exponent is drawn below q.
+_MODP_2048_256_P = _hex(
+    "87A8E61D B4B6663C FFBBD19C 65195999 8CEEF608 660DD0F2 5D2CEED4 435E3B00"
+    "E00DF8F1 D61957D4 FAF7DF45 61B2AA30 16C3D911 34096FAA 3BF4296D 830E9A7C"
+    "209E0C64 97517ABD 5A8A9D30 6BCF67ED 91F9E672 5B4758C0 22E0B1EF 4275BF7B"
+    "6C5BFC11 D45F9088 B941F54E B1E59BB8 BC39A0BF 12307F5C 4FDB70C5 81B23F76"
+    "B63ACAE1 CAA6B790 2D525267 35488A0E F13C6D9A 51BFA4AB 3AD83477 96524D8E"
+    "F6A167B5 A41825D9 67E144E5 14056425 1CCACB83 E6B486F6 B3CA3F79 71506026"
+    "C0B857F6 89962856 DED4010A BD0BE621 C3A3960A 54E710C3 75F26375 D7014103"
+    "A4B54330 C198AF12 6116D227 6E11715F 693877FA D7EF09CA DB094AE9 1E1A1597"
+)
+_MODP_2048_256_G = _hex(
+    "3FB32C9B 73134D0B 2E775066 60EDBD48 4CA7B18F 21EF2054 07F4793A 1A0BA125"
+    "10DBC150 77BE463F FF4FED4A AC0BB555 BE3A6C1B 0C6B47B1 BC3773BF 7E8C6F62"
+    "901228F8 C28CBB18 A55AE313 41000A65 0196F931 C77A57F2 DDF463E5 E9EC144B"
+    "777DE62A AAB8A862 8AC376D2 82D6ED38 64E67982 428EBC83 1D14348F 6F2F9193"
+    "B5045AF2 767164E1 DFC967C1 FB3F2E55 A4BD1BFF E83B9C80 D052B985 D182EA0A"
+    "DB2A3B73 13D3FE14 C8484B1E 052588B9 B7D2BBD2 DF016199 ECD06E15 57CD0915"
+    "B3353BBB 64E0EC37 7FD02837 0DF92B52 C7891428 CDC67EB6 184B523D 1DB246C3"
+    "2F630784 90F00EF8 D647D148 D4795451 5E2327CF EF98C582 664B4C0F 6CC41659"
+)
+_MODP_2048_256_Q = _hex("8CF83642 A709A097 B4479976 40129DA2 99B1A47D 1EB3750B A308B0FE 64F5FBD3")
 
 # RFC 3526 §3: the 2048-bit MODP group (IKE group 14).
 _MODP_2048 = _hex(
@@ -84,7 +139,14 @@ _MODP_4096 = _hex(
     "93B4EA98 8D8FDDC1 86FFB7DC 90A6C08F 4DF435C9 34063199 FFFFFFFF FFFFFFFF"
 )
 
+# The weak groups' strengths (SP 800-57 Part 1 Table 2: 1024-bit is 80; 768
+# and 1536 are below and between) are all below 128, so the 256-bit floor holds.
 MODP_GROUPS: dict[DhId, ModpParams] = {
+    DhId.MODP_768: ModpParams(DhId.MODP_768, _MODP_768, 2, 96, _exponent_bits(80)),
+    DhId.MODP_1024: ModpParams(DhId.MODP_1024, _MODP_1024, 2, 128, _exponent_bits(80)),
+    DhId.MODP_1536: ModpParams(DhId.MODP_1536, _MODP_1536, 2, 192, _exponent_bits(96)),
+    DhId.MODP_2048_256: ModpParams(DhId.MODP_2048_256, _MODP_2048_256_P, _MODP_2048_256_G, 256, 256,
+                                   subgroup_order=_MODP_2048_256_Q),
     DhId.MODP_2048: ModpParams(DhId.MODP_2048, _MODP_2048, 2, 256, _exponent_bits(112)),
     DhId.MODP_3072: ModpParams(DhId.MODP_3072, _MODP_3072, 2, 384, _exponent_bits(128)),
     DhId.MODP_4096: ModpParams(DhId.MODP_4096, _MODP_4096, 2, 512, _exponent_bits(152)),

@@ -21,6 +21,7 @@ FIRST_SESSION_HANDLE = 0x6000
 DEVICE_VPN_CAPACITY = 250
 
 _AEAD = {EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16}
+_GMAC = EncrId.NULL_AUTH_AES_GMAC  # RFC 4543: an AEAD that does not encrypt
 
 
 def session_index(unique_id: int) -> int:
@@ -29,7 +30,7 @@ def session_index(unique_id: int) -> int:
 
 
 def is_aead(encr_id: int) -> bool:
-    return encr_id in _AEAD
+    return encr_id in _AEAD or encr_id == _GMAC
 
 
 # -- show crypto ikev2 sa: "Encr: AES-CBC, keysize: 256, Hash: SHA512" --------
@@ -62,6 +63,8 @@ def ikev2_hash(integ_id: int) -> str:
 def session_encr(encr_id: int, bits: int) -> str:
     if encr_id == EncrId.AES_CBC:
         return f"AES{bits}"
+    if encr_id == _GMAC:
+        return f"AES-GMAC-{bits}"
     if is_aead(encr_id):
         return f"AES-GCM-{bits}"
     names: dict[int, str] = {EncrId.DES: "DES", EncrId.TRIPLE_DES: "3DES", EncrId.NULL: "none",
@@ -91,6 +94,8 @@ def prf_hash(prf_id: int) -> str:
 def esp_transform(encr_id: int, bits: int, integ_id: int) -> str:
     if encr_id == EncrId.AES_CBC:
         encr = "esp-aes" if bits == 128 else f"esp-aes-{bits}"
+    elif encr_id == _GMAC:
+        encr = "esp-aes-gmac" if bits == 128 else f"esp-aes-gmac-{bits}"
     elif is_aead(encr_id):
         encr = "esp-aes-gcm" if bits == 128 else f"esp-aes-gcm-{bits}"
     else:
@@ -108,12 +113,14 @@ def esp_transform(encr_id: int, bits: int, integ_id: int) -> str:
 
 def esp_iv_size(encr_id: int) -> int:
     if is_aead(encr_id):
-        return 8  # RFC 4106 §3.1
+        return 8  # RFC 4106 §3.1, RFC 4543 §3.1
+    if encr_id == EncrId.NULL:
+        return 0  # RFC 2410
     return 8 if encr_id in (EncrId.DES, EncrId.TRIPLE_DES) else 16
 
 
 def esp_block_size(encr_id: int) -> int:
-    if is_aead(encr_id):
+    if is_aead(encr_id) or encr_id == EncrId.NULL:
         return 4  # RFC 4303 §2.4: 4-byte alignment only
     return 8 if encr_id in (EncrId.DES, EncrId.TRIPLE_DES) else 16
 

@@ -12,7 +12,7 @@ from ..wire.payloads import Proposal, Transform
 
 MIN_ESP_SPI = 256  # RFC 4303 §2.1
 IKE_LIFETIME_DEFAULT = 86400  # FTD: crypto ikev2 policy lifetime seconds
-AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16})
+AEAD_CIPHERS = frozenset({EncrId.AES_GCM_8, EncrId.AES_GCM_12, EncrId.AES_GCM_16, EncrId.NULL_AUTH_AES_GMAC})
 
 
 def _name(enum: type, value: int) -> str:
@@ -35,7 +35,7 @@ class IkeSuite:
         return self.encr_id in AEAD_CIPHERS
 
     def transforms(self) -> list[Transform]:
-        out = [Transform(TransformType.ENCR, self.encr_id, self.encr_bits),
+        out = [Transform(TransformType.ENCR, self.encr_id, key_length(self.encr_bits)),
                Transform(TransformType.PRF, self.prf_id)]
         if not self.is_aead:
             out.append(Transform(TransformType.INTEG, self.integ_id))
@@ -65,7 +65,7 @@ class EspSuite:
         return self.encr_id in AEAD_CIPHERS
 
     def transforms(self) -> list[Transform]:
-        out = [Transform(TransformType.ENCR, self.encr_id, self.encr_bits)]
+        out = [Transform(TransformType.ENCR, self.encr_id, key_length(self.encr_bits))]
         if not self.is_aead:
             out.append(Transform(TransformType.INTEG, self.integ_id))
         if self.dh_id:
@@ -80,6 +80,13 @@ class EspSuite:
         return "/".join(parts)
 
 
+def key_length(bits: int) -> int | None:
+    """The Key Length attribute for a configured key size: none for the
+    fixed-key ciphers (3DES, DES, NULL), which the configuration gives 0
+    bits (RFC 7296 §3.3.5: only variable-length ciphers carry it)."""
+    return bits or None
+
+
 def _by_type(proposal: Proposal) -> dict[int, list[Transform]]:
     out: dict[int, list[Transform]] = {}
     for t in proposal.transforms:
@@ -92,7 +99,7 @@ def _by_type(proposal: Proposal) -> dict[int, list[Transform]]:
 def _first_encr(offered: Iterable[Transform], allowed: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
     for t in offered:
         for encr_id, bits in allowed:
-            if t.id == encr_id and t.key_length == bits:
+            if t.id == encr_id and t.key_length == key_length(bits):
                 return encr_id, bits
     return None
 
@@ -211,8 +218,10 @@ def esp_offer(proposals: Sequence[IpsecProposal], spi: int, dh_group: int = 0) -
     dh = [Transform(TransformType.DH, dh_group)] if dh_group else []
     esn = [Transform(TransformType.ESN, EsnId.NO_ESN)]
     for ours in proposals:
-        aead = [Transform(TransformType.ENCR, e, bits) for e, bits in ours.encryption if e in AEAD_CIPHERS]
-        other = [Transform(TransformType.ENCR, e, bits) for e, bits in ours.encryption if e not in AEAD_CIPHERS]
+        aead = [Transform(TransformType.ENCR, e, key_length(bits)) for e, bits in ours.encryption
+                if e in AEAD_CIPHERS]
+        other = [Transform(TransformType.ENCR, e, key_length(bits)) for e, bits in ours.encryption
+                 if e not in AEAD_CIPHERS]
         if aead:
             out.append(Proposal(len(out) + 1, ProtocolId.ESP, spi_bytes, aead + dh + esn))
         if other and ours.integrity:

@@ -74,7 +74,11 @@ class Chooser(Protocol):
 def seeded_dh(rng: random.Random) -> Iterator[None]:
     """Both sides' MODP exponents from `rng` (gmpy2 backend), for replay."""
     original = ffdh._random_exponent
-    ffdh._random_exponent = lambda bits: rng.getrandbits(bits) | 2
+
+    def seeded(bits: int, below: int | None = None) -> int:
+        return rng.randrange(2, below) if below is not None else rng.getrandbits(bits) | 2
+
+    ffdh._random_exponent = seeded
     try:
         yield
     finally:

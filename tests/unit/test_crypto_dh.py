@@ -11,7 +11,8 @@ from ikev2d.crypto.transforms import supported_dh
 from ikev2d.iana import DhId
 
 H = bytes.fromhex
-MODP = [DhId.MODP_2048, DhId.MODP_3072, DhId.MODP_4096]
+SAFE_PRIME = [DhId.MODP_768, DhId.MODP_1024, DhId.MODP_1536, DhId.MODP_2048, DhId.MODP_3072, DhId.MODP_4096]
+MODP = [*SAFE_PRIME, DhId.MODP_2048_256]
 
 
 # ------------------------------------------------------- RFC 3526 primes
@@ -38,6 +39,9 @@ def _pi_scaled(bits: int) -> int:
 @pytest.mark.parametrize(
     ("group_id", "n", "offset"),
     [
+        (DhId.MODP_768, 768, 149686),  # RFC 2409 §6.1
+        (DhId.MODP_1024, 1024, 129093),  # RFC 2409 §6.2
+        (DhId.MODP_1536, 1536, 741804),  # RFC 3526 §2
         (DhId.MODP_2048, 2048, 124476),  # RFC 3526 §3
         (DhId.MODP_3072, 3072, 1690314),  # RFC 3526 §4
         (DhId.MODP_4096, 4096, 240904),  # RFC 3526 §5
@@ -52,18 +56,50 @@ def test_modp_prime_matches_rfc3526_formula(group_id: DhId, n: int, offset: int)
     assert params.size * 8 == n == params.prime.bit_length()
 
 
-@pytest.mark.parametrize("group_id", MODP)
+@pytest.mark.parametrize("group_id", SAFE_PRIME)
 def test_modp_prime_is_safe_prime(group_id: DhId) -> None:
     import gmpy2
 
     p = MODP_GROUPS[group_id].prime
     assert gmpy2.is_prime(p, 30) and gmpy2.is_prime((p - 1) // 2, 30)
+    assert MODP_GROUPS[group_id].subgroup_order is None
+
+
+def test_rfc5114_group_24_parameters_agree() -> None:
+    # RFC 5114 §2.3: p and q prime, q (256 bits) divides p - 1, g has order q.
+    # A typo in any of the three constants breaks one of these.
+    import gmpy2
+
+    params = MODP_GROUPS[DhId.MODP_2048_256]
+    p, q, g = params.prime, params.subgroup_order, params.generator
+    assert q is not None and q.bit_length() == 256 and p.bit_length() == 2048 == params.size * 8
+    assert gmpy2.is_prime(p, 30) and gmpy2.is_prime(q, 30)
+    assert (p - 1) % q == 0 and g != 1 and pow(g, q, p) == 1
+    assert hex(p).startswith("0x87a8e61d") and hex(q).startswith("0x8cf83642")
+
+
+def test_group_24_exponents_stay_below_q() -> None:
+    group = get_dh_group(DhId.MODP_2048_256, "gmpy2")
+    q = MODP_GROUPS[DhId.MODP_2048_256].subgroup_order
+    assert q is not None
+    assert all(1 < group.generate()._x < q for _ in range(40))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend", ["gmpy2", "openssl"])
+def test_group_24_refuses_values_outside_the_subgroup_rfc6989_2_2(backend: str) -> None:
+    params = MODP_GROUPS[DhId.MODP_2048_256]
+    key = get_dh_group(DhId.MODP_2048_256, backend).generate()
+    # 2 is in range but (p - 1) / q has small factors: 2 is not of order q
+    assert pow(2, params.subgroup_order or 0, params.prime) != 1
+    with pytest.raises(InvalidPublicValue):
+        key.exchange((2).to_bytes(256, "big"))
 
 
 def test_exponent_lengths_sp800_56a() -> None:
     # N >= 2s (SP 800-56A rev. 3 §5.6.1.1.1) with our 256-bit floor.
     bits = {g: MODP_GROUPS[g].exponent_bits for g in MODP}
-    assert bits == {DhId.MODP_2048: 256, DhId.MODP_3072: 256, DhId.MODP_4096: 304}
+    assert bits == {DhId.MODP_768: 256, DhId.MODP_1024: 256, DhId.MODP_1536: 256, DhId.MODP_2048: 256,
+                    DhId.MODP_3072: 256, DhId.MODP_4096: 304, DhId.MODP_2048_256: 256}
     group = get_dh_group(DhId.MODP_3072, "gmpy2")
     lengths = [group.generate()._x.bit_length() for _ in range(40)]  # type: ignore[attr-defined]
     assert max(lengths) <= 256 and min(lengths) >= 240
@@ -92,14 +128,14 @@ def test_backends_exchange_with_each_other_rfc7296_2_14(group_id: DhId) -> None:
 
 @pytest.mark.parametrize("group_id", MODP)
 def test_backends_agree_on_known_exponents(group_id: DhId) -> None:
-    p = MODP_GROUPS[group_id].prime
+    p, g = MODP_GROUPS[group_id].prime, MODP_GROUPS[group_id].generator
     x, y = (0x1234 << 240) | 0xBEEF, 3 << 250
     fast, ossl = get_dh_group(group_id, "gmpy2"), get_dh_group(group_id, "openssl")
     xb, yb = x.to_bytes(32, "big"), y.to_bytes(32, "big")
     # Python's own pow() as a third implementation.
-    assert fast.load_private(xb).public_bytes == pow(2, x, p).to_bytes(fast.public_size, "big")
+    assert fast.load_private(xb).public_bytes == pow(g, x, p).to_bytes(fast.public_size, "big")
     assert ossl.load_private(xb).public_bytes == fast.load_private(xb).public_bytes
-    expected = pow(2, x * y, p).to_bytes(fast.public_size, "big")
+    expected = pow(g, x * y, p).to_bytes(fast.public_size, "big")
     assert fast.load_private(xb).exchange(ossl.load_private(yb).public_bytes) == expected
     assert ossl.load_private(xb).exchange(fast.load_private(yb).public_bytes) == expected
 
@@ -131,7 +167,8 @@ def test_modp_rejects_bad_public_values_rfc7296_5(group_id: DhId, backend: str) 
     for bad in (good[1:], b"\0" + good, b""):
         with pytest.raises(InvalidPublicValue):
             key.exchange(bad)
-    assert len(key.exchange((2).to_bytes(size, "big"))) == size  # smallest legal y
+    if MODP_GROUPS[group_id].subgroup_order is None:
+        assert len(key.exchange((2).to_bytes(size, "big"))) == size  # smallest legal y
 
 
 # ----------------------------------------------------- RFC 5903 §8 (ECP)
@@ -232,7 +269,9 @@ def test_montgomery_rejects_low_order_and_bad_length_rfc8031_2_3(group_id: DhId)
 
 def test_supported_groups_all_resolve() -> None:
     assert supported_dh() == supported_groups()
-    assert set(supported_groups()) >= {14, 15, 16, 19, 20, 21, 31}
+    # every group the FTD's IKEv2 policy offers (docs/ftd-behaviour.md)
+    assert set(supported_groups()) >= {1, 2, 5, 14, 15, 16, 19, 20, 21, 24, 31}
+    assert supported_groups()[0] == DhId.ECP_384 and supported_groups()[-1] == DhId.MODP_768
     for group_id in supported_groups():
         group = get_dh_group(group_id)
         assert group.group_id == group_id
@@ -240,9 +279,9 @@ def test_supported_groups_all_resolve() -> None:
 
 
 def test_unsupported_groups_and_backends() -> None:
-    for weak in (DhId.MODP_768, DhId.MODP_1024, DhId.MODP_1536, DhId.NONE, 9999):
+    for unknown in (DhId.MODP_6144, DhId.MODP_8192, 22, 23, DhId.NONE, 9999):
         with pytest.raises(UnsupportedTransform):
-            get_dh_group(weak)
+            get_dh_group(unknown)
     with pytest.raises(UnsupportedTransform):
         get_dh_group(DhId.ECP_384, "gmpy2")
     with pytest.raises(ValueError):

@@ -34,6 +34,7 @@ from ikev2d.crypto.transforms import (
 from ikev2d.iana import EncrId, IntegId, PrfId
 
 _HASH = {
+    PrfId.HMAC_MD5: hashlib.md5,
     PrfId.HMAC_SHA1: hashlib.sha1,
     PrfId.HMAC_SHA2_256: hashlib.sha256,
     PrfId.HMAC_SHA2_384: hashlib.sha384,

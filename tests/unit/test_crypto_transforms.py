@@ -163,6 +163,64 @@ def test_aes_cbc_rfc3602_4(key: str, iv: str, plain: str, cipher: str) -> None:
     assert encr.decrypt(H(key), H(iv), H(cipher)) == H(plain)
 
 
+# Single blocks with a zero IV: CBC is then ECB, so the block ciphers' own
+# published vectors apply. DES: the classic worked example (key 133457799BBCDFF1,
+# J. Orlin Grabbe, "The DES Algorithm Illustrated"); 3DES: NIST SP 800-67 rev. 1
+# Appendix B (three distinct keys, "The qufck brown fox jump").
+DES_VECTORS = [
+    (EncrId.DES, "133457799bbcdff1", "0123456789abcdef", "85e813540f0ab405"),
+    (EncrId.TRIPLE_DES, "0123456789abcdef23456789abcdef01456789abcdef0123",
+     b"The qufck brown fox jump".hex(), "a826fd8ce53b855fcce21c8112256fe668d5c05dd9b6b900"),
+]
+
+
+@pytest.mark.parametrize(("encr_id", "key", "plain", "cipher"), DES_VECTORS, ids=["des", "3des"])
+def test_des_and_3des_known_answers(encr_id: EncrId, key: str, plain: str, cipher: str) -> None:
+    encr = get_encr(encr_id, None)
+    if encr_id == EncrId.TRIPLE_DES:  # in ECB the three blocks are independent; CBC chains them
+        blocks = [encr.encrypt(H(key), bytes(8), H(plain)[i:i + 8]) for i in range(0, 24, 8)]
+        assert b"".join(blocks) == H(cipher)
+    else:
+        assert encr.encrypt(H(key), bytes(8), H(plain)) == H(cipher)
+        assert encr.decrypt(H(key), bytes(8), H(cipher)) == H(plain)
+
+
+@pytest.mark.parametrize("encr_id", [EncrId.DES, EncrId.TRIPLE_DES])
+def test_des_cbc_matches_pycryptodome(encr_id: EncrId) -> None:
+    # an independent implementation (pycryptodome's own DES) as the CBC oracle
+    from Crypto.Cipher import DES, DES3
+
+    encr = get_encr(encr_id, None)
+    key, iv, plain = os.urandom(encr.key_size), os.urandom(8), os.urandom(64)
+    oracle = DES.new(key, DES.MODE_CBC, iv) if encr_id == EncrId.DES else DES3.new(key, DES3.MODE_CBC, iv)
+    assert encr.encrypt(key, iv, plain) == oracle.encrypt(plain)
+    assert (encr.key_size, encr.iv_size, encr.block_size, encr.key_length_attr) == (
+        (8, 8, 8, None) if encr_id == EncrId.DES else (24, 8, 8, None))
+    with pytest.raises(CryptoError):
+        encr.encrypt(key, iv, plain[:12])  # 8-byte blocks, not 16
+
+
+def test_hmac_md5_rfc2202_and_md5_96_rfc2403() -> None:
+    # RFC 2202 §2 test cases 1 and 2; HMAC-MD5-96 keeps the first 96 bits (RFC 2403 §2)
+    prf, integ = get_prf(PrfId.HMAC_MD5), get_integ(IntegId.HMAC_MD5_96)
+    assert prf.prf(b"\x0b" * 16, b"Hi There") == H("9294727a3638bb1c13f48ef8158bfc9d")
+    assert prf.prf(b"Jefe", b"what do ya want for nothing?") == H("750c783e6ab0b503eaa86e310a5db738")
+    assert integ.mac(b"\x0b" * 16, b"Hi There") == H("9294727a3638bb1c13f48ef8")
+    assert (integ.key_size, integ.icv_size, prf.key_size, prf.output_size) == (16, 12, 16, 16)
+
+
+def test_esp_only_transforms_have_sizes_but_never_encrypt_ike() -> None:
+    # RFC 4543 §7 / RFC 2410: for ESP's KEYMAT only; IKE never picks them
+    gmac = get_encr(EncrId.NULL_AUTH_AES_GMAC, 256)
+    assert (gmac.key_size, gmac.iv_size, gmac.icv_size, gmac.is_aead) == (36, 8, 16, True)
+    null = get_encr(EncrId.NULL, None)
+    assert (null.key_size, null.iv_size, null.icv_size, null.is_aead) == (0, 0, 0, False)
+    for encr in (gmac, null):
+        assert encr not in supported_encr() and encr in supported_encr(include_esp_only=True)
+        with pytest.raises(CryptoError):
+            encr.encrypt(bytes(encr.key_size), bytes(encr.iv_size), bytes(16))
+
+
 def test_aes_gcm_key_salt_split_rfc5282_7_1() -> None:
     # GCM spec (McGrew & Viega) test case 4; RFC 5282 §7.1 makes the last 4 key
     # bytes the salt and the nonce salt || 8-byte IV, so this fixes the split.
@@ -245,11 +303,13 @@ def test_unsupported_transforms_rfc7296_3_3_5() -> None:
     with pytest.raises(UnsupportedTransform):
         get_encr(EncrId.AES_CBC, 512)
     with pytest.raises(UnsupportedTransform):
-        get_encr(EncrId.TRIPLE_DES, None)
+        get_encr(EncrId.TRIPLE_DES, 192)  # a fixed-key cipher carries no Key Length
     with pytest.raises(UnsupportedTransform):
-        get_integ(IntegId.HMAC_MD5_96)
+        get_encr(EncrId.AES_CTR, 128)
     with pytest.raises(UnsupportedTransform):
-        get_prf(PrfId.HMAC_MD5)
+        get_integ(IntegId.AES_XCBC_96)
+    with pytest.raises(UnsupportedTransform):
+        get_prf(PrfId.AES128_XCBC)
     with pytest.raises(UnsupportedTransform):
         get_prf(9999)
 
@@ -279,7 +339,7 @@ def test_registry_returns_shared_objects() -> None:
     assert get_encr(EncrId.AES_CBC, 256) is get_encr(EncrId.AES_CBC, 256)
     assert get_prf(PrfId.HMAC_SHA2_512) is get_prf(PrfId.HMAC_SHA2_512)
     assert {i.transform_id for i in supported_integ()} >= {
-        IntegId.HMAC_SHA1_96, IntegId.HMAC_SHA2_256_128,
+        IntegId.HMAC_MD5_96, IntegId.HMAC_SHA1_96, IntegId.HMAC_SHA2_256_128,
         IntegId.HMAC_SHA2_384_192, IntegId.HMAC_SHA2_512_256,
     }
     assert {(e.transform_id, e.key_bits) for e in supported_encr()} >= {

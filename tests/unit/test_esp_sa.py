@@ -18,7 +18,7 @@ from esp.userspace.lifetime import Lifetime, Limits
 from esp.userspace.sa import InboundSa, OutboundSa, address_matcher
 from esp.userspace.suites import make_opener, make_sealer
 from ikev2d.crypto.errors import UnsupportedTransform
-from ikev2d.crypto.transforms import get_encr, get_integ
+from ikev2d.crypto.transforms import FIXED_KEY_CIPHERS, get_encr, get_integ
 from ikev2d.iana import EncrId, IntegId
 
 VIP = "198.19.0.200"
@@ -27,7 +27,7 @@ SPI = 0xC0FFEE01
 
 
 def algorithms(encr: int, bits: int, integ: int = 0, esn: bool = False) -> EspAlgorithms:
-    e = get_encr(encr, None if encr == EncrId.CHACHA20_POLY1305 else bits)
+    e = get_encr(encr, None if encr in FIXED_KEY_CIPHERS else bits)
     i = get_integ(integ) if integ else None
     return EspAlgorithms(encr, bits, integ, e.key_size, i.key_size if i else 0,
                          e.icv_size if e.is_aead else (i.icv_size if i else 0), esn)
@@ -35,10 +35,14 @@ def algorithms(encr: int, bits: int, integ: int = 0, esn: bool = False) -> EspAl
 
 CBC_SUITES = [algorithms(EncrId.AES_CBC, bits, integ) for bits in (128, 192, 256)
               for integ in (IntegId.HMAC_SHA2_512_256, IntegId.HMAC_SHA2_384_192, IntegId.HMAC_SHA2_256_128,
-                            IntegId.HMAC_SHA1_96)]
+                            IntegId.HMAC_SHA1_96, IntegId.HMAC_MD5_96)]
+# the FTD's legacy and authentication-only proposals (RFC 2451, RFC 2405, RFC 2410, RFC 4543)
+CBC_SUITES += [algorithms(tid, 0, integ) for tid in (EncrId.TRIPLE_DES, EncrId.DES, EncrId.NULL)
+               for integ in (IntegId.HMAC_SHA1_96, IntegId.HMAC_MD5_96, IntegId.HMAC_SHA2_256_128)]
 AEAD_SUITES = [algorithms(tid, bits) for bits in (128, 192, 256)
                for tid in (EncrId.AES_GCM_16, EncrId.AES_GCM_12, EncrId.AES_GCM_8)]
 AEAD_SUITES.append(algorithms(EncrId.CHACHA20_POLY1305, 256))
+AEAD_SUITES += [algorithms(EncrId.NULL_AUTH_AES_GMAC, bits) for bits in (128, 192, 256)]
 ALL_SUITES = CBC_SUITES + AEAD_SUITES
 CBC256 = algorithms(EncrId.AES_CBC, 256, IntegId.HMAC_SHA2_512_256)
 GCM256 = algorithms(EncrId.AES_GCM_16, 256)
@@ -74,9 +78,11 @@ def test_round_trip_every_suite(alg: EspAlgorithms) -> None:
         inner = packet(size)
         esp = p.out.seal(inner)
         assert esp is not None and esp[:4] == SPI.to_bytes(4, "big")
-        assert inner not in esp  # encrypted
-        # RFC 4303 §2.4: the ESP payload is aligned (16 for CBC, 4 otherwise)
-        assert (len(esp) - 8 - p.sealer.overhead) % (16 if alg.encr_id == EncrId.AES_CBC else 4) == 0
+        # encrypted, except by the authentication-only transforms (RFC 2410, RFC 4543)
+        assert (inner in esp) == (alg.encr_id in (EncrId.NULL, EncrId.NULL_AUTH_AES_GMAC))
+        # RFC 4303 §2.4: the ESP payload is aligned (the cipher's block for CBC, 4 otherwise)
+        block = {EncrId.AES_CBC: 16, EncrId.TRIPLE_DES: 8, EncrId.DES: 8}.get(EncrId(alg.encr_id), 4)
+        assert (len(esp) - 8 - p.sealer.overhead) % block == 0
         assert p.inb.open(esp) == inner
     assert (p.out.packets, p.inb.packets) == (5, 5)
     assert p.out.bytes == p.inb.bytes == 28 + 29 + 64 + 511 + 1400
@@ -231,8 +237,11 @@ def test_short_or_misaligned_packets_are_dropped(size: int) -> None:
 def test_unsupported_transforms_are_refused() -> None:
     with pytest.raises(UnsupportedTransform):  # CBC needs an integrity transform
         make_sealer(EspAlgorithms(EncrId.AES_CBC, 256, IntegId.NONE, 32, 0, 0), bytes(32), b"")
-    with pytest.raises(UnsupportedTransform):  # no MD5 here
-        make_sealer(EspAlgorithms(EncrId.AES_CBC, 256, IntegId.HMAC_MD5_96, 32, 16, 12), bytes(32), bytes(16))
+    with pytest.raises(UnsupportedTransform):  # RFC 4303 §3.2: neither encrypted nor authenticated
+        make_sealer(EspAlgorithms(EncrId.NULL, 0, IntegId.NONE, 0, 0, 0), b"", b"")
+    with pytest.raises(UnsupportedTransform):  # GMAC is its own integrity
+        make_sealer(EspAlgorithms(EncrId.NULL_AUTH_AES_GMAC, 128, IntegId.HMAC_SHA1_96, 20, 20, 12),
+                    bytes(20), bytes(20))
     with pytest.raises(UnsupportedTransform):
         make_opener(EspAlgorithms(EncrId.AES_CTR, 256, IntegId.HMAC_SHA2_256_128, 36, 32, 16), bytes(36), bytes(32))
 

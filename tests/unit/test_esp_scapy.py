@@ -2,7 +2,8 @@
 (`scapy.layers.ipsec.SecurityAssociation`, RFC 4303 tunnel mode + RFC 3948
 UDP encapsulation): scapy decrypts what the userspace data plane seals, and
 the data plane opens what scapy builds. CBC + HMAC (including the
-long-lived-encryptor IV technique), AES-GCM (RFC 4106), ChaCha20-Poly1305
+long-lived-encryptor IV technique) for AES, 3DES and DES, NULL + HMAC
+(RFC 2410), AES-GCM (RFC 4106), AES-GMAC (RFC 4543), ChaCha20-Poly1305
 (RFC 7634), with and without ESN."""
 
 from __future__ import annotations
@@ -32,8 +33,16 @@ SUITES = [
     (EspAlgorithms(EncrId.AES_GCM_16, 256, IntegId.NONE, 36, 0, 16), "AES-GCM", None),
     (EspAlgorithms(EncrId.AES_GCM_16, 128, IntegId.NONE, 20, 0, 16), "AES-GCM", None),
     (EspAlgorithms(EncrId.CHACHA20_POLY1305, 256, IntegId.NONE, 36, 0, 16), "CHACHA20-POLY1305", None),
+    # the FTD's legacy and authentication-only choices
+    (EspAlgorithms(EncrId.TRIPLE_DES, 0, IntegId.HMAC_SHA1_96, 24, 20, 12), "3DES", "HMAC-SHA1-96"),
+    (EspAlgorithms(EncrId.DES, 0, IntegId.HMAC_MD5_96, 8, 16, 12), "DES", "HMAC-MD5-96"),
+    (EspAlgorithms(EncrId.AES_CBC, 128, IntegId.HMAC_MD5_96, 16, 16, 12), "AES-CBC", "HMAC-MD5-96"),
+    (EspAlgorithms(EncrId.NULL, 0, IntegId.HMAC_SHA2_256_128, 0, 32, 16), "NULL", "SHA2-256-128"),
+    (EspAlgorithms(EncrId.NULL_AUTH_AES_GMAC, 256, IntegId.NONE, 36, 0, 16), "AES-NULL-GMAC", None),
+    (EspAlgorithms(EncrId.NULL_AUTH_AES_GMAC, 128, IntegId.NONE, 20, 0, 16), "AES-NULL-GMAC", None),
 ]
-IDS = ["cbc256-sha512", "cbc256-sha384", "cbc192-sha256", "cbc128-sha1", "gcm256", "gcm128", "chacha20"]
+IDS = ["cbc256-sha512", "cbc256-sha384", "cbc192-sha256", "cbc128-sha1", "gcm256", "gcm128", "chacha20",
+       "3des-sha1", "des-md5", "cbc128-md5", "null-sha256", "gmac256", "gmac128"]
 
 
 def with_esn(alg: EspAlgorithms) -> EspAlgorithms:
@@ -115,7 +124,8 @@ def test_scapy_rejects_our_packet_once_tampered() -> None:
         peers.scapy.decrypt(on_the_wire(bytes(esp)))
 
 
-@pytest.mark.parametrize(("alg", "crypt", "auth"), [SUITES[0], SUITES[4]], ids=["cbc", "gcm"])
+@pytest.mark.parametrize(("alg", "crypt", "auth"), [SUITES[0], SUITES[4], SUITES[7], SUITES[10], SUITES[11]],
+                         ids=["cbc", "gcm", "3des", "null", "gmac"])
 def test_esn_both_ways(alg: EspAlgorithms, crypt: str, auth: str | None) -> None:
     """RFC 4303 §2.2.1: the high 32 bits enter the ICV (CBC) or the AAD
     (GCM, RFC 4106 §5) but never the wire; scapy's esn= is that high half."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ikev2d.conf.model import IkePolicy, IpsecProposal
 from ikev2d.iana import DhId, EncrId, EsnId, IntegId, PrfId, ProtocolId, TransformType as T
-from ikev2d.tasks.proposals import select_esp, select_ike
+from ikev2d.tasks.proposals import esp_offer, select_esp, select_ike
 from ikev2d.wire.payloads import Proposal, Transform
 
 NSA = IkePolicy(name="NSA", priority=10, encryption=((EncrId.AES_CBC, 256),), integrity=(IntegId.HMAC_SHA2_512_256,),
@@ -62,3 +62,15 @@ def test_esp_needs_a_four_byte_spi_and_no_esn() -> None:
     chosen = select_esp([good], [ours])
     assert chosen is not None and chosen[1].describe() == "AES_CBC-256/HMAC_SHA2_512_256"
     assert select_esp([esn_only], [ours]) is None
+
+
+def test_our_child_rekey_offers_fixed_key_ciphers_without_a_key_length() -> None:
+    """RFC 7296 §3.3.5: only variable-length ciphers carry Key Length; our
+    offer of 3DES must be one select_esp (ours or a peer's) can match."""
+    ours = IpsecProposal(name="Legacy", encryption=((EncrId.TRIPLE_DES, 0), (EncrId.AES_CBC, 128)),
+                         integrity=(IntegId.HMAC_SHA1_96,), lifetime_seconds=28800, lifetime_kilobytes=4608000)
+    (offer,) = esp_offer([ours], 0x1234)
+    encr = [(t.id, t.key_length) for t in offer.transforms if t.type == T.ENCR]
+    assert encr == [(EncrId.TRIPLE_DES, None), (EncrId.AES_CBC, 128)]
+    chosen = select_esp([offer], [ours])
+    assert chosen is not None and chosen[1].encr_id == EncrId.TRIPLE_DES

@@ -89,6 +89,34 @@ def test_gcm_is_one_aead_attribute_with_salt_in_the_key() -> None:
     assert struct.unpack_from("=II", attr_bytes, 68) == (288, 128)
 
 
+# The kernel's names for every ESP transform the FTD's IPsec proposal offers
+# (crypto/ names: cbc(des3_ede), cbc(des), ecb(cipher_null); RFC 4543's
+# rfc4543(gcm(aes)) template), with the RFC truncation lengths.
+@pytest.mark.parametrize(
+    ("encr", "integ", "key_bytes", "expected"),
+    [
+        (3, 1, 24, [("XFRMA_ALG_CRYPT", "cbc(des3_ede)", 192, 0), ("XFRMA_ALG_AUTH_TRUNC", "hmac(md5)", 128, 96)]),
+        (2, 2, 8, [("XFRMA_ALG_CRYPT", "cbc(des)", 64, 0), ("XFRMA_ALG_AUTH_TRUNC", "hmac(sha1)", 160, 96)]),
+        (11, 12, 0, [("XFRMA_ALG_CRYPT", "ecb(cipher_null)", 0, 0),
+                     ("XFRMA_ALG_AUTH_TRUNC", "hmac(sha256)", 256, 128)]),
+        (12, 13, 32, [("XFRMA_ALG_CRYPT", "cbc(aes)", 256, 0), ("XFRMA_ALG_AUTH_TRUNC", "hmac(sha384)", 384, 192)]),
+        (21, 0, 36, [("XFRMA_ALG_AEAD", "rfc4543(gcm(aes))", 288, 128)]),
+        (20, 0, 20, [("XFRMA_ALG_AEAD", "rfc4106(gcm(aes))", 160, 128)]),
+    ],
+)
+def test_ftd_transforms_have_kernel_names(encr: int, integ: int, key_bytes: int,
+                                          expected: list[tuple[str, str, int, int]]) -> None:
+    integ_key = bytes({0: 0, 1: 16, 2: 20, 12: 32, 13: 48}[integ])
+    algs = kernel_algs(encr, integ, bytes(key_bytes), integ_key)
+    got = []
+    for alg in algs:
+        attr, value = alg.nla()
+        trunc = value.get("alg_trunc_len", value.get("alg_icv_len", 0))
+        key_bits = value["alg_key_len"] if attr != "XFRMA_ALG_AUTH_TRUNC" else len(alg.key) * 8
+        got.append((attr, value["alg_name"], key_bits, trunc))
+    assert got == expected
+
+
 @pytest.mark.parametrize("encr, integ", [(12, 99), (99, 14), (23, 0)])
 def test_unknown_transforms_are_refused(encr: int, integ: int) -> None:
     with pytest.raises(UnsupportedAlgorithm):
