@@ -184,6 +184,9 @@ class KernelDataPlane:
         self._expire_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._reported: set[tuple[int, bool]] = set()
+        # an SA the kernel deleted at its hard limit, as its expire message
+        # last showed it: its counts still belong to the session (113019)
+        self._hard_expired: dict[tuple[str, int], SaState] = {}
         self._closed = False
 
     @staticmethod
@@ -247,8 +250,12 @@ class KernelDataPlane:
     def _expired(self, event: ExpireEvent) -> None:
         with self._lock:
             spi_in = self._by_sa.get((event.state.dst, event.state.spi))
-            if spi_in is None or (spi_in, event.hard) in self._reported:
-                return  # not ours, or the pair's other SA already said it
+            if spi_in is None:
+                return  # not ours
+            if event.hard:
+                self._hard_expired[(event.state.dst, event.state.spi)] = event.state
+            if (spi_in, event.hard) in self._reported:
+                return  # the pair's other SA already said it
             self._reported.add((spi_in, event.hard))
         expiry = Expiry(spi_in=spi_in, hard=event.hard, reason=event.reason)
         log.info("Child SA 0x%08x: %s %s lifetime reached", spi_in, "hard" if expiry.hard else "soft", expiry.reason)
@@ -367,6 +374,7 @@ class KernelDataPlane:
             except OSError as exc:
                 problems.append(f"SA 0x{spi:08x} to {dst}: {describe(exc)}")
             self._by_sa.pop((dst, spi), None)
+            self._hard_expired.pop((dst, spi), None)
         r.sas.clear()
         for key in reversed(r.policies):
             shared = self._policies[key]
@@ -488,6 +496,10 @@ class KernelDataPlane:
                 outbound = get_sa(self._nl, s.remote_address, s.spi_out, s.local_address)
             except OSError as exc:
                 raise DataPlaneError(f"reading Child SA 0x{spi_in:08x}: {describe(exc)}") from exc
+            # the kernel deletes an SA at its hard limit: its last counts
+            # came with the expire message
+            inbound = inbound or self._hard_expired.get((s.local_address, s.spi_in))
+            outbound = outbound or self._hard_expired.get((s.remote_address, s.spi_out))
         return _counters(record, inbound, outbound)
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:

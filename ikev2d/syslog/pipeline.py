@@ -43,6 +43,8 @@ class SyslogPipeline:
     def emit(self, event: ev.Event) -> None:
         if isinstance(event, ev.IkeSaDeleted):
             event = self.traffic.complete(event)
+        elif isinstance(event, ev.IkeSaRekeyed):
+            self.traffic.ike_rekeyed(event.ike_sa_id, event.new_ike_sa_id)
         try:
             records = records_for(event)
         except Exception:  # a rendering bug must not stop the effects after it

@@ -78,6 +78,23 @@ def test_bytes_of_removed_child_sas_reach_113019() -> None:
     assert "Bytes xmt: 0, Bytes rcv: 0," in sink.records[-1].text
 
 
+def test_bytes_follow_the_session_through_ike_rekeys() -> None:
+    """Child SAs keep the name of the IKE SA they were made under; an IKE
+    rekey (twice here) must not lose what they carried."""
+    p, sink = pipeline(4)
+    second, third = "cc_i dd_r", "ee_i ff_r"
+    p.child_removed(NAME, SaCounters(bytes_in=1, bytes_out=10))  # rekeyed before the IKE rekey
+    p.emit(ev.IkeSaRekeyed(NAME, FTD, PEER, "alice", second, "AES-CBC-256"))
+    p.emit(ev.IkeSaDeleted(NAME, FTD, PEER, "alice", "IKE SA rekeyed", 5.0))  # the old IKE SA goes
+    p.child_removed(NAME, SaCounters(bytes_in=2, bytes_out=20))  # made under the first IKE SA
+    p.emit(ev.IkeSaRekeyed(second, FTD, PEER, "alice", third, "AES-CBC-256"))
+    p.child_removed(second, SaCounters(bytes_in=4, bytes_out=40))
+    p.child_removed(third, SaCounters(bytes_in=8, bytes_out=80))
+    p.emit(ev.IkeSaDeleted(third, FTD, PEER, "alice", "User Requested", 5.0))
+    assert "Bytes xmt: 150, Bytes rcv: 15," in sink.records[-1].text
+    assert p.traffic._successor == {} and p.traffic._bytes == {}  # nothing kept for a session gone
+
+
 def test_a_data_plane_without_counters_gives_zero() -> None:
     p, sink = pipeline(4)
     p.child_removed(NAME, None)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from esp.dataplane import DataPlaneError, Expiry
+from esp.dataplane import DataPlaneError, Expiry, SaCounters
 from esp.kernel import default_lifetime
 from esp.spec import ChildSaSpec
 from esp.xfrm import consts as c
@@ -164,6 +164,7 @@ def test_hard_expiry_on_the_event_loop(pair: Pair) -> None:
     b.data_plane().install(spec_b)
     dp = a.data_plane(lifetime=tiny)
     got: list[Expiry] = []
+    final: list[SaCounters | None] = []
 
     async def scenario() -> None:
         sock = a.udp_socket(a.outer, 4500)
@@ -180,6 +181,9 @@ def test_hard_expiry_on_the_event_loop(pair: Pair) -> None:
                 if any(e.hard for e in got):
                     break
                 await asyncio.sleep(0.05)
+            # the kernel deleted the inbound SA at its hard limit; its counts
+            # (two pings in) stay readable until the pair is removed
+            final.append(dp.counters(spec_a.spi_in))
             dp.close()  # removes the reader from this loop
         finally:
             sock.close()
@@ -188,6 +192,8 @@ def test_hard_expiry_on_the_event_loop(pair: Pair) -> None:
     assert Expiry(spec_a.spi_in, hard=False, reason="bytes") in got
     assert Expiry(spec_a.spi_in, hard=True, reason="bytes") in got
     assert threads and set(threads) == {threading.get_ident()}  # asyncio.run's thread
+    [counters] = final
+    assert counters is not None and counters.packets_in == 2 and counters.bytes_in >= 2000, counters
     assert parse_ip_states(a.xfrm_state()) == [] or all(s.spi != spec_a.spi_in for s in parse_ip_states(a.xfrm_state()))
     a.dp = None  # closed above
 

@@ -13,30 +13,22 @@ suite (AES-256-CBC + HMAC-SHA-512/256), and ESP in UDP with AES-256-GCM.
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
-from lab.netns import Topology, run_prefix
 from lab.pki import LabPki, make_lab_pki
-from lab.strongswan import Charon
 from lab.swanctl_conf import ClientConfig
 from esp.xfrm.netns import in_netns
 
-from .guestlib import in_uml, ip, nsexec, parse_ip_policies, parse_ip_states, wait_for
+from .guestlib import RaLab, in_uml, ip, nsexec, parse_ip_policies, parse_ip_states, ra_lab, wait_for
 
 pytestmark = pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_*.py boot it)")
 
 INSIDE = "198.19.0.1"
-_tags = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -60,16 +52,8 @@ CASES = {"esp-in-udp": Case(encap=True, gcm=False), "esp": Case(encap=False, gcm
 
 
 @dataclass
-class Lab:
+class Lab(RaLab):
     case: Case
-    topology: Topology
-    gateway: Ikev2d
-    client: Charon
-
-    def context(self) -> str:
-        """Log tails for an assertion message (keys never reach these logs)."""
-        return (f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}"
-                f"\n--- client charon log (tail)\n" + "\n".join(self.client.log().splitlines()[-60:]))
 
 
 @pytest.fixture(scope="module")
@@ -80,30 +64,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
 @pytest.fixture
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
     case: Case = request.param
-    tag = next(_tags)
-    # daemon folders on the guest's tmpfs: unix sockets and charon's private
-    # /run do not belong on the hostfs root; logs are copied out afterwards
-    run = Path(os.environ["UML_TMPFS"]) / f"e2e-{tag}"
-    run.mkdir(parents=True)
-    topology = Topology(run_prefix(f"e{tag}"), 1).create()
-    cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=case.gateway_config))
-    gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
-                     extra_args=["--dataplane", "kernel", "--crypto-workers", "0"])
-    client = Charon(topology.clients[0], run / "client", kernel_esp=True)
-    try:
-        gateway.start(timeout=30)
-        client.start(timeout=30)
-        yield Lab(case, topology, gateway, client)
-    finally:
-        client.stop()
-        gateway.stop()
-        keep = Path(os.environ.get("UML_WORKDIR", "/tmp")) / f"e2e-{tag}-logs"
-        keep.mkdir(parents=True, exist_ok=True)
-        for path in (gateway.log_path, client.log_path):
-            if path.exists():
-                shutil.copy(path, keep / f"{path.parent.name}-{path.name}")
-        topology.destroy()
-        shutil.rmtree(run, ignore_errors=True)
+    with ra_lab(pki, "e2e", edit=case.gateway_config) as started:
+        yield Lab(started.topology, started.gateway, started.client, case)
 
 
 def _udp_round_trip(lab: Lab, vip: str, payload: bytes) -> bytes:

@@ -6,24 +6,37 @@ Layout (198.18.0.0/15 only)::
 
     ns A "gateway"  veth 198.18.0.1/24   lo 198.19.0.1/32 (protected net 198.19.0.0/24)
     ns B "client"   veth 198.18.0.2/24   lo 198.19.0.200/32 (its virtual address)
+
+And for the tests of ikev2d itself (guest_end_to_end.py, guest_rekey.py):
+`ra_lab()`, ikev2d with ``--dataplane kernel`` and a strongSwan client with
+the kernel's ESP, each in its namespace of a lab/netns.py Topology.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 from esp.dataplane import Expiry
 from esp.kernel import KernelDataPlane, LifetimeRule, default_lifetime
 from esp.spec import ChildSaSpec, EspAlgorithms
 from esp.xfrm.netns import in_netns
+from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
+from lab.netns import Topology, run_prefix
+from lab.pki import LabPki
+from lab.strongswan import Charon
 
 OUTER_A, OUTER_B = "198.18.0.1", "198.18.0.2"
 INNER_A, INNER_B = "198.19.0.1", "198.19.0.200"
@@ -233,3 +246,61 @@ def parse_ip_states(text: str) -> list[IpState]:
 def parse_ip_policies(text: str) -> list[str]:
     """`ip xfrm policy` blocks, one string each (first line: selector, then dir)."""
     return [b.strip() for b in re.split(r"^(?=src )", text, flags=re.MULTILINE) if b.strip()]
+
+
+# -- ikev2d and a strongSwan client, both on the kernel's ESP ------------------
+
+_lab_tags = itertools.count(1)
+
+
+@dataclass
+class RaLab:
+    """ikev2d (--dataplane kernel) in `topology.gateway`, a strongSwan client
+    with kernel-netlink in `topology.clients[0]`."""
+
+    topology: Topology
+    gateway: Ikev2d
+    client: Charon
+
+    @property
+    def gw_ns(self) -> str:
+        return self.topology.gateway.name
+
+    @property
+    def client_ns(self) -> str:
+        return self.topology.clients[0].name
+
+    def context(self) -> str:
+        """Log tails for an assertion message (keys never reach these logs)."""
+        return (f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}"
+                f"\n--- client charon log (tail)\n" + "\n".join(self.client.log().splitlines()[-60:]))
+
+
+@contextmanager
+def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None = None) -> Iterator[RaLab]:
+    """Start both daemons in fresh namespaces; stop them, keep their logs
+    under $UML_WORKDIR/<name>-<n>-logs and remove the namespaces after."""
+    tag = next(_lab_tags)
+    # daemon folders on the guest's tmpfs: unix sockets and charon's private
+    # /run do not belong on the hostfs root; logs are copied out afterwards
+    run = Path(os.environ["UML_TMPFS"]) / f"{name}-{tag}"
+    run.mkdir(parents=True)
+    topology = Topology(run_prefix(f"{name[0]}{tag}"), 1).create()
+    cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=edit))
+    gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
+                     extra_args=["--dataplane", "kernel", "--crypto-workers", "0"])
+    client = Charon(topology.clients[0], run / "client", kernel_esp=True)
+    try:
+        gateway.start(timeout=30)
+        client.start(timeout=30)
+        yield RaLab(topology, gateway, client)
+    finally:
+        client.stop()
+        gateway.stop()
+        keep = Path(os.environ.get("UML_WORKDIR", "/tmp")) / f"{name}-{tag}-logs"
+        keep.mkdir(parents=True, exist_ok=True)
+        for path in (gateway.log_path, client.log_path):
+            if path.exists():
+                shutil.copy(path, keep / f"{path.parent.name}-{path.name}")
+        topology.destroy()
+        shutil.rmtree(run, ignore_errors=True)
