@@ -19,7 +19,7 @@ from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
 from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
-from .sa_types import LifecycleChanged, RekeyedInto, SaChange
+from .sa_types import LifecycleChanged, RekeyedInto, SaChange, Spawned
 from .settings import ResponderSettings
 from .tasks import peer_address
 from .tasks.cookie import CookieJar
@@ -84,20 +84,31 @@ class Responder:
         except WireError as exc:
             return [self._drop(local, remote, f"malformed header: {exc}")]
         if header.is_response:
-            sa = self.sas.get(header.spi_r)
-            if sa is None or sa.spi_i != header.spi_i:
+            sa = self._sa_of(header)
+            if sa is None:
                 return [self._drop(local, remote, "response for an unknown IKE SA")]
             effects = sa.handle_response(data, header, local, remote, now)
             self._book(sa)
             return effects
         if header.exchange == ExchangeType.IKE_SA_INIT:
             return self._ike_sa_init(data, header, local, remote, now)
-        sa = self.sas.get(header.spi_r)
-        if sa is None or sa.spi_i != header.spi_i:
+        sa = self._sa_of(header)
+        if sa is None:
             return [self._drop(local, remote, "unknown IKE SPI")]
         effects = sa.handle_request(data, header, local, remote, now)
         self._book(sa)
         return effects
+
+    def _sa_of(self, header: Header) -> IkeSa | None:
+        """The IKE SA a message belongs to, by our SPI: the responder's when
+        the sender is the original initiator (the I flag), else the
+        initiator's (an IKE SA our own rekey made, RFC 7296 §2.18), and the
+        peer's SPI and role must match too."""
+        ours, theirs = (header.spi_r, header.spi_i) if header.is_initiator else (header.spi_i, header.spi_r)
+        sa = self.sas.get(ours)
+        if sa is None or sa.peer_spi != theirs or sa.original_initiator == header.is_initiator:
+            return None
+        return sa
 
     def job_done(self, token: tuple, result: JobResult | RadiusResult, now: float) -> list[Effect]:
         """Resume the exchange that asked for a `Compute` job (a crypto
@@ -189,9 +200,9 @@ class Responder:
         self._book(sa)
         return effects
 
-    def activity(self, spi_r: bytes, packets: int, now: float) -> list[Effect]:
+    def activity(self, ike_spi: bytes, packets: int, now: float) -> list[Effect]:
         """The data plane's packet count for an SA that asked (ReadActivity)."""
-        sa = self.sas.get(spi_r)
+        sa = self.sas.get(ike_spi)
         if sa is None:
             return []
         effects = sa.traffic(packets, now)
@@ -356,9 +367,9 @@ class Responder:
     def _index_session(self, sa: IkeSa, up: bool) -> None:
         sessions = self._sessions_of.setdefault(sa.username, {})
         if up:
-            sessions[sa.spi_r] = sa
+            sessions[sa.spi] = sa
         else:
-            sessions.pop(sa.spi_r, None)
+            sessions.pop(sa.spi, None)
             if not sessions:
                 del self._sessions_of[sa.username]
 
@@ -377,31 +388,34 @@ class Responder:
             owner, change = self._changes.pop(0)
             touched[id(owner)] = owner
             match change:
+                case Spawned(sa=spawned):
+                    self.sas[spawned.spi] = spawned
+                    touched[id(spawned)] = spawned
                 case RekeyedInto(successor=successor):
                     # an IKE rekey: the session moves on in a new IKE SA
-                    self.sas[successor.spi_r] = successor
+                    self.sas[successor.spi] = successor
                     touched[id(successor)] = successor
                     self._index_session(owner, up=False)
                     self._index_session(successor, up=True)
                 case LifecycleChanged(new=State.DELETED):
                     self._forget(owner)
                 case LifecycleChanged(new=State.ESTABLISHED):
-                    self._half_open.discard(("sa", owner.spi_r))
+                    self._half_open.discard(("sa", owner.spi))
                     self._index_session(owner, up=True)
                 case LifecycleChanged(new=State.DELETING):
-                    self._half_open.discard(("sa", owner.spi_r))
+                    self._half_open.discard(("sa", owner.spi))
                     self._index_session(owner, up=False)
         for each in touched.values():
-            if self.sas.get(each.spi_r) is each:
-                self._timers.arm(("sa", each.spi_r), each.deadline())
+            if self.sas.get(each.spi) is each:
+                self._timers.arm(("sa", each.spi), each.deadline())
 
     def _forget(self, sa: IkeSa) -> None:
-        self.sas.pop(sa.spi_r, None)
+        self.sas.pop(sa.spi, None)
         self._index_session(sa, up=False)
-        key = ("sa", sa.spi_r)
+        key = ("sa", sa.spi)
         self._timers.disarm(key)
         self._half_open.discard(key)
-        init_key = self._init_key_of.pop(sa.spi_r, None)
+        init_key = self._init_key_of.pop(sa.spi, None)
         if init_key is not None and self._init_index.get(init_key, (b"", None))[1] is sa:
             del self._init_index[init_key]
 

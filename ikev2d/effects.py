@@ -78,10 +78,10 @@ class Emit:
 class ReadActivity:
     """How many packets have the session's Child SAs carried? The adapter
     reads the data plane's counters and answers with
-    `Responder.activity(spi_r, packets, now)`: the core never reads them
+    `Responder.activity(ike_spi, packets, now)`: the core never reads them
     itself. Asked when the group policy's idle timeout may have run out."""
 
-    spi_r: bytes
+    ike_spi: bytes  # our SPI of the IKE SA
     child_spis: tuple[int, ...]
 
 

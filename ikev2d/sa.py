@@ -34,6 +34,7 @@ from .tasks.child_rekey import ChildRekey
 from .tasks.child_sa import negotiate_child_sa
 from .tasks.ike_auth import IkeAuth
 from .tasks import peer_address
+from .tasks.ike_rekey import REKEY_AT, IkeRekey
 from .tasks.informational import ChildDelete, IkeDelete, informational, liveness_check
 from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
@@ -113,22 +114,27 @@ class IkeSa:
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
     rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
+    # made by our own IKE rekey: we are its original initiator (RFC 7296
+    # §2.18), so we send with the I flag and SK_ei, and our SPI is SPIi
+    original_initiator: bool = False
     mobike: bool = False  # RFC 4555 negotiated in IKE_AUTH: only UPDATE_SA_ADDRESSES moves the SA
     probe_remote: Address | None = None  # where our liveness check goes: ESP came from there (peer_address)
     # where the request being handled came from and arrived (MOBIKE moves there)
     request_addresses: tuple[Address, Address] = (("", 0), ("", 0))
 
     def __post_init__(self) -> None:
-        self.sk = SkKeys(
-            encr=self.encr, integ=self.integ,
-            sk_e_in=self.keys.sk_ei, sk_a_in=self.keys.sk_ai,
-            sk_e_out=self.keys.sk_er, sk_a_out=self.keys.sk_ar,
-        )
+        # SK_ei/SK_ai protect what the original initiator sends (RFC 7296 §2.14)
+        keys = self.keys
+        ei, ai, er, ar = keys.sk_ei, keys.sk_ai, keys.sk_er, keys.sk_ar
+        if self.original_initiator:
+            ei, ai, er, ar = er, ar, ei, ai
+        self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=ei, sk_a_in=ai, sk_e_out=er, sk_a_out=ar)
         # created with the SA, never copied: an IKE rekey's successor starts
         # its Message IDs afresh (RFC 7296 §2.18)
         self.tasks = TaskManager(self.sk, self.spi_i, self.spi_r,
                                  self.settings.fragment_size if self.peer_fragmentation else 0, self.random,
-                                 born_of_rekey=self.predecessor is not None)
+                                 born_of_rekey=self.predecessor is not None,
+                                 original_initiator=self.original_initiator)
         # IKE_AUTH's own state lives in its task, for as long as it runs
         self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
         # our Child rekeys under way, by the old SA's inbound SPI, and those
@@ -138,6 +144,9 @@ class IkeSa:
         # jobs our own requests wait for (a KE before we send one): by number
         self._own_jobs: dict[int, OwnJobDone] = {}
         self._own_job_numbers = itertools.count(1)
+        # our IKE rekey under way, and when to try again after one failed
+        self.ike_rekey: IkeRekey | None = None
+        self.ike_rekey_retry_at: float | None = None
         self.last_activity = self.created
 
     # -- lifecycle ----------------------------------------------------------
@@ -193,6 +202,16 @@ class IkeSa:
         return self.created + ike_lifetime(self.suite, self.settings.ike_policies)
 
     @property
+    def rekey_deadline(self) -> float | None:
+        """When we rekey this IKE SA ourselves (IkeRekey), unless the client
+        did, or our rekey is under way: at REKEY_AT of its lifetime, later
+        again after a failed attempt."""
+        if self.state is not State.ESTABLISHED or self.rekeyed or self.ike_rekey is not None:
+            return None
+        due = self.created + REKEY_AT * ike_lifetime(self.suite, self.settings.ike_policies)
+        return max(due, self.ike_rekey_retry_at or due)
+
+    @property
     def connect_deadline(self) -> float | None:
         """When the group policy's maximum connect time (vpn-session-timeout) ends the session."""
         limit = self.max_connect_time
@@ -222,6 +241,15 @@ class IkeSa:
         return []
 
     # -- identity -----------------------------------------------------------
+
+    @property
+    def spi(self) -> bytes:
+        """Our IKE SPI: the responder's, unless our own rekey made this SA."""
+        return self.spi_i if self.original_initiator else self.spi_r
+
+    @property
+    def peer_spi(self) -> bytes:
+        return self.spi_r if self.original_initiator else self.spi_i
 
     @property
     def name(self) -> str:
@@ -270,7 +298,7 @@ class IkeSa:
         payloads = handler(message, now, effects)
         if isinstance(payloads, Deferred):
             self.tasks.wait(Waiting(header.exchange, header.message_id, local, remote, payloads.finish))
-            return effects + [Compute(("sa", self.spi_r, header.message_id), payloads.job)]
+            return effects + [Compute(("sa", self.spi, header.message_id), payloads.job)]
         # Child SAs are installed (and events logged) before the answer
         # leaves, so the client's first ESP packet finds its SA.
         return effects + self._respond(header.exchange, header.message_id, payloads, local, remote)
@@ -316,7 +344,7 @@ class IkeSa:
         """A job a request of ours needs first; `done` resumes it."""
         number = next(self._own_job_numbers)
         self._own_jobs[number] = done
-        return Compute(("sa", self.spi_r, "own", number), job)
+        return Compute(("sa", self.spi, "own", number), job)
 
     def tick(self, now: float) -> list[Effect]:
         """Retransmit what we asked, detect dead peers, expire."""
@@ -340,6 +368,9 @@ class IkeSa:
         connect_deadline = self.connect_deadline
         if connect_deadline is not None and now >= connect_deadline:
             return effects + self.initiate_delete(now, MAX_CONNECT_TIME)
+        rekey_deadline = self.rekey_deadline
+        if rekey_deadline is not None and now >= rekey_deadline:
+            effects += IkeRekey(self).start(now)
         lifetime_deadline = self.lifetime_deadline
         if lifetime_deadline is not None and now >= lifetime_deadline:
             # a client that never rekeys: the SA goes, as its keys may not
@@ -348,7 +379,7 @@ class IkeSa:
         idle_check = self._idle_check_due()
         if idle_check is not None and now >= idle_check:
             self.activity_asked_at = now
-            effects.append(ReadActivity(self.spi_r, tuple(c.spec.spi_in for c in self.children)))
+            effects.append(ReadActivity(self.spi, tuple(c.spec.spi_in for c in self.children)))
         dpd = self.settings.dpd_interval
         if (self.state is State.ESTABLISHED and self.tasks.idle() and dpd
                 and now - self.last_activity >= dpd):
@@ -410,7 +441,7 @@ class IkeSa:
 
     def rekeyed_into(self, *, spi_i: bytes, spi_r: bytes, suite: IkeSuite, keys: IkeKeys, prf: PrfAlgorithm,
                      encr: EncrAlgorithm, integ: IntegAlgorithm | None, nonce_i: bytes, nonce_r: bytes,
-                     now: float) -> "IkeSa":
+                     now: float, ours: bool = False) -> "IkeSa":
         """The IKE SA an IKE rekey makes (RFC 7296 §2.18): new SPIs, keys and
         nonces, a fresh TaskManager (Message IDs from 0) and lifetime; the
         session itself (identity, lease, Child SAs, accounting, the path
@@ -428,7 +459,7 @@ class IkeSa:
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
             assigned_policy=self.assigned_policy, mobike=self.mobike, allocate_ike_spi=self.allocate_ike_spi,
-            sessions=self.sessions, predecessor=self)
+            sessions=self.sessions, predecessor=self, original_initiator=ours)
         successor.last_activity = now
         return successor
 
@@ -509,7 +540,8 @@ class IkeSa:
         elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
             times.append(self.last_activity + self.settings.dpd_interval)
         retries = [when for when, _attempt in self.rekey_retries.values()]
-        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline, *retries):
+        for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline, self.rekey_deadline,
+                    *retries):
             if due is not None:
                 times.append(due)
         if self.delete_after is not None:

@@ -92,9 +92,18 @@ class RekeyedInto:
     successor: Any  # the new IkeSa
 
 
+@dataclass(frozen=True)
+class Spawned:
+    """An IKE SA this one's exchange made that carries no session: the
+    redundant one of a simultaneous IKE rekey (RFC 7296 §2.8.2), made only
+    to be closed."""
+
+    sa: Any  # the new IkeSa
+
+
 # what an IKE SA tells the responder happened to it: the responder keeps its
 # tables from these, never by inspecting the SA afterwards
-SaChange = LifecycleChanged | RekeyedInto
+SaChange = LifecycleChanged | RekeyedInto | Spawned
 
 
 class SessionDirectory(Protocol):

@@ -124,6 +124,8 @@ class TaskManager:
     # an IKE SA born of a rekey counts from 0 (RFC 7296 §2.18); one born of
     # IKE_SA_INIT from 1, its Message ID 0 answered before the SA existed
     born_of_rekey: bool = False
+    # we are the IKE SA's original initiator (our rekey made it): the I flag
+    original_initiator: bool = False
     # the peer's requests
     next_request_id: int = field(init=False)
     last_response_id: int = -1
@@ -287,7 +289,7 @@ class TaskManager:
         overhead = IPV4_UDP_OVERHEAD + (NON_ESP_MARKER_SIZE if local[1] != IKE_PORT else 0)
         return protect_fragments(self.spi_i, self.spi_r, exchange, message_id, payloads, self.sk,
                                  fragment_size=self.fragment_size, overhead=overhead, is_response=is_response,
-                                 is_initiator=False, random=self.random)
+                                 is_initiator=self.original_initiator, random=self.random)
 
 
 def _skf_number(raw: bytes) -> int:

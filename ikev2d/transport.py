@@ -175,10 +175,10 @@ class Transport:
                     self._spawn(self._compute(token, job))
                 case SendAccounting():
                     self._account(effect)
-                case ReadActivity(spi_r=spi_r, child_spis=spis):
+                case ReadActivity(ike_spi=ike_spi, child_spis=spis):
                     counted = [self.dataplane.counters(spi) for spi in spis]
                     packets = sum(c.packets_in + c.packets_out for c in counted if c is not None)
-                    self.perform(self.responder.activity(spi_r, packets, time.monotonic()))
+                    self.perform(self.responder.activity(ike_spi, packets, time.monotonic()))
                 case Emit(event=event):
                     self._emit(event)
         self._arm_timer()

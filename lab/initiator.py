@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import get_dh_group
-from ikev2d.crypto.keymat import ChildKeys, derive_child_keys, derive_ike_keys, derive_rekeyed_ike_keys
+from ikev2d.crypto.keymat import ChildKeys, IkeKeys, derive_child_keys, derive_ike_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.mschapv2_crypto import (eap_mschapv2_msk, generate_authenticator_response, generate_nt_response,
                                         nt_password_hash)
@@ -118,6 +118,13 @@ class Initiator:
         self.answer_pfs_group: int | None = None
         self.answer_nonce: bytes | None = None  # the Nr of our next answer (collision tests)
         self.child_keys: ChildKeys | None = None  # of the last rekey the responder initiated
+        # we are the IKE SA's original initiator (the I flag), until the
+        # responder rekeys it (RFC 7296 §2.18); its rekey's IKE SA, which we
+        # move to when it deletes the old one (or `adopt_rekeyed_sa`)
+        self.original_initiator = True
+        self.ike_rekey_refusals: list[Notify] = []
+        self.rekeyed_sa: tuple[bytes, bytes, IkeKeys, SkKeys] | None = None
+        self.ike_rekeys_answered = 0
         self.peer_deleted_esp: list[int] = []  # SPIs in the responder's Child Deletes
         self.peer_child_spis: set[int] = set()  # the responder's inbound SPIs we have known
         self.peer_mobike = False  # the responder answered MOBIKE_SUPPORTED (RFC 4555 §3.1)
@@ -188,7 +195,8 @@ class Initiator:
         overhead = 28 + (4 if self.o.remote[1] != 500 else 0)
         datagrams = protect_fragments(self.spi_i, self.spi_r, exchange, self.message_id, payloads, self.sk,
                                       fragment_size=self.o.fragment_size if self.o.fragmentation else 0,
-                                      overhead=overhead, is_response=False, is_initiator=True, random=self.random)
+                                      overhead=overhead, is_response=False, is_initiator=self.original_initiator,
+                                      random=self.random)
         answers: list[bytes] = []
         for d in datagrams:
             answers += self.send(d)
@@ -197,7 +205,7 @@ class Initiator:
     def exchange_plaintext(self, exchange: int, first_payload: int, plaintext: bytes) -> Message:
         """Send `plaintext` (a payload chain starting with `first_payload`)
         sealed with the SA's real keys, whatever it holds: hostile tests."""
-        route = Route(self.spi_i, self.spi_r, exchange, self.message_id, False, True)
+        route = Route(self.spi_i, self.spi_r, exchange, self.message_id, False, self.original_initiator)
         return self._answer(exchange, self.send(seal(route, PayloadType.SK, first_payload, b"", plaintext, self.sk,
                                                      self.random)))
 
@@ -422,6 +430,7 @@ class Initiator:
         if delete_old:
             self.exchange(ExchangeType.INFORMATIONAL, [Delete(ProtocolId.IKE, [])])  # on the old SA
         self.spi_i, self.spi_r, self.keys, self.message_id = new_spi_i, chosen.spi, keys, 0
+        self.original_initiator = True  # of the SA our rekey made (RFC 7296 §2.18)
         self.sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=keys.sk_er, sk_a_in=keys.sk_ar,
                          sk_e_out=keys.sk_ei, sk_a_out=keys.sk_ai)
 
@@ -438,11 +447,54 @@ class Initiator:
             if delete.protocol == ProtocolId.ESP:
                 self.peer_deleted_esp += [int.from_bytes(spi, "big") for spi in delete.spis]
         if header.exchange == ExchangeType.CREATE_CHILD_SA:
-            payloads = self._answer_child_rekey(request)
+            offer = request.get(SA)
+            if offer is not None and offer.proposals and offer.proposals[0].protocol == ProtocolId.IKE:
+                payloads = self._answer_ike_rekey(request)
+            else:
+                payloads = self._answer_child_rekey(request)
         self.requests_answered += 1
-        return protect_fragments(self.spi_i, self.spi_r, header.exchange, header.message_id, payloads, self.sk,
-                                 fragment_size=0, overhead=28, is_response=True, is_initiator=True,
-                                 random=self.random)
+        answer = protect_fragments(self.spi_i, self.spi_r, header.exchange, header.message_id, payloads, self.sk,
+                                 fragment_size=0, overhead=28, is_response=True,
+                                 is_initiator=self.original_initiator, random=self.random)
+        if self.deleted_by_peer and self.rekeyed_sa is not None:
+            self.adopt_rekeyed_sa()  # the old IKE SA is gone: on with the new one (§2.8)
+        return answer
+
+    def _answer_ike_rekey(self, request: Message) -> list[Payload]:
+        """The responder rekeys the IKE SA (RFC 7296 §1.3.2): we answer as
+        the exchange's responder, so the new SA's original initiator is the
+        responder (§2.18); we move to it once the old one is deleted."""
+        if self.ike_rekey_refusals:
+            return [self.ike_rekey_refusals.pop(0)]
+        offer, nonce, ke = request.get(SA), request.get(Nonce), request.get(KE)
+        if offer is None or nonce is None or ke is None:
+            return [Notify(NotifyType.INVALID_SYNTAX)]
+        proposal = offer.proposals[0]
+        if ke.group not in self.o.dh_groups:
+            return [Notify(NotifyType.INVALID_KE_PAYLOAD, data=self.o.dh_groups[0].to_bytes(2, "big"))]
+        transforms = [t for t in proposal.transforms if t.type != TransformType.DH]
+        transforms.append(Transform(TransformType.DH, ke.group))
+        our_spi = self.random(8)
+        nonce_r = self.answer_nonce or self.random(32)
+        self.answer_nonce = None
+        private = get_dh_group(ke.group).generate()
+        shared = private.exchange(ke.data)
+        keys = derive_rekeyed_ike_keys(self.prf, self.keys.sk_d, self.prf, self.encr, self.integ, nonce.data, nonce_r,
+                                       shared, proposal.spi, our_spi)
+        # the responder is the new SA's original initiator: it sends with SK_ei
+        sk = SkKeys(encr=self.encr, integ=self.integ, sk_e_in=keys.sk_ei, sk_a_in=keys.sk_ai,
+                    sk_e_out=keys.sk_er, sk_a_out=keys.sk_ar)
+        self.rekeyed_sa = (proposal.spi, our_spi, keys, sk)
+        self.ike_rekeys_answered += 1
+        return [SA([Proposal(proposal.number, ProtocolId.IKE, our_spi, transforms)]), Nonce(nonce_r),
+                KE(ke.group, private.public_bytes)]
+
+    def adopt_rekeyed_sa(self) -> None:
+        """Continue on the IKE SA the responder's rekey made, as its original responder."""
+        assert self.rekeyed_sa is not None
+        self.spi_i, self.spi_r, self.keys, self.sk = self.rekeyed_sa
+        self.rekeyed_sa, self.original_initiator, self.message_id = None, False, 0
+        self.deleted_by_peer = False
 
     def _answer_child_rekey(self, request: Message) -> list[Payload]:
         """The responder rekeys our Child SA (RFC 7296 §1.3.3): we answer as

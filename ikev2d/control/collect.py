@@ -157,6 +157,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         idle_timeout_minutes=math.ceil(sa.idle_timeout / 60),
         client_type=client_type(sa),
         children=tuple(_child(c, daemon.dataplane, now_mono) for c in sa.children),
+        initiator=sa.original_initiator,
     )
 
 

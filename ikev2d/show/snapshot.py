@@ -84,6 +84,7 @@ class SessionSnapshot:
     idle_timeout_minutes: int
     client_type: str  # "generic" (standards IKEv2) | "anyconnect"
     children: tuple[ChildSnapshot, ...] = ()
+    initiator: bool = False  # our own IKE rekey made the SA: we are its original initiator
 
     @property
     def established(self) -> bool:
