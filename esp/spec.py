@@ -49,3 +49,6 @@ class ChildSaSpec:
     lifetime_seconds: int
     lifetime_kilobytes: int
     username: str = ""
+    # the vpn-sessiondb index of the session the pair belongs to, across
+    # Child and IKE rekeys: what a RADIUS Stop adds up
+    session: int = 0

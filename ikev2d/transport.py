@@ -15,9 +15,9 @@ import time
 
 from esp.dataplane import DataPlane, DataPlaneError, Expiry
 
-from .aaa.radius.accounting import session_counters
+from .aaa.radius.accounting import RetiredTraffic, added, session_counters, session_id
 from .aaa.radius.client import RadiusClients
-from .aaa.radius.messages import AccessRequest, RadiusUnreachable, TrafficCounters
+from .aaa.radius.messages import AccessRequest, AcctStatus, RadiusUnreachable, TrafficCounters
 from .core import Responder
 from .crypto.jobs import DhJob, DhKeyGenJob, Job, SignJob
 from .effects import (Compute, Effect, Emit, InstallChildSa, ReadActivity, RemoveChildSa, SendAccounting,
@@ -54,6 +54,7 @@ class Transport:
         self.endpoints: dict[Address, UdpEndpoint] = {}  # by local (address, port)
         self._jobs: set[asyncio.Task] = set()
         self._accounting: set[asyncio.Task] = set()  # Accounting-Requests in flight, for a graceful stop
+        self._retired = RetiredTraffic()  # counters of pairs a session no longer has, for its Stop
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start(): timers need a running loop
@@ -153,8 +154,10 @@ class Transport:
                                   self.dataplane.name, spec.spi_in, exc)
                         self.perform(self.responder.child_sa_failed(spec.spi_in, str(exc), time.monotonic()))
                 case RemoveChildSa(spec=spec):
+                    last = self.dataplane.counters(spec.spi_in)  # gone once the pair is
                     if self.syslog is not None:  # the SA's last byte counts, for 113019
-                        self.syslog.child_removed(spec.ike_sa_id, self.dataplane.counters(spec.spi_in))
+                        self.syslog.child_removed(spec.ike_sa_id, last)
+                    self._retired.retire(session_id(spec.session), last)
                     try:
                         self.dataplane.remove(spec)
                     except DataPlaneError as exc:
@@ -225,6 +228,10 @@ class Transport:
         # a Stop's counters are read now: its Child SAs are removed next
         record = effect.record
         counters = session_counters(self.dataplane, record.child_spis) if record.child_spis else None
+        if record.status is AcctStatus.START:
+            self._retired.start(record.session_id)
+        elif record.status is AcctStatus.STOP:  # with what the pairs it no longer has carried
+            counters = added(counters, self._retired.stop(record.session_id))
         if self.radius is None:
             log.warning("RADIUS accounting for group %s: no RADIUS client is running", record.group)
             return

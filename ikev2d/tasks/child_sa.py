@@ -155,7 +155,7 @@ def install_child_sa(sa: "IkeSa", suite: EspSuite, ours: IpsecProposal, spi_in: 
         ((keys.encr_r, keys.integ_r), (keys.encr_i, keys.integ_i))
     nat = sa.nat_peer or sa.nat_local
     spec = ChildSaSpec(
-        ike_sa_id=sa.name, spi_in=spi_in, spi_out=spi_out,
+        ike_sa_id=sa.name, spi_in=spi_in, spi_out=spi_out, session=sa.unique_id,
         algorithms=EspAlgorithms(suite.encr_id, suite.encr_bits, suite.integ_id, encr.key_size, integ_key_size,
                                  encr.icv_size if suite.is_aead else (integ.icv_size if integ else 0)),
         encr_key_in=theirs[0], integ_key_in=theirs[1],

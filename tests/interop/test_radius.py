@@ -11,6 +11,7 @@ was let in by RADIUS, not by the local database.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -161,7 +162,8 @@ def test_accounting_start_and_stop_reach_freeradius(
     """RFC 2866: Start when the session is up and Stop when the client
     leaves, with one Acct-Session-Id, the user, the pool address, and at
     Stop the session time, User-Request as the cause and the traffic the
-    userspace data plane counted (a ping through the tunnel)."""
+    userspace data plane counted: pings through the tunnel before and after a
+    Child rekey, the pair rekeyed away counted too."""
     server = ikev2d_server("--dataplane", "userspace", edit=use_radius([radius_server()], ["mschapv2"], accounting=True))
     alice = client(0, eap="eap-mschapv2", password=ALICE_RADIUS_PW)
     assert_initiated(alice.initiate(timeout=15), alice)
@@ -170,6 +172,12 @@ def test_accounting_start_and_stop_reach_freeradius(
     starts = freeradius.wait_for_records(lambda rs: any(r.get("Acct-Status-Type") == "Start" for r in rs))
     pinged = ping(topology.clients[0])
     assert pinged.returncode == 0, f"ping through the tunnel failed:\n{pinged.stdout}{pinged.stderr}"
+    # a Child rekey between two pings: the Stop counts the whole session,
+    # the pair rekeyed away included, not just the last pair
+    alice.swanctl("--rekey", "--child", "ftd-ra")
+    time.sleep(1)
+    pinged = ping(topology.clients[0])
+    assert pinged.returncode == 0, f"ping after the Child rekey failed:\n{pinged.stdout}{pinged.stderr}"
     assert alice.terminate().ok
     records = freeradius.wait_for_records(lambda rs: any(r.get("Acct-Status-Type") == "Stop" for r in rs))
 
@@ -183,9 +191,9 @@ def test_accounting_start_and_stop_reach_freeradius(
     assert stop["Acct-Session-Id"] == start["Acct-Session-Id"]
     assert stop["Acct-Terminate-Cause"] == "User-Request"
     assert int(stop["Acct-Session-Time"]) >= 0
-    # three echo requests in, three replies out, 84 octets of IP each at least
-    assert int(stop["Acct-Input-Packets"]) >= 3 and int(stop["Acct-Output-Packets"]) >= 3, stop
-    assert int(stop["Acct-Input-Octets"]) >= 3 * 84 and int(stop["Acct-Output-Octets"]) >= 3 * 84, stop
+    # six echo requests in, six replies out (three on each pair), 84 octets of IP each at least
+    assert int(stop["Acct-Input-Packets"]) >= 6 and int(stop["Acct-Output-Packets"]) >= 6, stop
+    assert int(stop["Acct-Input-Octets"]) >= 6 * 84 and int(stop["Acct-Output-Octets"]) >= 6 * 84, stop
     assert_healthy(server, SECRETS)
 
 

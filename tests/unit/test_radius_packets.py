@@ -262,3 +262,25 @@ def test_accounting_start_has_no_stop_attributes() -> None:
     assert values(raw, 40) == [struct.pack("!I", 1)]
     assert values(raw, 45) == [struct.pack("!I", 2)]  # authenticated locally
     assert values(raw, 8) == []  # no address, no Framed-IP-Address
+
+
+def test_retired_traffic_is_kept_from_start_to_stop_only() -> None:
+    """The pairs a session no longer has (rekeyed away) still count at its
+    Stop; a session without a Start keeps nothing (no leak)."""
+    from types import SimpleNamespace
+
+    from ikev2d.aaa.radius.accounting import RetiredTraffic
+    from ikev2d.aaa.radius.messages import TrafficCounters
+
+    def pair(n: int) -> SimpleNamespace:
+        return SimpleNamespace(bytes_in=100 * n, bytes_out=200 * n, packets_in=n, packets_out=2 * n)
+
+    retired = RetiredTraffic()
+    retired.retire("00006000", pair(1))  # no Start: not kept
+    retired.start("00006000")
+    retired.retire("00006000", pair(1))
+    retired.retire("00006000", pair(2))
+    retired.retire("00006000", None)  # a data plane that had no counters
+    retired.retire("00006001", pair(5))  # another session, never started
+    assert retired.stop("00006000") == TrafficCounters(octets_in=300, octets_out=600, packets_in=3, packets_out=6)
+    assert retired.stop("00006000") is None and retired.stop("00006001") is None

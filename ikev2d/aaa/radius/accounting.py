@@ -68,6 +68,35 @@ class CounterSource(Protocol):
     def counters(self, spi_in: int) -> _Counted | None: ...
 
 
+def added(a: TrafficCounters | None, b: TrafficCounters | None) -> TrafficCounters | None:
+    if a is None or b is None:
+        return a or b
+    return TrafficCounters(octets_in=a.octets_in + b.octets_in, octets_out=a.octets_out + b.octets_out,
+                           packets_in=a.packets_in + b.packets_in, packets_out=a.packets_out + b.packets_out)
+
+
+class RetiredTraffic:
+    """What the Child SAs a session no longer has carried (rekeyed away,
+    deleted), kept from its accounting Start to its Stop: the data plane
+    forgets a pair's counters when it removes it, and a Stop reports the
+    whole session (RFC 2866 §5.3), not just its last pair."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, TrafficCounters | None] = {}
+
+    def start(self, session_id: str) -> None:
+        self._open.setdefault(session_id, None)
+
+    def retire(self, session_id: str, counters: _Counted | None) -> None:
+        if session_id in self._open and counters is not None:
+            self._open[session_id] = added(self._open[session_id], TrafficCounters(
+                octets_in=counters.bytes_in, octets_out=counters.bytes_out,
+                packets_in=counters.packets_in, packets_out=counters.packets_out))
+
+    def stop(self, session_id: str) -> TrafficCounters | None:
+        return self._open.pop(session_id, None)
+
+
 def session_counters(source: CounterSource, child_spis: tuple[int, ...]) -> TrafficCounters | None:
     """Sum of the session's Child SA counters; None when the data plane
     knows none of them (then the Stop reports zeros)."""
