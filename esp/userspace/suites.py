@@ -128,6 +128,19 @@ class _RandomPool:
         return self._buf[pos:pos + size]
 
 
+def _sign_into(out: memoryview, keyed: _hmac.HMAC, icv: int, body: int, seq: int, esn: bool) -> memoryview:
+    """Append the truncated HMAC of out[:body] to it: the ICV of an
+    integrity-only or CBC packet; with ESN the high bits of the sequence
+    number follow the payload into the MAC (RFC 4303 §3.3.2.2)."""
+    mac = keyed.copy()  # keyed once per SA, copied per packet
+    mac.update(out[:body])
+    if esn:
+        mac.update((seq >> 32).to_bytes(4, "big"))
+    total = body + icv
+    out[body:total] = mac.finalize()[:icv]
+    return out[:total]
+
+
 class CbcHmacSealer:
     """CBC (AES RFC 3602, 3DES RFC 2451, DES RFC 2405) + truncated HMAC
     (RFC 4868 / RFC 2404 / RFC 2403).
@@ -158,13 +171,7 @@ class CbcHmacSealer:
         stage[head:STAGE_HEAD] = self._random.take(self._block)
         body = ESP_HEADER + self._encrypt_into(stage[head:end], out[ESP_HEADER:])  # header, IV, ciphertext
         _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
-        mac = self._mac.copy()
-        mac.update(out[:body])
-        if esn:
-            mac.update((seq >> 32).to_bytes(4, "big"))  # RFC 4303 §3.3.2.2: ESN high bits follow the payload
-        total = body + self._icv
-        out[body:total] = mac.finalize()[:self._icv]
-        return out[:total]
+        return _sign_into(out, self._mac, self._icv, body, seq, esn)
 
     def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
         return _bytes_seal(self, header, plaintext, seq_hi)
@@ -225,13 +232,7 @@ class NullHmacSealer:
         _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
         body = ESP_HEADER + end - STAGE_HEAD
         out[ESP_HEADER:body] = stage[STAGE_HEAD:end]
-        mac = self._mac.copy()
-        mac.update(out[:body])
-        if esn:
-            mac.update((seq >> 32).to_bytes(4, "big"))
-        total = body + self._icv
-        out[body:total] = mac.finalize()[:self._icv]
-        return out[:total]
+        return _sign_into(out, self._mac, self._icv, body, seq, esn)
 
     def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
         return _bytes_seal(self, header, plaintext, seq_hi)
