@@ -12,6 +12,7 @@ import errno
 import itertools
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -23,10 +24,10 @@ from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, 
 from .spec import ChildSaSpec
 from .xfrm import consts as c
 from .xfrm.algorithms import KernelAlg, UnsupportedAlgorithm, kernel_algs
-from .xfrm.expire import ExpireSubscription
+from .xfrm.events import SaEvent, SaEvents
 from .xfrm.flush import flush_owned
 from .xfrm.messages import RESPONSE_CLASSES
-from .xfrm.model import Encap, ExpireEvent, Lifetime, Network, PolicyParams, SaParams, SaState, Selector, Template
+from .xfrm.model import Encap, ExpireEvent, Lifetime, MappingEvent, Network, PolicyParams, SaParams, SaState, Selector, Template
 from .xfrm.netlink import NetlinkChannel, NetlinkError
 from .xfrm.netns import in_fresh_netns
 from .xfrm.policy import add_policy, delete_policy
@@ -35,6 +36,11 @@ from .xfrm.sa import add_sa, delete_sa, get_sa
 
 log = logging.getLogger("esp.kernel")
 T = TypeVar("T")
+
+# The kernel sends XFRM_MSG_MAPPING for every packet from the new source
+# until the SA moves: the IKE side hears of one source at most this often
+# (again after a while, as its check may have been refused while busy).
+MAPPING_REPORT_SECONDS = 1.0
 
 # What an errno from NETLINK_XFRM means for us (kernel-esp.md for the first two).
 ERRNO_MEANING = {
@@ -166,7 +172,9 @@ class KernelDataPlane:
         # namespace of the caller (tests make one data plane per namespace)
         self._nl = self._open(lambda: NetlinkChannel(c.NETLINK_XFRM, RESPONSE_CLASSES))
         self._rt = self._open(open_route_channel, self._nl) if routes else None
-        self._expire: ExpireSubscription | None = self._open(ExpireSubscription, self._nl, self._rt)
+        expire = self._open(lambda: SaEvents(c.XFRMGRP_EXPIRE), self._nl, self._rt)
+        mapping = self._open(lambda: SaEvents(c.XFRMGRP_MAPPING), self._nl, self._rt, expire.channel)
+        self._events: list[SaEvents] = [expire, mapping]
         # reqids of this data plane: pid and instance in the upper half, so
         # neither two daemons nor two data planes of one process share any
         owner = ((os.getpid() << 4) | (next(_instances) & 0xF)) & 0x3FFF
@@ -180,10 +188,11 @@ class KernelDataPlane:
         self._lock = threading.RLock()
         self._on_expiry: ExpiryCallback | None = None
         self._on_mapping: MappingCallback | None = None
-        self._expire_loop: asyncio.AbstractEventLoop | None = None
-        self._expire_thread: threading.Thread | None = None
+        self._events_loop: asyncio.AbstractEventLoop | None = None
+        self._events_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._reported: set[tuple[int, bool]] = set()
+        self._mapping_reported: dict[int, tuple[tuple[str, int], float]] = {}  # spi_in -> (source, when)
         # an SA the kernel deleted at its hard limit, as its expire message
         # last showed it: its counts still belong to the session (113019)
         self._hard_expired: dict[tuple[str, int], SaState] = {}
@@ -215,37 +224,46 @@ class KernelDataPlane:
         self.start_expiry_listener()
 
     def start_expiry_listener(self) -> None:
-        """Listen for XFRM_MSG_EXPIRE: on the running asyncio loop if there is
-        one (callbacks then run on it), otherwise on a thread."""
-        if self._expire is None or self._expire_loop is not None or self._expire_thread is not None:
+        """Listen for XFRM_MSG_EXPIRE and XFRM_MSG_MAPPING: on the running
+        asyncio loop if there is one (callbacks then run on it), otherwise
+        on a thread."""
+        if not self._events or self._events_loop is not None or self._events_thread is not None:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         if loop is not None:
-            loop.add_reader(self._expire.fileno(), self._expire_readable)
-            self._expire_loop = loop
+            for sub in self._events:
+                loop.add_reader(sub.fileno(), self._events_readable, sub)
+            self._events_loop = loop
         else:
-            self._expire_thread = threading.Thread(target=self._expire_worker, name="xfrm-expire", daemon=True)
-            self._expire_thread.start()
+            self._events_thread = threading.Thread(target=self._events_worker, name="xfrm-events", daemon=True)
+            self._events_thread.start()
 
-    def _expire_worker(self) -> None:
-        assert self._expire is not None
+    def _events_worker(self) -> None:
+        subs = {sub.fileno(): sub for sub in self._events}
         while not self._stop.is_set():
-            if self._expire.wait(0.2):
-                self._expire_readable()
+            readable, _, _ = select.select(list(subs), [], [], 0.2)
+            for fd in readable:
+                self._events_readable(subs[fd])
 
-    def _expire_readable(self) -> None:
-        if self._expire is None:
+    def _events_readable(self, sub: SaEvents) -> None:
+        if self._closed:
             return
         try:
-            events = self._expire.drain()
+            events = sub.drain()
         except OSError as exc:
-            log.error("reading XFRM expire events failed: %s", describe(exc))
+            log.error("reading XFRM notifications failed: %s", describe(exc))
             return
         for event in events:
+            self._dispatch(event)
+
+    def _dispatch(self, event: SaEvent) -> None:
+        if isinstance(event, ExpireEvent):
             self._expired(event)
+        else:
+            self._mapped(event)
 
     def _expired(self, event: ExpireEvent) -> None:
         with self._lock:
@@ -261,6 +279,24 @@ class KernelDataPlane:
         log.info("Child SA 0x%08x: %s %s lifetime reached", spi_in, "hard" if expiry.hard else "soft", expiry.reason)
         if self._on_expiry is not None:
             self._on_expiry(expiry)
+
+    def _mapped(self, event: MappingEvent) -> None:
+        """Authentic ESP of one of our inbound SAs from a new source: a hint
+        for the IKE side (as the userspace data plane gives), never a move."""
+        now = time.monotonic()
+        with self._lock:
+            if self._by_sa.get((event.dst, event.spi)) != event.spi:
+                return  # not ours, or not an inbound SA
+            last = self._mapping_reported.get(event.spi)
+            if last is not None and last[0] == event.new and now - last[1] < MAPPING_REPORT_SECONDS:
+                return
+            first = last is None or last[0] != event.new
+            self._mapping_reported[event.spi] = (event.new, now)
+        if first:
+            log.info("Child SA 0x%08x: the kernel saw ESP from %s:%d, not %s:%d: asking the IKE side to check",
+                     event.spi, *event.new, *event.old)
+        if self._on_mapping is not None:
+            self._on_mapping(event.spi, event.new)
 
     # -- install / remove -------------------------------------------------------------
 
@@ -408,6 +444,7 @@ class KernelDataPlane:
             problems = self._undo(record)
             self._reported.discard((spec.spi_in, False))
             self._reported.discard((spec.spi_in, True))
+            self._mapping_reported.pop(spec.spi_in, None)
         if problems:
             raise DataPlaneError(f"removing Child SA 0x{spec.spi_in:08x}: " + "; ".join(problems))
         log.info("kernel: Child SA 0x%08x/0x%08x removed", spec.spi_in, spec.spi_out)
@@ -436,6 +473,7 @@ class KernelDataPlane:
             except OSError as exc:
                 raise DataPlaneError(f"cannot move Child SA 0x{old.spi_in:08x} to {new.remote_address}: "
                                      f"{describe(exc)}") from exc
+            self._mapping_reported.pop(old.spi_in, None)
         log.info("kernel: Child SA 0x%08x/0x%08x now to %s:%s (%s)", new.spi_in, new.spi_out, new.remote_address,
                  new.encap_remote_port if new.encap_remote_port is not None else "ESP", how)
 
@@ -523,16 +561,17 @@ class KernelDataPlane:
             except OSError as exc:
                 problems.append(f"sweep: {describe(exc)}")
         self._stop.set()
-        if self._expire_loop is not None and self._expire is not None:
-            try:
-                self._expire_loop.remove_reader(self._expire.fileno())
-            except (RuntimeError, ValueError):  # the loop is already closed
-                pass
-        if self._expire_thread is not None:
-            self._expire_thread.join(timeout=2)
-        if self._expire is not None:
-            self._expire.close()
-            self._expire = None
+        if self._events_loop is not None:
+            for sub in self._events:
+                try:
+                    self._events_loop.remove_reader(sub.fileno())
+                except (RuntimeError, ValueError):  # the loop is already closed
+                    pass
+        if self._events_thread is not None:
+            self._events_thread.join(timeout=2)
+        for sub in self._events:
+            sub.close()
+        self._events = []
         self._nl.close()
         if self._rt is not None:
             self._rt.close()

@@ -14,8 +14,10 @@ DEBIAN_PACKAGES=(
   rsyslog
   # a kernel with ESP for the `xfrm` tests: user-mode Linux (lab/uml.py)
   user-mode-linux kmod
-  # a NAT whose mapping changes mid-session (tests/interop/test_nat_rebinding.py)
-  nftables conntrack
+  # a NAT whose mapping changes mid-session (tests/interop/test_nat_rebinding.py);
+  # iptables for the same inside user-mode Linux, whose kernel has no nftables
+  # for IPv4 (tests/xfrm/guest_nat_rebinding.py)
+  nftables conntrack iptables
 )
 # Services these packages start on install. The tests start their own
 # (in namespaces, on private configurations); a freeradius on 1812, a

@@ -21,6 +21,7 @@ XFRM_MSG_EXPIRE = 0x18
 XFRM_MSG_UPDPOLICY = 0x19
 XFRM_MSG_UPDSA = 0x1A
 XFRM_MSG_POLEXPIRE = 0x1B
+XFRM_MSG_MAPPING = 0x26
 
 # enum xfrm_attr_type_t
 XFRMA_ALG_AUTH = 1
@@ -42,7 +43,9 @@ XFRMA_IF_ID = 31
 # enum xfrm_nlgroups: bind() takes a bit mask, so group n is 1 << (n - 1)
 XFRMNLGRP_ACQUIRE = 1
 XFRMNLGRP_EXPIRE = 2
+XFRMNLGRP_MAPPING = 8
 XFRMGRP_EXPIRE = 1 << (XFRMNLGRP_EXPIRE - 1)
+XFRMGRP_MAPPING = 1 << (XFRMNLGRP_MAPPING - 1)
 
 # modes, policy directions and actions
 XFRM_MODE_TRANSPORT = 0

@@ -23,6 +23,7 @@ from .structs import (
     LIFETIME_CUR,
     MARK,
     USER_EXPIRE,
+    USER_MAPPING,
     USER_POLEXPIRE,
     USER_TMPL,
     USERPOLICY_ID,
@@ -214,6 +215,13 @@ class xfrm_user_polexpire(_xfrm_msg):
     fields = USER_POLEXPIRE
 
 
+class xfrm_user_mapping(_xfrm_msg):
+    """XFRM_MSG_MAPPING on XFRMNLGRP_MAPPING: ESP in UDP of an inbound SA
+    came, authenticated, from another source address or port."""
+
+    fields = USER_MAPPING
+
+
 # What the kernel answers (or announces) with, by message type.
 RESPONSE_CLASSES: dict[int, type[nlmsg]] = {
     c.XFRM_MSG_NEWSA: xfrm_usersa_info,
@@ -224,4 +232,5 @@ RESPONSE_CLASSES: dict[int, type[nlmsg]] = {
     c.XFRM_MSG_DELPOLICY: xfrm_userpolicy_id,
     c.XFRM_MSG_EXPIRE: xfrm_user_expire,
     c.XFRM_MSG_POLEXPIRE: xfrm_user_polexpire,
+    c.XFRM_MSG_MAPPING: xfrm_user_mapping,
 }

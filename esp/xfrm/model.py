@@ -205,3 +205,16 @@ class ExpireEvent:
         if limit_bytes != c.XFRM_INF and cur.bytes >= limit_bytes:
             return "bytes"
         return "time"
+
+
+@dataclass(frozen=True)
+class MappingEvent:
+    """XFRM_MSG_MAPPING: ESP in UDP for the inbound SA (dst, spi) passed its
+    integrity check but came from `new`, not from `old` where the SA's peer
+    is (a NAT mapping changed, or a copy was sent on from elsewhere)."""
+
+    dst: str
+    spi: int
+    reqid: int
+    old: tuple[str, int]
+    new: tuple[str, int]

@@ -198,6 +198,17 @@ USER_POLEXPIRE: Fields = (
     ("_pad_polexp", "7x"),
 )
 
+# struct xfrm_user_mapping (64 bytes): XFRM_MSG_MAPPING, ESP in UDP of an
+# inbound SA authenticated from a new source (old = the SA's peer as installed)
+USER_MAPPING: Fields = (
+    *_prefixed("id_", USERSA_ID),
+    ("reqid", "I"),
+    ("old_saddr", Address16),
+    ("new_saddr", Address16),
+    ("old_sport", ">H"),
+    ("new_sport", ">H"),
+)
+
 # struct xfrm_encap_tmpl (24 bytes)
 ENCAP_TMPL: Fields = (
     ("encap_type", "H"),

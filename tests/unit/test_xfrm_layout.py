@@ -30,6 +30,7 @@ EXPECTED_SIZES = {
     "xfrm_user_tmpl": (s.USER_TMPL, 64),
     "xfrm_user_expire": (s.USER_EXPIRE, 232),
     "xfrm_user_polexpire": (s.USER_POLEXPIRE, 176),
+    "xfrm_user_mapping": (s.USER_MAPPING, 64),
     "xfrm_encap_tmpl": (s.ENCAP_TMPL, 24),
     "xfrm_mark": (s.MARK, 8),
 }
@@ -62,6 +63,9 @@ MEMBERS: dict[str, dict[str, str]] = {
     },
     "xfrm_user_expire": {"state.id.spi": "state_id_spi", "state.flags": "state_flags", "hard": "hard"},
     "xfrm_user_polexpire": {"pol.dir": "pol_dir", "hard": "hard"},
+    "xfrm_user_mapping": {"id.daddr": "id_daddr", "id.spi": "id_spi", "id.family": "id_family",
+                          "id.proto": "id_proto", "reqid": "reqid", "old_saddr": "old_saddr",
+                          "new_saddr": "new_saddr", "old_sport": "old_sport", "new_sport": "new_sport"},
     "xfrm_encap_tmpl": {"encap_type": "encap_type", "encap_sport": "encap_sport",
                         "encap_dport": "encap_dport", "encap_oa": "encap_oa"},
 }

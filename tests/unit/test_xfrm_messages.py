@@ -10,13 +10,15 @@ import socket
 import struct
 
 import pytest
+from pyroute2.netlink import nlmsg
 
 from esp.spec import ChildSaSpec, EspAlgorithms
 from esp.kernel import default_lifetime
 from esp.xfrm import consts as c
 from esp.xfrm.algorithms import UnsupportedAlgorithm, kernel_algs
-from esp.xfrm.messages import xfrm_user_expire, xfrm_usersa_info
-from esp.xfrm.model import Encap, ExpireEvent, Lifetime, PolicyParams, SaParams, Selector, Template
+from esp.xfrm.events import parse_event
+from esp.xfrm.messages import RESPONSE_CLASSES, xfrm_user_expire, xfrm_usersa_info
+from esp.xfrm.model import Encap, ExpireEvent, Lifetime, MappingEvent, PolicyParams, SaParams, Selector, Template
 from esp.xfrm.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, encode_request
 from esp.xfrm.policy import newpolicy_message, parse_policy
 from esp.xfrm.sa import newsa_message, parse_sa
@@ -204,6 +206,45 @@ def test_expire_event_says_which_limit(hard: bool, packets: int, bytes_: int, re
     event = ExpireEvent(parse_sa(msg, prefix="state_"), hard=bool(msg["hard"]))
     assert event.hard is hard and event.state.spi == 0xC0FFEE01
     assert event.reason == reason
+
+
+def hand_packed_mapping(old_port: int, new_port: int, new_addr: str = "198.18.0.2") -> bytes:
+    """XFRM_MSG_MAPPING as xfrm_user.c's build_mapping() writes it: the
+    inbound SA 0xc0ffee01 to 198.18.0.1 (reqid 7), its peer as installed
+    (198.18.0.2:old_port) and where the ESP came from."""
+    body = (addr("198.18.0.1") + struct.pack(">I", 0xC0FFEE01) + struct.pack("=HBx", socket.AF_INET, 50)
+            + struct.pack("=I", 7) + addr("198.18.0.2") + addr(new_addr) + struct.pack(">HH", old_port, new_port))
+    assert len(body) == 64  # sizeof(struct xfrm_user_mapping)
+    return struct.pack("=IHHII", 16 + len(body), c.XFRM_MSG_MAPPING, 0, 0, 0) + body
+
+
+def _decoded(data: bytes) -> nlmsg:
+    (kind,) = struct.unpack_from("=H", data, 4)
+    msg = RESPONSE_CLASSES[kind](data)
+    msg.decode()
+    return msg
+
+
+def test_mapping_message_says_which_sa_and_both_sources() -> None:
+    event = parse_event(_decoded(hand_packed_mapping(44500, 45500)))
+    assert event == MappingEvent(dst="198.18.0.1", spi=0xC0FFEE01, reqid=7, old=("198.18.0.2", 44500),
+                                 new=("198.18.0.2", 45500))
+
+
+def test_mapping_message_with_a_new_address() -> None:
+    event = parse_event(_decoded(hand_packed_mapping(4500, 4500, new_addr="198.19.7.9")))
+    assert isinstance(event, MappingEvent)
+    assert (event.old, event.new) == (("198.18.0.2", 4500), ("198.19.7.9", 4500))
+
+
+def test_parse_event_takes_expire_and_mapping_only() -> None:
+    state = hand_packed_newsa()[16:16 + 224]
+    body = state + struct.pack("=B7x", 1)
+    expire = _decoded(struct.pack("=IHHII", 16 + len(body), c.XFRM_MSG_EXPIRE, 0, 0, 0) + body)
+    event = parse_event(expire)
+    assert isinstance(event, ExpireEvent) and event.hard and event.state.spi == 0xC0FFEE01
+    newsa = _decoded(hand_packed_newsa())  # what a dump answers: no event
+    assert parse_event(newsa) is None
 
 
 def _spec(seconds: int, kilobytes: int) -> ChildSaSpec:

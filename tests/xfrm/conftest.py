@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from lab.uml import UmlResult, run_pytest_in_uml, uml_missing
+from lab.uml import DEFAULT_MODULES, UmlResult, run_pytest_in_uml, uml_missing
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,11 +62,14 @@ RunGuest = Callable[..., GuestReport]
 
 @pytest.fixture
 def run_guest(tmp_path: Path) -> RunGuest:
-    """run_guest("guest_x.py", expect=N): run that file's tests inside UML;
-    fails unless exactly N tests ran there and every one passed."""
+    """run_guest("guest_x.py", expect=N): run that file's tests inside UML
+    (with `modules` loaded beside lab.uml's); fails unless exactly N tests
+    ran there and every one passed."""
 
-    def run(filename: str, expect: int, timeout: float = 120.0, extra: tuple[str, ...] = ()) -> GuestReport:
-        result = run_pytest_in_uml([str(HERE / filename), *extra], tmp_path / "uml", timeout=timeout)
+    def run(filename: str, expect: int, timeout: float = 120.0, extra: tuple[str, ...] = (),
+            modules: tuple[str, ...] = ()) -> GuestReport:
+        result = run_pytest_in_uml([str(HERE / filename), *extra], tmp_path / "uml", timeout=timeout,
+                                   modules=(*DEFAULT_MODULES, *modules))
         report = GuestReport(result, _outcomes(tmp_path / "uml" / "guest-junit.xml"))
         bad = {k: v for k, v in report.outcomes.items() if v != "passed"}
         assert result.exit_code == 0 and not bad, f"inside UML: {bad or 'no report'}\n{report.explain()}"

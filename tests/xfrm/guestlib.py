@@ -75,6 +75,7 @@ class Side:
     dp: KernelDataPlane | None = None
     nat_t: socket.socket | None = None
     expiries: list[Expiry] = field(default_factory=list)
+    mappings: list[tuple[int, tuple[str, int]]] = field(default_factory=list)  # (spi_in, new source)
 
     def data_plane(self, lifetime: LifetimeRule = default_lifetime, replay_window: int = 32) -> KernelDataPlane:
         """A KernelDataPlane whose netlink sockets live in this namespace."""
@@ -82,7 +83,8 @@ class Side:
         return self.dp
 
     def attach(self, port: int = 4500) -> None:
-        """Bind UDP `port` here and attach it (UDP_ENCAP on it, expire listener)."""
+        """Bind UDP `port` here and attach it (UDP_ENCAP on it, the listener
+        of expire and mapping events, which land in expiries and mappings)."""
         assert self.dp is not None
 
         def bind() -> socket.socket:
@@ -91,7 +93,7 @@ class Side:
             return s
 
         self.nat_t = in_netns(self.ns, bind)
-        self.dp.attach(self.nat_t, self.expiries.append)
+        self.dp.attach(self.nat_t, self.expiries.append, lambda spi_in, source: self.mappings.append((spi_in, source)))
 
     def udp_socket(self, address: str, port: int = 0) -> socket.socket:
         def make() -> socket.socket:
