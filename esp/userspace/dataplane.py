@@ -40,6 +40,7 @@ DROP_LOG_SECONDS = 10.0
 # then after 1, 2, 4 ... up to TUN_RETRY_MAX seconds while that fails.
 TUN_RETRY_MAX = 30.0
 TUN_REPORT_SECONDS = 60.0  # a device that stays gone is reported this often
+MAPPING_REPORT_SECONDS = 1.0  # ESP from one new source is reported this often at most
 Address = tuple[str, int]
 
 
@@ -51,7 +52,8 @@ class _Pair:
     lifetime: Lifetime
     sock: socket.socket
     peer: Address  # where ESP goes: moved by update() when the IKE SA moves
-    reported: Address | None = None  # a new source already reported (once per source)
+    reported: Address | None = None  # a new source already reported, and when
+    reported_at: float = 0.0
     last_used: float | None = None
     quiet_until: float = 0.0  # drop warnings are rate-limited per pair
     drops_logged: tuple[int, int, int] = (0, 0, 0)
@@ -379,11 +381,15 @@ class UserspaceDataPlane:
         # sent on from elsewhere looks the same. So ESP never moves the pair;
         # the IKE side checks the path and, if the client answers from there,
         # moves the SA with update() (ikev2d/tasks/peer_address.py).
-        if pair.reported == remote:
+        # Again at most once a second while it goes on, as the kernel plane
+        # reports: the IKE side skips a check while another exchange runs.
+        now = time.monotonic()
+        if pair.reported == remote and now - pair.reported_at < MAPPING_REPORT_SECONDS:
             return
-        pair.reported = remote
-        log.info("Child SA 0x%08x: ESP from %s:%d, not %s:%d: asking the IKE side to check", pair.spec.spi_in,
-                 *remote, *pair.peer)
+        if pair.reported != remote:
+            log.info("Child SA 0x%08x: ESP from %s:%d, not %s:%d: asking the IKE side to check", pair.spec.spi_in,
+                     *remote, *pair.peer)
+        pair.reported, pair.reported_at = remote, now
         if self._on_mapping is not None:
             self._on_mapping(pair.spec.spi_in, remote)
 
