@@ -50,6 +50,11 @@ class FreeRadius(Daemon):
     # per user, the reply attributes of an Access-Accept (users-file syntax:
     # {"alice": {"Class": '"OU=GP-Engineering;"', "Session-Timeout": "3600"}})
     replies: dict[str, dict[str, str]] = field(default_factory=dict)
+    # EAP-TLS/TTLS: the server's certificate and key and the CA its users'
+    # certificates come from (None: Debian's snakeoil pair, no client CA)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -81,6 +86,12 @@ class FreeRadius(Daemon):
         # sit inside the TTLS and PEAP sections)
         self._edit("mods-available/eap", [(r"default_eap_type = \w+", f"default_eap_type = {self.default_eap_type}")],
                    count=1)
+        if self.tls_cert is not None and self.tls_key is not None:
+            tls = [(r"(?m)^(\s*)private_key_file = .*$", rf"\1private_key_file = {self.tls_key}"),
+                   (r"(?m)^(\s*)certificate_file = .*$", rf"\1certificate_file = {self.tls_cert}")]
+            if self.tls_ca is not None:
+                tls.append((r"(?m)^(\s*)ca_file = .*$", rf"\1ca_file = {self.tls_ca}"))
+            self._edit("mods-available/eap", tls, count=1)
         blocks = [f"client lab{i} {{\n\tipaddr = {net}\n\tsecret = {_quoted(self.secret)}\n}}\n"
                   for i, net in enumerate(self.clients)]
         (self.raddb / "clients.conf").write_text("\n".join(blocks))

@@ -147,6 +147,27 @@ def make_server_cert(
     )
 
 
+def make_client_cert(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, name: str) -> x509.Certificate:
+    """A user's certificate (EAP-TLS, or IKE certificate authentication):
+    CN and a DNS SAN of `name`, so a strongSwan identity `name` finds it."""
+    not_before, not_after = _validity()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
 def _write_key(path: Path, key: PrivateKey) -> None:
     path.write_bytes(
         key.private_bytes(
@@ -203,6 +224,21 @@ class LabPki:
             key = new_key(key_type)
             cert = make_server_cert(key, ca_cert, ca_key, self.server_name, self.server_addr)
             _write_cert(ident.cert, cert)
+            _write_key(ident.key, key)
+        return ident
+
+
+    def client_identity(self, name: str) -> ServerIdentity:
+        """A certificate of user `name`, issued by the lab CA into
+        ``client-<name>.pem``/``.key`` the first time it is asked for."""
+        ident = ServerIdentity(self.key_type, self.folder / f"client-{name}.pem", self.folder / f"client-{name}.key")
+        if not (ident.cert.exists() and ident.key.exists()):
+            ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+            ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+            if not isinstance(ca_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+                raise ValueError(f"{self.ca_key}: not an RSA or ECDSA key")
+            key = new_key("rsa-2048")
+            _write_cert(ident.cert, make_client_cert(key, ca_cert, ca_key, name))
             _write_key(ident.key, key)
         return ident
 

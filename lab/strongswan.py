@@ -252,6 +252,9 @@ class Charon(Daemon):
             text = client_swanctl_conf(config)
             if config.ca_cert is not None:
                 shutil.copy(config.ca_cert, self.swanctl_dir / "x509ca" / "ca.pem")
+            if config.client_cert is not None and config.client_key is not None:
+                shutil.copy(config.client_cert, self.swanctl_dir / "x509" / config.client_cert.name)
+                shutil.copy(config.client_key, self.swanctl_dir / "private" / config.client_key.name)
         else:
             text = responder_swanctl_conf(config)
             shutil.copy(config.server_cert, self.swanctl_dir / "x509" / config.server_cert.name)

@@ -20,7 +20,7 @@ DEFAULT_USERS = {"alice": "Lab-Passw0rd-1", "bob": "Lab-Passw0rd-2"}
 PLUGINS = (
     "random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey "
     "sha1 sha2 hmac aes gmp kdf kernel-libipsec kernel-netlink socket-default "
-    "vici updown eap-identity eap-mschapv2 eap-md5 eap-gtc counters"
+    "vici updown eap-identity eap-mschapv2 eap-md5 eap-gtc eap-tls eap-ttls counters"
 )
 # swanctl's own plugins when kernel_esp is set (under user-mode Linux): its
 # default list includes af-alg, whose probing costs ~12 s there (kernel-esp.md)
@@ -31,7 +31,9 @@ def plugins(kernel_esp: bool) -> str:
     """charon's plugin list: ESP in user space (kernel-libipsec, this machine)
     or the kernel's ESP through kernel-netlink alone (a kernel that has it)."""
     return PLUGINS.replace(" kernel-libipsec", "") if kernel_esp else PLUGINS
-EAP_METHODS = ("eap-mschapv2", "eap-md5", "eap-gtc")
+# eap-tls and eap-ttls reach a RADIUS server through the headend (RFC 3579);
+# Debian 12's strongSwan has no eap-peap plugin
+EAP_METHODS = ("eap-mschapv2", "eap-md5", "eap-gtc", "eap-tls", "eap-ttls")
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,15 @@ class ClientConfig:
     mobike: bool = True
     # seconds between the client's liveness checks when idle (0: none)
     dpd_delay: int = 0
+    # the user's certificate and key, for eap-tls
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
     def __post_init__(self) -> None:
         if self.eap not in EAP_METHODS:
             raise ValueError(f"eap must be one of {EAP_METHODS}: {self.eap}")
+        if self.eap == "eap-tls" and (self.client_cert is None or self.client_key is None):
+            raise ValueError("eap-tls needs client_cert and client_key")
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ connections {{
     local {{
       auth = {c.eap}
       id = {c.identity}
-      eap_id = {c.identity}
+      eap_id = {c.identity}{f"{chr(10)}      certs = {c.client_cert.name}" if c.client_cert is not None else ""}
     }}
     remote {{
       auth = pubkey
