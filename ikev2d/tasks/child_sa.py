@@ -23,7 +23,7 @@ from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
 from .config_payload import application_version, build_reply, requested_ipv4
 from ..conf.model import IpsecProposal
-from .proposals import IN_IKE_AUTH, EspSuite, Pfs, select_esp
+from .proposals import IN_IKE_AUTH, EspSuite, Pfs, describe_ipsec_proposals, describe_offer, select_esp
 from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_address, narrow_to_ranges,
                                 network_count, selectors_to_networks)
 
@@ -113,6 +113,11 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     assert sa.profile is not None and sa.group_policy is not None
     chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals, pfs)
     if chosen is None:
+        # the one line that says why, at the default verbosity
+        effects.append(Emit(NegotiationAborted(
+            sa.name, sa.local, sa.remote, sa.username,
+            f"no IPsec proposal matches the Child SA proposals: offered {describe_offer(offer.proposals)}; "
+            f"configured {describe_ipsec_proposals(sa.settings.ipsec_proposals, pfs)}")))
         return Notify(NotifyType.NO_PROPOSAL_CHOSEN)
     proposal, suite, ours = chosen
     allowed = protected_ranges(sa.group_policy)

@@ -25,7 +25,7 @@ from ..wire.header import Header
 from ..wire.message import Message, encode_message
 from ..wire.payloads import CERTREQ, KE, SA, Nonce, Notify, Payload, Proposal, Vendor
 from .natd import nat_detected, natd_notifies
-from .proposals import IkeSuite, select_ike
+from .proposals import IkeSuite, describe_offer, describe_policies, select_ike
 
 Address = tuple[str, int]
 
@@ -93,7 +93,9 @@ class IkeInit:
             return Refusal(NotifyType.INVALID_SYNTAX, b"", "IKE_SA_INIT without SA, KE or Nonce")
         chosen = select_ike(offer.proposals, self.settings.ike_policies)
         if chosen is None:
-            return Refusal(NotifyType.NO_PROPOSAL_CHOSEN, b"", "no IKEv2 policy matches the proposals")
+            return Refusal(NotifyType.NO_PROPOSAL_CHOSEN, b"",
+                           f"no IKEv2 policy matches the proposals: offered {describe_offer(offer.proposals)}; "
+                           f"configured {describe_policies(self.settings.ike_policies)}")
         proposal, suite, policy = chosen
         if ke.group != suite.dh_id:
             # RFC 7296 §1.3 / §3.10.1: name the group we want

@@ -22,6 +22,51 @@ def _name(enum: type, value: int) -> str:
         return str(value)
 
 
+_TRANSFORM_NAMES: dict[int, type] = {TransformType.ENCR: EncrId, TransformType.PRF: PrfId,
+                                     TransformType.INTEG: IntegId, TransformType.DH: DhId}
+
+
+def describe_offer(proposals: Sequence[Proposal], limit: int = 4) -> str:
+    """What a peer proposed, in strongSwan's notation (`IKE:AES_CBC_256/
+    HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024`), for the line that says why
+    nothing matched; `limit` proposals at most, the rest counted."""
+    out = []
+    for proposal in proposals[:limit]:
+        names = []
+        order = (TransformType.ENCR, TransformType.INTEG, TransformType.PRF, TransformType.DH)
+        for t in sorted(proposal.transforms, key=lambda t: order.index(t.type) if t.type in order else len(order)):
+            kind = _TRANSFORM_NAMES.get(t.type)
+            if kind is None:
+                continue  # ESN and unknown transform types say nothing about the mismatch
+            name = _name(kind, t.id)
+            names.append(f"{name}_{t.key_length}" if t.type == TransformType.ENCR and t.key_length else
+                         (f"PRF_{name}" if t.type == TransformType.PRF else name))
+        out.append(f"{_name(ProtocolId, proposal.protocol)}:{'/'.join(names) or '(none)'}")
+    more = len(proposals) - limit
+    return ", ".join(out) + (f" (+{more} more)" if more > 0 else "")
+
+
+def describe_policies(policies: Sequence[IkePolicy]) -> str:
+    """Our IKEv2 policies, as configured, beside what a peer offered."""
+    return "; ".join(
+        f"{p.name}: " + "/".join(["|".join(f"{_name(EncrId, e)}_{b}" if b else _name(EncrId, e) for e, b in p.encryption),
+                                  "|".join(_name(IntegId, i) for i in p.integrity),
+                                  "|".join(f"PRF_{_name(PrfId, f)}" for f in p.prf),
+                                  "|".join(_name(DhId, g) for g in p.dh_groups)])
+        for p in policies) or "(none)"
+
+
+def describe_ipsec_proposals(proposals: Sequence[IpsecProposal], pfs: "Pfs | None" = None) -> str:
+    """Our IPsec proposals (and the PFS group demanded), beside an offer."""
+    text = "; ".join(
+        f"{p.name}: " + "/".join(["|".join(f"{_name(EncrId, e)}_{b}" if b else _name(EncrId, e) for e, b in p.encryption),
+                                  "|".join(_name(IntegId, i) for i in p.integrity)])
+        for p in proposals) or "(none)"
+    if pfs is not None and pfs.required and pfs.groups:
+        text += f" with PFS {'|'.join(_name(DhId, g) for g in pfs.groups)}"
+    return text
+
+
 @dataclass(frozen=True)
 class IkeSuite:
     encr_id: int

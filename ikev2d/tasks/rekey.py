@@ -16,12 +16,12 @@ from ..crypto.jobs import DhJob, DhResult, JobFailed
 from ..crypto.keymat import derive_rekeyed_ike_keys
 from ..crypto.transforms import get_encr, get_integ, get_prf
 from ..effects import Effect, Emit
-from ..events import ChildSaRekeyed, IkeSaRekeyed
+from ..events import ChildSaRekeyed, IkeSaRekeyed, NegotiationAborted
 from ..iana import NotifyType, ProtocolId
 from ..sa_types import Deferred, State
 from ..wire.message import Message
 from ..wire.payloads import KE, SA, Nonce, Notify, Payload, Proposal, TSi, TSr
-from .proposals import select_esp, select_ike
+from .proposals import describe_ipsec_proposals, describe_offer, describe_policies, select_esp, select_ike
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -55,6 +55,12 @@ def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Eff
         # §3.10: REKEY_SA names the Child SA by its protocol and 4-octet SPI
         return [Notify(NotifyType.INVALID_SYNTAX)]
     return ClientChildRekey(sa, message, offer, nonce.data, rekey).process(now, effects)
+
+
+def _no_match(sa: "IkeSa", what: str, offered: str, configured: str) -> Effect:
+    """The one line, at the default verbosity, that says why nothing matched."""
+    return Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                   f"{what}: no proposal matches: offered {offered}; configured {configured}"))
 
 
 def _job_failure(result: object) -> str:
@@ -93,6 +99,8 @@ class ClientChildRekey:
         self.old, self.tsi, self.tsr, self.address = old, tsi, tsr, sa.lease[1]
         chosen = select_esp(self.offer.proposals, sa.settings.ipsec_proposals, self.pfs)
         if chosen is None:
+            effects.append(_no_match(sa, "Child SA rekey", describe_offer(self.offer.proposals),
+                                     describe_ipsec_proposals(sa.settings.ipsec_proposals, self.pfs)))
             return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
         self.group = chosen[1].dh_id
         ke = self.message.get(KE)
@@ -156,6 +164,8 @@ class ClientIkeRekey:
             return [Notify(NotifyType.INVALID_SYNTAX)]
         chosen = select_ike(self.offer.proposals, sa.settings.ike_policies, spi_size=IKE_SPI_SIZE)
         if chosen is None:
+            effects.append(_no_match(sa, "IKE SA rekey", describe_offer(self.offer.proposals),
+                                     describe_policies(sa.settings.ike_policies)))
             return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)]
         self.proposal, self.suite, _policy = chosen
         ke = self.message.get(KE)

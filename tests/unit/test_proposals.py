@@ -74,3 +74,20 @@ def test_our_child_rekey_offers_fixed_key_ciphers_without_a_key_length() -> None
     assert encr == [(EncrId.TRIPLE_DES, None), (EncrId.AES_CBC, 128)]
     chosen = select_esp([offer], [ours])
     assert chosen is not None and chosen[1].encr_id == EncrId.TRIPLE_DES
+
+
+def test_a_refused_offer_is_described_beside_what_is_configured() -> None:
+    """The line that says why nothing matched names both sides."""
+    from ikev2d.tasks.proposals import describe_offer, describe_policies
+
+    offer = Proposal(1, ProtocolId.IKE, b"", [Transform(T.ENCR, EncrId.TRIPLE_DES), Transform(T.ENCR, EncrId.AES_CBC, 128),
+                                              Transform(T.INTEG, IntegId.HMAC_SHA1_96), Transform(T.PRF, PrfId.HMAC_SHA1),
+                                              Transform(T.DH, DhId.MODP_1024)])
+    assert describe_offer([offer]) == "IKE:TRIPLE_DES/AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024"
+    # in that order whatever order the peer sent its transforms in
+    assert describe_offer([Proposal(1, ProtocolId.IKE, b"", offer.transforms[::-1])]) == \
+        "IKE:AES_CBC_128/TRIPLE_DES/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024"
+    assert describe_offer([offer] * 6, limit=2).endswith("(+4 more)")
+    nsa = IkePolicy(name="NSA", priority=10, encryption=((EncrId.AES_CBC, 256),), integrity=(IntegId.HMAC_SHA2_512_256,),
+                    prf=(PrfId.HMAC_SHA2_512,), dh_groups=(DhId.MODP_3072,), lifetime_seconds=86400)
+    assert describe_policies([nsa]) == "NSA: AES_CBC_256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072"

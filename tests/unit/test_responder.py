@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
-from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished
-from ikev2d.iana import DhId, EapType, ExchangeType, NotifyType, TsType
+from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished, NegotiationAborted
+from ikev2d.iana import DhId, EapType, EncrId, ExchangeType, NotifyType, TsType
 from ikev2d.protect import unprotect_message
 from ikev2d.wire.header import Header
 from ikev2d.settings import build_settings
@@ -97,6 +97,16 @@ def test_group_14_only_gets_no_proposal_chosen(harness: Harness) -> None:
         harness.client(dh_groups=[DhId.MODP_2048]).connect()
     assert failure.value.notify == NotifyType.NO_PROPOSAL_CHOSEN
     assert not harness.responder.sas  # an error response creates no state
+
+
+def test_an_esp_offer_we_do_not_have_says_why_in_one_line(harness: Harness) -> None:
+    """IKE_AUTH completes, the Child SA gets NO_PROPOSAL_CHOSEN, and the
+    log line names the client's ESP offer beside our IPsec proposals."""
+    with pytest.raises(IkeFailure) as failure:
+        harness.client(esp_encr=(EncrId.AES_CBC, 128)).connect()
+    assert failure.value.notify == NotifyType.NO_PROPOSAL_CHOSEN
+    (why,) = [e.reason for e in harness.events(NegotiationAborted)]
+    assert "offered ESP:AES_CBC_128/" in why and "configured NSA: AES_CBC_256/HMAC_SHA2_512_256" in why, why
 
 
 def test_group_14_then_15_gets_invalid_ke_then_connects(harness: Harness) -> None:

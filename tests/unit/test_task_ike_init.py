@@ -61,6 +61,9 @@ def test_no_matching_policy_is_no_proposal_chosen(harness: Harness) -> None:
     task = _task(harness.responder.settings, _request(dh_groups=(DhId.MODP_2048,)))
     refusal = task.process("auto")
     assert isinstance(refusal, Refusal) and refusal.notify == NotifyType.NO_PROPOSAL_CHOSEN
+    # why, in one line: what the client offered beside what is configured
+    assert "offered IKE:AES_CBC_256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_2048" in refusal.detail
+    assert "configured NSA: AES_CBC_256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_3072" in refusal.detail
 
 
 def test_a_peer_ke_that_fails_is_invalid_syntax_and_our_failure_no_answer(harness: Harness) -> None:
