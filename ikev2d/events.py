@@ -119,7 +119,8 @@ class IkeSaDeleted(Event):
 @dataclass(frozen=True)
 class NegotiationAborted(Event):
     username: str
-    reason: str
+    reason: str  # as the FTD's 750003 words it
+    detail: str = ""  # ours, for the plain log: e.g. what was offered beside what is configured
 
 
 @dataclass(frozen=True)

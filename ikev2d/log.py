@@ -27,8 +27,9 @@ def format_event(e: ev.Event) -> str:
             return f"{_where(e)} Username:{u} EAP {m} authentication successful, group policy {g}"
         case ev.AuthFailed(username=u, reason=r):
             return f"{_where(e)} Username:{u or 'Unknown'} authentication failed: {r}"
-        case ev.NegotiationAborted(username=u, reason=r):
-            return f"{_where(e)} Username:{u or 'Unknown'} IKEv2 Negotiation aborted due to ERROR: {r}"
+        case ev.NegotiationAborted(username=u, reason=r, detail=d):
+            return (f"{_where(e)} Username:{u or 'Unknown'} IKEv2 Negotiation aborted due to ERROR: {r}"
+                    + (f" ({d})" if d else ""))
         case ev.AddressAssigned(username=u, pool=p, address=a):
             return f"{_where(e)} Username:{u} IPv4 Address={a} assigned from local pool {p}"
         case ev.AddressAssignmentFailed(username=u, profile=p):

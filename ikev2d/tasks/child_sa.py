@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ikev2d.sa")
 
+# 750003's words for a proposal that matches nothing (syslog/catalogue.py)
+NO_MATCHING_POLICY = "Failed to find a matching policy"
+
 def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Effect],
                 prefer: IPv4Address | None = None) -> list[Payload]:
     """The configuration payload and Child SA the first IKE_AUTH asked for
@@ -115,7 +118,7 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     if chosen is None:
         # the one line that says why, at the default verbosity
         effects.append(Emit(NegotiationAborted(
-            sa.name, sa.local, sa.remote, sa.username,
+            sa.name, sa.local, sa.remote, sa.username, NO_MATCHING_POLICY,
             f"no IPsec proposal matches the Child SA proposals: offered {describe_offer(offer.proposals)}; "
             f"configured {describe_ipsec_proposals(sa.settings.ipsec_proposals, pfs)}")))
         return Notify(NotifyType.NO_PROPOSAL_CHOSEN)

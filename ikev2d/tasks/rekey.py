@@ -21,6 +21,7 @@ from ..iana import NotifyType, ProtocolId
 from ..sa_types import Deferred, State
 from ..wire.message import Message
 from ..wire.payloads import KE, SA, Nonce, Notify, Payload, Proposal, TSi, TSr
+from .child_sa import NO_MATCHING_POLICY
 from .proposals import describe_ipsec_proposals, describe_offer, describe_policies, select_esp, select_ike
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def create_child_sa(sa: "IkeSa", message: Message, now: float, effects: list[Eff
 
 def _no_match(sa: "IkeSa", what: str, offered: str, configured: str) -> Effect:
     """The one line, at the default verbosity, that says why nothing matched."""
-    return Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+    return Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username, NO_MATCHING_POLICY,
                                    f"{what}: no proposal matches: offered {offered}; configured {configured}"))
 
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished, NegotiationAborted
+from ikev2d.log import format_event
 from ikev2d.iana import DhId, EapType, EncrId, ExchangeType, NotifyType, TsType
 from ikev2d.protect import unprotect_message
 from ikev2d.wire.header import Header
@@ -105,7 +106,9 @@ def test_an_esp_offer_we_do_not_have_says_why_in_one_line(harness: Harness) -> N
     with pytest.raises(IkeFailure) as failure:
         harness.client(esp_encr=(EncrId.AES_CBC, 128)).connect()
     assert failure.value.notify == NotifyType.NO_PROPOSAL_CHOSEN
-    (why,) = [e.reason for e in harness.events(NegotiationAborted)]
+    (aborted,) = harness.events(NegotiationAborted)
+    assert aborted.reason == "Failed to find a matching policy"  # the FTD's 750003 words
+    why = format_event(aborted)
     assert "offered ESP:AES_CBC_128/" in why and "configured NSA: AES_CBC_256/HMAC_SHA2_512_256" in why, why
 
 
