@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished, NegotiationAborted
-from ikev2d.log import format_event
 from ikev2d.iana import DhId, EapType, EncrId, ExchangeType, NotifyType, TsType
+from ikev2d.log import format_event
 from ikev2d.protect import unprotect_message
 from ikev2d.wire.header import Header
 from ikev2d.settings import build_settings
