@@ -70,8 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve(words: list[str]) -> tuple[str, ...]:
-    """The command the words name, each word possibly abbreviated."""
+    """The command the words name, each word possibly abbreviated;
+    `running-config` may be followed by the words of a section."""
     typed = tuple(w.lower() for w in words)
+    if len(typed) > 1 and len(typed[0]) >= 3 and RUNNING_CONFIG[0].startswith(typed[0]):
+        return RUNNING_CONFIG
     if typed in ALL_COMMANDS:
         return typed
     matches = [c for c in ALL_COMMANDS
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _running_config(args: argparse.Namespace) -> int:
     text = request(args.control, {"op": "running-config"}).get("text")
+    if text is not None and len(args.words) > 1:
+        text = running_config.section(text, tuple(args.words[1:]))
     if args.json:
         print(json.dumps(running_config.as_json(text), indent=2))
     else:

@@ -15,6 +15,7 @@ import sys
 from typing import Callable
 
 from ..running_config import render_running_config
+from ..show.running_config import section
 from .common import USAGE, load_or_report
 
 COMMAND = ("running-config",)
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace, live: Callable[[argparse.Namespace], int] | No
     if config is None:
         return 1
     text = render_running_config(config)
+    if len(args.words) > 1:
+        text = section(text, tuple(args.words[1:]))
     if getattr(args, "json", False):
         print(json.dumps({"available": True, "lines": text.splitlines()}, indent=2))
     else:
@@ -58,4 +61,4 @@ def run(args: argparse.Namespace, live: Callable[[argparse.Namespace], int] | No
 def _names_running_config(words: list[str]) -> bool:
     # FTD abbreviations count: `show run`, `show running`.
     typed = [w.lower() for w in words]
-    return len(typed) == 1 and len(typed[0]) >= 3 and COMMAND[0].startswith(typed[0])
+    return len(typed) >= 1 and len(typed[0]) >= 3 and COMMAND[0].startswith(typed[0])

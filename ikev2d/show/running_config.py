@@ -22,6 +22,24 @@ def render_config(config: Any) -> str | None:
     return render(config) if callable(render) else None
 
 
+def section(text: str, words: tuple[str, ...]) -> str:
+    """`show running-config WORD...` as the ASA has it: the top-level
+    commands (each with its indented sub-commands) whose first words are
+    `words`, each word possibly abbreviated (`crypto ikev2`, `group-policy`,
+    `tunnel-group CCIElab`, `ip local pool`); nothing when none matches."""
+    typed = [w.lower() for w in words]
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith((" ", "\t")) and blocks:
+            blocks[-1].append(line)
+        elif line.strip() and not line.startswith((":", "!")):
+            blocks.append([line])
+    kept = [b for b in blocks
+            if len(head := b[0].lower().split()) >= len(typed)
+            and all(full.startswith(w) for full, w in zip(head, typed))]
+    return "".join(line + "\n" for block in kept for line in block)
+
+
 def as_json(text: str | None) -> dict[str, Any]:
     return {"available": text is not None, "lines": text.splitlines() if text is not None else []}
 

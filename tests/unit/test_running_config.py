@@ -209,3 +209,20 @@ def test_offline_show_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_is_a_pure_function_of_the_config() -> None:
     config: Config = load_config(CONFIG / "weak.yaml")
     assert render_running_config(config) == render_running_config(config)
+
+
+def test_show_running_config_of_a_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`show running-config crypto ikev2` prints only the commands that
+    begin with those words (abbreviations allowed), with their sub-commands,
+    as the ASA does; it used to be refused as invalid input."""
+    path = ROOT / "config" / "ikev2d.yaml"
+    assert main(["show", "running-config", "crypto", "ikev2", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    heads = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert heads and all(line.startswith("crypto ikev2 ") for line in heads), out
+    assert any(line.startswith(" encryption aes-256") for line in out.splitlines()), out
+    assert main(["show", "run", "group-p", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("group-policy ") and "tunnel-group" not in out, out
+    assert main(["show", "running-config", "nosuchthing", "--config", str(path)]) == 0
+    assert capsys.readouterr().out == ""

@@ -27,6 +27,8 @@ from test_show_support import session, snapshot
     ("vpn-sessiondb anyconnect", ("vpn-sessiondb", "anyconnect")),
     ("asp table socket", ("asp", "table", "socket")),
     ("run", ("running-config",)),
+    ("running-config crypto ikev2", ("running-config",)),  # a section of it
+    ("run tunnel-group", ("running-config",)),
 ])
 def test_words_and_abbreviations(words: str, command: tuple[str, ...]) -> None:
     assert resolve(words.split()) == command
