@@ -17,6 +17,10 @@ class Endpoint:
     interface: str
     address: str
     port: int
+    # AnyConnect profile (and software) downloads: the whitepaper says they
+    # need BOTH the SSL transport and client services; with client services
+    # alone the socket is exposed but serves no profile
+    downloads: bool = True
 
 
 def tls_listens(access: AccessInterface, client_services: bool) -> bool:
@@ -39,7 +43,8 @@ def plan_endpoints(config: Config) -> list[Endpoint]:
     for access in ra.access_interfaces:
         address = str(config.interface(access.interface).address)
         if tls_listens(access, client_services):
-            out.append(Endpoint("SSL", access.interface, address, ra.web_access_port))
+            out.append(Endpoint("SSL", access.interface, address, ra.web_access_port,
+                                downloads=access.enable_ssl and client_services))
         if dtls_listens(access):
             out.append(Endpoint("DTLS", access.interface, address, ra.dtls_port))
     return out

@@ -163,11 +163,15 @@ class ClientServices:
     """All client-services sockets of the daemon, started and stopped together."""
 
     def __init__(self, endpoints: Sequence[Endpoint], site: Mapping[str, Resource],
-                 context: ssl.SSLContext | None, limits: Limits = Limits()) -> None:
+                 context: ssl.SSLContext | None, limits: Limits = Limits(),
+                 bare_site: Mapping[str, Resource] | None = None) -> None:
+        """`bare_site`: what an endpoint that allows no downloads serves
+        (default: `site`)."""
         if context is None and any(e.protocol == "SSL" for e in endpoints):
             raise ValueError("a TLS endpoint needs a TLS context")
         self.services: list[TlsService | DtlsPlaceholder] = [
-            TlsService(e, site, context, limits) if e.protocol == "SSL" and context is not None
+            TlsService(e, site if e.downloads or bare_site is None else bare_site, context, limits)
+            if e.protocol == "SSL" and context is not None
             else DtlsPlaceholder(e)
             for e in endpoints
         ]
@@ -177,7 +181,8 @@ class ClientServices:
         endpoints = plan_endpoints(config)
         if not any(e.protocol == "SSL" for e in endpoints):
             return cls(endpoints, {}, None)
-        return cls(endpoints, build_site(config), server_context(identity))
+        return cls(endpoints, build_site(config), server_context(identity),
+                   bare_site=build_site(config, downloads=False))
 
     async def start(self) -> list[Bound]:
         bound: list[Bound] = []

@@ -28,18 +28,23 @@ def profile_path(profile_name: str) -> str:
     return f"{PROFILE_FOLDER}{profile_name}.xml"
 
 
-def build_site(config: Config, render: Renderer = _render_profile) -> dict[str, Resource]:
+def build_site(config: Config, render: Renderer = _render_profile, downloads: bool = True) -> dict[str, Resource]:
     """Path -> document, rendered once at start: the configuration is fixed
-    while the daemon runs."""
+    while the daemon runs. The profile of each connection profile with
+    client services enabled, when the interface allows `downloads` (SSL
+    and client services both on, as the whitepaper says)."""
     site: dict[str, Resource] = {}
-    for profile in config.connection_profiles:
-        site[profile_path(profile.name)] = Resource(XML, render(config, profile.name).encode())
-    site["/"] = Resource("text/html; charset=utf-8", _front_page(config, sorted(site)).encode())
+    if downloads:
+        for profile in config.connection_profiles:
+            if profile.enable_client_services:
+                site[profile_path(profile.name)] = Resource(XML, render(config, profile.name).encode())
+    site["/"] = Resource("text/html; charset=utf-8", _front_page(config, sorted(site), downloads).encode())
     return site
 
 
-def _front_page(config: Config, paths: list[str]) -> str:
+def _front_page(config: Config, paths: list[str], downloads: bool) -> str:
     links = "".join(f'<li><a href="{escape(p)}">{escape(p)}</a></li>' for p in paths)
+    body = (f"<p>AnyConnect client profiles:</p><ul>{links}</ul>" if downloads else
+            "<p>No downloads: a profile download needs both SSL and client services enabled.</p>")
     return (f"<!DOCTYPE html>\n<html><head><title>SSL VPN Service</title></head>"
-            f"<body><h1>{escape(config.device.hostname)}</h1>"
-            f"<p>AnyConnect client profiles:</p><ul>{links}</ul></body></html>\n")
+            f"<body><h1>{escape(config.device.hostname)}</h1>{body}</body></html>\n")

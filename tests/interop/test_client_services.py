@@ -136,12 +136,14 @@ def test_show_asp_table_socket_agrees_with_a_real_tls_client(
 def test_profile_download_over_https_returns_the_anyconnect_profile(
     ikev2d_server: StartIkev2d, topology: Topology, lab_pki: LabPki
 ) -> None:
-    """With client services on, AnyConnect's profile URL answers the XML
-    that `ikev2d profile` writes for the same configuration."""
+    """With SSL and client services both on (the whitepaper: "you must enable
+    BOTH SSL/TLS transport and Client Services" to download a profile),
+    AnyConnect's profile URL answers the XML that `ikev2d profile` writes for
+    the same configuration."""
     from ikev2d.anyconnect_profile import render_profile
     from ikev2d.conf import load_config
 
-    server = ikev2d_server(edit=client_services(ssl=False, dtls=False, services=True))
+    server = ikev2d_server(edit=client_services(ssl=True, dtls=False, services=True))
     show_sockets(server)
 
     got = tls_probe(topology.clients[0], lab_pki, PROFILE_PATH)
@@ -159,3 +161,17 @@ def test_profile_download_over_https_returns_the_anyconnect_profile(
     assert tls_probe(topology.clients[0], lab_pki, "/+CSCOE+/logon.html")["status"] == 404
     log = server.log()
     assert f"GET '{PROFILE_PATH}' 200" in log, server.tail()
+
+
+def test_client_services_without_ssl_expose_tls_but_serve_no_profile(
+    ikev2d_server: StartIkev2d, topology: Topology, lab_pki: LabPki
+) -> None:
+    """The whitepaper's middle listing: SSL off, client services on. The TLS
+    socket is there (the exposure the whitepaper warns of), but a profile
+    download needs SSL as well, so the profile URL is not served."""
+    server = ikev2d_server(edit=client_services(ssl=False, dtls=False, services=True))
+    show_sockets(server)
+    got = tls_probe(topology.clients[0], lab_pki, PROFILE_PATH)
+    assert got["handshake"] and got["status"] == 404, got
+    front = tls_probe(topology.clients[0], lab_pki, "/")
+    assert front["status"] == 200 and "needs both SSL and client services" in front["body"], front

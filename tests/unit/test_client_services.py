@@ -68,6 +68,30 @@ def test_ports_come_from_the_remote_access_vpn() -> None:
                                       Endpoint("DTLS", "outside", "198.18.0.1", 8444)]
 
 
+def test_profile_downloads_need_ssl_and_client_services() -> None:
+    """The whitepaper: to download a profile "you must enable BOTH SSL/TLS
+    transport and Client Services"; client services alone keep the TLS
+    socket (and its exposure) but serve no profile; a connection profile
+    with client services off has none served either."""
+    from ikev2d.client_services.site import build_site
+
+    def downloads(config) -> list[bool]:
+        return [e.downloads for e in plan_endpoints(config) if e.protocol == "SSL"]
+
+    assert downloads(_config(ssl=True, dtls=False, client_services=True)) == [True]
+    assert downloads(_config(ssl=False, dtls=False, client_services=True)) == [False]
+    assert downloads(_config(ssl=True, dtls=False, client_services=False)) == [False]
+    config = _config(ssl=True, dtls=False, client_services=True)
+    render = lambda config, name: f"<AnyConnectProfile name='{name}'/>"  # noqa: E731
+    served = build_site(config, render)
+    assert [p for p in served if p.endswith(".xml")] and "/" in served
+    bare = build_site(config, render, downloads=False)
+    assert list(bare) == ["/"] and b"needs both SSL and client services" in bare["/"].body
+    off = dataclasses.replace(config, connection_profiles=tuple(
+        dataclasses.replace(p, enable_client_services=False) for p in config.connection_profiles))
+    assert list(build_site(off, render)) == ["/"]
+
+
 # -- HTTP ---------------------------------------------------------------------
 
 SITE = {"/": Resource("text/html; charset=utf-8", b"<html/>"),
