@@ -205,6 +205,13 @@ class LabPki:
     server_addr: str = SERVER_ADDR
     key_type: str = DEFAULT_KEY_TYPE
 
+    def _ca(self) -> tuple[x509.Certificate, PrivateKey]:
+        ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+        if not isinstance(ca_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise ValueError(f"{self.ca_key}: not an RSA or ECDSA key")
+        return ca_cert, ca_key
+
     def server_identity(self, key_type: str | None = None) -> ServerIdentity:
         """The server certificate of `key_type` (default: this PKI's own),
         issued by the lab CA into ``server-<key_type>.pem``/``.key`` the
@@ -217,10 +224,7 @@ class LabPki:
             key_type, self.folder / f"server-{key_type}.pem", self.folder / f"server-{key_type}.key"
         )
         if not (ident.cert.exists() and ident.key.exists()):
-            ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
-            ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
-            if not isinstance(ca_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-                raise ValueError(f"{self.ca_key}: not an RSA or ECDSA key")
+            ca_cert, ca_key = self._ca()
             key = new_key(key_type)
             cert = make_server_cert(key, ca_cert, ca_key, self.server_name, self.server_addr)
             _write_cert(ident.cert, cert)
@@ -233,10 +237,7 @@ class LabPki:
         ``client-<name>.pem``/``.key`` the first time it is asked for."""
         ident = ServerIdentity(self.key_type, self.folder / f"client-{name}.pem", self.folder / f"client-{name}.key")
         if not (ident.cert.exists() and ident.key.exists()):
-            ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
-            ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
-            if not isinstance(ca_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-                raise ValueError(f"{self.ca_key}: not an RSA or ECDSA key")
+            ca_cert, ca_key = self._ca()
             key = new_key("rsa-2048")
             _write_cert(ident.cert, make_client_cert(key, ca_cert, ca_key, name))
             _write_key(ident.key, key)

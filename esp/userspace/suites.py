@@ -141,6 +141,17 @@ def _sign_into(out: memoryview, keyed: _hmac.HMAC, icv: int, body: int, seq: int
     return out[:total]
 
 
+def _icv_ok(packet: bytes, keyed: _hmac.HMAC, icv: int, seq_hi: bytes) -> bool:
+    """The truncated HMAC at the end of `packet` is that of the rest (and
+    the ESN high bits, RFC 4303 §3.3.2.2): checked before anything is
+    decrypted or trusted."""
+    mac = keyed.copy()
+    mac.update(packet[:-icv])
+    if seq_hi:
+        mac.update(seq_hi)
+    return _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:])
+
+
 class CbcHmacSealer:
     """CBC (AES RFC 3602, 3DES RFC 2451, DES RFC 2405) + truncated HMAC
     (RFC 4868 / RFC 2404 / RFC 2403).
@@ -202,11 +213,7 @@ class CbcHmacOpener:
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         icv = self._icv
-        mac = self._mac.copy()
-        mac.update(packet[:-icv])
-        if seq_hi:
-            mac.update(seq_hi)
-        if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
+        if not _icv_ok(packet, self._mac, icv, seq_hi):
             return None
         out = _OPENED_VIEW
         return out[self._block:self._decrypt_into(packet[ESP_HEADER:-icv], out)]
@@ -251,11 +258,7 @@ class NullHmacOpener:
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         icv = self._icv
-        mac = self._mac.copy()
-        mac.update(packet[:-icv])
-        if seq_hi:
-            mac.update(seq_hi)
-        if not _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:]):
+        if not _icv_ok(packet, self._mac, icv, seq_hi):
             return None
         size = len(packet) - ESP_HEADER - icv
         out = _OPENED_VIEW
