@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from ipaddress import IPv4Address, IPv4Network
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .conf.model import Ipv4Pool
 
@@ -103,6 +103,10 @@ class AddressPool:
         self._owner_by_address[value] = owner
         self._address_by_owner[owner] = value
         return True
+
+    def addresses(self) -> Iterator[IPv4Address]:
+        """Every address the pool hands out, lowest first."""
+        return (IPv4Address(v) for v in range(self._low, self._high + 1))
 
     def release(self, address: IPv4Address) -> bool:
         """Free an address; False if it was not leased from this pool."""

@@ -5,7 +5,8 @@ daemon through its control socket.
     ikev2d show crypto ipsec sa
     ikev2d show vpn-sessiondb [summary | anyconnect | ra-ikev2-ipsec]
     ikev2d show asp table socket
-    ikev2d show running-config
+    ikev2d show running-config [SECTION WORDS]
+    ikev2d show ip local pool NAME
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
 prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
@@ -24,7 +25,8 @@ from typing import Any, Callable
 from ..control.client import request, stream
 from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
-from ..show import asp_socket, ikev2_sa, ipsec_sa, running_config, sessiondb_sessions, sessiondb_summary
+from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_config, sessiondb_sessions,
+                    sessiondb_summary)
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
 from .common import CONTROL_ENV, INVALID, UNREACHABLE, USAGE, default_control_path
@@ -48,6 +50,7 @@ SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
     ("asp", "table", "socket"): _head_only(asp_socket.render, asp_socket.as_json),
 }
 RUNNING_CONFIG = ("running-config",)
+IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
 ALL_COMMANDS = [*SNAPSHOT_COMMANDS, RUNNING_CONFIG]
 
 
@@ -75,6 +78,10 @@ def resolve(words: list[str]) -> tuple[str, ...]:
     typed = tuple(w.lower() for w in words)
     if len(typed) > 1 and len(typed[0]) >= 3 and RUNNING_CONFIG[0].startswith(typed[0]):
         return RUNNING_CONFIG
+    if len(typed) >= 3 and all(full.startswith(w) for full, w in zip(IP_LOCAL_POOL, typed)) and typed[0] == "ip":
+        if len(typed) != 4:
+            raise CommandError("ERROR: % Incomplete command: show ip local pool <pool name>")
+        return IP_LOCAL_POOL
     if typed in ALL_COMMANDS:
         return typed
     matches = [c for c in ALL_COMMANDS
@@ -95,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if command == RUNNING_CONFIG:
             return _running_config(args)
+        if command == IP_LOCAL_POOL:
+            return _ip_local_pool(args)
         return _listing(args, SNAPSHOT_COMMANDS[command])
     except ControlUnreachable as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
@@ -115,6 +124,15 @@ def _running_config(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(running_config.render(text))
     return 0 if text is not None else 1
+
+
+def _ip_local_pool(args: argparse.Namespace) -> int:
+    answer = request(args.control, {"op": "pool", "name": args.words[3]})
+    if args.json:
+        print(json.dumps(answer["pool"], indent=2))
+    else:
+        sys.stdout.write(ip_local_pool.render(answer["pool"]))
+    return 0
 
 
 def _listing(args: argparse.Namespace, listing: Listing) -> int:

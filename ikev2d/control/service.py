@@ -14,6 +14,7 @@ from ..effects import Effect
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
+from ..show import ip_local_pool
 from ..show.running_config import render_config
 from . import collect, snapshot_stream
 from .protocol import ControlError, error
@@ -56,6 +57,11 @@ class ControlService:
             return {"ok": True, "text": render_config(self.daemon.config)}
         if op == "logoff":
             return self._logoff(request)
+        if op == "pool":
+            pool = self.daemon.responder.settings.pools.get(request.get("name"))  # type: ignore[arg-type]
+            if pool is None:
+                return error(f"ERROR: Pool {request.get('name')} does not exist")
+            return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")

@@ -231,3 +231,21 @@ def test_logoff_deletes_the_session_at_the_client(live: Live, client: StartCharo
     assert_initiated(bob.initiate(timeout=10), bob)
     assert assert_connected(bob, identity="bob").local_vips == [POOL_FIRST] == [live.vip]
     assert live.server.running(), tail(live.server.log())
+
+
+def test_show_ip_local_pool(live: Live) -> None:
+    """The pool as the ASA shows it: alice's address in use, the rest free;
+    after her logoff all free again."""
+    text = live.show("ip", "local", "pool", "VPN-Pool")
+    lines = text.splitlines()
+    assert lines[0].split() == ["Begin", "End", "Mask", "Free", "Held", "In", "use"], text
+    begin, end, mask, free, held, in_use = lines[1].split()
+    assert (begin, end, mask, held, in_use) == ("198.19.0.200", "198.19.0.250", "255.255.255.0", "0", "1"), text
+    assert int(free) == 50 and lines[lines.index("In Use Addresses:") + 1] == live.vip, text
+    assert live.vip not in lines[3:lines.index("In Use Addresses:")]
+    as_json = live.show_json("ip", "local", "pool", "VPN-Pool")
+    assert as_json["in_use_addresses"] == [live.vip] and as_json["free"] == 50
+    missing = live.server.show("ip", "local", "pool", "Nope")
+    assert missing.returncode != 0 and "Pool Nope does not exist" in missing.stderr
+    assert live.client.terminate().ok
+    assert live.show_json("ip", "local", "pool", "VPN-Pool")["in_use"] == 0
