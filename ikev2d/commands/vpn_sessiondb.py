@@ -1,4 +1,5 @@
-"""`ikev2d vpn-sessiondb logoff name USER | index N [noconfirm]`: end
+"""`ikev2d vpn-sessiondb logoff all | name USER | index N | ipaddress A |
+tunnel-group NAME [noconfirm]`: end
 sessions of the running daemon, each with a Delete notify to its client.
 
 The ASA asks `Do you want to logoff the VPN session(s)? [confirm]` unless
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from ipaddress import IPv4Address
 
 from ..control.client import request
 from ..control.protocol import ControlError, ControlUnreachable
@@ -27,24 +29,42 @@ from .show import add_control_option
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("vpn-sessiondb", help="log VPN sessions off (vpn-sessiondb logoff name USER)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("words", nargs="+", metavar="WORD", help="logoff name USER | logoff index N [noconfirm]")
+    p.add_argument("words", nargs="+", metavar="WORD",
+                   help="logoff all | name USER | index N | ipaddress A.B.C.D | tunnel-group NAME [noconfirm]")
     p.add_argument("--noconfirm", action="store_true", help="accepted for the ASA's habit; never asks anyway")
     add_control_option(p)
     p.set_defaults(func=run)
 
 
-def parse(words: list[str]) -> tuple[str, str | int]:
-    """('name', USER) or ('index', N) from `logoff name USER [noconfirm]`."""
+USAGE_TEXT = ("usage: ikev2d vpn-sessiondb logoff all | name USER | index N | ipaddress A.B.C.D"
+              " | tunnel-group NAME [noconfirm]")
+# the words after `logoff` -> the control request's key
+KINDS = {"name": "name", "index": "index", "ipaddress": "ipaddress", "tunnel-group": "tunnel_group"}
+
+
+def parse(words: list[str]) -> tuple[str, str | int | bool]:
+    """(request key, value) from `logoff all | name USER | index N |
+    ipaddress A | tunnel-group NAME [noconfirm]`."""
     if words and words[-1].lower() == "noconfirm":
         words = words[:-1]
-    if len(words) != 3 or words[0].lower() != "logoff" or words[1].lower() not in ("name", "index"):
-        raise ValueError("usage: ikev2d vpn-sessiondb logoff name USER | logoff index N [noconfirm]")
-    kind, value = words[1].lower(), words[2]
+    if len(words) == 2 and [w.lower() for w in words] == ["logoff", "all"]:
+        return "all", True
+    if len(words) != 3 or words[0].lower() != "logoff" or words[1].lower() not in KINDS:
+        raise ValueError(USAGE_TEXT)
+    kind, value = KINDS[words[1].lower()], words[2]
     if kind == "index":
         if not value.isdigit():
             raise ValueError(f"ERROR: % Invalid index: {value}")
         return kind, int(value)
+    if kind == "ipaddress":
+        try:
+            IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"ERROR: % Invalid IP address: {value}") from None
     return kind, value
+
+
+_WHAT = {"name": "name", "index": "index", "ipaddress": "IP address", "tunnel_group": "tunnel-group"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return INVALID
     if args.json:
         print(json.dumps({kind: value, "logged_off": count}))
+    elif kind == "all":
+        print(f"INFO: Number of sessions logged off : {count}")
     else:
-        print(f'INFO: Number of sessions with {kind} "{value}" logged off : {count}')
+        print(f'INFO: Number of sessions with {_WHAT[kind]} "{value}" logged off : {count}')
     return 0 if count else INVALID

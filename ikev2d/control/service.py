@@ -77,14 +77,9 @@ class ControlService:
         self.stats.observe(collect.presence(self.daemon.responder))
 
     def _logoff(self, request: dict[str, Any]) -> dict[str, Any]:
-        name, index = request.get("name"), request.get("index")
-        by_name = isinstance(name, str) and name != ""
-        by_index = isinstance(index, int) and not isinstance(index, bool)
-        if not (by_name or by_index):
-            return error("logoff needs a user name or a session index")
-
-        def chosen(sa: IkeSa) -> bool:
-            return sa.username == name if by_name else session_index(sa.unique_id) == index
+        chosen = _logoff_filter(request)
+        if chosen is None:
+            return error("logoff needs all, a user name, a session index, an IP address or a tunnel group")
 
         responder = self.daemon.responder
         going = [sa for sa in responder.sas.values() if sa.state is State.ESTABLISHED and chosen(sa)]
@@ -94,6 +89,24 @@ class ControlService:
         for sa in going:
             self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, now))
         return {"ok": True, "count": len(going)}
+
+
+def _logoff_filter(request: dict[str, Any]) -> Callable[[IkeSa], bool] | None:
+    """Which sessions `vpn-sessiondb logoff` means: all, name USER, index N,
+    ipaddress A (the assigned address or the public one: *our choice*, the
+    ASA guide says "the IP address that you specify"), tunnel-group NAME."""
+    name, index, address, group = (request.get(k) for k in ("name", "index", "ipaddress", "tunnel_group"))
+    if request.get("all") is True:
+        return lambda sa: True
+    if isinstance(name, str) and name:
+        return lambda sa: sa.username == name
+    if isinstance(index, int) and not isinstance(index, bool):
+        return lambda sa: session_index(sa.unique_id) == index
+    if isinstance(address, str) and address:
+        return lambda sa: (sa.lease is not None and str(sa.lease[1]) == address) or sa.remote[0] == address
+    if isinstance(group, str) and group:
+        return lambda sa: sa.profile is not None and sa.profile.name == group
+    return None
 
 
 class Control:

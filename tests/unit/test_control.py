@@ -260,8 +260,35 @@ def test_logoff_of_nobody_and_by_index(live: tuple[Harness, StandInDaemon, str],
     assert not daemon.performed
     assert vpn_sessiondb.run(cli(path, "logoff", "index", "1")) == 0
     assert capsys.readouterr().out == 'INFO: Number of sessions with index "1" logged off : 1\n'
-    with pytest.raises(ControlError, match="user name or a session index"):
+    with pytest.raises(ControlError, match="a user name, a session index"):
         request(path, {"op": "logoff"})
+
+
+@pytest.mark.parametrize(("words", "printed"), [
+    (("logoff", "all"), "INFO: Number of sessions logged off : 2\n"),
+    (("logoff", "tunnel-group", "CCIElab", "noconfirm"), 'INFO: Number of sessions with tunnel-group "CCIElab" logged off : 2\n'),
+])
+def test_logoff_all_and_by_tunnel_group(live: tuple[Harness, StandInDaemon, str], capsys: pytest.CaptureFixture[str],
+                                        words: tuple[str, ...], printed: str) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    connect(harness, daemon, 3)
+    assert vpn_sessiondb.run(cli(path, *words)) == 0
+    assert capsys.readouterr().out == printed
+    assert vpn_sessiondb.run(cli(path, "logoff", "tunnel-group", "NoSuchProfile")) == 1
+
+
+def test_logoff_by_ip_address_assigned_or_public(live: tuple[Harness, StandInDaemon, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    _, first = connect(harness, daemon, 2)
+    connect(harness, daemon, 3)
+    assert vpn_sessiondb.run(cli(path, "logoff", "ipaddress", str(first.address))) == 0
+    assert capsys.readouterr().out == f'INFO: Number of sessions with IP address "{first.address}" logged off : 1\n'
+    assert vpn_sessiondb.run(cli(path, "logoff", "ipaddress", "198.18.0.3")) == 0  # the other's public address
+    capsys.readouterr()
+    assert vpn_sessiondb.run(cli(path, "logoff", "ipaddress", "not-an-address")) == 64
+    assert "Invalid IP address" in capsys.readouterr().err
 
 
 def test_running_config_and_unknown_requests(live: tuple[Harness, StandInDaemon, str]) -> None:
