@@ -382,6 +382,7 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
         f"tunnel-group {name} webvpn-attributes",
         f" group-alias {name} enable",
     ]
+    lines += [f" group-url {url} enable" for url in profile.group_urls]
     return lines
 
 

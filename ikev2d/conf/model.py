@@ -183,6 +183,10 @@ class ConnectionProfile:
     enable_client_services: bool
     # A RADIUS server group that receives accounting Start/Stop, or None.
     accounting_server_group: str | None = None
+    # `group-url URL enable` (webvpn-attributes): a client that carries one
+    # of these URLs lands in this profile (docs/ftd-behaviour.md,
+    # "Connection profile selection")
+    group_urls: tuple[str, ...] = ()
 
     @property
     def authenticates_locally(self) -> bool:

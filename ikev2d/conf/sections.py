@@ -14,6 +14,7 @@ from ikev2d.iana import IKE_PORT, NAT_T_PORT, EapType
 
 from . import defaults, nodes, schema
 from .context import Context
+from .group_url import group_url_key
 from .model import (
     AccessInterface,
     AuthenticationMethod,
@@ -134,11 +135,32 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     accounting = (
         None if accounting_node is None else _radius_group(ctx, accounting_node, "accounting")
     )
+    urls = _group_urls(ctx, fields.optional("group_urls"), what)
     profile = ConnectionProfile(
         name, method, server_group, eap, ike_identity, certificate, tuple(pools), group_policy,
-        services, accounting,
+        services, accounting, urls,
     )
     ctx.profiles.add(name_node, name, profile)
+
+
+def _group_urls(ctx: Context, node: yaml.Node | None, what: str) -> tuple[str, ...]:
+    """A profile's group URLs: http(s) URLs with a host, none claimed by
+    another profile (a client's URL must lead to one profile)."""
+    claimed = {group_url_key(url): other.name
+               for other in ctx.profiles.items.values() for url in other.group_urls}
+    seen: dict[object, int] = {}
+    urls: list[str] = []
+    for entry in nodes.items(node, "group_urls"):
+        url = nodes.name(entry, "group URL")
+        key = group_url_key(url)
+        if key is None:
+            raise Problem.at(entry, f"{what}: group URL '{url}' is not an http:// or https:// URL with a host")
+        nodes.unique(entry, seen, key, f"group URL '{url}'")
+        if key in claimed:
+            raise Problem.at(entry, f"{what}: group URL '{url}' already belongs to connection profile"
+                                    f" '{claimed[key]}'")
+        urls.append(url)
+    return tuple(urls)
 
 
 def _authentication(
