@@ -64,12 +64,13 @@ def select_profile(settings: ResponderSettings, idi: ID | None, idr: ID | None,
     own_name = name_in(idi)
     if own_name is not None and own_name in settings.profiles:
         return Selection(settings.profiles[own_name], SelectedBy.IKE_ID)
+    # An IDi is often just the user's name or address: only a key-id says
+    # "this is a group name", so only an unknown key-id counts as a miss.
+    unmatched = own_name if idi is not None and idi.id_type == IdType.ID_KEY_ID else None
+    unmatched = unmatched or group_url
     asked_idr = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
     if asked_idr:
         for p in profiles:
             if p.profile.ike_identity == asked_idr:
-                return Selection(p, SelectedBy.IDR)
-    # An IDi is often just the user's name or address: only a key-id says
-    # "this is a group name", so only an unknown key-id counts as a miss.
-    unmatched = own_name if idi is not None and idi.id_type == IdType.ID_KEY_ID else None
-    return Selection(settings.default, SelectedBy.DEFAULT, unmatched or group_url)
+                return Selection(p, SelectedBy.IDR, unmatched)
+    return Selection(settings.default, SelectedBy.DEFAULT, unmatched)

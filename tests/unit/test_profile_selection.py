@@ -106,8 +106,13 @@ def test_an_unknown_group_name_gets_the_default_and_is_reported(three: Harness) 
 
 
 def test_names_are_matched_exactly(three: Harness) -> None:
-    # tunnel-group names are case-sensitive on an ASA (docs/ftd-behaviour.md)
+    # compared exactly (our choice: docs/ftd-behaviour.md, "Connection profile selection")
     _lands_in(three, 2, CCIE, "CCIElab", "default", identity="sales", responder_id=NOWHERE)
+
+
+def test_an_unknown_group_name_is_reported_whatever_then_selects(three: Harness) -> None:
+    _lands_in(three, 2, ENG, "Engineering", "requested IDr", identity="Marketing", responder_id="eng.example.test")
+    assert three.events(ProfileSelected)[-1].unmatched == "Marketing"
 
 
 def test_a_user_name_is_not_a_miss(three: Harness) -> None:
