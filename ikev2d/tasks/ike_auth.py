@@ -29,7 +29,7 @@ from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
 from . import mobike
 from .child_sa import first_child
-from .profile_select import Selection, select_profile
+from .profile_select import select_profile
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -57,7 +57,6 @@ class IkeAuth:
         self.pending: PendingChild | None = None
         self.initial_contact = False  # RFC 7296 §2.4: the peer holds no other SA with us
         self.mobike_offered = False  # RFC 4555 §3.1: the client sent MOBIKE_SUPPORTED
-        self.selection: Selection | None = None  # the connection profile and why
 
     def process(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         sa = self.sa
@@ -91,7 +90,6 @@ class IkeAuth:
             raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
         selection = select_profile(sa.settings, idi, message.get(IDr))
         profile = sa.profile = selection.profile
-        self.selection = selection
         effects.append(Emit(ProfileSelected(sa.name, sa.local, sa.remote, profile.name, selection.by.value,
                                             selection.unmatched)))
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
