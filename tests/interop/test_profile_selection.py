@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from lab.swanctl_conf import DEFAULT_USERS
+
 from .checks import assert_healthy, assert_initiated, tail
 from .conftest import StartCharon, StartIkev2d
 
@@ -52,7 +54,10 @@ def test_three_clients_land_in_the_profiles_their_identities_name(
         ("", DEFAULT),  # the user name, as strongSwan sends by default
         ("keyid:Marketing", DEFAULT),  # a group no profile has
     ]
-    clients = [client(i, ike_id=ike_id) for i, (ike_id, _) in enumerate(wanted)]
+    # two users, so the group policies' three simultaneous logins are never reached
+    users = ["alice", "bob", "alice", "bob"]
+    clients = [client(i, ike_id=ike_id, identity=user, password=DEFAULT_USERS[user])
+               for i, ((ike_id, _), user) in enumerate(zip(wanted, users))]
     for charon in clients:
         assert_initiated(charon.initiate(timeout=10), charon)
     by_address = sessions(server)
