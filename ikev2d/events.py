@@ -35,6 +35,16 @@ class MessageDropped(Event):
 
 
 @dataclass(frozen=True)
+class ProfileSelected(Event):
+    """IKE_AUTH placed the client in a connection profile (no FTD syslog
+    message of its own: docs/ftd-behaviour.md, "Connection profile selection")."""
+
+    profile: str
+    by: str  # group URL, IKE identity, requested IDr, default
+    unmatched: str | None = None  # a group name or URL the client gave that no profile has
+
+
+@dataclass(frozen=True)
 class AuthSucceeded(Event):
     username: str
     method: str

@@ -23,6 +23,10 @@ def format_event(e: ev.Event) -> str:
             return f"{_where(e)} IKE_SA_INIT refused with {n}: {d}"
         case ev.MessageDropped(reason=r):
             return f"{_where(e)} message dropped: {r}"
+        case ev.ProfileSelected(profile=p, by=b, unmatched=None):
+            return f"{_where(e)} connection profile {p} selected by {b}"
+        case ev.ProfileSelected(profile=p, by=b, unmatched=n):
+            return f"{_where(e)} connection profile {p} selected by {b}: no connection profile is named {n!r}"
         case ev.AuthSucceeded(username=u, method=m, group_policy=g):
             return f"{_where(e)} Username:{u} EAP {m} authentication successful, group policy {g}"
         case ev.AuthFailed(username=u, reason=r):

@@ -102,14 +102,6 @@ class ResponderSettings:
     def default(self) -> ProfileSettings:
         return self.profiles[self.default_profile]
 
-    def profile_for_identity(self, idr: str | None) -> ProfileSettings:
-        """A client may name the profile through the IDr it asks for."""
-        if idr:
-            for p in self.profiles.values():
-                if p.profile.ike_identity == idr:
-                    return p
-        return self.default
-
 
 def _pfs(config: Config) -> Pfs:
     ra = config.remote_access_vpn

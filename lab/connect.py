@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="alice")
     parser.add_argument("--password", help="EAP-MSCHAPv2 password (default: the user's in --config)")
     parser.add_argument("--responder-id", help="the IDr to ask for (default: the profile's ike_identity)")
+    parser.add_argument("--group", metavar="PROFILE",
+                        help="send this connection profile's name as the IKE identity (key-id) to land in it")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="keep trying this long while nothing listens yet (a daemon just started)")
     parser.add_argument("--stay", type=float, default=0.0, metavar="SECONDS",
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     target = target_from(args)
     sender = UdpSender((target.gateway, target.port))
     options = InitiatorOptions(username=args.user, password=target.password, responder_id=target.responder_id,
-                               local=sender.local, remote=(target.gateway, target.port),
+                               identity=args.group, local=sender.local, remote=(target.gateway, target.port),
                                # the whitepaper's suite, which the starter and demo configurations ask for
                                ike_integ=IntegId.HMAC_SHA2_512_256, dh_groups=(DhId.MODP_3072,))
     client = Initiator(options, sender)

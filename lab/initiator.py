@@ -62,6 +62,10 @@ class InitiatorOptions:
     password: str = "Lab-Passw0rd-1"
     eap_method: int = EapType.MSCHAPV2
     responder_id: str = "vpn.example.test"
+    # the IDi sent: None is the username (RFC822 with an '@', else key-id);
+    # a connection profile's name as key-id or FQDN asks for that profile
+    identity: str | None = None
+    identity_type: int | None = None  # None: key-id, RFC822 with an '@'
     # IKE proposal: encr (id, bits), integ, prf, dh groups in order of preference
     ike_encr: tuple[int, int | None] = (12, 256)  # bits None: a fixed-key cipher (3DES, DES)
     ike_integ: int = IntegId.HMAC_SHA2_512_256
@@ -233,7 +237,9 @@ class Initiator:
                 raise IkeFailure(n.type, f"responder sent {NotifyType(n.type).name}")
 
     def ike_auth(self) -> Result:
-        idi = IDi(IdType.ID_RFC822_ADDR if "@" in self.o.username else IdType.ID_KEY_ID, self.o.username.encode())
+        name = self.o.identity or self.o.username
+        kind = self.o.identity_type or (IdType.ID_RFC822_ADDR if "@" in name else IdType.ID_KEY_ID)
+        idi = IDi(kind, name.encode())
         self.idi = idi
         self.esp_spi = int.from_bytes(self.random(4), "big") | 0x100
         esp = Proposal(1, ProtocolId.ESP, self.esp_spi.to_bytes(4, "big"), [
@@ -263,7 +269,8 @@ class Initiator:
                               [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key, octets_i))])
         self._fail_on_error(final)
         self.peer_mobike = final.notify(NotifyType.MOBIKE_SUPPORTED) is not None
-        idr = IDr(IdType.ID_FQDN, self.o.responder_id.encode())
+        # the responder's AUTH covers the IDr it sent (the profile's), not the one asked for
+        idr = first.get(IDr) or IDr(IdType.ID_FQDN, self.o.responder_id.encode())
         octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         key_r = msk if msk is not None else self.keys.sk_pr
         auth_r = _require(final, AUTH, "last IKE_AUTH response")

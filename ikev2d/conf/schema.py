@@ -65,7 +65,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("ipsec_proposals", "IKEv2 IPsec proposals offered, by name.", required=True),
         Key("fragment_size", "IKE fragment size (RFC 7383), the whole IP datagram, 576-1500.",
             str(defaults.FRAGMENT_SIZE)),
-        Key("default_connection_profile", "The profile for clients that name none.",
+        Key("default_connection_profile", "The profile for clients that name none, or one that does"
+            " not exist.",
             f"{defaults.CONNECTION_PROFILE}, or the only profile"),
         Key("ikev2_parameters", "Advanced > IPsec > IPsec/IKEv2 Parameters.", "see below"),
         Key("pfs_group", "The crypto map's `set pfs groupN` (FMC: Enable Perfect Forward Secrecy, Modulus"
@@ -178,9 +179,11 @@ SECTIONS: tuple[Section, ...] = (
         Key("interface", "Interface the server is reached through.", "none"),
     )),
     Section("connection_profiles[]", "Connection profile", "A tunnel group.", (
-        Key("name", "The profile's name.", required=True),
+        Key("name", "The profile's name; a client sending it as its IKE identity (IDi of type key-id"
+            " or FQDN) lands in this profile.", required=True),
         Key("authentication", "How users authenticate.", "aaa-only, LOCAL, mschapv2 md5 gtc"),
-        Key("ike_identity", "The IDr presented (FQDN).", "none"),
+        Key("ike_identity", "The IDr presented (FQDN); a client asking for it as its IDr lands in this"
+            " profile.", "none"),
         Key("identity_certificate", "The certificate to sign with.", "the only one defined"),
         Key("address_pools", "IPv4 pools, by name, at most 6.", "none"),
         Key("group_policy", "Group policy, by name.", defaults.GROUP_POLICY),

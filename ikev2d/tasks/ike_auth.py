@@ -21,14 +21,15 @@ from ..crypto.jobs import JobResult, SignJob, SignResult
 from ..eap import EapOutcome, EapPacket, EapServer
 from ..eap.relay import EapRelay
 from ..effects import Effect, Emit, SendAccounting
-from ..events import LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted
-from ..iana import AuthMethod, CertEncoding, EapCode, EapType, IdType, NotifyType
+from ..events import LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted, ProfileSelected
+from ..iana import AuthMethod, CertEncoding, EapCode, EapType, NotifyType
 from ..sa_types import AuthError, Deferred, PendingChild
 from ..settings import ProfileSettings
 from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
 from . import mobike
 from .child_sa import first_child
+from .profile_select import select_profile
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -61,7 +62,7 @@ class IkeAuth:
         sa = self.sa
         try:
             if self.step is _Step.FIRST:
-                return self._first(message)
+                return self._first(message, effects)
             if self.step is _Step.EAP:
                 return self._eap_round(message, now, effects)
             if self.step is _Step.FINAL:
@@ -78,7 +79,7 @@ class IkeAuth:
         self.step = _Step.DONE
         self.sa.fail(now)
 
-    def _first(self, message: Message) -> Deferred:
+    def _first(self, message: Message, effects: list[Effect]) -> Deferred:
         sa = self.sa
         idi = message.get(IDi)
         if idi is None:
@@ -87,10 +88,10 @@ class IkeAuth:
         if message.get(AUTH) is not None:
             # the client authenticates itself with a key: not offered here
             raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
-        idr = message.get(IDr)
-        wanted = idr.data.decode("utf-8", "replace") if idr is not None and idr.id_type == IdType.ID_FQDN else None
-        profile = sa.settings.profile_for_identity(wanted)
-        sa.profile = profile
+        selection = select_profile(sa.settings, idi, message.get(IDr))
+        profile = sa.profile = selection.profile
+        effects.append(Emit(ProfileSelected(sa.name, sa.local, sa.remote, profile.name, selection.by.value,
+                                            selection.unmatched)))
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
         self.mobike_offered = mobike.offered(message)
