@@ -1,0 +1,16 @@
+"""Issue 9, point 1: plain ESP (IP protocol 50) from a strongSwan client
+using the kernel's ESP with ``encap = no``, through ikev2d's userspace data
+plane, both inside user-mode Linux. See guest_plain_esp.py for the checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import RunGuest
+
+pytestmark = pytest.mark.xfrm
+
+
+def test_plain_esp_through_the_userspace_dataplane_inside_uml(run_guest: RunGuest) -> None:
+    report = run_guest("guest_plain_esp.py", expect=1, timeout=240, modules=("tun",))
+    assert set(report.outcomes) == {"test_strongswan_plain_esp_through_ikev2d_userspace_dataplane"}
