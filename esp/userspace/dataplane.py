@@ -50,7 +50,8 @@ DROP_LOG_SECONDS = 10.0
 TUN_RETRY_MAX = 30.0
 TUN_REPORT_SECONDS = 60.0  # a device that stays gone is reported this often
 MAPPING_REPORT_SECONDS = 1.0  # ESP from one new source is reported this often at most
-RAW_DRAIN_BATCH = 64  # plain ESP packets per wake-up, as udp.py drains port 4500
+RAW_DRAIN_BATCH = 64  # plain ESP packets per wake-up, as ikev2d/udp.py drains port 4500
+RAW_RECEIVE_BUFFER = 1 << 20  # as port 4500's: absorbs bursts; the kernel caps it at rmem_max
 Address = tuple[str, int]
 
 
@@ -61,6 +62,7 @@ def open_raw_esp(address: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP)
     try:
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RAW_RECEIVE_BUFFER)
         sock.bind((address, 0))
     except OSError:
         sock.close()
