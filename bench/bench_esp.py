@@ -7,6 +7,8 @@
 Prints, measured in one run on this machine:
 1. the crypto-only ceiling (cryptography's primitives alone) and the userspace
    back end's per-packet encrypt/decrypt paths in-process (no I/O), CPU 0;
+   then the whole data plane with its sockets on the loopback, ESP in UDP
+   beside plain ESP (IP protocol 50 through a raw socket), CPU 0;
 2. two gateways under the same harness (bench/esp_gateway.py), each pinned to
    CPU 0 with its load, sinks and counters on CPU 1: ikev2d with --dataplane
    userspace and strongSwan's responder with kernel-libipsec, each with a
@@ -87,7 +89,26 @@ def in_process(sizes: list[int], suites: list[str], md: bool) -> dict[tuple[str,
                 ceilings[(short, size, d)] = c.mbps
                 print(row([short, str(size), d, f"{c.mbps:.0f}", f"{p.mbps:.0f}", f"{p.pps:.0f}",
                            f"{100 * p.mbps / c.mbps:.0f}%"], md))
+    sockets(sizes, suites, md)
     return ceilings
+
+
+def sockets(sizes: list[int], suites: list[str], md: bool) -> None:
+    """The plain-ESP rows: the data plane with its sockets, both encapsulations."""
+    print("\n## 1b. The data plane with its sockets on the loopback, one core: ESP in UDP vs plain ESP\n")
+    if os.geteuid() != 0:
+        print("(skipped: the raw ESP socket needs root)")
+        return
+    header(["suite", "size B", "dir", "ESP in UDP Mbit/s", "plain ESP Mbit/s", "plain pkt/s", "plain / UDP"], md)
+    for short in suites:
+        alg = esp_paths.SUITES_BY_SHORT[short]
+        for size in sizes:
+            n = 12800 if size < 1000 else 6400
+            ue, ud = esp_paths.socket_paths(alg, size, n, plain=False)
+            pe, pd = esp_paths.socket_paths(alg, size, n, plain=True)
+            for d, u, p in (("encrypt", ue, pe), ("decrypt", ud, pd)):
+                print(row([short, str(size), d, f"{u.mbps:.0f}", f"{p.mbps:.0f}", f"{p.pps:.0f}",
+                           f"{p.mbps / u.mbps:.2f}"], md))
 
 
 def _med(xs: list[float]) -> float:

@@ -115,3 +115,138 @@ def paths(alg: EspAlgorithms, size: int, n: int) -> tuple[Rate, Rate]:
     dec = _rate(lambda i: opened(packets[i]), n, size)  # type: ignore[arg-type]
     assert inb.packets == 5 * n, "every packet must open"
     return enc, dec
+
+
+# -- the data plane with its sockets: ESP in UDP vs plain ESP ------------------------
+
+_GATEWAY, _CLIENT = "127.0.0.1", "127.0.0.2"  # the loopback: nothing leaves the machine
+_BURST = 64  # packets queued before each timed drain (what one wake-up finds)
+
+
+class _Tun:
+    """A TUN stand-in: one end of a datagram socketpair (readv/write work on it)."""
+
+    def __init__(self, name: str, mtu: int) -> None:
+        import socket
+        self.name, self.mtu, self.index = name, mtu, 1
+        self._ours, self.kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._ours.setblocking(False)
+        self.kernel.setblocking(False)
+        self.fd = self._ours.fileno()
+
+    def drain(self) -> None:
+        while True:
+            try:
+                self.kernel.recv(65536)
+            except BlockingIOError:
+                return
+
+    def close(self) -> None:
+        self._ours.close()
+        self.kernel.close()
+
+
+class _NoRoutes:
+    def replace(self, dst: object, oif: int) -> None:
+        pass
+
+    def delete(self, dst: object, oif: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def socket_paths(alg: EspAlgorithms, size: int, n: int, plain: bool) -> tuple[Rate, Rate]:
+    """(encrypt, decrypt) of the whole userspace data plane on the loopback
+    (needs root for the raw socket): encrypt is the TUN reader (readv, seal,
+    sendto on the UDP or the raw socket); decrypt is the receive drain (UDP:
+    recvfrom and esp_received, as ikev2d's transport does; plain ESP: the raw
+    socket's reader, which slices off the IP header) and the TUN write. Only
+    the drains are timed, `_BURST` packets queued before each."""
+    import asyncio
+    import socket
+    from dataclasses import replace
+    from ipaddress import IPv4Network
+
+    from esp.spec import ChildSaSpec
+    from esp.userspace import UserspaceDataPlane
+    from esp.userspace.dataplane import open_raw_esp
+
+    async def run() -> tuple[Rate, Rate]:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((_GATEWAY, 0))
+        udp.setblocking(False)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        tuns: list[_Tun] = []
+
+        def device(name: str, mtu: int) -> _Tun:
+            tuns.append(_Tun(name, mtu))
+            return tuns[-1]
+
+        dp = UserspaceDataPlane(device=device, routes=_NoRoutes)  # type: ignore[arg-type]
+        dp.attach(udp, lambda e: None)
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the client: never read, drops when full
+        sink.bind((_CLIENT, 0))
+        client_raw = open_raw_esp(_CLIENT)
+        spec = ChildSaSpec(
+            ike_sa_id="bench", spi_in=0x1001, spi_out=0x2001, algorithms=alg,
+            encr_key_in=os.urandom(alg.encr_key_size), integ_key_in=os.urandom(alg.integ_key_size),
+            encr_key_out=os.urandom(alg.encr_key_size), integ_key_out=os.urandom(alg.integ_key_size),
+            local_address=_GATEWAY, remote_address=_CLIENT, encap_local_port=None, encap_remote_port=None,
+            local_selectors=(IPv4Network("0.0.0.0/0"),), remote_selectors=(IPv4Network("198.19.0.200/32"),),
+            lifetime_seconds=0, lifetime_kilobytes=0)
+        if not plain:
+            spec = replace(spec, encap_local_port=udp.getsockname()[1], encap_remote_port=sink.getsockname()[1])
+        dp.install(spec)
+        tun = tuns[0]
+        lifetime = Lifetime(1, Limits(), 0.0, lambda e: None)
+        client = OutboundSa(spec.spi_in, make_sealer(alg, spec.encr_key_in, spec.integ_key_in), False, lifetime,
+                            None)
+        to_client = _inner(size)
+        from_client = bytearray(_inner(size))
+        from_client[12:20] = bytes([198, 19, 0, 200, 198, 19, 0, 1])  # VIP -> inside
+        try:
+            busy = 0.0
+            for _ in range(n // _BURST):
+                for _ in range(_BURST):
+                    tun.kernel.send(to_client)
+                start = time.perf_counter()
+                dp._tun_readable()
+                busy += time.perf_counter() - start
+            enc = Rate(n // _BURST * _BURST / busy, size)
+            assert dp.send_errors == 0, "sends failed"
+
+            sealed = [client.seal(bytes(from_client)) for _ in range(n // _BURST * _BURST)]
+            recvfrom, esp_received, marker = udp.recvfrom, dp.esp_received, bytes(4)
+            gw_raw = dp._raw[_GATEWAY]
+            busy = 0.0
+            for b in range(n // _BURST):
+                for esp in sealed[b * _BURST:(b + 1) * _BURST]:
+                    if plain:
+                        client_raw.sendto(esp, (_GATEWAY, 0))  # type: ignore[arg-type]
+                    else:
+                        sink.sendto(esp, udp.getsockname())  # type: ignore[arg-type]
+                start = time.perf_counter()
+                if plain:
+                    dp._raw_readable(gw_raw)
+                else:
+                    for _ in range(_BURST):  # ikev2d/udp.py's drain and transport's dispatch
+                        data, remote = recvfrom(65535)
+                        if data[:4] != marker and data != b"\xff":
+                            esp_received(data, remote)
+                busy += time.perf_counter() - start
+                tun.drain()
+            counted = dp.counters(spec.spi_in)
+            assert counted is not None and counted.packets_in == len(sealed), (counted, "every packet must open")
+            return enc, Rate(len(sealed) / busy, size)
+        finally:
+            dp.close()
+            for s in (udp, sink, client_raw):
+                s.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()

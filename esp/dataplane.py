@@ -57,7 +57,8 @@ class DataPlane(Protocol):
                on_mapping: MappingCallback | None = None) -> None:
         """Called once before any install, with the bound UDP 4500 socket
         (the kernel back end sets UDP_ENCAP on it; the userspace back end
-        sends ESP through it), where to report lifetime expiry and where
+        sends ESP in UDP through it, and opens a raw socket on its address
+        for plain ESP), where to report lifetime expiry and where
         ESP authenticated from a new source address is reported."""
 
     def install(self, spec: ChildSaSpec) -> None:
@@ -77,7 +78,8 @@ class DataPlane(Protocol):
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         """An ESP-in-UDP datagram (non-ESP marker absent) that reached user
-        space on port 4500. The kernel back end never sees these."""
+        space on port 4500 (the userspace back end feeds its plain ESP here
+        too, with port 0). The kernel back end never sees these."""
 
     def close(self) -> None:
         """Remove everything still installed."""

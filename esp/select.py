@@ -1,8 +1,11 @@
 """Start-up choice of the data plane: `--dataplane auto|kernel|userspace|none`.
 
-`auto` asks the kernel back end's probe whether the kernel accepts an ESP
-state (it adds and deletes throw-away states) and runs the kernel back end
-if so, the userspace one if not. Every choice comes with one log line that
+`auto` asks the kernel back end's probe whether the kernel accepts the ESP
+states ikev2d needs, plain and in UDP (it adds and deletes throw-away
+states), and runs the kernel back end if so, the userspace one if not; both
+carry both encapsulations (the userspace one plain ESP through a raw
+socket), so a client not behind NAT, which never asks for UDP, is served
+either way. Every choice comes with one log line that
 says which back end runs and why.
 """
 
@@ -57,4 +60,5 @@ def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2
     if ok:
         return _kernel(replay_window), f"dataplane kernel: {why}"
     return (_userspace(replay_window, tun_name, mtu),
-            f"dataplane userspace: the kernel cannot carry ESP ({why}); ESP runs in Python on TUN {tun_name}")
+            f"dataplane userspace: the kernel cannot carry ESP ({why}); ESP (plain and in UDP) runs in Python "
+            f"on TUN {tun_name}")

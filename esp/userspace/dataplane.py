@@ -1,7 +1,16 @@
-"""`UserspaceDataPlane`: ESP in UDP 4500 <-> a TUN device, in Python.
+"""`UserspaceDataPlane`: ESP (plain, or in UDP 4500) <-> a TUN device, in Python.
 
     client --ESP/UDP 4500--> NatTSocket drain --esp_received--> SPI -> InboundSa -> os.write(TUN)
+    client --ESP (IP 50)---> raw socket drain (add_reader) --^
     client <--ESP/UDP 4500-- sock.sendto <- OutboundSa <- destination address <- TUN drain (add_reader)
+    client <--ESP (IP 50)--- raw sock.sendto --^
+
+Each pair carries ESP the way its spec says: in UDP (RFC 3948) when the
+IKE SA found a NAT, plain otherwise (RFC 4303), and `update()` moves it
+between the two. Plain ESP goes through one raw IPPROTO_ESP socket per
+served address: a kernel without ESP has no handler for protocol 50 and
+leaves it to that socket; a kernel with ESP (and no state for the SPI)
+drops its own copy, and the raw socket still gets one.
 
 Installing an SA pair routes the client's address (the remote selectors)
 through the TUN device; removing the last pair for it removes the route.
@@ -41,7 +50,24 @@ DROP_LOG_SECONDS = 10.0
 TUN_RETRY_MAX = 30.0
 TUN_REPORT_SECONDS = 60.0  # a device that stays gone is reported this often
 MAPPING_REPORT_SECONDS = 1.0  # ESP from one new source is reported this often at most
+RAW_DRAIN_BATCH = 64  # plain ESP packets per wake-up, as ikev2d/udp.py drains port 4500
+RAW_RECEIVE_BUFFER = 1 << 20  # as port 4500's: absorbs bursts; the kernel caps it at rmem_max
 Address = tuple[str, int]
+
+
+def open_raw_esp(address: str) -> socket.socket:
+    """A raw IPPROTO_ESP socket bound to `address` (needs CAP_NET_RAW): it
+    receives plain ESP sent there, IP header included, and sends plain ESP
+    from there (the kernel writes the IP header)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RAW_RECEIVE_BUFFER)
+        sock.bind((address, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass(eq=False)
@@ -50,8 +76,8 @@ class _Pair:
     inbound: InboundSa
     outbound: OutboundSa
     lifetime: Lifetime
-    sock: socket.socket
-    peer: Address  # where ESP goes: moved by update() when the IKE SA moves
+    sock: socket.socket  # the UDP 4500 socket, or the raw ESP socket for plain ESP
+    peer: Address  # where ESP goes (port 0: plain ESP): moved by update() when the IKE SA moves
     reported: Address | None = None  # a new source already reported, and when
     reported_at: float = 0.0
     last_used: float | None = None
@@ -67,9 +93,10 @@ class UserspaceDataPlane:
     def __init__(self, tun_name: str = "ikev2d0", mtu: int = 1400, replay_window: int = 64,
                  lifetime_packets: int = 0, soft_fraction: float = 0.9,
                  device: Callable[[str, int], TunDevice] = TunDevice,
-                 routes: Callable[[], RouteTable] = RouteTable) -> None:
-        """`device` and `routes` make the TUN device and the route table
-        (tests pass stand-ins that need no root)."""
+                 routes: Callable[[], RouteTable] = RouteTable,
+                 raw_socket: Callable[[str], socket.socket] = open_raw_esp) -> None:
+        """`device`, `routes` and `raw_socket` make the TUN device, the route
+        table and the plain-ESP sockets (tests pass stand-ins that need no root)."""
         self.tun_name = tun_name
         self.mtu = mtu
         self.replay_window = replay_window
@@ -77,6 +104,7 @@ class UserspaceDataPlane:
         self.soft_fraction = soft_fraction
         self._make_device = device
         self._make_routes = routes
+        self._make_raw = raw_socket
         self.tun: TunDevice | None = None
         self._fd = -1  # the TUN device's, kept here for the per-packet path
         self._routes: RouteTable | None = None
@@ -85,6 +113,8 @@ class UserspaceDataPlane:
         self._on_expiry: ExpiryCallback | None = None
         self._on_mapping: MappingCallback | None = None
         self._socks: dict[str, socket.socket] = {}
+        self._raw: dict[str, socket.socket] = {}  # plain ESP, by served address
+        self._raw_error = ""  # why a served address has no raw socket, when one has not
         self._pairs: dict[int, _Pair] = {}  # by spi_in
         self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
         self._by_dst: dict[int, _Pair] = {}  # client /32 (as an integer) -> newest pair (rekeys overlap)
@@ -111,23 +141,49 @@ class UserspaceDataPlane:
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
                on_mapping: MappingCallback | None = None) -> None:
         """May be called once per served address; the TUN device is shared."""
-        self._socks[nat_t_socket.getsockname()[0]] = nat_t_socket
+        address = nat_t_socket.getsockname()[0]
+        self._socks[address] = nat_t_socket
         self._on_expiry = on_expiry
         self._on_mapping = on_mapping
-        if self.tun is not None:
-            return
-        self._loop = asyncio.get_running_loop()
+        if self.tun is None:
+            self._loop = asyncio.get_running_loop()
+            try:
+                self.tun = self._make_device(self.tun_name, self.mtu)
+                self._routes = self._make_routes()
+            except OSError as exc:
+                self.close()
+                raise DataPlaneError(f"cannot open TUN device {self.tun_name}: {exc}") from exc
+            self._fd = self.tun.fd
+            self._loop.add_reader(self._fd, self._tun_readable)
+            self._tick_handle = self._loop.call_later(TICK_SECONDS, self._tick)
+            log.info("userspace data plane on TUN %s (MTU %d, replay window %d)", self.tun.name, self.mtu,
+                     self.replay_window)
+        if address not in self._raw:
+            self._attach_raw(address)
+
+    def _attach_raw(self, address: str) -> None:
+        # Without it ESP in UDP still works: clients behind NAT are served,
+        # and a pair that would need plain ESP is refused saying why.
+        assert self._loop is not None
         try:
-            self.tun = self._make_device(self.tun_name, self.mtu)
-            self._routes = self._make_routes()
+            raw = self._make_raw(address)
         except OSError as exc:
-            self.close()
-            raise DataPlaneError(f"cannot open TUN device {self.tun_name}: {exc}") from exc
-        self._fd = self.tun.fd
-        self._loop.add_reader(self._fd, self._tun_readable)
-        self._tick_handle = self._loop.call_later(TICK_SECONDS, self._tick)
-        log.info("userspace data plane on TUN %s (MTU %d, replay window %d)", self.tun.name, self.mtu,
-                 self.replay_window)
+            self._raw_error = f"no raw ESP socket on {address}: {exc.strerror or exc}"
+            log.warning("%s: plain ESP (clients not behind NAT) cannot be carried, ESP in UDP can", self._raw_error)
+            return
+        self._raw[address] = raw
+        self._loop.add_reader(raw.fileno(), self._raw_readable, raw)
+        log.info("userspace data plane: plain ESP (IP protocol 50) on %s, ESP in UDP on port %d", address,
+                 self._socks[address].getsockname()[1])
+
+    def _sock_for(self, spec: ChildSaSpec) -> socket.socket:
+        """The socket a pair sends from: the UDP 4500 one, or the raw one for plain ESP."""
+        socks = self._socks if spec.encap_remote_port is not None else self._raw
+        sock = socks.get(spec.local_address) or next(iter(socks.values()), None)
+        if sock is None:
+            raise DataPlaneError(f"this Child SA needs plain ESP (no NAT, no UDP encapsulation) and there is "
+                                 f"{self._raw_error or 'no raw ESP socket'}")
+        return sock
 
     def install(self, spec: ChildSaSpec) -> None:
         try:
@@ -144,10 +200,7 @@ class UserspaceDataPlane:
             raise DataPlaneError("data plane not attached")
         if spec.spi_in in self._pairs:
             raise DataPlaneError(f"SPI 0x{spec.spi_in:08x} is already installed")
-        if spec.encap_remote_port is None:
-            raise DataPlaneError("the userspace data plane carries ESP in UDP only (RFC 3948), and this "
-                                 "Child SA has no UDP encapsulation")
-        sock = self._socks.get(spec.local_address) or next(iter(self._socks.values()))
+        sock = self._sock_for(spec)
         alg = spec.algorithms
         try:
             check_algorithms(alg)
@@ -170,7 +223,7 @@ class UserspaceDataPlane:
         inbound = InboundSa(spec.spi_in, opener, alg.esn, self.replay_window, lifetime,
                             address_matcher(spec.remote_selectors))
         outbound = OutboundSa(spec.spi_out, sealer, alg.esn, lifetime, address_matcher(spec.local_selectors))
-        pair = _Pair(spec, inbound, outbound, lifetime, sock, (spec.remote_address, spec.encap_remote_port))
+        pair = _Pair(spec, inbound, outbound, lifetime, sock, _peer(spec))
         self._add_routes(pair)  # the only step that can fail after this point: it undoes itself
         self._pairs[spec.spi_in] = pair
         self._by_spi[spec.spi_in.to_bytes(4, "big")] = pair
@@ -180,8 +233,8 @@ class UserspaceDataPlane:
             else:
                 self._by_net.append((int(net.network_address), int(net.netmask), pair))
         self._by_net.sort(key=lambda e: -bin(e[1]).count("1"))
-        log.info("Child SA 0x%08x/0x%08x of %s installed: %s via %s, ESP to %s:%d", spec.spi_in, spec.spi_out,
-                 spec.ike_sa_id, ", ".join(map(str, spec.remote_selectors)), self.tun.name, *pair.peer)
+        log.info("Child SA 0x%08x/0x%08x of %s installed: %s via %s, %s", spec.spi_in, spec.spi_out,
+                 spec.ike_sa_id, ", ".join(map(str, spec.remote_selectors)), self.tun.name, _describe(pair.peer))
 
     def remove(self, spec: ChildSaSpec) -> None:
         pair = self._pairs.pop(spec.spi_in, None)
@@ -209,16 +262,14 @@ class UserspaceDataPlane:
         pair = self._pairs.get(old.spi_in)
         if pair is None:
             raise DataPlaneError(f"Child SA 0x{old.spi_in:08x} is not installed")
-        if new.encap_remote_port is None:
-            raise DataPlaneError("the userspace data plane carries ESP in UDP only (RFC 3948), and the moved "
-                                 f"Child SA 0x{old.spi_in:08x} has no UDP encapsulation")
+        sock = self._sock_for(new)  # first: a pair that cannot move stays as it was
         before = pair.peer
         pair.spec = new
-        pair.peer = (new.remote_address, new.encap_remote_port)
+        pair.peer = _peer(new)
         pair.reported = None
-        pair.sock = self._socks.get(new.local_address) or pair.sock
-        log.info("Child SA 0x%08x/0x%08x of %s: ESP now to %s:%d (was %s:%d)", new.spi_in, new.spi_out,
-                 new.ike_sa_id, *pair.peer, *before)
+        pair.sock = sock
+        log.info("Child SA 0x%08x/0x%08x of %s: now %s (was %s)", new.spi_in, new.spi_out, new.ike_sa_id,
+                 _describe(pair.peer), _describe(before))
 
     def counters(self, spi_in: int) -> SaCounters | None:
         pair = self._pairs.get(spi_in)
@@ -257,6 +308,11 @@ class UserspaceDataPlane:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
+        for raw in self._raw.values():
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(raw.fileno())
+            raw.close()
+        self._raw.clear()
         if self._tun_retry_handle is not None:
             self._tun_retry_handle.cancel()
             self._tun_retry_handle = None
@@ -269,6 +325,21 @@ class UserspaceDataPlane:
         if self._routes is not None:
             self._routes.close()
             self._routes = None
+
+    def _raw_readable(self, sock: socket.socket) -> None:
+        # Plain ESP: the raw socket hands over the IPv4 header (its length in
+        # IHL, options included) before the ESP header; fragments arrive
+        # reassembled. The source port is 0, as pairs without UDP keep it.
+        recvfrom = sock.recvfrom
+        esp_received = self.esp_received
+        for _ in range(RAW_DRAIN_BATCH):
+            try:
+                packet, remote = recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # an ICMP error queued on the socket: it said its piece
+                continue
+            esp_received(packet[(packet[0] & 0x0F) << 2:], remote)
 
     # -- the outbound path -------------------------------------------------------
 
@@ -383,6 +454,12 @@ class UserspaceDataPlane:
         # moves the SA with update() (ikev2d/tasks/peer_address.py).
         # Again at most once a second while it goes on, as the kernel plane
         # reports: the IKE side skips a check while another exchange runs.
+        # Only ESP in UDP to a pair in UDP is a NAT mapping to report (the
+        # kernel reports XFRM_MSG_MAPPING for encapsulated states only): plain
+        # ESP has no port to check, and one path of a pair switching between
+        # the two (MOBIKE) is not a new mapping.
+        if remote[1] == 0 or pair.peer[1] == 0:
+            return
         now = time.monotonic()
         if pair.reported == remote and now - pair.reported_at < MAPPING_REPORT_SECONDS:
             return
@@ -407,8 +484,9 @@ class UserspaceDataPlane:
             what = "was malformed or outside the SA's selectors"
         pair.quiet_until = time.monotonic() + DROP_LOG_SECONDS
         seq = int.from_bytes(datagram[4:8], "big") if len(datagram) >= 8 else 0
-        log.warning("IPSEC: Received an ESP packet (SPI= 0x%08X, sequence number= 0x%X) from %s:%d (user= %s) "
-                    "that %s; dropped so far: replay %d, integrity %d, other %d", pair.spec.spi_in, seq, *remote,
+        log.warning("IPSEC: Received an ESP packet (SPI= 0x%08X, sequence number= 0x%X) from %s (user= %s) "
+                    "that %s; dropped so far: replay %d, integrity %d, other %d", pair.spec.spi_in, seq,
+                    _describe_source(remote),
                     pair.spec.username or "?", what, *now)
 
     def _expired(self, expiry: Expiry) -> None:
@@ -458,3 +536,16 @@ class UserspaceDataPlane:
                 except OSError as exc:
                     log.warning("cannot remove the route to %s: %s", net, exc)
         pair.routes = ()
+
+
+def _peer(spec: ChildSaSpec) -> Address:
+    """Where a pair's ESP goes: port 0 stands for plain ESP (a raw socket ignores it)."""
+    return (spec.remote_address, spec.encap_remote_port or 0)
+
+
+def _describe(peer: Address) -> str:
+    return f"ESP in UDP to {peer[0]}:{peer[1]}" if peer[1] else f"plain ESP to {peer[0]}"
+
+
+def _describe_source(remote: Address) -> str:
+    return f"{remote[0]}:{remote[1]}" if remote[1] else f"{remote[0]} (plain ESP)"

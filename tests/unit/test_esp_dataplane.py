@@ -117,10 +117,44 @@ class FakeSocket:
         return len(data)
 
 
+class FakeRawSocket(FakeSocket):
+    """The raw IPPROTO_ESP socket: records what is sent (to port 0), hands
+    over queued IPv4 packets (header included) as the kernel would; a real
+    descriptor only so that the event loop can watch it."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+        self.queued: list[tuple[bytes, tuple[str, int]]] = []
+        self._fd, self._other = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def getsockname(self) -> tuple[str, int]:
+        return (self.address, 0)
+
+    def fileno(self) -> int:
+        return self._fd.fileno()
+
+    def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
+        if not self.queued:
+            raise BlockingIOError
+        return self.queued.pop(0)
+
+    def close(self) -> None:
+        self._fd.close()
+        self._other.close()
+
+
 class Harness:
     def __init__(self, **options: object) -> None:
         self.routes = FakeRoutes()
         self.sock = FakeSocket()
+        self.raws: list[FakeRawSocket] = []
+
+        def raw_socket(address: str) -> FakeRawSocket:
+            self.raws.append(FakeRawSocket(address))
+            return self.raws[-1]
+
+        options.setdefault("raw_socket", raw_socket)
         self.expiries: list[Expiry] = []
         self.tuns: list[FakeTun] = []
 
@@ -134,6 +168,15 @@ class Harness:
     @property
     def tun(self) -> FakeTun:
         return self.tuns[0]
+
+    @property
+    def raw(self) -> FakeRawSocket:
+        return self.raws[0]
+
+    def plain_esp_arrives(self, esp: bytes, src: str = CLIENT) -> None:
+        """An IP protocol 50 packet for GATEWAY reaches the raw socket; its reader runs."""
+        self.raw.queued.append((bytes(IP(src=src, dst=GATEWAY, proto=50) / esp), (src, 0)))
+        self.dp._raw_readable(self.raw)  # type: ignore[arg-type]
 
     def from_inside(self, dst: str = "198.19.0.200", size: int = 100) -> bytes:
         """The kernel routes a packet for `dst` into the TUN device; the reader runs."""
@@ -282,7 +325,6 @@ def test_failed_route_leaves_nothing_installed(h: Harness) -> None:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"encap_remote_port": None, "encap_local_port": None}, "ESP in UDP only"),
     ({"algorithms": EspAlgorithms(EncrId.AES_CTR, 256, IntegId.HMAC_SHA2_256_128, 36, 32, 16)}, "unsupported"),
     ({"encr_key_in": bytes(16)}, "key is 16 bytes"),
 ])
@@ -335,8 +377,6 @@ def test_update_sends_to_the_new_mapping_and_keeps_the_sequence(h: Harness) -> N
     (first, to_first), (second, to_second) = h.sock.sent[-2:]
     assert (to_first, to_second) == ((CLIENT, 4500), (CLIENT, 61000))
     assert int.from_bytes(second[4:8], "big") == int.from_bytes(first[4:8], "big") + 1
-    with pytest.raises(DataPlaneError, match="no UDP encapsulation"):
-        h.dp.update(moved, replace(moved, encap_remote_port=None, encap_local_port=None))
     with pytest.raises(DataPlaneError, match="not installed"):
         h.dp.update(child_spec(spi_in=0x999), child_spec(spi_in=0x999))
 
@@ -498,3 +538,123 @@ def test_a_tun_device_that_cannot_be_recreated_is_retried_with_back_off(
     h.dp._revive()
     assert h.dp.tun is h.tuns[-1] and len(h.tuns) == made + 1
     h.dp.install(child_spec(0x1002, 0x2002, "198.19.0.201"))  # accepted again
+
+
+# -- plain ESP (IP protocol 50) beside ESP in UDP --------------------------------
+
+PLAIN = {"encap_remote_port": None, "encap_local_port": None}
+
+
+def test_plain_esp_pair_sends_and_receives_through_the_raw_socket(h: Harness) -> None:
+    spec = child_spec(**PLAIN)
+    client = Client(spec)
+    h.dp.install(spec)
+    sent = h.from_inside(size=1400)
+    assert h.sock.sent == []  # nothing in UDP
+    [(esp, to)] = h.raw.sent
+    assert to == (CLIENT, 0) and esp[:4] == spec.spi_out.to_bytes(4, "big")
+    assert client.inb.open(esp) == sent
+
+    inner = packet_from("198.19.0.200", 512)
+    h.plain_esp_arrives(client.out.seal(inner))  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == [inner]
+    c = h.dp.counters(spec.spi_in)
+    assert c is not None and (c.packets_in, c.packets_out, c.other_drops) == (1, 1, 0)
+
+
+def test_ip_options_are_skipped_by_the_header_length(h: Harness) -> None:
+    from scapy.layers.inet import IPOption_NOP
+    spec = child_spec(**PLAIN)
+    h.dp.install(spec)
+    inner = packet_from("198.19.0.200")
+    esp = Client(spec).out.seal(inner)
+    packet = bytes(IP(src=CLIENT, dst=GATEWAY, proto=50, options=[IPOption_NOP()] * 4) / esp)  # type: ignore[operator]
+    assert packet[0] & 0x0F == 6
+    h.raw.queued.append((packet, (CLIENT, 0)))
+    h.dp._raw_readable(h.raw)  # type: ignore[arg-type]
+    assert h.tun.kernel_received() == [inner]
+
+
+def test_pairs_of_both_encapsulations_side_by_side(h: Harness) -> None:
+    udp, plain = child_spec(0x1001, 0x2001), child_spec(0x1002, 0x2002, vip="198.19.0.201", **PLAIN)
+    h.dp.install(udp)
+    h.dp.install(plain)
+    h.from_inside("198.19.0.200")
+    h.from_inside("198.19.0.201")
+    assert [(d[:4], to) for d, to in h.sock.sent] == [((0x2001).to_bytes(4, "big"), (CLIENT, 4500))]
+    assert [(d[:4], to) for d, to in h.raw.sent] == [((0x2002).to_bytes(4, "big"), (CLIENT, 0))]
+    h.dp.esp_received(Client(udp).out.seal(packet_from("198.19.0.200")), (CLIENT, 4500))  # type: ignore[arg-type]
+    h.plain_esp_arrives(Client(plain).out.seal(packet_from("198.19.0.201")))  # type: ignore[arg-type]
+    assert len(h.tun.kernel_received()) == 2
+
+
+def test_a_pair_moves_from_plain_esp_to_udp_and_back_keeping_its_sequence(h: Harness) -> None:
+    # MOBIKE switching encapsulation on when a NAT appears, off when it goes
+    # (ikev2d/tasks/mobike.py): same keys, same counters, the other socket
+    reported: list[tuple[int, tuple[str, int]]] = []
+    h.dp.attach(h.sock, h.expiries.append, lambda spi, remote: reported.append((spi, remote)))  # type: ignore[arg-type]
+    plain = child_spec(**PLAIN)
+    client = Client(plain)
+    h.dp.install(plain)
+    h.from_inside()
+    udp = replace(plain, remote_address="198.18.0.9", encap_local_port=4500, encap_remote_port=61000)
+    h.dp.update(plain, udp)
+    h.from_inside()
+    back = replace(udp, remote_address=CLIENT, **PLAIN)
+    h.dp.update(udp, back)
+    h.from_inside()
+    seqs = [int.from_bytes(d[4:8], "big") for d, _ in (h.raw.sent[0], h.sock.sent[0], h.raw.sent[1])]
+    assert seqs == [1, 2, 3]
+    assert [to for _, to in h.sock.sent] == [("198.18.0.9", 61000)]
+    assert [to for _, to in h.raw.sent] == [(CLIENT, 0), (CLIENT, 0)]
+    assert all(client.inb.open(d) is not None for d, _ in (h.raw.sent[0], h.sock.sent[0], h.raw.sent[1]))
+    # in flight during the switch: ESP in UDP still opens, and is no NAT mapping to report
+    h.dp.esp_received(client.out.seal(packet_from("198.19.0.200")), ("198.18.0.9", 61000))  # type: ignore[arg-type]
+    h.plain_esp_arrives(client.out.seal(packet_from("198.19.0.200")))  # type: ignore[arg-type]
+    assert len(h.tun.kernel_received()) == 2 and reported == []
+
+
+def test_plain_esp_from_another_address_is_not_reported(h: Harness) -> None:
+    # the kernel reports XFRM_MSG_MAPPING for encapsulated states only; plain
+    # ESP has no NAT mapping, and no port the IKE side could check
+    reported: list[tuple[int, tuple[str, int]]] = []
+    h.dp.attach(h.sock, h.expiries.append, lambda spi, remote: reported.append((spi, remote)))  # type: ignore[arg-type]
+    spec = child_spec(**PLAIN)
+    h.dp.install(spec)
+    h.plain_esp_arrives(Client(spec).out.seal(packet_from("198.19.0.200")), src="198.18.0.66")  # type: ignore[arg-type]
+    assert len(h.tun.kernel_received()) == 1 and reported == []
+    h.from_inside()
+    assert h.raw.sent[-1][1] == (CLIENT, 0)
+
+
+def test_without_a_raw_socket_plain_esp_is_refused_saying_why_and_udp_still_works() -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def no_raw(address: str) -> socket.socket:
+        raise PermissionError(1, "Operation not permitted")
+
+    async def make() -> Harness:
+        return Harness(raw_socket=no_raw)
+
+    h = loop.run_until_complete(make())
+    try:
+        with pytest.raises(DataPlaneError, match="needs plain ESP .* no raw ESP socket on 198.18.0.1: Operation not"):
+            h.dp.install(child_spec(**PLAIN))
+        assert h.routes.calls == []
+        spec = child_spec()
+        h.dp.install(spec)
+        with pytest.raises(DataPlaneError, match="needs plain ESP"):
+            h.dp.update(spec, replace(spec, **PLAIN))
+        h.from_inside()
+        assert h.sock.sent[-1][1] == (CLIENT, 4500)  # the failed move left the pair as it was
+    finally:
+        h.dp.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def test_close_closes_the_raw_sockets(h: Harness) -> None:
+    raw = h.raw
+    h.dp.close()
+    assert raw._fd.fileno() == -1

@@ -76,3 +76,27 @@ def test_probe_that_raises_or_is_missing_reads_as_unavailable(monkeypatch: pytes
     monkeypatch.delattr(esp.kernel, "probe_kernel_esp")
     ok, why = select.probe_kernel()
     assert not ok and why.startswith("kernel back end not available")
+
+
+def test_auto_without_kernel_esp_serves_clients_not_behind_nat() -> None:
+    """Issue 9: a client on the same LAN never asks for UDP encapsulation;
+    the plane `auto` falls back to must carry its plain ESP."""
+    import asyncio
+    from dataclasses import replace
+
+    from test_esp_dataplane import FakeRawSocket, FakeRoutes, FakeSocket, FakeTun, child_spec
+
+    dp, line = make_dataplane("auto", probe=lambda: NO_ESP)
+    assert isinstance(dp, UserspaceDataPlane) and "plain and in UDP" in line
+    dp._make_device, dp._make_routes, dp._make_raw = FakeTun, FakeRoutes, FakeRawSocket  # type: ignore[assignment]
+    loop = asyncio.new_event_loop()
+    try:
+        async def run() -> None:
+            dp.attach(FakeSocket(), lambda e: None)  # type: ignore[arg-type]
+            spec = replace(child_spec(), encap_local_port=None, encap_remote_port=None)
+            dp.install(spec)
+            assert dp.counters(spec.spi_in) is not None
+            dp.close()
+        loop.run_until_complete(run())
+    finally:
+        loop.close()

@@ -279,9 +279,11 @@ class RaLab:
 
 
 @contextmanager
-def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None = None) -> Iterator[RaLab]:
+def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None = None,
+           dataplane: str = "kernel") -> Iterator[RaLab]:
     """Start both daemons in fresh namespaces; stop them, keep their logs
-    under $UML_WORKDIR/<name>-<n>-logs and remove the namespaces after."""
+    under $UML_WORKDIR/<name>-<n>-logs and remove the namespaces after.
+    `dataplane` is ikev2d's --dataplane (the client always uses the kernel's ESP)."""
     tag = next(_lab_tags)
     # daemon folders on the guest's tmpfs: unix sockets and charon's private
     # /run do not belong on the hostfs root; logs are copied out afterwards
@@ -290,7 +292,7 @@ def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None
     topology = Topology(run_prefix(f"{name[0]}{tag}"), 1).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=edit))
     gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
-                     extra_args=["--dataplane", "kernel", "--crypto-workers", "0"])
+                     extra_args=["--dataplane", dataplane, "--crypto-workers", "0"])
     client = Charon(topology.clients[0], run / "client", kernel_esp=True)
     try:
         gateway.start(timeout=30)
