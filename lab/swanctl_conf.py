@@ -113,6 +113,8 @@ class ClientConfig:
     eap: str = "eap-mschapv2"
     identity: str = "alice"
     password: str = DEFAULT_USERS["alice"]
+    # the IDi, when it is not the EAP identity (Windows sends its address)
+    ike_id: str = ""
     remote_id: str = SERVER_ID
     remote_ts: str = INSIDE_NET
     ca_cert: Path | None = None
@@ -173,7 +175,7 @@ connections {{
     vips = 0.0.0.0
     local {{
       auth = {c.eap}
-      id = {c.identity}
+      id = {c.ike_id or c.identity}
       eap_id = {c.identity}{f"{chr(10)}      certs = {c.client_cert.name}" if c.client_cert is not None else ""}
     }}
     remote {{
