@@ -220,7 +220,26 @@ def _why_ike(offer: Sequence[Proposal], policies: Sequence[IkePolicy]) -> str:
     integs = [i for i, _ in _ids(offer, TransformType.INTEG)]
     if integs and not any(i in p.integrity for p in policies for i in integs):
         return f"no IKEv2 policy offers the integrity {' or '.join(IntegId(i).name for i in integs)}"
-    return "no IKEv2 policy matches one of its IKE proposals as a whole (encryption, integrity, PRF and DH group together)"
+    return "no IKEv2 policy matches one of its IKE proposals as a whole: " + "; ".join(
+        _ike_gaps(offer, p) for p in policies)
+
+
+def _ike_gaps(offer: Sequence[Proposal], policy: IkePolicy) -> str:
+    """What one policy lacks of the offer, per kind of transform."""
+    gaps = []
+    groups = [g for g, _ in _ids(offer, TransformType.DH)]
+    if not any(g in policy.dh_groups for g in groups):
+        gaps.append("DH groups")
+    if not any((e, b or 0) in policy.encryption for e, b in _ids(offer, TransformType.ENCR)):
+        gaps.append("encryptions")
+    if not any(f in policy.prf for f, _ in _ids(offer, TransformType.PRF)):
+        gaps.append("PRFs")
+    integs = [i for i, _ in _ids(offer, TransformType.INTEG)]
+    if integs and not any(i in policy.integrity for i in integs):
+        gaps.append("integrity algorithms")
+    if not gaps:
+        return f"{policy.name!r} has each kind, but not in one of its proposals"
+    return f"{policy.name!r} has none of its {' or '.join(gaps)}"
 
 
 def _why_esp(offer: Sequence[Proposal], proposals: Sequence[IpsecProposal]) -> str:

@@ -102,7 +102,9 @@ def test_check_config_clients_json(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(capsys.readouterr().out)
     clients = {c["client"]: c for c in report["clients"]}
     assert clients["windows"]["admitted"] and clients["windows"]["ike_policy"] == "LEGACY"
-    assert not clients["windows-dh2048"]["admitted"]
+    assert clients["windows-dh2048"]["reasons"] == [
+        "no IKEv2 policy matches one of its IKE proposals as a whole: 'MEDIUM' has none of its encryptions; "
+        "'LEGACY' has none of its DH groups"]
     assert report["exit"] == 2 and report["findings"] == []
 
 
