@@ -94,10 +94,13 @@ class NativeClient:
     sends_idr: bool  # does it ask for an IDr by default (profile selection by IDr)?
 
 
+# Windows sends one proposal per combination (logs in docs/native-clients.md):
+# each cipher with each hash, then (Windows 11) AES-GCM with each PRF, all group 2
+_WINDOWS_HASHES = ("sha1", "sha256", "sha384")
 WINDOWS = NativeClient(
     "windows", "Windows 10/11 (default)",
-    ike="3des-aes128-aes192-aes256-sha1-sha256-sha384-modp1024,"
-        "aes128gcm16-aes256gcm16-prfsha1-prfsha256-prfsha384-modp1024",  # the second: Windows 11 only
+    ike=",".join([f"{e}-{h}-modp1024" for e in ("3des", "aes128", "aes192", "aes256") for h in _WINDOWS_HASHES]
+                 + [f"{e}-prf{h}-modp1024" for e in ("aes128gcm16", "aes256gcm16") for h in _WINDOWS_HASHES]),
     esp="aes256-aes128-3des-des-null-sha1",
     eap_methods=(EapType.MSCHAPV2,),
     idi="ID_IPV4_ADDR, its own address (the user name goes in EAP-Identity)",
