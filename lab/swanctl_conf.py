@@ -114,8 +114,8 @@ class ClientConfig:
     identity: str = "alice"
     password: str = DEFAULT_USERS["alice"]
     # the IKE identity (IDi) when not the EAP identity, in swanctl's syntax:
-    # "keyid:Sales" (key-id), "Sales" (FQDN); a connection profile's name
-    # asks for that profile
+    # "keyid:Sales" (key-id), "Sales" (FQDN): a connection profile's name
+    # asks for that profile; Windows sends its address
     ike_id: str = ""
     remote_id: str = SERVER_ID
     remote_ts: str = INSIDE_NET

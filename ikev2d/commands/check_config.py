@@ -8,6 +8,10 @@ compliant with the NSA/CNSA guidance?
    that this host has the addresses and this user can bind the ports now.
 3. The compliance judgement (ikev2d/compliance/).
 
+With --clients, step 3 is replaced by the native clients' verdicts
+(ikev2d/compliance/clients.py): exit 0 when all are admitted, 2 when one
+is refused.
+
 Exit codes: 0 valid and compliant (warnings and notes allowed), 1 invalid
 (`run` would refuse it), 2 valid but not compliant (an error finding; with
 --strict, a warning too), 64 usage error.
@@ -21,6 +25,7 @@ import sys
 from pathlib import Path
 
 from ..compliance import Finding, Severity, check_compliance
+from ..compliance.clients import judge_clients
 from ..conf import Config, ConfigError, load_config
 from ..conf.locate import SourceMap
 from ..preflight import Check, preflight
@@ -48,6 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="with --here: the addresses `run --listen` will serve IKE on")
     p.add_argument("--ike-port", type=port, metavar="PORT", help="with --here: `run --ike-port`")
     p.add_argument("--natt-port", type=port, metavar="PORT", help="with --here: `run --natt-port`")
+    p.add_argument("--clients", action="store_true",
+                   help="instead of the compliance judgement, say which native IKEv2 clients (Windows, iOS/macOS, "
+                        "Android's strongSwan app, AnyConnect in standards mode) this configuration admits, and why "
+                        "not (docs/native-clients.md); exit 2 if one is refused")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     p.set_defaults(func=run)
 
@@ -71,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
     report["valid"] = True
     if args.syntax_only:
         return _finish(args, report, OK, [], [f"{args.file}: configuration is valid"])
+    if args.clients:
+        verdicts = judge_clients(config)
+        report["clients"] = [v.as_json() for v in verdicts]
+        refused = sum(1 for v in verdicts if not v.admitted)
+        lines = [c.render(args.file) for c in checks] + [v.render() for v in verdicts]
+        lines.append(f"{args.file}: {len(verdicts) - refused} of {len(verdicts)} native clients admitted")
+        return _finish(args, report, NOT_COMPLIANT if refused else OK, [], lines)
     findings = check_compliance(config, where)
     report["findings"] = [_finding_json(f) for f in findings]
     failing = Severity.WARNING if args.strict else Severity.ERROR

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
 GOLDEN = Path(__file__).resolve().parent / "data" / "running_config"
 MINIMAL = Path(__file__).resolve().parent / "data" / "config" / "minimal.yaml"
-SHIPPED = ["ikev2d", "radius", "weak", "ssl-and-client-services", "client-services"]
+SHIPPED = ["ikev2d", "radius", "weak", "ssl-and-client-services", "client-services", "native-clients"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
