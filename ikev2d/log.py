@@ -24,7 +24,8 @@ def format_event(e: ev.Event) -> str:
         case ev.MessageDropped(reason=r):
             return f"{_where(e)} message dropped: {r}"
         case ev.AuthSucceeded(username=u, method=m, group_policy=g):
-            return f"{_where(e)} Username:{u} EAP {m} authentication successful, group policy {g}"
+            how = m if m == ev.CERTIFICATE else f"EAP {m}"
+            return f"{_where(e)} Username:{u} {how} authentication successful, group policy {g}"
         case ev.AuthFailed(username=u, reason=r):
             return f"{_where(e)} Username:{u or 'Unknown'} authentication failed: {r}"
         case ev.NegotiationAborted(username=u, reason=r, detail=d):
