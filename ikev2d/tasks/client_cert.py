@@ -81,7 +81,8 @@ def _names(idi: ID, cert: x509.Certificate) -> bool:
     """RFC 4945 §3.1: the IDi must be the subject DN or one of the
     certificate's subjectAltNames of the same kind."""
     if idi.id_type == IdType.ID_DER_ASN1_DN:
-        return idi.data == cert.subject.public_bytes()
+        given = dn_attributes(idi.data)
+        return given is not None and given == dn_attributes(cert.subject.public_bytes())
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -94,6 +95,47 @@ def _names(idi: ID, cert: x509.Certificate) -> bool:
     if idi.id_type == IdType.ID_IPV4_ADDR and len(idi.data) == 4:
         return ipaddress.IPv4Address(idi.data) in sans.get_values_for_type(x509.IPAddress)
     return False
+
+
+def dn_attributes(der: bytes) -> list[tuple[bytes, str]] | None:
+    """A DER Name as (attribute type OID, value) pairs in order, the string
+    type ignored and values case-folded: clients encode the same DN as
+    PrintableString or UTF8String (strongSwan does the former, cryptography
+    the latter). None when `der` is not a Name."""
+    try:
+        rdns, rest = _tlv(der, 0x30)
+        if rest:
+            return None
+        out: list[tuple[bytes, str]] = []
+        while rdns:
+            rdn, rdns = _tlv(rdns, 0x31)
+            while rdn:
+                pair, rdn = _tlv(rdn, 0x30)
+                oid, value = _tlv(pair, 0x06)
+                tag = value[0]
+                content, extra = _tlv(value, tag)
+                if extra:
+                    return None
+                text = content.decode("utf-16-be") if tag == 0x1E else content.decode("utf-8")
+                out.append((oid, text.casefold()))
+        return out
+    except (ValueError, IndexError):
+        return None
+
+
+def _tlv(data: bytes, tag: int) -> tuple[bytes, bytes]:
+    """One DER element of `tag`: its content and what follows (ValueError if malformed)."""
+    if len(data) < 2 or data[0] != tag:
+        raise ValueError("unexpected tag")
+    length, offset = data[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= 3 or len(data) < 2 + count:
+            raise ValueError("bad length")
+        length, offset = int.from_bytes(data[2:2 + count], "big"), 2 + count
+    if len(data) < offset + length:
+        raise ValueError("truncated")
+    return data[offset:offset + length], data[offset + length:]
 
 
 def _username(cert: x509.Certificate) -> str:

@@ -6,6 +6,7 @@ FTD's 717xxx lines when it does not."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from ikev2d.events import AuthSucceeded, CertificateChecked, IkeSaEstablished
 from ikev2d.iana import AuthMethod, IdType, NotifyType
 from ikev2d.settings import build_settings
 from ikev2d.syslog.render import records_for
-from ikev2d.wire.payloads import IDi
+from ikev2d.tasks.client_cert import dn_attributes
+from ikev2d.wire.message import decode_message
+from ikev2d.wire.payloads import CERTREQ, IDi
 from lab.initiator import IkeFailure
 from lab.pki import LabPki, PrivateKey, make_ca, make_client_cert, make_lab_pki, new_key
 
@@ -165,3 +168,27 @@ def test_ecdsa_client_with_the_classic_rfc4754_method(harness: Harness, lab_pki:
     assert client._certificate_auth(client._own_idi())[-1].method == AuthMethod.ECDSA_SHA256_P256  # type: ignore[attr-defined]
     client.ike_auth()
     assert len(harness.events(IkeSaEstablished)) == 1
+
+
+def test_certreq_names_the_trusted_ca(harness: Harness, lab_pki: LabPki) -> None:
+    """RFC 7296 §3.7: CERTREQ lists SHA-1 hashes of the CAs' public keys, so a
+    client (strongSwan's send_cert = ifasked) sends the certificate we can check."""
+    client = harness.client()
+    client.ike_sa_init()
+    [certreq] = [p for p in decode_message(client.init_response).payloads if isinstance(p, CERTREQ)]
+    ca = x509.load_pem_x509_certificate(lab_pki.ca_cert.read_bytes())
+    spki = ca.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    hashes = [certreq.data[i:i + 20] for i in range(0, len(certreq.data), 20)]
+    assert hashlib.sha1(spki).digest() in hashes
+
+
+def test_dn_idi_matches_whatever_string_type_encodes_it() -> None:
+    """strongSwan sends the subject DN with PrintableString values where the
+    certificate (made by cryptography) has UTF8String: the same DN."""
+    printable = bytes.fromhex("302531133011060355040a130a696b65763264206c6162310e300c060355040313056361726f6c")
+    utf8 = x509.Name.from_rfc4514_string("CN=carol,O=ikev2d lab").public_bytes()
+    assert printable != utf8 and dn_attributes(printable) == dn_attributes(utf8)
+    assert dn_attributes(x509.Name.from_rfc4514_string("CN=mallory,O=ikev2d lab").public_bytes()) != \
+        dn_attributes(utf8)
+    for broken in (b"", b"\x30", b"\x30\x05\x31", printable[:-1], printable + b"\x00", b"\x30\x84\xff\xff\xff\xff"):
+        assert dn_attributes(broken) is None
