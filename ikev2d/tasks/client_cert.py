@@ -60,6 +60,7 @@ def authenticate(sa: "IkeSa", profile: ProfileSettings, message: Message, idi: I
     octets = ike_auth_crypto.signed_octets(sa.init_request, sa.nonce_r, sa.prf, sa.keys.sk_pi, idi.body())
     if not ike_auth_crypto.verify(key, auth.method, auth.data, octets):
         raise AuthError("client AUTH signature did not verify with its certificate's key")
+    sa.peer_auth = "ECDSA" if isinstance(key, ec.EllipticCurvePublicKey) else "RSA"
     return _username(leaf)
 
 

@@ -81,6 +81,8 @@ def test_good_certificate_connects_with_an_address_and_a_child_sa(harness: Harne
                                f"{cert.serial_number:X}, subject name: CN=carol,O=ikev2d lab.")
     assert lines[1].startswith("%FTD-6-717028:")
     assert len(harness.events(IkeSaEstablished)) == 1
+    [sa] = harness.responder.sas.values()
+    assert sa.peer_auth == "RSA"  # `show crypto ikev2 sa`: Auth verify: RSA
 
 
 def test_a_fqdn_idi_naming_a_san_is_accepted(harness: Harness, lab_pki: LabPki) -> None:
@@ -168,6 +170,8 @@ def test_ecdsa_client_with_the_classic_rfc4754_method(harness: Harness, lab_pki:
     assert client._certificate_auth(client._own_idi())[-1].method == AuthMethod.ECDSA_SHA256_P256  # type: ignore[attr-defined]
     client.ike_auth()
     assert len(harness.events(IkeSaEstablished)) == 1
+    [sa] = harness.responder.sas.values()
+    assert sa.peer_auth == "ECDSA"
 
 
 def test_certreq_names_the_trusted_ca(harness: Harness, lab_pki: LabPki) -> None:
