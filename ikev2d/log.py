@@ -26,6 +26,10 @@ def format_event(e: ev.Event) -> str:
         case ev.AuthSucceeded(username=u, method=m, group_policy=g):
             how = m if m == ev.CERTIFICATE else f"EAP {m}"
             return f"{_where(e)} Username:{u} {how} authentication successful, group policy {g}"
+        case ev.CertificateChecked(serial=n, subject=s, failure=None):
+            return f"{_where(e)} client certificate {s} (serial {n}) validated"
+        case ev.CertificateChecked(serial=n, subject=s, failure=f):
+            return f"{_where(e)} client certificate {s} (serial {n}) refused: {f}"
         case ev.AuthFailed(username=u, reason=r):
             return f"{_where(e)} Username:{u or 'Unknown'} authentication failed: {r}"
         case ev.NegotiationAborted(username=u, reason=r, detail=d):
@@ -56,6 +60,7 @@ def format_event(e: ev.Event) -> str:
 
 def log_event(e: ev.Event) -> None:
     level = logging.DEBUG if isinstance(e, ev.MessageDropped) else logging.INFO
-    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)):
+    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)) or \
+            (isinstance(e, ev.CertificateChecked) and e.failure is not None):
         level = logging.WARNING
     log.log(level, "%s", format_event(e))

@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ikev2d.core import Responder
+from ikev2d.crypto.cert_verify import CertificateError, Failure, verify_client_chain
 from ikev2d.events import AuthSucceeded, CertificateChecked, IkeSaEstablished
 from ikev2d.iana import AuthMethod, IdType, NotifyType
 from ikev2d.settings import build_settings
@@ -196,3 +197,21 @@ def test_dn_idi_matches_whatever_string_type_encodes_it() -> None:
         dn_attributes(utf8)
     for broken in (b"", b"\x30", b"\x30\x05\x31", printable[:-1], printable + b"\x00", b"\x30\x84\xff\xff\xff\xff"):
         assert dn_attributes(broken) is None
+
+
+def test_expired_ca_fails_the_chain_not_as_an_unknown_ca() -> None:
+    """RFC 5280 §6.1.3: every certificate of the path must be valid now; the
+    CA is known, so this is the chain's failure (717027), not an unknown CA."""
+    ca_key, user_key = new_key(), new_key()
+    now = dt.datetime.now(dt.timezone.utc)
+    leaf = make_client_cert(user_key, make_ca(ca_key), ca_key, "carol")
+    usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    expired_ca = (x509.CertificateBuilder().subject_name(leaf.issuer).issuer_name(leaf.issuer)
+                  .public_key(ca_key.public_key()).serial_number(5)
+                  .not_valid_before(now - dt.timedelta(days=10)).not_valid_after(now - dt.timedelta(minutes=1))
+                  .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                  .add_extension(usage, critical=True).sign(ca_key, hashes.SHA256()))
+    with pytest.raises(CertificateError) as caught:
+        verify_client_chain([leaf], [expired_ca], now)
+    assert caught.value.failure is Failure.INVALID_CHAIN
+    assert verify_client_chain([leaf], [make_ca(ca_key)], now) == leaf
