@@ -38,7 +38,8 @@ _CLIENT_USAGES = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTEN
 
 
 class Failure(enum.Enum):
-    EXPIRED = "expired"  # or not yet valid
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
     UNKNOWN_CA = "unknown CA"  # no trusted CA issued it
     INVALID_CHAIN = "invalid chain"  # a signature, constraint or usage failed
     MALFORMED = "malformed"  # the CERT payload is not a DER X.509 certificate
@@ -77,7 +78,8 @@ def verify_client_chain(chain: Sequence[x509.Certificate], trusted: Sequence[x50
     leaf, intermediates = chain[0], list(chain[1:])
     ids = {"serial": serial_text(leaf), "subject": leaf.subject.rfc4514_string()}
     if now < leaf.not_valid_before_utc or now > leaf.not_valid_after_utc:
-        raise CertificateError(Failure.EXPIRED, f"valid {leaf.not_valid_before_utc:%Y-%m-%d %H:%M:%S} to "
+        failure = Failure.NOT_YET_VALID if now < leaf.not_valid_before_utc else Failure.EXPIRED
+        raise CertificateError(failure, f"valid {leaf.not_valid_before_utc:%Y-%m-%d %H:%M:%S} to "
                                f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC", **ids)
     if not trusted:
         raise CertificateError(Failure.UNKNOWN_CA, "no trusted CA is configured", **ids)

@@ -146,6 +146,7 @@ UNKNOWN = "Unknown"
 # 717027's for a chain that fails otherwise.
 CERTIFICATE_FAILURE_REASONS = {
     "expired": "Certificate has expired",
+    "not yet valid": "Certificate is not yet valid",
     "unknown CA": "No suitable trustpoints found to validate certificate",
     "malformed": "Certificate could not be parsed",
 }

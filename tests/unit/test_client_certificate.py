@@ -100,6 +100,14 @@ def test_expired_certificate_is_refused_with_717009(harness: Harness, lab_pki: L
     assert line.startswith("%FTD-3-717009: Certificate validation failed. Certificate has expired, serial number:")
 
 
+def test_certificate_not_yet_valid_is_refused_with_717009(harness: Harness, lab_pki: LabPki) -> None:
+    cert, key = _load(lab_pki, "carol")
+    harness.responder.settings.wall_clock = lambda: cert.not_valid_before_utc - dt.timedelta(days=1)
+    _refused(harness, client_certificate=cert, client_key=key)
+    [line] = _lines(harness)
+    assert line.startswith("%FTD-3-717009: Certificate validation failed. Certificate is not yet valid, serial")
+
+
 def test_certificate_of_an_untrusted_ca_is_refused_with_717009(harness: Harness, lab_pki: LabPki) -> None:
     other_ca_key = new_key()
     other_ca = make_ca(other_ca_key, cn="someone else's CA")
