@@ -87,7 +87,7 @@ def verify_client_chain(chain: Sequence[x509.Certificate], trusted: Sequence[x50
     if leaf.issuer not in issuers:
         raise CertificateError(Failure.UNKNOWN_CA, f"issuer {leaf.issuer.rfc4514_string()} is not trusted", **ids)
     _check_client_usage(leaf, ids)
-    builder = (PolicyBuilder().store(Store(list(trusted))).time(now.replace(tzinfo=None))
+    builder = (PolicyBuilder().store(Store(list(trusted))).time(now.astimezone(dt.timezone.utc).replace(tzinfo=None))
                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
                                    ee_policy=_ee_policy()))
     try:
