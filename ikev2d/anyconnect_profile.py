@@ -103,7 +103,11 @@ def _host_entry(config: Config, profile: ConnectionProfile, ike_identity: str | 
         _text(entry, "UserGroup", profile.name)
     primary = _text(entry, "PrimaryProtocol", "IPsec")
     standard = _text(primary, "StandardAuthenticationOnly", "true")
-    _text(standard, "AuthMethodDuringIKENegotiation", AUTH_METHODS[profile.eap_methods[0]])
+    # a certificate profile: the user's certificate signs AUTH; IKE-RSA is
+    # the schema's value for the RSA keys user certificates mostly have
+    method = "IKE-RSA" if profile.authentication_method == "client-certificate" \
+        else AUTH_METHODS[profile.eap_methods[0]]
+    _text(standard, "AuthMethodDuringIKENegotiation", method)
     if ike_identity:
         _text(standard, "IKEIdentity", ike_identity)
     return entry

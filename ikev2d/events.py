@@ -9,6 +9,7 @@ from ipaddress import IPv4Address
 Address = tuple[str, int]
 
 LOCAL_DATABASE = "LOCAL"  # the AAA "server" of the local user database
+CERTIFICATE = "certificate"  # the "server" of certificate-only authentication: none
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class AuthSucceeded(Event):
     profile: str
     aaa_server: str = LOCAL_DATABASE  # or the RADIUS server's address
     assigned_group_policy: str | None = None  # the one the AAA server set, when it exists here
+
+
+@dataclass(frozen=True)
+class CertificateChecked(Event):
+    """A client certificate chain was validated (717022/717028) or refused
+    (717009/717027); `failure` is cert_verify.Failure's value, or None."""
+
+    serial: str
+    subject: str
+    failure: str | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,11 @@ def _load_files(cfg: IdentityCertificate) -> Identity:
     )
 
 
+def load_trusted_ca(path: Path) -> list[x509.Certificate]:
+    """A trusted CA file's certificates (IdentityError names the file)."""
+    return _read_certificates(path)
+
+
 def _read_certificates(path: Path) -> list[x509.Certificate]:
     data = _read(path)
     try:

@@ -28,7 +28,12 @@ def format_event(e: ev.Event) -> str:
         case ev.ProfileSelected(profile=p, by=b, unmatched=n):
             return f"{_where(e)} connection profile {p} selected by {b}: no connection profile is named {n!r}"
         case ev.AuthSucceeded(username=u, method=m, group_policy=g):
-            return f"{_where(e)} Username:{u} EAP {m} authentication successful, group policy {g}"
+            how = m if m == ev.CERTIFICATE else f"EAP {m}"
+            return f"{_where(e)} Username:{u} {how} authentication successful, group policy {g}"
+        case ev.CertificateChecked(serial=n, subject=s, failure=None):
+            return f"{_where(e)} client certificate {s} (serial {n}) validated"
+        case ev.CertificateChecked(serial=n, subject=s, failure=f):
+            return f"{_where(e)} client certificate {s} (serial {n}) refused: {f}"
         case ev.AuthFailed(username=u, reason=r):
             return f"{_where(e)} Username:{u or 'Unknown'} authentication failed: {r}"
         case ev.NegotiationAborted(username=u, reason=r, detail=d):
@@ -59,6 +64,7 @@ def format_event(e: ev.Event) -> str:
 
 def log_event(e: ev.Event) -> None:
     level = logging.DEBUG if isinstance(e, ev.MessageDropped) else logging.INFO
-    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)):
+    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)) or \
+            (isinstance(e, ev.CertificateChecked) and e.failure is not None):
         level = logging.WARNING
     log.log(level, "%s", format_event(e))

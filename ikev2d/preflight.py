@@ -24,7 +24,7 @@ from typing import Iterator
 from .client_services import plan_endpoints
 from .conf.locate import Named, SourceMap
 from .conf.model import Config, IdentityCertificate
-from .identity import IdentityError, load_identity
+from .identity import IdentityError, load_identity, load_trusted_ca
 from .listen_errors import Where, diagnose
 
 
@@ -48,7 +48,8 @@ class Check:
 
 def preflight(config: Config, where: SourceMap, on_this_host: bool = False,
               listen: tuple[str, ...] = (), ports: tuple[int, int] | None = None) -> list[Check]:
-    checks = [*_ike_interface(config, where), *_certificates(config, where), *_log_file(config, where)]
+    checks = [*_ike_interface(config, where), *_certificates(config, where), *_trusted_cas(config, where),
+              *_log_file(config, where)]
     checks += _sockets(config, where, on_this_host, listen, ports)
     return sorted(checks, key=lambda c: c.line)
 
@@ -77,6 +78,16 @@ def _certificates(config: Config, where: SourceMap) -> Iterator[Check]:
             if problem:
                 yield Check(True, subject, where.line(*at, "store"), problem,
                             "make the store a folder this user can write, or point store elsewhere")
+
+
+def _trusted_cas(config: Config, where: SourceMap) -> Iterator[Check]:
+    for ca in config.trusted_cas:
+        try:
+            load_trusted_ca(ca.certificate)
+        except IdentityError as exc:
+            yield Check(True, f"trusted CA certificate '{ca.name}'",
+                        where.line("objects", "trusted_ca_certificates", Named(ca.name), "certificate"), str(exc),
+                        "point certificate at the CA's PEM certificate")
 
 
 def _log_file(config: Config, where: SourceMap) -> Iterator[Check]:

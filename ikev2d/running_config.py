@@ -203,6 +203,11 @@ def _crypto(config: Config) -> list[str]:
     lines += _crypto_maps(config, proposals)
     for certificate in _used_certificates(config):
         lines += _trustpoint(certificate)
+    for ca in config.trusted_cas:
+        # FMC's Trusted CA object: validated against for IPsec clients (the
+        # validation-usage line as FMC deploys it is unconfirmed)
+        lines += [f"crypto ca trustpoint {ca.name}", " enrollment terminal",
+                  " validation-usage ipsec-client", " crl configure"]
     lines.append("crypto ca trustpool policy")
     for policy in config.ike_policies_in_priority_order():
         lines += _ike_policy(policy)
@@ -372,14 +377,18 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
         lines.append(f" authentication-server-group {profile.server_group}")
     if profile.accounting_server_group is not None:
         lines.append(f" accounting-server-group {profile.accounting_server_group}")
+    certificate = profile.authentication_method == "client-certificate"
     lines += [
         f" default-group-policy {profile.group_policy}",
         f"tunnel-group {name} ipsec-attributes",
-        # Standards-based clients: EAP after asking for the identity, the
-        # headend signing with its trustpoint (docs/ftd-behaviour.md).
-        " ikev2 remote-authentication eap query-identity",
+        # Standards-based clients: EAP after asking for the identity, or a
+        # client certificate; the headend signing with its trustpoint
+        # (docs/ftd-behaviour.md).
+        " ikev2 remote-authentication certificate" if certificate
+        else " ikev2 remote-authentication eap query-identity",
         f" ikev2 local-authentication certificate {profile.identity_certificate}",
         f"tunnel-group {name} webvpn-attributes",
+        *([" authentication certificate"] if certificate else []),
         f" group-alias {name} enable",
     ]
     return lines

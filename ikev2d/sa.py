@@ -93,6 +93,7 @@ class IkeSa:
     profile: ProfileSettings | None = None
     username: str = ""
     idi_body: bytes = b""  # the peer's identity as it sent it, for `show`
+    peer_auth: str = "EAP"  # how the peer authenticated, for `show` (Auth verify): EAP, RSA, ECDSA
     lease: tuple[str, IPv4Address] | None = None
     children: list[ChildSa] = field(default_factory=list)
     established_at: float | None = None

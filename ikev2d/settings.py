@@ -4,13 +4,17 @@ certificate loaded, so no per-message work repeats a lookup."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+
+from cryptography import x509
 
 from .aaa.local import CredentialStore, LocalUserDatabase
 from .crypto.auth import PrivateKey
 from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
-from .identity import Identity, load_identity
+from .identity import Identity, load_identity, load_trusted_ca
 from .iana import EapType, IdType
 from .pool import AddressPool, PoolSet
 from .tasks.proposals import Pfs
@@ -33,10 +37,17 @@ class ProfileSettings:
     radius_group: str | None = None
     radius_pap: bool = False
     accounting_group: str | None = None
+    # the CAs a client certificate may chain to (every trusted CA object)
+    trusted_cas: tuple[x509.Certificate, ...] = ()
 
     @property
     def name(self) -> str:
         return self.profile.name
+
+    @property
+    def client_certificate(self) -> bool:
+        """The client authenticates with a certificate and AUTH signature, not EAP."""
+        return self.profile.authentication_method == "client-certificate"
 
     def own_id(self) -> IDr:
         """The IDr we present: the profile's IKE identity as an address or
@@ -97,6 +108,9 @@ class ResponderSettings:
     # the group policies a AAA server may assign, by name: the profiles'
     # own and the RA VPN's list (FMC Advanced > Group Policies)
     group_policies: dict[str, GroupPolicy] = field(default_factory=dict)
+    # the date certificates are checked against: the core's own clock is
+    # monotonic; tests set this one
+    wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
 
     @property
     def default(self) -> ProfileSettings:
@@ -117,6 +131,7 @@ def build_settings(config: Config) -> ResponderSettings:
     pools = {p.name: AddressPool(p.name, p.first, p.last, p.mask) for p in config.ipv4_pools}
     identities: dict[str, Identity] = {}
     profiles: dict[str, ProfileSettings] = {}
+    trusted_cas = tuple(c for ca in config.trusted_cas for c in load_trusted_ca(ca.certificate))
     for cp in config.connection_profiles:
         cert_name = cp.identity_certificate
         if cert_name not in identities:
@@ -132,6 +147,7 @@ def build_settings(config: Config) -> ResponderSettings:
             radius_group=None if cp.authenticates_locally else cp.server_group,
             radius_pap=cp.eap_methods[:1] == (EapType.GTC,),
             accounting_group=cp.accounting_server_group,
+            trusted_cas=trusted_cas,
         )
     ra = config.remote_access_vpn
     return ResponderSettings(

@@ -1,4 +1,5 @@
-"""A small IKEv2 remote-access initiator (EAP client) for two-peer tests and
+"""A small IKEv2 remote-access initiator (EAP client, or certificate
+authentication with `client_certificate`) for two-peer tests and
 load generation: it speaks to any `send(datagram) -> [datagrams]` callable,
 so unit tests wire it straight to the sans-I/O responder, with no sockets.
 
@@ -16,6 +17,7 @@ from typing import Callable, Sequence, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import get_dh_group
@@ -85,6 +87,14 @@ class InitiatorOptions:
     # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
     tsi: Sequence[TrafficSelector] | None = None
     tsr: Sequence[TrafficSelector] | None = None
+    # certificate authentication (RFC 7296 §2.15) instead of EAP: this
+    # certificate (then `client_chain`) in CERT, AUTH signed with `client_key`
+    # (a key of another certificate makes a bad signature); IDi is its
+    # subject DN unless `client_idi` says otherwise
+    client_certificate: x509.Certificate | None = None
+    client_key: ike_auth.PrivateKey | None = field(default=None, repr=False)
+    client_chain: Sequence[x509.Certificate] = ()
+    client_idi: IDi | None = None
 
 
 @dataclass
@@ -186,6 +196,9 @@ class Initiator:
         integ_t = by_type.get(TransformType.INTEG)
         self.integ = get_integ(integ_t.id) if integ_t and integ_t.id else None
         self.nonce_r = _require(response, Nonce, "IKE_SA_INIT response").data
+        hashes = response.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
+        data = hashes.data if hashes is not None else b""
+        self.peer_hash_algorithms = {int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data) - 1, 2)}
         shared = self.dh.exchange(_require(response, KE, "IKE_SA_INIT response").data)
         self.keys = derive_ike_keys(self.prf, self.encr, self.integ, self.nonce_i, self.nonce_r, shared,
                                     self.spi_i, self.spi_r)
@@ -236,10 +249,31 @@ class Initiator:
                 self.result.notifies.append(n.type)
                 raise IkeFailure(n.type, f"responder sent {NotifyType(n.type).name}")
 
-    def ike_auth(self) -> Result:
+    def _own_idi(self) -> IDi:
+        if self.o.client_idi is not None:
+            return self.o.client_idi
+        if self.o.client_certificate is not None:
+            return IDi(IdType.ID_DER_ASN1_DN, self.o.client_certificate.subject.public_bytes())
         name = self.o.identity or self.o.username
         kind = self.o.identity_type or (IdType.ID_RFC822_ADDR if "@" in name else IdType.ID_KEY_ID)
-        idi = IDi(kind, name.encode())
+        return IDi(kind, name.encode())
+
+    def _certificate_auth(self, idi: IDi) -> list[Payload]:
+        """CERT payloads and our signature AUTH (RFC 7427 with the hashes the
+        responder announced, else the classic method of the key)."""
+        cert, key = self.o.client_certificate, self.o.client_key
+        if cert is None:
+            return []
+        if key is None:
+            raise ValueError("client_certificate needs client_key")
+        octets = ike_auth.signed_octets(self.init_request, self.nonce_r, self.prf, self.keys.sk_pi, idi.body())
+        method, data = ike_auth.sign(key, octets, self.peer_hash_algorithms)
+        certs = [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER))
+                 for c in (cert, *self.o.client_chain)]
+        return [*certs, AUTH(method, data)]
+
+    def ike_auth(self) -> Result:
+        idi = self._own_idi()
         self.idi = idi
         self.esp_spi = int.from_bytes(self.random(4), "big") | 0x100
         esp = Proposal(1, ProtocolId.ESP, self.esp_spi.to_bytes(4, "big"), [
@@ -252,13 +286,15 @@ class Initiator:
         if self.o.mobike:
             contact.append(Notify(NotifyType.MOBIKE_SUPPORTED))
         first = self.exchange(ExchangeType.IKE_AUTH, [
-            idi, *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
+            idi, *self._certificate_auth(idi), *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
                                         ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
             SA([esp]), TSi(list(self.o.tsi or [everything])), TSr(list(self.o.tsr or [everything])),
         ])
         self._fail_on_error(first)
         self._verify_responder(first)
+        if self.o.client_certificate is not None:
+            return self._established(first)
         eap = first.get(EAP)
         if eap is None:
             raise IkeFailure(None, "responder sent no EAP request")
@@ -276,6 +312,10 @@ class Initiator:
         auth_r = _require(final, AUTH, "last IKE_AUTH response")
         if auth_r.data != ike_auth.shared_key_auth(self.prf, key_r, octets_r):
             raise IkeFailure(None, "responder's MSK AUTH did not verify")
+        return self._established(final)
+
+    def _established(self, final: Message) -> Result:
+        self.peer_mobike = final.notify(NotifyType.MOBIKE_SUPPORTED) is not None
         cp = final.get(CP)
         if cp is not None:
             for a in cp.attributes:

@@ -232,13 +232,16 @@ class LabPki:
         return ident
 
 
-    def client_identity(self, name: str) -> ServerIdentity:
-        """A certificate of user `name`, issued by the lab CA into
-        ``client-<name>.pem``/``.key`` the first time it is asked for."""
-        ident = ServerIdentity(self.key_type, self.folder / f"client-{name}.pem", self.folder / f"client-{name}.key")
+    def client_identity(self, name: str, key_type: str = "rsa-2048") -> ServerIdentity:
+        """A certificate of user `name` with a `key_type` key, issued by the
+        lab CA into ``client-<name>.pem``/``.key`` (RSA-2048) or
+        ``client-<name>-<key_type>.pem``/``.key`` the first time it is asked for."""
+        _check_key_type(key_type)
+        stem = f"client-{name}" if key_type == "rsa-2048" else f"client-{name}-{key_type}"
+        ident = ServerIdentity(key_type, self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
         if not (ident.cert.exists() and ident.key.exists()):
             ca_cert, ca_key = self._ca()
-            key = new_key("rsa-2048")
+            key = new_key(key_type)
             _write_cert(ident.cert, make_client_cert(key, ca_cert, ca_key, name))
             _write_key(ident.key, key)
         return ident

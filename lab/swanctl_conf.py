@@ -34,6 +34,8 @@ def plugins(kernel_esp: bool) -> str:
 # eap-tls and eap-ttls reach a RADIUS server through the headend (RFC 3579);
 # Debian 12's strongSwan has no eap-peap plugin
 EAP_METHODS = ("eap-mschapv2", "eap-md5", "eap-gtc", "eap-tls", "eap-ttls")
+# "pubkey": IKE certificate authentication (the FTD's Client Certificate Only)
+AUTH_METHODS = (*EAP_METHODS, "pubkey")
 
 
 @dataclass(frozen=True)
@@ -129,15 +131,16 @@ class ClientConfig:
     mobike: bool = True
     # seconds between the client's liveness checks when idle (0: none)
     dpd_delay: int = 0
-    # the user's certificate and key, for eap-tls
+    # the user's certificate and key, for eap-tls and pubkey; with pubkey an
+    # empty identity means the certificate's subject DN (strongSwan's default)
     client_cert: Path | None = None
     client_key: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.eap not in EAP_METHODS:
-            raise ValueError(f"eap must be one of {EAP_METHODS}: {self.eap}")
-        if self.eap == "eap-tls" and (self.client_cert is None or self.client_key is None):
-            raise ValueError("eap-tls needs client_cert and client_key")
+        if self.eap not in AUTH_METHODS:
+            raise ValueError(f"eap must be one of {AUTH_METHODS}: {self.eap}")
+        if self.eap in ("eap-tls", "pubkey") and (self.client_cert is None or self.client_key is None):
+            raise ValueError(f"{self.eap} needs client_cert and client_key")
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,14 @@ def _quote(secret: str) -> str:
     return '"' + secret.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _client_local(c: ClientConfig) -> str:
+    cert = f"\n      certs = {c.client_cert.name}" if c.client_cert is not None else ""
+    if c.eap == "pubkey":
+        own_id = f"\n      id = \"{c.identity}\"" if c.identity else ""
+        return f"auth = pubkey{own_id}{cert}"
+    return f"auth = {c.eap}\n      id = {c.ike_id or c.identity}\n      eap_id = {c.identity}{cert}"
+
+
 def client_swanctl_conf(c: ClientConfig) -> str:
     return f"""\
 connections {{
@@ -176,9 +187,7 @@ connections {{
     dpd_delay = {c.dpd_delay}s
     vips = 0.0.0.0
     local {{
-      auth = {c.eap}
-      id = {c.ike_id or c.identity}
-      eap_id = {c.identity}{f"{chr(10)}      certs = {c.client_cert.name}" if c.client_cert is not None else ""}
+      {_client_local(c)}
     }}
     remote {{
       auth = pubkey
@@ -192,6 +201,13 @@ connections {{
     }}
   }}
 }}
+{_client_secrets(c)}"""
+
+
+def _client_secrets(c: ClientConfig) -> str:
+    if c.eap == "pubkey":
+        return ""  # the key is loaded from swanctl/private
+    return f"""\
 secrets {{
   eap-{c.identity} {{
     id = {c.identity}

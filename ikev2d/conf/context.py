@@ -21,6 +21,7 @@ from .model import (
     Ipv4Pool,
     LocalUser,
     RadiusServerGroup,
+    TrustedCa,
 )
 from .nodes import Problem
 
@@ -79,6 +80,7 @@ class Context:
         self.pools: Registry[Ipv4Pool] = Registry("IPv4 pool")
         self.group_policies: Registry[GroupPolicy] = Registry("group policy")
         self.certificates: Registry[IdentityCertificate] = Registry("identity certificate")
+        self.trusted_cas: Registry[TrustedCa] = Registry("trusted CA certificate")
         self.users: Registry[LocalUser] = Registry("local user")
         self.radius_groups: Registry[RadiusServerGroup] = Registry("RADIUS server group")
         self.profiles: Registry[ConnectionProfile] = Registry("connection profile")

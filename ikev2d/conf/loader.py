@@ -124,4 +124,5 @@ def _assemble(ctx: Context, device: Device, logging: Logging, ra_vpn: RemoteAcce
         connection_profiles=ctx.profiles.values(),
         logging=logging,
         radius_server_groups=ctx.radius_groups.values(),
+        trusted_cas=ctx.trusted_cas.values(),
     )

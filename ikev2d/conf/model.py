@@ -23,7 +23,7 @@ Enrollment = Literal["self-signed", "files"]
 KeyType = Literal["rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384"]
 SplitTunnel = Literal["tunnel-all", "tunnel-specified", "exclude-specified"]
 VpnProtocol = Literal["ipsec-ikev2", "ssl-client"]
-AuthenticationMethod = Literal["aaa-only"]
+AuthenticationMethod = Literal["aaa-only", "client-certificate"]
 SyslogProtocol = Literal["udp", "tcp"]
 SyslogFormat = Literal["rfc5424", "rfc3164"]
 # The built-in AAA server group: the local user database.
@@ -162,6 +162,14 @@ class IdentityCertificate:
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedCa:
+    """A trustpoint holding a CA client certificates are validated against."""
+
+    name: str
+    certificate: Path
+
+
+@dataclass(frozen=True, slots=True)
 class LocalUser:
     username: str
     # repr=False: a Config printed in a log or a test failure must not leak it.
@@ -251,6 +259,7 @@ class Config:
     connection_profiles: tuple[ConnectionProfile, ...]
     logging: Logging
     radius_server_groups: tuple[RadiusServerGroup, ...] = ()
+    trusted_cas: tuple[TrustedCa, ...] = ()
 
     # Lookups by a name taken from the configuration itself raise KeyError:
     # the loader checked every reference, so a miss is a bug, not a user error.

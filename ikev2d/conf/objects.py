@@ -29,6 +29,7 @@ from .model import (
     KeyType,
     LocalUser,
     SplitTunnel,
+    TrustedCa,
     VpnProtocol,
 )
 from .nodes import Fields, Problem
@@ -44,6 +45,7 @@ POOL_KEYS = schema.keys("objects.ipv4_pools[]")
 GROUP_POLICY_KEYS = schema.keys("objects.group_policies[]")
 CERTIFICATE_KEYS = schema.keys("objects.identity_certificates[]")
 USER_KEYS = schema.keys("objects.local_users[]")
+TRUSTED_CA_KEYS = schema.keys("objects.trusted_ca_certificates[]")
 
 INT32_MAX = 2**31 - 1
 # ASA `lifetime seconds` 120..2147483647; IPsec `kilobytes` from 10.
@@ -83,6 +85,8 @@ def read_objects(ctx: Context, node: yaml.Node) -> None:
              lambda n: read_group_policy(ctx, n))
     ctx.each(nodes.items(fields.optional("identity_certificates"), "identity_certificates"),
              ctx.certificates, lambda n: read_certificate(ctx, n))
+    ctx.each(nodes.items(fields.optional("trusted_ca_certificates"), "trusted_ca_certificates"),
+             ctx.trusted_cas, lambda n: read_trusted_ca(ctx, n))
     ctx.each(nodes.items(fields.optional("local_users"), "local_users"), ctx.users,
              lambda n: read_user(ctx, n))
     ctx.each(nodes.items(fields.optional("radius_server_groups"), "radius_server_groups"),
@@ -447,6 +451,14 @@ def _path(ctx: Context, node: yaml.Node, what: str) -> Path:
     # normpath, not resolve(): the file may not exist yet, and a symlinked
     # folder should stay as the admin named it.
     return Path(os.path.normpath(ctx.folder / value))
+
+
+def read_trusted_ca(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "trusted CA certificate", TRUSTED_CA_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "trusted CA certificate name")
+    certificate = _path(ctx, fields.required("certificate"), "certificate")
+    ctx.trusted_cas.add(name_node, name, TrustedCa(name, certificate))
 
 
 def read_user(ctx: Context, node: yaml.Node) -> None:

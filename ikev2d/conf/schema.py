@@ -108,6 +108,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("group_policies", "Objects > VPN > Group Policy.", f"{defaults.GROUP_POLICY} only"),
         Key("identity_certificates", "Objects > PKI > Cert Enrollment: the headend's certificate (one at least).",
             "none"),
+        Key("trusted_ca_certificates", "Objects > PKI > Trusted CA (validation usage IPsec client): CAs a"
+            " client certificate must chain to (`client-certificate` profiles).", "none"),
         Key("local_users", "Objects > Local Realm: the LOCAL AAA server group's users.", "none"),
         Key("radius_server_groups", "Objects > AAA Server > RADIUS Server Group.", "none"),
     )),
@@ -161,6 +163,12 @@ SECTIONS: tuple[Section, ...] = (
         Key("certificate", "With enrollment files: PEM certificate (and chain).", "none"),
         Key("private_key", "With enrollment files: its unencrypted PEM key (RSA or ECDSA).", "none"),
     )),
+    Section("objects.trusted_ca_certificates[]", "Trusted CA certificate",
+            "`crypto ca trustpoint NAME` with `validation-usage ipsec-client`: client certificates are"
+            " validated against every one of these.", (
+        Key("name", "The trustpoint's name.", required=True),
+        Key("certificate", "PEM file with the CA certificate (relative: to the file's folder).", required=True),
+    )),
     Section("objects.local_users[]", "Local user", "A user of the LOCAL server group.", (
         Key("username", "The name the client sends as its EAP identity.", required=True),
         Key("password", "Its password (never logged or echoed). Keep the file mode 0600.", required=True),
@@ -192,7 +200,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("accounting_server_group", "RADIUS server group for accounting Start/Stop.", "none"),
     )),
     Section("connection_profiles[].authentication", "Authentication", "The profile's AAA settings.", (
-        Key("method", "`aaa-only` (certificates and SAML are not supported).", defaults.AUTHENTICATION_METHOD),
+        Key("method", "`aaa-only` (EAP), or `client-certificate` (IKE certificate authentication, RFC 7296"
+            " §2.15: the client signs AUTH, its certificate must chain to a trusted CA);"
+            " `aaa-and-client-certificate` and SAML are not supported.", defaults.AUTHENTICATION_METHOD),
         Key("server_group", "`LOCAL` or a RADIUS server group.", defaults.SERVER_GROUP),
         Key("eap_methods", "EAP methods, the first offered, the others on a Nak.", "mschapv2 md5 gtc"),
     )),

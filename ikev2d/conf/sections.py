@@ -37,9 +37,10 @@ IKEV2_PARAMETER_KEYS = schema.keys("remote_access_vpn.ikev2_parameters")
 COOKIE_CHALLENGES: Mapping[str, str] = {"custom": "custom", "always": "always", "never": "never"}
 ACCESS_INTERFACE_KEYS = schema.keys("remote_access_vpn.access_interfaces[]")
 
-AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {"aaa-only": "aaa-only"}
+AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {
+    "aaa-only": "aaa-only", "client-certificate": "client-certificate"}
 # FMC offers these too; ikev2d cannot do them yet, which deserves its own words.
-UNSUPPORTED_METHODS = ("client-certificate", "aaa-and-client-certificate", "saml")
+UNSUPPORTED_METHODS = ("aaa-and-client-certificate", "saml")
 EAP_METHODS: Mapping[str, EapType] = {
     "mschapv2": EapType.MSCHAPV2,
     "md5": EapType.MD5_CHALLENGE,
@@ -105,7 +106,11 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     name = nodes.name(name_node, "connection profile name")
     fields.what = f"connection profile '{name}'"
     what = f"connection profile '{name}'"
-    method, server_group, eap = _authentication(ctx, fields.optional("authentication"))
+    auth_node = fields.optional("authentication")
+    method, server_group, eap = _authentication(ctx, auth_node)
+    if method == "client-certificate" and not ctx.trusted_cas.items and auth_node is not None:
+        raise Problem.at(auth_node, f"{what} authenticates by client certificate: define the CA"
+                         " its users' certificates chain to under objects.trusted_ca_certificates")
     identity_node = fields.optional("ike_identity")
     ike_identity = None if identity_node is None else nodes.name(identity_node, "ike_identity")
     certificate = _profile_certificate(ctx, fields, what)
@@ -153,7 +158,7 @@ def _authentication(
         written = nodes.text(method_node, "method").strip()
         if written.lower() in UNSUPPORTED_METHODS:
             raise Problem.at(
-                method_node, f"authentication method '{written}' is not supported; use aaa-only"
+                method_node, f"authentication method '{written}' is not supported; use aaa-only or client-certificate"
             )
         method = nodes.choice(method_node, "authentication method", AUTHENTICATION_METHODS)
     group_node = fields.optional("server_group")

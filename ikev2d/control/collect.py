@@ -144,7 +144,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         spi_i=sa.spi_i.hex(), spi_r=sa.spi_r.hex(),
         encr_id=sa.suite.encr_id, encr_bits=sa.suite.encr_bits, integ_id=sa.suite.integ_id,
         prf_id=sa.suite.prf_id, dh_id=sa.suite.dh_id,
-        auth_sign=_auth_sign(sa), auth_verify="EAP",
+        auth_sign=_auth_sign(sa), auth_verify=sa.peer_auth,
         local_id=local_identity(sa),
         remote_id=identity_text(sa.idi_body),
         ike_lifetime_seconds=ike_lifetime(sa.suite, settings.ike_policies),

@@ -193,6 +193,14 @@ def verify(public_key: PublicKey, method: int, auth_data: bytes, octets: bytes) 
     return False
 
 
+def digital_signature_hash(auth_data: bytes) -> HashAlgorithm | None:
+    """The hash an RFC 7427 AUTH payload names, or None if it names none we know."""
+    if not auth_data:
+        return None
+    alg = _ALG_IDS.get(auth_data[1:1 + auth_data[0]])
+    return alg[1] if alg is not None else None
+
+
 def _verify_digital_signature(key: PublicKey, kind: str, auth_data: bytes, octets: bytes) -> bool:
     # RFC 7427 §3: ASN.1 Length (1 octet) | AlgorithmIdentifier | Signature Value
     if not auth_data:

@@ -96,7 +96,7 @@ def sa_view(s: SessionSnapshot) -> dict[str, Any]:
         "remote_spi": (s.spi_r if s.initiator else s.spi_i).upper(),
         "local_id": s.local_id,
         "remote_id": s.remote_id,
-        "remote_eap_id": s.username,
+        "remote_eap_id": s.username if s.auth_verify == "EAP" else "",
         "local_next_message_id": s.local_next_message_id,
         "remote_next_message_id": s.remote_next_message_id,
         "dpd_seconds": int(s.dpd_interval),

@@ -74,6 +74,13 @@ _MESSAGES = [
     Message(751025, 5, _IKE + "Group:{group_policy} IPv4 Address={ipv4} IPv6 address={ipv6} assigned to session"),
     Message(751026, 6, _IKE + "Client OS: {client_os} Client: {client}",
             note="what an FTD prints for a client that names neither OS nor version is unconfirmed"),
+    # -- PKI (717xxx): client certificate validation -----------------------
+    Message(717009, 3, "Certificate validation failed. {reason}, serial number: {serial}, subject name: {subject}.",
+            note="reason strings: see CERTIFICATE_FAILURE_REASONS"),
+    Message(717022, 6, "Certificate was successfully validated. serial number: {serial}, subject name: {subject}."),
+    Message(717027, 3, "Certificate chain failed validation. {reason}."),
+    Message(717028, 6, "Certificate chain was successfully validated with warning, revocation status was not "
+            "checked."),
     # -- AAA (113xxx) -------------------------------------------------------
     # aaa_type: authentication, authorization or accounting.
     Message(113004, 6, "AAA user {aaa_type} Successful : server = {server} : user = {username}"),
@@ -133,6 +140,17 @@ SA_UP_REASON = "New Connection Established"
 NO_IPV6_EXPLANATIONS = ("no IPv6 address available from local pools", "no IPv6 address returned")
 HIDDEN_USERNAME = "*****"  # 113005/113015 hide the name of a rejected user
 UNKNOWN = "Unknown"
+
+# 717009's reason for a client certificate by cert_verify.Failure value
+# (wording as seen in ASA logs quoted publicly; unconfirmed for an FTD), and
+# 717027's for a chain that fails otherwise.
+CERTIFICATE_FAILURE_REASONS = {
+    "expired": "Certificate has expired",
+    "not yet valid": "Certificate is not yet valid",
+    "unknown CA": "No suitable trustpoints found to validate certificate",
+    "malformed": "Certificate could not be parsed",
+}
+CHAIN_FAILURE_REASON = "Certificate chain is either invalid or not authorized"
 
 # Reasons for 113015 by the EAP method's reason (ikev2d.eap.method);
 # the ASA's local database wording for an unknown user is unconfirmed.

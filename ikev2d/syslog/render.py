@@ -8,7 +8,7 @@ gives none. No secret is in an event, so none can reach a record.
 from __future__ import annotations
 
 from .. import events as ev
-from .catalogue import (CATALOGUE, CONNECTION_TYPE, DAP_DEFAULT_RECORD, DISCONNECT_REASONS, HIDDEN_USERNAME,
+from .catalogue import (CATALOGUE, CERTIFICATE_FAILURE_REASONS, CHAIN_FAILURE_REASON, CONNECTION_TYPE, DAP_DEFAULT_RECORD, DISCONNECT_REASONS, HIDDEN_USERNAME,
                         INIT_REJECT_ERRORS, LOCAL_REJECT_REASONS, NO_IPV6, NO_IPV6_EXPLANATIONS,
                         RADIUS_REJECT_REASON, SA_UP_REASON, SESSION_TYPE, UNKNOWN, Record)
 
@@ -23,6 +23,8 @@ def records_for(e: ev.Event) -> list[Record]:
             return [_ike(750003, e, UNKNOWN, error=INIT_REJECT_ERRORS[n])]
         case ev.AuthSucceeded():
             return _auth_succeeded(e)
+        case ev.CertificateChecked():
+            return _certificate_checked(e)
         case ev.AuthFailed(aaa_rejected=True):
             return [_auth_rejected(e)]
         case ev.NegotiationAborted(username=u, reason=r):
@@ -81,8 +83,26 @@ def _ike(message_id: int, e: ev.Event, username: str, **values: str) -> Record:
     return _msg(message_id, local=_where(e.local), remote=_where(e.remote), username=username, **values)
 
 
+def _certificate_checked(e: ev.CertificateChecked) -> list[Record]:
+    ids = {"serial": e.serial, "subject": e.subject}
+    if e.failure is None:
+        return [_msg(717022, **ids), _msg(717028)]
+    if e.failure in CERTIFICATE_FAILURE_REASONS:
+        return [_msg(717009, reason=CERTIFICATE_FAILURE_REASONS[e.failure], **ids)]
+    return [_msg(717027, reason=CHAIN_FAILURE_REASON)]
+
+
 def _auth_succeeded(e: ev.AuthSucceeded) -> list[Record]:
     u, peer = e.username, e.remote[0]
+    if e.aaa_server == ev.CERTIFICATE:
+        # certificate only: no AAA server authenticated anyone (717022 said it);
+        # the authorization lines that follow are our choice
+        return [
+            _msg(113009, group_policy=e.group_policy, username=u),
+            _msg(113008, username=u),
+            _msg(734001, username=u, ip=peer, connection=CONNECTION_TYPE, records=DAP_DEFAULT_RECORD),
+            _msg(113039, group_policy=e.group_policy, username=u, ip=peer),
+        ]
     if e.aaa_server == ev.LOCAL_DATABASE:
         authenticated = _msg(113012, username=u)
     else:

@@ -1,7 +1,9 @@
 """IKE_AUTH as a responder with EAP (RFC 7296 §1.2, §2.15, §2.16): our
 certificate and signature first, then the EAP conversation (local users or
 relayed to RADIUS), then the AUTH from the MSK, the configuration payload
-and the first Child SA."""
+and the first Child SA. A `client-certificate` profile instead checks the
+client's own CERT and AUTH signature (client_cert.py) and answers with
+everything in one round."""
 
 from __future__ import annotations
 
@@ -21,13 +23,13 @@ from ..crypto.jobs import JobResult, SignJob, SignResult
 from ..eap import EapOutcome, EapPacket, EapServer
 from ..eap.relay import EapRelay
 from ..effects import Effect, Emit, SendAccounting
-from ..events import LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted, ProfileSelected
+from ..events import CERTIFICATE, LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted, ProfileSelected
 from ..iana import AuthMethod, CertEncoding, EapCode, EapType, NotifyType
 from ..sa_types import AuthError, Deferred, PendingChild
 from ..settings import ProfileSettings
 from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
-from . import mobike
+from . import client_cert, mobike
 from .child_sa import first_child
 from .profile_select import select_profile
 
@@ -85,9 +87,6 @@ class IkeAuth:
         if idi is None:
             raise AuthError("no IDi in IKE_AUTH")
         sa.idi_body = idi.body()
-        if message.get(AUTH) is not None:
-            # the client authenticates itself with a key: not offered here
-            raise AuthError("client used AUTH without EAP; the profile requires aaa-only (EAP)")
         selection = select_profile(sa.settings, idi, message.get(IDr))
         profile = sa.profile = selection.profile
         effects.append(Emit(ProfileSelected(sa.name, sa.local, sa.remote, profile.name, selection.by.value,
@@ -95,6 +94,12 @@ class IkeAuth:
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
         self.mobike_offered = mobike.offered(message)
+        if profile.client_certificate:
+            return self._by_certificate(message, idi, profile, effects)
+        if message.get(AUTH) is not None:
+            # the client authenticates itself with a key: not this profile's method
+            raise AuthError(f"client used AUTH without EAP; connection profile {profile.name} "
+                            "requires aaa-only (EAP)")
         self.eap = _authenticator(sa, profile)
         self.step = _Step.EAP
         own_id = profile.own_id()
@@ -114,6 +119,39 @@ class IkeAuth:
             return out
 
         return Deferred(job, finish)
+
+    def _by_certificate(self, message: Message, idi: IDi, profile: ProfileSettings,
+                        effects: list[Effect]) -> Deferred:
+        """Certificate only: the client's AUTH checked now, ours signed by a
+        job, then the session as after EAP, all in this one response."""
+        sa = self.sa
+        sa.username = client_cert.authenticate(sa, profile, message, idi, effects)
+        self._check_logins_allowed()
+        effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username, CERTIFICATE,
+                                          profile.group_policy.name, profile.name, CERTIFICATE)))
+        own_id = profile.own_id()
+        octets = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, own_id.body())
+        job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(sa.peer_hash_algorithms)))
+        self.step = _Step.FINAL  # no further request belongs to this exchange
+
+        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
+            if not isinstance(result, SignResult):
+                self._failed(now)
+                return [Notify(NotifyType.AUTHENTICATION_FAILED)]
+            identity = profile.identity
+            out: list[Payload] = [own_id, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
+            out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER)) for c in identity.chain]
+            out.append(AUTH(result.method, result.data))
+            return out + self._establish(now, effects)
+
+        return Deferred(job, finish)
+
+    def _check_logins_allowed(self) -> None:
+        policy = self.sa.group_policy
+        assert policy is not None
+        if policy.simultaneous_logins == 0:
+            raise AuthError(f"group policy {policy.name} allows no login "
+                            "(vpn-simultaneous-logins 0)")
 
     def _eap_round(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
         sa, authenticator = self.sa, self.eap
@@ -205,18 +243,23 @@ class IkeAuth:
         expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
-        policy = sa.group_policy
-        assert policy is not None
-        if policy.simultaneous_logins == 0:
-            raise AuthError(f"group policy {policy.name} allows no login "
-                            "(vpn-simultaneous-logins 0)")
+        self._check_logins_allowed()
         own_id = sa.profile.own_id()
         octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,
                                                  own_id.body())
         key_r = self.msk if self.msk is not None else sa.keys.sk_pr
         out: list[Payload] = [AUTH(AuthMethod.SHARED_KEY_MIC,
                                    ike_auth_crypto.shared_key_auth(sa.prf, key_r, octets_r))]
-        out += mobike.accept(sa, self.mobike_offered)
+        return out + self._establish(now, effects)
+
+    def _establish(self, now: float, effects: list[Effect]) -> list[Payload]:
+        """The client is authenticated: the IKE SA is up, then its
+        configuration and first Child SA."""
+        sa = self.sa
+        assert self.pending is not None
+        policy = sa.group_policy
+        assert policy is not None
+        out = mobike.accept(sa, self.mobike_offered)
         self.step = _Step.DONE
         sa.established(now)
         pending, self.pending = self.pending, None

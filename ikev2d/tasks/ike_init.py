@@ -11,8 +11,12 @@ keys and builds the answer. It holds the request while the job runs.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..crypto.errors import CryptoError
 from ..crypto.jobs import DhJob, DhResult, JobFailed, JobResult
@@ -163,14 +167,21 @@ class IkeInit:
 
 
 def certreq_authorities(settings: ResponderSettings) -> bytes:
-    """SHA-1 of the trusted CAs' public keys (RFC 7296 §3.7); we trust our
-    own identity's issuer, so a client with a certificate knows what to send."""
+    """SHA-1 of the trusted CAs' public keys (RFC 7296 §3.7): our own
+    identity's issuer and the CAs client certificates are validated against,
+    so a client with a certificate knows what to send."""
     hashes = []
     for p in settings.profiles.values():
         h = p.identity.issuer_key_hash if hasattr(p.identity, "issuer_key_hash") else None
-        if h and h not in hashes:
-            hashes.append(h)
+        for candidate in (h, *(_key_hash(ca) for ca in p.trusted_cas)):
+            if candidate and candidate not in hashes:
+                hashes.append(candidate)
     return b"".join(hashes)
+
+
+def _key_hash(ca: x509.Certificate) -> bytes:
+    spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha1(spki).digest()
 
 
 def error_response(header: Header, notify: NotifyType, data: bytes) -> bytes:

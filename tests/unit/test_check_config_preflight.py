@@ -52,6 +52,7 @@ REFUSED = {
     "bad_certificate_key_mismatch.yaml": ("private_key: other.key", "does not match the certificate"),
     "bad_store_unwritable.yaml": ("store: garbage.pem/pki", "garbage.pem is not a folder"),
     "bad_log_file_unwritable.yaml": ("file: garbage.pem/ikev2d.log", "garbage.pem is not a folder"),
+    "bad_trusted_ca_garbage.yaml": ("certificate: garbage.pem   # defect: not a certificate", "not a PEM certificate"),
 }
 
 

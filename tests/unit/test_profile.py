@@ -125,3 +125,13 @@ def test_profile_command_writes_the_file(tmp_path: Path,
     assert main(["profile", "--config", config, "--profile", "Nope"]) == 1
     assert "no connection profile 'Nope'" in capsys.readouterr().err
     assert main(["profile", "--config", str(MINIMAL.parent / "bad_tab.yaml")]) == 1
+
+
+def test_certificate_profile_asks_anyconnect_for_ike_rsa() -> None:
+    """AnyConnect's profile schema: IKE-RSA makes the client sign AUTH with
+    the user's certificate instead of running EAP."""
+    config = minimal(("objects:\n", "objects:\n  trusted_ca_certificates:\n    - name: CA\n      certificate: ca.pem\n"),
+                     ("    address_pools: [POOL]",
+                      "    address_pools: [POOL]\n    authentication:\n      method: client-certificate"))
+    entry = host_entry(parse(render_profile(config)))
+    assert value(entry, ".//ac:AuthMethodDuringIKENegotiation") == "IKE-RSA"

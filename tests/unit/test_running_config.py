@@ -226,3 +226,20 @@ def test_show_running_config_of_a_section(tmp_path: Path, capsys: pytest.Capture
     assert out.startswith("group-policy ") and "tunnel-group" not in out, out
     assert main(["show", "running-config", "nosuchthing", "--config", str(path)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_client_certificate_profile_and_trusted_ca() -> None:
+    """ASA: `tunnel-group X webvpn-attributes / authentication certificate`,
+    `ikev2 remote-authentication certificate`, and the CA's trustpoint."""
+    lines = variant(
+        ("objects:\n", "objects:\n  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: ca.pem\n"),
+        ("connection_profiles:\n  - name: ", "connection_profiles:\n  - authentication:\n"
+                                            "      method: client-certificate\n    name: "),
+    )
+    assert block(lines, "crypto ca trustpoint LAB-CA") == [
+        "crypto ca trustpoint LAB-CA", " enrollment terminal", " validation-usage ipsec-client", " crl configure"]
+    ipsec = next(b for b in (block(lines, line) for line in lines if line.endswith(" ipsec-attributes")))
+    assert " ikev2 remote-authentication certificate" in ipsec
+    assert " ikev2 remote-authentication eap query-identity" not in ipsec
+    webvpn = next(b for b in (block(lines, line) for line in lines if line.endswith(" webvpn-attributes")))
+    assert webvpn[1] == " authentication certificate"

@@ -90,3 +90,11 @@ def test_json_has_the_printed_values() -> None:
     assert sa["children"][0]["esp_spi_in"] == "0x3e75843"
     assert sa["children"][0]["remote_selectors"] == ["172.31.1.205/0 - 172.31.1.205/65535"]
     assert ikev2_sa.as_json(snapshot()) == {"ikev2_sas": []}
+
+
+def test_certificate_session_verifies_by_signature_and_has_no_eap_id() -> None:
+    """An ASA shows a certificate client's SA as `Auth verify: RSA` (or
+    ECDSA), and no Remote EAP id line: no EAP ran."""
+    text = ikev2_sa.render(snapshot(session(auth_verify="RSA", username="carol")), detail=True)
+    assert "Auth sign: RSA, Auth verify: RSA" in text
+    assert "Remote EAP id" not in text
