@@ -12,7 +12,7 @@ import logging
 import dataclasses
 import enum
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -102,23 +102,8 @@ class IkeAuth:
                             "requires aaa-only (EAP)")
         self.eap = _authenticator(sa, profile)
         self.step = _Step.EAP
-        own_id = profile.own_id()
-        octets = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, own_id.body())
-        job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(sa.peer_hash_algorithms)))
         eap_request = self.eap.start().message
-
-        def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
-            if not isinstance(result, SignResult):
-                # our own key failed us: say so rather than leave the client waiting
-                self._failed(now)
-                return [Notify(NotifyType.AUTHENTICATION_FAILED)]
-            identity = profile.identity
-            out: list[Payload] = [own_id, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
-            out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER)) for c in identity.chain]
-            out += [AUTH(result.method, result.data), EAP(eap_request)]
-            return out
-
-        return Deferred(job, finish)
+        return self._signed(profile, lambda now, effects: [EAP(eap_request)])
 
     def _by_certificate(self, message: Message, idi: IDi, profile: ProfileSettings,
                         effects: list[Effect]) -> Deferred:
@@ -129,20 +114,28 @@ class IkeAuth:
         self._check_logins_allowed()
         effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username, CERTIFICATE,
                                           profile.group_policy.name, profile.name, CERTIFICATE)))
+        self.step = _Step.FINAL  # no further request belongs to this exchange
+        return self._signed(profile, self._establish)
+
+    def _signed(self, profile: ProfileSettings,
+                then: Callable[[float, list[Effect]], list[Payload]]) -> Deferred:
+        """Our IDr, certificates and AUTH, signed by a job (RFC 7296 §2.15),
+        followed by what `then` adds (the first EAP request, or the session)."""
+        sa = self.sa
         own_id = profile.own_id()
         octets = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr, own_id.body())
         job = SignJob(profile.profile.identity_certificate, octets, tuple(sorted(sa.peer_hash_algorithms)))
-        self.step = _Step.FINAL  # no further request belongs to this exchange
 
         def finish(result: JobResult | RadiusResult, now: float, effects: list[Effect]) -> list[Payload]:
             if not isinstance(result, SignResult):
+                # our own key failed us: say so rather than leave the client waiting
                 self._failed(now)
                 return [Notify(NotifyType.AUTHENTICATION_FAILED)]
             identity = profile.identity
             out: list[Payload] = [own_id, CERT(CertEncoding.X509_SIGNATURE, identity.certificate_der)]
             out += [CERT(CertEncoding.X509_SIGNATURE, c.public_bytes(Encoding.DER)) for c in identity.chain]
             out.append(AUTH(result.method, result.data))
-            return out + self._establish(now, effects)
+            return out + then(now, effects)
 
         return Deferred(job, finish)
 
