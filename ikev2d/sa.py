@@ -113,7 +113,6 @@ class IkeSa:
     allocate_ike_spi: Callable[[], bytes] = lambda: os.urandom(8)
     sessions: SessionDirectory = field(default_factory=NoOtherSessions)  # the responder's other sessions
     successor: "IkeSa | None" = None  # the IKE SA this one was rekeyed into
-    rekeyed: bool = False  # its session lives on in `successor`
     predecessor: "IkeSa | None" = None  # the IKE SA this one replaced, until this one is rekeyed
     # made by our own IKE rekey: we are its original initiator (RFC 7296
     # §2.18), so we send with the I flag and SK_ei, and our SPI is SPIi
@@ -242,6 +241,11 @@ class IkeSa:
         return []
 
     # -- identity -----------------------------------------------------------
+
+    @property
+    def rekeyed(self) -> bool:
+        """Its session lives on in `successor`; it only waits for its Delete."""
+        return self.successor is not None
 
     @property
     def spi(self) -> bytes:
@@ -468,7 +472,7 @@ class IkeSa:
         """After an IKE rekey the session (children, lease, accounting) lives
         on in the new IKE SA; this one only waits for the client's Delete."""
         self.children, self.lease, self.accounting = [], None, None
-        self.successor, self.rekeyed = successor, True
+        self.successor = successor
         self.sessions.changed(self, RekeyedInto(successor))
 
     def new_ike_spi(self) -> bytes:

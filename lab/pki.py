@@ -97,6 +97,27 @@ def make_ca(key: PrivateKey, cn: str = "ikev2d lab CA") -> x509.Certificate:
     )
 
 
+def _leaf(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, cn: str,
+          sans: list[x509.GeneralName], usage: list[x509.ObjectIdentifier]) -> x509.CertificateBuilder:
+    """What a server's and a user's certificate share: subject, issuer,
+    validity, not a CA, SANs, extended key usage and key identifiers."""
+    not_before, not_after = _validity()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+
+
 def make_server_cert(
     key: PrivateKey,
     ca_cert: x509.Certificate,
@@ -104,26 +125,9 @@ def make_server_cert(
     dns_name: str = SERVER_NAME,
     ip_addr: str = SERVER_ADDR,
 ) -> x509.Certificate:
-    not_before, not_after = _validity()
+    sans: list[x509.GeneralName] = [x509.DNSName(dns_name), x509.IPAddress(ipaddress.ip_address(ip_addr))]
     return (
-        x509.CertificateBuilder()
-        .subject_name(_name(dns_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(dns_name), x509.IPAddress(ipaddress.ip_address(ip_addr))]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, IKE_INTERMEDIATE]),
-            critical=False,
-        )
+        _leaf(key, ca_cert, ca_key, dns_name, sans, [ExtendedKeyUsageOID.SERVER_AUTH, IKE_INTERMEDIATE])
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -138,11 +142,6 @@ def make_server_cert(
             ),
             critical=False,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
         .sign(ca_key, hashes.SHA256())
     )
 
@@ -150,22 +149,8 @@ def make_server_cert(
 def make_client_cert(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, name: str) -> x509.Certificate:
     """A user's certificate (EAP-TLS, or IKE certificate authentication):
     CN and a DNS SAN of `name`, so a strongSwan identity `name` finds it."""
-    not_before, not_after = _validity()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    return _leaf(key, ca_cert, ca_key, name, [x509.DNSName(name)], [ExtendedKeyUsageOID.CLIENT_AUTH]) \
         .sign(ca_key, hashes.SHA256())
-    )
 
 
 def _write_key(path: Path, key: PrivateKey) -> None:

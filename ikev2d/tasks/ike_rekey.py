@@ -141,7 +141,7 @@ class IkeRekey:
                                        self.spi, peer_spi)
         new_keys = dict(spi_i=self.spi, spi_r=peer_spi, suite=suite, keys=keys, prf=prf, encr=encr, integ=integ,
                         nonce_i=self.nonce, nonce_r=nonce_r, now=now, ours=True)
-        theirs = sa.successor if sa.rekeyed else None
+        theirs = sa.successor
         effects: list[Effect] = []
         if theirs is None:
             ours = sa.rekeyed_into(**new_keys)  # type: ignore[arg-type]
