@@ -14,7 +14,7 @@ from typing import Callable
 
 from .aaa.radius.messages import AccessRequest, RadiusResult
 from .crypto.jobs import CryptoWorker, JobResult
-from .effects import Compute, Effect, Emit, SendDatagram
+from .effects import Compute, Effect, Emit, IkeKeysDerived, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
@@ -88,16 +88,14 @@ class Responder:
             if sa is None:
                 return [self._drop(local, remote, "response for an unknown IKE SA")]
             effects = sa.handle_response(data, header, local, remote, now)
-            self._book(sa)
-            return effects
+            return effects + self._book(sa)
         if header.exchange == ExchangeType.IKE_SA_INIT:
             return self._ike_sa_init(data, header, local, remote, now)
         sa = self._sa_of(header)
         if sa is None:
             return [self._drop(local, remote, "unknown IKE SPI")]
         effects = sa.handle_request(data, header, local, remote, now)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def _sa_of(self, header: Header) -> IkeSa | None:
         """The IKE SA a message belongs to, by our SPI: the responder's when
@@ -122,8 +120,7 @@ class Responder:
         if sa is None:
             return []  # the SA went away while its job ran
         effects = sa.job_done(token, result, now)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def get_timer(self) -> float | None:
         """When `handle_timer` must next be called (None: nothing pending)."""
@@ -143,7 +140,7 @@ class Responder:
             effects += sa.tick(now)
             if sa.expired(now) and sa.state is not State.DELETED:
                 sa.delete(now, "Timeout", effects)
-            self._book(sa)
+            effects += self._book(sa)
         return effects
 
     def _init_job_lost(self, key: Key, now: float) -> list[Effect]:
@@ -181,8 +178,7 @@ class Responder:
         if sa is None:
             return []
         effects = sa.delete_child(spi_in, now) if hard else sa.rekey_child(spi_in, now)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def esp_source_changed(self, spi_in: int, remote: Address, now: float) -> list[Effect]:
         """The data plane saw authentic ESP of a Child SA come from `remote`,
@@ -191,14 +187,12 @@ class Responder:
         if sa is None:
             return []
         effects = peer_address.probe(sa, remote, now)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def delete_ike_sa(self, sa: IkeSa, reason: str, now: float) -> list[Effect]:
         """End a session from our side (logoff, a failed data plane)."""
         effects = sa.initiate_delete(now, reason)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def activity(self, ike_spi: bytes, packets: int, now: float) -> list[Effect]:
         """The data plane's packet count for an SA that asked (ReadActivity)."""
@@ -206,8 +200,7 @@ class Responder:
         if sa is None:
             return []
         effects = sa.traffic(packets, now)
-        self._book(sa)
-        return effects
+        return effects + self._book(sa)
 
     def rearm_timers(self) -> None:
         """After a reload changed the settings (DPD interval, half-open
@@ -302,7 +295,7 @@ class Responder:
         self._init_key_of[spi_r] = (header.spi_i, remote)
         self._half_open.add(("sa", spi_r), remote[0])
         self._book(sa)
-        return [SendDatagram(outcome.response, local, remote)]
+        return [SendDatagram(outcome.response, local, remote), IkeKeysDerived(sa.wireshark_keys())]
 
     def _init_error(self, header: Header, local: Address, remote: Address, notify: NotifyType, data: bytes,
                     detail: str) -> list[Effect]:
@@ -378,12 +371,14 @@ class Responder:
         booked by `_book` once the exchange, job or timer is done with it."""
         self._changes.append((sa, change))
 
-    def _book(self, sa: IkeSa) -> None:
+    def _book(self, sa: IkeSa) -> list[Effect]:
         """Book what an exchange, job or timer did, from the changes the SAs
         reported (`sa`'s and any other SA it touched, such as a session it
         logged off), then re-arm their timers: their deadlines may have
-        moved (a request sent, an answer received)."""
+        moved (a request sent, an answer received). Returns the keys of the
+        IKE SAs a rekey made, for the adapter's key export."""
         touched = {id(sa): sa}
+        born: list[IkeSa] = []
         while self._changes:
             owner, change = self._changes.pop(0)
             touched[id(owner)] = owner
@@ -391,10 +386,12 @@ class Responder:
                 case Spawned(sa=spawned):
                     self.sas[spawned.spi] = spawned
                     touched[id(spawned)] = spawned
+                    born.append(spawned)
                 case RekeyedInto(successor=successor):
                     # an IKE rekey: the session moves on in a new IKE SA
                     self.sas[successor.spi] = successor
                     touched[id(successor)] = successor
+                    born.append(successor)
                     self._index_session(owner, up=False)
                     self._index_session(successor, up=True)
                 case LifecycleChanged(new=State.DELETED):
@@ -408,6 +405,8 @@ class Responder:
         for each in touched.values():
             if self.sas.get(each.spi) is each:
                 self._timers.arm(("sa", each.spi), each.deadline())
+        # a collision reports one new SA to two old ones: one row each
+        return [IkeKeysDerived(new.wireshark_keys()) for new in {id(b): b for b in born}.values()]
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.spi, None)

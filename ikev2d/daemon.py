@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Coroutine
 
 from esp.dataplane import DataPlane, RecordingDataPlane
@@ -25,6 +26,7 @@ from .client_services import ClientServices
 from .conf import Config
 from .control.service import Control, start_control
 from .core import Responder
+from .keylog import KeyLog
 from .reload import ReloadReport, reload
 from .reload.apply import RETIRING
 from .sa_types import State
@@ -73,6 +75,7 @@ class Daemon:
     # the access interfaces' addresses and the configured ports
     listen: tuple[str, ...] = ()
     ports: tuple[int, int] | None = None
+    keylog_dir: Path | None = None  # the explicit key export (run --keylog)
     _background: set[asyncio.Task] = field(default_factory=set, init=False)  # closes left from reloads
 
     def __post_init__(self) -> None:
@@ -98,7 +101,7 @@ class Daemon:
             raise RuntimeError("no access interface has IPsec-IKEv2 enabled: nothing to serve")
         # one adapter owns every IKE socket: a reply leaves from its SA's address
         self.transport = Transport(self.responder, addresses, self.dataplane, self.crypto, ports=self.ike_ports(),
-                                   syslog=self.syslog, radius=self.radius)
+                                   syslog=self.syslog, radius=self.radius, keylog=self._keylog())
         try:
             await self.transport.start()
         except BindError as exc:
@@ -119,6 +122,14 @@ class Daemon:
         if self.control_path:
             # last, so `show asp table socket` finds every listener registered
             self.control = await start_control(self, self.control_path)
+
+    def _keylog(self) -> KeyLog | None:
+        if self.keylog_dir is None:
+            return None
+        keylog = KeyLog(self.keylog_dir)  # an unusable folder stops the start: asked for, it must work
+        # as loud as strongSwan's save-keys: nobody should run this unknowingly
+        log.warning("WARNING: SAVING IKE AND ESP KEYS TO '%s' (Wireshark decryption tables)", self.keylog_dir)
+        return keylog
 
     async def drain(self, hurry: asyncio.Event, budget: float = DRAIN_SECONDS) -> None:
         """End every session as a logoff would, then wait (at most `budget`

@@ -11,6 +11,7 @@ from .aaa.radius.messages import AccessRequest, AccountingRecord
 from .crypto.jobs import Job
 
 from .events import Event
+from .keylog import IkeSaKeys
 
 Address = tuple[str, int]
 
@@ -85,4 +86,13 @@ class ReadActivity:
     child_spis: tuple[int, ...]
 
 
-Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, UpdateChildSa, Compute, SendAccounting, Emit, ReadActivity]
+@dataclass(frozen=True)
+class IkeKeysDerived:
+    """A new IKE SA's keys (IKE_SA_INIT or a rekey), for the explicit key
+    export only (`run --keylog`): the adapter drops it otherwise."""
+
+    keys: IkeSaKeys
+
+
+Effect = Union[SendDatagram, InstallChildSa, RemoveChildSa, UpdateChildSa, Compute, SendAccounting, Emit, ReadActivity,
+               IkeKeysDerived]

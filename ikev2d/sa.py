@@ -25,6 +25,7 @@ from .crypto.transforms import EncrAlgorithm, IntegAlgorithm, PrfAlgorithm
 from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAccounting, SendDatagram
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
+from .keylog import IkeSaKeys
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
@@ -259,6 +260,11 @@ class IkeSa:
     @property
     def name(self) -> str:
         return f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
+
+    def wireshark_keys(self) -> IkeSaKeys:
+        """Its keys for Wireshark's IKEv2 decryption table."""
+        return IkeSaKeys(self.spi_i, self.spi_r, self.suite.encr_id, self.suite.encr_bits, self.suite.integ_id,
+                         self.keys, self.name)
 
     @property
     def session_id(self) -> str:

@@ -20,10 +20,11 @@ from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, AcctStatus, RadiusUnreachable, TrafficCounters
 from .core import Responder
 from .crypto.jobs import DhJob, DhKeyGenJob, Job, SignJob
-from .effects import (Compute, Effect, Emit, InstallChildSa, ReadActivity, RemoveChildSa, SendAccounting,
-                      SendDatagram, UpdateChildSa)
+from .effects import (Compute, Effect, Emit, IkeKeysDerived, InstallChildSa, ReadActivity, RemoveChildSa,
+                      SendAccounting, SendDatagram, UpdateChildSa)
 from .events import AccountingSucceeded, Event, MessageDropped
 from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
+from .keylog import KeyLog
 from .log import log_event
 from .syslog.pipeline import SyslogPipeline
 from .udp import SocketErrors, UdpEndpoint
@@ -42,8 +43,9 @@ class Transport:
 
     def __init__(self, responder: Responder, addresses: list[str], dataplane: DataPlane, crypto: CryptoRunner,
                  ports: tuple[int, int] = (IKE_PORT, NAT_T_PORT), syslog: SyslogPipeline | None = None,
-                 radius: RadiusClients | None = None) -> None:
+                 radius: RadiusClients | None = None, keylog: KeyLog | None = None) -> None:
         self.responder = responder
+        self.keylog = keylog  # Wireshark's tables, only when asked for (run --keylog)
         self.radius = radius  # RADIUS server groups
         self.syslog = syslog  # FTD syslog; without one, events are plain log lines
         self.addresses = addresses
@@ -147,6 +149,8 @@ class Transport:
                 case SendDatagram(data=data, local=local, remote=remote):
                     self._send(data, local, remote)
                 case InstallChildSa(spec=spec):
+                    if self.keylog is not None:
+                        self.keylog.child_sa(spec)
                     try:
                         self.dataplane.install(spec)
                     except DataPlaneError as exc:
@@ -164,6 +168,8 @@ class Transport:
                         log.error("the %s data plane could not remove Child SA 0x%08x: %s",
                                   self.dataplane.name, spec.spi_in, exc)
                 case UpdateChildSa(old=old, new=new):
+                    if self.keylog is not None:  # Wireshark finds ESP by address
+                        self.keylog.child_sa(new)
                     try:
                         self.dataplane.update(old, new)
                     except DataPlaneError as exc:
@@ -184,6 +190,9 @@ class Transport:
                     self.perform(self.responder.activity(ike_spi, packets, time.monotonic()))
                 case Emit(event=event):
                     self._emit(event)
+                case IkeKeysDerived(keys=keys):
+                    if self.keylog is not None:
+                        self.keylog.ike_sa(keys)
         self._arm_timer()
 
     def _send(self, data: bytes, local: Address, remote: Address) -> None:

@@ -18,11 +18,14 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from types import FrameType
 
+from lab import wireshark
+from lab.capture import Capture
 from lab.ikev2d import REPO, Ikev2d, Ikev2dKnobs, lab_config
 from lab.netns import Topology, cleanup_stale, run_prefix
 from lab.pki import LabPki, make_lab_pki
@@ -69,15 +72,18 @@ def run(responder: str, folder: Path) -> int:
     topo = Topology(run_prefix("demo"), 1)
     server: Ikev2d | Charon | None = None
     client: Charon | None = None
+    capture: Capture | None = None
     ok = False
     try:
         topo.create()
         _section(f"lab: gateway {topo.gateway.name} {topo.gateway_addr}, client {topo.clients[0].name} {topo.client_addrs[0]}")
         if responder == "ikev2d":
             cfg = lab_config(pki, store=folder / "pki-store", knobs=Ikev2dKnobs())
-            server = Ikev2d(topo.gateway, folder / "ikev2d", cfg)
+            # the exchange captured next to the keys ikev2d exports, for Wireshark
+            server = Ikev2d(topo.gateway, folder / "ikev2d", cfg, extra_args=["--keylog", str(folder / "keys")])
             print(f"starting: ip netns exec {topo.gateway.name} {' '.join(server.argv())}")
             server.start()
+            capture = Capture(topo.gateway, folder / "demo.pcap").start()
         else:
             server = Charon(topo.gateway, folder / "responder")
             print("starting strongSwan's reference responder (charon) in the gateway namespace")
@@ -125,6 +131,9 @@ def run(responder: str, folder: Path) -> int:
             signal.signal(sig, signal.SIG_IGN)  # finish cleaning up whatever comes
         if client is not None:
             client.stop()
+        if capture is not None:
+            capture.stop()
+            _decrypted(capture.pcap, folder / "keys")
         if server is not None:
             title = "ikev2d log" if isinstance(server, Ikev2d) else "reference responder charon log"
             server.stop()
@@ -135,6 +144,18 @@ def run(responder: str, folder: Path) -> int:
     print("connected, pinged through the tunnel, disconnected: OK" if ok
           else "the client did NOT connect or no traffic went through: FAILED")
     return 0 if ok else 1
+
+
+def _decrypted(pcap: Path, keys: Path) -> None:
+    """What Wireshark shows of the capture with the keys ikev2d exported:
+    the EAP exchange inside IKE_AUTH and the pings inside ESP."""
+    _section("the capture as tshark decrypts it with ikev2d's exported keys (run --keylog)")
+    try:
+        print(wireshark.summary(pcap, keys).rstrip())
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"(tshark could not read the capture: {exc})")
+    print(f"\n(pcap {pcap.name} and the tables ikev2_decryption_table, esp_sa in {keys.name}/:"
+          " kept with --keep-files; Wireshark reads the tables from its configuration folder)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ COMMANDS = (
     "ikev2d.commands.vpn_sessiondb",
     "ikev2d.commands.reload",
     "ikev2d.commands.profile",
+    "ikev2d.commands.keys",
     # after show: it adds `--config FILE` (offline running-config) to it
     "ikev2d.commands.show_offline",
 )

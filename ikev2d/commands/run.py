@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import os
 import sys
+from pathlib import Path
 
 from ..conf import Config
 from ..control.protocol import DEFAULT_PATH as DEFAULT_CONTROL_PATH
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="UDP port for IKE (default: remote_access_vpn.ike_port, 500); above 1023 needs no root")
     p.add_argument("--natt-port", type=port, metavar="PORT",
                    help="UDP port for NAT-T and ESP-in-UDP (default: remote_access_vpn.nat_t_port, 4500)")
+    p.add_argument("--keylog", type=Path, metavar="DIR",
+                   help="lab only: write every SA's keys to Wireshark's decryption tables in DIR "
+                        "(default: logging.wireshark_keys; see `ikev2d keys`)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log dropped messages")
     p.set_defaults(func=run)
 
@@ -98,7 +102,8 @@ async def _serve(config: Config, args: argparse.Namespace, crypto_workers: int) 
     log.info("%s", why)
     try:
         daemon = Daemon(config, dataplane=dataplane, crypto_workers=crypto_workers,
-                        control_path=args.control or None, listen=tuple(args.listen), ports=ports(args, config))
+                        control_path=args.control or None, listen=tuple(args.listen), ports=ports(args, config),
+                        keylog_dir=args.keylog or config.logging.wireshark_keys)
     except IdentityError as exc:
         dataplane.close()
         log.error("identity certificate: %s", exc)

@@ -47,7 +47,9 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
         defaults.LOGGING_CONSOLE if console_node is None else nodes.boolean(console_node, "console")
     )
     file_node = fields.optional("file")
-    file = None if file_node is None else _path(ctx, file_node)
+    file = None if file_node is None else _path(ctx, file_node, "file")
+    keys_node = fields.optional("wireshark_keys")
+    wireshark_keys = None if keys_node is None else _path(ctx, keys_node, "wireshark_keys")
     servers_node = fields.optional("syslog_servers")
     entries = nodes.items(servers_node, "syslog_servers")
     if len(entries) > MAX_SYSLOG_SERVERS and servers_node is not None:
@@ -58,7 +60,7 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
         key=lambda server: (server.host, server.port, server.protocol),
         what=lambda server: f"syslog server {server.protocol}/{server.host}:{server.port}",
     )
-    return Logging(level, console, file, servers)
+    return Logging(level, console, file, servers, wireshark_keys)
 
 
 def _level(node: yaml.Node) -> int:
@@ -69,8 +71,8 @@ def _level(node: yaml.Node) -> int:
     return nodes.choice(node, "vpn_logging_level", LOGGING_LEVELS)
 
 
-def _path(ctx: Context, node: yaml.Node) -> Path:
-    value = Path(nodes.text(node, "file").strip())
+def _path(ctx: Context, node: yaml.Node, what: str) -> Path:
+    value = Path(nodes.text(node, what).strip())
     return Path(os.path.normpath(ctx.folder / value))
 
 

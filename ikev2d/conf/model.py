@@ -242,6 +242,8 @@ class Logging:
     console: bool = True  # ikev2d's standard output
     file: Path | None = None  # absolute, resolved against the configuration's folder
     syslog_servers: tuple[SyslogServer, ...] = ()
+    # the explicit key export: Wireshark's decryption tables written here
+    wireshark_keys: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,6 +212,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("file", "Also append them to this file (relative: to the file's folder); must be writable.",
             "none"),
         Key("syslog_servers", "Syslog servers (`logging host`), at most 16.", "none"),
+        Key("wireshark_keys", "Lab only: write every SA's keys to Wireshark's decryption tables"
+            " (`ikev2_decryption_table`, `esp_sa`) in this folder (relative: to the file's folder), as"
+            " `run --keylog` does. Anyone who reads them decrypts every session.", "none"),
     )),
     Section("logging.syslog_servers[]", "Syslog server", "One `logging host`.", (
         Key("host", "IPv4 address or DNS name.", required=True),

@@ -164,5 +164,6 @@ def config_changes(old: Config, new: Config) -> list[Change]:
                             skip=frozenset({"access_interfaces"}))
     for section in SECTIONS:
         changes += _section_lines(section, old, new)
-    changes += _field_lines("logging", "logging", old.logging, new.logging)
+    # the key export is opened at start: a new folder would split one capture's keys
+    changes += _field_lines("logging", "logging", old.logging, new.logging, frozenset({"wireshark_keys"}))
     return changes

@@ -92,3 +92,8 @@ def test_client_services_switch_needs_a_restart_but_the_rest_of_the_profile_appl
     assert found == [Change("connection profile CCIElab: eap methods mschapv2 md5-challenge gtc -> "
                             "md5-challenge mschapv2"),
                      Change("connection profile CCIElab: enable client services no -> yes", restart=True)]
+
+
+def test_a_new_key_export_folder_needs_a_restart(tmp_path: Path) -> None:
+    lines = changes(tmp_path, ("  console: true", "  console: true\n  wireshark_keys: keys"))
+    assert lines == [f"logging: wireshark keys none -> {tmp_path / 'keys'}{RESTART_NOTE}"]
