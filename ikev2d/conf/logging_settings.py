@@ -14,11 +14,13 @@ import yaml
 
 from . import defaults, nodes, schema
 from .context import Context
-from .model import Logging, SyslogFormat, SyslogProtocol, SyslogServer
+from .model import DebugTrace, Logging, SyslogFormat, SyslogProtocol, SyslogServer
 from .nodes import Fields, Problem
 
 LOGGING_KEYS = schema.keys("logging")
 SERVER_KEYS = schema.keys("logging.syslog_servers[]")
+TRACE_KEYS = schema.keys("logging.debug_trace")
+TRACE_FORMATS: Mapping[str, str] = {"json": "json", "text": "text"}
 
 LOGGING_LEVELS: Mapping[str, int] = {
     "errors": 3,
@@ -60,7 +62,19 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
         key=lambda server: (server.host, server.port, server.protocol),
         what=lambda server: f"syslog server {server.protocol}/{server.host}:{server.port}",
     )
-    return Logging(level, console, file, servers, wireshark_keys)
+    trace_node = fields.optional("debug_trace")
+    trace = None if trace_node is None else _debug_trace(ctx, trace_node)
+    return Logging(level, console, file, servers, wireshark_keys, trace)
+
+
+def _debug_trace(ctx: Context, node: yaml.Node) -> DebugTrace:
+    fields = Fields(node, "debug_trace", TRACE_KEYS)
+    file = _path(ctx, fields.required("file"), "file")
+    protocol = fields.optional_integer("protocol", 127, 0, 255)
+    platform = fields.optional_integer("platform", 127, 0, 255)
+    format_node = fields.optional("format")
+    form = "json" if format_node is None else nodes.choice(format_node, "format", TRACE_FORMATS)
+    return DebugTrace(file, protocol, platform, form)
 
 
 def _level(node: yaml.Node) -> int:

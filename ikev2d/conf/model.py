@@ -224,6 +224,16 @@ class RadiusServerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class DebugTrace:
+    """`debug crypto ikev2 protocol|platform LEVEL` kept running into a file."""
+
+    file: Path  # absolute, resolved against the configuration's folder
+    protocol: int = 127
+    platform: int = 127
+    format: str = "json"  # json (schema ikev2d-trace/1) | text (the FTD's debug layout)
+
+
+@dataclass(frozen=True, slots=True)
 class SyslogServer:
     """FMC Platform Settings > Syslog > Syslog Servers (ASA `logging host`)."""
 
@@ -244,6 +254,7 @@ class Logging:
     syslog_servers: tuple[SyslogServer, ...] = ()
     # the explicit key export: Wireshark's decryption tables written here
     wireshark_keys: Path | None = None
+    debug_trace: DebugTrace | None = None
 
 
 @dataclass(frozen=True, slots=True)

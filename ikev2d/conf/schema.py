@@ -215,6 +215,15 @@ SECTIONS: tuple[Section, ...] = (
         Key("wireshark_keys", "Lab only: write every SA's keys to Wireshark's decryption tables"
             " (`ikev2_decryption_table`, `esp_sa`) in this folder (relative: to the file's folder), as"
             " `run --keylog` does. Anyone who reads them decrypts every session.", "none"),
+        Key("debug_trace", "The debug trace (`ikev2d debug crypto ikev2`) also written to a file, from start.",
+            "none"),
+    )),
+    Section("logging.debug_trace", "Debug trace", "`debug crypto ikev2 protocol|platform LEVEL` into a file.", (
+        Key("file", "Where (relative: to the file's folder); lines are appended.", required=True),
+        Key("protocol", "Level 0-255 of `debug crypto ikev2 protocol` (0: off; 127: everything).", "127"),
+        Key("platform", "Level 0-255 of `debug crypto ikev2 platform`.", "127"),
+        Key("format", "`json` (one object per record, schema ikev2d-trace/1) or `text` (the FTD's layout).",
+            "json"),
     )),
     Section("logging.syslog_servers[]", "Syslog server", "One `logging host`.", (
         Key("host", "IPv4 address or DNS name.", required=True),
