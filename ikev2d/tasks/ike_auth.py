@@ -279,6 +279,10 @@ class IkeAuth:
         expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
+        if sa.profile.certificate_then_aaa and message.notify(NotifyType.ANOTHER_AUTH_FOLLOWS) is not None:
+            # RFC 4739 lets a client ask for any number of rounds; the profile has two
+            raise AuthError(f"client announced a third authentication round (ANOTHER_AUTH_FOLLOWS); connection "
+                            f"profile {sa.profile.name} authenticates by certificate, then AAA, and no more")
         self._check_logins_allowed()
         own_id = sa.profile.own_id()
         octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,

@@ -186,3 +186,24 @@ def test_a_second_round_by_signature_instead_of_eap_is_refused(harness: Harness,
     assert "second round by AAA (EAP)" in failed.reason, failed.reason
     assert harness.events(CertificateChecked)[0].failure is None  # the first round had held
     assert not harness.events(IkeSaEstablished)
+
+
+def test_a_third_round_is_refused(harness: Harness, lab_pki: LabPki) -> None:
+    """ANOTHER_AUTH_FOLLOWS again with the AUTH after EAP: the profile has
+    two rounds, so the client's third is refused rather than left hanging."""
+    cert, key = _load(lab_pki, "carol")
+    client = harness.client(client_certificate=cert, client_key=key, then_eap=True)
+    original = client.exchange
+
+    def third(exchange: int, payloads: list) -> Message:
+        if len(payloads) == 1 and isinstance(payloads[0], AUTH):
+            payloads = [*payloads, Notify(NotifyType.ANOTHER_AUTH_FOLLOWS)]
+        return original(exchange, payloads)
+
+    client.exchange = third  # type: ignore[method-assign]
+    with pytest.raises(IkeFailure) as caught:
+        client.connect()
+    assert caught.value.notify == NotifyType.AUTHENTICATION_FAILED
+    [failed] = harness.events(AuthFailed)
+    assert "third authentication round" in failed.reason, failed.reason
+    assert not harness.events(IkeSaEstablished)
