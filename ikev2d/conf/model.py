@@ -23,7 +23,7 @@ Enrollment = Literal["self-signed", "files"]
 KeyType = Literal["rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384"]
 SplitTunnel = Literal["tunnel-all", "tunnel-specified", "exclude-specified"]
 VpnProtocol = Literal["ipsec-ikev2", "ssl-client"]
-AuthenticationMethod = Literal["aaa-only", "client-certificate"]
+AuthenticationMethod = Literal["aaa-only", "client-certificate", "aaa-and-client-certificate"]
 SyslogProtocol = Literal["udp", "tcp"]
 SyslogFormat = Literal["rfc5424", "rfc3164"]
 # The built-in AAA server group: the local user database.
