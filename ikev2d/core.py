@@ -30,7 +30,7 @@ from .trace.record import PACKETS, STATES
 from .trace.tracer import Tracer
 from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
-from .wire.message import decode_message
+from .wire.message import Message, decode_message
 from .wire.payloads import KE, SA, Nonce, Notify
 
 Address = tuple[str, int]
@@ -47,6 +47,7 @@ class _PendingInit:
 
     task: IkeInit
     digest: bytes
+    received: float  # when the request came, for the session's ladder
 
 
 class Responder:
@@ -240,7 +241,7 @@ class Responder:
         except WireError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
         if self.tracer.wants(PACKETS):
-            self.tracer.add(message_record(True, request, _init_context(header, local, remote), 1, len(data)))
+            self.tracer.add(message_record(True, request, _init_context(header, local, remote), (len(data),)))
         sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
         if sa_payload is None or ke is None or nonce is None:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"",
@@ -271,7 +272,7 @@ class Responder:
         if isinstance(job, Refusal):
             return effects + self._init_error(header, local, remote, job.notify, job.data, job.detail)
         key = (header.spi_i, remote)
-        self._pending_init[key] = _PendingInit(task, digest)
+        self._pending_init[key] = _PendingInit(task, digest, now)
         token = ("init",) + key
         self._half_open.add(token, remote[0])
         self._timers.arm(token, now + self.settings.half_open_timeout)
@@ -301,6 +302,9 @@ class Responder:
         self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
         self._init_key_of[spi_r] = (header.spi_i, remote)
         self._half_open.add(("sa", spi_r), remote[0])
+        sa.record_step(task.request, True, (len(task.data),), pending.received, local[1])
+        sa.record_step(Message(header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False,
+                               outcome.response_payloads), False, (len(outcome.response),), now, local[1])
         self._book(sa)
         self._trace_sent(outcome.response, sa.trace_context())
         return [SendDatagram(outcome.response, local, remote), IkeKeysDerived(sa.wireshark_keys())]
@@ -316,8 +320,8 @@ class Responder:
     def _trace_sent(self, response: bytes, ctx: TraceContext) -> None:
         """IKE_SA_INIT answers are built whole in ike_init.py: traced from their octets."""
         if self.tracer.wants(PACKETS):
-            self.tracer.add(message_record(False, decode_message(response, Header.parse(response)), ctx, 1,
-                                           len(response)))
+            self.tracer.add(message_record(False, decode_message(response, Header.parse(response)), ctx,
+                                           (len(response),)))
 
     # -- bookkeeping ----------------------------------------------------------
 

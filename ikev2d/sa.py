@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Callable
@@ -26,6 +27,7 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
 from .keylog import IkeSaKeys
+from .ladder import Step, new_history, payload_tags
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
@@ -124,6 +126,10 @@ class IkeSa:
     probe_remote: Address | None = None  # where our liveness check goes: ESP came from there (peer_address)
     # where the request being handled came from and arrived (MOBIKE moves there)
     request_addresses: tuple[Address, Address] = (("", 0), ("", 0))
+    # the session's messages for `show session --ladder`: bounded, and one
+    # list through the session's IKE rekeys
+    history: deque[Step] = field(default_factory=new_history)
+    arrived_on: int = 0  # our port the message being handled came to
 
     def __post_init__(self) -> None:
         # SK_ei/SK_ai protect what the original initiator sends (RFC 7296 §2.14)
@@ -155,10 +161,19 @@ class IkeSa:
     # -- lifecycle ----------------------------------------------------------
 
     def _trace(self, passed: Passed | Resent) -> None:
-        """The debug trace of what the task manager saw (trace/messages.py)."""
+        """What the task manager saw: a step of the session's ladder, and the
+        debug trace's record when someone listens (trace/messages.py)."""
+        if isinstance(passed, Passed):
+            self.record_step(passed.message, passed.inbound, passed.sizes, passed.at,
+                             self.arrived_on if passed.inbound else passed.port)
         tracer = self.sessions.tracer
         if tracer.wants(PACKETS):
             tracer.add(wire_record(passed, self.trace_context()))
+
+    def record_step(self, message: Message, inbound: bool, sizes: tuple[int, ...], now: float,
+                    port: int) -> None:
+        self.history.append(Step(now, inbound, message.exchange, message.message_id, message.is_response,
+                                 payload_tags(message.payloads), sizes, self.name, message.is_initiator, port))
 
     def trace_context(self) -> TraceContext:
         return TraceContext(self.name, self.unique_id, self.remote, self.local, self.username)
@@ -290,6 +305,7 @@ class IkeSa:
     def handle_request(self, raw: bytes, header: Header, local: Address, remote: Address, now: float) -> list[Effect]:
         if self.state is State.DELETED:
             return []
+        self.arrived_on = local[1]  # the ladder's: NAT-T's port adds the non-ESP marker
         if self.tasks.is_retransmit_id(header):
             datagrams, reason = self.tasks.retransmit(raw, header)
             return [SendDatagram(d, local, remote) for d in datagrams] + (
@@ -300,7 +316,7 @@ class IkeSa:
             case Ignored(reason=reason):
                 return [self._dropped(reason)] if reason else []
             case Refused(notify=notify, reason=reason):
-                return [self._dropped(reason)] + self._respond(header.exchange, header.message_id, [notify],
+                return [self._dropped(reason)] + self._respond(header.exchange, header.message_id, [notify], now,
                                                                local, remote)
             case Received(message=message):
                 pass
@@ -323,13 +339,14 @@ class IkeSa:
             return effects + [Compute(("sa", self.spi, header.message_id), payloads.job)]
         # Child SAs are installed (and events logged) before the answer
         # leaves, so the client's first ESP packet finds its SA.
-        return effects + self._respond(header.exchange, header.message_id, payloads, local, remote)
+        return effects + self._respond(header.exchange, header.message_id, payloads, now, local, remote)
 
     # -- requests we initiate (RFC 7296 §2.4) --------------------------------------
 
     def handle_response(self, raw: bytes, header: Header, local: Address, remote: Address,
                         now: float) -> list[Effect]:
-        answer = self.tasks.response(raw, header)
+        self.arrived_on = local[1]
+        answer = self.tasks.response(raw, header, now)
         if isinstance(answer, str):
             return [self._dropped(answer)]
         message, on_answer = answer
@@ -423,11 +440,12 @@ class IkeSa:
             return []
         effects: list[Effect] = []
         payloads = waiting.finish(result, now, effects)
-        return effects + self._respond(waiting.exchange, waiting.message_id, payloads, waiting.local, waiting.remote)
+        return effects + self._respond(waiting.exchange, waiting.message_id, payloads, now, waiting.local,
+                                       waiting.remote)
 
-    def _respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
+    def _respond(self, exchange: int, message_id: int, payloads: list[Payload], now: float, local: Address,
                  remote: Address) -> list[Effect]:
-        return [SendDatagram(d, local, remote) for d in self.tasks.respond(exchange, message_id, payloads, local)]
+        return [SendDatagram(d, local, remote) for d in self.tasks.respond(exchange, message_id, payloads, local, now)]
 
     def _dropped(self, reason: str) -> Effect:
         return Emit(MessageDropped(self.name, self.local, self.remote, reason))
@@ -481,7 +499,7 @@ class IkeSa:
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
             assigned_policy=self.assigned_policy, mobike=self.mobike, allocate_ike_spi=self.allocate_ike_spi,
-            sessions=self.sessions, predecessor=self, original_initiator=ours)
+            sessions=self.sessions, predecessor=self, original_initiator=ours, history=self.history)
         successor.last_activity = now
         return successor
 

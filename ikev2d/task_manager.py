@@ -55,12 +55,14 @@ OnAnswer = Callable[[Message, float, list[Effect]], None]
 @dataclass(frozen=True)
 class Passed:
     """A message that went in or out: decrypted and reassembled, or ours
-    before protection. `datagrams` > 1: it travelled as RFC 7383 fragments."""
+    before protection, with the size of each datagram it travelled in
+    (more than one: RFC 7383 fragments)."""
 
     inbound: bool
     message: Message
-    datagrams: int
-    octets: int | None  # on the wire, all datagrams (None: a reassembled inbound one)
+    sizes: tuple[int, ...]
+    at: float = 0.0  # the core's clock
+    port: int = 0  # ours it left from (outbound; the SA knows where an inbound one came)
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,8 @@ class TaskManager:
     queue: deque[_Request] = field(default_factory=deque)
     # the IKE SA's debug trace: told of every message and retransmission
     observer: Observer | None = field(default=None, repr=False)
+    # the fragments of the message being reassembled: (its Message ID, size by number)
+    _fragment_sizes: tuple[int, dict[int, int]] = field(default_factory=lambda: (-1, {}), repr=False)
 
     def __post_init__(self) -> None:
         self.next_request_id = 0 if self.born_of_rekey else 1
@@ -212,6 +216,10 @@ class TaskManager:
         try:
             if header.next_payload == SKF.payload_type:
                 message = self.reassembler.add(raw, now, header)
+                if self.reassembler.last_drop is None:  # for the trace: each fragment's size
+                    if self._fragment_sizes[0] != header.message_id:
+                        self._fragment_sizes = (header.message_id, {})
+                    self._fragment_sizes[1][_skf_number(raw)] = len(raw)
                 if _skf_number(raw) == 1 and self.reassembler.last_drop is None:
                     self.request_digest = digest  # authentic: add() raises otherwise
                 if message is None:
@@ -232,7 +240,9 @@ class TaskManager:
             return Refused(Notify(NotifyType.INVALID_SYNTAX), f"invalid syntax: {exc}")
         if self.observer is not None:
             fragments = _skf_total(raw) if header.next_payload == SKF.payload_type else 1
-            self.observer(Passed(True, message, fragments, len(raw) if fragments == 1 else None))
+            sizes = self._fragment_sizes[1]
+            self.observer(Passed(True, message, tuple(sizes[n] for n in sorted(sizes)) if fragments > 1
+                                 else (len(raw),), now))
         return Received(message)
 
     def wait(self, waiting: Waiting) -> None:
@@ -246,11 +256,12 @@ class TaskManager:
         self.waiting = None
         return waiting
 
-    def respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address) -> list[bytes]:
+    def respond(self, exchange: int, message_id: int, payloads: list[Payload], local: Address,
+                now: float = 0.0) -> list[bytes]:
         """Our answer to request `message_id`, protected and fragmented; kept
         for its retransmits."""
         self.last_response = self._protect(exchange, message_id, payloads, local, is_response=True)
-        self._observe_out(exchange, message_id, payloads, True, self.last_response)
+        self._observe_out(exchange, message_id, payloads, True, self.last_response, now, local)
         self.last_response_id = message_id
         self.next_request_id = message_id + 1
         self.retransmits_answered = 0
@@ -272,7 +283,7 @@ class TaskManager:
         """Forget requests not sent yet (a Delete of the IKE SA makes them moot)."""
         self.queue.clear()
 
-    def response(self, raw: bytes, header: Header) -> tuple[Message, OnAnswer] | str:
+    def response(self, raw: bytes, header: Header, now: float = 0.0) -> tuple[Message, OnAnswer] | str:
         """The answer to our request in flight and what to do with it, or why
         `raw` is not that answer."""
         flight = self.in_flight
@@ -286,7 +297,7 @@ class TaskManager:
             return f"malformed response: {exc}"
         self.in_flight = None
         if self.observer is not None:
-            self.observer(Passed(True, message, 1, len(raw)))
+            self.observer(Passed(True, message, (len(raw),), now))
         return message, flight.request.on_answer
 
     def send_next(self, now: float, local: Address) -> list[bytes]:
@@ -318,7 +329,7 @@ class TaskManager:
         message_id = self.next_own_id
         self.next_own_id += 1
         datagrams = self._protect(request.exchange, message_id, request.payloads, local, is_response=False)
-        self._observe_out(request.exchange, message_id, request.payloads, False, datagrams)
+        self._observe_out(request.exchange, message_id, request.payloads, False, datagrams, now, local)
         self.in_flight = _InFlight(request, message_id, datagrams, now + RETRANSMIT_TIMEOUT)
         return list(datagrams)
 
@@ -333,11 +344,11 @@ class TaskManager:
 
 
     def _observe_out(self, exchange: int, message_id: int, payloads: list[Payload], is_response: bool,
-                     datagrams: list[bytes]) -> None:
+                     datagrams: list[bytes], now: float, local: Address) -> None:
         if self.observer is not None:
             message = Message(self.spi_i, self.spi_r, exchange, message_id, is_response, self.original_initiator,
                               list(payloads))
-            self.observer(Passed(False, message, len(datagrams), sum(len(d) for d in datagrams)))
+            self.observer(Passed(False, message, tuple(len(d) for d in datagrams), now, local[1]))
 
 
 def _skf_total(raw: bytes) -> int:

@@ -7,6 +7,7 @@ daemon through its control socket.
     ikev2d show asp table socket
     ikev2d show running-config [SECTION WORDS]
     ikev2d show ip local pool NAME
+    ikev2d show session USER [--ladder | --packets | --html FILE]   (ikev2d's own)
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
 prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
@@ -29,6 +30,7 @@ from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_confi
                     sessiondb_summary)
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
+from . import session
 from .common import CONTROL_ENV, INVALID, UNREACHABLE, USAGE, default_control_path
 
 
@@ -69,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("words", nargs="+", metavar="WORD", help="e.g. crypto ikev2 sa detail")
     add_control_option(p)
+    session.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -94,6 +97,15 @@ def resolve(words: list[str]) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.words[0].lower() == "session":  # ikev2d's own: a session's ladder
+        try:
+            return session.run(args, args.words[1:])
+        except ControlUnreachable as exc:
+            print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+            return UNREACHABLE
+        except ControlError as exc:
+            print(f"ikev2d: control socket: {exc}", file=sys.stderr)
+            return INVALID
     try:
         command = resolve(args.words)
     except CommandError as exc:

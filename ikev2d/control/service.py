@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 from ..effects import Effect
 from ..keylog import esp_rows, ike_rows
 from ..trace.hub import Filter, Listener, TraceHub
-from ..trace.record import FACILITIES, MAX_LEVEL
+from ..trace.record import FACILITIES, MAX_LEVEL, address
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
@@ -73,6 +73,8 @@ class ControlService:
             return self._keys()
         if op == "debug":
             return self._debug(request)
+        if op == "ladder":
+            return self._ladder(request)
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")
@@ -111,6 +113,24 @@ class ControlService:
         listener = Listener(levels, Filter(peer, user))
         return LiveStream({"ok": True, "debug": {**levels, "peer": peer, "user": user}},
                           lambda gone: hub.stream(listener, gone))
+
+    def _ladder(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`show session USER --ladder`: each live session of the user (or
+        the one with that vpn-sessiondb index), with its messages."""
+        user, index = request.get("user"), request.get("index")
+        if not isinstance(user, str) and not isinstance(index, int):
+            return error("ladder: give a user name or a session index")
+        sessions = []
+        for sa in self.daemon.responder.sas.values():
+            if sa.successor is not None or sa.state is State.DELETED:
+                continue  # a rekeyed SA's story goes on in its successor
+            if (isinstance(user, str) and sa.username == user) or \
+                    (isinstance(index, int) and session_index(sa.unique_id) == index):
+                sessions.append({"user": sa.username, "index": session_index(sa.unique_id),
+                                 "client": address(sa.remote), "server": address(sa.local),
+                                 "steps": [step.as_json() for step in sa.history]})
+        transport = getattr(self.daemon, "transport", None)
+        return {"ok": True, "sessions": sessions, "nat_t_port": getattr(transport, "nat_t_port", 4500)}
 
     def _keys(self) -> dict[str, Any]:
         """`ikev2d keys`: Wireshark's tables for every live SA. The socket

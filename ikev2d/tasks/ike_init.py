@@ -68,6 +68,7 @@ class Accepted:
     peer_hash_algorithms: frozenset[int]
     nat_peer: bool
     nat_local: bool
+    response_payloads: list[Payload]  # what `response` carries, for the session's ladder
 
 
 class IkeInit:
@@ -141,7 +142,7 @@ class IkeInit:
                                            peer_frag, hash_notify is not None)
         response = encode_message(Message(spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False, payloads))
         return Accepted(response, suite, keys, prf, encr, self._integ, nonce_r, peer_frag, peer_hashes,
-                        nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]))
+                        nat_peer=bool(nat and nat[0]), nat_local=bool(nat and nat[1]), response_payloads=payloads)
 
     def _response_payloads(self, proposal: Proposal, suite: IkeSuite, public: bytes, nonce_r: bytes, spi_r: bytes,
                            natd: bool, peer_frag: bool, peer_hashes: bool) -> list[Payload]:

@@ -25,21 +25,22 @@ class TraceContext:
     user: str = ""
 
 
-def message_record(inbound: bool, message: Message, ctx: TraceContext, datagrams: int = 1,
-                   octets: int | None = None) -> TraceRecord:
+def message_record(inbound: bool, message: Message, ctx: TraceContext, sizes: tuple[int, ...] = ()
+                   ) -> TraceRecord:
+    datagrams, octets = max(1, len(sizes)), sum(sizes) or None
     fields = message_fields(message)
     kind = "response" if message.is_response else "request"
     verb = "parsed" if inbound else "generating"
     fragments = f" in {datagrams} fragments" if datagrams > 1 else ""
     text = (f"{verb} {fields['exchange']} {kind} {message.message_id} {summary(fields['payloads'])}{fragments}")
-    fields.update(direction="in" if inbound else "out", datagrams=datagrams, octets=octets)
+    fields.update(direction="in" if inbound else "out", datagrams=datagrams, octets=octets, sizes=list(sizes))
     return TraceRecord(PROTOCOL, PACKETS, "message", text, ctx.sa, ctx.sa_id, address(ctx.remote),
                        address(ctx.local), ctx.user, fields)
 
 
 def wire_record(passed: Passed | Resent, ctx: TraceContext) -> TraceRecord:
     if isinstance(passed, Passed):
-        return message_record(passed.inbound, passed.message, ctx, passed.datagrams, passed.octets)
+        return message_record(passed.inbound, passed.message, ctx, passed.sizes)
     exchange = name(ExchangeType, passed.exchange)
     if passed.ours:
         text = f"retransmit {passed.tries - 1} of {exchange} request {passed.message_id}"

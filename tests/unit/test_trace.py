@@ -29,7 +29,7 @@ from responder_harness import Harness, make_config
 
 JSON_KEYS = {"schema", "time", "facility", "level", "event", "sa", "sa_id", "peer", "local", "user", "text", "data"}
 MESSAGE_KEYS = {"exchange", "message_id", "response", "initiator", "ispi", "rspi", "payloads", "direction",
-                "datagrams", "octets"}
+                "datagrams", "octets", "sizes"}
 CTX = TraceContext("aa_i bb_r", 7, ("198.18.0.2", 4500), ("198.18.0.1", 4500), "alice")
 
 
@@ -153,7 +153,7 @@ def test_no_secret_reaches_a_record_or_its_text(secret: bytes) -> None:
         _eap(EapCode.RESPONSE, EapType.MSCHAPV2, bytes([2, 9, 0, 0, 49]) + (secret * 4)[:49] + b"alice"),
     ]
     message = Message(b"\x01" * 8, b"\x02" * 8, ExchangeType.IKE_AUTH, 3, False, True, payloads)
-    record = message_record(True, message, CTX, 1, 300).as_json(1.0)
+    record = message_record(True, message, CTX, (300,)).as_json(1.0)
     text = json.dumps(record) + "\n".join(render(record, 255))
     for needle in (secret.hex(), secret.decode("latin-1")):
         for piece in (needle[i:i + 16] for i in range(0, max(1, len(needle) - 15), 8)):
