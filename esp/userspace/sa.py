@@ -32,13 +32,6 @@ _u32 = struct.Struct(">I").unpack_from
 AddressMatch = Callable[[int], bool]
 
 
-def _no_address(address: int) -> bool:
-    return False
-
-
-_NO_IPV6: AddressMatch = _no_address  # an SA that carries IPv4 only
-
-
 def _u128(buf: memoryview | bytes, offset: int) -> int:
     return int.from_bytes(buf[offset:offset + 16], "big")
 
@@ -68,7 +61,7 @@ class OutboundSa:
                  "lifetime", "source_ok", "source6_ok", "_seal_into", "_pads", "_pads6")
 
     def __init__(self, spi: int, sealer: Sealer, esn: bool, lifetime: Lifetime,
-                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = _NO_IPV6) -> None:
+                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
         self.packets = 0  # = the last sequence number sent
@@ -133,7 +126,7 @@ class InboundSa:
                  "_size_ok")
 
     def __init__(self, spi: int, opener: Opener, esn: bool, window: int, lifetime: Lifetime,
-                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = _NO_IPV6) -> None:
+                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
         self.window = ReplayWindow(window, esn)

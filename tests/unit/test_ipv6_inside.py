@@ -1,0 +1,286 @@
+"""IPv6 inside the tunnel over the IPv4 underlay (dual stack): IPv6 pools,
+INTERNAL_IP6_ADDRESS, TS narrowing per family, and IPv6 inner packets in
+the userspace data plane."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+
+from ikev2d.conf.model import Ipv6Pool
+from ikev2d.core import Responder
+from ikev2d.effects import InstallChildSa, RemoveChildSa
+from ikev2d.events import AddressAssigned, AddressReleased
+from ikev2d.iana import ConfigAttr, ConfigType, TsType
+from ikev2d.pool import Ipv6AddressPool, Ipv6PoolSet
+from ikev2d.settings import build_settings
+from ikev2d.syslog.render import records_for
+from ikev2d.tasks.config_payload import build_reply, requested_ipv6
+from ikev2d.tasks.traffic_selectors import (ALL_IPV6, narrow_to_address, narrow_to_ranges, network_ranges,
+                                            selectors_to_networks)
+from ikev2d.wire.payloads import CP, ConfigAttribute, TrafficSelector
+from responder_harness import Harness, make_config
+from test_esp_dataplane import Client, child_spec
+from test_esp_dataplane import Harness as PlaneHarness
+
+V6 = IPv6Address
+V6_POOL_YAML = """  ipv6_pools:
+    - name: VPN-Pool6
+      prefix: 2001:2:0:1::100/64
+      number: 3
+
+  # FMC: Objects > VPN > Group Policy"""
+
+
+# --- pools ---------------------------------------------------------------------------
+
+
+def test_ipv6_pool_lowest_free_first_release_and_exhaustion() -> None:
+    pool = Ipv6AddressPool("P6", V6("2001:2:0:1::100"), 64, 3)
+    assert (pool.size, pool.last) == (3, V6("2001:2:0:1::102"))
+    assert pool.allocate("a") == V6("2001:2:0:1::100")
+    assert pool.allocate("b") == V6("2001:2:0:1::101")
+    assert pool.allocate("a") == V6("2001:2:0:1::100")  # a retransmission leaks nothing
+    assert pool.allocate("c") == V6("2001:2:0:1::102")
+    assert pool.allocate("d") is None and pool.free_count == 0
+    assert pool.release(V6("2001:2:0:1::101"))
+    assert not pool.release(V6("2001:2:0:1::101"))  # twice: not leased any more
+    assert pool.allocate("d") == V6("2001:2:0:1::101")
+    assert pool.owner_of(V6("2001:2:0:1::101")) == "d"
+    assert pool.leases() == {V6("2001:2:0:1::100"): "a", V6("2001:2:0:1::101"): "d", V6("2001:2:0:1::102"): "c"}
+
+
+def test_ipv6_pool_never_hands_out_the_subnet_router_anycast_address() -> None:
+    pool = Ipv6AddressPool.from_config(Ipv6Pool("P6", V6("2001:2:0:2::"), 64, 2))
+    assert pool.size == 1
+    assert pool.allocate("a") == V6("2001:2:0:2::1")
+    assert pool.allocate("b") is None
+
+
+def test_ipv6_pool_must_fit_its_prefix() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        Ipv6AddressPool("P6", V6("2001:2:0:1::fffe"), 126, 4)
+
+
+def test_ipv6_pool_set_tries_pools_in_order_and_prefers_a_freed_address() -> None:
+    first = Ipv6AddressPool("A", V6("2001:2:0:1::1"), 64, 1)
+    second = Ipv6AddressPool("B", V6("2001:2:0:2::1"), 64, 2)
+    pools = Ipv6PoolSet([first, second])
+    assert pools.allocate("x") == (first, V6("2001:2:0:1::1"))
+    assert pools.allocate("y") == (second, V6("2001:2:0:2::1"))
+    assert pools.allocate("z") == (second, V6("2001:2:0:2::2"))
+    assert pools.allocate("w") is None
+    assert pools.release(V6("2001:2:0:2::1")) and pools.free_count == 1
+    assert pools.pool_of(V6("2001:2:0:2::2")) is second
+
+
+# --- configuration payload -------------------------------------------------------------
+
+
+def test_reply_carries_the_ipv6_address_with_its_prefix_length_and_parses_back(harness: Harness) -> None:
+    policy = harness.responder.settings.default.group_policy
+    cp = build_reply(IPv4Address("198.19.0.200"), IPv4Address("255.255.255.0"), policy, (V6("2001:2:0:1::100"), 64))
+    parsed = CP.parse_body(cp.body())
+    [a6] = [a for a in parsed.attributes if a.type == ConfigAttr.INTERNAL_IP6_ADDRESS]
+    assert a6.value == V6("2001:2:0:1::100").packed + bytes([64])
+    assert not any(a.type == ConfigAttr.INTERNAL_IP6_ADDRESS
+                   for a in build_reply(IPv4Address("198.19.0.200"), IPv4Address("255.255.255.0"), policy).attributes)
+
+
+def test_an_ipv6_request_is_seen_in_a_request_only() -> None:
+    ask = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS), ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS)]
+    assert requested_ipv6(CP(ConfigType.CFG_REQUEST, ask))
+    assert not requested_ipv6(CP(ConfigType.CFG_REQUEST, ask[:1]))
+    assert not requested_ipv6(CP(ConfigType.CFG_REPLY, ask))
+    assert not requested_ipv6(None)
+
+
+# --- traffic selectors -------------------------------------------------------------------
+
+
+def ts4(first: str, last: str, protocol: int = 0) -> TrafficSelector:
+    return TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, protocol, 0, 65535, IPv4Address(first), IPv4Address(last))
+
+
+def ts6(first: str, last: str, protocol: int = 0) -> TrafficSelector:
+    return TrafficSelector(TsType.TS_IPV6_ADDR_RANGE, protocol, 0, 65535, V6(first), V6(last))
+
+
+ANY4, ANY6 = ts4("0.0.0.0", "255.255.255.255"), ts6("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+
+
+def test_tsi_narrows_per_family_to_each_address() -> None:
+    assert narrow_to_address([ANY4, ANY6], V6("2001:2:0:1::100")) == [ts6("2001:2:0:1::100", "2001:2:0:1::100")]
+    assert narrow_to_address([ANY4, ANY6], IPv4Address("198.19.0.200")) == [ts4("198.19.0.200", "198.19.0.200")]
+    assert narrow_to_address([ANY4], V6("2001:2:0:1::100")) == []  # no IPv6 asked for: none given
+    assert narrow_to_address([ts6("2001:2:0:2::", "2001:2:0:2::ffff")], V6("2001:2:0:1::100")) == []
+
+
+def test_tsr_narrows_ipv6_to_what_is_allowed() -> None:
+    allowed = network_ranges([IPv6Network("2001:2:0:10::/64")])
+    assert narrow_to_ranges([ANY4, ANY6], allowed) == [ts6("2001:2:0:10::", "2001:2:0:10:ffff:ffff:ffff:ffff")]
+    assert narrow_to_ranges([ANY4], allowed) == []
+    assert narrow_to_ranges([ANY6], network_ranges([ALL_IPV6])) == [ANY6]
+
+
+def test_data_plane_networks_of_a_dual_stack_pair() -> None:
+    selectors = [ts4("198.19.0.200", "198.19.0.200"), ts6("2001:2:0:1::100", "2001:2:0:1::100")]
+    assert selectors_to_networks(selectors) == (IPv4Network("198.19.0.200/32"), IPv6Network("2001:2:0:1::100/128"))
+    assert selectors_to_networks([ANY4, ANY6]) == (IPv4Network("0.0.0.0/0"), IPv6Network("::/0"))
+
+
+# --- the responder: dual stack through IKE_AUTH ----------------------------------------------
+
+
+@pytest.fixture
+def dual(tmp_path: Path, pki_dir: Path) -> Harness:
+    """The lab configuration with an IPv6 pool of three addresses on the profile."""
+    config = make_config(tmp_path, **{
+        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
+        "\n  # FMC: Objects > VPN > Group Policy": "\n" + V6_POOL_YAML,
+        "    address_pools: [VPN-Pool]\n": "    address_pools: [VPN-Pool]\n    ipv6_address_pools: [VPN-Pool6]\n",
+    })
+    return Harness(Responder(build_settings(config)))
+
+
+def installed(h: Harness) -> list:
+    return [e.spec for e in h.effects if isinstance(e, InstallChildSa)]
+
+
+def test_a_client_asking_for_both_gets_both_in_one_child_sa(dual: Harness) -> None:
+    client = dual.client(ipv6=True)
+    result = client.connect()
+    assert result.address == IPv4Address("198.19.0.200")
+    assert (result.address6, result.prefix6) == (V6("2001:2:0:1::100"), 64)
+    assert result.tsi == [ts4("198.19.0.200", "198.19.0.200"), ts6("2001:2:0:1::100", "2001:2:0:1::100")]
+    assert result.tsr == [ANY4, ANY6]  # IPv6 tunnels everything (docs/ftd-behaviour.md)
+    [spec] = installed(dual)
+    assert spec.remote_selectors == (IPv4Network("198.19.0.200/32"), IPv6Network("2001:2:0:1::100/128"))
+    assert spec.local_selectors == (IPv4Network("0.0.0.0/0"), IPv6Network("::/0"))
+    [assigned] = dual.events(AddressAssigned)
+    assert (assigned.address6, assigned.pool6) == (V6("2001:2:0:1::100"), "VPN-Pool6")
+    lines = [r.text for r in records_for(assigned)]
+    assert any("Client assigned 2001:2:0:1::100 from local pool VPN-Pool6" in t for t in lines), lines
+    assert not any("no IPv6 address" in t for t in lines), lines
+
+    client.delete()
+    assert [e.spec for e in dual.effects if isinstance(e, RemoveChildSa)] == [spec]
+    released = {e.address for e in dual.events(AddressReleased)}
+    assert released == {IPv4Address("198.19.0.200"), V6("2001:2:0:1::100")}
+    assert dual.responder.settings.pools6["VPN-Pool6"].in_use == 0
+
+
+def test_a_client_asking_for_ipv4_only_on_a_dual_stack_profile_gets_ipv4_only(dual: Harness) -> None:
+    result = dual.client().connect()
+    assert result.address == IPv4Address("198.19.0.200") and result.address6 is None
+    assert all(ts.ts_type == TsType.TS_IPV4_ADDR_RANGE for ts in result.tsi + result.tsr)
+    [spec] = installed(dual)
+    assert all(n.version == 4 for n in spec.remote_selectors + spec.local_selectors)
+    assert dual.responder.settings.pools6["VPN-Pool6"].in_use == 0
+
+
+def test_ipv6_address_but_ipv4_selectors_only_gives_an_ipv4_child_sa(dual: Harness) -> None:
+    result = dual.client(ipv6=True, tsi=[ANY4], tsr=[ANY4]).connect()
+    assert result.address6 == V6("2001:2:0:1::100")
+    assert [ts.ts_type for ts in result.tsi + result.tsr] == [TsType.TS_IPV4_ADDR_RANGE] * 2
+
+
+def test_exhausted_ipv6_pool_leaves_the_session_ipv4_only(dual: Harness) -> None:
+    bob = {"username": "bob", "password": "Lab-Passw0rd-2"}
+    for n, who in ((2, {}), (3, {}), (4, bob)):  # within the simultaneous-login limit
+        assert dual.client(n, ipv6=True, initial_contact=False, **who).connect().address6 is not None
+    late = dual.client(9, ipv6=True, initial_contact=False, **bob).connect()
+    assert late.address is not None and late.address6 is None
+    assert all(ts.ts_type == TsType.TS_IPV4_ADDR_RANGE for ts in late.tsi)
+
+
+def test_a_profile_without_ipv6_pools_answers_ipv4_only(harness: Harness) -> None:
+    result = harness.client(ipv6=True).connect()
+    assert result.address is not None and result.address6 is None
+    assert all(ts.ts_type == TsType.TS_IPV4_ADDR_RANGE for ts in result.tsi + result.tsr)
+
+
+def test_child_rekey_keeps_both_families(dual: Harness) -> None:
+    client = dual.client(ipv6=True)
+    client.connect()
+    client.rekey_child()
+    first, second = installed(dual)
+    assert second.remote_selectors == first.remote_selectors
+    assert len({n.version for n in second.remote_selectors}) == 2
+
+
+# --- the userspace data plane ------------------------------------------------------------------
+
+
+@pytest.fixture
+def plane() -> Iterator[PlaneHarness]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def make() -> PlaneHarness:
+        return PlaneHarness()
+
+    harness = loop.run_until_complete(make())
+    yield harness
+    harness.dp.close()
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def dual_spec() -> object:
+    return replace(child_spec(), local_selectors=(IPv4Network("0.0.0.0/0"), IPv6Network("::/0")),
+                   remote_selectors=(IPv4Network("198.19.0.200/32"), IPv6Network("2001:2:0:1::100/128")))
+
+
+def test_userspace_plane_carries_ipv6_inner_packets_with_next_header_41(plane: PlaneHarness) -> None:
+    spec = dual_spec()
+    client = Client(spec)  # type: ignore[arg-type]
+    plane.dp.install(spec)  # type: ignore[arg-type]
+    assert plane.routes.table == {IPv4Network("198.19.0.200/32"), IPv6Network("2001:2:0:1::100/128")}
+
+    down = bytes(IPv6(src="2001:2::1", dst="2001:2:0:1::100") / ICMPv6EchoRequest(data=b"d" * 64))
+    plane.tun.kernel_sends(down)
+    plane.dp._tun_readable()
+    [(datagram, _)] = plane.sock.sent
+    assert client.inb.open(datagram) == down
+    # the trailer's Next Header says IPv6 (RFC 4303 §2.6): seen through the client's opener
+    assert plane.dp.counters(spec.spi_in).packets_out == 1  # type: ignore[union-attr,attr-defined]
+
+    up = bytes(IPv6(src="2001:2:0:1::100", dst="2001:2::1") / ICMPv6EchoRequest(data=b"u" * 64))
+    plane.dp.esp_received(client.out.seal(up), ("198.18.0.2", 4500))  # type: ignore[arg-type]
+    four = bytes(IP(src="198.19.0.200", dst="198.19.0.1") / ICMP())
+    plane.dp.esp_received(client.out.seal(four), ("198.18.0.2", 4500))  # type: ignore[arg-type]
+    assert plane.tun.kernel_received() == [up, four]
+
+    plane.dp.remove(spec)  # type: ignore[arg-type]
+    assert plane.routes.table == set()
+
+
+def test_userspace_plane_drops_an_ipv6_source_outside_the_selectors(plane: PlaneHarness) -> None:
+    spec = dual_spec()
+    client = Client(spec)  # type: ignore[arg-type]
+    plane.dp.install(spec)  # type: ignore[arg-type]
+    spoofed = bytes(IPv6(src="2001:2:0:1::999", dst="2001:2::1") / ICMPv6EchoRequest())
+    plane.dp.esp_received(client.out.seal(spoofed), ("198.18.0.2", 4500))  # type: ignore[arg-type]
+    assert plane.tun.kernel_received() == []
+    assert plane.dp.counters(spec.spi_in).other_drops == 1  # type: ignore[union-attr,attr-defined]
+
+
+def test_an_ipv4_only_pair_carries_no_ipv6(plane: PlaneHarness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    plane.dp.install(spec)
+    v6 = bytes(IPv6(src="2001:2:0:1::100", dst="2001:2::1") / ICMPv6EchoRequest())
+    plane.dp.esp_received(client.out.seal(v6), ("198.18.0.2", 4500))  # type: ignore[arg-type]
+    assert plane.tun.kernel_received() == []
+    # and an IPv6 packet from inside whose bytes 16-19 look like the client's IPv4 address finds no pair
+    plane.tun.kernel_sends(bytes(IPv6(src="::c613:c8:0:0", dst="2001:2:0:1::100") / ICMPv6EchoRequest()))
+    plane.dp._tun_readable()
+    assert plane.sock.sent == [] and plane.dp.no_sa_for_destination == 1
