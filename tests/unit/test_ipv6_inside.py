@@ -284,3 +284,47 @@ def test_an_ipv4_only_pair_carries_no_ipv6(plane: PlaneHarness) -> None:
     plane.tun.kernel_sends(bytes(IPv6(src="::c613:c8:0:0", dst="2001:2:0:1::100") / ICMPv6EchoRequest()))
     plane.dp._tun_readable()
     assert plane.sock.sent == [] and plane.dp.no_sa_for_destination == 1
+
+
+# --- running-config and show vpn-sessiondb ---------------------------------------------------------
+
+
+def test_running_config_prints_the_ipv6_pool_and_the_tunnel_groups_ipv6_address_pool(tmp_path: Path) -> None:
+    from ikev2d.running_config import render_running_config
+
+    config = make_config(tmp_path, **{
+        "\n  # FMC: Objects > VPN > Group Policy": "\n" + V6_POOL_YAML,
+        "    address_pools: [VPN-Pool]\n": "    address_pools: [VPN-Pool]\n    ipv6_address_pools: [VPN-Pool6]\n",
+    })
+    lines = render_running_config(config).splitlines()
+    assert "ipv6 local pool VPN-Pool6 2001:2:0:1::100/64 3" in lines
+    i = lines.index("tunnel-group CCIElab general-attributes")
+    assert lines[i + 1:i + 3] == [" address-pool VPN-Pool", " ipv6-address-pool VPN-Pool6"]
+
+
+def test_sessiondb_shows_the_assigned_ipv6_address_under_the_ipv4_one() -> None:
+    from ikev2d.show import sessiondb_sessions
+    from test_show_support import session, snapshot
+
+    dual_session = session(assigned_ipv6="2001:2:0:1::100")
+    text = sessiondb_sessions.render(snapshot(dual_session), "ra-ikev2-ipsec").splitlines()
+    i = next(n for n, line in enumerate(text) if line.startswith("Assigned IP  :"))
+    assert text[i + 1] == "Assigned IPv6: 2001:2:0:1::100"
+    plain = sessiondb_sessions.render(snapshot(session()), "ra-ikev2-ipsec")
+    assert "IPv6" not in plain
+
+
+def test_reload_ends_a_session_whose_ipv6_pool_changed_and_keeps_an_unchanged_one(tmp_path: Path) -> None:
+    from ikev2d.reload.plan import SessionTerms, why_it_ends
+
+    def config(number: int, folder: str):
+        (tmp_path / folder).mkdir()
+        return make_config(tmp_path / folder, **{
+            "\n  # FMC: Objects > VPN > Group Policy": "\n" + V6_POOL_YAML.replace("number: 3", f"number: {number}"),
+            "    address_pools: [VPN-Pool]\n": "    address_pools: [VPN-Pool]\n    ipv6_address_pools: [VPN-Pool6]\n",
+        })
+
+    old, same, bigger = config(3, "a"), config(3, "b"), config(4, "c")
+    terms = SessionTerms(1, "CCIElab", "VPN-Pool", "VPN-Pool6")
+    assert why_it_ends(old, same, terms) is None
+    assert why_it_ends(old, bigger, terms) == "ipv6 local pool VPN-Pool6 changed"
