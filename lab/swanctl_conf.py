@@ -135,6 +135,9 @@ class ClientConfig:
     # empty identity means the certificate's subject DN (strongSwan's default)
     client_cert: Path | None = None
     client_key: Path | None = None
+    # the virtual IPs asked for: "0.0.0.0,::" asks for an IPv6 address too
+    # (dual stack; remote_ts then lists IPv6 networks beside the IPv4 ones)
+    vips: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         if self.eap not in AUTH_METHODS:
@@ -185,7 +188,7 @@ connections {{
     encap = {"yes" if c.encap else "no"}
     mobike = {"yes" if c.mobike else "no"}
     dpd_delay = {c.dpd_delay}s
-    vips = 0.0.0.0
+    vips = {c.vips}
     local {{
       {_client_local(c)}
     }}
