@@ -107,6 +107,7 @@ class Result:
     dns: list[IPv4Address] = field(default_factory=list)
     address6: IPv6Address | None = None
     prefix6: int | None = None
+    dns6: list[IPv6Address] = field(default_factory=list)
     tsi: list[TrafficSelector] = field(default_factory=list)
     tsr: list[TrafficSelector] = field(default_factory=list)
     esp_spi_in: int = 0
@@ -292,7 +293,7 @@ class Initiator:
         default_ts = [everything, everything6] if self.o.ipv6 else [everything]
         asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
         if self.o.ipv6:
-            asked.append(ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS, b""))
+            asked += [ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP6_DNS, b"")]
         contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
         if self.o.mobike:
             contact.append(Notify(NotifyType.MOBIKE_SUPPORTED))
@@ -337,6 +338,8 @@ class Initiator:
                     self.result.dns.append(IPv4Address(a.value))
                 elif a.type == ConfigAttr.INTERNAL_IP6_ADDRESS and len(a.value) == 17:
                     self.result.address6, self.result.prefix6 = IPv6Address(a.value[:16]), a.value[16]
+                elif a.type == ConfigAttr.INTERNAL_IP6_DNS and len(a.value) == 16:
+                    self.result.dns6.append(IPv6Address(a.value))
         sa = final.get(SA)
         if sa is not None:
             self.result.esp_spi_out = int.from_bytes(sa.proposals[0].spi, "big")

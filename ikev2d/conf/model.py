@@ -151,7 +151,7 @@ class Ipv6Pool:
 class GroupPolicy:
     name: str
     vpn_protocols: tuple[VpnProtocol, ...]
-    dns_servers: tuple[IPv4Address, ...]
+    dns_servers: tuple[IPv4Address | IPv6Address, ...]  # IPv6 ones: for dual-stack clients
     default_domain: str | None
     banner: str | None
     split_tunnel: SplitTunnel

@@ -356,6 +356,17 @@ def _address_range(node: yaml.Node) -> tuple[IPv4Address, IPv4Address]:
 # --- group policies --------------------------------------------------------------
 
 
+def _dns_server(node: yaml.Node) -> IPv4Address | IPv6Address:
+    """An IPv4 address, or an IPv6 one (sent to clients given an IPv6 address)."""
+    value = nodes.text(node, "DNS server").strip()
+    if ":" not in value:
+        return nodes.ipv4(node, "DNS server")
+    try:
+        return IPv6Address(value)
+    except ValueError:
+        raise Problem.at(node, f"DNS server '{value}' is not an IPv4 or IPv6 address") from None
+
+
 def read_group_policy(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "group policy", GROUP_POLICY_KEYS)
     name_node = fields.required("name")
@@ -367,10 +378,10 @@ def read_group_policy(ctx: Context, node: yaml.Node) -> None:
         if protocols_node is None
         else _algorithm_list(protocols_node, "vpn_protocols", VPN_PROTOCOLS)
     )
-    dns: list[IPv4Address] = []
+    dns: list[IPv4Address | IPv6Address] = []
     seen: dict[object, int] = {}
     for entry in nodes.items(fields.optional("dns_servers"), "dns_servers"):
-        address = nodes.ipv4(entry, "DNS server")
+        address = _dns_server(entry)
         nodes.unique(entry, seen, address, f"DNS server {address}")
         dns.append(address)
     domain_node = fields.optional("default_domain")

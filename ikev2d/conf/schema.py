@@ -148,7 +148,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("objects.group_policies[]", "Group policy", "`group-policy NAME attributes`: what a client gets.", (
         Key("name", "The policy's name; `DfltGrpPolicy` redefines the default one.", required=True),
         Key("vpn_protocols", "Tunnel protocols allowed.", " ".join(defaults.VPN_PROTOCOLS)),
-        Key("dns_servers", "DNS servers sent in the configuration payload.", "none"),
+        Key("dns_servers", "DNS servers sent in the configuration payload; IPv6 ones only to clients given an"
+            " IPv6 address (INTERNAL_IP6_DNS).", "none"),
         Key("default_domain", "Default domain (Cisco Unity attribute).", "none"),
         Key("banner", "Login banner (Cisco Unity attribute).", "none"),
         Key("split_tunnel", "Which traffic enters the tunnel.", defaults.SPLIT_TUNNEL),

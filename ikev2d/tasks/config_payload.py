@@ -64,7 +64,10 @@ def build_reply(address: IPv4Address, netmask: IPv4Address, policy: GroupPolicy,
         # 16 octets of address, one of prefix length (§3.15.1); no netmask
         # attribute in IPv6
         attrs.append(ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS, ipv6[0].packed + bytes([ipv6[1]])))
-    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in policy.dns_servers]
+    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in policy.dns_servers if d.version == 4]
+    if ipv6 is not None:  # reachable through the tunnel only with an IPv6 address of its own
+        attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP6_DNS, d.packed) for d in policy.dns_servers
+                  if d.version == 6]
     if policy.default_domain:
         attrs.append(ConfigAttribute(DEFAULT_DOMAIN_ATTR, policy.default_domain.encode()))
     if policy.banner:

@@ -150,6 +150,32 @@ def dual(tmp_path: Path, pki_dir: Path) -> Harness:
     return Harness(Responder(build_settings(config)))
 
 
+@pytest.fixture
+def dual_dns(tmp_path: Path, pki_dir: Path) -> Harness:
+    """`dual` with an IPv6 DNS server beside the IPv4 one in the group policy."""
+    config = make_config(tmp_path, **{
+        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
+        "\n  # FMC: Objects > VPN > Group Policy": "\n" + V6_POOL_YAML,
+        "    address_pools: [VPN-Pool]\n": "    address_pools: [VPN-Pool]\n    ipv6_address_pools: [VPN-Pool6]\n",
+        "dns_servers: [198.19.0.53]": "dns_servers: [198.19.0.53, 2001:2::53]",
+    })
+    return Harness(Responder(build_settings(config)))
+
+
+def test_ipv6_dns_servers_go_to_dual_stack_clients_only(dual_dns: Harness) -> None:
+    both = dual_dns.client(ipv6=True).connect()
+    assert (both.dns, both.dns6) == ([IPv4Address("198.19.0.53")], [V6("2001:2::53")])
+    four = dual_dns.client(3, username="bob", password="Lab-Passw0rd-2").connect()
+    assert (four.dns, four.dns6) == ([IPv4Address("198.19.0.53")], [])
+
+
+def test_a_dns_server_that_is_no_address_names_its_line(tmp_path: Path) -> None:
+    from ikev2d.conf import ConfigError
+
+    with pytest.raises(ConfigError, match="DNS server '2001:2::zz' is not an IPv4 or IPv6 address"):
+        make_config(tmp_path, **{"dns_servers: [198.19.0.53]": "dns_servers: [198.19.0.53, '2001:2::zz']"})
+
+
 def installed(h: Harness) -> list:
     return [e.spec for e in h.effects if isinstance(e, InstallChildSa)]
 
