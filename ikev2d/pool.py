@@ -255,6 +255,25 @@ class Ipv6AddressPool:
         self._address_by_owner[owner] = value
         return IPv6Address(value)
 
+    def claim(self, owner: str, address: IPv6Address) -> bool:
+        """Lease exactly `address` (one a AAA server assigned) if it is in
+        the pool and free; False otherwise."""
+        value = int(address)
+        if self._address_by_owner.get(owner) == value:
+            return True
+        if owner in self._address_by_owner or address not in self or value in self._owner_by_address:
+            return False
+        if value >= self._next:
+            for skipped in range(self._next, value):  # at most the pool's size
+                heapq.heappush(self._freed, skipped)
+            self._next = value + 1
+        else:
+            self._freed.remove(value)
+            heapq.heapify(self._freed)
+        self._owner_by_address[value] = owner
+        self._address_by_owner[owner] = value
+        return True
+
     def release(self, address: IPv6Address) -> bool:
         value = int(address)
         owner = self._owner_by_address.pop(value, None)
@@ -295,6 +314,10 @@ class Ipv6PoolSet:
             if address is not None:
                 return pool, address
         return None
+
+    def claim(self, owner: str, address: IPv6Address) -> Ipv6AddressPool | None:
+        pool = self.pool_of(address)
+        return pool if pool is not None and pool.claim(owner, address) else None
 
     def release(self, address: IPv6Address) -> bool:
         return any(pool.release(address) for pool in self.pools)

@@ -97,7 +97,13 @@ def _lease6(sa: "IkeSa", pending: PendingChild) -> tuple[IPv6Address, int] | Non
         log.info("user %s asked for an IPv6 address; connection profile %s has no IPv6 pool",
                  sa.username, sa.profile.name)
         return None
-    leased = pools6.allocate(sa.session_id)
+    framed = sa.authorization.framed_ipv6
+    claimed = pools6.claim(sa.session_id, framed) if framed is not None else None
+    if framed is not None and claimed is None:
+        log.warning("user %s: the AAA server assigned %s, which no free address of the IPv6 pools of connection"
+                    " profile %s is; an address from the pool is used instead", sa.username, framed,
+                    sa.profile.name)
+    leased = (claimed, framed) if claimed is not None and framed is not None else pools6.allocate(sa.session_id)
     if leased is None:
         log.warning("user %s: the IPv6 pools of connection profile %s are exhausted; IPv4 only",
                     sa.username, sa.profile.name)

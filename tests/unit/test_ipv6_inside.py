@@ -354,3 +354,55 @@ def test_reload_ends_a_session_whose_ipv6_pool_changed_and_keeps_an_unchanged_on
     terms = SessionTerms(1, "CCIElab", "VPN-Pool", "VPN-Pool6")
     assert why_it_ends(old, same, terms) is None
     assert why_it_ends(old, bigger, terms) == "ipv6 local pool VPN-Pool6 changed"
+
+
+# --- RADIUS Framed-IPv6-Address (RFC 6911) -----------------------------------------------------------
+
+
+def test_framed_ipv6_address_is_read_from_an_access_accept() -> None:
+    from pyrad import packet as rp
+
+    from ikev2d.aaa.radius.dictionary import radius_dictionary
+    from ikev2d.aaa.radius.packets import read_access_reply
+
+    reply = rp.Packet(code=rp.AccessAccept, id=1, secret=b"s", dict=radius_dictionary())
+    reply.AddAttribute("Framed-IPv6-Address", "2001:2:0:1::120")
+    assert read_access_reply(reply, 0, "h").authorization.framed_ipv6 == V6("2001:2:0:1::120")
+    unspecified = rp.Packet(code=rp.AccessAccept, id=1, secret=b"s", dict=radius_dictionary())
+    unspecified.AddAttribute("Framed-IPv6-Address", "::")
+    assert read_access_reply(unspecified, 0, "h").authorization.framed_ipv6 is None
+
+
+def test_ipv6_pool_claim_takes_exactly_a_free_address_of_the_pool() -> None:
+    pool = Ipv6AddressPool("P6", V6("2001:2:0:1::100"), 64, 10)
+    assert pool.claim("a", V6("2001:2:0:1::105"))
+    assert not pool.claim("b", V6("2001:2:0:1::105"))  # held
+    assert not pool.claim("b", V6("2001:2:0:2::1"))  # not in the pool
+    assert pool.allocate("c") == V6("2001:2:0:1::100")  # the addresses skipped over stay free
+    assert pool.release(V6("2001:2:0:1::105")) and pool.claim("d", V6("2001:2:0:1::105"))
+
+
+def test_the_aaa_servers_ipv6_address_is_leased_when_the_pool_has_it_free() -> None:
+    from types import SimpleNamespace
+
+    from ikev2d.aaa.authorization import Authorization
+    from ikev2d.sa_types import PendingChild
+    from ikev2d.tasks.child_sa import _lease6
+
+    pools6 = Ipv6PoolSet([Ipv6AddressPool("P6", V6("2001:2:0:1::100"), 64, 10)])
+    ask = CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS),
+                                      ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS)])
+    pending = PendingChild(None, None, None, ask)
+
+    def session(n: int, framed: str | None) -> SimpleNamespace:
+        return SimpleNamespace(profile=SimpleNamespace(pools6=pools6, name="CCIElab"), session_id=f"s{n}",
+                               username="alice", lease6=None,
+                               authorization=Authorization(framed_ipv6=V6(framed) if framed else None))
+
+    first = session(1, "2001:2:0:1::107")
+    assert _lease6(first, pending) == (V6("2001:2:0:1::107"), 64)  # type: ignore[arg-type]
+    assert first.lease6 == ("P6", V6("2001:2:0:1::107"))
+    taken = session(2, "2001:2:0:1::107")  # already held: one from the pool instead
+    assert _lease6(taken, pending) == (V6("2001:2:0:1::100"), 64)  # type: ignore[arg-type]
+    outside = session(3, "2001:2:0:9::1")
+    assert _lease6(outside, pending) == (V6("2001:2:0:1::101"), 64)  # type: ignore[arg-type]
