@@ -139,7 +139,7 @@ def _address_assigned(e: ev.AddressAssigned) -> list[Record]:
         _msg(737026, session=s, address=str(e.address), pool=e.pool),
         _msg(737006, session=s, tunnel_group=e.profile),
     ]
-    if e.address6 is not None:  # the same line for the IPv6 address: unconfirmed (docs/ftd-behaviour.md)
+    if e.address6 is not None:  # the same line for the IPv6 address: unconfirmed (docs/ftd-behaviour.md, "IPv6 inside the tunnel")
         return out + [_msg(737026, session=s, address=str(e.address6), pool=e.pool6)]
     return out + [_msg(737034, session=s, explanation=x) for x in NO_IPV6_EXPLANATIONS]
 
