@@ -14,7 +14,7 @@ from ..effects import Effect
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
-from ..show import ip_local_pool
+from ..show import ip_local_pool, ipv6_local_pool
 from ..show.running_config import render_config
 from . import collect, snapshot_stream
 from .protocol import ControlError, error
@@ -62,6 +62,11 @@ class ControlService:
             if pool is None:
                 return error(f"ERROR: Pool {request.get('name')} does not exist")
             return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
+        if op == "pool6":
+            pool6 = self.daemon.responder.settings.pools6.get(request.get("name"))  # type: ignore[arg-type]
+            if pool6 is None:
+                return error(f"ERROR: Pool {request.get('name')} does not exist")
+            return {"ok": True, "pool": ipv6_local_pool.snapshot(pool6)}
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")

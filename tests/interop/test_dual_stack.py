@@ -71,6 +71,8 @@ def test_dual_stack_client_gets_both_addresses_and_pings_both(
     sessiondb = server.show("vpn-sessiondb", "ra-ikev2-ipsec").stdout
     assert f"Assigned IPv6: {v6[0]}" in sessiondb, sessiondb
     assert f"Client assigned {v6[0]} from local pool VPN-Pool6" in server.log()  # 737026
+    pool = server.show("ipv6", "local", "pool", "VPN-Pool6").stdout.splitlines()
+    assert pool[-2:] == ["In Use Addresses:", v6[0]], pool
     assert_healthy(server)
 
 

@@ -406,3 +406,23 @@ def test_the_aaa_servers_ipv6_address_is_leased_when_the_pool_has_it_free() -> N
     assert _lease6(taken, pending) == (V6("2001:2:0:1::100"), 64)  # type: ignore[arg-type]
     outside = session(3, "2001:2:0:9::1")
     assert _lease6(outside, pending) == (V6("2001:2:0:1::101"), 64)  # type: ignore[arg-type]
+
+
+# --- show ipv6 local pool ----------------------------------------------------------------------------
+
+
+def test_show_ipv6_local_pool_counts_and_lists_what_is_in_use() -> None:
+    from ikev2d.commands.show import IPV6_LOCAL_POOL, CommandError, resolve
+    from ikev2d.show import ipv6_local_pool
+
+    pool = Ipv6AddressPool("VPN-Pool6", V6("2001:2:0:1::100"), 64, 50)
+    pool.allocate("a")
+    pool.claim("b", V6("2001:2:0:1::120"))
+    values = ipv6_local_pool.snapshot(pool)
+    assert (values["free"], values["in_use"], values["prefix_length"]) == (48, 2, 64)
+    lines = ipv6_local_pool.render(values).splitlines()
+    assert lines[1].split() == ["2001:2:0:1::100", "2001:2:0:1::131", "/64", "48", "2"]
+    assert lines[-3:] == ["In Use Addresses:", "2001:2:0:1::100", "2001:2:0:1::120"]
+    assert resolve("ipv6 loc po VPN-Pool6".split()) == IPV6_LOCAL_POOL
+    with pytest.raises(CommandError, match="Incomplete command: show ipv6 local pool"):
+        resolve("ipv6 local pool".split())
