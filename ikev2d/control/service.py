@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
@@ -108,7 +109,8 @@ def _logoff_filter(request: dict[str, Any]) -> Callable[[IkeSa], bool] | None:
     if isinstance(index, int) and not isinstance(index, bool):
         return lambda sa: session_index(sa.unique_id) == index
     if isinstance(address, str) and address:
-        return lambda sa: (sa.lease is not None and str(sa.lease[1]) == address) or sa.remote[0] == address
+        wanted = _canonical(address)
+        return lambda sa: wanted in _addresses_of(sa)
     if isinstance(group, str) and group:
         return lambda sa: sa.profile is not None and sa.profile.name == group
     return None
@@ -150,3 +152,22 @@ async def start_control(daemon: ManagedDaemon, path: str) -> Control | None:
         log.error("control socket: %s; `ikev2d show` cannot reach this daemon", exc)
         return None
     return control
+
+
+
+def _addresses_of(sa: IkeSa) -> set[str]:
+    """A session's addresses as text: the assigned ones (IPv4, and IPv6 for
+    a dual-stack client) and the public one."""
+    held = [str(sa.lease[1])] if sa.lease is not None else []
+    if sa.lease6 is not None:
+        held.append(str(sa.lease6[1]))
+    return {*held, sa.remote[0]}
+
+
+def _canonical(address: str) -> str:
+    """An address as `str(ip_address)` writes it (IPv6 compressed, lower
+    case), so that 2001:2:0:1:0:0:0:100 finds 2001:2:0:1::100."""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return address

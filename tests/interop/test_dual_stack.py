@@ -71,6 +71,10 @@ def test_dual_stack_client_gets_both_addresses_and_pings_both(
     sessiondb = server.show("vpn-sessiondb", "ra-ikev2-ipsec").stdout
     assert f"Assigned IPv6: {v6[0]}" in sessiondb, sessiondb
     assert f"Client assigned {v6[0]} from local pool VPN-Pool6" in server.log()  # 737026
+    ipsec = server.show("crypto", "ipsec", "sa")
+    assert ipsec.returncode == 0 and f"({v6[0]}/128/0/0)" in ipsec.stdout, ipsec.stdout + ipsec.stderr
+    ike = server.show("crypto", "ikev2", "sa", "detail")
+    assert ike.returncode == 0 and f"remote selector {v6[0]}/0 - {v6[0]}/65535" in ike.stdout, ike.stdout
     pool = server.show("ipv6", "local", "pool", "VPN-Pool6").stdout.splitlines()
     assert pool[-2:] == ["In Use Addresses:", v6[0]], pool
     assert_healthy(server)

@@ -426,3 +426,31 @@ def test_show_ipv6_local_pool_counts_and_lists_what_is_in_use() -> None:
     assert resolve("ipv6 loc po VPN-Pool6".split()) == IPV6_LOCAL_POOL
     with pytest.raises(CommandError, match="Incomplete command: show ipv6 local pool"):
         resolve("ipv6 local pool".split())
+
+
+def test_show_crypto_sa_listings_print_a_dual_stack_child_sa() -> None:
+    from ikev2d.show import ikev2_sa, ipsec_sa
+    from test_show_support import child, session, snapshot
+
+    dual_child = child(local_selectors=("0.0.0.0/0", "::/0"),
+                       remote_selectors=("172.31.1.205/32", "2001:2:0:1::100/128"))
+    snap = snapshot(session(children=(dual_child,), assigned_ipv6="2001:2:0:1::100"))
+    ipsec = ipsec_sa.render(snap)
+    assert "(2001:2:0:1::100/128/0/0)" in ipsec and "(172.31.1.205/255.255.255.255/0/0)" in ipsec
+    ike = ikev2_sa.render(snap, detail=True)
+    assert "remote selector 2001:2:0:1::100/0 - 2001:2:0:1::100/65535" in ike
+    assert ":: /0 - " not in ike and "::/0 - ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/65535" in ike
+
+
+def test_logoff_by_ipaddress_finds_a_session_by_its_ipv6_address_in_any_spelling() -> None:
+    from types import SimpleNamespace
+
+    from ikev2d.control.service import _logoff_filter
+
+    sa = SimpleNamespace(lease=("VPN-Pool", IPv4Address("198.19.0.200")), lease6=("VPN-Pool6", V6("2001:2:0:1::100")),
+                         remote=("198.18.0.2", 4500))
+    for spelling in ("2001:2:0:1::100", "2001:0002:0000:0001:0000:0000:0000:0100", "2001:2:0:1:0:0:0:100"):
+        match = _logoff_filter({"ipaddress": spelling})
+        assert match is not None and match(sa), spelling  # type: ignore[arg-type]
+    other = _logoff_filter({"ipaddress": "2001:2:0:1::101"})
+    assert other is not None and not other(sa)  # type: ignore[arg-type]
