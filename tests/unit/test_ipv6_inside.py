@@ -454,3 +454,16 @@ def test_logoff_by_ipaddress_finds_a_session_by_its_ipv6_address_in_any_spelling
         assert match is not None and match(sa), spelling  # type: ignore[arg-type]
     other = _logoff_filter({"ipaddress": "2001:2:0:1::101"})
     assert other is not None and not other(sa)  # type: ignore[arg-type]
+
+
+def test_reload_lists_an_ipv6_pool_change(tmp_path: Path) -> None:
+    from ikev2d.reload.diff import config_changes
+
+    def config(number: int, folder: str):
+        (tmp_path / folder).mkdir()
+        return make_config(tmp_path / folder, **{
+            "\n  # FMC: Objects > VPN > Group Policy": "\n" + V6_POOL_YAML.replace("number: 3", f"number: {number}"),
+        })
+
+    lines = [c.text for c in config_changes(config(3, "a"), config(5, "b"))]
+    assert "ipv6 local pool VPN-Pool6: number 3 -> 5" in lines, lines
