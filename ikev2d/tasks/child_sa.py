@@ -53,7 +53,8 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
         # SA UP comes after the address lines, as an FTD logs them
         effects.append(Emit(IkeSaEstablished(sa.name, sa.local, sa.remote, sa.username,
                                              sa.proposal_name, sa.unique_id, policy.name,
-                                             address, application_version(pending.cp))))
+                                             address, application_version(pending.cp),
+                                             sa.lease6[1] if sa.lease6 is not None else None)))
 
     if pending.sa is None or pending.tsi is None or pending.tsr is None:
         up()

@@ -17,7 +17,7 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from ikev2d.conf.model import Ipv6Pool
 from ikev2d.core import Responder
 from ikev2d.effects import InstallChildSa, RemoveChildSa
-from ikev2d.events import AddressAssigned, AddressReleased
+from ikev2d.events import AddressAssigned, AddressReleased, IkeSaEstablished
 from ikev2d.iana import ConfigAttr, ConfigType, TsType
 from ikev2d.pool import Ipv6AddressPool, Ipv6PoolSet
 from ikev2d.settings import build_settings
@@ -195,6 +195,10 @@ def test_a_client_asking_for_both_gets_both_in_one_child_sa(dual: Harness) -> No
     lines = [r.text for r in records_for(assigned)]
     assert any("Client assigned 2001:2:0:1::100 from local pool VPN-Pool6" in t for t in lines), lines
     assert not any("no IPv6 address" in t for t in lines), lines
+    [up] = dual.events(IkeSaEstablished)
+    assert up.address6 == V6("2001:2:0:1::100")
+    assert any("IPv4 Address=198.19.0.200 IPv6 address=2001:2:0:1::100 assigned" in r.text
+               for r in records_for(up)), [r.text for r in records_for(up)]
 
     client.delete()
     assert [e.spec for e in dual.effects if isinstance(e, RemoveChildSa)] == [spec]
