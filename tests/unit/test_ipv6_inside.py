@@ -11,6 +11,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
@@ -471,3 +473,24 @@ def test_reload_lists_an_ipv6_pool_change(tmp_path: Path) -> None:
 
     lines = [c.text for c in config_changes(config(3, "a"), config(5, "b"))]
     assert "ipv6 local pool VPN-Pool6: number 3 -> 5" in lines, lines
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9)), max_size=60))
+def test_ipv6_pool_gives_the_lowest_free_address_never_twice_and_counts_right(steps: list[tuple[bool, int]]) -> None:
+    pool = Ipv6AddressPool("P6", V6("2001:2:0:1::"), 120, 6)  # the anycast address skipped: five to give
+    held: dict[str, V6] = {}
+    for take, n in steps:
+        owner = f"s{n}"
+        if take:
+            free = sorted(set(range(1, 6)) - {int(a) & 0xFF for a in held.values()})
+            address = pool.allocate(owner)
+            if owner in held:
+                assert address == held[owner]
+            elif not free:
+                assert address is None
+            else:
+                assert address is not None and int(address) & 0xFF == free[0]
+                held[owner] = address
+        elif owner in held:
+            assert pool.release(held.pop(owner))
+        assert pool.in_use == len(held) and pool.free_count == 5 - len(held)
