@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import Callable, TypeVar
 
 from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
@@ -131,7 +130,7 @@ LifetimeRule = Callable[[ChildSaSpec], Lifetime]
 
 PolicyKey = tuple[Selector, int]
 _instances = itertools.count()
-TrafficKey = tuple[str, str, tuple[IPv4Network, ...], tuple[IPv4Network, ...]]
+TrafficKey = tuple[str, str, tuple[Network, ...], tuple[Network, ...]]
 
 
 @dataclass
@@ -370,6 +369,8 @@ class KernelDataPlane:
         in_tmpl = (Template(src=s.remote_address, dst=s.local_address, reqid=r.reqid),)
         for local in s.local_selectors:
             for remote in s.remote_selectors:
+                if local.version != remote.version:
+                    continue  # dual stack: a policy's selector has one family (the SA carries both)
                 wanted = [
                     PolicyParams(Selector(local, remote), c.XFRM_POLICY_OUT, out_tmpl, self.priority),
                     PolicyParams(Selector(remote, local), c.XFRM_POLICY_IN, in_tmpl, self.priority),

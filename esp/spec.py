@@ -7,7 +7,11 @@ adapter gives it to whichever back end runs (kernel XFRM or userspace).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
+from typing import Union
+
+# an inner network: a dual-stack pair carries both families over one outer one
+InnerNetwork = Union[IPv4Network, IPv6Network]
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,8 @@ class ChildSaSpec:
     # ESP in UDP (RFC 3948) when NAT-T is in use: the ports of the IKE SA.
     encap_local_port: int | None
     encap_remote_port: int | None
-    local_selectors: tuple[IPv4Network, ...]  # what we protect (TSr)
-    remote_selectors: tuple[IPv4Network, ...]  # the client's virtual address (TSi)
+    local_selectors: tuple[InnerNetwork, ...]  # what we protect (TSr)
+    remote_selectors: tuple[InnerNetwork, ...]  # the client's virtual address(es) (TSi)
     lifetime_seconds: int
     lifetime_kilobytes: int
     username: str = ""

@@ -4,7 +4,7 @@ from these, so the core itself never formats a log message for a person."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 Address = tuple[str, int]
 
@@ -81,13 +81,16 @@ class AddressAssigned(Event):
     profile: str
     group_policy: str
     session: int = 0  # the SA's unique ID, FTD's "Session=0x00006000"
+    # dual stack: the IPv6 address assigned as well, and its pool
+    address6: IPv6Address | None = None
+    pool6: str = ""
 
 
 @dataclass(frozen=True)
 class AddressReleased(Event):
     username: str
     pool: str
-    address: IPv4Address
+    address: IPv4Address | IPv6Address
     session: int = 0
 
 
@@ -106,6 +109,7 @@ class IkeSaEstablished(Event):
     group_policy: str = ""
     address: IPv4Address | None = None  # the client's pool address, if it got one
     client: str = ""  # APPLICATION_VERSION from the client's CFG_REQUEST (RFC 7296 §3.15.1)
+    address6: IPv6Address | None = None  # and its IPv6 pool address (dual stack)
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,11 @@ def format_event(e: ev.Event) -> str:
         case ev.NegotiationAborted(username=u, reason=r, detail=d):
             return (f"{_where(e)} Username:{u or 'Unknown'} IKEv2 Negotiation aborted due to ERROR: {r}"
                     + (f" ({d})" if d else ""))
-        case ev.AddressAssigned(username=u, pool=p, address=a):
+        case ev.AddressAssigned(username=u, pool=p, address=a, address6=None):
             return f"{_where(e)} Username:{u} IPv4 Address={a} assigned from local pool {p}"
+        case ev.AddressAssigned(username=u, pool=p, address=a, address6=a6, pool6=p6):
+            return (f"{_where(e)} Username:{u} IPv4 Address={a} assigned from local pool {p},"
+                    f" IPv6 Address={a6} from local pool {p6}")
         case ev.AddressAssignmentFailed(username=u, profile=p):
             return f"{_where(e)} Username:{u} no address available in the pools of {p}"
         case ev.AddressReleased(username=u, pool=p, address=a):

@@ -1,4 +1,5 @@
-"""IPv4 address pools (IPAA): `ip local pool NAME FIRST-LAST mask MASK`.
+"""Address pools (IPAA): `ip local pool NAME FIRST-LAST mask MASK` and
+`ipv6 local pool NAME START/LEN NUMBER`.
 
 Like the ASA, a pool hands out its lowest free address, so a freed address
 is the next one given. No I/O and no clock: leases live until released.
@@ -7,10 +8,10 @@ is the next one given. No I/O and no clock: leases live until released.
 from __future__ import annotations
 
 import heapq
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Iterator, Sequence
 
-from .conf.model import Ipv4Pool
+from .conf.model import Ipv4Pool, Ipv6Pool
 
 
 class AddressPool:
@@ -176,6 +177,153 @@ class PoolSet:
             if address in pool:
                 return pool
         return None
+
+    @property
+    def free_count(self) -> int:
+        return sum(p.free_count for p in self.pools)
+
+
+class Ipv6AddressPool:
+    """`ipv6 local pool NAME START/LEN NUMBER`: NUMBER addresses from START,
+    each handed out with prefix length LEN (what INTERNAL_IP6_ADDRESS
+    carries beside it, RFC 7296 §3.15.1). The lowest free address first,
+    as the IPv4 pool does; the prefix's all-zero address (the
+    Subnet-Router anycast address, RFC 4291 §2.6.1) is never handed out."""
+
+    def __init__(self, name: str, start: IPv6Address, prefix_length: int, number: int) -> None:
+        if number < 1:
+            raise ValueError(f"pool {name}: {number} addresses")
+        network = IPv6Network(f"{start}/{prefix_length}", strict=False)
+        low, high = int(start), int(start) + number - 1
+        if high > int(network.broadcast_address):
+            raise ValueError(f"pool {name}: {number} addresses from {start} do not fit in {network}")
+        if prefix_length < 127 and low == int(network.network_address):
+            low += 1
+        self.name = name
+        self.start = start
+        self.prefix_length = prefix_length
+        self.number = number
+        self.network = network
+        self._low, self._high = low, high
+        self._next = low
+        self._freed: list[int] = []
+        self._owner_by_address: dict[int, str] = {}
+        self._address_by_owner: dict[str, int] = {}
+
+    @classmethod
+    def from_config(cls, pool: Ipv6Pool) -> Ipv6AddressPool:
+        return cls(pool.name, pool.start, pool.prefix_length, pool.number)
+
+    @property
+    def last(self) -> IPv6Address:
+        return IPv6Address(self._high)
+
+    @property
+    def size(self) -> int:
+        return max(0, self._high - self._low + 1)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._owner_by_address)
+
+    @property
+    def free_count(self) -> int:
+        return self.size - self.in_use
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPv6Address) and self._low <= int(address) <= self._high
+
+    def allocate(self, owner: str, prefer: IPv6Address | None = None) -> IPv6Address | None:
+        """As AddressPool.allocate: the lowest free address (or `prefer`,
+        freed and free still); the same one again for the same owner;
+        None when the pool is exhausted."""
+        held = self._address_by_owner.get(owner)
+        if held is not None:
+            return IPv6Address(held)
+        if prefer is not None and int(prefer) in self._freed:
+            value = int(prefer)
+            self._freed.remove(value)
+            heapq.heapify(self._freed)
+        elif self._freed:
+            value = heapq.heappop(self._freed)
+        elif self._next <= self._high:
+            value = self._next
+            self._next += 1
+        else:
+            return None
+        self._owner_by_address[value] = owner
+        self._address_by_owner[owner] = value
+        return IPv6Address(value)
+
+    def claim(self, owner: str, address: IPv6Address) -> bool:
+        """Lease exactly `address` (one a AAA server assigned) if it is in
+        the pool and free; False otherwise."""
+        value = int(address)
+        if self._address_by_owner.get(owner) == value:
+            return True
+        if owner in self._address_by_owner or address not in self or value in self._owner_by_address:
+            return False
+        if value >= self._next:
+            for skipped in range(self._next, value):  # at most the pool's size
+                heapq.heappush(self._freed, skipped)
+            self._next = value + 1
+        else:
+            self._freed.remove(value)
+            heapq.heapify(self._freed)
+        self._owner_by_address[value] = owner
+        self._address_by_owner[owner] = value
+        return True
+
+    def release(self, address: IPv6Address) -> bool:
+        value = int(address)
+        owner = self._owner_by_address.pop(value, None)
+        if owner is None:
+            return False
+        del self._address_by_owner[owner]
+        heapq.heappush(self._freed, value)
+        return True
+
+    def owner_of(self, address: IPv6Address) -> str | None:
+        return self._owner_by_address.get(int(address))
+
+    def address_of(self, owner: str) -> IPv6Address | None:
+        value = self._address_by_owner.get(owner)
+        return None if value is None else IPv6Address(value)
+
+    def leases(self) -> dict[IPv6Address, str]:
+        return {IPv6Address(a): o for a, o in sorted(self._owner_by_address.items())}
+
+    def __repr__(self) -> str:
+        return (f"Ipv6AddressPool({self.name!r}, {self.start}/{self.prefix_length} {self.number},"
+                f" {self.in_use}/{self.size} in use)")
+
+
+class Ipv6PoolSet:
+    """A connection profile's IPv6 pools, tried in the order it lists them."""
+
+    def __init__(self, pools: Sequence[Ipv6AddressPool]) -> None:
+        self.pools = tuple(pools)
+
+    def allocate(self, owner: str, prefer: IPv6Address | None = None) -> tuple[Ipv6AddressPool, IPv6Address] | None:
+        for pool in self.pools:
+            held = pool.address_of(owner)
+            if held is not None:
+                return pool, held
+        for pool in sorted(self.pools, key=lambda p: prefer not in p):
+            address = pool.allocate(owner, prefer)
+            if address is not None:
+                return pool, address
+        return None
+
+    def claim(self, owner: str, address: IPv6Address) -> Ipv6AddressPool | None:
+        pool = self.pool_of(address)
+        return pool if pool is not None and pool.claim(owner, address) else None
+
+    def release(self, address: IPv6Address) -> bool:
+        return any(pool.release(address) for pool in self.pools)
+
+    def pool_of(self, address: IPv6Address) -> Ipv6AddressPool | None:
+        return next((pool for pool in self.pools if address in pool), None)
 
     @property
     def free_count(self) -> int:

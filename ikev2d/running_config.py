@@ -162,6 +162,9 @@ def _pools(config: Config) -> list[str]:
     for name in used:
         pool = config.pool(name)
         lines.append(f"ip local pool {pool.name} {pool.first}-{pool.last} mask {pool.mask}")
+    for name in _unique(n for p in config.connection_profiles for n in p.ipv6_address_pools):
+        pool6 = config.ipv6_pool(name)
+        lines.append(f"ipv6 local pool {pool6.name} {pool6.start}/{pool6.prefix_length} {pool6.number}")
     return lines
 
 
@@ -372,6 +375,8 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
     lines.append(f"tunnel-group {name} general-attributes")
     if profile.address_pools:
         lines.append(" address-pool " + " ".join(profile.address_pools))
+    if profile.ipv6_address_pools:
+        lines.append(" ipv6-address-pool " + " ".join(profile.ipv6_address_pools))
     # LOCAL is the ASA's default authentication server group: not printed.
     if not profile.authenticates_locally:
         lines.append(f" authentication-server-group {profile.server_group}")

@@ -13,7 +13,7 @@ import logging
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Callable
 
 
@@ -100,6 +100,7 @@ class IkeSa:
     idi_body: bytes = b""  # the peer's identity as it sent it, for `show`
     peer_auth: str = "EAP"  # how the peer authenticated, for `show` (Auth verify): EAP, RSA, ECDSA
     lease: tuple[str, IPv4Address] | None = None
+    lease6: tuple[str, IPv6Address] | None = None  # dual stack: the IPv6 address too
     children: list[ChildSa] = field(default_factory=list)
     established_at: float | None = None
     last_activity: float = 0.0  # of IKE: the last authentic request or answer
@@ -495,7 +496,7 @@ class IkeSa:
             peer_fragmentation=self.peer_fragmentation, peer_hash_algorithms=self.peer_hash_algorithms,
             nat_peer=self.nat_peer, nat_local=self.nat_local, created=now, random=self.random,
             spi_in_use=self.spi_in_use, state=State.ESTABLISHED, profile=self.profile, username=self.username,
-            idi_body=self.idi_body, lease=self.lease, children=list(self.children),
+            idi_body=self.idi_body, lease=self.lease, lease6=self.lease6, children=list(self.children),
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
             assigned_policy=self.assigned_policy, mobike=self.mobike, allocate_ike_spi=self.allocate_ike_spi,
@@ -506,7 +507,7 @@ class IkeSa:
     def hand_over_to(self, successor: "IkeSa") -> None:
         """After an IKE rekey the session (children, lease, accounting) lives
         on in the new IKE SA; this one only waits for the client's Delete."""
-        self.children, self.lease, self.accounting = [], None, None
+        self.children, self.lease, self.lease6, self.accounting = [], None, None, None
         self.successor = successor
         self.sessions.changed(self, RekeyedInto(successor))
 
@@ -548,6 +549,12 @@ class IkeSa:
             effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address,
                                                 self.unique_id)))
             self.lease = None
+        if self.lease6 is not None and self.profile is not None:
+            pool, address6 = self.lease6
+            self.profile.pools6.release(address6)
+            effects.append(Emit(AddressReleased(self.name, self.local, self.remote, self.username, pool, address6,
+                                                self.unique_id)))
+            self.lease6 = None
         if self.state is State.ESTABLISHED and not self.rekeyed:
             effects.append(Emit(IkeSaDeleted(self.name, self.local, self.remote, self.username, reason,
                                              now - (self.established_at or now), session=self.unique_id,

@@ -16,7 +16,7 @@ from .crypto.auth import PrivateKey
 from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
 from .identity import Identity, load_identity, load_trusted_ca
 from .iana import EapType, IdType
-from .pool import AddressPool, PoolSet
+from .pool import AddressPool, Ipv6AddressPool, Ipv6PoolSet, PoolSet
 from .tasks.proposals import Pfs
 from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
 from .wire.payloads import IDr
@@ -39,6 +39,8 @@ class ProfileSettings:
     accounting_group: str | None = None
     # the CAs a client certificate may chain to (every trusted CA object)
     trusted_cas: tuple[x509.Certificate, ...] = ()
+    # IPv6 pools: a client asking for an IPv6 address as well gets one
+    pools6: Ipv6PoolSet = field(default_factory=lambda: Ipv6PoolSet(()))
 
     @property
     def name(self) -> str:
@@ -107,6 +109,7 @@ class ResponderSettings:
     # a client's PFS is accepted in any group our IKEv2 policies allow
     pfs: Pfs = field(default_factory=Pfs)
     pools: dict[str, AddressPool] = field(default_factory=dict)
+    pools6: dict[str, Ipv6AddressPool] = field(default_factory=dict)
     # identity certificate name -> its private key, for the signing jobs
     signing_keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
     # RADIUS server groups by name, for the adapter's RADIUS client
@@ -135,6 +138,7 @@ def _pfs(config: Config) -> Pfs:
 def build_settings(config: Config) -> ResponderSettings:
     users = LocalUserDatabase({u.username: u.password for u in config.local_users})
     pools = {p.name: AddressPool(p.name, p.first, p.last, p.mask) for p in config.ipv4_pools}
+    pools6 = {p.name: Ipv6AddressPool.from_config(p) for p in config.ipv6_pools}
     identities: dict[str, Identity] = {}
     profiles: dict[str, ProfileSettings] = {}
     trusted_cas = tuple(c for ca in config.trusted_cas for c in load_trusted_ca(ca.certificate))
@@ -154,6 +158,7 @@ def build_settings(config: Config) -> ResponderSettings:
             radius_pap=cp.eap_methods[:1] == (EapType.GTC,),
             accounting_group=cp.accounting_server_group,
             trusted_cas=trusted_cas,
+            pools6=Ipv6PoolSet([pools6[name] for name in cp.ipv6_address_pools]),
         )
     ra = config.remote_access_vpn
     return ResponderSettings(
@@ -169,6 +174,7 @@ def build_settings(config: Config) -> ResponderSettings:
         mobike=ra.ikev2_parameters.mobike,
         pfs=_pfs(config),
         pools=pools,
+        pools6=pools6,
         signing_keys={name: ident.private_key for name, ident in identities.items()},
         radius_groups={g.name: g for g in config.radius_server_groups},
         group_policies={gp.name: gp for gp in (*(p.group_policy for p in profiles.values()),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, Sequence, TypeVar
 
 from cryptography import x509
@@ -88,6 +88,9 @@ class InitiatorOptions:
     # what the first IKE_AUTH asks for; None: 0.0.0.0-255.255.255.255, all ports
     tsi: Sequence[TrafficSelector] | None = None
     tsr: Sequence[TrafficSelector] | None = None
+    # dual stack: ask for an IPv6 address too (INTERNAL_IP6_ADDRESS), and
+    # by default for ::/0 beside 0.0.0.0/0 in both TS payloads
+    ipv6: bool = False
     # certificate authentication (RFC 7296 §2.15) instead of EAP: this
     # certificate (then `client_chain`) in CERT, AUTH signed with `client_key`
     # (a key of another certificate makes a bad signature); IDi is its
@@ -108,6 +111,9 @@ class Result:
     address: IPv4Address | None = None
     netmask: IPv4Address | None = None
     dns: list[IPv4Address] = field(default_factory=list)
+    address6: IPv6Address | None = None
+    prefix6: int | None = None
+    dns6: list[IPv6Address] = field(default_factory=list)
     tsi: list[TrafficSelector] = field(default_factory=list)
     tsr: list[TrafficSelector] = field(default_factory=list)
     esp_spi_in: int = 0
@@ -294,6 +300,12 @@ class Initiator:
             Transform(TransformType.ESN, 0)])
         everything = TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 65535, IPv4Address("0.0.0.0"),
                                      IPv4Address("255.255.255.255"))
+        everything6 = TrafficSelector(TsType.TS_IPV6_ADDR_RANGE, 0, 0, 65535, IPv6Address(0),
+                                      IPv6Address(2**128 - 1))
+        default_ts = [everything, everything6] if self.o.ipv6 else [everything]
+        asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
+        if self.o.ipv6:
+            asked += [ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP6_DNS, b"")]
         contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
         if self.o.mobike:
             contact.append(Notify(NotifyType.MOBIKE_SUPPORTED))
@@ -301,9 +313,8 @@ class Initiator:
             contact += [Notify(n) for n in self.o.multiple_auth_notifies]
         first = self.exchange(ExchangeType.IKE_AUTH, [
             idi, *self._certificate_auth(idi), *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
-            CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
-                                        ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]),
-            SA([esp]), TSi(list(self.o.tsi or [everything])), TSr(list(self.o.tsr or [everything])),
+            CP(ConfigType.CFG_REQUEST, asked),
+            SA([esp]), TSi(list(self.o.tsi or default_ts)), TSr(list(self.o.tsr or default_ts)),
         ])
         self._fail_on_error(first)
         self._verify_responder(first)
@@ -347,6 +358,10 @@ class Initiator:
                     self.result.netmask = IPv4Address(a.value)
                 elif a.type == ConfigAttr.INTERNAL_IP4_DNS:
                     self.result.dns.append(IPv4Address(a.value))
+                elif a.type == ConfigAttr.INTERNAL_IP6_ADDRESS and len(a.value) == 17:
+                    self.result.address6, self.result.prefix6 = IPv6Address(a.value[:16]), a.value[16]
+                elif a.type == ConfigAttr.INTERNAL_IP6_DNS and len(a.value) == 16:
+                    self.result.dns6.append(IPv6Address(a.value))
         sa = final.get(SA)
         if sa is not None:
             self.result.esp_spi_out = int.from_bytes(sa.proposals[0].spi, "big")

@@ -140,6 +140,9 @@ class ClientConfig:
     # `second_identity` with `password`
     second_eap: str = ""
     second_identity: str = "alice"
+    # the virtual IPs asked for: "0.0.0.0,::" asks for an IPv6 address too
+    # (dual stack; remote_ts then lists IPv6 networks beside the IPv4 ones)
+    vips: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         if self.eap not in AUTH_METHODS:
@@ -201,7 +204,7 @@ connections {{
     encap = {"yes" if c.encap else "no"}
     mobike = {"yes" if c.mobike else "no"}
     dpd_delay = {c.dpd_delay}s
-    vips = 0.0.0.0
+    vips = {c.vips}
     {_client_rounds(c)}
     remote {{
       auth = pubkey

@@ -27,7 +27,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Callable
 
 from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
@@ -41,7 +41,7 @@ from .tun import TunDevice
 log = logging.getLogger("esp.userspace")
 
 DRAIN_BATCH = 256  # TUN packets per wake-up before yielding to other work (~2 ms of work at most)
-TUN_READ_MAX = 65535  # an IPv4 packet never exceeds this
+TUN_READ_MAX = 65535 + 40  # an IPv4 packet never exceeds 65535, an IPv6 one (no jumbogram) 40 more
 _u32 = struct.Struct(">I").unpack_from
 TICK_SECONDS = 1.0  # time lifetimes and last-used are checked this often
 DROP_LOG_SECONDS = 10.0
@@ -84,7 +84,7 @@ class _Pair:
     quiet_until: float = 0.0  # drop warnings are rate-limited per pair
     drops_logged: tuple[int, int, int] = (0, 0, 0)
     seen: tuple[int, int] = (0, 0)
-    routes: tuple[IPv4Network, ...] = field(default=())
+    routes: tuple[IPv4Network | IPv6Network, ...] = field(default=())
 
 
 class UserspaceDataPlane:
@@ -119,7 +119,10 @@ class UserspaceDataPlane:
         self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
         self._by_dst: dict[int, _Pair] = {}  # client /32 (as an integer) -> newest pair (rekeys overlap)
         self._by_net: list[tuple[int, int, _Pair]] = []  # wider remote selectors, longest first
-        self._route_refs: dict[IPv4Network, int] = {}
+        self._route_refs: dict[IPv4Network | IPv6Network, int] = {}
+        # IPv6 inside the tunnel (dual stack): by the 16 address bytes, and wider networks
+        self._by_dst6: dict[bytes, _Pair] = {}
+        self._by_net6: list[tuple[int, int, _Pair]] = []
         # The TUN reader's one buffer: each packet is read (os.readv, no
         # allocation) to where the sealer wants it, after STAGE_HEAD bytes of
         # headroom and with room for the ESP trailer behind it.
@@ -221,18 +224,25 @@ class UserspaceDataPlane:
                         packets=self.lifetime_packets, soft_fraction=self.soft_fraction)
         lifetime = Lifetime(spec.spi_in, limits, now, self._expired)
         inbound = InboundSa(spec.spi_in, opener, alg.esn, self.replay_window, lifetime,
-                            address_matcher(spec.remote_selectors))
-        outbound = OutboundSa(spec.spi_out, sealer, alg.esn, lifetime, address_matcher(spec.local_selectors))
+                            address_matcher(spec.remote_selectors), address_matcher(spec.remote_selectors, 6))
+        outbound = OutboundSa(spec.spi_out, sealer, alg.esn, lifetime, address_matcher(spec.local_selectors),
+                              address_matcher(spec.local_selectors, 6))
         pair = _Pair(spec, inbound, outbound, lifetime, sock, _peer(spec))
         self._add_routes(pair)  # the only step that can fail after this point: it undoes itself
         self._pairs[spec.spi_in] = pair
         self._by_spi[spec.spi_in.to_bytes(4, "big")] = pair
         for net in spec.remote_selectors:
-            if net.prefixlen == 32:
+            if net.version == 6:
+                if net.prefixlen == 128:
+                    self._by_dst6[net.network_address.packed] = pair
+                else:
+                    self._by_net6.append((int(net.network_address), int(net.netmask), pair))
+            elif net.prefixlen == 32:
                 self._by_dst[int(net.network_address)] = pair
             else:
                 self._by_net.append((int(net.network_address), int(net.netmask), pair))
         self._by_net.sort(key=lambda e: -bin(e[1]).count("1"))
+        self._by_net6.sort(key=lambda e: -bin(e[1]).count("1"))
         log.info("Child SA 0x%08x/0x%08x of %s installed: %s via %s, %s", spec.spi_in, spec.spi_out,
                  spec.ike_sa_id, ", ".join(map(str, spec.remote_selectors)), self.tun.name, _describe(pair.peer))
 
@@ -242,6 +252,9 @@ class UserspaceDataPlane:
             return
         self._by_spi.pop(spec.spi_in.to_bytes(4, "big"), None)
         for net in pair.spec.remote_selectors:
+            if net.version == 6:
+                self._forget6(pair, net)
+                continue
             key = int(net.network_address)
             if net.prefixlen != 32 or self._by_dst.get(key) is not pair:
                 continue
@@ -252,11 +265,22 @@ class UserspaceDataPlane:
             else:
                 del self._by_dst[key]
         self._by_net = [e for e in self._by_net if e[2] is not pair]
+        self._by_net6 = [e for e in self._by_net6 if e[2] is not pair]
         self._drop_routes(pair)
         i, o = pair.inbound, pair.outbound
         log.info("Child SA 0x%08x/0x%08x of %s removed: in %d packets (%d bytes), out %d packets (%d bytes); "
                  "dropped: replay %d, integrity %d, other %d", spec.spi_in, spec.spi_out, spec.ike_sa_id,
                  i.packets, i.bytes, o.packets, o.bytes, i.replay_drops, i.integrity_failures, i.drops + o.drops)
+
+    def _forget6(self, pair: _Pair, net: IPv4Network | IPv6Network) -> None:
+        key = net.network_address.packed
+        if net.prefixlen != 128 or self._by_dst6.get(key) is not pair:
+            return
+        others = [q for q in self._pairs.values() if net in q.spec.remote_selectors]
+        if others:
+            self._by_dst6[key] = others[-1]  # a rekeyed pair for the same client carries on
+        else:
+            del self._by_dst6[key]
 
     def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
         pair = self._pairs.get(old.spi_in)
@@ -361,7 +385,10 @@ class UserspaceDataPlane:
             if n < 20:
                 self.no_sa_for_destination += 1  # not an IPv4 header: nothing can route it
                 continue
-            pair = by_dst.get(_u32(stage, STAGE_HEAD + 16)[0])
+            if stage[STAGE_HEAD] >> 4 == 6:
+                pair = self._lookup6(n)
+            else:
+                pair = by_dst.get(_u32(stage, STAGE_HEAD + 16)[0])
             if pair is None:
                 pair = self._lookup_net()
                 if pair is None:
@@ -374,6 +401,18 @@ class UserspaceDataPlane:
                 pair.sock.sendto(data, pair.peer)
             except OSError:  # full send buffer, or the peer's ICMP error reported here
                 self.send_errors += 1
+
+    def _lookup6(self, n: int) -> _Pair | None:
+        """The pair for an IPv6 packet's destination (dual stack)."""
+        if n < 40:
+            return None
+        start = STAGE_HEAD + 24
+        dst = bytes(self._stage[start:start + 16])
+        pair = self._by_dst6.get(dst)
+        if pair is None:
+            value = int.from_bytes(dst, "big")
+            pair = next((p for net, mask, p in self._by_net6 if value & mask == net), None)
+        return pair  # None: _lookup_net finds none either (not IPv4) and counts the drop
 
     def _lookup_net(self) -> _Pair | None:
         stage = self._stage
@@ -510,7 +549,7 @@ class UserspaceDataPlane:
 
     def _add_routes(self, pair: _Pair) -> None:
         assert self._routes is not None and self.tun is not None
-        added: list[IPv4Network] = []
+        added: list[IPv4Network | IPv6Network] = []
         try:
             for net in pair.spec.remote_selectors:
                 if self._route_refs.get(net, 0) == 0:

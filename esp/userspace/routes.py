@@ -1,4 +1,5 @@
-"""Routes to client addresses through the TUN device, over rtnetlink.
+"""Routes to client addresses (IPv4, and IPv6 for dual-stack clients)
+through the TUN device, over rtnetlink.
 
 A few fixed messages (RTM_NEWROUTE / RTM_DELROUTE with RTA_DST and RTA_OIF)
 sent on a blocking NETLINK_ROUTE socket, each acknowledged. pyroute2's
@@ -13,7 +14,7 @@ import itertools
 import os
 import socket
 import struct
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 
 NETLINK_ROUTE = 0
 RTM_NEWROUTE = 24
@@ -49,8 +50,9 @@ class RouteTable:
         self._sock.settimeout(2.0)
         self._seq = itertools.count(1)
 
-    def _request(self, kind: int, flags: int, dst: IPv4Network, oif: int) -> None:
-        body = _RTMSG.pack(socket.AF_INET, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_LINK,
+    def _request(self, kind: int, flags: int, dst: IPv4Network | IPv6Network, oif: int) -> None:
+        family = socket.AF_INET6 if dst.version == 6 else socket.AF_INET
+        body = _RTMSG.pack(family, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_LINK,
                            RTN_UNICAST, 0)
         body += _attr(RTA_DST, dst.network_address.packed) + _attr(RTA_OIF, struct.pack("=I", oif))
         seq = next(self._seq)
@@ -68,11 +70,11 @@ class RouteTable:
                     return
                 offset += max(length, _NLMSGHDR.size) + (-length % 4)
 
-    def replace(self, dst: IPv4Network, oif: int) -> None:
+    def replace(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
         """Route `dst` through interface `oif` (replacing any route to it)."""
         self._request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, oif)
 
-    def delete(self, dst: IPv4Network, oif: int) -> None:
+    def delete(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
         """Remove the route; an absent route is not an error."""
         try:
             self._request(RTM_DELROUTE, 0, dst, oif)

@@ -1,5 +1,5 @@
-"""One ESP SA per direction, tunnel mode (RFC 4303): inner IPv4 packet <->
-ESP packet (the payload of the UDP datagram in RFC 3948 ESP-in-UDP).
+"""One ESP SA per direction, tunnel mode (RFC 4303): inner IPv4 or IPv6
+packet (Next Header 4 or 41) <-> ESP packet (the payload of the UDP datagram in RFC 3948 ESP-in-UDP).
 
 Outbound: sequence number, padding, trailer, seal. Inbound: replay check,
 open, replay window update, padding and Next Header checks, the inner
@@ -11,7 +11,7 @@ sockets and the TUN device.
 from __future__ import annotations
 
 import struct
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Callable
 
 from .lifetime import Lifetime
@@ -19,6 +19,7 @@ from .replay import ReplayWindow
 from .suites import STAGE_HEAD, Opener, Sealer
 
 NEXT_HEADER_IPV4 = 4
+NEXT_HEADER_IPV6 = 41
 NEXT_HEADER_NONE = 59  # a dummy packet (RFC 4303 §2.6): authentic, silently discarded
 SEQ_MAX_32 = (1 << 32) - 1
 SEQ_MAX_64 = (1 << 64) - 1
@@ -31,12 +32,18 @@ _u32 = struct.Struct(">I").unpack_from
 AddressMatch = Callable[[int], bool]
 
 
-def address_matcher(networks: tuple[IPv4Network, ...]) -> AddressMatch | None:
-    """A test of an IPv4 address (as a 32-bit integer) against `networks`;
-    None when every address matches (no check needed on the per-packet path)."""
+def _u128(buf: memoryview | bytes, offset: int) -> int:
+    return int.from_bytes(buf[offset:offset + 16], "big")
+
+
+def address_matcher(networks: tuple[IPv4Network | IPv6Network, ...], version: int = 4) -> AddressMatch | None:
+    """A test of an address of `version` (as an integer: 32 or 128 bits)
+    against those of `networks`; None when every address matches (no check
+    needed on the per-packet path). Of a family with no network, none matches."""
+    networks = tuple(n for n in networks if n.version == version)
     if any(n.prefixlen == 0 for n in networks):
         return None
-    if len(networks) == 1 and networks[0].prefixlen == 32:
+    if len(networks) == 1 and networks[0].prefixlen == networks[0].max_prefixlen:
         return int(networks[0].network_address).__eq__  # one client address: the usual case
     masks = tuple((int(n.network_address), int(n.netmask)) for n in networks)
 
@@ -51,10 +58,10 @@ class OutboundSa:
     wrap (RFC 4303 §3.3.3): the last number is a hard packet limit."""
 
     __slots__ = ("spi", "esn", "packets", "bytes", "drops", "next_packets", "next_bytes", "packet_cap",
-                 "lifetime", "source_ok", "_seal_into", "_pads")
+                 "lifetime", "source_ok", "source6_ok", "_seal_into", "_pads", "_pads6")
 
     def __init__(self, spi: int, sealer: Sealer, esn: bool, lifetime: Lifetime,
-                 source_ok: AddressMatch | None) -> None:
+                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
         self.packets = 0  # = the last sequence number sent
@@ -64,11 +71,13 @@ class OutboundSa:
         self.next_packets = self.next_bytes = 0
         self.lifetime = lifetime
         self.source_ok = source_ok
+        self.source6_ok = source6_ok
         self._seal_into = sealer.seal_into
         align = sealer.align
         # trailer by (len(inner) + 2) % align: padding, Pad Length, Next Header
         self._pads = tuple(PADDING[p] + bytes([p, NEXT_HEADER_IPV4])
                            for p in ((-r) % align for r in range(align)))
+        self._pads6 = tuple(pad[:-1] + bytes([NEXT_HEADER_IPV6]) for pad in self._pads)
         lifetime.register(self)
 
     def seal_staged(self, stage: memoryview, n: int) -> memoryview | None:
@@ -78,9 +87,16 @@ class OutboundSa:
         and counted) when its source is outside the SA's local selectors or
         the pair is past its hard lifetime. The result is a view valid until
         the next seal."""
-        if self.source_ok is not None and not self.source_ok(_u32(stage, STAGE_HEAD + 12)[0]):
-            self.drops += 1  # not traffic this SA protects (RFC 4301 §5.1)
-            return None
+        if stage[STAGE_HEAD] >> 4 == 6:
+            pads = self._pads6
+            if self.source6_ok is not None and not self.source6_ok(_u128(stage, STAGE_HEAD + 8)):
+                self.drops += 1  # not traffic this SA protects (RFC 4301 §5.1)
+                return None
+        else:
+            pads = self._pads
+            if self.source_ok is not None and not self.source_ok(_u32(stage, STAGE_HEAD + 12)[0]):
+                self.drops += 1  # not traffic this SA protects (RFC 4301 §5.1)
+                return None
         p = self.packets + 1
         b = self.bytes + n
         if p >= self.next_packets or b >= self.next_bytes:
@@ -89,7 +105,6 @@ class OutboundSa:
                 return None
         self.packets = p
         self.bytes = b
-        pads = self._pads
         trailer = pads[(n + 2) % len(pads)]
         end = STAGE_HEAD + n
         stage[end:end + len(trailer)] = trailer
@@ -107,10 +122,11 @@ class InboundSa:
     """The peer sends with our SPI. Counters follow `SaCounters`."""
 
     __slots__ = ("spi", "esn", "window", "packets", "bytes", "replay_drops", "integrity_failures", "drops",
-                 "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "_open_into", "_size_ok")
+                 "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "source6_ok", "_open_into",
+                 "_size_ok")
 
     def __init__(self, spi: int, opener: Opener, esn: bool, window: int, lifetime: Lifetime,
-                 source_ok: AddressMatch | None) -> None:
+                 source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
         self.window = ReplayWindow(window, esn)
@@ -123,6 +139,7 @@ class InboundSa:
         self.next_packets = self.next_bytes = 0
         self.lifetime = lifetime
         self.source_ok = source_ok
+        self.source6_ok = source6_ok
         self._open_into = opener.open_into
         self._size_ok = opener.ciphertext_ok
         lifetime.register(self)
@@ -155,6 +172,8 @@ class InboundSa:
             self.drops += 1
             return None
         if plain[size - 1] != NEXT_HEADER_IPV4:
+            if plain[size - 1] == NEXT_HEADER_IPV6:
+                return self._opened6(plain, end)
             if plain[size - 1] != NEXT_HEADER_NONE:
                 self.drops += 1
             return None
@@ -168,6 +187,28 @@ class InboundSa:
         # (total < end: TFC padding after the packet, RFC 4303 §2.7)
         if self.source_ok is not None and not self.source_ok(_u32(plain, 12)[0]):
             self.drops += 1  # RFC 4301 §5.2: the inner header must match the SA's selectors
+            return None
+        p = self.packets + 1
+        b = self.bytes + total
+        if p >= self.next_packets or b >= self.next_bytes:
+            if not self.lifetime.passes(self, p, b):
+                self.drops += 1
+                return None
+        self.packets = p
+        self.bytes = b
+        return plain[:total]
+
+    def _opened6(self, plain: memoryview, end: int) -> memoryview | None:
+        """The inner IPv6 packet of an authentic ESP payload (Next Header 41)."""
+        if end < 40 or plain[0] >> 4 != 6:
+            self.drops += 1
+            return None
+        total = 40 + ((plain[4] << 8) | plain[5])
+        if total > end:
+            self.drops += 1
+            return None
+        if self.source6_ok is not None and not self.source6_ok(_u128(plain, 8)):
+            self.drops += 1  # RFC 4301 §5.2, as for IPv4
             return None
         p = self.packets + 1
         b = self.bytes + total

@@ -46,17 +46,26 @@ class TunDevice:
         self.mtu = mtu
 
     def _set_up(self, mtu: int) -> None:
+        # IPv6 stays on (dual-stack clients' routes go through the device),
+        # but with no address of its own, so no link-local address, DAD,
+        # router solicitation or MLD chatter: addr_gen_mode 1 ("none"),
+        # set before the device comes up
+        _write_sysctl(f"/proc/sys/net/ipv6/conf/{self.name}/addr_gen_mode", "1")
+        _write_sysctl(f"/proc/sys/net/ipv6/conf/{self.name}/accept_ra", "0")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             fcntl.ioctl(s, SIOCSIFMTU, _ifreq(self.name, "i", mtu))
             flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq(self.name, "H", 0)), IFNAMSIZ)[0]
             fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(self.name, "H", flags | IFF_UP))
-        try:  # the data plane carries IPv4 only: keep IPv6 chatter (RS, MLD) off the device
-            with open(f"/proc/sys/net/ipv6/conf/{self.name}/disable_ipv6", "w") as f:
-                f.write("1")
-        except OSError:
-            pass
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _write_sysctl(path: str, value: str) -> None:
+    try:  # a kernel without IPv6 has no such file: IPv4 goes on
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError:
+        pass

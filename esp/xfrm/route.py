@@ -126,6 +126,12 @@ def delete_route(nl: NetlinkChannel, route: Route) -> bool:
 
 
 def route_toward(nl: NetlinkChannel, dst: Network, peer: str, local_networks: Sequence[Network]) -> Route:
-    """The route to `dst` that follows the path to `peer`."""
+    """The route to `dst` that follows the path to `peer`. An inner address
+    of the other family than the peer's (IPv6 inside an IPv4 SA) gets a
+    device route: the next hop toward the peer has the wrong family to be
+    a gateway, and XFRM takes the packet before any neighbour lookup."""
     oif, gateway = lookup(nl, peer)
-    return Route(dst=dst, oif=oif, gateway=gateway, prefsrc=source_inside(nl, local_networks))
+    if gateway is not None and ipaddress.ip_address(gateway).version != dst.version:
+        gateway = None
+    same_family = [n for n in local_networks if n.version == dst.version]
+    return Route(dst=dst, oif=oif, gateway=gateway, prefsrc=source_inside(nl, same_family))

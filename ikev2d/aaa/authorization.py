@@ -1,13 +1,13 @@
 """What a AAA server decides about a user beyond yes or no, as an FTD
 applies it (docs/ftd-behaviour.md, "RADIUS authorization"): the group
 policy (RADIUS Class `OU=name;`, or Cisco's Group-Policy attribute), an
-address (Framed-IP-Address), and session and idle timeouts that take
+address (Framed-IP-Address, and Framed-IPv6-Address), and session and idle timeouts that take
 precedence over the group policy's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Sequence
 
 
@@ -17,6 +17,7 @@ class Authorization:
     framed_ip: IPv4Address | None = None
     session_timeout: int | None = None  # seconds: the maximum connect time (vpn-session-timeout)
     idle_timeout: int | None = None  # seconds (vpn-idle-timeout)
+    framed_ipv6: IPv6Address | None = None  # Framed-IPv6-Address (RFC 6911), for a dual-stack client
 
 
 NONE = Authorization()

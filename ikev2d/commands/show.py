@@ -7,6 +7,7 @@ daemon through its control socket.
     ikev2d show asp table socket
     ikev2d show running-config [SECTION WORDS]
     ikev2d show ip local pool NAME
+    ikev2d show ipv6 local pool NAME
     ikev2d show session USER [--ladder | --packets | --html FILE]   (ikev2d's own)
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
@@ -26,8 +27,8 @@ from typing import Any, Callable
 from ..control.client import request, stream
 from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
-from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_config, sessiondb_sessions,
-                    sessiondb_summary)
+from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, ipv6_local_pool, running_config,
+                    sessiondb_sessions, sessiondb_summary)
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
 from . import session
@@ -53,6 +54,7 @@ SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
 }
 RUNNING_CONFIG = ("running-config",)
 IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
+IPV6_LOCAL_POOL = ("ipv6", "local", "pool")  # and the pool's name
 ALL_COMMANDS = [*SNAPSHOT_COMMANDS, RUNNING_CONFIG]
 
 
@@ -85,6 +87,10 @@ def resolve(words: list[str]) -> tuple[str, ...]:
         if len(typed) != 4:
             raise CommandError("ERROR: % Incomplete command: show ip local pool <pool name>")
         return IP_LOCAL_POOL
+    if len(typed) >= 3 and all(full.startswith(w) for full, w in zip(IPV6_LOCAL_POOL, typed)) and typed[0] == "ipv6":
+        if len(typed) != 4:
+            raise CommandError("ERROR: % Incomplete command: show ipv6 local pool <pool name>")
+        return IPV6_LOCAL_POOL
     if typed in ALL_COMMANDS:
         return typed
     matches = [c for c in ALL_COMMANDS
@@ -116,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             return _running_config(args)
         if command == IP_LOCAL_POOL:
             return _ip_local_pool(args)
+        if command == IPV6_LOCAL_POOL:
+            return _ipv6_local_pool(args)
         return _listing(args, SNAPSHOT_COMMANDS[command])
     except ControlUnreachable as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
@@ -144,6 +152,15 @@ def _ip_local_pool(args: argparse.Namespace) -> int:
         print(json.dumps(answer["pool"], indent=2))
     else:
         sys.stdout.write(ip_local_pool.render(answer["pool"]))
+    return 0
+
+
+def _ipv6_local_pool(args: argparse.Namespace) -> int:
+    answer = request(args.control, {"op": "pool6", "name": args.words[3]})
+    if args.json:
+        print(json.dumps(answer["pool"], indent=2))
+    else:
+        sys.stdout.write(ipv6_local_pool.render(answer["pool"]))
     return 0
 
 

@@ -19,6 +19,7 @@ from .model import (
     Interface,
     IpsecProposal,
     Ipv4Pool,
+    Ipv6Pool,
     LocalUser,
     RadiusServerGroup,
     TrustedCa,
@@ -78,6 +79,7 @@ class Context:
         self.ike_policies: Registry[IkePolicy] = Registry("IKEv2 policy")
         self.ipsec_proposals: Registry[IpsecProposal] = Registry("IKEv2 IPsec proposal")
         self.pools: Registry[Ipv4Pool] = Registry("IPv4 pool")
+        self.ipv6_pools: Registry[Ipv6Pool] = Registry("IPv6 pool")
         self.group_policies: Registry[GroupPolicy] = Registry("group policy")
         self.certificates: Registry[IdentityCertificate] = Registry("identity certificate")
         self.trusted_cas: Registry[TrustedCa] = Registry("trusted CA certificate")

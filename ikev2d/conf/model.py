@@ -9,7 +9,7 @@ that points nowhere. Algorithms are already IANA numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
@@ -129,10 +129,29 @@ class Ipv4Pool:
 
 
 @dataclass(frozen=True, slots=True)
+class Ipv6Pool:
+    """`ipv6 local pool NAME START/PREFIX-LENGTH NUMBER`: NUMBER addresses
+    from START on, each handed out with PREFIX-LENGTH."""
+
+    name: str
+    start: IPv6Address
+    prefix_length: int
+    number: int
+
+    @property
+    def last(self) -> IPv6Address:
+        return self.start + (self.number - 1)
+
+    @property
+    def network(self) -> IPv6Network:
+        return IPv6Network(f"{self.start}/{self.prefix_length}", strict=False)
+
+
+@dataclass(frozen=True, slots=True)
 class GroupPolicy:
     name: str
     vpn_protocols: tuple[VpnProtocol, ...]
-    dns_servers: tuple[IPv4Address, ...]
+    dns_servers: tuple[IPv4Address | IPv6Address, ...]  # IPv6 ones: for dual-stack clients
     default_domain: str | None
     banner: str | None
     split_tunnel: SplitTunnel
@@ -191,6 +210,8 @@ class ConnectionProfile:
     enable_client_services: bool
     # A RADIUS server group that receives accounting Start/Stop, or None.
     accounting_server_group: str | None = None
+    # `ipv6-address-pool`: IPv6 pools, for clients that ask for an IPv6 address too
+    ipv6_address_pools: tuple[str, ...] = ()
 
     @property
     def authenticates_locally(self) -> bool:
@@ -273,6 +294,7 @@ class Config:
     logging: Logging
     radius_server_groups: tuple[RadiusServerGroup, ...] = ()
     trusted_cas: tuple[TrustedCa, ...] = ()
+    ipv6_pools: tuple[Ipv6Pool, ...] = ()
 
     # Lookups by a name taken from the configuration itself raise KeyError:
     # the loader checked every reference, so a miss is a bug, not a user error.
@@ -308,6 +330,9 @@ class Config:
 
     def pools_of(self, profile: ConnectionProfile) -> tuple[Ipv4Pool, ...]:
         return tuple(self.pool(n) for n in profile.address_pools)
+
+    def ipv6_pool(self, name: str) -> Ipv6Pool:
+        return _by_name(self.ipv6_pools, name, "IPv6 pool")
 
     def group_policy(self, name: str) -> GroupPolicy:
         return _by_name(self.group_policies, name, "group policy")

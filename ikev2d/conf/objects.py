@@ -7,7 +7,7 @@ defaults filled in, and registers it by name for later references.
 from __future__ import annotations
 
 import os.path
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Mapping, TypeVar
 
@@ -26,6 +26,7 @@ from .model import (
     IkePolicy,
     IpsecProposal,
     Ipv4Pool,
+    Ipv6Pool,
     KeyType,
     LocalUser,
     SplitTunnel,
@@ -42,6 +43,7 @@ SECTION_KEYS = schema.keys("objects")
 POLICY_KEYS = schema.keys("objects.ikev2_policies[]")
 PROPOSAL_KEYS = schema.keys("objects.ikev2_ipsec_proposals[]")
 POOL_KEYS = schema.keys("objects.ipv4_pools[]")
+IPV6_POOL_KEYS = schema.keys("objects.ipv6_pools[]")
 GROUP_POLICY_KEYS = schema.keys("objects.group_policies[]")
 CERTIFICATE_KEYS = schema.keys("objects.identity_certificates[]")
 USER_KEYS = schema.keys("objects.local_users[]")
@@ -81,6 +83,8 @@ def read_objects(ctx: Context, node: yaml.Node) -> None:
              ctx.ipsec_proposals, lambda n: read_ipsec_proposal(ctx, n))
     ctx.each(nodes.items(fields.optional("ipv4_pools"), "ipv4_pools"), ctx.pools,
              lambda n: read_pool(ctx, n))
+    ctx.each(nodes.items(fields.optional("ipv6_pools"), "ipv6_pools"), ctx.ipv6_pools,
+             lambda n: read_ipv6_pool(ctx, n))
     ctx.each(nodes.items(fields.optional("group_policies"), "group_policies"), ctx.group_policies,
              lambda n: read_group_policy(ctx, n))
     ctx.each(nodes.items(fields.optional("identity_certificates"), "identity_certificates"),
@@ -287,6 +291,50 @@ def read_pool(ctx: Context, node: yaml.Node) -> None:
     ctx.pools.add(name_node, name, pool)
 
 
+# `ipv6 local pool NAME START/LEN NUMBER` (docs/ftd-behaviour.md, "IPv6 inside the tunnel")
+MAX_IPV6_POOL_ADDRESSES = 16384
+MIN_IPV6_POOL_PREFIX, MAX_IPV6_POOL_PREFIX = 1, 128
+
+
+def read_ipv6_pool(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "IPv6 pool", IPV6_POOL_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "IPv6 pool name")
+    fields.what = f"IPv6 pool '{name}'"
+    prefix_node = fields.required("prefix")
+    start, length = _ipv6_start(prefix_node)
+    number = nodes.integer(fields.required("number"), "number", 1, MAX_IPV6_POOL_ADDRESSES)
+    pool = Ipv6Pool(name, start, length, number)
+    if int(start) + number - 1 > int(pool.network.broadcast_address):
+        raise Problem.at(prefix_node, f"{number} addresses from {start} do not fit in {pool.network}")
+    for other in ctx.ipv6_pools.items.values():
+        # Two pools sharing an address would hand it to two clients.
+        if start <= other.last and other.start <= pool.last and other.name != name:
+            raise Problem.at(
+                prefix_node,
+                f"addresses {start}-{pool.last} overlap IPv6 pool '{other.name}'"
+                f" ({other.start}-{other.last}, line {ctx.ipv6_pools.lines[other.name]})",
+            )
+    ctx.ipv6_pools.add(name_node, name, pool)
+
+
+def _ipv6_start(node: yaml.Node) -> tuple[IPv6Address, int]:
+    value = nodes.text(node, "prefix").strip()
+    address, slash, length = value.partition("/")
+    if not slash or not length.strip().isdecimal():
+        raise Problem.at(node, f"prefix '{value}' must be START/PREFIX-LENGTH, e.g. 2001:2:0:1::100/64")
+    try:
+        start = IPv6Address(address.strip())
+    except ValueError:
+        raise Problem.at(node, f"prefix '{value}': '{address.strip()}' is not an IPv6 address") from None
+    bits = int(length)
+    if not MIN_IPV6_POOL_PREFIX <= bits <= MAX_IPV6_POOL_PREFIX:
+        raise Problem.at(node, f"prefix '{value}': the prefix length must be 1-128")
+    if start.is_multicast or start.is_unspecified or start.is_loopback or start.is_link_local:
+        raise Problem.at(node, f"prefix '{value}': {start} is not a unicast address a client could use")
+    return start, bits
+
+
 def _address_range(node: yaml.Node) -> tuple[IPv4Address, IPv4Address]:
     value = nodes.text(node, "range").strip()
     parts = value.split("-")
@@ -308,6 +356,17 @@ def _address_range(node: yaml.Node) -> tuple[IPv4Address, IPv4Address]:
 # --- group policies --------------------------------------------------------------
 
 
+def _dns_server(node: yaml.Node) -> IPv4Address | IPv6Address:
+    """An IPv4 address, or an IPv6 one (sent to clients given an IPv6 address)."""
+    value = nodes.text(node, "DNS server").strip()
+    if ":" not in value:
+        return nodes.ipv4(node, "DNS server")
+    try:
+        return IPv6Address(value)
+    except ValueError:
+        raise Problem.at(node, f"DNS server '{value}' is not an IPv4 or IPv6 address") from None
+
+
 def read_group_policy(ctx: Context, node: yaml.Node) -> None:
     fields = Fields(node, "group policy", GROUP_POLICY_KEYS)
     name_node = fields.required("name")
@@ -319,10 +378,10 @@ def read_group_policy(ctx: Context, node: yaml.Node) -> None:
         if protocols_node is None
         else _algorithm_list(protocols_node, "vpn_protocols", VPN_PROTOCOLS)
     )
-    dns: list[IPv4Address] = []
+    dns: list[IPv4Address | IPv6Address] = []
     seen: dict[object, int] = {}
     for entry in nodes.items(fields.optional("dns_servers"), "dns_servers"):
-        address = nodes.ipv4(entry, "DNS server")
+        address = _dns_server(entry)
         nodes.unique(entry, seen, address, f"DNS server {address}")
         dns.append(address)
     domain_node = fields.optional("default_domain")

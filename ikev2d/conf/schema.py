@@ -105,6 +105,7 @@ SECTIONS: tuple[Section, ...] = (
         Key("ikev2_ipsec_proposals", "Objects > VPN > IKEv2 IPsec Proposal; at least the ones ipsec_proposals"
             " names.", "none"),
         Key("ipv4_pools", "Objects > Address Pools > IPv4 Pools.", "none"),
+        Key("ipv6_pools", "Objects > Address Pools > IPv6 Pools.", "none"),
         Key("group_policies", "Objects > VPN > Group Policy.", f"{defaults.GROUP_POLICY} only"),
         Key("identity_certificates", "Objects > PKI > Cert Enrollment: the headend's certificate (one at least).",
             "none"),
@@ -138,10 +139,18 @@ SECTIONS: tuple[Section, ...] = (
         Key("range", "FIRST-LAST, e.g. 198.19.0.200-198.19.0.250.", required=True),
         Key("mask", "Netmask sent to clients.", required=True),
     )),
+    Section("objects.ipv6_pools[]", "IPv6 pool", "`ipv6 local pool`: IPv6 addresses handed to clients"
+            " that ask for one (dual stack).", (
+        Key("name", "The pool's name, referenced by ipv6_address_pools.", required=True),
+        Key("prefix", "START/PREFIX-LENGTH: the first address handed out, and the prefix length sent with"
+            " each (e.g. 2001:2:0:1::100/64).", required=True),
+        Key("number", "How many addresses, from START on: 1-16384.", required=True),
+    )),
     Section("objects.group_policies[]", "Group policy", "`group-policy NAME attributes`: what a client gets.", (
         Key("name", "The policy's name; `DfltGrpPolicy` redefines the default one.", required=True),
         Key("vpn_protocols", "Tunnel protocols allowed.", " ".join(defaults.VPN_PROTOCOLS)),
-        Key("dns_servers", "DNS servers sent in the configuration payload.", "none"),
+        Key("dns_servers", "DNS servers sent in the configuration payload; IPv6 ones only to clients given an"
+            " IPv6 address (INTERNAL_IP6_DNS).", "none"),
         Key("default_domain", "Default domain (Cisco Unity attribute).", "none"),
         Key("banner", "Login banner (Cisco Unity attribute).", "none"),
         Key("split_tunnel", "Which traffic enters the tunnel.", defaults.SPLIT_TUNNEL),
@@ -195,6 +204,8 @@ SECTIONS: tuple[Section, ...] = (
             " profile.", "none"),
         Key("identity_certificate", "The certificate to sign with.", "the only one defined"),
         Key("address_pools", "IPv4 pools, by name, at most 6.", "none"),
+        Key("ipv6_address_pools", "IPv6 pools, by name, at most 6: a client asking for an IPv6 address"
+            " as well gets one from these.", "none"),
         Key("group_policy", "Group policy, by name.", defaults.GROUP_POLICY),
         Key("enable_client_services", "Serve the AnyConnect profile over TLS on web_access_port; the"
             " whitepaper turns it off.", _on(defaults.ENABLE_CLIENT_SERVICES)),

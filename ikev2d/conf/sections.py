@@ -126,6 +126,14 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
         pools.append(pool)
     if len(pools) > MAX_POOLS_PER_PROFILE and pools_node is not None:
         raise Problem.at(pools_node, f"{what} lists {len(pools)} address pools; at most 6")
+    pools6: list[str] = []
+    pools6_node = fields.optional("ipv6_address_pools")
+    for entry in nodes.items(pools6_node, "ipv6_address_pools"):
+        pool = ctx.ipv6_pools.resolve(entry, "IPv6 pool")
+        nodes.unique(entry, seen, ("v6", pool), f"IPv6 pool '{pool}'")
+        pools6.append(pool)
+    if len(pools6) > MAX_POOLS_PER_PROFILE and pools6_node is not None:
+        raise Problem.at(pools6_node, f"{what} lists {len(pools6)} IPv6 address pools; at most 6")
     policy_node = fields.optional("group_policy")
     group_policy = (
         defaults.GROUP_POLICY
@@ -144,7 +152,7 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     )
     profile = ConnectionProfile(
         name, method, server_group, eap, ike_identity, certificate, tuple(pools), group_policy,
-        services, accounting,
+        services, accounting, tuple(pools6),
     )
     ctx.profiles.add(name_node, name, profile)
 

@@ -141,6 +141,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         local_address=sa.local[0], local_port=sa.local[1],
         remote_address=sa.remote[0], remote_port=sa.remote[1],
         assigned_ip=str(sa.lease[1]) if sa.lease else None, pool=sa.lease[0] if sa.lease else None,
+        assigned_ipv6=str(sa.lease6[1]) if sa.lease6 else None,
         spi_i=sa.spi_i.hex(), spi_r=sa.spi_r.hex(),
         encr_id=sa.suite.encr_id, encr_bits=sa.suite.encr_bits, integ_id=sa.suite.integ_id,
         prf_id=sa.suite.prf_id, dh_id=sa.suite.dh_id,

@@ -4,6 +4,7 @@ Requests (one line):
     {"op": "show", "sessions": true|false} | {"op": "running-config"}
     | {"op": "logoff", "name": USER} | {"op": "logoff", "index": N}
     | {"op": "reload"} | {"op": "pool", "name": POOL}
+    | {"op": "pool6", "name": POOL}
 
 Answers: {"ok": false, "error": "why"} on one line, or {"ok": true, ...}:
 one line for running-config, logoff and reload ({"ok": true, "applied":

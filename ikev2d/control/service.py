@@ -18,7 +18,7 @@ from ..trace.record import FACILITIES, MAX_LEVEL, address
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
-from ..show import ip_local_pool
+from ..show import ip_local_pool, ipv6_local_pool
 from ..show.running_config import render_config
 from . import collect, snapshot_stream
 from .protocol import ControlError, error
@@ -75,6 +75,11 @@ class ControlService:
             return self._debug(request)
         if op == "ladder":
             return self._ladder(request)
+        if op == "pool6":
+            pool6 = self.daemon.responder.settings.pools6.get(request.get("name"))  # type: ignore[arg-type]
+            if pool6 is None:
+                return error(f"ERROR: Pool {request.get('name')} does not exist")
+            return {"ok": True, "pool": ipv6_local_pool.snapshot(pool6)}
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")
@@ -169,7 +174,8 @@ def _logoff_filter(request: dict[str, Any]) -> Callable[[IkeSa], bool] | None:
     if isinstance(index, int) and not isinstance(index, bool):
         return lambda sa: session_index(sa.unique_id) == index
     if isinstance(address, str) and address:
-        return lambda sa: (sa.lease is not None and str(sa.lease[1]) == address) or sa.remote[0] == address
+        wanted = _canonical(address)
+        return lambda sa: wanted in _addresses_of(sa)
     if isinstance(group, str) and group:
         return lambda sa: sa.profile is not None and sa.profile.name == group
     return None
@@ -211,3 +217,22 @@ async def start_control(daemon: ManagedDaemon, path: str) -> Control | None:
         log.error("control socket: %s; `ikev2d show` cannot reach this daemon", exc)
         return None
     return control
+
+
+
+def _addresses_of(sa: IkeSa) -> set[str]:
+    """A session's addresses as text: the assigned ones (IPv4, and IPv6 for
+    a dual-stack client) and the public one."""
+    held = [str(sa.lease[1])] if sa.lease is not None else []
+    if sa.lease6 is not None:
+        held.append(str(sa.lease6[1]))
+    return {*held, sa.remote[0]}
+
+
+def _canonical(address: str) -> str:
+    """An address as `str(ip_address)` writes it (IPv6 compressed, lower
+    case), so that 2001:2:0:1:0:0:0:100 finds 2001:2:0:1::100."""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return address

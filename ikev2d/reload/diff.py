@@ -119,6 +119,7 @@ SECTIONS: tuple[_Section, ...] = (
     _Section("ikev2 policy", lambda c: c.ike_policies),
     _Section("ipsec proposal", lambda c: c.ipsec_proposals),
     _Section("ip local pool", lambda c: c.ipv4_pools),
+    _Section("ipv6 local pool", lambda c: c.ipv6_pools),
     _Section("group policy", lambda c: c.group_policies),
     _Section("identity certificate", lambda c: c.identity_certificates),
     _Section("local user", lambda c: c.local_users, key=lambda u: str(u.username)),

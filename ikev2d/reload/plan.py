@@ -20,7 +20,7 @@ from typing import Iterable
 from ..conf.model import Config
 from ..core import Responder
 from ..effects import Effect
-from ..pool import PoolSet
+from ..pool import Ipv6PoolSet, PoolSet
 from ..sa import IkeSa
 from ..sa_types import State
 from ..settings import ResponderSettings
@@ -38,6 +38,7 @@ class SessionTerms:
     unique_id: int
     profile: str | None  # None: not yet authenticated (no profile chosen)
     pool: str | None  # the pool of its address lease
+    pool6: str | None = None  # the pool of its IPv6 address lease
 
 
 def why_it_ends(old: Config, new: Config, terms: SessionTerms) -> str | None:
@@ -57,12 +58,19 @@ def why_it_ends(old: Config, new: Config, terms: SessionTerms) -> str | None:
             return f"ip local pool {terms.pool} removed"
         if old.pool(terms.pool) != pools[terms.pool]:
             return f"ip local pool {terms.pool} changed"
+    if terms.pool6 is not None:
+        pools6 = {p.name: p for p in new.ipv6_pools}
+        if terms.pool6 not in pools6:
+            return f"ipv6 local pool {terms.pool6} removed"
+        if old.ipv6_pool(terms.pool6) != pools6[terms.pool6]:
+            return f"ipv6 local pool {terms.pool6} changed"
     return None
 
 
 def terms_of(sa: IkeSa) -> SessionTerms:
     return SessionTerms(sa.unique_id, sa.profile.name if sa.profile is not None else None,
-                        sa.lease[0] if sa.lease is not None else None)
+                        sa.lease[0] if sa.lease is not None else None,
+                        sa.lease6[0] if sa.lease6 is not None else None)
 
 
 def keep_pools(old_config: Config, new_config: Config, old: ResponderSettings, new: ResponderSettings) -> None:
@@ -71,8 +79,12 @@ def keep_pools(old_config: Config, new_config: Config, old: ResponderSettings, n
     for pool in new_config.ipv4_pools:
         if pool.name in old.pools and any(p == pool for p in old_config.ipv4_pools):
             new.pools[pool.name] = old.pools[pool.name]
+    for pool6 in new_config.ipv6_pools:
+        if pool6.name in old.pools6 and pool6 in old_config.ipv6_pools:
+            new.pools6[pool6.name] = old.pools6[pool6.name]
     for profile in new.profiles.values():
         profile.pools = PoolSet([new.pools[name] for name in profile.profile.address_pools])
+        profile.pools6 = Ipv6PoolSet([new.pools6[name] for name in profile.profile.ipv6_address_pools])
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ _NEGOTIATING = ("IN-NEG", "DOWN-NEGOTIATING", "Negotiation in progress")
 
 def selector_range(cidr: str) -> str:
     """`172.31.1.205/0 - 172.31.1.205/65535`: first/port - last/port."""
-    net = ipaddress.IPv4Network(cidr, strict=False)
+    net = ipaddress.ip_network(cidr, strict=False)  # IPv6 too, in a dual-stack Child SA
     return f"{net.network_address}/0 - {net.broadcast_address}/65535"
 
 

@@ -23,8 +23,12 @@ MEDIA_MTU = 1500
 
 
 def ident(cidr: str) -> str:
-    """`(172.16.122.32/255.255.255.240/0/0)`: address/mask/protocol/port."""
-    net = ipaddress.IPv4Network(cidr, strict=False)
+    """`(172.16.122.32/255.255.255.240/0/0)`: address/mask/protocol/port; an
+    IPv6 selector (dual stack) with its prefix length for the mask
+    (unconfirmed: docs/ftd-behaviour.md, "IPv6 inside the tunnel")."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    if net.version == 6:
+        return f"({net.network_address}/{net.prefixlen}/0/0)"
     return f"({net.network_address}/{net.netmask}/0/0)"
 
 

@@ -52,6 +52,7 @@ def session_view(s: SessionSnapshot, now_epoch: float) -> dict[str, Any]:
         "username": s.username,
         "index": names.session_index(s.unique_id),
         "assigned_ip": s.assigned_ip or "0.0.0.0",
+        "assigned_ipv6": s.assigned_ipv6,
         "public_ip": s.remote_address,
         "protocol": protocols,
         "license": LICENSE,
@@ -107,9 +108,13 @@ def _listing(parts: dict[str, str]) -> str:
 
 
 def session_lines(v: dict[str, Any]) -> list[str]:
+    # a dual-stack session's IPv6 address on a line of its own under the
+    # IPv4 one (layout unconfirmed: docs/ftd-behaviour.md, "IPv6 inside the tunnel")
+    ipv6 = [_field("Assigned IPv6", v["assigned_ipv6"])] if v.get("assigned_ipv6") else []
     return [
         _pair("Username", v["username"], "Index", v["index"]),
         _pair("Assigned IP", v["assigned_ip"], "Public IP", v["public_ip"]),
+        *ipv6,
         _field("Protocol", " ".join(v["protocol"])),
         _field("License", v["license"]),
         _field("Encryption", _listing(v["encryption"])),

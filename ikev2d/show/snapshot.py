@@ -85,6 +85,7 @@ class SessionSnapshot:
     client_type: str  # "generic" (standards IKEv2) | "anyconnect"
     children: tuple[ChildSnapshot, ...] = ()
     initiator: bool = False  # our own IKE rekey made the SA: we are its original initiator
+    assigned_ipv6: str | None = None  # dual stack: the IPv6 pool address as well
 
     @property
     def established(self) -> bool:

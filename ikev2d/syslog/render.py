@@ -7,6 +7,8 @@ gives none. No secret is in an event, so none can reach a record.
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
+
 from .. import events as ev
 from .catalogue import (CATALOGUE, CERTIFICATE_FAILURE_REASONS, CHAIN_FAILURE_REASON, CONNECTION_TYPE, DAP_DEFAULT_RECORD, DISCONNECT_REASONS, HIDDEN_USERNAME,
                         INIT_REJECT_ERRORS, LOCAL_REJECT_REASONS, NO_IPV6, NO_IPV6_EXPLANATIONS,
@@ -47,6 +49,8 @@ def records_for(e: ev.Event) -> list[Record]:
             return [_msg(113004, aaa_type="accounting", server=server, username=u)]
         case ev.ChildSaDeleted(username=u, spi_in=i, spi_out=o):
             return _ipsec(602304, e, u, i, o)
+        case ev.AddressReleased(pool=p, address=IPv6Address() as a, session=s):
+            return [_msg(737016, session=session_id(s), pool=p, address=str(a))]  # the user entry goes with IPv4's
         case ev.AddressReleased(username=u, pool=p, address=a, session=s):
             return [_msg(737016, session=session_id(s), pool=p, address=str(a)),
                     _msg(109210, session=session_id(s), username=u, address=str(a))]
@@ -130,17 +134,21 @@ def _address_assigned(e: ev.AddressAssigned) -> list[Record]:
     s = session_id(e.session)
     # an FTD reports the DHCP check and the missing IPv6 pool even when
     # neither is configured (the whitepaper's table)
-    return [
+    out = [
         _msg(737003, session=s, tunnel_group=e.profile),
         _msg(737026, session=s, address=str(e.address), pool=e.pool),
         _msg(737006, session=s, tunnel_group=e.profile),
-    ] + [_msg(737034, session=s, explanation=x) for x in NO_IPV6_EXPLANATIONS]
+    ]
+    if e.address6 is not None:  # the same line for the IPv6 address: unconfirmed (docs/ftd-behaviour.md, "IPv6 inside the tunnel")
+        return out + [_msg(737026, session=s, address=str(e.address6), pool=e.pool6)]
+    return out + [_msg(737034, session=s, explanation=x) for x in NO_IPV6_EXPLANATIONS]
 
 
 def _sa_up(e: ev.IkeSaEstablished) -> list[Record]:
     out = [_ike(750006, e, e.username, reason=SA_UP_REASON)]
     if e.address is not None:
-        out.append(_ike(751025, e, e.username, group_policy=e.group_policy, ipv4=str(e.address), ipv6=NO_IPV6))
+        out.append(_ike(751025, e, e.username, group_policy=e.group_policy, ipv4=str(e.address),
+                        ipv6=NO_IPV6 if e.address6 is None else str(e.address6)))
     out.append(_ike(751026, e, e.username, **_client(e.client)))
     return out
 

@@ -19,7 +19,7 @@ old one (§2.8). What the client may do meanwhile:
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Sequence
 
 from ..crypto.jobs import DhJob, DhKeyGenJob, DhKeyPair, DhResult, JobFailed, JobResult
@@ -31,7 +31,7 @@ from ..wire.message import Message
 from ..wire.payloads import KE, SA, Delete, Nonce, Notify, Payload, TSi, TSr
 from .child_sa import install_child_sa
 from .proposals import EspSuite, Pfs, esp_offer, select_esp
-from .traffic_selectors import MAX_CHILD_NETWORKS, TooManySelectors, selectors_to_networks
+from .traffic_selectors import MAX_CHILD_NETWORKS, Network, TooManySelectors, selectors_to_networks
 
 if TYPE_CHECKING:
     from ..conf.model import IpsecProposal
@@ -53,8 +53,17 @@ def _name(notify: int) -> str:
         return str(notify)
 
 
-def _within(networks: Sequence[IPv4Network], allowed: Sequence[IPv4Network]) -> bool:
-    return all(any(n.subnet_of(a) for a in allowed) for n in networks)
+def _within(networks: Sequence[Network], allowed: Sequence[Network]) -> bool:
+    # subnet_of raises across families: a dual-stack SA holds both
+    return all(any(_subnet(n, a) for a in allowed) for n in networks)
+
+
+def _subnet(n: Network, a: Network) -> bool:
+    if isinstance(n, IPv4Network) and isinstance(a, IPv4Network):
+        return n.subnet_of(a)
+    if isinstance(n, IPv6Network) and isinstance(a, IPv6Network):
+        return n.subnet_of(a)
+    return False
 
 
 class ChildRekey:

@@ -6,7 +6,7 @@ from this exchange's nonces, and the spec the data plane installs."""
 from __future__ import annotations
 
 import logging
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Sequence
 
 from esp.spec import ChildSaSpec, EspAlgorithms
@@ -21,16 +21,22 @@ from ..pool import AddressPool
 from ..settings import protected_ranges
 from ..sa_types import ChildSa, PendingChild
 from ..wire.payloads import SA, Notify, Payload, Proposal, TSi, TSr
-from .config_payload import application_version, build_reply, requested_ipv4
+from .config_payload import application_version, build_reply, requested_ipv4, requested_ipv6
 from ..conf.model import IpsecProposal
 from .proposals import IN_IKE_AUTH, EspSuite, Pfs, describe_ipsec_proposals, describe_offer, select_esp
-from .traffic_selectors import (MAX_CHILD_NETWORKS, TooManySelectors, narrow_to_address, narrow_to_ranges,
-                                network_count, selectors_to_networks)
+from .traffic_selectors import (ALL_IPV6, MAX_CHILD_NETWORKS, MAX_TS_PER_PAYLOAD, Network, TooManySelectors,
+                                narrow_to_address, narrow_to_ranges, network_count, network_ranges,
+                                selectors_to_networks)
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
 
 log = logging.getLogger("ikev2d.sa")
+
+# What IPv6 TSr may cover: everything, whatever the IPv4 split tunnel (the
+# ASA's ipv6-split-tunnel-policy is a setting of its own, not modelled:
+# docs/ftd-behaviour.md, "IPv6 inside the tunnel")
+IPV6_PROTECTED = network_ranges([ALL_IPV6])
 
 # 750003's words for a proposal that matches nothing (syslog/catalogue.py)
 NO_MATCHING_POLICY = "Failed to find a matching policy"
@@ -47,7 +53,8 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
         # SA UP comes after the address lines, as an FTD logs them
         effects.append(Emit(IkeSaEstablished(sa.name, sa.local, sa.remote, sa.username,
                                              sa.proposal_name, sa.unique_id, policy.name,
-                                             address, application_version(pending.cp))))
+                                             address, application_version(pending.cp),
+                                             sa.lease6[1] if sa.lease6 is not None else None)))
 
     if pending.sa is None or pending.tsi is None or pending.tsr is None:
         up()
@@ -65,15 +72,46 @@ def first_child(sa: "IkeSa", pending: PendingChild, now: float, effects: list[Ef
         return [Notify(NotifyType.INTERNAL_ADDRESS_FAILURE)]
     pool, address = leased
     sa.lease = (pool.name, address)
+    ipv6 = _lease6(sa, pending)
     effects.append(Emit(AddressAssigned(sa.name, sa.local, sa.remote, sa.username, pool.name, address,
-                                        profile.name, policy.name, sa.unique_id)))
+                                        profile.name, policy.name, sa.unique_id,
+                                        sa.lease6[1] if sa.lease6 else None, sa.lease6[0] if sa.lease6 else "")))
     up(address)
-    cp_reply = build_reply(address, profile.pool_masks[pool.name], policy)
+    cp_reply = build_reply(address, profile.pool_masks[pool.name], policy, ipv6)
     child = _negotiate_child(sa, pending, address, now, effects)
     if sa.children:
         effects.append(Emit(SessionStarted(sa.name, sa.local, sa.remote, sa.username, sa.unique_id,
                                            address, policy.name)))
     return [cp_reply] + child
+
+
+def _lease6(sa: "IkeSa", pending: PendingChild) -> tuple[IPv6Address, int] | None:
+    """Dual stack: an IPv6 address (and its prefix length) from the
+    profile's IPv6 pools when the client asked for one too. None when it did
+    not, or none is to be had: the IPv4 session goes on without IPv6
+    (RFC 7296 §3.15.4 lets a reply leave out what it cannot give)."""
+    assert sa.profile is not None
+    if not requested_ipv6(pending.cp):
+        return None
+    pools6 = sa.profile.pools6
+    if not pools6.pools:
+        log.info("user %s asked for an IPv6 address; connection profile %s has no IPv6 pool",
+                 sa.username, sa.profile.name)
+        return None
+    framed = sa.authorization.framed_ipv6
+    claimed = pools6.claim(sa.session_id, framed) if framed is not None else None
+    if framed is not None and claimed is None:
+        log.warning("user %s: the AAA server assigned %s, which no free address of the IPv6 pools of connection"
+                    " profile %s is; an address from the pool is used instead", sa.username, framed,
+                    sa.profile.name)
+    leased = (claimed, framed) if claimed is not None and framed is not None else pools6.allocate(sa.session_id)
+    if leased is None:
+        log.warning("user %s: the IPv6 pools of connection profile %s are exhausted; IPv4 only",
+                    sa.username, sa.profile.name)
+        return None
+    pool6, address6 = leased
+    sa.lease6 = (pool6.name, address6)
+    return address6, pool6.prefix_length
 
 
 def _lease(sa: "IkeSa", prefer: IPv4Address | None) -> tuple[AddressPool, IPv4Address] | None:
@@ -127,8 +165,17 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
     try:
         tsi = narrow_to_address(tsi_req.selectors, address)
         tsr = narrow_to_ranges(tsr_req.selectors, allowed)
+        if sa.lease6 is not None:
+            # dual stack: the IPv6 selectors side by side with the IPv4 ones,
+            # each family only with both sides (RFC 7296 §2.9)
+            tsi6 = narrow_to_address(tsi_req.selectors, sa.lease6[1], MAX_TS_PER_PAYLOAD - len(tsi))
+            tsr6 = narrow_to_ranges(tsr_req.selectors, IPV6_PROTECTED, MAX_TS_PER_PAYLOAD - len(tsr))
+            if tsi6 and tsr6:
+                if not (tsi and tsr):
+                    tsi, tsr = [], []
+                tsi, tsr = tsi + tsi6, tsr + tsr6
         # bounded before anything is installed: refused, the request leaves no state
-        limit = max(MAX_CHILD_NETWORKS, network_count(allowed))
+        limit = max(MAX_CHILD_NETWORKS, network_count(allowed) + 1)
         local_networks = selectors_to_networks(tsr, limit)
         remote_networks = selectors_to_networks(tsi, limit)
     except TooManySelectors as exc:
@@ -150,7 +197,7 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
 
 
 def install_child_sa(sa: "IkeSa", suite: EspSuite, ours: IpsecProposal, spi_in: int, spi_out: int, nonce_i: bytes,
-                     nonce_r: bytes, local_networks: Sequence[IPv4Network], remote_networks: Sequence[IPv4Network],
+                     nonce_r: bytes, local_networks: Sequence[Network], remote_networks: Sequence[Network],
                      now: float, effects: list[Effect], shared_secret: bytes | None,
                      we_initiated: bool) -> ChildSa:
     """Derive a negotiated Child SA's keys (RFC 7296 §2.17: those of the

@@ -1,10 +1,11 @@
 """The configuration payload (RFC 7296 §3.15): the client's virtual address
-and netmask, and what its group policy gives it: DNS servers, default
-domain, banner and split-tunnel networks."""
+and netmask (and, dual stack, its IPv6 address and prefix length), and
+what its group policy gives it: DNS servers, default domain, banner and
+split-tunnel networks."""
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Sequence
 
 from ..conf.model import GroupPolicy
@@ -32,6 +33,14 @@ def requested_ipv4(cp: CP | None) -> bool:
     )
 
 
+def requested_ipv6(cp: CP | None) -> bool:
+    """The client asks for an IPv6 address too (INTERNAL_IP6_ADDRESS, empty
+    or with the address it would like: §3.15.1)."""
+    return cp is not None and cp.cfg_type == ConfigType.CFG_REQUEST and any(
+        a.type == ConfigAttr.INTERNAL_IP6_ADDRESS for a in cp.attributes
+    )
+
+
 def application_version(cp: CP | None) -> str:
     """The client's own name and version, if its request carries one
     (APPLICATION_VERSION, RFC 7296 §3.15.1: printable ASCII)."""
@@ -43,12 +52,22 @@ def application_version(cp: CP | None) -> str:
     return ""
 
 
-def build_reply(address: IPv4Address, netmask: IPv4Address, policy: GroupPolicy) -> CP:
+def build_reply(address: IPv4Address, netmask: IPv4Address, policy: GroupPolicy,
+                ipv6: tuple[IPv6Address, int] | None = None) -> CP:
+    """`ipv6`: the IPv6 address and its prefix length (the pool's), for a
+    client that asked for one too."""
     attrs = [
         ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, address.packed),
         ConfigAttribute(ConfigAttr.INTERNAL_IP4_NETMASK, netmask.packed),
     ]
-    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in policy.dns_servers]
+    if ipv6 is not None:
+        # 16 octets of address, one of prefix length (§3.15.1); no netmask
+        # attribute in IPv6
+        attrs.append(ConfigAttribute(ConfigAttr.INTERNAL_IP6_ADDRESS, ipv6[0].packed + bytes([ipv6[1]])))
+    attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, d.packed) for d in policy.dns_servers if d.version == 4]
+    if ipv6 is not None:  # reachable through the tunnel only with an IPv6 address of its own
+        attrs += [ConfigAttribute(ConfigAttr.INTERNAL_IP6_DNS, d.packed) for d in policy.dns_servers
+                  if d.version == 6]
     if policy.default_domain:
         attrs.append(ConfigAttribute(DEFAULT_DOMAIN_ATTR, policy.default_domain.encode()))
     if policy.banner:

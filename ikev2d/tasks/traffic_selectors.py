@@ -6,7 +6,10 @@ A TS payload is the union of its selectors, so selectors of one protocol
 and port range whose address ranges overlap or touch merge into one, and
 selectors of one protocol and address range merge their port ranges: the
 union, and so the subset of the request that §2.9 lets us answer, stays
-the same. Narrowing sorts and merges, then intersects two sorted lists,
+the same. Each address family is narrowed on its own (a dual-stack
+Child SA has IPv4 and IPv6 selectors side by side, RFC 7296 §2.9): a
+selector of the other family never matches. Narrowing sorts and merges,
+then intersects two sorted lists,
 so its work is O(n log n) in the request plus the selectors it returns,
 and it stops at the first selector over a bound.
 """
@@ -14,17 +17,37 @@ and it stops at the first selector over a bound.
 from __future__ import annotations
 
 from bisect import bisect_left
-from ipaddress import IPv4Address, IPv4Network, summarize_address_range
-from typing import Iterable, Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, summarize_address_range
+from typing import Iterable, Sequence, Union
 
 from ..iana import TsType
 from ..wire.payloads import TrafficSelector
 from ..wire.ts import MAX_SELECTORS
 
 ALL_IPV4 = IPv4Network("0.0.0.0/0")
-AddressRange = tuple[IPv4Address, IPv4Address]  # first, last (inclusive)
+ALL_IPV6 = IPv6Network("::/0")
+Address = Union[IPv4Address, IPv6Address]
+Network = Union[IPv4Network, IPv6Network]
+AddressRange = tuple[Address, Address]  # first, last (inclusive), of one family
 _FIRST, _LAST = IPv4Address(0), IPv4Address(2**32 - 1)
 _V4 = int(TsType.TS_IPV4_ADDR_RANGE)
+_V6 = int(TsType.TS_IPV6_ADDR_RANGE)
+_TS_TYPE = {4: _V4, 6: _V6}
+
+
+def ts_type_of(address: Address) -> int:
+    return _TS_TYPE[address.version]
+
+
+def _address(ts_type: int, value: int) -> Address:
+    return IPv6Address(value) if ts_type == _V6 else IPv4Address(value)
+
+
+def _summarize(ts_type: int, lo: int, hi: int) -> list[Network]:
+    """The fewest networks that cover lo..hi, addresses of `ts_type`."""
+    if ts_type == _V6:
+        return list(summarize_address_range(IPv6Address(lo), IPv6Address(hi)))
+    return list(summarize_address_range(IPv4Address(lo), IPv4Address(hi)))
 
 # RFC 7296 §3.13: a TS payload counts its selectors in one octet.
 MAX_TS_PER_PAYLOAD = MAX_SELECTORS
@@ -53,7 +76,7 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def network_ranges(networks: Sequence[IPv4Network]) -> list[AddressRange]:
+def network_ranges(networks: Sequence[Network]) -> list[AddressRange]:
     out: list[AddressRange] = []
     for net in networks:
         r = (net.network_address, net.broadcast_address)
@@ -78,13 +101,14 @@ def complement(excluded: Sequence[IPv4Network]) -> list[AddressRange]:
     return out
 
 
-def _coalesce(requested: Sequence[TrafficSelector]) -> dict[tuple[int, int, int], list[tuple[int, int]]]:
-    """The IPv4 selectors as (protocol, start port, end port) -> merged
-    address ranges, port ranges of equal addresses merged first."""
+def _coalesce(requested: Sequence[TrafficSelector],
+              ts_type: int = _V4) -> dict[tuple[int, int, int], list[tuple[int, int]]]:
+    """The selectors of `ts_type` as (protocol, start port, end port) ->
+    merged address ranges, port ranges of equal addresses merged first."""
     by_addresses: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
     by_ports: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
     for ts in requested:
-        if ts.ts_type != _V4:
+        if ts.ts_type != ts_type:
             continue
         lo, hi = int(ts.start_addr), int(ts.end_addr)
         if lo > hi:
@@ -100,15 +124,17 @@ def _coalesce(requested: Sequence[TrafficSelector]) -> dict[tuple[int, int, int]
     return {key: merge_ranges(ranges) for key, ranges in by_ports.items()}
 
 
-def narrow_to_address(requested: Sequence[TrafficSelector], address: IPv4Address,
+def narrow_to_address(requested: Sequence[TrafficSelector], address: Address,
                       limit: int = MAX_TS_PER_PAYLOAD) -> list[TrafficSelector]:
-    """TSi: the client's side is exactly its virtual address; narrowed, the
-    selectors differ only in protocol and ports, whose ranges merge."""
+    """TSi: the client's side is exactly its virtual address (the selectors
+    of its family); narrowed, the selectors differ only in protocol and
+    ports, whose ranges merge."""
     a = int(address)
+    ts_type = ts_type_of(address)
     ports: dict[int, list[tuple[int, int]]] = {}
     opaque: dict[tuple[int, int, int], None] = {}  # OPAQUE ports (§3.13.1), kept as they are
     for ts in requested:
-        if ts.ts_type != _V4 or not int(ts.start_addr) <= a <= int(ts.end_addr):
+        if ts.ts_type != ts_type or not int(ts.start_addr) <= a <= int(ts.end_addr):
             continue
         if ts.start_port > ts.end_port:
             opaque[(ts.ip_protocol, ts.start_port, ts.end_port)] = None
@@ -118,17 +144,21 @@ def narrow_to_address(requested: Sequence[TrafficSelector], address: IPv4Address
     keys += opaque
     if len(keys) > limit:
         raise TooManySelectors(f"TSi narrows to {len(keys)} selectors, more than {limit}")
-    return [TrafficSelector(_V4, protocol, first, last, address, address) for protocol, first, last in keys]
+    return [TrafficSelector(ts_type, protocol, first, last, address, address) for protocol, first, last in keys]
 
 
 def narrow_to_ranges(requested: Sequence[TrafficSelector], allowed: Sequence[AddressRange],
                      limit: int = MAX_TS_PER_PAYLOAD) -> list[TrafficSelector]:
-    """TSr: the intersection of what the client asks for and what we allow,
-    at most `limit` selectors (TooManySelectors beyond)."""
+    """TSr: the intersection of what the client asks for and what we allow
+    (ranges of one family: the requested selectors of that family), at most
+    `limit` selectors (TooManySelectors beyond)."""
+    if not allowed:
+        return []
+    ts_type = ts_type_of(allowed[0][0])
     ours = merge_ranges((int(first), int(last)) for first, last in allowed)
     ends = [hi for _, hi in ours]
     out: list[TrafficSelector] = []
-    for (protocol, first_port, last_port), ranges in _coalesce(requested).items():
+    for (protocol, first_port, last_port), ranges in _coalesce(requested, ts_type).items():
         for lo, hi in ranges:
             # the allowed ranges are sorted and disjoint: start at the first
             # that ends at or after `lo`, stop at the first past `hi`
@@ -136,28 +166,33 @@ def narrow_to_ranges(requested: Sequence[TrafficSelector], allowed: Sequence[Add
             while i < len(ours) and ours[i][0] <= hi:
                 if len(out) == limit:
                     raise TooManySelectors(f"TSr narrows to more than {limit} selectors")
-                out.append(TrafficSelector(_V4, protocol, first_port, last_port,
-                                           IPv4Address(max(lo, ours[i][0])), IPv4Address(min(hi, ours[i][1]))))
+                out.append(TrafficSelector(ts_type, protocol, first_port, last_port,
+                                           _address(ts_type, max(lo, ours[i][0])),
+                                           _address(ts_type, min(hi, ours[i][1]))))
                 i += 1
     return out
 
 
 def network_count(ranges: Sequence[AddressRange]) -> int:
-    """How many networks the data plane installs for these ranges."""
+    """How many networks the data plane installs for these ranges (of one family)."""
+    if not ranges:
+        return 0
+    ts_type = ts_type_of(ranges[0][0])
     merged = merge_ranges((int(first), int(last)) for first, last in ranges)
-    return sum(1 for lo, hi in merged for _ in summarize_address_range(IPv4Address(lo), IPv4Address(hi)))
+    return sum(len(_summarize(ts_type, lo, hi)) for lo, hi in merged)
 
 
-def selectors_to_networks(selectors: Sequence[TrafficSelector], limit: int | None = None) -> tuple[IPv4Network, ...]:
+def selectors_to_networks(selectors: Sequence[TrafficSelector], limit: int | None = None) -> tuple[Network, ...]:
     """The networks the data plane installs: it matches addresses only, so
-    the selectors' address ranges merge whatever their ports; more than
-    `limit` networks is TooManySelectors."""
-    merged = merge_ranges((int(ts.start_addr), int(ts.end_addr)) for ts in selectors
-                          if ts.ts_type == _V4 and int(ts.start_addr) <= int(ts.end_addr))
-    nets: list[IPv4Network] = []
-    for lo, hi in merged:
-        for net in summarize_address_range(IPv4Address(lo), IPv4Address(hi)):
-            if limit is not None and len(nets) == limit:
-                raise TooManySelectors(f"the selectors need more than {limit} networks in the data plane")
-            nets.append(net)
+    the selectors' address ranges merge whatever their ports; IPv4
+    networks first, then IPv6; more than `limit` networks is TooManySelectors."""
+    nets: list[Network] = []
+    for ts_type in (_V4, _V6):
+        merged = merge_ranges((int(ts.start_addr), int(ts.end_addr)) for ts in selectors
+                              if ts.ts_type == ts_type and int(ts.start_addr) <= int(ts.end_addr))
+        for lo, hi in merged:
+            for net in _summarize(ts_type, lo, hi):
+                if limit is not None and len(nets) == limit:
+                    raise TooManySelectors(f"the selectors need more than {limit} networks in the data plane")
+                nets.append(net)
     return tuple(nets)

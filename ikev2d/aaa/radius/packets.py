@@ -7,7 +7,7 @@ says which attributes a remote-access headend sends and what it reads back.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from pyrad import packet as rp
 
@@ -118,6 +118,13 @@ def _authorization(reply: rp.Packet) -> Authorization:
         # RFC 2865 §5.8: 0xFFFFFFFF "let the user pick", 0xFFFFFFFE "the NAS
         # picks": both mean an address from the pool here
         framed_ip = None
+    framed6 = _decoded(reply, "Framed-IPv6-Address")
+    try:
+        framed_ipv6 = IPv6Address(framed6) if isinstance(framed6, (str, bytes)) else None
+    except ValueError:
+        framed_ipv6 = None
+    if framed_ipv6 is not None and (framed_ipv6.is_unspecified or framed_ipv6.is_multicast):
+        framed_ipv6 = None
     session = _decoded(reply, "Session-Timeout")
     idle = _decoded(reply, "Idle-Timeout")
     return Authorization(
@@ -125,6 +132,7 @@ def _authorization(reply: rp.Packet) -> Authorization:
         framed_ip=framed_ip,
         session_timeout=session if isinstance(session, int) and session > 0 else None,
         idle_timeout=idle if isinstance(idle, int) and idle > 0 else None,
+        framed_ipv6=framed_ipv6,
     )
 
 
