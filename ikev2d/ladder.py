@@ -36,6 +36,7 @@ _NOTIFY_SHORT: dict[int, str] = {
     "AUTH_FOLLOWS", NotifyType.AUTHENTICATION_FAILED: "AUTH_FAILED", NotifyType.NO_PROPOSAL_CHOSEN: "NO_PROP",
     NotifyType.INVALID_KE_PAYLOAD: "INVAL_KE", NotifyType.INTERNAL_ADDRESS_FAILURE: "INT_ADDR_FAIL",
 }
+_NOTIFY_SHORT_BY_NAME = {NotifyType(k).name: v for k, v in _NOTIFY_SHORT.items()}
 _EAP_CODES = {1: "REQ", 2: "RES", 3: "SUCC", 4: "FAIL"}
 _EAP_TYPES = {1: "ID", 4: "MD5", 6: "GTC", 13: "TLS", 21: "TTLS", 26: "MSCHAPV2"}
 _CP_TYPES = {1: "CPRQ", 2: "CPRP", 3: "CPS", 4: "CPA"}
@@ -111,11 +112,12 @@ def render_text(steps: Sequence[Step], client: str, server: str, width: int = 10
     lines = [f"{'':9}{client:<{inner // 2}}{server:>{inner - inner // 2 + 2}}",
              f"{'':9}|{'':{inner}}|"]
     start = steps[0].at if steps else 0.0
-    last_sa = steps[0].ike_sa if steps else ""
+    # an IKE SA by its initiator's SPI: IKE_SA_INIT's request knows no other yet
+    last_sa = steps[0].ike_sa.split(" ")[0] if steps else ""
     for step in steps:
-        if step.ike_sa != last_sa:
+        if step.ike_sa.split(" ")[0] != last_sa:
             lines.append(f"{'':9}|{' new IKE SA ' + step.ike_sa + ' ':-^{inner}}|")
-            last_sa = step.ike_sa
+            last_sa = step.ike_sa.split(" ")[0]
         label = f" {label_of(step)} "
         shaft = "=" if step.encrypted else "-"
         if len(label) > inner - 4:  # too long for the arrow: on its own lines above it
@@ -217,15 +219,16 @@ def steps_of(records: Iterable[dict[str, Any]]) -> list[Step]:
             continue
         d = r["data"]
         tags = " ".join(_tag(p) for p in d["payloads"])
+        port = int(str(r.get("local", ":500")).rsplit(":", 1)[1] or 500)
         out.append(Step(float(r["time"]), d["direction"] == "in", _exchange_id(d["exchange"]), int(d["message_id"]),
                         bool(d["response"]), tags, tuple(d.get("sizes", ())), str(r.get("sa", "")),
-                        bool(d.get("initiator", True))))
+                        bool(d.get("initiator", True)), port))
     return out
 
 
 def _tag(p: dict[str, Any]) -> str:
     if p["type"] == "N":
-        return f"N({p['notify']})"
+        return f"N({_NOTIFY_SHORT_BY_NAME.get(p['notify'], p['notify'])})"
     if p["type"] == "EAP":
         code = {"REQUEST": "REQ", "RESPONSE": "RES", "SUCCESS": "SUCC", "FAILURE": "FAIL"}.get(p.get("code", ""), "?")
         kind = {"IDENTITY": "ID", "MD5_CHALLENGE": "MD5"}.get(p.get("eap_type", ""), p.get("eap_type", ""))

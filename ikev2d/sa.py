@@ -130,7 +130,8 @@ class IkeSa:
     # the session's messages for `show session --ladder`: bounded, and one
     # list through the session's IKE rekeys
     history: deque[Step] = field(default_factory=new_history)
-    arrived_on: int = 0  # our port the message being handled came to
+    # the addresses of the message being handled, (ours, theirs)
+    arrival: tuple[Address, Address] = (("", 0), ("", 0))
 
     def __post_init__(self) -> None:
         # SK_ei/SK_ai protect what the original initiator sends (RFC 7296 §2.14)
@@ -164,12 +165,15 @@ class IkeSa:
     def _trace(self, passed: Passed | Resent) -> None:
         """What the task manager saw: a step of the session's ladder, and the
         debug trace's record when someone listens (trace/messages.py)."""
+        inbound = isinstance(passed, Passed) and passed.inbound
         if isinstance(passed, Passed):
-            self.record_step(passed.message, passed.inbound, passed.sizes, passed.at,
-                             self.arrived_on if passed.inbound else passed.port)
+            self.record_step(passed.message, inbound, passed.sizes, passed.at,
+                             self.arrival[0][1] if inbound else passed.port)
         tracer = self.sessions.tracer
         if tracer.wants(PACKETS):
-            tracer.add(wire_record(passed, self.trace_context()))
+            # where an inbound one really came from and to (the SA may follow it there only after)
+            local, remote = self.arrival if inbound else (self.local, self.remote)
+            tracer.add(wire_record(passed, TraceContext(self.name, self.unique_id, remote, local, self.username)))
 
     def record_step(self, message: Message, inbound: bool, sizes: tuple[int, ...], now: float,
                     port: int) -> None:
@@ -306,7 +310,7 @@ class IkeSa:
     def handle_request(self, raw: bytes, header: Header, local: Address, remote: Address, now: float) -> list[Effect]:
         if self.state is State.DELETED:
             return []
-        self.arrived_on = local[1]  # the ladder's: NAT-T's port adds the non-ESP marker
+        self.arrival = (local, remote)  # for the ladder and the trace: where it really came
         if self.tasks.is_retransmit_id(header):
             datagrams, reason = self.tasks.retransmit(raw, header)
             return [SendDatagram(d, local, remote) for d in datagrams] + (
@@ -346,7 +350,7 @@ class IkeSa:
 
     def handle_response(self, raw: bytes, header: Header, local: Address, remote: Address,
                         now: float) -> list[Effect]:
-        self.arrived_on = local[1]
+        self.arrival = (local, remote)
         answer = self.tasks.response(raw, header, now)
         if isinstance(answer, str):
             return [self._dropped(answer)]
