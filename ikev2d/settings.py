@@ -16,7 +16,7 @@ from .crypto.auth import PrivateKey
 from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
 from .identity import Identity, load_identity, load_trusted_ca
 from .iana import EapType, IdType
-from .pool import AddressPool, Ipv6AddressPool, Ipv6PoolSet, PoolSet
+from .pool import AddressPool, Ipv4PoolSet, Ipv6AddressPool, Ipv6PoolSet
 from .tasks.proposals import Pfs
 from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
 from .wire.payloads import IDr
@@ -27,7 +27,7 @@ class ProfileSettings:
     profile: ConnectionProfile
     group_policy: GroupPolicy
     identity: Identity
-    pools: PoolSet
+    pools: Ipv4PoolSet
     pool_masks: dict[str, IPv4Address]
     credentials: CredentialStore
     eap_methods: tuple[int, ...]
@@ -150,7 +150,7 @@ def build_settings(config: Config) -> ResponderSettings:
             profile=cp,
             group_policy=config.group_policy(cp.group_policy),
             identity=identities[cert_name],
-            pools=PoolSet([pools[name] for name in cp.address_pools]),
+            pools=Ipv4PoolSet([pools[name] for name in cp.address_pools]),
             pool_masks={name: pools[name].mask for name in cp.address_pools},
             credentials=users,
             eap_methods=tuple(int(m) for m in cp.eap_methods),

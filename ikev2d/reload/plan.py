@@ -20,7 +20,7 @@ from typing import Iterable
 from ..conf.model import Config
 from ..core import Responder
 from ..effects import Effect
-from ..pool import Ipv6PoolSet, PoolSet
+from ..pool import Ipv4PoolSet, Ipv6PoolSet
 from ..sa import IkeSa
 from ..sa_types import State
 from ..settings import ResponderSettings
@@ -83,7 +83,7 @@ def keep_pools(old_config: Config, new_config: Config, old: ResponderSettings, n
         if pool6.name in old.pools6 and pool6 in old_config.ipv6_pools:
             new.pools6[pool6.name] = old.pools6[pool6.name]
     for profile in new.profiles.values():
-        profile.pools = PoolSet([new.pools[name] for name in profile.profile.address_pools])
+        profile.pools = Ipv4PoolSet([new.pools[name] for name in profile.profile.address_pools])
         profile.pools6 = Ipv6PoolSet([new.pools6[name] for name in profile.profile.ipv6_address_pools])
 
 
