@@ -125,4 +125,5 @@ def _assemble(ctx: Context, device: Device, logging: Logging, ra_vpn: RemoteAcce
         logging=logging,
         radius_server_groups=ctx.radius_groups.values(),
         trusted_cas=ctx.trusted_cas.values(),
+        certificate_maps=ctx.certificate_maps.values(),
     )
