@@ -19,10 +19,13 @@ from ikev2d.conf.errors import ConfigError
 from ikev2d.conf.model import CertificateMap, CertificateMapRule
 from ikev2d.core import Responder
 from ikev2d.events import CertificateMapSearched, IkeSaEstablished, ProfileSelected
-from ikev2d.iana import NotifyType
+from ikev2d.iana import IdType, NotifyType
 from ikev2d.pki.certificate_map import dn_text, first_match, rule_matches
+from ikev2d.running_config import render_running_config
 from ikev2d.settings import build_settings
 from ikev2d.syslog.render import records_for
+from ikev2d.tasks.profile_select import SelectedBy, select_profile
+from ikev2d.wire.payloads import IDi
 from lab.initiator import IkeFailure
 from lab.pki import LabPki, PrivateKey, make_lab_pki, new_key
 
@@ -261,3 +264,50 @@ def test_config_errors_name_the_line(tmp_path: Path, pki_dir: Path, lab_pki: Lab
     assert message in issue.problem
     assert (mapping or rule or "").strip()[:30] in written[issue.line - 1] or \
         (rule or mapping or "").split("{")[1].split(",")[0] in written[issue.line - 1]
+
+
+def test_running_config_shows_the_maps_the_mapping_and_revocation_check(tmp_path: Path, pki_dir: Path,
+                                                                         lab_pki: LabPki) -> None:
+    text = _config_text(lab_pki)
+    text[f"      certificate: {lab_pki.ca_cert}\n"] = (  # applied after the block that adds it
+        f"      certificate: {lab_pki.ca_cert}\n      revocation_check: crl none\n"
+        "      crl_urls: [http://198.18.0.9/lab.crl]\n      crl_cache_minutes: 30\n")
+    config = make_config(tmp_path, **text)
+    lines = render_running_config(config).splitlines()
+    start = lines.index("crypto ca trustpoint LAB-CA")
+    assert lines[start:start + 9] == [
+        "crypto ca trustpoint LAB-CA", " enrollment terminal", " validation-usage ipsec-client",
+        " revocation-check crl none", " crl configure", "  policy both", "  url 1 http://198.18.0.9/lab.crl",
+        "  cache-time 30", "crypto ca certificate map ENG-MAP 10"]
+    assert lines[start + 9:start + 13] == [
+        " subject-name attr ou eq Engineering", "crypto ca certificate map SALES-MAP 10",
+        " subject-name attr ou co sales", " extended-key-usage co clientauth"]
+    mapping = lines.index("tunnel-group-map enable rules")
+    assert lines[mapping + 1:mapping + 3] == ["tunnel-group-map ENG-MAP 10 Engineering",
+                                              "tunnel-group-map SALES-MAP 10 Sales"]
+    assert lines[mapping - 1] == " group-alias Engineering enable"  # after the last tunnel group
+
+
+def test_the_maps_come_before_the_ike_identity_and_only_with_a_certificate(tmp_path: Path, pki_dir: Path,
+                                                                          lab_pki: LabPki) -> None:
+    settings = _harness(tmp_path, pki_dir, lab_pki).responder.settings
+    eng, _ = _user(lab_pki, "carol", "Engineering")
+    finance, _ = _user(lab_pki, "carol", "Finance")
+    sales_id = IDi(IdType.ID_KEY_ID, b"Sales")
+    chosen = select_profile(settings, sales_id, None, eng)
+    assert (chosen.profile.name, chosen.by) == ("Engineering", SelectedBy.CERTIFICATE_MAP)
+    chosen = select_profile(settings, sales_id, None, finance)  # no map: the IKE identity decides
+    assert (chosen.profile.name, chosen.by) == ("Sales", SelectedBy.IKE_ID)
+    assert chosen.map_search is not None and chosen.map_search.profile is None
+    chosen = select_profile(settings, sales_id, None, None)  # no certificate: no map search
+    assert (chosen.profile.name, chosen.map_search) == ("Sales", None)
+
+
+def test_mappings_are_ignored_without_use_configured_rules(tmp_path: Path, pki_dir: Path, lab_pki: LabPki) -> None:
+    text = _config_text(lab_pki)
+    text["    use_configured_rules: true"] = "    use_configured_rules: false"
+    text[f"store: {tmp_path / 'pki'}"] = f"store: {pki_dir}"
+    settings = build_settings(make_config(tmp_path, **text))
+    eng, _ = _user(lab_pki, "carol", "Engineering")
+    chosen = select_profile(settings, None, None, eng)
+    assert (chosen.profile.name, chosen.by, chosen.map_search) == ("CCIElab", SelectedBy.DEFAULT, None)
