@@ -159,3 +159,28 @@ def test_unreachable_crl_fails_closed(ikev2d_server: StartIkev2d, client: StartC
     log = server.log()
     assert "%FTD-3-717010: CRL polling failed for trustpoint LAB-CA." in log, tail(log)
     assert_healthy(server)
+
+
+def test_crl_from_the_certificates_distribution_point(ikev2d_server: StartIkev2d, client: StartCharon,
+                                                      lab_pki: LabPki, topology: Topology, tmp_path: Path,
+                                                      crl_http: Callable[[Path], str]) -> None:
+    """`policy cdp`, the default: no static URL, the CRL is fetched from the
+    distribution point each certificate names."""
+    folder = tmp_path / "cdp"
+    folder.mkdir()
+    url = crl_http(folder)
+    frank = lab_pki.client_identity("frank", crl_url=url)
+    grace = lab_pki.client_identity("grace", crl_url=url)
+    lab_pki.issue_crl(folder / "lab.crl", [frank.cert])
+    server = ikev2d_server(edit=with_crl(lab_pki.ca_cert))
+    revoked = client(0, eap="pubkey", identity="O=ikev2d lab, CN=frank", client_cert=frank.cert,
+                     client_key=frank.key)
+    assert not revoked.initiate(timeout=20).ok, "a revoked certificate must not connect"
+    assert_no_sa(revoked)
+    good = client(1, eap="pubkey", identity="O=ikev2d lab, CN=grace", client_cert=grace.cert,
+                  client_key=grace.key)
+    assert_initiated(good.initiate(timeout=20), good)
+    log = server.log()
+    assert "%FTD-3-717027: Certificate chain failed validation. Certificate is revoked." in log, tail(log)
+    assert "with revocation status check." in log, tail(log)
+    assert_healthy(server)
