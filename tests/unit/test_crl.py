@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ikev2d.conf.errors import ConfigError
 from ikev2d.conf.model import TrustedCa
 from ikev2d.core import Responder
 from ikev2d.events import CertificateChecked, CrlUnusable, IkeSaEstablished
@@ -286,3 +287,27 @@ def test_unreachable_crl_with_crl_none_is_accepted_unchecked(tmp_path: Path, pki
     h.client(client_certificate=dave, client_key=dave_key).connect()
     assert len(h.events(IkeSaEstablished)) == 1
     assert "with warning, revocation status was not checked" in _lines(h)[1]
+
+
+@pytest.mark.parametrize("lines, message, culprit", [
+    ("      revocation_check: ocsp\n", "unknown revocation_check 'ocsp'", "revocation_check"),
+    ("      revocation_check: crl\n      crl_urls: [ldap://198.18.0.9/cn=lab]\n", "only http:// URLs and files",
+     "crl_urls"),
+    ("      revocation_check: crl\n      crl_cache_minutes: 2000\n", "crl_cache_minutes", "crl_cache_minutes"),
+    ("      revocation_check: crl\n      crl_use_distribution_point: false\n", "has no source",
+     "revocation_check"),
+])
+def test_revocation_config_errors_name_the_line(tmp_path: Path, pki_dir: Path, lab_pki: LabPki, lines: str,
+                                                message: str, culprit: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _harness(tmp_path, pki_dir, lab_pki, lines)
+    issue = caught.value.issues[0]  # the client-certificate profile then has no trusted CA: a second issue
+    assert message in issue.problem, caught.value.issues
+    assert culprit in (tmp_path / "ikev2d.yaml").read_text().splitlines()[issue.line - 1]
+
+
+def test_crl_none_with_spaces_and_case_and_a_relative_file(tmp_path: Path, pki_dir: Path, lab_pki: LabPki) -> None:
+    h = _harness(tmp_path, pki_dir, lab_pki, "      revocation_check: ' CRL   none'\n      crl_urls: [crl/lab.crl]\n")
+    [trustpoint] = h.responder.settings.trustpoints
+    assert trustpoint.config.revocation_check == "crl none"
+    assert trustpoint.config.crl_urls == (str(tmp_path / "crl" / "lab.crl"),)
