@@ -18,6 +18,8 @@ from .effects import Compute, Effect, Emit, IkeKeysDerived, SendDatagram
 from .events import IkeInitReceived, IkeInitRejected, MessageDropped
 from .half_open import HalfOpen
 from .iana import ExchangeType, NotifyType
+from .pki.crl import CrlFetch
+from .pki.crl_fetch import fetch_crl
 from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .sa_types import LifecycleChanged, RekeyedInto, SaChange, Spawned
 from .settings import ResponderSettings
@@ -470,6 +472,8 @@ def settle(responder: Responder, effects: list[Effect], worker: CryptoWorker, no
                 raise ValueError(f"settle: a RADIUS Access-Request to server group {job.group!r} "
                                  "needs a radius= answerer")
             result = radius(job)
+        elif isinstance(job, CrlFetch):
+            result = fetch_crl(job)  # files and lab HTTP servers: quick enough inline
         else:
             result = worker.run(job)
         queue = responder.job_done(effect.token, result, now) + queue

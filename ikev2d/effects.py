@@ -50,7 +50,9 @@ class UpdateChildSa:
 class Compute:
     """Run `job` off the event loop, then hand the result to
     `Responder.job_done(token, result, now)`. A RADIUS Access-Request is
-    such a job too: its answer comes back the same way."""
+    such a job too: its answer comes back the same way; so is a CRL fetch
+    (pki.crl.CrlFetch, a member of `Job`), which the adapter runs in a
+    thread, not in a crypto worker."""
 
     token: tuple
     job: Job | AccessRequest

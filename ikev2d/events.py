@@ -63,6 +63,30 @@ class CertificateChecked(Event):
     serial: str
     subject: str
     failure: str | None = None
+    # a CRL said it is not revoked (717028 "with revocation status check")
+    revocation_checked: bool = False
+
+
+@dataclass(frozen=True)
+class CertificateMapSearched(Event):
+    """The client certificate was run through the certificate maps
+    (717036), and matched one (717038, `profile`) or none (717037)."""
+
+    serial: str
+    subject: str  # as the ASA prints a DN: c=..,o=..,cn=..
+    issuer: str
+    profile: str | None
+    certificate_map: str | None = None
+
+
+@dataclass(frozen=True)
+class CrlUnusable(Event):
+    """A trustpoint's CRL source gave no CRL (717010) or an invalid one (717019)."""
+
+    trustpoint: str
+    source: str
+    unreachable: bool
+    reason: str
 
 
 @dataclass(frozen=True)

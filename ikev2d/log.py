@@ -30,6 +30,12 @@ def format_event(e: ev.Event) -> str:
         case ev.AuthSucceeded(username=u, method=m, group_policy=g):
             how = m if m == ev.CERTIFICATE else f"EAP {m}"
             return f"{_where(e)} Username:{u} {how} authentication successful, group policy {g}"
+        case ev.CertificateMapSearched(subject=s, profile=None):
+            return f"{_where(e)} client certificate {s} matches no certificate map"
+        case ev.CertificateMapSearched(subject=s, profile=p, certificate_map=m):
+            return f"{_where(e)} client certificate {s} matches certificate map {m}: connection profile {p}"
+        case ev.CrlUnusable(trustpoint=t, source=src, reason=r):
+            return f"{_where(e)} trustpoint {t}: no usable CRL from {src}: {r}"
         case ev.CertificateChecked(serial=n, subject=s, failure=None):
             return f"{_where(e)} client certificate {s} (serial {n}) validated"
         case ev.CertificateChecked(serial=n, subject=s, failure=f):
@@ -86,6 +92,7 @@ def is_failure(e: ev.Event) -> bool:
 
 def log_event(e: ev.Event) -> None:
     level = logging.DEBUG if isinstance(e, ev.MessageDropped) else logging.INFO
-    if is_failure(e) or isinstance(e, ev.IkeInitRejected):
+    if is_failure(e) or isinstance(e, (ev.IkeInitRejected, ev.CrlUnusable)) or \
+            (isinstance(e, ev.CertificateMapSearched) and e.profile is None):
         level = logging.WARNING
     log.log(level, "%s", format_event(e))

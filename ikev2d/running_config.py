@@ -27,6 +27,7 @@ from .conf.model import (
     IkePolicy,
     IpsecProposal,
     RadiusServerGroup,
+    TrustedCa,
 )
 from .conf.san import parse_san
 
@@ -210,7 +211,8 @@ def _crypto(config: Config) -> list[str]:
         # FMC's Trusted CA object: validated against for IPsec clients (the
         # validation-usage line as FMC deploys it is unconfirmed)
         lines += [f"crypto ca trustpoint {ca.name}", " enrollment terminal",
-                  " validation-usage ipsec-client", " crl configure"]
+                  " validation-usage ipsec-client", *_revocation(ca), " crl configure", *_crl_configure(ca)]
+    lines += _certificate_maps(config)
     lines.append("crypto ca trustpool policy")
     for policy in config.ike_policies_in_priority_order():
         lines += _ike_policy(policy)
@@ -366,6 +368,44 @@ def _tunnel_groups(config: Config) -> list[str]:
     lines: list[str] = []
     for profile in config.connection_profiles:
         lines += _tunnel_group(profile)
+    mapping = config.remote_access_vpn.certificate_mapping
+    if mapping is not None:
+        # FMC Advanced > Certificate Maps; each map is sequence 10 of its name
+        if mapping.use_configured_rules:
+            lines.append("tunnel-group-map enable rules")
+        lines += [f"tunnel-group-map {name} 10 {profile}" for name, profile in mapping.mappings]
+    return lines
+
+
+def _revocation(ca: TrustedCa) -> list[str]:
+    return [] if ca.revocation_check == "none" else [f" revocation-check {ca.revocation_check}"]
+
+
+def _crl_configure(ca: TrustedCa) -> list[str]:
+    """The `crl configure` submode lines that differ from its defaults
+    (policy cdp, cache-time 60, enforcenextupdate); file sources are a lab
+    addition an FTD has no line for."""
+    if ca.revocation_check == "none":
+        return []
+    urls = [u for u in ca.crl_urls if u.lower().startswith("http://")]
+    lines = []
+    if urls:
+        lines.append("  policy both" if ca.crl_use_distribution_point else "  policy static")
+        lines += [f"  url {n} {url}" for n, url in enumerate(urls, 1)]
+    if ca.crl_cache_minutes != 60:
+        lines.append(f"  cache-time {ca.crl_cache_minutes}")
+    if not ca.crl_enforce_next_update:
+        lines.append("  no enforcenextupdate")
+    return lines
+
+
+def _certificate_maps(config: Config) -> list[str]:
+    lines: list[str] = []
+    for certificate_map in config.certificate_maps:
+        lines.append(f"crypto ca certificate map {certificate_map.name} 10")
+        for rule in certificate_map.rules:
+            attr = f" attr {rule.component}" if rule.component else ""
+            lines.append(f" {rule.field}{attr} {rule.operator} {rule.value}")
     return lines
 
 

@@ -445,6 +445,10 @@ class IkeSa:
             return []
         effects: list[Effect] = []
         payloads = waiting.finish(result, now, effects)
+        if isinstance(payloads, Deferred):  # one job led to another (a CRL, then our signature)
+            self.tasks.wait(Waiting(waiting.exchange, waiting.message_id, waiting.local, waiting.remote,
+                                    payloads.finish))
+            return effects + [Compute(("sa", self.spi, waiting.message_id), payloads.job)]
         return effects + self._respond(waiting.exchange, waiting.message_id, payloads, now, waiting.local,
                                        waiting.remote)
 

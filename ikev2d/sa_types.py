@@ -65,7 +65,8 @@ class PendingChild:
 
 
 # turns a job's result into the response payloads, adding effects (events)
-Finish = Callable[[JobResult | RadiusResult, float, list[Effect]], list[Payload]]
+# (or, after a CRL fetch, the next job: Deferred again)
+Finish = Callable[[JobResult | RadiusResult, float, list[Effect]], "list[Payload] | Deferred"]
 
 
 @dataclass(frozen=True)

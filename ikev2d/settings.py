@@ -13,9 +13,10 @@ from cryptography import x509
 
 from .aaa.local import CredentialStore, LocalUserDatabase
 from .crypto.auth import PrivateKey
-from .conf.model import Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
+from .conf.model import CertificateMap, Config, ConnectionProfile, GroupPolicy, IkePolicy, IpsecProposal, RadiusServerGroup
 from .identity import Identity, load_identity, load_trusted_ca
 from .iana import EapType, IdType
+from .pki.crl import CrlCache, Trustpoint
 from .pool import AddressPool, Ipv4PoolSet, Ipv6AddressPool, Ipv6PoolSet
 from .tasks.proposals import Pfs
 from .tasks.traffic_selectors import ALL_IPV4, AddressRange, complement, network_ranges
@@ -120,6 +121,13 @@ class ResponderSettings:
     # the date certificates are checked against: the core's own clock is
     # monotonic; tests set this one
     wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    # trusted CA objects with their revocation settings, and the CRLs fetched for them
+    trustpoints: tuple[Trustpoint, ...] = ()
+    crl_cache: CrlCache = field(default_factory=CrlCache)
+    # Advanced > Certificate Maps: (map, profile name) in priority order,
+    # and whether a certificate no map matches is refused
+    certificate_mappings: tuple[tuple[CertificateMap, str], ...] = ()
+    require_certificate_map: bool = False
 
     @property
     def default(self) -> ProfileSettings:
@@ -141,7 +149,8 @@ def build_settings(config: Config) -> ResponderSettings:
     pools6 = {p.name: Ipv6AddressPool.from_config(p) for p in config.ipv6_pools}
     identities: dict[str, Identity] = {}
     profiles: dict[str, ProfileSettings] = {}
-    trusted_cas = tuple(c for ca in config.trusted_cas for c in load_trusted_ca(ca.certificate))
+    trustpoints = tuple(Trustpoint(ca, tuple(load_trusted_ca(ca.certificate))) for ca in config.trusted_cas)
+    trusted_cas = tuple(c for tp in trustpoints for c in tp.certificates)
     for cp in config.connection_profiles:
         cert_name = cp.identity_certificate
         if cert_name not in identities:
@@ -179,4 +188,16 @@ def build_settings(config: Config) -> ResponderSettings:
         radius_groups={g.name: g for g in config.radius_server_groups},
         group_policies={gp.name: gp for gp in (*(p.group_policy for p in profiles.values()),
                                                *(config.group_policy(n) for n in ra.group_policies))},
+        trustpoints=trustpoints,
+        certificate_mappings=_certificate_mappings(config),
+        require_certificate_map=config.remote_access_vpn.certificate_mapping is not None
+        and config.remote_access_vpn.certificate_mapping.require_match,
     )
+
+
+def _certificate_mappings(config: Config) -> tuple[tuple[CertificateMap, str], ...]:
+    mapping = config.remote_access_vpn.certificate_mapping
+    if mapping is None or not mapping.use_configured_rules:
+        return ()
+    maps = {m.name: m for m in config.certificate_maps}
+    return tuple((maps[name], profile) for name, profile in mapping.mappings)

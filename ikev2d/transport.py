@@ -20,6 +20,8 @@ from .aaa.radius.client import RadiusClients
 from .aaa.radius.messages import AccessRequest, AcctStatus, RadiusUnreachable, TrafficCounters
 from .core import Responder
 from .crypto.jobs import DhJob, DhKeyGenJob, Job, SignJob
+from .pki.crl import CrlFetch, CrlFetched, FetchedSource
+from .pki.crl_fetch import fetch_crl
 from .effects import (Compute, Effect, Emit, IkeKeysDerived, InstallChildSa, ReadActivity, RemoveChildSa,
                       SendAccounting, SendDatagram, UpdateChildSa)
 from .events import AccountingSucceeded, Event, MessageDropped
@@ -187,6 +189,8 @@ class Transport:
                         self.perform(self.responder.child_sa_failed(new.spi_in, str(exc), time.monotonic()))
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
+                case Compute(token=token, job=CrlFetch() as fetch):
+                    self._spawn(self._fetch_crl(token, fetch))
                 case Compute(token=token, job=DhJob() | DhKeyGenJob() | SignJob() as job):
                     self._spawn(self._compute(token, job))
                 case SendAccounting():
@@ -267,6 +271,16 @@ class Transport:
         if host is not None:
             self.perform([Emit(AccountingSucceeded(effect.ike_sa_id, effect.local, effect.remote,
                                                    effect.record.username, host))])
+
+    async def _fetch_crl(self, token: tuple, job: CrlFetch) -> None:
+        # blocking file or HTTP reads, in a thread: the loop and the crypto
+        # workers go on meanwhile
+        try:
+            result = await asyncio.to_thread(fetch_crl, job)
+        except Exception as exc:  # the exchange waits for an answer: give it one
+            log.error("CRL fetch for trustpoint %s failed: %s", job.trustpoint, exc)
+            result = CrlFetched(job.trustpoint, tuple(FetchedSource(s, None, str(exc)) for s in job.sources))
+        self.perform(self.responder.job_done(token, result, time.monotonic()))
 
     async def _compute(self, token: tuple, job: Job) -> None:
         # never raises: a job that fails, hangs or loses its worker comes back

@@ -52,10 +52,12 @@ def new_key(key_type: str = "rsa-2048") -> PrivateKey:
     raise ValueError(f"unknown key type {key_type!r}")
 
 
-def _name(cn: str, org: str = "ikev2d lab") -> x509.Name:
+def _name(cn: str, org: str = "ikev2d lab", org_unit: str | None = None) -> x509.Name:
+    unit = [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_unit)] if org_unit else []
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            *unit,
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
         ]
     )
@@ -98,13 +100,14 @@ def make_ca(key: PrivateKey, cn: str = "ikev2d lab CA") -> x509.Certificate:
 
 
 def _leaf(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, cn: str,
-          sans: list[x509.GeneralName], usage: list[x509.ObjectIdentifier]) -> x509.CertificateBuilder:
+          sans: list[x509.GeneralName], usage: list[x509.ObjectIdentifier],
+          org_unit: str | None = None) -> x509.CertificateBuilder:
     """What a server's and a user's certificate share: subject, issuer,
     validity, not a CA, SANs, extended key usage and key identifiers."""
     not_before, not_after = _validity()
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
+        .subject_name(_name(cn, org_unit=org_unit))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -146,11 +149,30 @@ def make_server_cert(
     )
 
 
-def make_client_cert(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, name: str) -> x509.Certificate:
+def make_client_cert(key: PrivateKey, ca_cert: x509.Certificate, ca_key: PrivateKey, name: str,
+                     org_unit: str | None = None, crl_url: str | None = None) -> x509.Certificate:
     """A user's certificate (EAP-TLS, or IKE certificate authentication):
-    CN and a DNS SAN of `name`, so a strongSwan identity `name` finds it."""
-    return _leaf(key, ca_cert, ca_key, name, [x509.DNSName(name)], [ExtendedKeyUsageOID.CLIENT_AUTH]) \
-        .sign(ca_key, hashes.SHA256())
+    CN and a DNS SAN of `name`, so a strongSwan identity `name` finds it;
+    an OU (for certificate maps) and a CRL distribution point if asked."""
+    builder = _leaf(key, ca_cert, ca_key, name, [x509.DNSName(name)], [ExtendedKeyUsageOID.CLIENT_AUTH], org_unit)
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def make_crl(ca_cert: x509.Certificate, ca_key: PrivateKey, revoked: list[x509.Certificate],
+             next_update: dt.timedelta = dt.timedelta(days=1),
+             this_update: dt.datetime | None = None) -> x509.CertificateRevocationList:
+    """A CRL of the CA listing `revoked` (RFC 5280 §5), issued at
+    `this_update` (5 minutes ago) and valid `next_update` longer."""
+    now = this_update or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject).last_update(now)
+               .next_update(now + next_update))
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(cert.serial_number).revocation_date(now).build())
+    return builder.sign(ca_key, hashes.SHA256())
 
 
 def _write_key(path: Path, key: PrivateKey) -> None:
@@ -217,19 +239,35 @@ class LabPki:
         return ident
 
 
-    def client_identity(self, name: str, key_type: str = "rsa-2048") -> ServerIdentity:
+    def client_identity(self, name: str, key_type: str = "rsa-2048", org_unit: str | None = None,
+                        crl_url: str | None = None) -> ServerIdentity:
         """A certificate of user `name` with a `key_type` key, issued by the
         lab CA into ``client-<name>.pem``/``.key`` (RSA-2048) or
-        ``client-<name>-<key_type>.pem``/``.key`` the first time it is asked for."""
+        ``client-<name>-<key_type>.pem``/``.key`` the first time it is asked for
+        (with an OU, ``-ou-<unit>``; with a CRL distribution point, ``-cdp``)."""
         _check_key_type(key_type)
         stem = f"client-{name}" if key_type == "rsa-2048" else f"client-{name}-{key_type}"
+        if org_unit:
+            stem += "-ou-" + "".join(c if c.isalnum() else "_" for c in org_unit)
+        if crl_url:
+            stem += "-cdp"
         ident = ServerIdentity(key_type, self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
         if not (ident.cert.exists() and ident.key.exists()):
             ca_cert, ca_key = self._ca()
             key = new_key(key_type)
-            _write_cert(ident.cert, make_client_cert(key, ca_cert, ca_key, name))
+            _write_cert(ident.cert, make_client_cert(key, ca_cert, ca_key, name, org_unit, crl_url))
             _write_key(ident.key, key)
         return ident
+
+    def issue_crl(self, path: Path, revoked: list[Path] = [], pem: bool = False,  # noqa: B006 (read only)
+                  next_update: dt.timedelta = dt.timedelta(days=1)) -> Path:
+        """Write the lab CA's CRL revoking the certificates in the files
+        `revoked` to `path` (DER, as CRL distribution points serve it, or PEM)."""
+        ca_cert, ca_key = self._ca()
+        certs = [x509.load_pem_x509_certificate(p.read_bytes()) for p in revoked]
+        crl = make_crl(ca_cert, ca_key, certs, next_update)
+        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM if pem else serialization.Encoding.DER))
+        return path
 
 
 def _check_key_type(key_type: str) -> None:

@@ -12,6 +12,7 @@ import yaml
 
 from . import defaults, nodes
 from .model import (
+    CertificateMap,
     ConnectionProfile,
     GroupPolicy,
     IdentityCertificate,
@@ -83,6 +84,7 @@ class Context:
         self.group_policies: Registry[GroupPolicy] = Registry("group policy")
         self.certificates: Registry[IdentityCertificate] = Registry("identity certificate")
         self.trusted_cas: Registry[TrustedCa] = Registry("trusted CA certificate")
+        self.certificate_maps: Registry[CertificateMap] = Registry("certificate map")
         self.users: Registry[LocalUser] = Registry("local user")
         self.radius_groups: Registry[RadiusServerGroup] = Registry("RADIUS server group")
         self.profiles: Registry[ConnectionProfile] = Registry("connection profile")

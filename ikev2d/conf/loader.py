@@ -126,4 +126,5 @@ def _assemble(ctx: Context, device: Device, logging: Logging, ra_vpn: RemoteAcce
         radius_server_groups=ctx.radius_groups.values(),
         trusted_cas=ctx.trusted_cas.values(),
         ipv6_pools=ctx.ipv6_pools.values(),
+        certificate_maps=ctx.certificate_maps.values(),
     )

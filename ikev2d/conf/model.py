@@ -88,6 +88,8 @@ class RemoteAccessVpn:
     # FMC Advanced > Group Policies: besides the connection profiles' own,
     # the group policies a AAA server may assign (RADIUS Class "OU=name")
     group_policies: tuple[str, ...] = ()
+    # FMC Advanced > Certificate Maps (`tunnel-group-map`); None: not used
+    certificate_mapping: CertificateMapping | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +182,57 @@ class IdentityCertificate:
     private_key: Path | None
 
 
+RevocationCheck = Literal["none", "crl", "crl none"]
+
+
 @dataclass(frozen=True, slots=True)
 class TrustedCa:
-    """A trustpoint holding a CA client certificates are validated against."""
+    """A trustpoint holding a CA client certificates are validated against,
+    with its `revocation-check` and `crl configure` settings."""
 
     name: str
     certificate: Path
+    # `revocation-check crl` (fail when no CRL), `crl none` (then accept), `none`
+    revocation_check: RevocationCheck = "none"
+    # `crl configure` / `url N`: http:// URLs or absolute file paths, in order
+    crl_urls: tuple[str, ...] = ()
+    # `policy cdp` (the default) or `both`: the certificate's CRL distribution points too
+    crl_use_distribution_point: bool = True
+    crl_cache_minutes: int = 60  # `cache-time`
+    crl_enforce_next_update: bool = True  # `enforcenextupdate`
+
+
+CertificateMapField = Literal["subject-name", "issuer-name", "alt-subject-name", "extended-key-usage"]
+CertificateMapOperator = Literal["eq", "ne", "co", "nc"]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateMapRule:
+    """One line of `crypto ca certificate map NAME SEQ`, e.g. `subject-name
+    attr ou eq Engineering`; `component` None: the whole field."""
+
+    field: CertificateMapField
+    component: str | None
+    operator: CertificateMapOperator
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateMap:
+    """FMC's Certificate Map object: a certificate matches when every rule does."""
+
+    name: str
+    rules: tuple[CertificateMapRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateMapping:
+    """FMC RA VPN Advanced > Certificate Maps (`tunnel-group-map`)."""
+
+    use_configured_rules: bool  # `tunnel-group-map enable rules`
+    mappings: tuple[tuple[str, str], ...]  # (certificate map, connection profile), in priority order
+    # a certificate no map matches: refused, or on to the other selections
+    require_match: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +342,7 @@ class Config:
     radius_server_groups: tuple[RadiusServerGroup, ...] = ()
     trusted_cas: tuple[TrustedCa, ...] = ()
     ipv6_pools: tuple[Ipv6Pool, ...] = ()
+    certificate_maps: tuple[CertificateMap, ...] = ()
 
     # Lookups by a name taken from the configuration itself raise KeyError:
     # the loader checked every reference, so a miss is a bug, not a user error.

@@ -19,6 +19,10 @@ from . import algorithms, defaults, nodes, schema
 from .context import Context
 from .dn import parse_dn
 from .model import (
+    CertificateMap,
+    CertificateMapField,
+    CertificateMapOperator,
+    CertificateMapRule,
     Encryption,
     Enrollment,
     GroupPolicy,
@@ -29,11 +33,13 @@ from .model import (
     Ipv6Pool,
     KeyType,
     LocalUser,
+    RevocationCheck,
     SplitTunnel,
     TrustedCa,
     VpnProtocol,
 )
 from .nodes import Fields, Problem
+from ..pki.certificate_map import DN_ATTRIBUTES, EKU_NAMES, eku_oid
 from .radius import read_radius_group
 from .san import is_dns_name, parse_san
 
@@ -48,6 +54,14 @@ GROUP_POLICY_KEYS = schema.keys("objects.group_policies[]")
 CERTIFICATE_KEYS = schema.keys("objects.identity_certificates[]")
 USER_KEYS = schema.keys("objects.local_users[]")
 TRUSTED_CA_KEYS = schema.keys("objects.trusted_ca_certificates[]")
+CERTIFICATE_MAP_KEYS = schema.keys("objects.certificate_maps[]")
+CERTIFICATE_MAP_RULE_KEYS = schema.keys("objects.certificate_maps[].rules[]")
+REVOCATION_CHECKS: Mapping[str, RevocationCheck] = {"none": "none", "crl": "crl", "crl none": "crl none"}
+MAP_FIELDS: Mapping[str, CertificateMapField] = {
+    "subject-name": "subject-name", "issuer-name": "issuer-name",
+    "alt-subject-name": "alt-subject-name", "extended-key-usage": "extended-key-usage"}
+MAP_OPERATORS: Mapping[str, CertificateMapOperator] = {"eq": "eq", "ne": "ne", "co": "co", "nc": "nc"}
+CRL_CACHE_MINUTES = (1, 1440)  # ASA `cache-time`
 
 INT32_MAX = 2**31 - 1
 # ASA `lifetime seconds` 120..2147483647; IPsec `kilobytes` from 10.
@@ -91,6 +105,8 @@ def read_objects(ctx: Context, node: yaml.Node) -> None:
              ctx.certificates, lambda n: read_certificate(ctx, n))
     ctx.each(nodes.items(fields.optional("trusted_ca_certificates"), "trusted_ca_certificates"),
              ctx.trusted_cas, lambda n: read_trusted_ca(ctx, n))
+    ctx.each(nodes.items(fields.optional("certificate_maps"), "certificate_maps"),
+             ctx.certificate_maps, lambda n: read_certificate_map(ctx, n))
     ctx.each(nodes.items(fields.optional("local_users"), "local_users"), ctx.users,
              lambda n: read_user(ctx, n))
     ctx.each(nodes.items(fields.optional("radius_server_groups"), "radius_server_groups"),
@@ -517,7 +533,83 @@ def read_trusted_ca(ctx: Context, node: yaml.Node) -> None:
     name_node = fields.required("name")
     name = nodes.name(name_node, "trusted CA certificate name")
     certificate = _path(ctx, fields.required("certificate"), "certificate")
-    ctx.trusted_cas.add(name_node, name, TrustedCa(name, certificate))
+    check_node = fields.optional("revocation_check")
+    check: RevocationCheck = "none"
+    if check_node is not None:
+        written = " ".join(nodes.text(check_node, "revocation_check").split()).lower()
+        if written not in REVOCATION_CHECKS:
+            raise Problem.at(check_node, f"unknown revocation_check '{written}'; valid: none, crl, crl none")
+        check = REVOCATION_CHECKS[written]
+    urls_node = fields.optional("crl_urls")
+    urls: list[str] = []
+    seen: dict[object, int] = {}
+    for entry in nodes.items(urls_node, "crl_urls") if urls_node is not None else []:
+        url = _crl_source(ctx, entry)
+        nodes.unique(entry, seen, url, f"CRL URL '{url}'")
+        urls.append(url)
+    cdp_node = fields.optional("crl_use_distribution_point")
+    cdp = True if cdp_node is None else nodes.boolean(cdp_node, "crl_use_distribution_point")
+    cache = fields.optional_integer("crl_cache_minutes", 60, *CRL_CACHE_MINUTES)
+    enforce_node = fields.optional("crl_enforce_next_update")
+    enforce = True if enforce_node is None else nodes.boolean(enforce_node, "crl_enforce_next_update")
+    if check != "none" and not urls and not cdp:
+        raise Problem([(fields.key_line("revocation_check"), f"trusted CA certificate '{name}' checks CRLs but"
+                        " has no source: list crl_urls or keep crl_use_distribution_point")])
+    ctx.trusted_cas.add(name_node, name, TrustedCa(name, certificate, check, tuple(urls), cdp, cache, enforce))
+
+
+def _crl_source(ctx: Context, node: yaml.Node) -> str:
+    """An http:// URL as written, or a file path made absolute."""
+    value = nodes.text(node, "CRL URL").strip()
+    lowered = value.lower()
+    if lowered.startswith("http://"):
+        if len(value) <= len("http://"):
+            raise Problem.at(node, f"CRL URL '{value}' names no host")
+        return value
+    if "://" in value:
+        raise Problem.at(node, f"CRL URL '{value}': only http:// URLs and files are supported (the FTD's"
+                         " ldap:// and scep are not)")
+    return str(_path(ctx, node, "CRL URL"))
+
+
+def read_certificate_map(ctx: Context, node: yaml.Node) -> None:
+    fields = Fields(node, "certificate map", CERTIFICATE_MAP_KEYS)
+    name_node = fields.required("name")
+    name = nodes.name(name_node, "certificate map name")
+    fields.what = f"certificate map '{name}'"
+    rules_node = fields.required("rules")
+    entries = nodes.items(rules_node, "rules")
+    if not entries:
+        raise Problem.at(rules_node, f"certificate map '{name}' has no rules")
+    rules = tuple(_certificate_map_rule(entry) for entry in entries)
+    ctx.certificate_maps.add(name_node, name, CertificateMap(name, rules))
+
+
+def _certificate_map_rule(node: yaml.Node) -> CertificateMapRule:
+    fields = Fields(node, "certificate map rule", CERTIFICATE_MAP_RULE_KEYS)
+    field_node = fields.required("field")
+    map_field = nodes.choice(field_node, "field", MAP_FIELDS)
+    operator_node = fields.required("operator")
+    operator = nodes.choice(operator_node, "operator", MAP_OPERATORS)
+    value_node = fields.required("value")
+    value = nodes.text(value_node, "value").strip()
+    if not value:
+        raise Problem.at(value_node, "value is empty")
+    component_node = fields.optional("component")
+    component = None
+    if component_node is not None:
+        if map_field not in ("subject-name", "issuer-name"):
+            raise Problem.at(component_node, f"component applies to subject-name and issuer-name only, not {map_field}")
+        component = nodes.choice(component_node, "component", {k: k for k in DN_ATTRIBUTES})
+    if map_field == "extended-key-usage":
+        if operator not in ("co", "nc"):
+            raise Problem.at(operator_node, "extended-key-usage takes the operators co and nc only")
+        try:
+            eku_oid(value)
+        except ValueError:
+            raise Problem.at(value_node, f"extended-key-usage '{value}' is neither a known usage"
+                             f" ({', '.join(EKU_NAMES)}) nor a dotted OID") from None
+    return CertificateMapRule(map_field, component, operator, value)
 
 
 def read_user(ctx: Context, node: yaml.Node) -> None:

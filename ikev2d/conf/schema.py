@@ -77,6 +77,23 @@ SECTIONS: tuple[Section, ...] = (
             " `run --ike-port` overrides it. Clients must be told a port that is not 500.", str(IKE_PORT)),
         Key("nat_t_port", "UDP port of NAT-T (IKE and ESP in UDP, RFC 3948; 4500 on an FTD);"
             " `run --natt-port` overrides it.", str(NAT_T_PORT)),
+        Key("certificate_mapping", "Advanced > Certificate Maps (`tunnel-group-map`): which connection"
+            " profile a client certificate lands in.", "none (no certificate maps)"),
+    )),
+    Section("remote_access_vpn.certificate_mapping", "Certificate to connection profile mapping",
+            "FMC: the RA VPN's Advanced > Certificate Maps. With a client certificate in IKE_AUTH, the"
+            " mappings are tried in order before the client's IKE identity (docs/ftd-behaviour.md).", (
+        Key("use_configured_rules", "\"Use the configured rules to match a certificate to a Connection"
+            " Profile\" (`tunnel-group-map enable rules`).", "true"),
+        Key("mappings", "Certificate to Connection Profile Mapping, in priority order.", required=True),
+        Key("require_match", "A client certificate no map matches is refused (717037, then"
+            " AUTHENTICATION_FAILED) instead of going on to the other selections and the default"
+            " profile. Our choice: FMC has no such switch.", "false"),
+    )),
+    Section("remote_access_vpn.certificate_mapping.mappings[]", "Certificate map mapping",
+            "`tunnel-group-map MAP SEQ PROFILE`: a certificate the map matches selects the profile.", (
+        Key("certificate_map", "An objects.certificate_maps name.", required=True),
+        Key("connection_profile", "The connection profile it selects.", required=True),
     )),
     Section("remote_access_vpn.access_interfaces[]", "Access interface",
             "FMC: the RA VPN's Access Interfaces tab, one entry per interface.", (
@@ -112,6 +129,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("trusted_ca_certificates", "Objects > PKI > Trusted CA (validation usage IPsec client): CAs a"
             " client certificate must chain to (`client-certificate` and `aaa-and-client-certificate`"
             " profiles).", "none"),
+        Key("certificate_maps", "Objects > VPN > Certificate Map: rules a client certificate is"
+            " matched against (remote_access_vpn.certificate_mapping).", "none"),
         Key("local_users", "Objects > Local Realm: the LOCAL AAA server group's users.", "none"),
         Key("radius_server_groups", "Objects > AAA Server > RADIUS Server Group.", "none"),
     )),
@@ -178,6 +197,34 @@ SECTIONS: tuple[Section, ...] = (
             " validated against every one of these.", (
         Key("name", "The trustpoint's name.", required=True),
         Key("certificate", "PEM file with the CA certificate (relative: to the file's folder).", required=True),
+        Key("revocation_check", "`revocation-check`: `none`, `crl` (a client certificate whose CRL cannot be"
+            " had is refused) or `crl none` (then accepted; FMC: \"Consider the certificate valid if"
+            " revocation information can not be reached\").", "none"),
+        Key("crl_urls", "`crl configure` > `url`: static CRL sources tried in order, `http://` URLs or"
+            " files (relative: to the file's folder).", "none"),
+        Key("crl_use_distribution_point", "`policy cdp` (or `both` with crl_urls): also fetch the"
+            " certificate's own CRL distribution points (http only).", "true"),
+        Key("crl_cache_minutes", "`cache-time`: a fetched CRL is used this long at most, 1-1440, and never"
+            " past its nextUpdate.", "60"),
+        Key("crl_enforce_next_update", "`enforcenextupdate`: a CRL without a nextUpdate, or past it, is not"
+            " used.", "true"),
+    )),
+    Section("objects.certificate_maps[]", "Certificate map",
+            "`crypto ca certificate map NAME 10`: a certificate matches when every rule does.", (
+        Key("name", "The map's name, referenced by certificate_mapping.", required=True),
+        Key("rules", "Mapping Criteria, at least one.", required=True),
+    )),
+    Section("objects.certificate_maps[].rules[]", "Certificate map rule",
+            "One criterion, e.g. `subject-name attr ou eq Engineering`.", (
+        Key("field", "`subject-name`, `issuer-name`, `alt-subject-name` or `extended-key-usage`.",
+            required=True),
+        Key("component", "For subject-name/issuer-name: a DN attribute (`cn`, `ou`, `o`, `c`, `l`, `st`,"
+            " `ea`, `uid`, `ser`, `sn`, `gn`, `t`, `i`, `dnq`, `genq`, `n`, `sp`).", "the whole field"),
+        Key("operator", "`eq`, `ne`, `co` (contains) or `nc` (does not contain); extended-key-usage takes"
+            " `co`/`nc` only. Comparisons ignore case.", required=True),
+        Key("value", "The text compared; for extended-key-usage a name (`clientauth`, `serverauth`,"
+            " `codesigning`, `emailprotection`, `ocspsigning`, `timestamping`) or a dotted OID.",
+            required=True),
     )),
     Section("objects.local_users[]", "Local user", "A user of the LOCAL server group.", (
         Key("username", "The name the client sends as its EAP identity.", required=True),

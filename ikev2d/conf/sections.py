@@ -17,6 +17,7 @@ from .context import Context
 from .model import (
     AccessInterface,
     AuthenticationMethod,
+    CertificateMapping,
     ConnectionProfile,
     Device,
     Ikev2Parameters,
@@ -36,6 +37,8 @@ RA_VPN_KEYS = schema.keys("remote_access_vpn")
 IKEV2_PARAMETER_KEYS = schema.keys("remote_access_vpn.ikev2_parameters")
 COOKIE_CHALLENGES: Mapping[str, str] = {"custom": "custom", "always": "always", "never": "never"}
 ACCESS_INTERFACE_KEYS = schema.keys("remote_access_vpn.access_interfaces[]")
+CERTIFICATE_MAPPING_KEYS = schema.keys("remote_access_vpn.certificate_mapping")
+MAPPING_KEYS = schema.keys("remote_access_vpn.certificate_mapping.mappings[]")
 
 AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {
     "aaa-only": "aaa-only", "client-certificate": "client-certificate",
@@ -272,10 +275,32 @@ def read_ra_vpn(ctx: Context, node: yaml.Node) -> RemoteAccessVpn:
     assignable_node = fields.optional("group_policies")
     assignable = () if assignable_node is None else _references(
         assignable_node, "group_policies", ctx.group_policies.resolve, "group policy")
+    mapping_node = fields.optional("certificate_mapping")
+    mapping = None if mapping_node is None else _certificate_mapping(ctx, mapping_node)
     return RemoteAccessVpn(
         name, access, policies, proposals, fragment_size, web_port, dtls_port, profile, parameters,
-        pfs_group, ike_port, nat_t_port, assignable,
+        pfs_group, ike_port, nat_t_port, assignable, mapping,
     )
+
+
+def _certificate_mapping(ctx: Context, node: yaml.Node) -> CertificateMapping:
+    fields = Fields(node, "certificate_mapping", CERTIFICATE_MAPPING_KEYS)
+    use_rules = _flag(fields, "use_configured_rules", True)
+    require = _flag(fields, "require_match", False)
+    mappings_node = fields.required("mappings")
+    entries = nodes.items(mappings_node, "mappings")
+    if not entries:
+        raise Problem.at(mappings_node, "mappings lists nothing")
+    seen: dict[object, int] = {}
+    mappings: list[tuple[str, str]] = []
+    for entry in entries:
+        entry_fields = Fields(entry, "certificate map mapping", MAPPING_KEYS)
+        map_node = entry_fields.required("certificate_map")
+        map_name = ctx.certificate_maps.resolve(map_node, "certificate map")
+        nodes.unique(map_node, seen, map_name, f"certificate map '{map_name}'")
+        profile = ctx.profiles.resolve(entry_fields.required("connection_profile"), "connection profile")
+        mappings.append((map_name, profile))
+    return CertificateMapping(use_rules, tuple(mappings), require)
 
 
 def _ikev2_parameters(node: yaml.Node | None) -> Ikev2Parameters:

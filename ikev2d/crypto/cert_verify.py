@@ -43,6 +43,8 @@ class Failure(enum.Enum):
     UNKNOWN_CA = "unknown CA"  # no trusted CA issued it
     INVALID_CHAIN = "invalid chain"  # a signature, constraint or usage failed
     MALFORMED = "malformed"  # the CERT payload is not a DER X.509 certificate
+    REVOKED = "revoked"  # its issuer's CRL lists it (pki/crl.py)
+    REVOCATION_UNAVAILABLE = "revocation status unavailable"  # `revocation-check crl` and no CRL
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,13 @@ def verify_client_chain(chain: Sequence[x509.Certificate], trusted: Sequence[x50
                         now: dt.datetime) -> x509.Certificate:
     """The client's certificate, once its chain verifies to a trusted CA
     at `now` (timezone-aware); CertificateError otherwise."""
+    return verify_client_path(chain, trusted, now)[0]
+
+
+def verify_client_path(chain: Sequence[x509.Certificate], trusted: Sequence[x509.Certificate],
+                       now: dt.datetime) -> list[x509.Certificate]:
+    """The verified path, the client's certificate first and the trusted CA
+    last (its issuer's CRL and its trustpoint come from it)."""
     if not chain:
         raise CertificateError(Failure.MALFORMED, "no certificate")
     leaf, intermediates = chain[0], list(chain[1:])
@@ -91,12 +100,12 @@ def verify_client_chain(chain: Sequence[x509.Certificate], trusted: Sequence[x50
                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
                                    ee_policy=_ee_policy()))
     try:
-        builder.build_client_verifier().verify(leaf, intermediates)
+        verified = builder.build_client_verifier().verify(leaf, intermediates)
     except VerificationError as exc:
         # the leaf's own dates and issuer were checked above: what fails
         # here is a CA's (dates, signature, constraints), the chain's fault
         raise CertificateError(Failure.INVALID_CHAIN, str(exc), **ids) from None
-    return leaf
+    return list(verified.chain)
 
 
 def _ee_policy() -> ExtensionPolicy:

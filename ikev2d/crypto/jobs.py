@@ -15,6 +15,7 @@ from typing import Mapping, Union
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from ..pki.crl import CrlFetch, CrlFetched
 from .auth import PrivateKey, sign
 from .dh import get_dh_group
 from .errors import CryptoError
@@ -75,8 +76,10 @@ class JobFailed:
     local: bool = False
 
 
-Job = Union[DhJob, DhKeyGenJob, SignJob]
-JobResult = Union[DhResult, DhKeyPair, SignResult, JobFailed]
+# a CRL fetch is I/O, not CPU work: the adapter runs it in a thread, never
+# in a worker (pki/crl_fetch.py); it is a job to the core all the same
+Job = Union[DhJob, DhKeyGenJob, SignJob, CrlFetch]
+JobResult = Union[DhResult, DhKeyPair, SignResult, JobFailed, CrlFetched]
 
 
 class CryptoWorker:

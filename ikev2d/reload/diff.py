@@ -122,6 +122,8 @@ SECTIONS: tuple[_Section, ...] = (
     _Section("ipv6 local pool", lambda c: c.ipv6_pools),
     _Section("group policy", lambda c: c.group_policies),
     _Section("identity certificate", lambda c: c.identity_certificates),
+    _Section("trusted CA", lambda c: c.trusted_cas),
+    _Section("certificate map", lambda c: c.certificate_maps),
     _Section("local user", lambda c: c.local_users, key=lambda u: str(u.username)),
     _Section("aaa-server group", lambda c: c.radius_server_groups),
     # the TLS listener of client services is set up once, at start

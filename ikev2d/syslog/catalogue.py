@@ -79,8 +79,16 @@ _MESSAGES = [
             note="reason strings: see CERTIFICATE_FAILURE_REASONS"),
     Message(717022, 6, "Certificate was successfully validated. serial number: {serial}, subject name: {subject}."),
     Message(717027, 3, "Certificate chain failed validation. {reason}."),
-    Message(717028, 6, "Certificate chain was successfully validated with warning, revocation status was not "
-            "checked."),
+    Message(717028, 6, "Certificate chain was successfully validated {additional_info}.",
+            note="additional_info: see REVOCATION_NOT_CHECKED / REVOCATION_CHECKED"),
+    # -- PKI: CRLs and certificate maps (the ASA guide's texts) --------------
+    Message(717010, 3, "CRL polling failed for trustpoint {trustpoint}."),
+    Message(717019, 3, "Failed to insert CRL for trustpoint {trustpoint}. Reason: {reason}.",
+            note="reason wording is ours: unconfirmed"),
+    Message(717036, 7, "Looking for a tunnel group match based on certificate maps for peer certificate with "
+            "{certificate}."),
+    Message(717037, 4, "Tunnel group search using certificate maps failed for peer certificate: {certificate}."),
+    Message(717038, 7, "Tunnel group match found. Tunnel Group: {tunnel_group}, Peer certificate: {certificate}."),
     # -- AAA (113xxx) -------------------------------------------------------
     # aaa_type: authentication, authorization or accounting.
     Message(113004, 6, "AAA user {aaa_type} Successful : server = {server} : user = {username}"),
@@ -151,6 +159,12 @@ CERTIFICATE_FAILURE_REASONS = {
     "malformed": "Certificate could not be parsed",
 }
 CHAIN_FAILURE_REASON = "Certificate chain is either invalid or not authorized"
+# 717027 for a revoked certificate: the wording of 717032's "Certificate is
+# revoked" (the guide's OCSP reasons); what an FTD prints for a CRL's
+# verdict is unconfirmed. A CRL that cannot be had gives the generic reason.
+REVOKED_REASON = "Certificate is revoked"
+REVOCATION_NOT_CHECKED = "with warning, revocation status was not checked"
+REVOCATION_CHECKED = "with revocation status check"
 
 # Reasons for 113015 by the EAP method's reason (ikev2d.eap.method);
 # the ASA's local database wording for an unknown user is unconfirmed.

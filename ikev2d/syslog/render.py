@@ -12,7 +12,8 @@ from ipaddress import IPv6Address
 from .. import events as ev
 from .catalogue import (CATALOGUE, CERTIFICATE_FAILURE_REASONS, CHAIN_FAILURE_REASON, CONNECTION_TYPE, DAP_DEFAULT_RECORD, DISCONNECT_REASONS, HIDDEN_USERNAME,
                         INIT_REJECT_ERRORS, LOCAL_REJECT_REASONS, NO_IPV6, NO_IPV6_EXPLANATIONS,
-                        RADIUS_REJECT_REASON, SA_UP_REASON, SESSION_TYPE, UNKNOWN, Record)
+                        RADIUS_REJECT_REASON, REVOCATION_CHECKED, REVOCATION_NOT_CHECKED, REVOKED_REASON,
+                        SA_UP_REASON, SESSION_TYPE, UNKNOWN, Record)
 
 
 def records_for(e: ev.Event) -> list[Record]:
@@ -27,6 +28,12 @@ def records_for(e: ev.Event) -> list[Record]:
             return _auth_succeeded(e)
         case ev.CertificateChecked():
             return _certificate_checked(e)
+        case ev.CertificateMapSearched():
+            return _certificate_map_searched(e)
+        case ev.CrlUnusable(trustpoint=t, unreachable=True):
+            return [_msg(717010, trustpoint=t)]
+        case ev.CrlUnusable(trustpoint=t, reason=r):
+            return [_msg(717019, trustpoint=t, reason=r)]
         case ev.AuthFailed(aaa_rejected=True):
             return [_auth_rejected(e)]
         case ev.NegotiationAborted(username=u, reason=r):
@@ -90,10 +97,22 @@ def _ike(message_id: int, e: ev.Event, username: str, **values: str) -> Record:
 def _certificate_checked(e: ev.CertificateChecked) -> list[Record]:
     ids = {"serial": e.serial, "subject": e.subject}
     if e.failure is None:
-        return [_msg(717022, **ids), _msg(717028)]
+        info = REVOCATION_CHECKED if e.revocation_checked else REVOCATION_NOT_CHECKED
+        return [_msg(717022, **ids), _msg(717028, additional_info=info)]
     if e.failure in CERTIFICATE_FAILURE_REASONS:
         return [_msg(717009, reason=CERTIFICATE_FAILURE_REASONS[e.failure], **ids)]
+    if e.failure == "revoked":
+        return [_msg(717027, reason=REVOKED_REASON)]
     return [_msg(717027, reason=CHAIN_FAILURE_REASON)]
+
+
+def _certificate_map_searched(e: ev.CertificateMapSearched) -> list[Record]:
+    # the certificate identifier as ASA devices print it (docs/ftd-behaviour.md)
+    certificate = f"serial number: {e.serial}, subject name: {e.subject}, issuer_name: {e.issuer}"
+    out = [_msg(717036, certificate=certificate)]
+    if e.profile is None:
+        return out + [_msg(717037, certificate=certificate)]
+    return out + [_msg(717038, tunnel_group=e.profile, certificate=certificate)]
 
 
 def _auth_succeeded(e: ev.AuthSucceeded) -> list[Record]:

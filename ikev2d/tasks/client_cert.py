@@ -7,6 +7,7 @@ behind the FTD's 717009/717027 lines."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -15,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from ..crypto import auth as ike_auth_crypto
-from ..crypto.cert_verify import CertificateError, parse_chain, serial_text, verify_client_chain
+from ..crypto.cert_verify import CertificateError, Failure, parse_chain, serial_text, verify_client_path
 from ..effects import Effect, Emit
-from ..events import CertificateChecked
+from ..events import CertificateChecked, CrlUnusable
+from ..pki import crl as revocation
+from ..pki.crl import CrlFetch, CrlFetched
 from ..iana import AuthMethod, CertEncoding, IdType
 from ..sa_types import AuthError
 from ..settings import ProfileSettings
@@ -33,9 +36,11 @@ _SIGNATURE_METHODS = {AuthMethod.RSA_SIG, AuthMethod.ECDSA_SHA256_P256, AuthMeth
 
 
 def authenticate(sa: "IkeSa", profile: ProfileSettings, message: Message, idi: ID,
-                 effects: list[Effect]) -> str:
+                 effects: list[Effect], crl: CrlFetched | None = None) -> str | CrlFetch:
     """Check the client's certificate authentication; its username (the
-    certificate's CN, else its whole subject DN) once it holds."""
+    certificate's CN, else its whole subject DN) once it holds. When the
+    trustpoint checks CRLs and none is cached: the `CrlFetch` to run first,
+    then this again with what it brought (`crl`); nothing is emitted yet."""
     auth = message.get(AUTH)
     if auth is None:
         raise AuthError(f"connection profile {profile.name} requires a client certificate; "
@@ -47,7 +52,9 @@ def authenticate(sa: "IkeSa", profile: ProfileSettings, message: Message, idi: I
             and c.encoding == CertEncoding.X509_SIGNATURE]
     if not ders:
         raise AuthError("client sent AUTH but no X.509 CERT payload")
-    leaf = _verified(sa, profile, ders, effects)
+    leaf = _verified(sa, profile, ders, effects, crl)
+    if isinstance(leaf, CrlFetch):
+        return leaf
     if not _names(idi, leaf):
         raise AuthError(f"client identity {_describe(idi)} is not in its certificate "
                         f"(subject {leaf.subject.rfc4514_string()})")
@@ -64,18 +71,43 @@ def authenticate(sa: "IkeSa", profile: ProfileSettings, message: Message, idi: I
     return _username(leaf)
 
 
-def _verified(sa: "IkeSa", profile: ProfileSettings, ders: list[bytes],
-              effects: list[Effect]) -> x509.Certificate:
+def _verified(sa: "IkeSa", profile: ProfileSettings, ders: list[bytes], effects: list[Effect],
+              crl: CrlFetched | None) -> x509.Certificate | CrlFetch:
+    now = sa.settings.wall_clock()
     try:
-        chain = parse_chain(ders)
-        leaf = verify_client_chain(chain, profile.trusted_cas, sa.settings.wall_clock())
+        path = verify_client_path(parse_chain(ders), profile.trusted_cas, now)
+        leaf = path[0]
+        verdict = _revocation(sa, path, now, crl)
+        if isinstance(verdict, CrlFetch):
+            return verdict
+        if verdict is not None:
+            effects.extend(Emit(CrlUnusable(sa.name, sa.local, sa.remote, p.trustpoint, p.source, p.unreachable,
+                                            p.reason)) for p in verdict.problems)
+            if verdict.status is not revocation.Status.GOOD:
+                failure = Failure.REVOKED if verdict.status is revocation.Status.REVOKED \
+                    else Failure.REVOCATION_UNAVAILABLE
+                raise CertificateError(failure, "by its issuer's certificate revocation list" if
+                                       failure is Failure.REVOKED else "no CRL could be had",
+                                       serial_text(leaf), leaf.subject.rfc4514_string())
     except CertificateError as exc:
         effects.append(Emit(CertificateChecked(sa.name, sa.local, sa.remote, exc.serial or "unknown",
                                                exc.subject or "unknown", exc.failure.value)))
         raise AuthError(f"client certificate refused: {exc}") from None
+    checked = verdict is not None and not verdict.accepted_unchecked
     effects.append(Emit(CertificateChecked(sa.name, sa.local, sa.remote, serial_text(leaf),
-                                           leaf.subject.rfc4514_string())))
+                                           leaf.subject.rfc4514_string(), revocation_checked=checked)))
     return leaf
+
+
+def _revocation(sa: "IkeSa", path: list[x509.Certificate], now: dt.datetime,
+                fetched: CrlFetched | None) -> revocation.Verdict | CrlFetch | None:
+    """The client certificate's CRL verdict, when its trustpoint checks
+    CRLs (None when it does not); the issuing CA's CRL covers the client's
+    certificate only, not the CAs above it (docs/ftd-behaviour.md)."""
+    trustpoint = revocation.trustpoint_of(sa.settings.trustpoints, path[-1])
+    if trustpoint is None or not trustpoint.checks_crl or len(path) < 2:
+        return None
+    return revocation.check(trustpoint, sa.settings.crl_cache, path[0], path[1], now, fetched)
 
 
 def _names(idi: ID, cert: x509.Certificate) -> bool:

@@ -28,13 +28,14 @@ from ..eap.relay import EapRelay
 from ..effects import Effect, Emit, SendAccounting
 from ..events import CERTIFICATE, LOCAL_DATABASE, AuthFailed, AuthSucceeded, NegotiationAborted, ProfileSelected
 from ..iana import AuthMethod, CertEncoding, EapCode, EapType, NotifyType
-from ..sa_types import AuthError, Deferred, PendingChild
+from ..sa_types import AuthError, Deferred, Finish, PendingChild
 from ..settings import ProfileSettings
 from ..wire.message import Message
 from ..wire.payloads import AUTH, CERT, CP, EAP, IDi, IDr, SA, Notify, Payload, TSi, TSr
 from . import client_cert, mobike
 from .child_sa import first_child
-from .profile_select import select_profile
+from ..pki.crl import CrlFetch, CrlFetched
+from .profile_select import certificate_maps_checked, client_certificate, select_profile
 
 if TYPE_CHECKING:
     from ..sa import IkeSa
@@ -65,7 +66,6 @@ class IkeAuth:
         self.mobike_offered = False  # RFC 4555 §3.1: the client sent MOBIKE_SUPPORTED
 
     def process(self, message: Message, now: float, effects: list[Effect]) -> list[Payload] | Deferred:
-        sa = self.sa
         try:
             if self.step is _Step.FIRST:
                 return self._first(message, effects)
@@ -76,12 +76,16 @@ class IkeAuth:
             if self.step is _Step.FINAL:
                 return self._final(message, now, effects)
         except AuthError as exc:
-            effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username, exc.reason)))
-            effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
-                                                   "Failed to authenticate the IKE SA")))
-            self._failed(now)
-            return [Notify(NotifyType.AUTHENTICATION_FAILED)]
+            return self._refused(exc, now, effects)
         return [Notify(NotifyType.INVALID_SYNTAX)]
+
+    def _refused(self, exc: AuthError, now: float, effects: list[Effect]) -> list[Payload]:
+        sa = self.sa
+        effects.append(Emit(AuthFailed(sa.name, sa.local, sa.remote, sa.username, exc.reason)))
+        effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
+                                               "Failed to authenticate the IKE SA")))
+        self._failed(now)
+        return [Notify(NotifyType.AUTHENTICATION_FAILED)]
 
     def _failed(self, now: float) -> None:
         self.step = _Step.DONE
@@ -93,7 +97,8 @@ class IkeAuth:
         if idi is None:
             raise AuthError("no IDi in IKE_AUTH")
         sa.idi_body = idi.body()
-        selection = select_profile(sa.settings, idi, message.get(IDr))
+        selection = select_profile(sa.settings, idi, message.get(IDr), client_certificate(message))
+        certificate_maps_checked(sa, selection, effects)  # 717036-717038; AuthError on a required miss
         profile = sa.profile = selection.profile
         effects.append(Emit(ProfileSelected(sa.name, sa.local, sa.remote, profile.name, selection.by.value,
                                             selection.unmatched)))
@@ -114,11 +119,16 @@ class IkeAuth:
         return self._signed(profile, lambda now, effects: [EAP(eap_request)])
 
     def _by_certificate(self, message: Message, idi: IDi, profile: ProfileSettings,
-                        effects: list[Effect]) -> Deferred:
+                        effects: list[Effect], crl: CrlFetched | None = None) -> Deferred:
         """Certificate only: the client's AUTH checked now, ours signed by a
         job, then the session as after EAP, all in this one response."""
         sa = self.sa
-        sa.username = client_cert.authenticate(sa, profile, message, idi, effects)
+        checked = client_cert.authenticate(sa, profile, message, idi, effects, crl)
+        if isinstance(checked, CrlFetch):
+            # the CRL comes first, fetched off the core like a RADIUS round trip
+            return Deferred(checked, self._after_crl(
+                lambda fx, fetched: self._by_certificate(message, idi, profile, fx, fetched)))
+        sa.username = checked
         self._check_logins_allowed()
         effects.append(Emit(AuthSucceeded(sa.name, sa.local, sa.remote, sa.username, CERTIFICATE,
                                           profile.group_policy.name, profile.name, CERTIFICATE)))
@@ -126,7 +136,7 @@ class IkeAuth:
         return self._signed(profile, self._establish)
 
     def _certificate_round(self, message: Message, idi: IDi, profile: ProfileSettings,
-                           effects: list[Effect]) -> Deferred:
+                           effects: list[Effect], crl: CrlFetched | None = None) -> Deferred:
         """Round one of certificate and AAA (RFC 4739 §3): the client's
         certificate and signature, answered with ours alone; its SA, TS and
         CP wait in `pending` until the EAP round has succeeded."""
@@ -139,8 +149,11 @@ class IkeAuth:
         if missing:
             raise AuthError(f"{required} as RFC 4739 multiple authentication; the client sent no "
                             f"{' and no '.join(missing)} with its certificate")
-        # the certificate's name until the EAP identity replaces it
-        sa.username = client_cert.authenticate(sa, profile, message, idi, effects)
+        checked = client_cert.authenticate(sa, profile, message, idi, effects, crl)
+        if isinstance(checked, CrlFetch):
+            return Deferred(checked, self._after_crl(
+                lambda fx, fetched: self._certificate_round(message, idi, profile, fx, fetched)))
+        sa.username = checked  # the certificate's name until the EAP identity replaces it
         self.step = _Step.SECOND_ID
         return self._signed(profile, lambda now, effects: [])
 
@@ -159,6 +172,17 @@ class IkeAuth:
         self.eap = _authenticator(sa, profile)
         self.step = _Step.EAP
         return [EAP(self.eap.start().message)]
+
+    def _after_crl(self, again: Callable[[list[Effect], CrlFetched], Deferred]) -> Finish:
+        """The client's certificate checked again once its CRL came (or did not)."""
+        def finish(result: JobResult | RadiusResult | CrlFetched, now: float,
+                   effects: list[Effect]) -> list[Payload] | Deferred:
+            fetched = result if isinstance(result, CrlFetched) else CrlFetched("", ())
+            try:
+                return again(effects, fetched)
+            except AuthError as exc:
+                return self._refused(exc, now, effects)
+        return finish
 
     def _signed(self, profile: ProfileSettings,
                 then: Callable[[float, list[Effect]], list[Payload]]) -> Deferred:

@@ -207,3 +207,25 @@ def test_a_third_round_is_refused(harness: Harness, lab_pki: LabPki) -> None:
     [failed] = harness.events(AuthFailed)
     assert "third authentication round" in failed.reason, failed.reason
     assert not harness.events(IkeSaEstablished)
+
+
+def test_a_revoked_certificate_is_refused_before_eap_and_a_good_one_goes_on(tmp_path: Path, pki_dir: Path,
+                                                                             lab_pki: LabPki) -> None:
+    """With `revocation_check: crl` the certificate round waits for the CRL
+    (a job, as certificate-only does), then refuses a revoked certificate
+    before any EAP, or goes on to the EAP round."""
+    crl = lab_pki.issue_crl(tmp_path / "lab.crl", [lab_pki.client_identity("carol").cert])
+    config = make_config(tmp_path, **{
+        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
+        "method: aaa-only": f"method: {METHOD}",
+        TRUSTED_CA: f"  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: {lab_pki.ca_cert}\n"
+                    f"      revocation_check: crl\n      crl_urls: [{crl}]\n" + TRUSTED_CA,
+    })
+    h = Harness(Responder(build_settings(config)))
+    cert, key = _load(lab_pki, "carol")
+    assert "revoked" in _refused(h, client_certificate=cert, client_key=key, then_eap=True)
+    assert not h.events(AuthSucceeded)
+    dave, dave_key = _load(lab_pki, "dave")
+    h.client(3, client_certificate=dave, client_key=dave_key, then_eap=True).connect()
+    [ok] = h.events(AuthSucceeded)
+    assert ok.username == "alice" and "%FTD-6-717028" in _syslog(h)
