@@ -85,6 +85,8 @@ class SessionSnapshot:
     client_type: str  # "generic" (standards IKEv2) | "anyconnect"
     children: tuple[ChildSnapshot, ...] = ()
     initiator: bool = False  # our own IKE rekey made the SA: we are its original initiator
+    # since the data plane last saw traffic: what the idle timeout counts
+    idle_seconds: float = 0.0
 
     @property
     def established(self) -> bool:
