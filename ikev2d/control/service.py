@@ -30,6 +30,9 @@ log = logging.getLogger("ikev2d.control")
 # why the session ended, for the logs: the 113019 reason for an
 # administrator's logoff in the ASA syslog guide (ikev2d.syslog maps it)
 LOGOFF_REASON = "Administrator Reset"
+# `clear crypto ikev2 sa`: the same reason in 113019 (unconfirmed for an
+# FTD; docs/ftd-behaviour.md, "show commands")
+CLEAR_REASON = "Administrator Reset"
 SAMPLE_INTERVAL = 1.0
 
 
@@ -58,6 +61,8 @@ class ControlService:
             return {"ok": True, "text": render_config(self.daemon.config)}
         if op == "logoff":
             return self._logoff(request)
+        if op == "clear-ikev2-sa":
+            return self._clear_ikev2_sa(request)
         if op == "pool":
             pool = self.daemon.responder.settings.pools.get(request.get("name"))  # type: ignore[arg-type]
             if pool is None:
@@ -94,14 +99,30 @@ class ControlService:
         if chosen is None:
             return error("logoff needs all, a user name, a session index, an IP address or a tunnel group")
 
+        return {"ok": True, "count": self._end(chosen, LOGOFF_REASON)}
+
+    def _clear_ikev2_sa(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`clear crypto ikev2 sa [local A] [remote A]`: every IKE SA up (or
+        those with that local / remote address) deleted as a logoff is. An SA
+        still negotiating has no keys to send a Delete with: it is left to
+        finish or time out."""
+        local, remote = request.get("local"), request.get("remote")
+        for value in (local, remote):
+            if value is not None and (not isinstance(value, str) or not value):
+                return error("clear-ikev2-sa: local and remote are addresses")
+        count = self._end(lambda sa: (local is None or sa.local[0] == local)
+                          and (remote is None or sa.remote[0] == remote), CLEAR_REASON)
+        return {"ok": True, "count": count}
+
+    def _end(self, chosen: Callable[[IkeSa], bool], reason: str) -> int:
         responder = self.daemon.responder
         going = [sa for sa in responder.sas.values() if sa.state is State.ESTABLISHED and chosen(sa)]
         if going:
             self.sample()  # count the sessions before they go: once, not once each (O(n) a sample)
         now = self.clock()
         for sa in going:
-            self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, now))
-        return {"ok": True, "count": len(going)}
+            self.daemon.perform(responder.delete_ike_sa(sa, reason, now))
+        return len(going)
 
 
 def _logoff_filter(request: dict[str, Any]) -> Callable[[IkeSa], bool] | None:

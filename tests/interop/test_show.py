@@ -249,3 +249,51 @@ def test_show_ip_local_pool(live: Live) -> None:
     assert missing.returncode != 0 and "Pool Nope does not exist" in missing.stderr
     assert live.client.terminate().ok
     assert live.show_json("ip", "local", "pool", "VPN-Pool")["in_use"] == 0
+
+
+def test_vpn_sessiondb_detail_shows_the_clients_tunnels(live: Live, topology: Topology) -> None:
+    """The detail listing's values against strongSwan's own: its ports, its
+    proposal, its virtual IP as the IPsec tunnel's remote address, the
+    packets it counted through the tunnel."""
+    pinged = ping(topology.clients[0], 3)
+    assert pinged.returncode == 0, f"ping through the tunnel failed:\n{pinged.stdout}{pinged.stderr}"
+    sa = live.client.list_sas()[0]
+    swan = next(iter(sa.raw["child-sas"].values()))
+    _encr, short, _bits, hash_, dh = suite(sa)
+    protocol = "IPsecOverNatT" if sa.children[0].encap else "IPsec"
+    text = live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec")
+    lines = text.splitlines()
+    assert lines[0] == "Session Type: Generic Remote-Access IKEv2 IPsec Detailed"
+    assert f"{protocol} Tunnels: 1" in lines and "IKEv2 Tunnels: 1" in lines
+    assert re.search(rf"  UDP Src Port : {sa.local_port}\s+UDP Dst Port : {sa.remote_port}\n", text), text
+    assert "  Rem Auth Mode: EAP" in lines and "  Loc Auth Mode: rsaCertificate" in lines
+    assert re.search(rf"  Encryption   : {short}\s+Hashing      : {hash_}\n", text), text
+    assert re.search(rf"  PRF          : {hash_}\s+D/H Group    : {dh}\n", text), text
+    left = re.search(r"  Rekey Int \(T\): 86400 Seconds\s+Rekey Left\(T\): (\d+) Seconds", text)
+    assert left and 86400 - (time.monotonic() - live.up_since) - 3 <= int(left[1]) <= 86400, text
+    assert f"  Remote Addr  : {live.vip}/255.255.255.255/0/0" in lines
+    sent, received = int(swan["packets-out"]), int(swan["packets-in"])
+    assert re.search(rf"  Pkts Tx      : {received}\s+Pkts Rx      : {sent}\n", text), text
+    assert re.search(r"  Idle Time Out: 30 Minutes\s+Idle TO Left : (29|30) Minutes", text), text
+    # filter name: the user's session, or none
+    alice = live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "alice").splitlines()
+    assert len(alice) == len(lines) and alice[2] == lines[2]  # times aside, the same listing
+    assert live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "bob") == NO_SESSIONS
+    (as_json,) = live.show_json("vpn-sessiondb", "detail", "ra-ikev2-ipsec")["sessions"]
+    assert as_json["ipsec"][0]["pkts_rx"] == sent and as_json["ike"]["dh_group"] == dh
+
+
+def test_clear_crypto_ikev2_sa_ends_the_session_with_a_delete(live: Live) -> None:
+    nobody = live.server.cli("clear", "crypto", "ikev2", "sa", "remote", "198.18.99.99")
+    assert (nobody.returncode, nobody.stdout) == (0, "")
+    assert len(live.client.list_sas()) == 1
+    cleared = live.server.cli("clear", "crypto", "ikev2", "sa", json=True)
+    assert json.loads(ok(cleared)) == {"cleared": 1}
+    assert live.client.wait_for_sas(0) == [], "the client still lists its SA"
+    assert_in_log(live.client.log(), ["parsed INFORMATIONAL request 0 [ D ]", "received DELETE for IKE_SA"])
+    assert re.search(r"113019: Group = GP-CCIElab, Username = alice, .*Reason: Administrator Reset",
+                     live.server.log()), tail(live.server.log())
+    deadline = time.monotonic() + 5
+    while live.show("crypto", "ikev2", "sa") != "There are no IKEv2 SAs\n" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live.show("crypto", "ikev2", "sa") == "There are no IKEv2 SAs\n"

@@ -24,12 +24,12 @@ from typing import Any, Coroutine
 import pytest
 
 from esp.dataplane import RecordingDataPlane
-from ikev2d.commands import show, vpn_sessiondb
+from ikev2d.commands import clear, show, vpn_sessiondb
 from ikev2d.conf import Config
 from ikev2d.control.client import request, stream
 from ikev2d.control.protocol import ControlError
 from ikev2d.control.server import ControlServer
-from ikev2d.control.service import LOGOFF_REASON, start_control
+from ikev2d.control.service import CLEAR_REASON, LOGOFF_REASON, start_control
 from ikev2d.control.snapshot_stream import SnapshotReader
 from ikev2d.core import Responder
 from ikev2d.daemon import Listener
@@ -289,6 +289,32 @@ def test_logoff_by_ip_address_assigned_or_public(live: tuple[Harness, StandInDae
     capsys.readouterr()
     assert vpn_sessiondb.run(cli(path, "logoff", "ipaddress", "not-an-address")) == 64
     assert "Invalid IP address" in capsys.readouterr().err
+
+
+def test_clear_crypto_ikev2_sa_deletes_every_sa_or_those_of_an_address(
+        live: tuple[Harness, StandInDaemon, str], capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    connect(harness, daemon, 3)
+    assert clear.run(cli(path, "crypto", "ikev2", "sa", "remote", "198.18.0.9")) == 0
+    assert capsys.readouterr().out == "" and not daemon.performed  # nobody there: silent, as the ASA
+    assert clear.run(cli(path, "cry", "ikev2", "sa", "remote", "198.18.0.3", as_json=True)) == 0
+    assert json.loads(capsys.readouterr().out) == {"remote": "198.18.0.3", "cleared": 1}
+    deleted = [e.event for e in daemon.performed if isinstance(e, Emit) and isinstance(e.event, IkeSaDeleted)]
+    assert [(d.remote[0], d.reason) for d in deleted] == [("198.18.0.3", CLEAR_REASON)]
+    daemon.performed.clear()
+    assert clear.run(cli(path, "crypto", "ikev2", "sa", "local", "198.18.0.1")) == 0
+    deleted = [e.event for e in daemon.performed if isinstance(e, Emit) and isinstance(e.event, IkeSaDeleted)]
+    assert [d.remote[0] for d in deleted] == ["198.18.0.2"]
+    assert len([e for e in daemon.performed if isinstance(e, SendDatagram)]) == 1  # the Delete to the client
+
+
+@pytest.mark.parametrize("words", [("crypto", "ikev2"), ("crypto", "ikev2", "sa", "remote"),
+                                   ("crypto", "ikev2", "sa", "peer", "198.18.0.2"),
+                                   ("crypto", "ikev2", "sa", "remote", "nowhere")])
+def test_clear_usage_errors(words: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert clear.run(cli("/nonexistent", *words)) == 64
+    assert capsys.readouterr().err
 
 
 def test_running_config_and_unknown_requests(live: tuple[Harness, StandInDaemon, str]) -> None:
