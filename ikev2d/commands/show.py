@@ -8,6 +8,7 @@ daemon through its control socket.
     ikev2d show asp table socket
     ikev2d show running-config [SECTION WORDS]
     ikev2d show ip local pool NAME
+    ikev2d show logging
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
 prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
@@ -28,6 +29,7 @@ from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
 from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_config, sessiondb_detail,
                     sessiondb_sessions, sessiondb_summary)
+from ..show import logging as show_logging
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
 from .common import CONTROL_ENV, INVALID, UNREACHABLE, USAGE, default_control_path
@@ -59,8 +61,12 @@ SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
 # the listings of sessions that `filter name USER` may follow
 FILTERABLE = {c for c in SNAPSHOT_COMMANDS if c[0] == "vpn-sessiondb" and c[-1] in ("anyconnect", "ra-ikev2-ipsec")}
 RUNNING_CONFIG = ("running-config",)
+# answered by a control request of their own: (op, renderer)
+REQUEST_COMMANDS: dict[tuple[str, ...], tuple[str, Callable[[dict[str, Any]], str]]] = {
+    ("logging",): ("logging", show_logging.render),
+}
 IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
-ALL_COMMANDS = [*SNAPSHOT_COMMANDS, RUNNING_CONFIG]
+ALL_COMMANDS = [*SNAPSHOT_COMMANDS, *REQUEST_COMMANDS, RUNNING_CONFIG]
 
 
 class CommandError(Exception):
@@ -128,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             return _running_config(args)
         if command == IP_LOCAL_POOL:
             return _ip_local_pool(args)
+        if command in REQUEST_COMMANDS:
+            return _requested(args, *REQUEST_COMMANDS[command])
         return _listing(args, SNAPSHOT_COMMANDS[command], user)
     except ControlUnreachable as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
@@ -156,6 +164,15 @@ def _ip_local_pool(args: argparse.Namespace) -> int:
         print(json.dumps(answer["pool"], indent=2))
     else:
         sys.stdout.write(ip_local_pool.render(answer["pool"]))
+    return 0
+
+
+def _requested(args: argparse.Namespace, op: str, render: Callable[[dict[str, Any]], str]) -> int:
+    values = request(args.control, {"op": op})[op]
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        sys.stdout.write(render(values))
     return 0
 
 

@@ -20,6 +20,17 @@ from .nodes import Fields, Problem
 LOGGING_KEYS = schema.keys("logging")
 SERVER_KEYS = schema.keys("logging.syslog_servers[]")
 
+# `logging buffered` takes every severity; the VPN logging level 3 and up
+BUFFER_LEVELS: Mapping[str, int] = {
+    "emergencies": 0,
+    "alerts": 1,
+    "critical": 2,
+    "errors": 3,
+    "warnings": 4,
+    "notifications": 5,
+    "informational": 6,
+    "debugging": 7,
+}
 LOGGING_LEVELS: Mapping[str, int] = {
     "errors": 3,
     "warnings": 4,
@@ -34,6 +45,7 @@ DEFAULT_PORTS: Mapping[SyslogProtocol, int] = {
     "tcp": defaults.SYSLOG_TCP_PORT,
 }
 MAX_SYSLOG_SERVERS = 16  # ASA: up to 16 `logging host` entries
+BUFFER_SIZES = (4096, 52428800)  # ASA `logging buffer-size` range
 
 
 def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
@@ -60,7 +72,18 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
         key=lambda server: (server.host, server.port, server.protocol),
         what=lambda server: f"syslog server {server.protocol}/{server.host}:{server.port}",
     )
-    return Logging(level, console, file, servers, wireshark_keys)
+    buffered_node = fields.optional("buffered")
+    buffered = None if buffered_node is None else _buffer_level(buffered_node)
+    buffer_size = fields.optional_integer("buffer_size", defaults.LOGGING_BUFFER_SIZE, *BUFFER_SIZES)
+    return Logging(level, console, file, servers, wireshark_keys, buffered, buffer_size)
+
+
+def _buffer_level(node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode) and (
+        node.tag == nodes.INT_TAG or str(node.value).strip().isdecimal()
+    ):
+        return nodes.integer(node, "buffered", 0, 7)
+    return nodes.choice(node, "buffered", BUFFER_LEVELS)
 
 
 def _level(node: yaml.Node) -> int:

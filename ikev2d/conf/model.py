@@ -244,6 +244,10 @@ class Logging:
     syslog_servers: tuple[SyslogServer, ...] = ()
     # the explicit key export: Wireshark's decryption tables written here
     wireshark_keys: Path | None = None
+    # the internal buffer (`logging buffered`, `logging buffer-size`): its
+    # severity level, None when off (the ASA's default), and size in bytes
+    buffered: int | None = None
+    buffer_size: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

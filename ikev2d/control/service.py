@@ -17,6 +17,8 @@ from ..sa_types import State
 from ..show.names import session_index
 from ..show import ip_local_pool
 from ..show.running_config import render_config
+from ..syslog import SyslogPipeline
+from ..syslog.status import status as logging_status
 from . import collect, snapshot_stream
 from .protocol import ControlError, error
 from .server import Answer, ControlServer
@@ -37,6 +39,9 @@ SAMPLE_INTERVAL = 1.0
 
 
 class ManagedDaemon(collect.DaemonView, Protocol):
+    @property
+    def syslog(self) -> SyslogPipeline: ...
+
     def perform(self, effects: list[Effect]) -> None: ...
 
     def reload(self) -> ReloadReport: ...
@@ -70,6 +75,8 @@ class ControlService:
             return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
         if op == "keys":
             return self._keys()
+        if op == "logging":
+            return {"ok": True, "logging": logging_status(self.daemon.syslog, self.daemon.config)}
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")

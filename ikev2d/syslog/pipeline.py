@@ -16,6 +16,7 @@ from esp.dataplane import SaCounters
 
 from .. import events as ev
 from ..log import log_event
+from .buffer import LogBuffer
 from .catalogue import Record
 from .destinations import Destination
 from .render import records_for
@@ -33,12 +34,16 @@ def _utc_now() -> datetime:
 
 
 class SyslogPipeline:
-    def __init__(self, level: int = ERRORS, destinations: Sequence[Destination] = (), clock: Clock = _utc_now) -> None:
+    def __init__(self, level: int = ERRORS, destinations: Sequence[Destination] = (), clock: Clock = _utc_now,
+                 buffer: LogBuffer | None = None) -> None:
         self.level = level
         self.destinations = list(destinations)
         self.clock = clock
         self.traffic = SessionTraffic()
-        self.filtered = 0  # records above the level, never formatted for a destination
+        # the internal buffer has a level of its own, as each ASA destination
+        self.buffer = buffer if buffer is not None else LogBuffer("")
+        self.filtered = 0  # records no destination wanted, never formatted
+        self.published = 0  # records at or below the level, given to the destinations
 
     def emit(self, event: ev.Event) -> None:
         if isinstance(event, ev.IkeSaDeleted):
@@ -57,12 +62,27 @@ class SyslogPipeline:
             self.publish(record)
 
     def publish(self, record: Record) -> None:
-        if record.severity > self.level:  # lower numbers are more severe
+        wanted = record.severity <= self.level  # lower numbers are more severe
+        buffered = self.buffer.wants(record)
+        if not (wanted or buffered):
             self.filtered += 1
             return
         when = self.clock()
-        for destination in self.destinations:
-            destination.send(record, when)
+        if buffered:
+            self.buffer.send(record, when)
+        if wanted:
+            self.published += 1
+            for destination in self.destinations:
+                destination.send(record, when)
+
+    def reconfigure(self, fresh: "SyslogPipeline") -> list[Destination]:
+        """Take a reloaded configuration's level and destinations (`fresh`
+        is built and not started); the buffer keeps its lines and counts.
+        Returns the destinations retired, for the caller to close."""
+        retired = self.destinations
+        self.level, self.destinations = fresh.level, fresh.destinations
+        self.buffer.configure(fresh.buffer.hostname, fresh.buffer.level, fresh.buffer.size)
+        return retired
 
     def child_removed(self, ike_sa_id: str, counters: SaCounters | None) -> None:
         self.traffic.child_removed(ike_sa_id, counters)

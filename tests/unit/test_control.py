@@ -37,6 +37,7 @@ from ikev2d.effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendData
 from ikev2d.events import IkeSaDeleted
 from ikev2d.settings import build_settings
 from ikev2d.show.snapshot import Snapshot
+from ikev2d.syslog import SyslogPipeline
 from responder_harness import Harness, make_config
 
 
@@ -155,6 +156,7 @@ class StandInDaemon:
     dataplane: RecordingDataPlane = field(default_factory=RecordingDataPlane)
     listeners: list[Listener] = field(default_factory=list)
     performed: list[Effect] = field(default_factory=list)
+    syslog: SyslogPipeline = field(default_factory=SyslogPipeline)
 
     def perform(self, effects: list[Effect]) -> None:
         self.performed += effects
