@@ -9,6 +9,7 @@ daemon through its control socket.
     ikev2d show running-config [SECTION WORDS]
     ikev2d show ip local pool NAME
     ikev2d show logging
+    ikev2d show crypto ikev2 stats
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
 prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
@@ -29,6 +30,7 @@ from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
 from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_config, sessiondb_detail,
                     sessiondb_sessions, sessiondb_summary)
+from ..show import ikev2_stats
 from ..show import logging as show_logging
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
@@ -64,6 +66,7 @@ RUNNING_CONFIG = ("running-config",)
 # answered by a control request of their own: (op, renderer)
 REQUEST_COMMANDS: dict[tuple[str, ...], tuple[str, Callable[[dict[str, Any]], str]]] = {
     ("logging",): ("logging", show_logging.render),
+    ("crypto", "ikev2", "stats"): ("ikev2-stats", ikev2_stats.render),
 }
 IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
 ALL_COMMANDS = [*SNAPSHOT_COMMANDS, *REQUEST_COMMANDS, RUNNING_CONFIG]

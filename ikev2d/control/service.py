@@ -20,6 +20,7 @@ from ..show.running_config import render_config
 from ..syslog import SyslogPipeline
 from ..syslog.status import status as logging_status
 from . import collect, snapshot_stream
+from .ike_stats import IkeStats
 from .protocol import ControlError, error
 from .server import Answer, ControlServer
 from .stats import SessionStats
@@ -52,8 +53,16 @@ class ControlService:
                  wall: Callable[[], float] = time.time) -> None:
         self.daemon = daemon
         self.stats = SessionStats()
+        self.ike_stats = IkeStats()
+        daemon.syslog.observers.append(self.ike_stats.observe)
         self.clock = clock
         self.wall = wall
+
+    def close(self) -> None:
+        """Stop counting (the daemon's pipeline outlives this service)."""
+        observers = self.daemon.syslog.observers
+        if self.ike_stats.observe in observers:
+            observers.remove(self.ike_stats.observe)
 
     def handle(self, request: dict[str, Any]) -> Answer:
         op = request.get("op")
@@ -75,6 +84,8 @@ class ControlService:
             return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
         if op == "keys":
             return self._keys()
+        if op == "ikev2-stats":
+            return {"ok": True, "ikev2-stats": self.ike_stats.values(self.daemon.responder)}
         if op == "logging":
             return {"ok": True, "logging": logging_status(self.daemon.syslog, self.daemon.config)}
         if op == "reload":  # a short answer: one line per change
@@ -169,6 +180,7 @@ class Control:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
         await self.server.stop()
+        self.service.close()
 
     async def _sample(self) -> None:
         while True:
@@ -183,6 +195,7 @@ async def start_control(daemon: ManagedDaemon, path: str) -> Control | None:
     try:
         await control.start()
     except (ControlError, OSError) as exc:
+        control.service.close()
         log.error("control socket: %s; `ikev2d show` cannot reach this daemon", exc)
         return None
     return control

@@ -44,8 +44,12 @@ class SyslogPipeline:
         self.buffer = buffer if buffer is not None else LogBuffer("")
         self.filtered = 0  # records no destination wanted, never formatted
         self.published = 0  # records at or below the level, given to the destinations
+        # others fed every event (the control socket's counters), first
+        self.observers: list[Callable[[ev.Event], None]] = []
 
     def emit(self, event: ev.Event) -> None:
+        for observe in self.observers:
+            observe(event)
         if isinstance(event, ev.IkeSaDeleted):
             event = self.traffic.complete(event)
         elif isinstance(event, ev.IkeSaRekeyed):

@@ -326,3 +326,17 @@ def test_show_logging_buffers_and_counts_a_session(ikev2d_server: StartIkev2d, c
     teardown = [line for line in after["lines"] if "%FTD-4-113019:" in line]
     assert len(teardown) == 1 and "Username = alice" in teardown[0] and "Reason: Administrator Reset" in teardown[0]
     assert after["console"]["logged"] == 0  # 113019 is a warning: not at errors
+
+
+def test_crypto_ikev2_stats_counts_the_clients_requests(live: Live, client: StartCharon) -> None:
+    """alice is up; bob proposes DH group 14 only, which no policy allows:
+    one request accepted, one rejected, one SA active."""
+    bob = client(1, identity="bob", password=BOB_PW, proposals="aes256-sha512-prfsha512-modp2048")
+    assert not bob.initiate(timeout=10).ok
+    text = live.show("crypto", "ikev2", "stats")
+    lines = text.splitlines()
+    assert "Total incoming IKEv2 SA Count:    1        active:        1        negotiating: 0" in lines, text
+    assert "Incoming IKEv2 Requests: 2        accepted:      1        rejected:    1" in lines, text
+    assert "Incoming IKEV2 Cookie Challenged Requests: 0" in lines, text
+    data = live.show_json("crypto", "ikev2", "stats")
+    assert data["incoming_requests"] == {"total": 2, "accepted": 1, "rejected": 1}

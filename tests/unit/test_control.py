@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -35,6 +36,8 @@ from ikev2d.core import Responder
 from ikev2d.daemon import Listener
 from ikev2d.effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import IkeSaDeleted
+from ikev2d.iana import DhId
+from lab.initiator import IkeFailure
 from ikev2d.settings import build_settings
 from ikev2d.show.snapshot import Snapshot
 from ikev2d.syslog import SyslogPipeline
@@ -334,3 +337,45 @@ def test_a_second_daemon_on_the_same_path_serves_without_control(
     assert "another ikev2d" in caplog.text
     assert snapshot_of(path).hostname == "FTDv-1"
 
+
+
+def _feed(harness: Harness, daemon: StandInDaemon) -> None:
+    """The core's events to the daemon's pipeline, as the transport does."""
+    for effect in harness.effects:
+        if isinstance(effect, Emit):
+            daemon.syslog.emit(effect.event)
+    harness.effects.clear()
+
+
+def test_ikev2_stats_count_requests_refusals_and_sas(live: tuple[Harness, StandInDaemon, str],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    wrong = harness.client(3, dh_groups=(DhId.MODP_2048,))  # no IKEv2 policy has group 14
+    with pytest.raises(IkeFailure):
+        wrong.connect()
+    _feed(harness, daemon)
+    assert show.run(cli(path, "crypto", "ikev2", "stats")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "                          Crypto IKEv2 SA Statistics"
+    assert "Total incoming IKEv2 SA Count:    1        active:        1        negotiating: 0" in lines
+    assert "Total outgoing IKEv2 SA Count:    0        active:        0        negotiating: 0" in lines
+    assert "Incoming IKEv2 Requests: 2        accepted:      1        rejected:    1" in lines
+    assert "Rejected IKEv2 Requests: 0        rsrc low:      0        SA limit:    0" in lines
+    assert "Incoming IKEV2 Cookie Challenged Requests: 0" in lines
+    assert show.run(cli(path, "cry", "ikev2", "stat", as_json=True)) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["incoming_requests"] == {"total": 2, "accepted": 1, "rejected": 1}
+    assert data["max_in_negotiation"] == harness.responder.settings.max_half_open
+
+
+def test_show_logging_through_the_control_socket(live: tuple[Harness, StandInDaemon, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    daemon.syslog.buffer.configure("FTDv-1", 6, 4096)
+    connect(harness, daemon, 2)
+    _feed(harness, daemon)
+    assert show.run(cli(path, "logging")) == 0
+    out = capsys.readouterr().out
+    logged = int(re.search(r"Buffer logging: level informational, (\d+) messages logged", out)[1])
+    assert logged == len(daemon.syslog.buffer.lines) > 5 and "%FTD-5-750006:" in out
