@@ -10,6 +10,7 @@ daemon through its control socket.
     ikev2d show ip local pool NAME
     ikev2d show logging
     ikev2d show crypto ikev2 stats
+    ikev2d show crypto ca certificates
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
 prints the same values as JSON. Exit 0 shown, 1 a bad answer, 3 no daemon
@@ -30,7 +31,7 @@ from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
 from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, running_config, sessiondb_detail,
                     sessiondb_sessions, sessiondb_summary)
-from ..show import ikev2_stats
+from ..show import ca_certificates, ikev2_stats
 from ..show import logging as show_logging
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
@@ -64,9 +65,10 @@ SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
 FILTERABLE = {c for c in SNAPSHOT_COMMANDS if c[0] == "vpn-sessiondb" and c[-1] in ("anyconnect", "ra-ikev2-ipsec")}
 RUNNING_CONFIG = ("running-config",)
 # answered by a control request of their own: (op, renderer)
-REQUEST_COMMANDS: dict[tuple[str, ...], tuple[str, Callable[[dict[str, Any]], str]]] = {
+REQUEST_COMMANDS: dict[tuple[str, ...], tuple[str, Callable[[Any], str]]] = {
     ("logging",): ("logging", show_logging.render),
     ("crypto", "ikev2", "stats"): ("ikev2-stats", ikev2_stats.render),
+    ("crypto", "ca", "certificates"): ("ca-certificates", ca_certificates.render),
 }
 IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
 ALL_COMMANDS = [*SNAPSHOT_COMMANDS, *REQUEST_COMMANDS, RUNNING_CONFIG]
@@ -170,7 +172,7 @@ def _ip_local_pool(args: argparse.Namespace) -> int:
     return 0
 
 
-def _requested(args: argparse.Namespace, op: str, render: Callable[[dict[str, Any]], str]) -> int:
+def _requested(args: argparse.Namespace, op: str, render: Callable[[Any], str]) -> int:
     values = request(args.control, {"op": op})[op]
     if args.json:
         print(json.dumps(values, indent=2))

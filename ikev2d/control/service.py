@@ -15,7 +15,7 @@ from ..keylog import esp_rows, ike_rows
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
-from ..show import ip_local_pool
+from ..show import ca_certificates, ip_local_pool
 from ..show.running_config import render_config
 from ..syslog import SyslogPipeline
 from ..syslog.status import status as logging_status
@@ -84,6 +84,10 @@ class ControlService:
             return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
         if op == "keys":
             return self._keys()
+        if op == "ca-certificates":
+            settings = self.daemon.responder.settings
+            held = ca_certificates.snapshot(settings, self.daemon.config, settings.wall_clock())
+            return {"ok": True, "ca-certificates": held}
         if op == "ikev2-stats":
             return {"ok": True, "ikev2-stats": self.ike_stats.values(self.daemon.responder)}
         if op == "logging":

@@ -23,6 +23,7 @@ import pytest
 from ikev2d.conf import load_config
 from lab.ikev2d import Ikev2d
 from lab.netns import Topology
+from lab.pki import LabPki
 from lab.strongswan import Charon, IkeSa
 
 from .checks import INSIDE_NET, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
@@ -340,3 +341,14 @@ def test_crypto_ikev2_stats_counts_the_clients_requests(live: Live, client: Star
     assert "Incoming IKEV2 Cookie Challenged Requests: 0" in lines, text
     data = live.show_json("crypto", "ikev2", "stats")
     assert data["incoming_requests"] == {"total": 2, "accepted": 1, "rejected": 1}
+
+
+def test_crypto_ca_certificates_shows_the_identity_the_client_verified(live: Live, lab_pki: LabPki) -> None:
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(lab_pki.server_identity().cert.read_bytes())
+    lines = live.show("crypto", "ca", "certificates").splitlines()
+    assert lines[:3] == ["Certificate", "  Status: Available", f"  Certificate Serial Number: {cert.serial_number:x}"]
+    assert "  Associated Trustpoints: VPN-Identity " in lines
+    (identity, *_cas) = live.show_json("crypto", "ca", "certificates")
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert (identity["serial_number"], identity["subject"][0]) == (f"{cert.serial_number:x}", f"cn={cn}")
