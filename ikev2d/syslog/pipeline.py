@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from esp.dataplane import SaCounters
 
@@ -19,6 +19,7 @@ from ..log import log_event
 from .buffer import LogBuffer
 from .catalogue import Record
 from .destinations import Destination
+from .local_host import LocalHosts
 from .render import records_for
 from .traffic import SessionTraffic
 
@@ -35,10 +36,12 @@ def _utc_now() -> datetime:
 
 class SyslogPipeline:
     def __init__(self, level: int = ERRORS, destinations: Sequence[Destination] = (), clock: Clock = _utc_now,
-                 buffer: LogBuffer | None = None) -> None:
+                 buffer: LogBuffer | None = None, interfaces: Mapping[str, str] | None = None) -> None:
         self.level = level
         self.destinations = list(destinations)
         self.clock = clock
+        # local address -> nameif, for the messages that name an interface
+        self.local_hosts = LocalHosts(interfaces or {}, lambda: self.clock())
         self.traffic = SessionTraffic()
         # the internal buffer has a level of its own, as each ASA destination
         self.buffer = buffer if buffer is not None else LogBuffer("")
@@ -55,7 +58,7 @@ class SyslogPipeline:
         elif isinstance(event, ev.IkeSaRekeyed):
             self.traffic.ike_rekeyed(event.ike_sa_id, event.new_ike_sa_id)
         try:
-            records = records_for(event)
+            records = records_for(event) + self.local_hosts.records(event)
         except Exception:  # a rendering bug must not stop the effects after it
             log.exception("cannot render %s for syslog", type(event).__name__)
             records = []
@@ -85,6 +88,7 @@ class SyslogPipeline:
         Returns the destinations retired, for the caller to close."""
         retired = self.destinations
         self.level, self.destinations = fresh.level, fresh.destinations
+        self.local_hosts.interfaces = fresh.local_hosts.interfaces
         self.buffer.configure(fresh.buffer.hostname, fresh.buffer.level, fresh.buffer.size)
         return retired
 

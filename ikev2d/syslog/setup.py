@@ -29,4 +29,6 @@ def pipeline_from_config(config: Config) -> SyslogPipeline:
         except OSError as exc:  # a name that does not resolve: log it, serve anyway
             log.error("syslog server %s:%d left out: %s", server.host, server.port, exc)
     buffer = LogBuffer(hostname, getattr(settings, "buffered", None), getattr(settings, "buffer_size", DEFAULT_SIZE))
-    return SyslogPipeline(getattr(settings, "vpn_logging_level", ERRORS), destinations, buffer=buffer)
+    interfaces = {str(i.address): i.name for i in config.interfaces}
+    return SyslogPipeline(getattr(settings, "vpn_logging_level", ERRORS), destinations, buffer=buffer,
+                          interfaces=interfaces)

@@ -301,21 +301,24 @@ def test_clear_crypto_ikev2_sa_ends_the_session_with_a_delete(live: Live) -> Non
 
 
 def test_show_logging_buffers_and_counts_a_session(ikev2d_server: StartIkev2d, client: StartCharon) -> None:
-    """`logging buffered informational` beside the FTD's default VPN level
-    (errors): the buffer holds the connect's lines, the console none, and
-    the buffer's count grows by the teardown's when the session is cleared."""
+    """`logging buffered debugging` beside the FTD's default VPN level
+    (errors): the buffer holds the connect's lines, down to the local-host
+    entry of the client's address (609001), the console none, and the
+    buffer's count grows by the teardown's when the session is cleared."""
     server = ikev2d_server(users={"alice": "Lab-Passw0rd-1"}, logging_level="errors",
-                           edit=lambda cfg: cfg["logging"].update(buffered="informational", buffer_size=1048576))
+                           edit=lambda cfg: cfg["logging"].update(buffered="debugging", buffer_size=1048576))
     alice = client(0)
     assert_initiated(alice.initiate(timeout=10), alice)
     assert_connected(alice)
     text = ok(server.show("logging"))
     lines = text.splitlines()
-    counted = re.search(r"^    Buffer logging: level informational, (\d+) messages logged$", text, re.M)
+    counted = re.search(r"^    Buffer logging: level debugging, (\d+) messages logged$", text, re.M)
     assert counted, text
     buffered = [line for line in lines if " : %FTD-" in line]
     assert int(counted[1]) == len(buffered) >= 10, text
     assert any("%FTD-5-750006:" in line and "Username:alice" in line for line in buffered), text
+    vip = alice.list_sas()[0].local_vips[0]
+    assert any(line.endswith(f"%FTD-7-609001: Built local-host outside:{vip}") for line in buffered), text
     assert "    Console logging: level errors, 0 messages logged" in lines  # nothing at errors in a good connect
     assert ok(server.cli("clear", "crypto", "ikev2", "sa")) == ""
     assert alice.wait_for_sas(0) == []
@@ -326,6 +329,8 @@ def test_show_logging_buffers_and_counts_a_session(ikev2d_server: StartIkev2d, c
     assert after["buffer"]["logged"] == len(after["lines"]) > len(buffered)
     teardown = [line for line in after["lines"] if "%FTD-4-113019:" in line]
     assert len(teardown) == 1 and "Username = alice" in teardown[0] and "Reason: Administrator Reset" in teardown[0]
+    assert any(re.search(rf"%FTD-7-609002: Teardown local-host outside:{re.escape(vip)} duration 0:00:\d\d$", line)
+               for line in after["lines"]), after["lines"]
     assert after["console"]["logged"] == 0  # 113019 is a warning: not at errors
 
 
