@@ -357,3 +357,23 @@ def test_crypto_ca_certificates_shows_the_identity_the_client_verified(live: Liv
     (identity, *_cas) = live.show_json("crypto", "ca", "certificates")
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert (identity["serial_number"], identity["subject"][0]) == (f"{cert.serial_number:x}", f"cn={cn}")
+
+
+def test_logoff_by_ip_address_tunnel_group_and_all(live: Live, client: StartCharon) -> None:
+    """bob by his assigned address, alice by her connection profile, then
+    nobody is left for `logoff all`; each logged-off client gets its Delete."""
+    bob = client(1, identity="bob", password=BOB_PW)
+    assert_initiated(bob.initiate(timeout=10), bob)
+    bob_vip = assert_connected(bob, identity="bob").local_vips[0]
+    result = live.server.vpn_sessiondb("logoff", "ipaddress", bob_vip, "noconfirm")
+    assert ok(result) == f'INFO: Number of sessions with IP address "{bob_vip}" logged off : 1\n'
+    assert bob.wait_for_sas(0) == [] and len(live.client.list_sas()) == 1
+    result = live.server.vpn_sessiondb("logoff", "tunnel-group", "CCIElab")
+    assert ok(result) == 'INFO: Number of sessions with tunnel-group "CCIElab" logged off : 1\n'
+    assert live.client.wait_for_sas(0) == []
+    assert_in_log(live.client.log(), ["parsed INFORMATIONAL request 0 [ D ]"])
+    deadline = time.monotonic() + 5
+    while live.show("vpn-sessiondb", "ra-ikev2-ipsec") != NO_SESSIONS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    nobody = live.server.vpn_sessiondb("logoff", "all")
+    assert (nobody.returncode, nobody.stdout) == (1, "INFO: Number of sessions logged off : 0\n")
