@@ -322,6 +322,19 @@ def test_clear_usage_errors(words: tuple[str, ...], capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err
 
 
+def test_detail_listing_and_its_filter(live: tuple[Harness, StandInDaemon, str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    assert show.run(cli(path, "vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "alice")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Session Type: Generic Remote-Access IKEv2 IPsec Detailed\n") and "Username     : alice" in out
+    assert show.run(cli(path, "vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "bob")) == 0
+    assert capsys.readouterr().out == "INFO: There are presently no active sessions\n"
+    assert show.run(cli(path, "crypto", "ikev2", "sa", "filter", "name", "alice")) == 64  # no filter there
+    assert "Invalid input" in capsys.readouterr().err
+
+
 def test_running_config_and_unknown_requests(live: tuple[Harness, StandInDaemon, str]) -> None:
     _, _, path = live
     answer = request(path, {"op": "running-config"})
