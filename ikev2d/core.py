@@ -25,6 +25,9 @@ from .tasks import peer_address
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
 from .timers import TimerQueue
+from .trace.messages import TraceContext, message_record, state_record
+from .trace.record import PACKETS, STATES
+from .trace.tracer import Tracer
 from .wire.errors import InvalidMajorVersion, UnsupportedCriticalPayload, WireError
 from .wire.header import Header
 from .wire.message import decode_message
@@ -73,6 +76,8 @@ class Responder:
         # rekey is not one): the logins limit and INITIAL_CONTACT look here,
         # not through every SA of the headend
         self._sessions_of: dict[str, dict[bytes, IkeSa]] = {}
+        # the debug trace's outbox, emptied by the adapter (ikev2d debug ...)
+        self.tracer = Tracer()
 
     # -- entry points ---------------------------------------------------------
 
@@ -234,6 +239,8 @@ class Responder:
                                               exc.payload_type.to_bytes(1, "big"), str(exc))
         except WireError as exc:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"", str(exc))
+        if self.tracer.wants(PACKETS):
+            self.tracer.add(message_record(True, request, _init_context(header, local, remote), 1, len(data)))
         sa_payload, ke, nonce = request.get(SA), request.get(KE), request.get(Nonce)
         if sa_payload is None or ke is None or nonce is None:
             return effects + self._init_error(header, local, remote, NotifyType.INVALID_SYNTAX, b"",
@@ -295,13 +302,22 @@ class Responder:
         self._init_key_of[spi_r] = (header.spi_i, remote)
         self._half_open.add(("sa", spi_r), remote[0])
         self._book(sa)
+        self._trace_sent(outcome.response, sa.trace_context())
         return [SendDatagram(outcome.response, local, remote), IkeKeysDerived(sa.wireshark_keys())]
 
     def _init_error(self, header: Header, local: Address, remote: Address, notify: NotifyType, data: bytes,
                     detail: str) -> list[Effect]:
         name = f"{header.spi_i.hex()}_i"
+        response = error_response(header, notify, data)
+        self._trace_sent(response, _init_context(header, local, remote))
         return [Emit(IkeInitRejected(name, local, remote, notify.name, detail)),
-                SendDatagram(error_response(header, notify, data), local, remote)]
+                SendDatagram(response, local, remote)]
+
+    def _trace_sent(self, response: bytes, ctx: TraceContext) -> None:
+        """IKE_SA_INIT answers are built whole in ike_init.py: traced from their octets."""
+        if self.tracer.wants(PACKETS):
+            self.tracer.add(message_record(False, decode_message(response, Header.parse(response)), ctx, 1,
+                                           len(response)))
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -370,6 +386,8 @@ class Responder:
         """SessionDirectory: an SA reports a lifecycle change or a rekey;
         booked by `_book` once the exchange, job or timer is done with it."""
         self._changes.append((sa, change))
+        if isinstance(change, LifecycleChanged) and self.tracer.wants(STATES):
+            self.tracer.add(state_record(change.old.value, change.new.value, sa.trace_context()))
 
     def _book(self, sa: IkeSa) -> list[Effect]:
         """Book what an exchange, job or timer did, from the changes the SAs
@@ -420,6 +438,11 @@ class Responder:
 
     def _drop(self, local: Address, remote: Address, reason: str) -> Effect:
         return Emit(MessageDropped("-", local, remote, reason))
+
+
+def _init_context(header: Header, local: Address, remote: Address) -> TraceContext:
+    """An IKE_SA_INIT before any SA: named by the initiator's SPI, as 750002 does."""
+    return TraceContext(f"{header.spi_i.hex()}_i", 0, remote, local)
 
 
 def settle(responder: Responder, effects: list[Effect], worker: CryptoWorker, now: float,

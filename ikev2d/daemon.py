@@ -34,6 +34,8 @@ from .settings import ResponderSettings, build_settings
 from .shutdown import end_sessions, still_deleting
 from .syslog import pipeline_from_config
 from .listen_errors import Where, explain, where_from
+from .trace.hub import TraceFile, TraceHub, trace_file_listener
+from .trace.record import PLATFORM, PROTOCOL
 from .transport import Transport
 from .udp import BindError
 from .workers import CryptoRunner
@@ -77,6 +79,7 @@ class Daemon:
     ports: tuple[int, int] | None = None
     keylog_dir: Path | None = None  # the explicit key export (run --keylog)
     _background: set[asyncio.Task] = field(default_factory=set, init=False)  # closes left from reloads
+    _trace_file: TraceFile | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.settings = build_settings(self.config)
@@ -90,6 +93,11 @@ class Daemon:
             return list(self.listen)
         return [str(self.config.interface(a.interface).address)
                 for a in self.config.remote_access_vpn.access_interfaces if a.enable_ipsec_ikev2]
+
+    @property
+    def trace_hub(self) -> TraceHub | None:
+        """The debug trace's listeners (`ikev2d debug`), once serving."""
+        return self.transport.trace if self.transport is not None else None
 
     def ike_ports(self) -> tuple[int, int]:
         ra = self.config.remote_access_vpn
@@ -106,6 +114,13 @@ class Daemon:
             await self.transport.start()
         except BindError as exc:
             raise _explained(exc, where_from(str(exc))) from exc
+        trace = self.config.logging.debug_trace
+        if trace is not None:
+            listener, self._trace_file = trace_file_listener(
+                trace.file, {PROTOCOL: trace.protocol, PLATFORM: trace.platform}, trace.format)
+            self.transport.trace.add(listener)
+            log.info("debug crypto ikev2 protocol %d platform %d: written to %s", trace.protocol, trace.platform,
+                     trace.file)
         for (address, port), endpoint in self.transport.endpoints.items():
             protocol = "IKE" if port == self.transport.ike_port else "NAT-T"
             self.listeners.append(Listener(protocol, address, port, id(endpoint)))
@@ -183,6 +198,8 @@ class Daemon:
         self.crypto.close()
         await self.radius.close()
         await self.syslog.aclose()
+        if self._trace_file is not None:
+            self._trace_file.close()
 
     def perform(self, effects: list) -> None:
         """Carry out effects that did not come from a datagram (logoff...)."""

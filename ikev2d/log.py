@@ -55,6 +55,12 @@ def format_event(e: ev.Event) -> str:
             return f"{_where(e)} Username:{u} Child SA rekeyed, SPI in 0x{old:08x} replaced by in 0x{i:08x} out 0x{o:08x}"
         case ev.IkeSaDeleted(username=u, reason=r, duration=d):
             return f"{_where(e)} Username:{u} IKEv2 SA DOWN. Reason: {r} (after {d:.0f} s)"
+        case ev.SessionStarted(username=u, session=n, address=a, group_policy=g):
+            return f"{_where(e)} Username:{u} session 0x{n:08x} started, address {a}, group policy {g}"
+        case ev.AccountingSucceeded(username=u, aaa_server=server):
+            return f"{_where(e)} Username:{u} accounting acknowledged by {server}"
+        case ev.IkeSaRekeyed(username=u, new_ike_sa_id=new, proposal=p):
+            return f"{_where(e)} Username:{u} IKE SA rekeyed into {new} ({p})"
         case ev.PeerAddressChanged(username=u, old_local=ol, old_remote=orr, why=w):
             return (f"{_where(e)} Username:{u or 'Unknown'} peer moved from {orr[0]}:{orr[1]} "
                     f"(local {ol[0]}:{ol[1]}): {w}; the IKE SA and its Child SAs follow")
@@ -62,9 +68,21 @@ def format_event(e: ev.Event) -> str:
     return f"{type(e).__name__}({fields})"
 
 
+# steps of a negotiation that goes on, not failures: a cookie challenge, a
+# request for another DH group, a busy headend asking for a retry
+_NOT_FAILURES = ("COOKIE", "INVALID_KE_PAYLOAD", "TEMPORARY_FAILURE")
+
+
+def is_failure(e: ev.Event) -> bool:
+    """A client refused, or a session that could not be made."""
+    if isinstance(e, ev.IkeInitRejected):
+        return e.notify not in _NOT_FAILURES
+    return isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.AddressAssignmentFailed)) or \
+        (isinstance(e, ev.CertificateChecked) and e.failure is not None)
+
+
 def log_event(e: ev.Event) -> None:
     level = logging.DEBUG if isinstance(e, ev.MessageDropped) else logging.INFO
-    if isinstance(e, (ev.AuthFailed, ev.NegotiationAborted, ev.IkeInitRejected)) or \
-            (isinstance(e, ev.CertificateChecked) and e.failure is not None):
+    if is_failure(e) or isinstance(e, ev.IkeInitRejected):
         level = logging.WARNING
     log.log(level, "%s", format_event(e))

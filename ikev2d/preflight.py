@@ -91,16 +91,27 @@ def _trusted_cas(config: Config, where: SourceMap) -> Iterator[Check]:
 
 
 def _log_file(config: Config, where: SourceMap) -> Iterator[Check]:
-    path = config.logging.file
-    if path is None:
-        return
-    if path.exists():
-        problem = None if path.is_file() and os.access(path, os.W_OK) else f"{path} cannot be written by this user"
-    else:
-        problem = _unwritable_folder(path.parent)
+    """The files `logging` asks to be written: the syslog file, the debug
+    trace file and the key export's folder."""
+    logging = config.logging
+    files = [(logging.file, ("logging", "file"), "logging.file"),
+             (logging.debug_trace.file if logging.debug_trace else None, ("logging", "debug_trace", "file"),
+              "logging.debug_trace.file")]
+    for path, at, key in files:
+        if path is None:
+            continue
+        if path.exists():
+            problem = None if path.is_file() and os.access(path, os.W_OK) else \
+                f"{path} cannot be written by this user"
+        else:
+            problem = _unwritable_folder(path.parent)
+        if problem:
+            yield Check(True, "logging", where.line(*at), problem, f"point {key} at a file this user can append to")
+    keys = logging.wireshark_keys
+    problem = None if keys is None else _unwritable_folder(keys)
     if problem:
-        yield Check(True, "logging", where.line("logging", "file"), problem,
-                    "point logging.file at a file this user can append to")
+        yield Check(True, "logging", where.line("logging", "wireshark_keys"), problem,
+                    "point logging.wireshark_keys at a folder this user can write")
 
 
 def _unwritable_folder(folder: Path) -> str | None:

@@ -385,7 +385,11 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
         lines.append(f" authentication-server-group {profile.server_group}")
     if profile.accounting_server_group is not None:
         lines.append(f" accounting-server-group {profile.accounting_server_group}")
-    certificate = profile.authentication_method == "client-certificate"
+    method = profile.authentication_method
+    certificate = method == "client-certificate"
+    # webvpn-attributes `authentication`: the ASA's words for the FMC method
+    webvpn_auth = {"client-certificate": " authentication certificate",
+                   "aaa-and-client-certificate": " authentication aaa certificate"}.get(method)
     lines += [
         f" default-group-policy {profile.group_policy}",
         f"tunnel-group {name} ipsec-attributes",
@@ -396,7 +400,7 @@ def _tunnel_group(profile: ConnectionProfile) -> list[str]:
         else " ikev2 remote-authentication eap query-identity",
         f" ikev2 local-authentication certificate {profile.identity_certificate}",
         f"tunnel-group {name} webvpn-attributes",
-        *([" authentication certificate"] if certificate else []),
+        *([webvpn_auth] if webvpn_auth else []),
         f" group-alias {name} enable",
     ]
     return lines

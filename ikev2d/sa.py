@@ -39,7 +39,9 @@ from .tasks.ike_rekey import REKEY_AT, IkeRekey
 from .tasks.informational import ChildDelete, IkeDelete, informational, liveness_check
 from .tasks.proposals import IN_IKE_AUTH, IkeSuite, Pfs, ike_lifetime
 from .tasks.rekey import create_child_sa
-from .task_manager import GaveUp, Ignored, OnAnswer, Received, Refused, TaskManager, Waiting
+from .task_manager import GaveUp, Ignored, OnAnswer, Passed, Received, Refused, Resent, TaskManager, Waiting
+from .trace.messages import TraceContext, wire_record
+from .trace.record import PACKETS
 from .wire.header import Header
 from .wire.message import Message
 from .wire.payloads import (SA, Notify, Payload, TSi, TSr)
@@ -135,7 +137,7 @@ class IkeSa:
         self.tasks = TaskManager(self.sk, self.spi_i, self.spi_r,
                                  self.settings.fragment_size if self.peer_fragmentation else 0, self.random,
                                  born_of_rekey=self.predecessor is not None,
-                                 original_initiator=self.original_initiator)
+                                 original_initiator=self.original_initiator, observer=self._trace)
         # IKE_AUTH's own state lives in its task, for as long as it runs
         self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
         # our Child rekeys under way, by the old SA's inbound SPI, and those
@@ -151,6 +153,15 @@ class IkeSa:
         self.last_activity = self.created
 
     # -- lifecycle ----------------------------------------------------------
+
+    def _trace(self, passed: Passed | Resent) -> None:
+        """The debug trace of what the task manager saw (trace/messages.py)."""
+        tracer = self.sessions.tracer
+        if tracer.wants(PACKETS):
+            tracer.add(wire_record(passed, self.trace_context()))
+
+    def trace_context(self) -> TraceContext:
+        return TraceContext(self.name, self.unique_id, self.remote, self.local, self.username)
 
     def move_to(self, state: State) -> None:
         """A checked, logged lifecycle transition (TRANSITIONS)."""

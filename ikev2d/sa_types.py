@@ -14,6 +14,7 @@ from .aaa.radius.messages import AccessRequest, RadiusResult
 from .crypto.jobs import Job, JobResult
 from .effects import Effect
 from .tasks.proposals import EspSuite
+from .trace.tracer import SILENT, Tracer
 from .wire.payloads import CP, SA, Payload, TSi, TSr
 
 
@@ -111,6 +112,8 @@ class SessionDirectory(Protocol):
     (a narrow interface: it never sees the SA table), and where it reports
     what happened to it."""
 
+    tracer: Tracer  # the debug trace's outbox
+
     def changed(self, sa: Any, change: SaChange) -> None:
         """`sa` changed state or was rekeyed: book it."""
         ...
@@ -128,6 +131,8 @@ class SessionDirectory(Protocol):
 
 class NoOtherSessions:
     """The directory of an SA that stands alone (tests, tools)."""
+
+    tracer = SILENT
 
     def changed(self, sa: Any, change: SaChange) -> None:
         pass

@@ -49,6 +49,12 @@ class ProfileSettings:
         """The client authenticates with a certificate and AUTH signature, not EAP."""
         return self.profile.authentication_method == "client-certificate"
 
+    @property
+    def certificate_then_aaa(self) -> bool:
+        """A certificate and AUTH signature first, then EAP: two rounds
+        (RFC 4739), the FMC's "Client Certificate & AAA"."""
+        return self.profile.authentication_method == "aaa-and-client-certificate"
+
     def own_id(self) -> IDr:
         """The IDr we present: the profile's IKE identity as an address or
         FQDN, else (the FTD default) our certificate's subject DN."""

@@ -50,6 +50,33 @@ MAX_RETRANSMIT_ANSWERS = 8
 OnAnswer = Callable[[Message, float, list[Effect]], None]
 
 
+# -- what passed, for the debug trace ----------------------------------------------
+
+@dataclass(frozen=True)
+class Passed:
+    """A message that went in or out: decrypted and reassembled, or ours
+    before protection. `datagrams` > 1: it travelled as RFC 7383 fragments."""
+
+    inbound: bool
+    message: Message
+    datagrams: int
+    octets: int | None  # on the wire, all datagrams (None: a reassembled inbound one)
+
+
+@dataclass(frozen=True)
+class Resent:
+    """A retransmission: ours (`tries` so far) or our cached answer to the
+    peer's retransmitted request."""
+
+    ours: bool
+    exchange: int
+    message_id: int
+    tries: int
+
+
+Observer = Callable[[Passed | Resent], None]
+
+
 # -- what a received request turned out to be ------------------------------------
 
 @dataclass(frozen=True)
@@ -139,6 +166,8 @@ class TaskManager:
     next_own_id: int = 0
     in_flight: _InFlight | None = None
     queue: deque[_Request] = field(default_factory=deque)
+    # the IKE SA's debug trace: told of every message and retransmission
+    observer: Observer | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.next_request_id = 0 if self.born_of_rekey else 1
@@ -168,6 +197,8 @@ class TaskManager:
         if self.retransmits_answered >= MAX_RETRANSMIT_ANSWERS:
             return [], f"retransmit of request {header.message_id} answered {MAX_RETRANSMIT_ANSWERS} times already"
         self.retransmits_answered += 1
+        if self.observer is not None:
+            self.observer(Resent(False, header.exchange, header.message_id, self.retransmits_answered))
         return list(self.last_response), None
 
     def open_request(self, raw: bytes, header: Header, now: float) -> Inbound:
@@ -199,6 +230,9 @@ class TaskManager:
             # authentic (the ICV held) but malformed: RFC 7296 §2.21.4
             self.request_digest = digest
             return Refused(Notify(NotifyType.INVALID_SYNTAX), f"invalid syntax: {exc}")
+        if self.observer is not None:
+            fragments = _skf_total(raw) if header.next_payload == SKF.payload_type else 1
+            self.observer(Passed(True, message, fragments, len(raw) if fragments == 1 else None))
         return Received(message)
 
     def wait(self, waiting: Waiting) -> None:
@@ -216,6 +250,7 @@ class TaskManager:
         """Our answer to request `message_id`, protected and fragmented; kept
         for its retransmits."""
         self.last_response = self._protect(exchange, message_id, payloads, local, is_response=True)
+        self._observe_out(exchange, message_id, payloads, True, self.last_response)
         self.last_response_id = message_id
         self.next_request_id = message_id + 1
         self.retransmits_answered = 0
@@ -250,6 +285,8 @@ class TaskManager:
         except (WireError, CryptoError) as exc:
             return f"malformed response: {exc}"
         self.in_flight = None
+        if self.observer is not None:
+            self.observer(Passed(True, message, 1, len(raw)))
         return message, flight.request.on_answer
 
     def send_next(self, now: float, local: Address) -> list[bytes]:
@@ -267,6 +304,8 @@ class TaskManager:
             return GaveUp(flight.request.exchange)
         flight.tries += 1
         flight.next_send = now + RETRANSMIT_TIMEOUT * RETRANSMIT_BASE ** (flight.tries - 1)
+        if self.observer is not None:
+            self.observer(Resent(True, flight.request.exchange, flight.message_id, flight.tries))
         return list(flight.datagrams)
 
     def deadline(self) -> float | None:
@@ -279,6 +318,7 @@ class TaskManager:
         message_id = self.next_own_id
         self.next_own_id += 1
         datagrams = self._protect(request.exchange, message_id, request.payloads, local, is_response=False)
+        self._observe_out(request.exchange, message_id, request.payloads, False, datagrams)
         self.in_flight = _InFlight(request, message_id, datagrams, now + RETRANSMIT_TIMEOUT)
         return list(datagrams)
 
@@ -290,6 +330,19 @@ class TaskManager:
         return protect_fragments(self.spi_i, self.spi_r, exchange, message_id, payloads, self.sk,
                                  fragment_size=self.fragment_size, overhead=overhead, is_response=is_response,
                                  is_initiator=self.original_initiator, random=self.random)
+
+
+    def _observe_out(self, exchange: int, message_id: int, payloads: list[Payload], is_response: bool,
+                     datagrams: list[bytes]) -> None:
+        if self.observer is not None:
+            message = Message(self.spi_i, self.spi_r, exchange, message_id, is_response, self.original_initiator,
+                              list(payloads))
+            self.observer(Passed(False, message, len(datagrams), sum(len(d) for d in datagrams)))
+
+
+def _skf_total(raw: bytes) -> int:
+    # after the Fragment Number (RFC 7383 §2.5)
+    return int.from_bytes(raw[34:36], "big") if len(raw) >= 36 else 0
 
 
 def _skf_number(raw: bytes) -> int:

@@ -27,6 +27,7 @@ from .iana import IKE_PORT, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER
 from .keylog import KeyLog
 from .log import log_event
 from .syslog.pipeline import SyslogPipeline
+from .trace.hub import TraceHub
 from .udp import SocketErrors, UdpEndpoint
 from .workers import CryptoRunner
 
@@ -46,6 +47,7 @@ class Transport:
                  radius: RadiusClients | None = None, keylog: KeyLog | None = None) -> None:
         self.responder = responder
         self.keylog = keylog  # Wireshark's tables, only when asked for (run --keylog)
+        self.trace = TraceHub(responder.tracer)  # ikev2d debug crypto ikev2 ...
         self.radius = radius  # RADIUS server groups
         self.syslog = syslog  # FTD syslog; without one, events are plain log lines
         self.addresses = addresses
@@ -144,7 +146,9 @@ class Transport:
     def perform(self, effects: list[Effect]) -> None:
         """Carry out what the core asked, then arm its timer for whatever the
         effects changed (every entry into the core ends here)."""
+        self.trace.publish(self.responder.tracer.drain())  # what the core did, before what it asks
         for effect in effects:
+            self.trace.effect(effect)
             match effect:
                 case SendDatagram(data=data, local=local, remote=remote):
                     self._send(data, local, remote)
@@ -156,6 +160,7 @@ class Transport:
                     except DataPlaneError as exc:
                         log.error("the %s data plane could not install Child SA 0x%08x: %s",
                                   self.dataplane.name, spec.spi_in, exc)
+                        self.trace.platform_error("install", spec, str(exc))
                         self.perform(self.responder.child_sa_failed(spec.spi_in, str(exc), time.monotonic()))
                 case RemoveChildSa(spec=spec):
                     last = self.dataplane.counters(spec.spi_in)  # gone once the pair is
@@ -167,6 +172,7 @@ class Transport:
                     except DataPlaneError as exc:
                         log.error("the %s data plane could not remove Child SA 0x%08x: %s",
                                   self.dataplane.name, spec.spi_in, exc)
+                        self.trace.platform_error("remove", spec, str(exc))
                 case UpdateChildSa(old=old, new=new):
                     if self.keylog is not None:  # Wireshark finds ESP by address
                         self.keylog.child_sa(new)
@@ -177,6 +183,7 @@ class Transport:
                         # leave the client with a tunnel that carries nothing
                         log.error("the %s data plane could not move Child SA 0x%08x to %s:%s: %s",
                                   self.dataplane.name, new.spi_in, new.remote_address, new.encap_remote_port, exc)
+                        self.trace.platform_error("update", new, str(exc))
                         self.perform(self.responder.child_sa_failed(new.spi_in, str(exc), time.monotonic()))
                 case Compute(token=token, job=AccessRequest() as request):
                     self._spawn(self._radius(token, request))
@@ -203,6 +210,7 @@ class Transport:
         endpoint.send(NON_ESP_MARKER + data if local[1] == self.nat_t_port else data, remote)
 
     def _emit(self, event: Event) -> None:
+        self.trace.event(event)
         if self.syslog is not None:
             self.syslog.emit(event)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -152,6 +153,12 @@ class Ikev2d(Daemon):
     def vpn_sessiondb(self, *words: str, json: bool = False) -> "subprocess.CompletedProcess[str]":
         return self.cli("vpn-sessiondb", *words, json=json)
 
+    def debug(self, *words: str, out: Path, json: bool = True) -> "DebugStream":
+        """`ikev2d debug WORDS` against this daemon, in the background,
+        writing to `out`; started once its header line is written."""
+        argv = [sys.executable, "-m", "ikev2d", "debug", *words, "--control", str(self.control_path)]
+        return DebugStream(argv + (["--json"] if json else []), out).start()
+
     def start(self, timeout: float = 15.0, port: int = 500) -> "Ikev2d":
         """Start and wait until UDP `port` is bound inside the namespace."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -185,3 +192,29 @@ class Ikev2d(Daemon):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class DebugStream:
+    """A running `ikev2d debug` client; stop() ends it (SIGINT, as Ctrl-C)
+    and returns what it printed."""
+
+    def __init__(self, argv: list[str], out: Path) -> None:
+        self.argv = argv
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> "DebugStream":
+        with self.out.open("wb") as f:
+            self.proc = subprocess.Popen(self.argv, stdout=f, stderr=subprocess.STDOUT, cwd=REPO)
+        wait_ready(self.proc, lambda: self.out.stat().st_size > 0, timeout, waiting_for="no debug header")
+        return self
+
+    def stop(self) -> str:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.out.read_text(errors="replace")

@@ -1,5 +1,6 @@
 """A small IKEv2 remote-access initiator (EAP client, or certificate
-authentication with `client_certificate`) for two-peer tests and
+authentication with `client_certificate`, or both as RFC 4739 multiple
+authentication with `then_eap`) for two-peer tests and
 load generation: it speaks to any `send(datagram) -> [datagrams]` callable,
 so unit tests wire it straight to the sans-I/O responder, with no sockets.
 
@@ -95,6 +96,11 @@ class InitiatorOptions:
     client_key: ike_auth.PrivateKey | None = field(default=None, repr=False)
     client_chain: Sequence[x509.Certificate] = ()
     client_idi: IDi | None = None
+    # RFC 4739 multiple authentication: the certificate round above with
+    # these notifies, then a second IKE_AUTH round with the IDi of
+    # `identity`/`username` and EAP (the FTD's Client Certificate & AAA)
+    then_eap: bool = False
+    multiple_auth_notifies: Sequence[int] = (NotifyType.MULTIPLE_AUTH_SUPPORTED, NotifyType.ANOTHER_AUTH_FOLLOWS)
 
 
 @dataclass
@@ -142,6 +148,7 @@ class Initiator:
         self.peer_deleted_esp: list[int] = []  # SPIs in the responder's Child Deletes
         self.peer_child_spis: set[int] = set()  # the responder's inbound SPIs we have known
         self.peer_mobike = False  # the responder answered MOBIKE_SUPPORTED (RFC 4555 §3.1)
+        self.peer_multiple_auth = False  # MULTIPLE_AUTH_SUPPORTED in its IKE_SA_INIT (RFC 4739 §3.1)
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -196,6 +203,7 @@ class Initiator:
         integ_t = by_type.get(TransformType.INTEG)
         self.integ = get_integ(integ_t.id) if integ_t and integ_t.id else None
         self.nonce_r = _require(response, Nonce, "IKE_SA_INIT response").data
+        self.peer_multiple_auth = response.notify(NotifyType.MULTIPLE_AUTH_SUPPORTED) is not None
         hashes = response.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
         data = hashes.data if hashes is not None else b""
         self.peer_hash_algorithms = {int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data) - 1, 2)}
@@ -254,6 +262,10 @@ class Initiator:
             return self.o.client_idi
         if self.o.client_certificate is not None:
             return IDi(IdType.ID_DER_ASN1_DN, self.o.client_certificate.subject.public_bytes())
+        return self._named_idi()
+
+    def _named_idi(self) -> IDi:
+        """The IDi of an EAP round: the identity or username."""
         name = self.o.identity or self.o.username
         kind = self.o.identity_type or (IdType.ID_RFC822_ADDR if "@" in name else IdType.ID_KEY_ID)
         return IDi(kind, name.encode())
@@ -285,6 +297,8 @@ class Initiator:
         contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.o.initial_contact else []
         if self.o.mobike:
             contact.append(Notify(NotifyType.MOBIKE_SUPPORTED))
+        if self.o.then_eap:
+            contact += [Notify(n) for n in self.o.multiple_auth_notifies]
         first = self.exchange(ExchangeType.IKE_AUTH, [
             idi, *self._certificate_auth(idi), *contact, IDr(IdType.ID_FQDN, self.o.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
@@ -293,8 +307,18 @@ class Initiator:
         ])
         self._fail_on_error(first)
         self._verify_responder(first)
-        if self.o.client_certificate is not None:
+        # the responder's AUTH covers the IDr it sent (the profile's), not the one asked for
+        idr = first.get(IDr) or IDr(IdType.ID_FQDN, self.o.responder_id.encode())
+        if self.o.client_certificate is not None and not self.o.then_eap:
             return self._established(first)
+        if self.o.then_eap:
+            # RFC 4739 §3: the certificate round is answered without the Child SA;
+            # the EAP round has its own IDi, which the AUTH after EAP covers
+            if first.get(SA) is not None:
+                raise IkeFailure(None, "responder sent the Child SA before the second authentication round")
+            idi = self.idi = self._named_idi()
+            first = self.exchange(ExchangeType.IKE_AUTH, [idi])
+            self._fail_on_error(first)
         eap = first.get(EAP)
         if eap is None:
             raise IkeFailure(None, "responder sent no EAP request")
@@ -305,8 +329,6 @@ class Initiator:
                               [AUTH(AuthMethod.SHARED_KEY_MIC, ike_auth.shared_key_auth(self.prf, key, octets_i))])
         self._fail_on_error(final)
         self.peer_mobike = final.notify(NotifyType.MOBIKE_SUPPORTED) is not None
-        # the responder's AUTH covers the IDr it sent (the profile's), not the one asked for
-        idr = first.get(IDr) or IDr(IdType.ID_FQDN, self.o.responder_id.encode())
         octets_r = ike_auth.signed_octets(self.init_response, self.nonce_i, self.prf, self.keys.sk_pr, idr.body())
         key_r = msk if msk is not None else self.keys.sk_pr
         auth_r = _require(final, AUTH, "last IKE_AUTH response")

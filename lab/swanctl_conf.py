@@ -135,10 +135,17 @@ class ClientConfig:
     # empty identity means the certificate's subject DN (strongSwan's default)
     client_cert: Path | None = None
     client_key: Path | None = None
+    # RFC 4739 multiple authentication (the FTD's Client Certificate & AAA):
+    # with eap = "pubkey", a second round `local-2` by this EAP method, as
+    # `second_identity` with `password`
+    second_eap: str = ""
+    second_identity: str = "alice"
 
     def __post_init__(self) -> None:
         if self.eap not in AUTH_METHODS:
             raise ValueError(f"eap must be one of {AUTH_METHODS}: {self.eap}")
+        if self.second_eap and (self.eap != "pubkey" or self.second_eap not in EAP_METHODS):
+            raise ValueError(f"second_eap takes one of {EAP_METHODS} after eap = pubkey")
         if self.eap in ("eap-tls", "pubkey") and (self.client_cert is None or self.client_key is None):
             raise ValueError(f"{self.eap} needs client_cert and client_key")
 
@@ -173,6 +180,15 @@ def _client_local(c: ClientConfig) -> str:
     return f"auth = {c.eap}\n      id = {c.ike_id or c.identity}\n      eap_id = {c.identity}{cert}"
 
 
+def _client_rounds(c: ClientConfig) -> str:
+    """`local`, or with a second round (RFC 4739) `local-1` and `local-2`."""
+    if not c.second_eap:
+        return f"local {{\n      {_client_local(c)}\n    }}"
+    return (f"local-1 {{\n      {_client_local(c)}\n    }}\n"
+            f"    local-2 {{\n      auth = {c.second_eap}\n      id = {c.second_identity}\n"
+            f"      eap_id = {c.second_identity}\n    }}")
+
+
 def client_swanctl_conf(c: ClientConfig) -> str:
     return f"""\
 connections {{
@@ -186,9 +202,7 @@ connections {{
     mobike = {"yes" if c.mobike else "no"}
     dpd_delay = {c.dpd_delay}s
     vips = 0.0.0.0
-    local {{
-      {_client_local(c)}
-    }}
+    {_client_rounds(c)}
     remote {{
       auth = pubkey
       id = {c.remote_id}
@@ -205,12 +219,13 @@ connections {{
 
 
 def _client_secrets(c: ClientConfig) -> str:
-    if c.eap == "pubkey":
+    if c.eap == "pubkey" and not c.second_eap:
         return ""  # the key is loaded from swanctl/private
+    user = c.second_identity if c.second_eap else c.identity
     return f"""\
 secrets {{
-  eap-{c.identity} {{
-    id = {c.identity}
+  eap-{user} {{
+    id = {user}
     secret = {_quote(c.password)}
   }}
 }}

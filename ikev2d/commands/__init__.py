@@ -16,6 +16,7 @@ COMMANDS = (
     "ikev2d.commands.reload",
     "ikev2d.commands.profile",
     "ikev2d.commands.keys",
+    "ikev2d.commands.debug",
     # after show: it adds `--config FILE` (offline running-config) to it
     "ikev2d.commands.show_offline",
 )

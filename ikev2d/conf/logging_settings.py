@@ -14,11 +14,13 @@ import yaml
 
 from . import defaults, nodes, schema
 from .context import Context
-from .model import Logging, SyslogFormat, SyslogProtocol, SyslogServer
+from .model import DebugTrace, Logging, SyslogFormat, SyslogProtocol, SyslogServer
 from .nodes import Fields, Problem
 
 LOGGING_KEYS = schema.keys("logging")
 SERVER_KEYS = schema.keys("logging.syslog_servers[]")
+TRACE_KEYS = schema.keys("logging.debug_trace")
+TRACE_FORMATS: Mapping[str, str] = {"json": "json", "text": "text"}
 
 # `logging buffered` takes every severity; the VPN logging level 3 and up
 BUFFER_LEVELS: Mapping[str, int] = {
@@ -72,10 +74,23 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
         key=lambda server: (server.host, server.port, server.protocol),
         what=lambda server: f"syslog server {server.protocol}/{server.host}:{server.port}",
     )
+    trace_node = fields.optional("debug_trace")
+    trace = None if trace_node is None else _debug_trace(ctx, trace_node)
     buffered_node = fields.optional("buffered")
     buffered = None if buffered_node is None else _buffer_level(buffered_node)
     buffer_size = fields.optional_integer("buffer_size", defaults.LOGGING_BUFFER_SIZE, *BUFFER_SIZES)
-    return Logging(level, console, file, servers, wireshark_keys, buffered, buffer_size)
+    return Logging(level, console, file, servers, wireshark_keys, debug_trace=trace, buffered=buffered,
+                   buffer_size=buffer_size)
+
+
+def _debug_trace(ctx: Context, node: yaml.Node) -> DebugTrace:
+    fields = Fields(node, "debug_trace", TRACE_KEYS)
+    file = _path(ctx, fields.required("file"), "file")
+    protocol = fields.optional_integer("protocol", 127, 0, 255)
+    platform = fields.optional_integer("platform", 127, 0, 255)
+    format_node = fields.optional("format")
+    form = "json" if format_node is None else nodes.choice(format_node, "format", TRACE_FORMATS)
+    return DebugTrace(file, protocol, platform, form)
 
 
 def _buffer_level(node: yaml.Node) -> int:

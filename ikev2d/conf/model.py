@@ -23,7 +23,7 @@ Enrollment = Literal["self-signed", "files"]
 KeyType = Literal["rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384"]
 SplitTunnel = Literal["tunnel-all", "tunnel-specified", "exclude-specified"]
 VpnProtocol = Literal["ipsec-ikev2", "ssl-client"]
-AuthenticationMethod = Literal["aaa-only", "client-certificate"]
+AuthenticationMethod = Literal["aaa-only", "client-certificate", "aaa-and-client-certificate"]
 SyslogProtocol = Literal["udp", "tcp"]
 SyslogFormat = Literal["rfc5424", "rfc3164"]
 # The built-in AAA server group: the local user database.
@@ -224,6 +224,16 @@ class RadiusServerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class DebugTrace:
+    """`debug crypto ikev2 protocol|platform LEVEL` kept running into a file."""
+
+    file: Path  # absolute, resolved against the configuration's folder
+    protocol: int = 127
+    platform: int = 127
+    format: str = "json"  # json (schema ikev2d-trace/1) | text (the FTD's debug layout)
+
+
+@dataclass(frozen=True, slots=True)
 class SyslogServer:
     """FMC Platform Settings > Syslog > Syslog Servers (ASA `logging host`)."""
 
@@ -244,6 +254,7 @@ class Logging:
     syslog_servers: tuple[SyslogServer, ...] = ()
     # the explicit key export: Wireshark's decryption tables written here
     wireshark_keys: Path | None = None
+    debug_trace: DebugTrace | None = None
     # the internal buffer (`logging buffered`, `logging buffer-size`): its
     # severity level, None when off (the ASA's default), and size in bytes
     buffered: int | None = None

@@ -109,7 +109,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("identity_certificates", "Objects > PKI > Cert Enrollment: the headend's certificate (one at least).",
             "none"),
         Key("trusted_ca_certificates", "Objects > PKI > Trusted CA (validation usage IPsec client): CAs a"
-            " client certificate must chain to (`client-certificate` profiles).", "none"),
+            " client certificate must chain to (`client-certificate` and `aaa-and-client-certificate`"
+            " profiles).", "none"),
         Key("local_users", "Objects > Local Realm: the LOCAL AAA server group's users.", "none"),
         Key("radius_server_groups", "Objects > AAA Server > RADIUS Server Group.", "none"),
     )),
@@ -200,9 +201,11 @@ SECTIONS: tuple[Section, ...] = (
         Key("accounting_server_group", "RADIUS server group for accounting Start/Stop.", "none"),
     )),
     Section("connection_profiles[].authentication", "Authentication", "The profile's AAA settings.", (
-        Key("method", "`aaa-only` (EAP), or `client-certificate` (IKE certificate authentication, RFC 7296"
-            " §2.15: the client signs AUTH, its certificate must chain to a trusted CA);"
-            " `aaa-and-client-certificate` and SAML are not supported.", defaults.AUTHENTICATION_METHOD),
+        Key("method", "`aaa-only` (EAP), `client-certificate` (IKE certificate authentication, RFC 7296"
+            " §2.15: the client signs AUTH, its certificate must chain to a trusted CA), or"
+            " `aaa-and-client-certificate` (both, as RFC 4739 multiple authentication: the certificate"
+            " round first, then EAP against `server_group`); SAML is not supported.",
+            defaults.AUTHENTICATION_METHOD),
         Key("server_group", "`LOCAL` or a RADIUS server group.", defaults.SERVER_GROUP),
         Key("eap_methods", "EAP methods, the first offered, the others on a Nak.", "mschapv2 md5 gtc"),
     )),
@@ -220,6 +223,15 @@ SECTIONS: tuple[Section, ...] = (
         Key("wireshark_keys", "Lab only: write every SA's keys to Wireshark's decryption tables"
             " (`ikev2_decryption_table`, `esp_sa`) in this folder (relative: to the file's folder), as"
             " `run --keylog` does. Anyone who reads them decrypts every session.", "none"),
+        Key("debug_trace", "The debug trace (`ikev2d debug crypto ikev2`) also written to a file, from start.",
+            "none"),
+    )),
+    Section("logging.debug_trace", "Debug trace", "`debug crypto ikev2 protocol|platform LEVEL` into a file.", (
+        Key("file", "Where (relative: to the file's folder); lines are appended.", required=True),
+        Key("protocol", "Level 0-255 of `debug crypto ikev2 protocol` (0: off; 127: everything).", "127"),
+        Key("platform", "Level 0-255 of `debug crypto ikev2 platform`.", "127"),
+        Key("format", "`json` (one object per record, schema ikev2d-trace/1) or `text` (the FTD's layout).",
+            "json"),
     )),
     Section("logging.syslog_servers[]", "Syslog server", "One `logging host`.", (
         Key("host", "IPv4 address or DNS name.", required=True),

@@ -38,9 +38,12 @@ COOKIE_CHALLENGES: Mapping[str, str] = {"custom": "custom", "always": "always", 
 ACCESS_INTERFACE_KEYS = schema.keys("remote_access_vpn.access_interfaces[]")
 
 AUTHENTICATION_METHODS: Mapping[str, AuthenticationMethod] = {
-    "aaa-only": "aaa-only", "client-certificate": "client-certificate"}
-# FMC offers these too; ikev2d cannot do them yet, which deserves its own words.
-UNSUPPORTED_METHODS = ("aaa-and-client-certificate", "saml")
+    "aaa-only": "aaa-only", "client-certificate": "client-certificate",
+    "aaa-and-client-certificate": "aaa-and-client-certificate"}
+# the methods that validate a client certificate, so need a trusted CA
+CERTIFICATE_METHODS = ("client-certificate", "aaa-and-client-certificate")
+# FMC offers this too; ikev2d cannot do it, which deserves its own words.
+UNSUPPORTED_METHODS = ("saml",)
 EAP_METHODS: Mapping[str, EapType] = {
     "mschapv2": EapType.MSCHAPV2,
     "md5": EapType.MD5_CHALLENGE,
@@ -108,7 +111,7 @@ def read_profile(ctx: Context, node: yaml.Node) -> None:
     what = f"connection profile '{name}'"
     auth_node = fields.optional("authentication")
     method, server_group, eap = _authentication(ctx, auth_node)
-    if method == "client-certificate" and not ctx.trusted_cas.items and auth_node is not None:
+    if method in CERTIFICATE_METHODS and not ctx.trusted_cas.items and auth_node is not None:
         raise Problem.at(auth_node, f"{what} authenticates by client certificate: define the CA"
                          " its users' certificates chain to under objects.trusted_ca_certificates")
     identity_node = fields.optional("ike_identity")
@@ -158,7 +161,8 @@ def _authentication(
         written = nodes.text(method_node, "method").strip()
         if written.lower() in UNSUPPORTED_METHODS:
             raise Problem.at(
-                method_node, f"authentication method '{written}' is not supported; use aaa-only or client-certificate"
+                method_node, f"authentication method '{written}' is not supported; use aaa-only, client-certificate"
+                " or aaa-and-client-certificate"
             )
         method = nodes.choice(method_node, "authentication method", AUTHENTICATION_METHODS)
     group_node = fields.optional("server_group")

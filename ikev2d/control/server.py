@@ -20,14 +20,26 @@ import os
 import socket
 import stat
 import struct
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Union
+from typing import Any, AsyncIterator, Callable, Iterator, Union
 
 from .protocol import MAX_LINE, MAX_REQUEST, ControlError, check_path, decode, encode, error
 
 log = logging.getLogger("ikev2d.control")
 
-Answer = Union[dict[str, Any], Iterator[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LiveStream:
+    """An answer that lasts (`ikev2d debug`): its first line now, then
+    records as they come, until the client closes its end (`gone`)."""
+
+    first: dict[str, Any]
+    records: Callable[["asyncio.Future[Any]"], AsyncIterator[dict[str, Any]]]
+
+
+Answer = Union[dict[str, Any], Iterator[dict[str, Any]], LiveStream]
 Handler = Callable[[dict[str, Any]], Answer]
 READ_TIMEOUT = 5.0
 # a client that stops reading (a pager left open) gives up its answer
@@ -78,6 +90,8 @@ class ControlServer:
             if isinstance(answer, dict):
                 _write(writer, answer)
                 await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            elif isinstance(answer, LiveStream):
+                await self._live(reader, writer, answer)
             else:
                 await self._stream(writer, answer)
         except (ConnectionError, asyncio.TimeoutError):
@@ -105,6 +119,21 @@ class ControlServer:
             close = getattr(lines, "close", None)
             if close is not None:
                 close()
+
+    async def _live(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: LiveStream) -> None:
+        _write(writer, answer.first)
+        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+        gone = asyncio.ensure_future(reader.read(1))  # EOF (or anything): the client is done
+        records = answer.records(gone)
+        try:
+            async for line in records:
+                if writer.is_closing() or not _write(writer, line):
+                    return
+                if writer.transport.get_write_buffer_size() > WRITE_BUFFER:
+                    await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+        finally:
+            gone.cancel()
+            await records.aclose()  # type: ignore[attr-defined]
 
     async def _answer(self, reader: asyncio.StreamReader, allowed: bool) -> Answer:
         try:

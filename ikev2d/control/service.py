@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..effects import Effect
 from ..keylog import esp_rows, ike_rows
+from ..trace.hub import Filter, Listener, TraceHub
+from ..trace.record import FACILITIES, MAX_LEVEL
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
@@ -22,7 +25,7 @@ from ..syslog.status import status as logging_status
 from . import collect, snapshot_stream
 from .ike_stats import IkeStats
 from .protocol import ControlError, error
-from .server import Answer, ControlServer
+from .server import Answer, ControlServer, LiveStream
 from .stats import SessionStats
 
 if TYPE_CHECKING:
@@ -44,6 +47,9 @@ class ManagedDaemon(collect.DaemonView, Protocol):
     def syslog(self) -> SyslogPipeline: ...
 
     def perform(self, effects: list[Effect]) -> None: ...
+
+    @property
+    def trace_hub(self) -> TraceHub | None: ...
 
     def reload(self) -> ReloadReport: ...
 
@@ -84,6 +90,8 @@ class ControlService:
             return {"ok": True, "pool": ip_local_pool.snapshot(pool)}
         if op == "keys":
             return self._keys()
+        if op == "debug":
+            return self._debug(request)
         if op == "ca-certificates":
             settings = self.daemon.responder.settings
             held = ca_certificates.snapshot(settings, self.daemon.config, settings.wall_clock())
@@ -105,6 +113,31 @@ class ControlService:
 
     def sample(self) -> None:
         self.stats.observe(collect.presence(self.daemon.responder))
+
+    def _debug(self, request: dict[str, Any]) -> Answer:
+        """`ikev2d debug crypto ikev2 protocol|platform LEVEL`: a live trace."""
+        hub = self.daemon.trace_hub
+        if hub is None:
+            return error("debug: the daemon is not serving yet")
+        levels = {}
+        for facility in FACILITIES:
+            level = request.get(facility, 0)
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= MAX_LEVEL:
+                return error(f"debug: {facility} level must be 0-{MAX_LEVEL}")
+            levels[facility] = level
+        if not any(levels.values()):
+            return error("debug: give a protocol or platform level of 1 or more")
+        peer, user = request.get("peer"), request.get("user")
+        if peer is not None:
+            try:
+                peer = str(ipaddress.ip_address(str(peer)))
+            except ValueError:
+                return error(f"debug: {peer!r} is not an IP address")
+        if user is not None and not isinstance(user, str):
+            return error("debug: user must be a name")
+        listener = Listener(levels, Filter(peer, user))
+        return LiveStream({"ok": True, "debug": {**levels, "peer": peer, "user": user}},
+                          lambda gone: hub.stream(listener, gone))
 
     def _keys(self) -> dict[str, Any]:
         """`ikev2d keys`: Wireshark's tables for every live SA. The socket

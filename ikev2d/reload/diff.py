@@ -165,5 +165,5 @@ def config_changes(old: Config, new: Config) -> list[Change]:
     for section in SECTIONS:
         changes += _section_lines(section, old, new)
     # the key export is opened at start: a new folder would split one capture's keys
-    changes += _field_lines("logging", "logging", old.logging, new.logging, frozenset({"wireshark_keys"}))
+    changes += _field_lines("logging", "logging", old.logging, new.logging, frozenset({"wireshark_keys", "debug_trace"}))
     return changes

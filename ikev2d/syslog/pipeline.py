@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 from esp.dataplane import SaCounters
 
 from .. import events as ev
-from ..log import log_event
+from ..log import is_failure, log_event
 from .buffer import LogBuffer
 from .catalogue import Record
 from .destinations import Destination
@@ -67,6 +67,11 @@ class SyslogPipeline:
             return
         for record in records:
             self.publish(record)
+        if is_failure(event) and all(r.severity > self.level for r in records):
+            # the FTD's line sits below the VPN logging level (113005 is
+            # informational, 750003 a warning), but a failed negotiation
+            # always says why in one line at the default verbosity
+            log_event(event)
 
     def publish(self, record: Record) -> None:
         wanted = record.severity <= self.level  # lower numbers are more severe

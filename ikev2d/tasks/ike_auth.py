@@ -3,7 +3,10 @@ certificate and signature first, then the EAP conversation (local users or
 relayed to RADIUS), then the AUTH from the MSK, the configuration payload
 and the first Child SA. A `client-certificate` profile instead checks the
 client's own CERT and AUTH signature (client_cert.py) and answers with
-everything in one round."""
+everything in one round. An `aaa-and-client-certificate` profile does both
+as RFC 4739 multiple authentication: the certificate round answered with
+our IDr, CERT and AUTH alone, then a second IDi and the EAP rounds, the
+Child SA last (docs/ftd-behaviour.md, "Client certificate and AAA")."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ log = logging.getLogger("ikev2d.sa")
 
 class _Step(enum.Enum):
     FIRST = "first"  # IDi, SA, TSi, TSr, CP: we answer with our certificate and EAP
+    SECOND_ID = "second identity"  # RFC 4739: the certificate round is done, the EAP round's IDi next
     EAP = "eap"  # the EAP conversation
     FINAL = "final"  # EAP succeeded: the AUTH from the MSK, then CP and the Child SA
     DONE = "done"
@@ -65,6 +69,8 @@ class IkeAuth:
         try:
             if self.step is _Step.FIRST:
                 return self._first(message, effects)
+            if self.step is _Step.SECOND_ID:
+                return self._second_round(message)
             if self.step is _Step.EAP:
                 return self._eap_round(message, now, effects)
             if self.step is _Step.FINAL:
@@ -94,6 +100,8 @@ class IkeAuth:
         self.pending = PendingChild(message.get(SA), message.get(TSi), message.get(TSr), message.get(CP))
         self.initial_contact = message.notify(NotifyType.INITIAL_CONTACT) is not None
         self.mobike_offered = mobike.offered(message)
+        if profile.certificate_then_aaa:
+            return self._certificate_round(message, idi, profile, effects)
         if profile.client_certificate:
             return self._by_certificate(message, idi, profile, effects)
         if message.get(AUTH) is not None:
@@ -116,6 +124,41 @@ class IkeAuth:
                                           profile.group_policy.name, profile.name, CERTIFICATE)))
         self.step = _Step.FINAL  # no further request belongs to this exchange
         return self._signed(profile, self._establish)
+
+    def _certificate_round(self, message: Message, idi: IDi, profile: ProfileSettings,
+                           effects: list[Effect]) -> Deferred:
+        """Round one of certificate and AAA (RFC 4739 §3): the client's
+        certificate and signature, answered with ours alone; its SA, TS and
+        CP wait in `pending` until the EAP round has succeeded."""
+        sa = self.sa
+        required = f"connection profile {profile.name} requires a client certificate, then AAA (EAP)"
+        if message.get(AUTH) is None:
+            raise AuthError(f"{required}; the client sent no AUTH payload (it asked for EAP only)")
+        missing = [n.name for n in (NotifyType.MULTIPLE_AUTH_SUPPORTED, NotifyType.ANOTHER_AUTH_FOLLOWS)
+                   if message.notify(n) is None]
+        if missing:
+            raise AuthError(f"{required} as RFC 4739 multiple authentication; the client sent no "
+                            f"{' and no '.join(missing)} with its certificate")
+        # the certificate's name until the EAP identity replaces it
+        sa.username = client_cert.authenticate(sa, profile, message, idi, effects)
+        self.step = _Step.SECOND_ID
+        return self._signed(profile, lambda now, effects: [])
+
+    def _second_round(self, message: Message) -> list[Payload]:
+        """RFC 4739 §3: the second round opens with the identity the client
+        authenticates by EAP; its AUTH after EAP covers this IDi."""
+        sa, profile = self.sa, self.sa.profile
+        assert profile is not None
+        idi = message.get(IDi)
+        if idi is None:
+            raise AuthError("no IDi to open the second authentication round (RFC 4739)")
+        if message.get(AUTH) is not None:
+            raise AuthError(f"connection profile {profile.name} authenticates the second round by AAA (EAP); "
+                            "the client sent an AUTH payload instead")
+        sa.idi_body = idi.body()
+        self.eap = _authenticator(sa, profile)
+        self.step = _Step.EAP
+        return [EAP(self.eap.start().message)]
 
     def _signed(self, profile: ProfileSettings,
                 then: Callable[[float, list[Effect]], list[Payload]]) -> Deferred:
@@ -236,6 +279,10 @@ class IkeAuth:
         expected = ike_auth_crypto.shared_key_auth(sa.prf, key_i, octets_i)
         if auth.method != AuthMethod.SHARED_KEY_MIC or not hmac.compare_digest(auth.data, expected):
             raise AuthError("AUTH from the EAP MSK did not verify")
+        if sa.profile.certificate_then_aaa and message.notify(NotifyType.ANOTHER_AUTH_FOLLOWS) is not None:
+            # RFC 4739 lets a client ask for any number of rounds; the profile has two
+            raise AuthError(f"client announced a third authentication round (ANOTHER_AUTH_FOLLOWS); connection "
+                            f"profile {sa.profile.name} authenticates by certificate, then AAA, and no more")
         self._check_logins_allowed()
         own_id = sa.profile.own_id()
         octets_r = ike_auth_crypto.signed_octets(sa.init_response, sa.nonce_i, sa.prf, sa.keys.sk_pr,

@@ -161,9 +161,20 @@ class IkeInit:
         if peer_hashes:
             out.append(Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS,
                               data=b"".join(h.to_bytes(2, "big") for h in OUR_HASH_ALGORITHMS)))
+        if offers_multiple_auth(self.settings):
+            out.append(Notify(NotifyType.MULTIPLE_AUTH_SUPPORTED))
         if self.settings.send_cisco_vendor_ids:
             out += [Vendor(v) for v in IKE_SA_INIT_TRAILING]
         return out
+
+
+def offers_multiple_auth(settings: ResponderSettings) -> bool:
+    """RFC 4739 §3.1: the responder says it can do several authentication
+    rounds in its IKE_SA_INIT response, before it knows the client's profile
+    (chosen from IDi in IKE_AUTH); so whenever a profile needs them, and
+    never otherwise: the response then keeps the shape a Cisco responder's
+    has (docs/ftd-behaviour.md, "Client certificate and AAA")."""
+    return any(p.certificate_then_aaa for p in settings.profiles.values())
 
 
 def certreq_authorities(settings: ResponderSettings) -> bytes:

@@ -152,12 +152,13 @@ def test_deep_nesting_is_a_config_error() -> None:
 def test_unsupported_authentication_says_so() -> None:
     text = fixture("bad_undefined_pool").read_text().replace(
         "    address_pools: [POOL, NOPOOL]   # defect: not defined",
-        "    address_pools: [POOL]\n    authentication:\n      method: aaa-and-client-certificate",
+        "    address_pools: [POOL]\n    authentication:\n      method: saml",
     )
     with pytest.raises(ConfigError) as caught:
         parse_config(text, Path("auth.yaml"))
     assert caught.value.line == 39
-    assert "'aaa-and-client-certificate' is not supported; use aaa-only or client-certificate" in caught.value.problem
+    assert "'saml' is not supported; use aaa-only, client-certificate or aaa-and-client-certificate" \
+        in caught.value.problem
 
 
 def test_recursive_alias_is_a_config_error() -> None:

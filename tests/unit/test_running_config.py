@@ -243,3 +243,17 @@ def test_client_certificate_profile_and_trusted_ca() -> None:
     assert " ikev2 remote-authentication eap query-identity" not in ipsec
     webvpn = next(b for b in (block(lines, line) for line in lines if line.endswith(" webvpn-attributes")))
     assert webvpn[1] == " authentication certificate"
+
+
+def test_certificate_and_aaa_profile() -> None:
+    """FMC "Client Certificate & AAA": the ASA's `authentication aaa
+    certificate`; IKEv2 still asks for the EAP identity (its second round)."""
+    lines = variant(
+        ("objects:\n", "objects:\n  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: ca.pem\n"),
+        ("connection_profiles:\n  - name: ", "connection_profiles:\n  - authentication:\n"
+                                            "      method: aaa-and-client-certificate\n    name: "),
+    )
+    ipsec = next(b for b in (block(lines, line) for line in lines if line.endswith(" ipsec-attributes")))
+    assert " ikev2 remote-authentication eap query-identity" in ipsec
+    webvpn = next(b for b in (block(lines, line) for line in lines if line.endswith(" webvpn-attributes")))
+    assert webvpn[1] == " authentication aaa certificate"

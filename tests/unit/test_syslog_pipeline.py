@@ -163,3 +163,27 @@ def test_default_config_logs_errors_to_the_console(tmp_path: Path) -> None:
     p = pipeline_from_config(config)
     assert p.level == 3
     assert [type(d) for d in p.destinations] == [StreamDestination]
+
+
+@pytest.mark.parametrize("event", [
+    ev.AuthFailed(NAME, FTD, PEER, "alice", "wrong password", "ISE", aaa_rejected=True),  # 113005: informational
+    ev.NegotiationAborted(NAME, FTD, PEER, "alice", "No proposal chosen", "offered 3DES; configured NSA"),  # 750003
+    ev.IkeInitRejected(NAME, FTD, PEER, "NO_PROPOSAL_CHOSEN", "offered 3DES; configured NSA"),
+])
+def test_a_failure_says_why_at_the_default_level_when_its_ftd_line_is_filtered(
+        event: ev.Event, caplog: pytest.LogCaptureFixture) -> None:
+    p, sink = pipeline(3)  # errors, the FTD's default
+    with caplog.at_level(logging.INFO):
+        p.emit(event)
+    assert sink.records == []
+    [line] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert ("wrong password" in line.getMessage()) or ("offered 3DES" in line.getMessage())
+
+
+def test_steps_of_a_negotiation_are_not_failures(caplog: pytest.LogCaptureFixture) -> None:
+    """A cookie challenge or a request for another DH group is logged as the
+    FTD logs it (750004 / nothing at errors), not as a refusal."""
+    p, _ = pipeline(3)
+    with caplog.at_level(logging.INFO):
+        p.emit(ev.IkeInitRejected(NAME, FTD, PEER, "COOKIE", "cookie challenge"))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
