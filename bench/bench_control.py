@@ -53,6 +53,7 @@ from ikev2d.core import Responder  # noqa: E402
 from ikev2d.effects import Effect, RemoveChildSa  # noqa: E402
 from ikev2d.settings import build_settings  # noqa: E402
 from ikev2d.show.snapshot import to_dict  # noqa: E402
+from ikev2d.syslog import SyslogPipeline  # noqa: E402
 from lab.sessions import establish, wide_pool_config  # noqa: E402
 
 COMMANDS = [
@@ -73,6 +74,7 @@ class BenchDaemon:
     responder: Responder
     dataplane: RecordingDataPlane = field(default_factory=RecordingDataPlane)
     listeners: list[Any] = field(default_factory=list)
+    syslog: SyslogPipeline = field(default_factory=SyslogPipeline)  # the control service counts its events
 
     def perform(self, effects: list[Effect]) -> None:
         for effect in effects:

@@ -127,12 +127,20 @@ def _net(network: IPv4Network) -> str:
 # --- logging -----------------------------------------------------------------------
 
 
+BUFFER_LEVEL_NAMES = {0: "emergencies", 1: "alerts", 2: "critical", 3: "errors", 4: "warnings",
+                      5: "notifications", 6: "informational", 7: "debugging"}
+
+
 def _logging(config: Config) -> list[str]:
     log = config.logging
     level = LEVEL_NAMES[log.vpn_logging_level]
     rfc5424 = any(s.format == "rfc5424" for s in log.syslog_servers)
     lines = ["logging enable", "logging timestamp rfc5424" if rfc5424 else "logging timestamp"]
     lines += [f"logging list {VPN_EVENT_LIST} level {level} class {c}" for c in VPN_LOG_CLASSES]
+    if log.buffered is not None:
+        lines.append(f"logging buffered {BUFFER_LEVEL_NAMES[log.buffered]}")
+    if log.buffer_size != defaults.LOGGING_BUFFER_SIZE:
+        lines.append(f"logging buffer-size {log.buffer_size}")
     if log.console:
         lines.append(f"logging console {VPN_EVENT_LIST}")
     if log.syslog_servers:

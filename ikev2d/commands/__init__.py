@@ -12,6 +12,7 @@ COMMANDS = (
     "ikev2d.commands.check_config",
     "ikev2d.commands.show",
     "ikev2d.commands.vpn_sessiondb",
+    "ikev2d.commands.clear",
     "ikev2d.commands.reload",
     "ikev2d.commands.profile",
     "ikev2d.commands.keys",

@@ -4,10 +4,14 @@ daemon through its control socket.
     ikev2d show crypto ikev2 sa [detail]
     ikev2d show crypto ipsec sa
     ikev2d show vpn-sessiondb [summary | anyconnect | ra-ikev2-ipsec]
+    ikev2d show vpn-sessiondb [detail] ra-ikev2-ipsec [filter name USER]
     ikev2d show asp table socket
     ikev2d show running-config [SECTION WORDS]
     ikev2d show ip local pool NAME
     ikev2d show ipv6 local pool NAME
+    ikev2d show logging
+    ikev2d show crypto ikev2 stats
+    ikev2d show crypto ca certificates
     ikev2d show session USER [--ladder | --packets | --html FILE]   (ikev2d's own)
 
 Words may be abbreviated as on the FTD (`show cry ikev2 sa`); `--json`
@@ -28,7 +32,9 @@ from ..control.client import request, stream
 from ..control.protocol import DEFAULT_PATH, ControlError, ControlUnreachable
 from ..control.snapshot_stream import SnapshotReader
 from ..show import (asp_socket, ikev2_sa, ip_local_pool, ipsec_sa, ipv6_local_pool, running_config,
-                    sessiondb_sessions, sessiondb_summary)
+                    sessiondb_detail, sessiondb_sessions, sessiondb_summary)
+from ..show import ca_certificates, ikev2_stats
+from ..show import logging as show_logging
 from ..show.listing import Document, Listing, write_json
 from ..show.snapshot import Snapshot
 from . import session
@@ -50,12 +56,26 @@ SNAPSHOT_COMMANDS: dict[tuple[str, ...], Listing] = {
                                              lambda h, s: sessiondb_sessions.document(h, s, "anyconnect")),
     ("vpn-sessiondb", "ra-ikev2-ipsec"): Listing(lambda h, s: sessiondb_sessions.text(h, s, "ra-ikev2-ipsec"),
                                                  lambda h, s: sessiondb_sessions.document(h, s, "ra-ikev2-ipsec")),
+    ("vpn-sessiondb", "detail", "anyconnect"): Listing(
+        lambda h, s: sessiondb_detail.text(h, s, "anyconnect"),
+        lambda h, s: sessiondb_detail.document(h, s, "anyconnect")),
+    ("vpn-sessiondb", "detail", "ra-ikev2-ipsec"): Listing(
+        lambda h, s: sessiondb_detail.text(h, s, "ra-ikev2-ipsec"),
+        lambda h, s: sessiondb_detail.document(h, s, "ra-ikev2-ipsec")),
     ("asp", "table", "socket"): _head_only(asp_socket.render, asp_socket.as_json),
 }
+# the listings of sessions that `filter name USER` may follow
+FILTERABLE = {c for c in SNAPSHOT_COMMANDS if c[0] == "vpn-sessiondb" and c[-1] in ("anyconnect", "ra-ikev2-ipsec")}
 RUNNING_CONFIG = ("running-config",)
+# answered by a control request of their own: (op, renderer)
+REQUEST_COMMANDS: dict[tuple[str, ...], tuple[str, Callable[[Any], str]]] = {
+    ("logging",): ("logging", show_logging.render),
+    ("crypto", "ikev2", "stats"): ("ikev2-stats", ikev2_stats.render),
+    ("crypto", "ca", "certificates"): ("ca-certificates", ca_certificates.render),
+}
 IP_LOCAL_POOL = ("ip", "local", "pool")  # and the pool's name
 IPV6_LOCAL_POOL = ("ipv6", "local", "pool")  # and the pool's name
-ALL_COMMANDS = [*SNAPSHOT_COMMANDS, RUNNING_CONFIG]
+ALL_COMMANDS = [*SNAPSHOT_COMMANDS, *REQUEST_COMMANDS, RUNNING_CONFIG]
 
 
 class CommandError(Exception):
@@ -102,6 +122,18 @@ def resolve(words: list[str]) -> tuple[str, ...]:
     raise CommandError(f"ERROR: % Invalid input detected: show {' '.join(words)}")
 
 
+def split_filter(words: list[str]) -> tuple[list[str], str | None]:
+    """`... filter name USER` off the end of the words: (the rest, USER)."""
+    typed = [w.lower() for w in words]
+    for at in range(len(typed) - 1, 0, -1):
+        if len(typed[at]) >= 3 and "filter".startswith(typed[at]):
+            tail = words[at + 1:]
+            if len(tail) != 2 or not "name".startswith(tail[0].lower()):
+                raise CommandError("ERROR: % Incomplete command: filter name <username>")
+            return words[:at], tail[1]
+    return words, None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.words[0].lower() == "session":  # ikev2d's own: a session's ladder
         try:
@@ -113,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"ikev2d: control socket: {exc}", file=sys.stderr)
             return INVALID
     try:
-        command = resolve(args.words)
+        words, user = split_filter(args.words)
+        command = resolve(words)
+        if user is not None and command not in FILTERABLE:
+            raise CommandError(f"ERROR: % Invalid input detected: show {' '.join(args.words)}")
     except CommandError as exc:
         print(exc, file=sys.stderr)
         return USAGE
@@ -124,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
             return _ip_local_pool(args)
         if command == IPV6_LOCAL_POOL:
             return _ipv6_local_pool(args)
-        return _listing(args, SNAPSHOT_COMMANDS[command])
+        if command in REQUEST_COMMANDS:
+            return _requested(args, *REQUEST_COMMANDS[command])
+        return _listing(args, SNAPSHOT_COMMANDS[command], user)
     except ControlUnreachable as exc:
         print(f"ikev2d: control socket: {exc}", file=sys.stderr)
         return UNREACHABLE
@@ -164,16 +201,26 @@ def _ipv6_local_pool(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listing(args: argparse.Namespace, listing: Listing) -> int:
+def _requested(args: argparse.Namespace, op: str, render: Callable[[Any], str]) -> int:
+    values = request(args.control, {"op": op})[op]
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        sys.stdout.write(render(values))
+    return 0
+
+
+def _listing(args: argparse.Namespace, listing: Listing, user: str | None = None) -> int:
     """Render the answer as it arrives: one session in memory at a time."""
     lines = stream(args.control, {"op": "show", "sessions": listing.sessions})
     with contextlib.closing(lines):
         reader = SnapshotReader(lines)
         sessions = reader.sessions()
+        shown = sessions if user is None else (s for s in sessions if s.username == user)
         if args.json:
-            write_json(listing.document(reader.head, sessions), sys.stdout)
+            write_json(listing.document(reader.head, shown), sys.stdout)
         else:
-            for piece in listing.text(reader.head, sessions):
+            for piece in listing.text(reader.head, shown):
                 sys.stdout.write(piece)
         for _ in sessions:
             pass  # read to the end line: an answer cut short is an error, not a short listing

@@ -83,6 +83,7 @@ ENROLLMENT: Enrollment = "self-signed"
 PKI_STORE = "pki"  # relative to the configuration file's folder
 
 VPN_LOGGING_LEVEL = 3  # errors: FTD's default for VPN logging
+LOGGING_BUFFER_SIZE = 4096  # bytes: the ASA's `logging buffer-size` default
 LOGGING_CONSOLE = True  # ikev2d's own default: a foreground daemon shows its log
 # ASA `logging host`: UDP 514 unless told; TCP's default port is 1470.
 SYSLOG_PROTOCOL: SyslogProtocol = "udp"

@@ -22,6 +22,17 @@ SERVER_KEYS = schema.keys("logging.syslog_servers[]")
 TRACE_KEYS = schema.keys("logging.debug_trace")
 TRACE_FORMATS: Mapping[str, str] = {"json": "json", "text": "text"}
 
+# `logging buffered` takes every severity; the VPN logging level 3 and up
+BUFFER_LEVELS: Mapping[str, int] = {
+    "emergencies": 0,
+    "alerts": 1,
+    "critical": 2,
+    "errors": 3,
+    "warnings": 4,
+    "notifications": 5,
+    "informational": 6,
+    "debugging": 7,
+}
 LOGGING_LEVELS: Mapping[str, int] = {
     "errors": 3,
     "warnings": 4,
@@ -36,6 +47,7 @@ DEFAULT_PORTS: Mapping[SyslogProtocol, int] = {
     "tcp": defaults.SYSLOG_TCP_PORT,
 }
 MAX_SYSLOG_SERVERS = 16  # ASA: up to 16 `logging host` entries
+BUFFER_SIZES = (4096, 52428800)  # ASA `logging buffer-size` range
 
 
 def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
@@ -64,7 +76,11 @@ def read_logging(ctx: Context, node: yaml.Node | None) -> Logging:
     )
     trace_node = fields.optional("debug_trace")
     trace = None if trace_node is None else _debug_trace(ctx, trace_node)
-    return Logging(level, console, file, servers, wireshark_keys, trace)
+    buffered_node = fields.optional("buffered")
+    buffered = None if buffered_node is None else _buffer_level(buffered_node)
+    buffer_size = fields.optional_integer("buffer_size", defaults.LOGGING_BUFFER_SIZE, *BUFFER_SIZES)
+    return Logging(level, console, file, servers, wireshark_keys, debug_trace=trace, buffered=buffered,
+                   buffer_size=buffer_size)
 
 
 def _debug_trace(ctx: Context, node: yaml.Node) -> DebugTrace:
@@ -75,6 +91,14 @@ def _debug_trace(ctx: Context, node: yaml.Node) -> DebugTrace:
     format_node = fields.optional("format")
     form = "json" if format_node is None else nodes.choice(format_node, "format", TRACE_FORMATS)
     return DebugTrace(file, protocol, platform, form)
+
+
+def _buffer_level(node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode) and (
+        node.tag == nodes.INT_TAG or str(node.value).strip().isdecimal()
+    ):
+        return nodes.integer(node, "buffered", 0, 7)
+    return nodes.choice(node, "buffered", BUFFER_LEVELS)
 
 
 def _level(node: yaml.Node) -> int:

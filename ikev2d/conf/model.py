@@ -323,6 +323,10 @@ class Logging:
     # the explicit key export: Wireshark's decryption tables written here
     wireshark_keys: Path | None = None
     debug_trace: DebugTrace | None = None
+    # the internal buffer (`logging buffered`, `logging buffer-size`): its
+    # severity level, None when off (the ASA's default), and size in bytes
+    buffered: int | None = None
+    buffer_size: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ CHOICES: Mapping[tuple[str, str], Iterable[object]] = {
     ("connection_profiles[].authentication", "method"): sections.AUTHENTICATION_METHODS,
     ("connection_profiles[].authentication", "eap_methods"): sections.EAP_METHODS,
     ("logging", "vpn_logging_level"): logging_settings.LOGGING_LEVELS,
+    ("logging", "buffered"): logging_settings.BUFFER_LEVELS,
     ("logging.syslog_servers[]", "protocol"): logging_settings.PROTOCOLS,
     ("logging.syslog_servers[]", "format"): logging_settings.FORMATS,
 }

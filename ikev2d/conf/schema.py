@@ -273,6 +273,11 @@ SECTIONS: tuple[Section, ...] = (
         Key("file", "Also append them to this file (relative: to the file's folder); must be writable.",
             "none"),
         Key("syslog_servers", "Syslog servers (`logging host`), at most 16.", "none"),
+        Key("buffered", "Internal buffer (`logging buffered`; Logging Destinations: Internal Buffer): the most"
+            " verbose level kept, `emergencies` (0) to `debugging` (7), read by `show logging`; its own"
+            " level, not bound by `vpn_logging_level`.", "off"),
+        Key("buffer_size", "Internal buffer size in bytes (`logging buffer-size`), 4096 to 52428800; the"
+            " oldest lines go first.", str(defaults.LOGGING_BUFFER_SIZE)),
         Key("wireshark_keys", "Lab only: write every SA's keys to Wireshark's decryption tables"
             " (`ikev2_decryption_table`, `esp_sa`) in this folder (relative: to the file's folder), as"
             " `run --keylog` does. Anyone who reads them decrypts every session.", "none"),

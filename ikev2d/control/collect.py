@@ -159,6 +159,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         client_type=client_type(sa),
         children=tuple(_child(c, daemon.dataplane, now_mono) for c in sa.children),
         initiator=sa.original_initiator,
+        idle_seconds=max(0.0, now_mono - sa.last_traffic) if sa.established_at is not None else 0.0,
     )
 
 

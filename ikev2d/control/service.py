@@ -18,9 +18,12 @@ from ..trace.record import FACILITIES, MAX_LEVEL, address
 from ..sa import IkeSa
 from ..sa_types import State
 from ..show.names import session_index
-from ..show import ip_local_pool, ipv6_local_pool
+from ..show import ca_certificates, ip_local_pool, ipv6_local_pool
 from ..show.running_config import render_config
+from ..syslog import SyslogPipeline
+from ..syslog.status import status as logging_status
 from . import collect, snapshot_stream
+from .ike_stats import IkeStats
 from .protocol import ControlError, error
 from .server import Answer, ControlServer, LiveStream
 from .stats import SessionStats
@@ -33,10 +36,16 @@ log = logging.getLogger("ikev2d.control")
 # why the session ended, for the logs: the 113019 reason for an
 # administrator's logoff in the ASA syslog guide (ikev2d.syslog maps it)
 LOGOFF_REASON = "Administrator Reset"
+# `clear crypto ikev2 sa`: the same reason in 113019 (unconfirmed for an
+# FTD; docs/ftd-behaviour.md, "show commands")
+CLEAR_REASON = "Administrator Reset"
 SAMPLE_INTERVAL = 1.0
 
 
 class ManagedDaemon(collect.DaemonView, Protocol):
+    @property
+    def syslog(self) -> SyslogPipeline: ...
+
     def perform(self, effects: list[Effect]) -> None: ...
 
     @property
@@ -50,8 +59,16 @@ class ControlService:
                  wall: Callable[[], float] = time.time) -> None:
         self.daemon = daemon
         self.stats = SessionStats()
+        self.ike_stats = IkeStats()
+        daemon.syslog.observers.append(self.ike_stats.observe)
         self.clock = clock
         self.wall = wall
+
+    def close(self) -> None:
+        """Stop counting (the daemon's pipeline outlives this service)."""
+        observers = self.daemon.syslog.observers
+        if self.ike_stats.observe in observers:
+            observers.remove(self.ike_stats.observe)
 
     def handle(self, request: dict[str, Any]) -> Answer:
         op = request.get("op")
@@ -64,6 +81,8 @@ class ControlService:
             return {"ok": True, "text": render_config(self.daemon.config)}
         if op == "logoff":
             return self._logoff(request)
+        if op == "clear-ikev2-sa":
+            return self._clear_ikev2_sa(request)
         if op == "pool":
             pool = self.daemon.responder.settings.pools.get(request.get("name"))  # type: ignore[arg-type]
             if pool is None:
@@ -80,6 +99,14 @@ class ControlService:
             if pool6 is None:
                 return error(f"ERROR: Pool {request.get('name')} does not exist")
             return {"ok": True, "pool": ipv6_local_pool.snapshot(pool6)}
+        if op == "ca-certificates":
+            settings = self.daemon.responder.settings
+            held = ca_certificates.snapshot(settings, self.daemon.config, settings.wall_clock())
+            return {"ok": True, "ca-certificates": held}
+        if op == "ikev2-stats":
+            return {"ok": True, "ikev2-stats": self.ike_stats.values(self.daemon.responder)}
+        if op == "logging":
+            return {"ok": True, "logging": logging_status(self.daemon.syslog, self.daemon.config)}
         if op == "reload":  # a short answer: one line per change
             return self.daemon.reload().as_answer()
         return error(f"unknown request {op!r}")
@@ -152,14 +179,30 @@ class ControlService:
         if chosen is None:
             return error("logoff needs all, a user name, a session index, an IP address or a tunnel group")
 
+        return {"ok": True, "count": self._end(chosen, LOGOFF_REASON)}
+
+    def _clear_ikev2_sa(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`clear crypto ikev2 sa [local A] [remote A]`: every IKE SA up (or
+        those with that local / remote address) deleted as a logoff is. An SA
+        still negotiating has no keys to send a Delete with: it is left to
+        finish or time out."""
+        local, remote = request.get("local"), request.get("remote")
+        for value in (local, remote):
+            if value is not None and (not isinstance(value, str) or not value):
+                return error("clear-ikev2-sa: local and remote are addresses")
+        count = self._end(lambda sa: (local is None or sa.local[0] == local)
+                          and (remote is None or sa.remote[0] == remote), CLEAR_REASON)
+        return {"ok": True, "count": count}
+
+    def _end(self, chosen: Callable[[IkeSa], bool], reason: str) -> int:
         responder = self.daemon.responder
         going = [sa for sa in responder.sas.values() if sa.state is State.ESTABLISHED and chosen(sa)]
         if going:
             self.sample()  # count the sessions before they go: once, not once each (O(n) a sample)
         now = self.clock()
         for sa in going:
-            self.daemon.perform(responder.delete_ike_sa(sa, LOGOFF_REASON, now))
-        return {"ok": True, "count": len(going)}
+            self.daemon.perform(responder.delete_ike_sa(sa, reason, now))
+        return len(going)
 
 
 def _logoff_filter(request: dict[str, Any]) -> Callable[[IkeSa], bool] | None:
@@ -200,6 +243,7 @@ class Control:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
         await self.server.stop()
+        self.service.close()
 
     async def _sample(self) -> None:
         while True:
@@ -214,6 +258,7 @@ async def start_control(daemon: ManagedDaemon, path: str) -> Control | None:
     try:
         await control.start()
     except (ControlError, OSError) as exc:
+        control.service.close()
         log.error("control socket: %s; `ikev2d show` cannot reach this daemon", exc)
         return None
     return control

@@ -180,9 +180,7 @@ def _swap_syslog(daemon: Reloadable, old: Config, new: Config) -> None:
         return
     # the same pipeline, new destinations: per-session byte counts survive
     fresh = pipeline_from_config(new)
-    pipeline = daemon.syslog
-    retired = pipeline.destinations
-    pipeline.level, pipeline.destinations = fresh.level, fresh.destinations
+    retired = daemon.syslog.reconfigure(fresh)
     daemon.keep_until_stop(asyncio.get_running_loop().create_task(_close_destinations(retired)))
 
 

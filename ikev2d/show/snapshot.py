@@ -86,6 +86,8 @@ class SessionSnapshot:
     children: tuple[ChildSnapshot, ...] = ()
     initiator: bool = False  # our own IKE rekey made the SA: we are its original initiator
     assigned_ipv6: str | None = None  # dual stack: the IPv6 pool address as well
+    # since the data plane last saw traffic: what the idle timeout counts
+    idle_seconds: float = 0.0
 
     @property
     def established(self) -> bool:

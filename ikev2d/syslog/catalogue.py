@@ -133,6 +133,14 @@ _MESSAGES = [
     # The guide: sent when the tunnel is torn down (by analogy, unconfirmed
     # that an FTD prints it for IKEv2 remote access).
     Message(109210, 5, _UAUTH + "Succeeded removing entry."),
+    # -- local hosts (609xxx), severity 7: the only debugging-level messages
+    # of an IKEv2 RA session ikev2d emits. The guide: "Built local-host
+    # zone-name/*:ip-address"; without zones the device prints the
+    # interface, as in public ASA logs of a VPN session (the client's
+    # assigned address, on the interface its session came in on).
+    Message(609001, 7, "Built local-host {interface}:{address}"),
+    Message(609002, 7, "Teardown local-host {interface}:{address} duration {duration}",
+            note="duration as the guide's connection teardowns print it: h:mm:ss"),
 ]
 
 CATALOGUE: dict[int, Message] = {m.id: m for m in _MESSAGES}

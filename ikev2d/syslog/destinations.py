@@ -102,6 +102,7 @@ class UdpDestination:
     def __init__(self, hostname: str, host: str, port: int, framing: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.hostname = hostname
+        self.host, self.port = host, port
         self.frame = FRAMINGS[framing]
         family, self.address = _resolve(host, port, socket.SOCK_DGRAM)
         self.sock = socket.socket(family, socket.SOCK_DGRAM)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..conf import Config
 from .destinations import Destination, FileDestination, StreamDestination, TcpDestination, UdpDestination
+from .buffer import DEFAULT_SIZE, LogBuffer
 from .pipeline import ERRORS, SyslogPipeline
 
 log = logging.getLogger("ikev2d.syslog")
@@ -27,4 +28,7 @@ def pipeline_from_config(config: Config) -> SyslogPipeline:
             destinations.append(kind(hostname, str(server.host), server.port, server.format))
         except OSError as exc:  # a name that does not resolve: log it, serve anyway
             log.error("syslog server %s:%d left out: %s", server.host, server.port, exc)
-    return SyslogPipeline(getattr(settings, "vpn_logging_level", ERRORS), destinations)
+    buffer = LogBuffer(hostname, getattr(settings, "buffered", None), getattr(settings, "buffer_size", DEFAULT_SIZE))
+    interfaces = {str(i.address): i.name for i in config.interfaces}
+    return SyslogPipeline(getattr(settings, "vpn_logging_level", ERRORS), destinations, buffer=buffer,
+                          interfaces=interfaces)

@@ -23,6 +23,7 @@ import pytest
 from ikev2d.conf import load_config
 from lab.ikev2d import Ikev2d
 from lab.netns import Topology
+from lab.pki import LabPki
 from lab.strongswan import Charon, IkeSa
 
 from .checks import INSIDE_NET, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
@@ -249,3 +250,130 @@ def test_show_ip_local_pool(live: Live) -> None:
     assert missing.returncode != 0 and "Pool Nope does not exist" in missing.stderr
     assert live.client.terminate().ok
     assert live.show_json("ip", "local", "pool", "VPN-Pool")["in_use"] == 0
+
+
+def test_vpn_sessiondb_detail_shows_the_clients_tunnels(live: Live, topology: Topology) -> None:
+    """The detail listing's values against strongSwan's own: its ports, its
+    proposal, its virtual IP as the IPsec tunnel's remote address, the
+    packets it counted through the tunnel."""
+    pinged = ping(topology.clients[0], 3)
+    assert pinged.returncode == 0, f"ping through the tunnel failed:\n{pinged.stdout}{pinged.stderr}"
+    sa = live.client.list_sas()[0]
+    swan = next(iter(sa.raw["child-sas"].values()))
+    _encr, short, _bits, hash_, dh = suite(sa)
+    protocol = "IPsecOverNatT" if sa.children[0].encap else "IPsec"
+    text = live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec")
+    lines = text.splitlines()
+    assert lines[0] == "Session Type: Generic Remote-Access IKEv2 IPsec Detailed"
+    assert f"{protocol} Tunnels: 1" in lines and "IKEv2 Tunnels: 1" in lines
+    assert re.search(rf"  UDP Src Port : {sa.local_port}\s+UDP Dst Port : {sa.remote_port}\n", text), text
+    assert "  Rem Auth Mode: EAP" in lines and "  Loc Auth Mode: rsaCertificate" in lines
+    assert re.search(rf"  Encryption   : {short}\s+Hashing      : {hash_}\n", text), text
+    assert re.search(rf"  PRF          : {hash_}\s+D/H Group    : {dh}\n", text), text
+    left = re.search(r"  Rekey Int \(T\): 86400 Seconds\s+Rekey Left\(T\): (\d+) Seconds", text)
+    assert left and 86400 - (time.monotonic() - live.up_since) - 3 <= int(left[1]) <= 86400, text
+    assert f"  Remote Addr  : {live.vip}/255.255.255.255/0/0" in lines
+    sent, received = int(swan["packets-out"]), int(swan["packets-in"])
+    assert re.search(rf"  Pkts Tx      : {received}\s+Pkts Rx      : {sent}\n", text), text
+    assert re.search(r"  Idle Time Out: 30 Minutes\s+Idle TO Left : (29|30) Minutes", text), text
+    # filter name: the user's session, or none
+    alice = live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "alice").splitlines()
+    assert len(alice) == len(lines) and alice[2] == lines[2]  # times aside, the same listing
+    assert live.show("vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "bob") == NO_SESSIONS
+    (as_json,) = live.show_json("vpn-sessiondb", "detail", "ra-ikev2-ipsec")["sessions"]
+    assert as_json["ipsec"][0]["pkts_rx"] == sent and as_json["ike"]["dh_group"] == dh
+
+
+def test_clear_crypto_ikev2_sa_ends_the_session_with_a_delete(live: Live) -> None:
+    nobody = live.server.cli("clear", "crypto", "ikev2", "sa", "remote", "198.18.99.99")
+    assert (nobody.returncode, nobody.stdout) == (0, "")
+    assert len(live.client.list_sas()) == 1
+    cleared = live.server.cli("clear", "crypto", "ikev2", "sa", json=True)
+    assert json.loads(ok(cleared)) == {"cleared": 1}
+    assert live.client.wait_for_sas(0) == [], "the client still lists its SA"
+    assert_in_log(live.client.log(), ["parsed INFORMATIONAL request 0 [ D ]", "received DELETE for IKE_SA"])
+    assert re.search(r"113019: Group = GP-CCIElab, Username = alice, .*Reason: Administrator Reset",
+                     live.server.log()), tail(live.server.log())
+    deadline = time.monotonic() + 5
+    while live.show("crypto", "ikev2", "sa") != "There are no IKEv2 SAs\n" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live.show("crypto", "ikev2", "sa") == "There are no IKEv2 SAs\n"
+
+
+def test_show_logging_buffers_and_counts_a_session(ikev2d_server: StartIkev2d, client: StartCharon) -> None:
+    """`logging buffered debugging` beside the FTD's default VPN level
+    (errors): the buffer holds the connect's lines, down to the local-host
+    entry of the client's address (609001), the console none, and the
+    buffer's count grows by the teardown's when the session is cleared."""
+    server = ikev2d_server(users={"alice": "Lab-Passw0rd-1"}, logging_level="errors",
+                           edit=lambda cfg: cfg["logging"].update(buffered="debugging", buffer_size=1048576))
+    alice = client(0)
+    assert_initiated(alice.initiate(timeout=10), alice)
+    assert_connected(alice)
+    text = ok(server.show("logging"))
+    lines = text.splitlines()
+    counted = re.search(r"^    Buffer logging: level debugging, (\d+) messages logged$", text, re.M)
+    assert counted, text
+    buffered = [line for line in lines if " : %FTD-" in line]
+    assert int(counted[1]) == len(buffered) >= 10, text
+    assert any("%FTD-5-750006:" in line and "Username:alice" in line for line in buffered), text
+    vip = alice.list_sas()[0].local_vips[0]
+    assert any(line.endswith(f"%FTD-7-609001: Built local-host outside:{vip}") for line in buffered), text
+    assert "    Console logging: level errors, 0 messages logged" in lines  # nothing at errors in a good connect
+    assert ok(server.cli("clear", "crypto", "ikev2", "sa")) == ""
+    assert alice.wait_for_sas(0) == []
+    deadline = time.monotonic() + 5
+    while "113019" not in ok(server.show("logging")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after = json.loads(ok(server.show("logging", json=True)))
+    assert after["buffer"]["logged"] == len(after["lines"]) > len(buffered)
+    teardown = [line for line in after["lines"] if "%FTD-4-113019:" in line]
+    assert len(teardown) == 1 and "Username = alice" in teardown[0] and "Reason: Administrator Reset" in teardown[0]
+    assert any(re.search(rf"%FTD-7-609002: Teardown local-host outside:{re.escape(vip)} duration 0:00:\d\d$", line)
+               for line in after["lines"]), after["lines"]
+    assert after["console"]["logged"] == 0  # 113019 is a warning: not at errors
+
+
+def test_crypto_ikev2_stats_counts_the_clients_requests(live: Live, client: StartCharon) -> None:
+    """alice is up; bob proposes DH group 14 only, which no policy allows:
+    one request accepted, one rejected, one SA active."""
+    bob = client(1, identity="bob", password=BOB_PW, proposals="aes256-sha512-prfsha512-modp2048")
+    assert not bob.initiate(timeout=10).ok
+    text = live.show("crypto", "ikev2", "stats")
+    lines = text.splitlines()
+    assert "Total incoming IKEv2 SA Count:    1        active:        1        negotiating: 0" in lines, text
+    assert "Incoming IKEv2 Requests: 2        accepted:      1        rejected:    1" in lines, text
+    assert "Incoming IKEV2 Cookie Challenged Requests: 0" in lines, text
+    data = live.show_json("crypto", "ikev2", "stats")
+    assert data["incoming_requests"] == {"total": 2, "accepted": 1, "rejected": 1}
+
+
+def test_crypto_ca_certificates_shows_the_identity_the_client_verified(live: Live, lab_pki: LabPki) -> None:
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(lab_pki.server_identity().cert.read_bytes())
+    lines = live.show("crypto", "ca", "certificates").splitlines()
+    assert lines[:3] == ["Certificate", "  Status: Available", f"  Certificate Serial Number: {cert.serial_number:x}"]
+    assert "  Associated Trustpoints: VPN-Identity " in lines
+    (identity, *_cas) = live.show_json("crypto", "ca", "certificates")
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert (identity["serial_number"], identity["subject"][0]) == (f"{cert.serial_number:x}", f"cn={cn}")
+
+
+def test_logoff_by_ip_address_tunnel_group_and_all(live: Live, client: StartCharon) -> None:
+    """bob by his assigned address, alice by her connection profile, then
+    nobody is left for `logoff all`; each logged-off client gets its Delete."""
+    bob = client(1, identity="bob", password=BOB_PW)
+    assert_initiated(bob.initiate(timeout=10), bob)
+    bob_vip = assert_connected(bob, identity="bob").local_vips[0]
+    result = live.server.vpn_sessiondb("logoff", "ipaddress", bob_vip, "noconfirm")
+    assert ok(result) == f'INFO: Number of sessions with IP address "{bob_vip}" logged off : 1\n'
+    assert bob.wait_for_sas(0) == [] and len(live.client.list_sas()) == 1
+    result = live.server.vpn_sessiondb("logoff", "tunnel-group", "CCIElab")
+    assert ok(result) == 'INFO: Number of sessions with tunnel-group "CCIElab" logged off : 1\n'
+    assert live.client.wait_for_sas(0) == []
+    assert_in_log(live.client.log(), ["parsed INFORMATIONAL request 0 [ D ]"])
+    deadline = time.monotonic() + 5
+    while live.show("vpn-sessiondb", "ra-ikev2-ipsec") != NO_SESSIONS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    nobody = live.server.vpn_sessiondb("logoff", "all")
+    assert (nobody.returncode, nobody.stdout) == (1, "INFO: Number of sessions logged off : 0\n")

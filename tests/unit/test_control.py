@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -24,19 +25,22 @@ from typing import Any, Coroutine
 import pytest
 
 from esp.dataplane import RecordingDataPlane
-from ikev2d.commands import show, vpn_sessiondb
+from ikev2d.commands import clear, show, vpn_sessiondb
 from ikev2d.conf import Config
 from ikev2d.control.client import request, stream
 from ikev2d.control.protocol import ControlError
 from ikev2d.control.server import ControlServer
-from ikev2d.control.service import LOGOFF_REASON, start_control
+from ikev2d.control.service import CLEAR_REASON, LOGOFF_REASON, start_control
 from ikev2d.control.snapshot_stream import SnapshotReader
 from ikev2d.core import Responder
 from ikev2d.daemon import Listener
 from ikev2d.effects import Effect, Emit, InstallChildSa, RemoveChildSa, SendDatagram
 from ikev2d.events import IkeSaDeleted
+from ikev2d.iana import DhId
+from lab.initiator import IkeFailure
 from ikev2d.settings import build_settings
 from ikev2d.show.snapshot import Snapshot
+from ikev2d.syslog import SyslogPipeline
 from responder_harness import Harness, make_config
 
 
@@ -155,6 +159,7 @@ class StandInDaemon:
     dataplane: RecordingDataPlane = field(default_factory=RecordingDataPlane)
     listeners: list[Listener] = field(default_factory=list)
     performed: list[Effect] = field(default_factory=list)
+    syslog: SyslogPipeline = field(default_factory=SyslogPipeline)
 
     def perform(self, effects: list[Effect]) -> None:
         self.performed += effects
@@ -291,6 +296,45 @@ def test_logoff_by_ip_address_assigned_or_public(live: tuple[Harness, StandInDae
     assert "Invalid IP address" in capsys.readouterr().err
 
 
+def test_clear_crypto_ikev2_sa_deletes_every_sa_or_those_of_an_address(
+        live: tuple[Harness, StandInDaemon, str], capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    connect(harness, daemon, 3)
+    assert clear.run(cli(path, "crypto", "ikev2", "sa", "remote", "198.18.0.9")) == 0
+    assert capsys.readouterr().out == "" and not daemon.performed  # nobody there: silent, as the ASA
+    assert clear.run(cli(path, "cry", "ikev2", "sa", "remote", "198.18.0.3", as_json=True)) == 0
+    assert json.loads(capsys.readouterr().out) == {"remote": "198.18.0.3", "cleared": 1}
+    deleted = [e.event for e in daemon.performed if isinstance(e, Emit) and isinstance(e.event, IkeSaDeleted)]
+    assert [(d.remote[0], d.reason) for d in deleted] == [("198.18.0.3", CLEAR_REASON)]
+    daemon.performed.clear()
+    assert clear.run(cli(path, "crypto", "ikev2", "sa", "local", "198.18.0.1")) == 0
+    deleted = [e.event for e in daemon.performed if isinstance(e, Emit) and isinstance(e.event, IkeSaDeleted)]
+    assert [d.remote[0] for d in deleted] == ["198.18.0.2"]
+    assert len([e for e in daemon.performed if isinstance(e, SendDatagram)]) == 1  # the Delete to the client
+
+
+@pytest.mark.parametrize("words", [("crypto", "ikev2"), ("crypto", "ikev2", "sa", "remote"),
+                                   ("crypto", "ikev2", "sa", "peer", "198.18.0.2"),
+                                   ("crypto", "ikev2", "sa", "remote", "nowhere")])
+def test_clear_usage_errors(words: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert clear.run(cli("/nonexistent", *words)) == 64
+    assert capsys.readouterr().err
+
+
+def test_detail_listing_and_its_filter(live: tuple[Harness, StandInDaemon, str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    assert show.run(cli(path, "vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "alice")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Session Type: Generic Remote-Access IKEv2 IPsec Detailed\n") and "Username     : alice" in out
+    assert show.run(cli(path, "vpn-sessiondb", "detail", "ra-ikev2-ipsec", "filter", "name", "bob")) == 0
+    assert capsys.readouterr().out == "INFO: There are presently no active sessions\n"
+    assert show.run(cli(path, "crypto", "ikev2", "sa", "filter", "name", "alice")) == 64  # no filter there
+    assert "Invalid input" in capsys.readouterr().err
+
+
 def test_running_config_and_unknown_requests(live: tuple[Harness, StandInDaemon, str]) -> None:
     _, _, path = live
     answer = request(path, {"op": "running-config"})
@@ -306,3 +350,45 @@ def test_a_second_daemon_on_the_same_path_serves_without_control(
     assert "another ikev2d" in caplog.text
     assert snapshot_of(path).hostname == "FTDv-1"
 
+
+
+def _feed(harness: Harness, daemon: StandInDaemon) -> None:
+    """The core's events to the daemon's pipeline, as the transport does."""
+    for effect in harness.effects:
+        if isinstance(effect, Emit):
+            daemon.syslog.emit(effect.event)
+    harness.effects.clear()
+
+
+def test_ikev2_stats_count_requests_refusals_and_sas(live: tuple[Harness, StandInDaemon, str],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    connect(harness, daemon, 2)
+    wrong = harness.client(3, dh_groups=(DhId.MODP_2048,))  # no IKEv2 policy has group 14
+    with pytest.raises(IkeFailure):
+        wrong.connect()
+    _feed(harness, daemon)
+    assert show.run(cli(path, "crypto", "ikev2", "stats")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "                          Crypto IKEv2 SA Statistics"
+    assert "Total incoming IKEv2 SA Count:    1        active:        1        negotiating: 0" in lines
+    assert "Total outgoing IKEv2 SA Count:    0        active:        0        negotiating: 0" in lines
+    assert "Incoming IKEv2 Requests: 2        accepted:      1        rejected:    1" in lines
+    assert "Rejected IKEv2 Requests: 0        rsrc low:      0        SA limit:    0" in lines
+    assert "Incoming IKEV2 Cookie Challenged Requests: 0" in lines
+    assert show.run(cli(path, "cry", "ikev2", "stat", as_json=True)) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["incoming_requests"] == {"total": 2, "accepted": 1, "rejected": 1}
+    assert data["max_in_negotiation"] == harness.responder.settings.max_half_open
+
+
+def test_show_logging_through_the_control_socket(live: tuple[Harness, StandInDaemon, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    harness, daemon, path = live
+    daemon.syslog.buffer.configure("FTDv-1", 6, 4096)
+    connect(harness, daemon, 2)
+    _feed(harness, daemon)
+    assert show.run(cli(path, "logging")) == 0
+    out = capsys.readouterr().out
+    logged = int(re.search(r"Buffer logging: level informational, (\d+) messages logged", out)[1])
+    assert logged == len(daemon.syslog.buffer.lines) > 5 and "%FTD-5-750006:" in out

@@ -11,7 +11,7 @@ test_syslog_catalogue.py for the whitepaper's RADIUS sequence).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -204,3 +204,36 @@ def test_errors_level_logs_only_errors(harness: Harness) -> None:
     with pytest.raises(IkeFailure):
         warnings.client(4, password="wrong").connect()
     assert warnings.ids() == [750003]
+
+
+def test_debugging_adds_the_local_host_of_the_assigned_address(tmp_path: Path, pki_dir: Path) -> None:
+    """At `debugging` (7) the session's address gets its local-host entry
+    (609001) after 109201, torn down (609002) after 109210 with its age;
+    at informational neither appears (the connect above)."""
+    text = (ROOT / "config" / "ikev2d.yaml").read_text().replace("store: ../run/pki", f"store: {pki_dir}")
+    path = tmp_path / "ikev2d.yaml"
+    path.write_text(text)
+    config = load_config(path)
+    h = Harness(Responder(build_settings(config)), level=7)
+    interfaces = {str(i.address): i.name for i in config.interfaces}
+    start = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = [start]
+    h.pipeline = SyslogPipeline(7, [h.sink], clock=lambda: now[0], interfaces=interfaces)
+    client = h.client()
+    result = client.connect()
+    assert h.ids() == WHITEPAPER_SEQUENCE + [609001]
+    nameif = interfaces["198.18.0.1"]
+    assert h.texts(609001) == [f"Built local-host {nameif}:{result.address}"]
+    assert h.sink.records[-1].line() == f"%FTD-7-609001: Built local-host {nameif}:{result.address}"
+    h.sink.records.clear()
+    now[0] = start + timedelta(minutes=5, seconds=9)
+    client.delete()
+    assert h.ids() == [602304, 602304, 737016, 109210, 609002, 750007, 113019]
+    assert h.texts(609002) == [f"Teardown local-host {nameif}:{result.address} duration 0:05:09"]
+
+
+def test_informational_has_no_debugging_lines(harness: Harness) -> None:
+    client = harness.client()
+    client.connect()
+    client.delete()
+    assert not {609001, 609002} & set(harness.ids())
