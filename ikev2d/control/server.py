@@ -57,6 +57,8 @@ class ControlServer:
         self.handler = handler
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
+        # lasting answers (`ikev2d debug`): ended at stop, not cancelled mid-write
+        self._streams: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     async def start(self) -> None:
         _prepare(self.path)
@@ -72,6 +74,10 @@ class ControlServer:
     async def stop(self) -> None:
         if self._server is None:
             return
+        for writer in list(self._streams):
+            writer.close()  # the stream sees its client gone and ends
+        if self._streams:
+            await asyncio.wait(list(self._streams.values()), timeout=1.0)
         self._server.close()
         await self._server.wait_closed()
         self._server = None
@@ -125,6 +131,9 @@ class ControlServer:
         await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         gone = asyncio.ensure_future(reader.read(1))  # EOF (or anything): the client is done
         records = answer.records(gone)
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams[writer] = task
         try:
             async for line in records:
                 if writer.is_closing() or not _write(writer, line):
@@ -132,6 +141,7 @@ class ControlServer:
                 if writer.transport.get_write_buffer_size() > WRITE_BUFFER:
                     await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         finally:
+            self._streams.pop(writer, None)
             gone.cancel()
             await records.aclose()  # type: ignore[attr-defined]
 

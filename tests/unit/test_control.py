@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import socket
@@ -392,3 +393,48 @@ def test_show_logging_through_the_control_socket(live: tuple[Harness, StandInDae
     out = capsys.readouterr().out
     logged = int(re.search(r"Buffer logging: level informational, (\d+) messages logged", out)[1])
     assert logged == len(daemon.syslog.buffer.lines) > 5 and "%FTD-5-750006:" in out
+
+
+def test_a_lasting_answer_streams_until_its_client_leaves_and_ends_cleanly_at_stop(
+        loop: LoopThread, sock_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`ikev2d debug`'s kind of answer: records as they come; a client that
+    closes ends its stream; a daemon that stops ends the others without an
+    error logged (they used to be cancelled mid-wait, and asyncio logged it)."""
+    from ikev2d.control.client import stream
+    from ikev2d.control.server import LiveStream
+
+    ended: list[str] = []
+
+    async def records(gone: "asyncio.Future[Any]"):
+        try:
+            n = 0
+            while not gone.done():
+                n += 1
+                yield {"n": n}
+                await asyncio.sleep(0.01)
+        finally:
+            ended.append("ended")
+
+    def lasting(request: dict[str, Any]) -> Any:
+        return LiveStream({"ok": True}, records)
+
+    path = str(sock_dir / "control.sock")
+    server = ControlServer(path, lasting)
+    loop.run(server.start())
+    try:
+        lines = stream(path, {"op": "debug"})
+        assert next(lines) == {"ok": True}
+        assert [next(lines)["n"] for _ in range(3)] == [1, 2, 3]
+        lines.close()  # the client leaves
+        deadline = time.monotonic() + 5
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ended == ["ended"]
+        staying = stream(path, {"op": "debug"})
+        assert next(staying) == {"ok": True} and next(staying)["n"] == 1
+    finally:
+        with caplog.at_level(logging.ERROR):
+            loop.run(server.stop())
+    assert ended == ["ended", "ended"] and not caplog.records
+    rest = list(staying)  # the client reads to a clean end, not an error line or a reset
+    assert all("n" in r for r in rest)
