@@ -6,7 +6,8 @@ libreswan has no EAP client and no userspace ESP, so: the connection
 profile authenticates by client certificate (the lab user carol's, in
 pluto's NSS database), pluto asks for a pool address with the
 configuration payload, and its Child SA goes into the guest kernel's XFRM.
-ikev2d runs with ``--dataplane kernel`` and ``--dataplane userspace``.
+ikev2d runs with ``--dataplane kernel`` (plain ESP, and ESP in UDP 4500 forced
+by libreswan's ``encapsulation=yes``) and ``--dataplane userspace`` (plain ESP).
 
 The group policy carries no DNS servers and no default domain here:
 libreswan 4.10 refuses a CFG_REPLY holding the Cisco Unity default-domain
@@ -88,15 +89,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
 
 @pytest.fixture
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
-    dataplane: str = request.param
-    run = Path(os.environ["UML_TMPFS"]) / f"libreswan-{dataplane}"  # sockets off the hostfs root
+    case: str = request.param  # "kernel", "kernel-udp" (ESP in UDP 4500) or "userspace"
+    dataplane = case.split("-")[0]
+    run = Path(os.environ["UML_TMPFS"]) / f"libreswan-{case}"  # sockets off the hostfs root
     run.mkdir(parents=True)
-    topology = Topology(run_prefix(f"l{dataplane[0]}"), 1).create()
+    topology = Topology(run_prefix(f"l{len(case)}"), 1).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=certificate_only(pki)))
     gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
                      extra_args=["--dataplane", dataplane, "--crypto-workers", "0"])
     client = Pluto(topology.clients[0], run / "pluto")
-    conn = Conn("ftd", topology.client_addrs[0], topology.gateway_addr, f"@{pki.server_name}", USER)
+    conn = Conn("ftd", topology.client_addrs[0], topology.gateway_addr, f"@{pki.server_name}", USER,
+                encapsulation=case.endswith("-udp"))
     try:
         gateway.start(timeout=30)
         user = pki.client_identity(USER)
@@ -106,7 +109,7 @@ def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
     finally:
         client.stop()
         gateway.stop()
-        keep = Path(os.environ.get("UML_WORKDIR", "/tmp")) / f"libreswan-{dataplane}-logs"
+        keep = Path(os.environ.get("UML_WORKDIR", "/tmp")) / f"libreswan-{case}-logs"
         keep.mkdir(parents=True, exist_ok=True)
         for path in (gateway.log_path, client.log_path):
             if path.exists():
@@ -115,7 +118,7 @@ def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
         shutil.rmtree(run, ignore_errors=True)
 
 
-@pytest.mark.parametrize("lab", ["kernel", "userspace"], indirect=True)
+@pytest.mark.parametrize("lab", ["kernel", "kernel-udp", "userspace"], indirect=True)
 def test_libreswan_certificate_client_gets_a_pool_address_and_pings(lab: Lab) -> None:
     dataplane = "kernel" if "dataplane kernel: chosen" in lab.gateway.log() else "userspace"
     up = lab.client.initiate(lab.conn.name, timeout=60)
@@ -132,7 +135,9 @@ def test_libreswan_certificate_client_gets_a_pool_address_and_pings(lab: Lab) ->
     assert f"received INTERNAL_IP4_ADDRESS {POOL_FIRST}" in lab.client.log(), lab.context()
     assert f"{POOL_FIRST}/32" in ip(lab.client_ns, "addr", "show", "dev", "lo")
     assert f"src {POOL_FIRST}/32" in ip(lab.client_ns, "xfrm", "policy")
-    assert len(parse_ip_states(ip(lab.client_ns, "xfrm", "state"))) == 2
+    client_states = parse_ip_states(ip(lab.client_ns, "xfrm", "state"))
+    assert len(client_states) == 2
+    assert all((s.line("encap") is not None) == lab.conn.encapsulation for s in client_states), client_states
 
     # ikev2d's side: the session, its address, the FTD lines of a certificate session
     [session] = lab.sessions()
@@ -143,7 +148,9 @@ def test_libreswan_certificate_client_gets_a_pool_address_and_pings(lab: Lab) ->
     assert ikev2dlog.sa_up(log, USER), lab.context()
     assert ikev2dlog.address_assigned(log, USER, POOL_FIRST), lab.context()
     if dataplane == "kernel":
-        assert len(parse_ip_states(ip(lab.gw_ns, "xfrm", "state"))) == 2
+        gw_states = parse_ip_states(ip(lab.gw_ns, "xfrm", "state"))
+        assert len(gw_states) == 2
+        assert all((s.line("encap") is not None) == lab.conn.encapsulation for s in gw_states), gw_states
 
     # through the tunnel: the client's kernel does its ESP, ikev2d's data plane the other end
     pong = nsexec(lab.client_ns, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "3", "-I", POOL_FIRST, INSIDE,

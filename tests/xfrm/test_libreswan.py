@@ -20,8 +20,8 @@ def test_libreswan_client_against_ikev2d_inside_uml(run_guest: RunGuest) -> None
     missing = libreswan_missing()
     if missing:
         pytest.skip(f"libreswan: {missing}")
-    report = run_guest("guest_libreswan.py", expect=2, timeout=240, modules=("tun",))
+    report = run_guest("guest_libreswan.py", expect=3, timeout=240, modules=("tun",))
     assert set(report.outcomes) == {
         f"test_libreswan_certificate_client_gets_a_pool_address_and_pings[{dataplane}]"
-        for dataplane in ("kernel", "userspace")
+        for dataplane in ("kernel", "kernel-udp", "userspace")
     }
