@@ -21,11 +21,13 @@ DEBIAN_PACKAGES=(
   # libreswan's libraries (tests/xfrm/test_libreswan.py); libreswan itself
   # conflicts with strongSwan's packages, so it is unpacked below instead
   libnss3-tools libldns3 libevent-pthreads-2.1-7 dns-root-data
+  # a third IKEv2 client, OpenIKED (tests/xfrm/test_openiked.py, lab/openiked.py)
+  openiked
 )
 # Services these packages start on install. The tests start their own
 # (in namespaces, on private configurations); a freeradius on 1812, a
 # charon on UDP 500 or an rsyslog nobody asked for must not be left behind.
-SERVICES=(freeradius rsyslog iperf3 strongswan-starter ipsec)
+SERVICES=(freeradius rsyslog iperf3 strongswan-starter ipsec openiked)
 
 with_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 is_running() {
