@@ -136,7 +136,7 @@ def narrow_to_address(requested: Sequence[TrafficSelector], address: Address,
     for ts in requested:
         lo, hi = int(ts.start_addr), int(ts.end_addr)
         # the unspecified address alone stands for "the address you assign me":
-        # OpenIKED's `from dynamic` sends it (our choice to accept, as strongSwan does)
+        # OpenIKED's `from dynamic` sends it (our choice to accept: docs/ftd-behaviour.md)
         if ts.ts_type != ts_type or not (lo <= a <= hi or lo == hi == 0):
             continue
         if ts.start_port > ts.end_port:
