@@ -18,11 +18,16 @@ DEBIAN_PACKAGES=(
   # iptables for the same inside user-mode Linux, whose kernel has no nftables
   # for IPv4 (tests/xfrm/guest_nat_rebinding.py)
   nftables conntrack iptables
+  # libreswan's libraries (tests/xfrm/test_libreswan.py); libreswan itself
+  # conflicts with strongSwan's packages, so it is unpacked below instead
+  libnss3-tools libldns3 libevent-pthreads-2.1-7 dns-root-data
+  # a third IKEv2 client, OpenIKED (tests/xfrm/test_openiked.py, lab/openiked.py)
+  openiked
 )
 # Services these packages start on install. The tests start their own
 # (in namespaces, on private configurations); a freeradius on 1812, a
 # charon on UDP 500 or an rsyslog nobody asked for must not be left behind.
-SERVICES=(freeradius rsyslog iperf3 strongswan-starter ipsec)
+SERVICES=(freeradius rsyslog iperf3 strongswan-starter ipsec openiked)
 
 with_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 is_running() {
@@ -47,6 +52,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
       service "$s" stop >/dev/null 2>&1 || true
     fi
   done
+fi
+
+# A second IKEv2 client, libreswan: Debian's package conflicts with
+# strongswan-libcharon and strongswan-starter, so it is unpacked (never
+# installed) into the ignored .lab/libreswan and run from there (lab/libreswan.py).
+LIBRESWAN_PREFIX=.lab/libreswan
+if [ ! -x "$LIBRESWAN_PREFIX/usr/libexec/ipsec/pluto" ]; then
+  download=$(mktemp -d)
+  (cd "$download" && { apt-get download -q libreswan || { apt-get update -q && apt-get download -q libreswan; }; })
+  mkdir -p "$LIBRESWAN_PREFIX"
+  dpkg-deb -x "$download"/libreswan_*.deb "$LIBRESWAN_PREFIX"
+  rm -rf "$download"
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -90,6 +90,34 @@ _ALG_IDS: dict[bytes, tuple[str, HashAlgorithm]] = {
 }
 _ALG_ID_FOR = {value: alg_id for alg_id, value in _ALG_IDS.items()}
 
+
+def _der(tag: int, body: bytes) -> bytes:
+    assert len(body) < 128  # short-form lengths are all these need
+    return bytes((tag, len(body))) + body
+
+
+def _pss_alg_id(hash_oid: bytes, salt_length: int) -> bytes:
+    """RSASSA-PSS AlgorithmIdentifier (RFC 4055 §3.1): the hash, MGF1 with
+    that hash, salt as long as the hash, as RFC 7427 Appendix A.4.3 spells
+    it out for SHA-256 (libreswan signs so with SHA2-256/384/512)."""
+    sha = _der(0x30, _der(0x06, hash_oid) + b"\x05\x00")
+    mgf1 = _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d010108")) + sha)
+    params = _der(0x30, _der(0xA0, sha) + _der(0xA1, mgf1) + _der(0xA2, _der(0x02, bytes((salt_length,)))))
+    return _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d01010a")) + params)
+
+
+# Verified, never used to sign: we answer with PKCS#1 v1.5 (what strongSwan
+# and the FTD's peers expect), but accept a peer's RSASSA-PSS (RFC 8247 §3.2
+# recommends it for IKEv2; libreswan uses it by default).
+RSA_PSS_SHA256_ALG_ID = _pss_alg_id(bytes.fromhex("608648016503040201"), 32)
+RSA_PSS_SHA384_ALG_ID = _pss_alg_id(bytes.fromhex("608648016503040202"), 48)
+RSA_PSS_SHA512_ALG_ID = _pss_alg_id(bytes.fromhex("608648016503040203"), 64)
+_PSS_ALG_IDS: dict[bytes, HashAlgorithm] = {
+    RSA_PSS_SHA256_ALG_ID: HashAlgorithm.SHA2_256,
+    RSA_PSS_SHA384_ALG_ID: HashAlgorithm.SHA2_384,
+    RSA_PSS_SHA512_ALG_ID: HashAlgorithm.SHA2_512,
+}
+
 # RFC 4754 §3/§8: each classic ECDSA method fixes curve and hash.
 _ECDSA_METHODS: dict[str, tuple[AuthMethod, HashAlgorithm, int]] = {
     "secp256r1": (AuthMethod.ECDSA_SHA256_P256, HashAlgorithm.SHA2_256, 32),
@@ -197,8 +225,9 @@ def digital_signature_hash(auth_data: bytes) -> HashAlgorithm | None:
     """The hash an RFC 7427 AUTH payload names, or None if it names none we know."""
     if not auth_data:
         return None
-    alg = _ALG_IDS.get(auth_data[1:1 + auth_data[0]])
-    return alg[1] if alg is not None else None
+    alg_id = auth_data[1:1 + auth_data[0]]
+    alg = _ALG_IDS.get(alg_id)
+    return alg[1] if alg is not None else _PSS_ALG_IDS.get(alg_id)
 
 
 def _verify_digital_signature(key: PublicKey, kind: str, auth_data: bytes, octets: bytes) -> bool:
@@ -206,6 +235,14 @@ def _verify_digital_signature(key: PublicKey, kind: str, auth_data: bytes, octet
     if not auth_data:
         return False
     end = 1 + auth_data[0]
+    pss = _PSS_ALG_IDS.get(auth_data[1:end])
+    if pss is not None:
+        if not isinstance(key, rsa.RSAPublicKey) or len(auth_data) <= end:
+            return False
+        hash_alg = _HASHES[pss]
+        pss_padding = padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size)
+        key.verify(auth_data[end:], octets, pss_padding, hash_alg)
+        return True
     alg = _ALG_IDS.get(auth_data[1:end])
     if alg is None or alg[0] != kind or len(auth_data) <= end:
         return False

@@ -134,7 +134,10 @@ def narrow_to_address(requested: Sequence[TrafficSelector], address: Address,
     ports: dict[int, list[tuple[int, int]]] = {}
     opaque: dict[tuple[int, int, int], None] = {}  # OPAQUE ports (§3.13.1), kept as they are
     for ts in requested:
-        if ts.ts_type != ts_type or not int(ts.start_addr) <= a <= int(ts.end_addr):
+        lo, hi = int(ts.start_addr), int(ts.end_addr)
+        # the unspecified address alone stands for "the address you assign me":
+        # OpenIKED's `from dynamic` sends it (our choice to accept: docs/ftd-behaviour.md)
+        if ts.ts_type != ts_type or not (lo <= a <= hi or lo == hi == 0):
             continue
         if ts.start_port > ts.end_port:
             opaque[(ts.ip_protocol, ts.start_port, ts.end_port)] = None

@@ -225,3 +225,32 @@ def test_verify_rejects_mismatched_and_malformed(rsa_key: rsa.RSAPrivateKey) -> 
     assert not auth.verify(rsa_pub, AuthMethod.ECDSA_SHA256_P256, rsa_ds, OCTETS)
     assert not auth.verify(ec_pub, AuthMethod.RSA_SIG, ec_ds, OCTETS)
     assert not auth.verify(rsa_pub, 999, rsa_ds, OCTETS)
+
+
+def test_rsa_pss_alg_id_is_rfc7427_appendix_a_4_3() -> None:
+    assert auth.RSA_PSS_SHA256_ALG_ID.hex() == (
+        "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c"
+        "301a06092a864886f70d010108300d06096086480165030402010500a203020120")
+
+
+@pytest.mark.parametrize(("alg_id", "hash_alg", "hash_id"), [
+    (auth.RSA_PSS_SHA256_ALG_ID, hashes.SHA256(), HashAlgorithm.SHA2_256),
+    (auth.RSA_PSS_SHA384_ALG_ID, hashes.SHA384(), HashAlgorithm.SHA2_384),
+    (auth.RSA_PSS_SHA512_ALG_ID, hashes.SHA512(), HashAlgorithm.SHA2_512),
+])
+def test_rsa_pss_digital_signature_is_verified_rfc7427_a_4(rsa_key: rsa.RSAPrivateKey, alg_id: bytes,
+                                                         hash_alg: hashes.HashAlgorithm,
+                                                         hash_id: HashAlgorithm) -> None:
+    """A peer's RSASSA-PSS AUTH (libreswan's default) verifies; we still sign PKCS#1 v1.5."""
+    octets = b"signed octets"
+    value = rsa_key.sign(octets, padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size),
+                         hash_alg)
+    data = bytes((len(alg_id),)) + alg_id + value
+    assert auth.digital_signature_hash(data) == hash_id
+    assert auth.verify(rsa_key.public_key(), AuthMethod.DIGITAL_SIGNATURE, data, octets)
+    assert not auth.verify(rsa_key.public_key(), AuthMethod.DIGITAL_SIGNATURE, data, b"other octets")
+    # PSS is only for RSA keys, and our own signatures stay PKCS#1 v1.5
+    assert not auth.verify(ec.generate_private_key(ec.SECP256R1()).public_key(), AuthMethod.DIGITAL_SIGNATURE,
+                           data, octets)
+    _, ours = auth.sign(rsa_key, octets, [hash_id])
+    assert ours[1:1 + ours[0]] != alg_id
