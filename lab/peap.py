@@ -208,6 +208,7 @@ class PeapClient:
         except ssl.SSLWantReadError:
             return
         except ssl.SSLError as exc:
+            self.close()
             raise PeapError(f"TLS handshake failed: {exc}") from None
         self._handshaken = True
         self._derive_msk_inputs()
