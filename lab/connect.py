@@ -4,6 +4,7 @@ namespaces, no strongSwan: for trying ikev2d on one machine.
 
     python -m lab.connect --gateway 127.0.0.1 --port 10500 --user alice --password PASSWORD
     python -m lab.connect --config DIR/ikev2d.yaml --user alice      # address, port, password from the file
+    python -m lab.connect --config DIR/ikev2d.yaml --password PW --eap peap --peap-ca CA.pem  # PEAP, RADIUS behind
 
 Exit 0 connected (and disconnected), 1 refused or no answer. The password
 is never printed.
