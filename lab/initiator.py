@@ -397,6 +397,13 @@ class Initiator:
     # -- EAP client (RFC 3748, RFC 2759, draft-kamath-pppext-eap-mschapv2) --------
 
     def _eap(self, first_request: bytes) -> bytes | None:
+        try:
+            return self._eap_rounds(first_request)
+        finally:
+            if self._peap is not None:
+                self._peap.close()  # its key log folder, if the handshake never finished
+
+    def _eap_rounds(self, first_request: bytes) -> bytes | None:
         request = EapPacket.parse(first_request)
         msk: bytes | None = None
         while True:
