@@ -4,6 +4,7 @@ namespaces, no strongSwan: for trying ikev2d on one machine.
 
     python -m lab.connect --gateway 127.0.0.1 --port 10500 --user alice --password PASSWORD
     python -m lab.connect --config DIR/ikev2d.yaml --user alice      # address, port, password from the file
+    python -m lab.connect --config DIR/ikev2d.yaml --password PW --eap peap --peap-ca CA.pem  # PEAP, RADIUS behind
 
 Exit 0 connected (and disconnected), 1 refused or no answer. The password
 is never printed.
@@ -18,9 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ikev2d.iana import DhId, IntegId
+from ikev2d.iana import DhId, EapType, IntegId
 
 from lab.initiator import IkeFailure, Initiator, InitiatorOptions
+from lab.peap import PEAP
 
 ANSWER_WAIT = 5.0  # seconds for the first datagram of an answer (DH and RSA take a moment)
 MORE_WAIT = 0.3  # then for more fragments of the same answer
@@ -94,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="read address, port, password and IKE identity from this file")
     parser.add_argument("--user", default="alice")
     parser.add_argument("--password", help="EAP-MSCHAPv2 password (default: the user's in --config)")
+    parser.add_argument("--eap", choices=("mschapv2", "peap"), default="mschapv2",
+                        help="peap: PEAPv0 with MS-CHAPv2 inside, for a RADIUS server behind ikev2d's EAP relay")
+    parser.add_argument("--peap-ca", help="PEAP: the CA file that must have signed the RADIUS server's certificate")
     parser.add_argument("--responder-id", help="the IDr to ask for (default: the profile's ike_identity)")
     parser.add_argument("--group", metavar="PROFILE",
                         help="send this connection profile's name as the IKE identity (key-id) to land in it")
@@ -107,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     options = InitiatorOptions(username=args.user, password=target.password, responder_id=target.responder_id,
                                identity=args.group, local=sender.local, remote=(target.gateway, target.port),
                                # the whitepaper's suite, which the starter and demo configurations ask for
-                               ike_integ=IntegId.HMAC_SHA2_512_256, dh_groups=(DhId.MODP_3072,))
+                               ike_integ=IntegId.HMAC_SHA2_512_256, dh_groups=(DhId.MODP_3072,),
+                               eap_method=PEAP if args.eap == "peap" else EapType.MSCHAPV2,
+                               peap_ca=Path(args.peap_ca) if args.peap_ca else None)
     client = Initiator(options, sender)
     try:
         _first_exchange(client, time.monotonic() + args.wait)

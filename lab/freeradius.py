@@ -1,7 +1,7 @@
 """Debian's FreeRADIUS 3 for the radius tests, in a lab namespace.
 
 A private copy of /etc/freeradius/3.0 is configured for the lab (docs/lab.md):
-EAP-MSCHAPv2 as the default EAP type, our
+EAP-MSCHAPv2 as the default EAP type (or TLS, TTLS, PEAP), our
 secret for the lab's client addresses, one `Cleartext-Password` line per
 user (which serves PAP, EAP-MD5 and EAP-MSCHAPv2 alike). It runs as
 `freeradius -X -d <copy>` in the foreground (its debug output is the log),
@@ -46,6 +46,9 @@ class FreeRadius(Daemon):
     users: dict[str, str] = field(repr=False)
     # who may ask (FreeRADIUS `client` blocks): the lab's addresses only
     clients: tuple[str, ...] = ("127.0.0.0/8", "198.18.0.0/15")
+    # the outer EAP method FreeRADIUS starts with: mschapv2, tls, ttls or
+    # peap (PEAP's inner method is Debian's default, MS-CHAPv2 in the
+    # inner-tunnel server, against the same Cleartext-Password lines)
     default_eap_type: str = "mschapv2"
     # per user, the reply attributes of an Access-Accept (users-file syntax:
     # {"alice": {"Class": '"OU=GP-Engineering;"', "Session-Timeout": "3600"}})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, Sequence, TypeVar
 
@@ -36,6 +37,8 @@ from ikev2d.wire.header import Header
 from ikev2d.wire.message import Message, decode_message, encode_message
 from ikev2d.wire.payloads import (AUTH, CERT, CP, EAP, IDi, IDr, KE, SA, TSi, TSr, ConfigAttribute, Delete, Nonce,
                                   Notify, Payload, Proposal, TrafficSelector, Transform)
+
+from lab.peap import PEAP, PeapClient, PeapError
 
 Send = Callable[[bytes], list[bytes]]
 
@@ -63,7 +66,11 @@ def _require(message: Message, cls: type[P], what: str) -> P:
 class InitiatorOptions:
     username: str = "alice"
     password: str = "Lab-Passw0rd-1"
-    eap_method: int = EapType.MSCHAPV2
+    eap_method: int = EapType.MSCHAPV2  # or lab.peap.PEAP (25): PEAPv0 with MS-CHAPv2 inside
+    # PEAP: the CA that must have signed the RADIUS server's certificate
+    # (None: not checked); the size of our TLS fragments
+    peap_ca: Path | None = None
+    peap_fragment_size: int = 1000
     responder_id: str = "vpn.example.test"
     # the IDi sent: None is the username (RFC822 with an '@', else key-id);
     # a connection profile's name as key-id or FQDN asks for that profile
@@ -155,6 +162,7 @@ class Initiator:
         self.peer_child_spis: set[int] = set()  # the responder's inbound SPIs we have known
         self.peer_mobike = False  # the responder answered MOBIKE_SUPPORTED (RFC 4555 §3.1)
         self.peer_multiple_auth = False  # MULTIPLE_AUTH_SUPPORTED in its IKE_SA_INIT (RFC 4739 §3.1)
+        self._peap: PeapClient | None = None  # the PEAP conversation, once the server starts one
 
     # -- IKE_SA_INIT -------------------------------------------------------------
 
@@ -389,6 +397,13 @@ class Initiator:
     # -- EAP client (RFC 3748, RFC 2759, draft-kamath-pppext-eap-mschapv2) --------
 
     def _eap(self, first_request: bytes) -> bytes | None:
+        try:
+            return self._eap_rounds(first_request)
+        finally:
+            if self._peap is not None:
+                self._peap.close()  # its key log folder, if the handshake never finished
+
+    def _eap_rounds(self, first_request: bytes) -> bytes | None:
         request = EapPacket.parse(first_request)
         msk: bytes | None = None
         while True:
@@ -425,7 +440,20 @@ class Initiator:
             return EapPacket(EapCode.RESPONSE, ident, EapType.GTC, self.o.password.encode()), msk
         if req.type == EapType.MSCHAPV2:
             return self._mschapv2(req, msk)
+        if req.type == PEAP:
+            return self._peap_reply(req)
         raise IkeFailure(None, f"unexpected EAP type {req.type}")
+
+    def _peap_reply(self, req: EapPacket) -> tuple[EapPacket, bytes | None]:
+        if self._peap is None:
+            self._peap = PeapClient(self.o.username, self.o.password, self.o.peap_ca,
+                                    self.o.peap_fragment_size, self.random)
+        try:
+            reply = self._peap.respond(req)
+        except PeapError as exc:
+            self._peap.close()
+            raise IkeFailure(None, f"PEAP: {exc}") from None
+        return reply, self._peap.msk
 
     def _mschapv2(self, req: EapPacket, msk: bytes | None) -> tuple[EapPacket, bytes | None]:
         opcode, ms_id = req.data[0], req.data[1]

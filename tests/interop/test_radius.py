@@ -11,6 +11,7 @@ was let in by RADIUS, not by the local database.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -246,7 +247,8 @@ def test_tls_based_eap_is_relayed_to_freeradius(ikev2d_server: StartIkev2d, clie
     TLS tunnel to FreeRADIUS, the password inside it) run between the client
     and the RADIUS server, in fragments both ways, and the MSK of the TLS
     session keys the AUTH exchange. PEAP, the issue's other TLS method, has
-    no client here: Debian 12's strongSwan ships no eap-peap plugin."""
+    no strongSwan client here (Debian 12 ships no eap-peap plugin): the lab's
+    own client tests it below."""
     radius = freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW},
                                default_eap_type=method.removeprefix("eap-"),
                                tls_cert=lab_pki.server_cert, tls_key=lab_pki.server_key, tls_ca=lab_pki.ca_cert)
@@ -267,4 +269,46 @@ def test_tls_based_eap_is_relayed_to_freeradius(ikev2d_server: StartIkev2d, clie
     pinged = ping(topology.clients[0])
     assert pinged.returncode == 0, pinged.stdout
     assert ikev2dlog.sa_up(server.log(), "alice"), tail(server.log())
+    assert_healthy(server, SECRETS)
+
+
+@pytest.mark.parametrize(("password", "connects"), [(ALICE_RADIUS_PW, True), (WRONG_PW, False)])
+def test_peap_mschapv2_is_relayed_to_freeradius(ikev2d_server: StartIkev2d, freeradius_server: StartFreeRadius,
+                                              lab_pki: LabPki, topology: Topology, password: str,
+                                              connects: bool) -> None:
+    """PEAPv0 with EAP-MSCHAPv2 inside, relayed like any EAP method. No
+    strongSwan here speaks PEAP (Debian 12 ships no eap-peap plugin), so the
+    client is the lab's own initiator (lab/peap.py) over UDP from a client
+    namespace, against a real FreeRADIUS as the PEAP server: the TLS tunnel
+    (server certificate from the lab CA, checked by the client), the inner
+    MS-CHAPv2 in FreeRADIUS's inner-tunnel, the EAP-TLV Result, and the MSK
+    from the TLS master secret keying IKE's final AUTH (RFC 7296 §2.16).
+    A password FreeRADIUS refuses ends in AUTHENTICATION_FAILED."""
+    radius = freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW}, default_eap_type="peap",
+                               tls_cert=lab_pki.server_cert, tls_key=lab_pki.server_key, tls_ca=lab_pki.ca_cert)
+    server = ikev2d_server(edit=use_radius([radius_server()], ["mschapv2"]))
+    run = topology.clients[0].run(
+        [sys.executable, "-m", "lab.connect", "--config", str(server.config_path), "--gateway",
+         topology.gateway_addr, "--user", "alice", "--password", password, "--eap", "peap",
+         "--peap-ca", str(lab_pki.ca_cert)], check=False, timeout=40)
+    radius_log = radius.log()
+    if connects:
+        assert run.returncode == 0, f"{run.stdout}{run.stderr}\n{tail(radius_log)}\n{tail(server.log())}"
+        assert f"address {POOL_FIRST} " in run.stdout, run.stdout
+        assert "eap_peap" in radius_log and "Sent Access-Accept" in radius_log, tail(radius_log)
+        assert 'TLS-Session-Version = "TLS 1.2"' in radius_log, tail(radius_log)
+        # the inner MS-CHAPv2 succeeded in the inner-tunnel server, and our
+        # EAP-TLV Result answered FreeRADIUS's
+        assert "Sending tunneled request to inner-tunnel" in radius_log, tail(radius_log)
+        assert "Got tunneled reply code 2" in radius_log, tail(radius_log)  # 2: Access-Accept inside
+        assert "Received EAP-TLV response" in radius_log, tail(radius_log)
+        assert ikev2dlog.sa_up(server.log(), "alice"), tail(server.log())
+    else:
+        assert run.returncode == 1, f"{run.stdout}{run.stderr}"
+        assert "EAP failure + AUTHENTICATION_FAILED" in run.stderr, run.stderr
+        assert "Sent Access-Reject" in radius_log, tail(radius_log)
+        assert "MS-CHAP2-Response is incorrect" in radius_log, tail(radius_log)
+        assert "Received EAP-TLV response" in radius_log, tail(radius_log)  # our Result: Failure
+        assert "Got tunneled reply code 3" in radius_log, tail(radius_log)  # 3: Access-Reject inside
+        assert ikev2dlog.auth_refused(server.log(), "alice"), tail(server.log())
     assert_healthy(server, SECRETS)
