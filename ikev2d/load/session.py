@@ -60,6 +60,9 @@ class ClientProfile:
     esp_encr: tuple[int, int | None] = (12, 256)
     esp_integ: int = IntegId.HMAC_SHA2_512_256
     fragment_size: int = 1280
+    # RFC 7296 §2.4: off by default, as every emulated client may use the
+    # same identity and the headend would delete the others' SAs for it
+    initial_contact: bool = False
 
 
 class Phase(enum.Enum):
@@ -232,7 +235,7 @@ class LoadSession:
             Transform(TransformType.INTEG, self.p.esp_integ), Transform(TransformType.ESN, 0)])
         asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
         return self._request(ExchangeType.IKE_AUTH, [
-            self._idi(), Notify(NotifyType.INITIAL_CONTACT), IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
+            self._idi(), *([Notify(NotifyType.INITIAL_CONTACT)] if self.p.initial_contact else []), IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, asked), SA([esp]), TSi([everything]), TSr([everything])])
 
     def _auth_answer(self, message: Message, now: float) -> list[bytes]:
