@@ -12,6 +12,8 @@ host. The password comes from --password or IKEV2D_LOAD_PASSWORD.
     ikev2d load 198.18.0.1 -n 200 -c 50 --user alice --source 198.18.0.100-198.18.0.119
     ikev2d load 198.18.0.1:4500 -n 1000 --rate 100 --hold 30 --json
 
+SIGINT or SIGTERM (Ctrl-C) stops starting clients and ends the hold:
+the established sessions are still deleted and the report printed.
 Exit 0 when every session was established (and deleted), 1 otherwise.
 No ESP: the tunnels are negotiated, not used.
 """
@@ -22,12 +24,14 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from ipaddress import IPv4Address, ip_address
 
 from ..iana import DhId, EapType
 from ..load.runner import LoadOptions, run_load
 from ..load.session import ClientProfile
+from ..load.stats import LoadStats
 
 EAP_METHODS = {"mschapv2": EapType.MSCHAPV2, "md5": EapType.MD5_CHALLENGE, "gtc": EapType.GTC}
 MAX_SOURCES = 4096
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                           retries=args.retries, source_port=args.source_port,
                           progress=_progress_line if show_progress else None)
     try:
-        stats = asyncio.run(run_load(options, profile))
+        stats = asyncio.run(_run_stoppable(options, profile))
     except OSError as exc:
         print(f"ikev2d load: {exc.strerror or exc} (are the --source addresses on this host?)", file=sys.stderr)
         return 1
@@ -122,6 +126,16 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(stats.as_dict(), indent=2) if args.json else stats.text())
     complete = stats.established == args.sessions and not stats.errors
     return 0 if complete else 1
+
+
+async def _run_stoppable(options: LoadOptions, profile: ClientProfile) -> LoadStats:
+    """SIGINT or SIGTERM ends the run early but cleanly: no new clients,
+    the hold ends, the sessions are deleted and the report printed."""
+    stop = options.stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return await run_load(options, profile)
 
 
 def _progress_line(text: str) -> None:

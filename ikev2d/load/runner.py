@@ -34,6 +34,8 @@ class LoadOptions:
     progress: Callable[[str], None] | None = None
     # called once every session has settled, before the hold (tests look at the server then)
     on_established: Callable[[LoadStats], None] | None = None
+    # set (by SIGINT/SIGTERM in the command): start no more clients, end the hold
+    stop: asyncio.Event | None = None
 
 
 class Endpoint(asyncio.DatagramProtocol):
@@ -174,8 +176,12 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
     try:
         tasks = []
         next_start = loop.time()
+        stop = options.stop or asyncio.Event()
         for index in range(options.sessions):
             await slots.acquire()
+            if stop.is_set():
+                slots.release()
+                break
             if options.rate > 0:
                 delay = next_start - loop.time()
                 if delay > 0:
@@ -188,8 +194,11 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
             options.progress(stats.progress(0))
         if options.on_established is not None:
             options.on_established(stats)
-        if options.hold > 0:
-            await asyncio.sleep(options.hold)
+        if options.hold > 0 and not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), options.hold)
+            except asyncio.TimeoutError:
+                pass
         if options.delete:
             cpu_start = time.process_time()
             await _delete_all(established, options, stats)
