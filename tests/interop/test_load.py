@@ -120,6 +120,14 @@ def test_cookie_challenge_of_ikev2d_is_answered(load_sources: Topology, ikev2d_s
     assert_all_connected_and_deleted(report, 10)
 
 
+def test_cookie_challenge_of_strongswan_is_answered(load_sources: Topology, reference_responder: StartCharon) -> None:
+    # one half-open IKE SA makes charon ask every IKE_SA_INIT for a cookie for 10 s
+    reference_responder(users=USERS, cookie_threshold=1)
+    report = LoadRun(load_sources, "-n", "20", "-c", "10").finish()
+    assert report["cookies"] >= 10, report  # all but the first few, in practice
+    assert_all_connected_and_deleted(report, 20)
+
+
 @pytest.mark.parametrize("server", ["ikev2d", "strongswan"])
 def test_invalid_ke_is_retried_with_the_group_the_server_wants(
     load_sources: Topology, ikev2d_server: StartIkev2d, reference_responder: StartCharon, server: str
