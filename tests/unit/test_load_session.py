@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ikev2d.core import Responder
-from ikev2d.iana import DhId, EapType, NotifyType
+from ikev2d.iana import DhId, EapType
 from ikev2d.load.session import ClientProfile, LoadSession, Phase
 from ikev2d.settings import build_settings
 
