@@ -6,10 +6,9 @@ rate and bounded by a concurrency."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from ikev2d.load.session import Address, ClientProfile, LoadSession, Phase
 from ikev2d.load.stats import LoadStats

@@ -201,6 +201,8 @@ class LoadSession:
         sa, nonce, ke = response.get(SA), response.get(Nonce), response.get(KE)
         if sa is None or nonce is None or ke is None or not sa.proposals:
             return self._fail("IKE_SA_INIT answer without SA, Nonce or KE")
+        if ke.group != self._group:
+            return self._fail(f"IKE_SA_INIT answer with a KE in group {ke.group}, not {self._group}")
         by_type = {t.type: t for t in sa.proposals[0].transforms}
         self.prf = get_prf(by_type[TransformType.PRF].id)
         encr_t = by_type[TransformType.ENCR]

@@ -4,11 +4,14 @@ core (wrapped in a small asyncio server), and its statistics."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 import json
+import socket
+import threading
+from typing import cast
 
 import pytest
 
+from ikev2d import cli
 from ikev2d.commands.load import parse_sources, parse_target
 from ikev2d.load.runner import LoadOptions, run_load
 from ikev2d.load.session import ClientProfile
@@ -132,3 +135,63 @@ def test_sources_and_target_parse() -> None:
         parse_sources(["198.18.0.9-198.18.0.1"])
     assert parse_target("198.18.0.1") == ("198.18.0.1", 500)
     assert parse_target("198.18.0.1:4500") == ("198.18.0.1", 4500)
+
+
+class ThreadedCoreServer:
+    """The responder core behind a plain UDP socket in a thread (the
+    command runs its own event loop)."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            for answer in self.harness.sender(addr)(data):
+                self.sock.sendto(answer, addr)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_the_command_reports_and_exits_0_when_all_connected(harness: Harness, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch, as_json: bool) -> None:
+    server = ThreadedCoreServer(harness)
+    monkeypatch.setenv("IKEV2D_LOAD_PASSWORD", "Lab-Passw0rd-1")
+    try:
+        code = cli.main(["load", f"127.0.0.1:{server.port}", "-n", "3", "--source", "127.0.0.1", "-q"]
+                        + (["--json"] if as_json else []))
+    finally:
+        server.close()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    if as_json:
+        assert json.loads(out)["established"] == 3
+    else:
+        assert "3 established, 0 failed, 3 deleted" in out
+
+
+def test_the_command_exits_1_on_errors_and_2_without_a_password(
+        harness: Harness, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IKEV2D_LOAD_PASSWORD", raising=False)
+    assert cli.main(["load", "127.0.0.1"]) == 2
+    server = ThreadedCoreServer(harness)
+    try:
+        code = cli.main(["load", f"127.0.0.1:{server.port}", "-n", "2", "--password", "wrong", "--json", "-q"])
+    finally:
+        server.close()
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)["errors"] == {"AUTHENTICATION_FAILED": 2}

@@ -3,6 +3,7 @@ the whole connect, COOKIE, INVALID_KE, fragments, errors by notify."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,21 @@ def test_garbage_and_stray_answers_are_dropped(harness: Harness) -> None:
     drive(harness, session, out)
     assert session.phase == Phase.ESTABLISHED, session.error
     assert session.error is None
+
+
+def test_mangled_answers_never_raise(harness: Harness) -> None:
+    """Every answer of a real connect, truncated or with a flipped octet,
+    fed to a client at the same step: a drop or a failure, never an exception."""
+    session = LoadSession(PROFILE, ("198.18.0.2", 500), GATEWAY)
+    send = harness.sender(session.local)
+    out = session.start(harness.now)
+    while out:
+        answers = [a for d in out for a in send(d)]
+        for answer in answers:
+            for mangled in (answer[:len(answer) // 2], answer[:28], answer[:-1],
+                            answer[:40] + bytes([answer[40] ^ 0xFF]) + answer[41:],
+                            answer[:-5] + bytes([answer[-5] ^ 0x01]) + answer[-4:]):
+                twin = copy.deepcopy(session)
+                twin.receive(mangled, harness.now)  # must not raise
+        out = [o for a in answers for o in session.receive(a, harness.now)]
+    assert session.phase == Phase.ESTABLISHED, session.error
