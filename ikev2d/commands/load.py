@@ -24,14 +24,12 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from ipaddress import IPv4Address, ip_address
 
 from ..iana import DhId, EapType
-from ..load.runner import LoadOptions, run_load
+from ..load.runner import LoadOptions, run_until_signalled, run_workers
 from ..load.session import ClientProfile
-from ..load.stats import LoadStats
 
 EAP_METHODS = {"mschapv2": EapType.MSCHAPV2, "md5": EapType.MD5_CHALLENGE, "gtc": EapType.GTC}
 MAX_SOURCES = 4096
@@ -64,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fragment-size", type=int, default=1280, help="fragment our IKE_AUTH above this (default 1280)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds before the first retransmission")
     p.add_argument("--retries", type=int, default=3, help="retransmissions before a session counts as timed out")
+    p.add_argument("--workers", type=int, default=1,
+                   help="share the clients among this many processes (one core each; no progress line)")
     p.add_argument("--json", action="store_true", help="the report as JSON on standard output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
@@ -111,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
     profile = ClientProfile(username=args.user, password=password, eap_method=EAP_METHODS[args.eap],
                             responder_id=args.responder_id, dh_groups=groups, ke_group=ke_group,
                             fragment_size=args.fragment_size, initial_contact=args.initial_contact)
-    show_progress = not args.quiet and sys.stderr.isatty()
+    show_progress = not args.quiet and sys.stderr.isatty() and args.workers <= 1
     options = LoadOptions(remote=remote, sources=sources, sessions=args.sessions, concurrency=args.concurrency,
                           rate=args.rate, hold=args.hold, delete=not args.no_delete, timeout=args.timeout,
                           retries=args.retries, source_port=args.source_port,
                           progress=_progress_line if show_progress else None)
     try:
-        stats = asyncio.run(_run_stoppable(options, profile))
+        if args.workers > 1:
+            stats = run_workers(options, profile, args.workers)
+        else:
+            stats = asyncio.run(run_until_signalled(options, profile))
     except OSError as exc:
         print(f"ikev2d load: {exc.strerror or exc} (are the --source addresses on this host?)", file=sys.stderr)
         return 1
@@ -126,16 +129,6 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(stats.as_dict(), indent=2) if args.json else stats.text())
     complete = stats.established == args.sessions and not stats.errors
     return 0 if complete else 1
-
-
-async def _run_stoppable(options: LoadOptions, profile: ClientProfile) -> LoadStats:
-    """SIGINT or SIGTERM ends the run early but cleanly: no new clients,
-    the hold ends, the sessions are deleted and the report printed."""
-    stop = options.stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return await run_load(options, profile)
 
 
 def _progress_line(text: str) -> None:

@@ -6,6 +6,10 @@ rate and bounded by a concurrency."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import multiprocessing.queues
+import os
+import signal
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence, cast
@@ -35,6 +39,7 @@ class LoadOptions:
     on_established: Callable[[LoadStats], None] | None = None
     # set (by SIGINT/SIGTERM in the command): start no more clients, end the hold
     stop: asyncio.Event | None = None
+    first_index: int = 0  # of this process's clients among all (a worker's share)
 
 
 class Endpoint(asyncio.DatagramProtocol):
@@ -153,7 +158,8 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
         nonlocal in_flight
         endpoint = endpoints[index % len(endpoints)]
         try:
-            session = LoadSession(client_profile(profile, index), endpoint.local, options.remote)
+            session = LoadSession(client_profile(profile, options.first_index + index), endpoint.local,
+                                  options.remote)
             driver = Driver(session, endpoint, options, stats)
             endpoint.drivers[session.spi_i] = driver
             stats.attempted += 1
@@ -215,6 +221,64 @@ def client_profile(profile: ClientProfile, index: int) -> ClientProfile:
     if "{n}" not in profile.username:
         return profile
     return replace(profile, username=profile.username.replace("{n}", str(index + 1)))
+
+
+async def run_until_signalled(options: LoadOptions, profile: ClientProfile) -> LoadStats:
+    """run_load, where SIGINT or SIGTERM ends the run early but cleanly: no
+    new clients, the hold ends, the sessions are deleted and reported."""
+    stop = options.stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return await run_load(options, profile)
+
+
+def run_workers(options: LoadOptions, profile: ClientProfile, workers: int) -> LoadStats:
+    """The run shared among `workers` processes (each its share of the
+    clients, of the source addresses, of the concurrency and of the rate),
+    their statistics merged. SIGINT/SIGTERM to this process reaches them."""
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.queues.Queue[LoadStats] = context.Queue()
+    processes = []
+    first = 0
+    for w in range(workers):
+        count = options.sessions // workers + (1 if w < options.sessions % workers else 0)
+        sources = list(options.sources[w::workers]) or list(options.sources)
+        share = replace(options, sessions=count, sources=sources, first_index=first, progress=None,
+                        on_established=None, concurrency=max(1, -(-options.concurrency // workers)),
+                        rate=options.rate / workers)
+        first += count
+        processes.append(context.Process(target=_worker, args=(share, profile, results), daemon=True))
+    for process in processes:
+        process.start()
+
+    def forward(signum: int, frame: object) -> None:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        merged = LoadStats()
+        for _ in processes:
+            merged.merge(results.get())
+        for process in processes:
+            process.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return merged
+
+
+def _worker(options: LoadOptions, profile: ClientProfile, results: "multiprocessing.queues.Queue[LoadStats]") -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards it as SIGTERM
+    stats = LoadStats()
+    try:
+        stats = asyncio.run(run_until_signalled(options, profile))
+    except OSError as exc:
+        stats.failed(f"worker: {exc.strerror or exc}")
+    finally:
+        results.put(stats)
 
 
 async def _delete_all(drivers: list[Driver], options: LoadOptions, stats: LoadStats) -> None:

@@ -43,6 +43,19 @@ class LoadStats:
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_established = auth_done if self.last_established is None else max(self.last_established, auth_done)
 
+    def merge(self, other: "LoadStats") -> None:
+        """Add another process's figures to these (one run in workers)."""
+        for name in ("attempted", "established", "deleted", "cookies", "ke_retries", "retransmits", "cpu_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for phase, values in other.latencies.items():
+            self.latencies.setdefault(phase, []).extend(values)
+        self.errors.update(other.errors)
+        # time.monotonic() is one clock for every process of the machine
+        starts = [t for t in (self.first_start, other.first_start) if t is not None]
+        ends = [t for t in (self.last_established, other.last_established) if t is not None]
+        self.first_start = min(starts) if starts else None
+        self.last_established = max(ends) if ends else None
+
     def failed(self, error: str) -> None:
         self.errors[error] += 1
 

@@ -89,9 +89,10 @@ def assert_all_connected_and_deleted(report: dict[str, Any], sessions: int) -> N
         assert 0 < report["latency_ms"][phase]["p50"] <= report["latency_ms"][phase]["p100"], report
 
 
-def test_200_sessions_to_ikev2d(load_sources: Topology, ikev2d_server: StartIkev2d) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_200_sessions_to_ikev2d(load_sources: Topology, ikev2d_server: StartIkev2d, workers: int) -> None:
     server = ikev2d_server(users=USERS, pool_range=POOL)
-    run = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "40", "--hold", "60")
+    run = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "40", "--hold", "60", "--workers", str(workers))
     held = run.wait_until(ikev2d_sessions(server), SESSIONS)
     report = run.finish(end_hold=True)
     assert held == SESSIONS, report

@@ -195,3 +195,29 @@ def test_the_command_exits_1_on_errors_and_2_without_a_password(
         server.close()
     assert code == 1
     assert json.loads(capsys.readouterr().out)["errors"] == {"AUTHENTICATION_FAILED": 2}
+
+
+def test_workers_share_the_clients_and_their_stats_merge(harness: Harness, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ThreadedCoreServer(harness)
+    monkeypatch.setenv("IKEV2D_LOAD_PASSWORD", "Lab-Passw0rd-1")
+    try:
+        code = cli.main(["load", f"127.0.0.1:{server.port}", "-n", "3", "--workers", "2", "--json", "-q"])
+    finally:
+        server.close()
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert (report["attempted"], report["established"], report["deleted"]) == (3, 3, 3)
+    assert report["cpu_ms_per_connect"] > 0
+
+
+def test_merged_stats_add_up() -> None:
+    one, two = LoadStats(attempted=2, cpu_seconds=0.5), LoadStats(attempted=1, retransmits=4)
+    one.connected(1.0, 1.1, 1.2)
+    two.connected(0.5, 0.6, 2.5)
+    two.failed("timeout")
+    one.merge(two)
+    assert (one.attempted, one.established, one.retransmits) == (3, 2, 4)
+    assert one.errors == {"timeout": 1}
+    assert sorted(one.latencies["total"]) == pytest.approx([0.2, 2.0])
+    assert one.connects_per_second == pytest.approx(2 / 2.0)
