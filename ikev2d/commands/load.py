@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--initial-contact", action="store_true",
                    help="send INITIAL_CONTACT (the headend then drops other SAs of the same identity)")
     p.add_argument("--password", default=None, help="the EAP password (default: $IKEV2D_LOAD_PASSWORD)")
+    p.add_argument("--no-certreq", action="store_true",
+                   help="send no CERTREQ (then strongSwan, for one, sends no certificate)")
     p.add_argument("--eap", choices=sorted(EAP_METHODS), default="mschapv2")
     p.add_argument("--responder-id", default="vpn.example.test", help="the IDr (FQDN) to ask for")
     p.add_argument("--dh-group", default="15", metavar="G[,G...]",
@@ -110,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     profile = ClientProfile(username=args.user, password=password, eap_method=EAP_METHODS[args.eap],
                             responder_id=args.responder_id, dh_groups=groups, ke_group=ke_group,
-                            fragment_size=args.fragment_size, initial_contact=args.initial_contact)
+                            fragment_size=args.fragment_size, initial_contact=args.initial_contact,
+                            certreq=not args.no_certreq)
     show_progress = not args.quiet and sys.stderr.isatty() and args.workers <= 1
     options = LoadOptions(remote=remote, sources=sources, sessions=args.sessions, concurrency=args.concurrency,
                           rate=args.rate, hold=args.hold, delete=not args.no_delete, timeout=args.timeout,

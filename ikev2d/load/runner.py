@@ -168,6 +168,7 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
             in_flight -= 1
             stats.cookies += session.cookies
             stats.ke_retries += session.ke_retries
+            stats.fragments += session.fragments_received
             if session.phase == Phase.ESTABLISHED:
                 stats.connected(session.started, session.init_done, session.auth_done)
                 established.append(driver)

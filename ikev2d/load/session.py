@@ -27,7 +27,7 @@ from ikev2d.crypto.errors import CryptoError
 from ikev2d.crypto.keymat import IkeKeys, derive_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.packet import EapPacket
-from ikev2d.iana import (AuthMethod, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType, IdType, IntegId,
+from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType, IdType, IntegId,
                          NotifyType, PayloadType, ProtocolId, TransformType, TsType)
 from ikev2d.load.eap_client import EapClient, EapClientError
 from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
@@ -35,8 +35,8 @@ from ikev2d.tasks.natd import natd_notifies
 from ikev2d.wire.errors import WireError
 from ikev2d.wire.header import Header
 from ikev2d.wire.message import Message, decode_message, encode_message
-from ikev2d.wire.payloads import (AUTH, CP, EAP, IDi, IDr, KE, SA, TSi, TSr, ConfigAttribute, Delete, Nonce, Notify,
-                                  Payload, Proposal, TrafficSelector, Transform)
+from ikev2d.wire.payloads import (AUTH, CERTREQ, CP, EAP, IDi, IDr, KE, SA, TSi, TSr, ConfigAttribute, Delete, Nonce,
+                                  Notify, Payload, Proposal, TrafficSelector, Transform)
 
 Address = tuple[str, int]
 MAX_COOKIES = 3  # a responder that keeps asking for cookies is refusing us
@@ -63,6 +63,9 @@ class ClientProfile:
     # RFC 7296 §2.4: off by default, as every emulated client may use the
     # same identity and the headend would delete the others' SAs for it
     initial_contact: bool = False
+    # RFC 7296 §3.7: an (empty) CERTREQ, as real clients send one: without
+    # it strongSwan's responder leaves its certificate out of IKE_AUTH
+    certreq: bool = True
 
 
 class Phase(enum.Enum):
@@ -236,8 +239,9 @@ class LoadSession:
             Transform(TransformType.ENCR, self.p.esp_encr[0], self.p.esp_encr[1]),
             Transform(TransformType.INTEG, self.p.esp_integ), Transform(TransformType.ESN, 0)])
         asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
+        certreq = [CERTREQ(CertEncoding.X509_SIGNATURE, b"")] if self.p.certreq else []
         return self._request(ExchangeType.IKE_AUTH, [
-            self._idi(), *([Notify(NotifyType.INITIAL_CONTACT)] if self.p.initial_contact else []), IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
+            self._idi(), *certreq, *([Notify(NotifyType.INITIAL_CONTACT)] if self.p.initial_contact else []), IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, asked), SA([esp]), TSi([everything]), TSr([everything])])
 
     def _auth_answer(self, message: Message, now: float) -> list[bytes]:

@@ -29,6 +29,7 @@ class LoadStats:
     cookies: int = 0  # COOKIE challenges answered
     ke_retries: int = 0  # IKE_SA_INITs sent again for INVALID_KE_PAYLOAD
     retransmits: int = 0
+    fragments: int = 0  # RFC 7383 fragments of the responder's answers, reassembled
     first_start: float | None = None
     last_established: float | None = None
     cpu_seconds: float = 0.0
@@ -45,7 +46,8 @@ class LoadStats:
 
     def merge(self, other: "LoadStats") -> None:
         """Add another process's figures to these (one run in workers)."""
-        for name in ("attempted", "established", "deleted", "cookies", "ke_retries", "retransmits", "cpu_seconds"):
+        for name in ("attempted", "established", "deleted", "cookies", "ke_retries", "retransmits", "fragments",
+                     "cpu_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for phase, values in other.latencies.items():
             self.latencies.setdefault(phase, []).extend(values)
@@ -86,6 +88,7 @@ class LoadStats:
             "cookies": self.cookies,
             "invalid_ke_retries": self.ke_retries,
             "retransmits": self.retransmits,
+            "fragments_received": self.fragments,
             "cpu_ms_per_connect": round(self.cpu_seconds * 1000 / self.established, 3) if self.established else None,
         }
 
@@ -97,7 +100,7 @@ class LoadStats:
                  + (f"  (load generator CPU {d['cpu_ms_per_connect']} ms per connect)"
                     if d["cpu_ms_per_connect"] is not None else ""),
                  f"COOKIE challenges: {d['cookies']}  INVALID_KE retries: {d['invalid_ke_retries']}"
-                 f"  retransmits: {d['retransmits']}",
+                 f"  retransmits: {d['retransmits']}  fragments received: {d['fragments_received']}",
                  "latency ms     " + "".join(f"{'p' + str(p):>10}" for p in PERCENTILES)]
         for phase, row in d["latency_ms"].items():
             lines.append(f"  {phase:<12} " + "".join(f"{row['p' + str(p)]:>10.1f}" for p in PERCENTILES))

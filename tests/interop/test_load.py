@@ -1,6 +1,7 @@
 """`ikev2d load` over the network from a client namespace: 200 EAP-MSCHAPv2
 sessions against ikev2d and against strongSwan's own responder, seen held
-on the server, then deleted; its COOKIE and INVALID_KE handling.
+on the server, then deleted, their IKE_AUTH answers in RFC 7383 fragments;
+its COOKIE and INVALID_KE handling.
 
 The load generator runs from 20 source addresses added to the first client
 namespace's eth0 (198.18.0.100-119), one UDP socket each."""
@@ -81,6 +82,10 @@ def strongswan_sas(responder: Any) -> Callable[[], int]:
     return lambda: sum(1 for sa in responder.list_sas() if sa.state == "ESTABLISHED")
 
 
+def assert_fragments_reassembled(report: dict[str, Any], sessions: int) -> None:
+    assert report["fragments_received"] >= 2 * sessions, report
+
+
 def assert_all_connected_and_deleted(report: dict[str, Any], sessions: int) -> None:
     assert report["errors"] == {}, report
     assert report["established"] == sessions, report
@@ -91,22 +96,25 @@ def assert_all_connected_and_deleted(report: dict[str, Any], sessions: int) -> N
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_200_sessions_to_ikev2d(load_sources: Topology, ikev2d_server: StartIkev2d, workers: int) -> None:
-    server = ikev2d_server(users=USERS, pool_range=POOL)
+    # 576-octet fragments: its IKE_AUTH answer with the certificate comes in several
+    server = ikev2d_server(users=USERS, pool_range=POOL, fragment_size=576)
     run = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "40", "--hold", "60", "--workers", str(workers))
     held = run.wait_until(ikev2d_sessions(server), SESSIONS)
     report = run.finish(end_hold=True)
     assert held == SESSIONS, report
     assert_all_connected_and_deleted(report, SESSIONS)
+    assert_fragments_reassembled(report, SESSIONS)
     assert ikev2d_sessions(server)() == 0
 
 
 def test_200_sessions_to_strongswan(load_sources: Topology, reference_responder: StartCharon) -> None:
-    responder = reference_responder(users=USERS, pool=POOL)
+    responder = reference_responder(users=USERS, pool=POOL, fragment_size=576)
     run = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "40", "--hold", "60")
     held = run.wait_until(strongswan_sas(responder), SESSIONS)
     report = run.finish(end_hold=True)
     assert held == SESSIONS, report
     assert_all_connected_and_deleted(report, SESSIONS)
+    assert_fragments_reassembled(report, SESSIONS)
     assert responder.wait_for_sas(0, timeout=10) == []
 
 
