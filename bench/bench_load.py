@@ -123,7 +123,8 @@ def main() -> None:
                       if line.startswith("model name")), platform.processor())
     today = datetime.date.today().isoformat()
     text = (f"# bench_load {commit} {today}\n\n"
-            f"Machine: {cpu_model}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}\n"
+            f"Machine: {cpu_model}, {os.cpu_count()} CPUs, Linux {platform.release()},"
+            f" Python {platform.python_version()}\n"
             f"Server: ikev2d (this tree) in the gateway namespace; {args.connects} connects + deletes,"
             f" EAP-MSCHAPv2, AES-256/SHA-512/MODP-3072; `ikev2d load -c {args.concurrency}`\n\n"
             "| client | CPU ms per connect | connects/s |\n| --- | --- | --- |\n"

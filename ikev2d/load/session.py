@@ -27,8 +27,8 @@ from ikev2d.crypto.errors import CryptoError
 from ikev2d.crypto.keymat import IkeKeys, derive_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.packet import EapPacket
-from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType, IdType, IntegId,
-                         NotifyType, PayloadType, ProtocolId, TransformType, TsType)
+from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType,
+                         IdType, IntegId, NotifyType, PayloadType, ProtocolId, TransformType, TsType)
 from ikev2d.load.eap_client import EapClient, EapClientError
 from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from ikev2d.tasks.natd import natd_notifies
@@ -238,10 +238,12 @@ class LoadSession:
         esp = Proposal(1, ProtocolId.ESP, self._esp_spi.to_bytes(4, "big"), [
             Transform(TransformType.ENCR, self.p.esp_encr[0], self.p.esp_encr[1]),
             Transform(TransformType.INTEG, self.p.esp_integ), Transform(TransformType.ESN, 0)])
-        asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""), ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
+        asked = [ConfigAttribute(ConfigAttr.INTERNAL_IP4_ADDRESS, b""),
+                 ConfigAttribute(ConfigAttr.INTERNAL_IP4_DNS, b"")]
         certreq = [CERTREQ(CertEncoding.X509_SIGNATURE, b"")] if self.p.certreq else []
+        contact = [Notify(NotifyType.INITIAL_CONTACT)] if self.p.initial_contact else []
         return self._request(ExchangeType.IKE_AUTH, [
-            self._idi(), *certreq, *([Notify(NotifyType.INITIAL_CONTACT)] if self.p.initial_contact else []), IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
+            self._idi(), *certreq, *contact, IDr(IdType.ID_FQDN, self.p.responder_id.encode()),
             CP(ConfigType.CFG_REQUEST, asked), SA([esp]), TSi([everything]), TSr([everything])])
 
     def _auth_answer(self, message: Message, now: float) -> list[bytes]:
