@@ -164,6 +164,7 @@ class Charon(Daemon):
         ike_log_level: int = 2,
         signature_authentication: bool = True,
         kernel_esp: bool = False,
+        cookie_threshold: int | None = None,
     ) -> None:
         self.ns = ns
         self.folder = folder
@@ -175,6 +176,7 @@ class Charon(Daemon):
             ike_log_level=ike_log_level,
             signature_authentication=signature_authentication,
             kernel_esp=kernel_esp,
+            cookie_threshold=cookie_threshold,
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.config: ClientConfig | ResponderConfig | None = None

@@ -53,6 +53,9 @@ class DaemonSettings:
     signature_authentication: bool = True
     # True: the kernel's ESP (kernel-netlink, no kernel-libipsec), as under UML
     kernel_esp: bool = False
+    # charon.cookie_threshold: half-open IKE SAs from which a responder asks
+    # every IKE_SA_INIT for a COOKIE (and for 10 s after); None: charon's default
+    cookie_threshold: int | None = None
 
     @property
     def vici_socket(self) -> Path:
@@ -65,6 +68,7 @@ class DaemonSettings:
 
 def strongswan_conf(s: DaemonSettings) -> str:
     swanctl_load = f"\n  load = {SWANCTL_PLUGINS}" if s.kernel_esp else ""
+    cookies = f"\n  cookie_threshold = {s.cookie_threshold}" if s.cookie_threshold is not None else ""
     return f"""\
 charon {{
   load_modular = no
@@ -77,7 +81,7 @@ charon {{
   retransmit_tries = {s.retransmit_tries}
   retransmit_timeout = {s.retransmit_timeout}
   retransmit_base = {s.retransmit_base}
-  signature_authentication = {"yes" if s.signature_authentication else "no"}
+  signature_authentication = {"yes" if s.signature_authentication else "no"}{cookies}
   filelog {{
     cl {{
       path = {s.log_file}

@@ -17,6 +17,7 @@ COMMANDS = (
     "ikev2d.commands.profile",
     "ikev2d.commands.keys",
     "ikev2d.commands.debug",
+    "ikev2d.commands.load",
     # after show: it adds `--config FILE` (offline running-config) to it
     "ikev2d.commands.show_offline",
 )

@@ -134,11 +134,14 @@ def reference_responder(
     topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLogs
 ) -> Iterator[StartCharon]:
     """Factory: strongSwan's own responder in the gateway namespace.
-    ``reference_responder(fragment_size=576, key_type="ecdsa-p384", proposals=...)``."""
+    ``reference_responder(fragment_size=576, key_type="ecdsa-p384", proposals=...)``;
+    ``cookie_threshold=1`` makes it ask for COOKIEs once one IKE SA is half-open."""
     started: list[Charon] = []
 
-    def start(fragment_size: int = 1280, key_type: str | None = None, **conf: Any) -> Charon:
-        charon = Charon(topology.gateway, tmp_path / f"responder{len(started)}", fragment_size=fragment_size)
+    def start(fragment_size: int = 1280, key_type: str | None = None, cookie_threshold: int | None = None,
+              **conf: Any) -> Charon:
+        charon = Charon(topology.gateway, tmp_path / f"responder{len(started)}", fragment_size=fragment_size,
+                        cookie_threshold=cookie_threshold)
         started.append(charon)
         lab_logs.add(f"reference responder {charon.folder}", charon.log)
         charon.start()
