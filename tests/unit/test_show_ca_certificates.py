@@ -19,6 +19,15 @@ TRUSTED_CA = "  # FMC: Objects > Local Realm"
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_now() -> None:
+    """NOW is each test's own: taken at import, it lags by the whole run's
+    length when the suite runs after the interop tests (CRLs and
+    certificates made during the test would look issued in the future)."""
+    global NOW
+    NOW = dt.datetime.now(dt.timezone.utc)
+
+
 @pytest.fixture(scope="module")
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
