@@ -1,0 +1,70 @@
+"""IKE and ESP over IPv6 outer addresses (issue 9, point 6, the underlay
+half): the outside interface has an IPv6 address too (`ipv6_address`, from
+2001:2::/48, RFC 5180), and `enable_ipsec_ikev2` serves both families, as
+the FTD's `crypto ikev2 enable outside` does. A real strongSwan client
+connects to the gateway's IPv6 address (an IPv4 pool address inside) and
+pings the inside through the tunnel: strongSwan's kernel-libipsec always
+encapsulates, so ESP goes in UDP 4500 over IPv6 to ikev2d's userspace data
+plane. `show crypto ikev2 sa` and the syslog lines name the IPv6 peer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from lab.netns import Topology, cleanup_stale, run_prefix
+
+from .checks import assert_connected, assert_healthy, assert_initiated, assert_on_port_4500, ping, tail
+from .conftest import StartCharon, StartIkev2d, _counter
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
+
+GATEWAY6 = "2001:2::1"
+
+
+@pytest.fixture
+def topology() -> Iterator[Topology]:
+    """The usual lab, with IPv6 on the outside (gateway 2001:2::1, clients 2001:2::2 ...)."""
+    cleanup_stale()
+    topo = Topology(run_prefix(f"t{next(_counter)}"), 1, ipv6=True).create()
+    try:
+        yield topo
+    finally:
+        topo.destroy()
+
+
+def _with_ipv6(cfg: dict) -> None:
+    cfg["interfaces"][0]["ipv6_address"] = f"{GATEWAY6}/64"
+
+
+def test_a_strongswan_client_connects_over_ipv6_and_pings_through_the_userspace_plane(
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
+) -> None:
+    server = ikev2d_server("--dataplane", "userspace", edit=_with_ipv6)
+    log = server.log()
+    assert f"serving IKEv2 on {GATEWAY6} ports 500/4500" in log, tail(log)
+    assert "serving IKEv2 on 198.18.0.1 ports 500/4500" in log, tail(log)  # the IPv4 address still is
+    sockets = topology.gateway.run(["ss", "-Hulnp"]).stdout
+    for port in (500, 4500):
+        assert re.search(rf"\[{re.escape(GATEWAY6)}\]:{port}\s", sockets), sockets
+
+    client6 = topology.client_addrs6[0]
+    charon = client(0, local_addr=client6, remote_addr=GATEWAY6)
+    assert_initiated(charon.initiate(), charon)
+    sa = assert_connected(charon)
+    assert (sa.local_host, sa.remote_host) == (client6, GATEWAY6), sa
+    assert_on_port_4500(sa)  # libipsec claims a NAT: ESP in UDP over IPv6
+
+    result = ping(topology.clients[0])
+    assert result.returncode == 0 and " 0% packet loss" in result.stdout, (
+        f"ping through the tunnel failed:\n{result.stdout}{result.stderr}\n--- ikev2d:\n{tail(server.log())}")
+
+    shown = server.show("crypto", "ikev2", "sa")
+    assert shown.returncode == 0, shown.stderr
+    assert f"{GATEWAY6}/4500" in shown.stdout and f"{client6}/4500" in shown.stdout, shown.stdout
+    # the FTD's syslog lines: address:port with no brackets, as the ASA writes them
+    assert re.search(rf"Local:{re.escape(GATEWAY6)}:500 Remote:{re.escape(client6)}:500 ", server.log()), \
+        tail(server.log())
+    assert_healthy(server)
