@@ -8,7 +8,9 @@ a strongSwan client with the kernel's ESP connects to it from 2001:2::2
 outer addresses (family AF_INET6) and carry IPv4 inside; with
 ``--dataplane userspace`` its AF_INET6 raw ESP socket carries the ESP.
 Both: ping through the tunnel, the wire shows ESP over IPv6 with the pair's
-SPIs and nothing in UDP, and the gateway's counters match the client's.
+SPIs and nothing in UDP, and the gateway's counters match the client's. And
+the kernel plane with ``encap = yes``: ESP in UDP 4500 over IPv6 (esp6's
+UDP encapsulation on ikev2d's AF_INET6 port-4500 socket).
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("pki"))
 
 
+# (ikev2d's data plane, the client's encap): plain ESP both ways, and the
+# kernel's ESP in UDP over IPv6 (esp6 with UDP_ENCAP on an AF_INET6 socket)
+CASES = {"kernel": ("kernel", False), "userspace": ("userspace", False), "kernel-esp-in-udp": ("kernel", True)}
+
+
 @pytest.fixture
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[RaLab]:
-    with ra_lab(pki, "v6out", edit=_ipv6_outside, dataplane=request.param, ipv6=True) as started:
+    with ra_lab(pki, "v6out", edit=_ipv6_outside, dataplane=CASES[request.param][0], ipv6=True) as started:
         yield started
 
 
@@ -74,21 +81,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-@pytest.mark.parametrize("lab", ["kernel", "userspace"], indirect=True)
-def test_plain_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: Path,
-                                             request: pytest.FixtureRequest) -> None:
-    dataplane = request.node.callspec.params["lab"]
+@pytest.mark.parametrize("lab", list(CASES), indirect=True)
+def test_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: Path,
+                                       request: pytest.FixtureRequest) -> None:
+    dataplane, encap = CASES[request.node.callspec.params["lab"]]
     gw_ns, client_ns = lab.gw_ns, lab.client_ns
     client6 = lab.topology.client_addrs6[0]
     assert f"serving IKEv2 on {GATEWAY6} ports 500/4500" in lab.gateway.log(), lab.context()
 
-    lab.client.load(ClientConfig(local_addr=client6, remote_addr=GATEWAY6, ca_cert=pki.ca_cert, encap=False))
+    lab.client.load(ClientConfig(local_addr=client6, remote_addr=GATEWAY6, ca_cert=pki.ca_cert, encap=encap))
     result = lab.client.initiate(timeout=30)
     assert result.ok, f"initiate failed: {result.errmsg}\n{result.text()}{lab.context()}"
     [sa] = lab.client.list_sas()
     assert sa.state == "ESTABLISHED" and (sa.local_host, sa.remote_host) == (client6, GATEWAY6), sa
     [child] = sa.children
-    assert child.state == "INSTALLED" and child.encap is False, child
+    assert child.state == "INSTALLED" and child.encap is encap, child
     vip = sa.local_vips[0]
     assert vip.startswith("198.19.0."), sa
     spi_in, spi_out = int(child.spi_in, 16), int(child.spi_out, 16)  # the client's
@@ -99,7 +106,7 @@ def test_plain_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: 
     if dataplane == "kernel":  # ikev2d's XFRM SAs: IPv6 outside, plain ESP, tunnel mode
         assert {(s.src, s.dst, s.spi) for s in gw_states} == {(client6, GATEWAY6, spi_out),
                                                                (GATEWAY6, client6, spi_in)}, gw_states
-        assert all(s.mode == "tunnel" and s.line("encap") is None for s in gw_states)
+        assert all(s.mode == "tunnel" and (s.line("encap") is not None) == encap for s in gw_states)
         policies = ip(gw_ns, "xfrm", "policy")
         assert f"tmpl src {GATEWAY6} dst {client6}" in policies, policies
     else:  # ESP runs in ikev2d, through its AF_INET6 raw socket
@@ -118,9 +125,15 @@ def test_plain_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: 
 
     text = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True, check=True).stdout
     lines = text.splitlines()
-    assert not [line for line in lines if "UDP-encap" in line or ".4500" in line], text[-2000:]
-    out = [line for line in lines if f"{client6} > {GATEWAY6}: ESP(spi=0x{spi_out:08x}" in line]
-    back = [line for line in lines if f"{GATEWAY6} > {client6}: ESP(spi=0x{spi_in:08x}" in line]
+    if encap:  # tcpdump: "2001:2::2.4500 > 2001:2::1.4500: UDP-encap: ESP(spi=..."
+        out = [line for line in lines if f"{client6}.4500 > {GATEWAY6}.4500: UDP-encap: ESP(spi=0x{spi_out:08x}"
+               in line]
+        back = [line for line in lines if f"{GATEWAY6}.4500 > {client6}.4500: UDP-encap: ESP(spi=0x{spi_in:08x}"
+                in line]
+    else:
+        assert not [line for line in lines if "UDP-encap" in line or ".4500" in line], text[-2000:]
+        out = [line for line in lines if f"{client6} > {GATEWAY6}: ESP(spi=0x{spi_out:08x}" in line]
+        back = [line for line in lines if f"{GATEWAY6} > {client6}: ESP(spi=0x{spi_in:08x}" in line]
     assert len(out) >= 5 and len(back) >= 5, f"{len(lines)} lines:\n{text[:3000]}"
 
     def counted() -> tuple[tuple[int, int], tuple[int, int]]:
