@@ -5,7 +5,8 @@ the FTD's `crypto ikev2 enable outside` does. A real strongSwan client
 connects to the gateway's IPv6 address (an IPv4 pool address inside) and
 pings the inside through the tunnel: strongSwan's kernel-libipsec always
 encapsulates, so ESP goes in UDP 4500 over IPv6 to ikev2d's userspace data
-plane. `show crypto ikev2 sa` and the syslog lines name the IPv6 peer."""
+plane. `show crypto ikev2 sa` and the syslog lines name the IPv6 peer;
+`show asp table socket` lists the SSL and DTLS listeners of both addresses."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def topology() -> Iterator[Topology]:
 
 def _with_ipv6(cfg: dict) -> None:
     cfg["interfaces"][0]["ipv6_address"] = f"{GATEWAY6}/64"
+    for access in cfg["remote_access_vpn"]["access_interfaces"]:  # SSL and DTLS listen too: in the table
+        access.update(enable_ipsec_ikev2=True, enable_ssl=True, enable_dtls=True)
 
 
 def test_a_strongswan_client_connects_over_ipv6_and_pings_through_the_userspace_plane(
@@ -47,8 +50,15 @@ def test_a_strongswan_client_connects_over_ipv6_and_pings_through_the_userspace_
     assert f"serving IKEv2 on {GATEWAY6} ports 500/4500" in log, tail(log)
     assert "serving IKEv2 on 198.18.0.1 ports 500/4500" in log, tail(log)  # the IPv4 address still is
     sockets = topology.gateway.run(["ss", "-Hulnp"]).stdout
-    for port in (500, 4500):
+    for port in (500, 4500, 443):  # IKE, NAT-T, DTLS
         assert re.search(rf"\[{re.escape(GATEWAY6)}\]:{port}\s", sockets), sockets
+    assert re.search(rf"\[{re.escape(GATEWAY6)}\]:443\s", topology.gateway.run(["ss", "-Htln"]).stdout)
+    table = server.show("asp", "table", "socket")
+    assert table.returncode == 0, table.stderr
+    rows = [line.split() for line in table.stdout.splitlines()[2:]]
+    assert sorted((r[0], r[3], r[4]) for r in rows) == [
+        ("DTLS", "198.18.0.1:443", "0.0.0.0:*"), ("DTLS", f"{GATEWAY6}:443", ":::*"),
+        ("SSL", "198.18.0.1:443", "0.0.0.0:*"), ("SSL", f"{GATEWAY6}:443", ":::*")], table.stdout
 
     client6 = topology.client_addrs6[0]
     charon = client(0, local_addr=client6, remote_addr=GATEWAY6)

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from ikev2d import events as ev
+from ikev2d.client_services import plan_endpoints
 from ikev2d.conf.errors import ConfigError
+from ikev2d.control.collect import listeners
+from ikev2d.daemon import Listener
 from ikev2d.core import Responder, settle
 from ikev2d.crypto.jobs import CryptoWorker
 from ikev2d.daemon import Daemon
+from ikev2d.show import asp_socket
 from ikev2d.effects import Emit, SendDatagram
 from ikev2d.half_open import HalfOpen, source_key
 from ikev2d.iana import IdType, NotifyType
@@ -32,6 +36,7 @@ from ikev2d.udp import BindError, SocketErrors, UdpEndpoint, where
 from lab.initiator import Initiator, InitiatorOptions
 
 from responder_harness import make_config
+from test_show_support import snapshot
 
 GATEWAY6 = ("2001:2::1", 500)
 CLIENT6 = ("2001:2:0:1::2", 500)
@@ -206,3 +211,20 @@ def test_a_client_connects_over_ipv6_and_the_lines_show_its_ipv6_address(tmp_pat
     # the ASA writes address:port with no brackets (see docs/ftd-behaviour.md)
     assert any("Local:2001:2::1:500 Remote:2001:2:0:1::2:500 Username:" in line for line in lines), lines
     assert audit_session_id(GATEWAY6[0], 0x6000, 0x5E715555) == "000000010000600" "05e715555"
+
+
+# -- client services and `show asp table socket` ------------------------------------------
+
+
+def test_client_services_listen_on_the_ipv6_address_too_and_the_table_shows_it(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    ra = config.remote_access_vpn
+    access = dataclasses.replace(ra.access_interfaces[0], enable_ssl=True, enable_dtls=True)
+    config = dataclasses.replace(config, remote_access_vpn=dataclasses.replace(ra, access_interfaces=(access,)))
+    planned = [(e.protocol, e.address) for e in plan_endpoints(config)]
+    assert planned == [("SSL", "198.18.0.1"), ("DTLS", "198.18.0.1"), ("SSL", "2001:2::1"), ("DTLS", "2001:2::1")]
+
+    shown = listeners([Listener("SSL", "198.18.0.1", 443, 0x8BD8), Listener("SSL", "2001:2::1", 443, 0x8BE0)])
+    lines = asp_socket.render(snapshot(listeners=shown)).splitlines()[2:]
+    assert lines == ["SSL       00008bd8    LISTEN     198.18.0.1:443     0.0.0.0:*",
+                     "SSL       00008be0    LISTEN     2001:2::1:443      :::*"]
