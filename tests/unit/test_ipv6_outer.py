@@ -18,17 +18,16 @@ from ikev2d import events as ev
 from ikev2d.client_services import plan_endpoints
 from ikev2d.conf.errors import ConfigError
 from ikev2d.control.collect import listeners
-from ikev2d.daemon import Listener
 from ikev2d.core import Responder, settle
 from ikev2d.crypto.jobs import CryptoWorker
-from ikev2d.daemon import Daemon
-from ikev2d.show import asp_socket
+from ikev2d.daemon import Daemon, Listener
 from ikev2d.effects import Emit, SendDatagram
 from ikev2d.half_open import HalfOpen, source_key
 from ikev2d.iana import IdType, NotifyType
 from ikev2d.listen_errors import where_from
 from ikev2d.running_config import render_running_config
 from ikev2d.settings import build_settings
+from ikev2d.show import asp_socket
 from ikev2d.show.names import audit_session_id
 from ikev2d.syslog.render import records_for
 from ikev2d.tasks.natd import nat_detected, natd_hash, natd_notifies
