@@ -74,6 +74,9 @@ def test_a_strongswan_client_connects_over_ipv6_and_pings_through_the_userspace_
     shown = server.show("crypto", "ikev2", "sa")
     assert shown.returncode == 0, shown.stderr
     assert f"{GATEWAY6}/4500" in shown.stdout and f"{client6}/4500" in shown.stdout, shown.stdout
+    for words in (("crypto", "ikev2", "sa", "detail"), ("crypto", "ipsec", "sa"), ("vpn-sessiondb", "ra-ikev2-ipsec")):
+        listing = server.show(*words)
+        assert listing.returncode == 0 and client6 in listing.stdout, (words, listing.stdout, listing.stderr)
     # the FTD's syslog lines: address:port with no brackets, as the ASA writes them
     assert re.search(rf"Local:{re.escape(GATEWAY6)}:500 Remote:{re.escape(client6)}:500 ", server.log()), \
         tail(server.log())

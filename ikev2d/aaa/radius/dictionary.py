@@ -1,6 +1,6 @@
 """The RADIUS attributes ikev2d sends and reads, as a pyrad dictionary.
 
-Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3579, the
+Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3162, 3579, the
 two Microsoft MPPE key attributes of RFC 2548 and Cisco's Group-Policy,
 vendor 3076 attribute 25), in the FreeRADIUS dictionary
 format pyrad reads. Kept in the code rather than a data file so an installed
@@ -48,6 +48,7 @@ ATTRIBUTE   NAS-Port-Type           61  integer
 ATTRIBUTE   Tunnel-Client-Endpoint  66  string
 ATTRIBUTE   EAP-Message             79  octets
 ATTRIBUTE   Message-Authenticator   80  octets
+ATTRIBUTE   NAS-IPv6-Address        95  ipv6addr
 
 VENDOR      Microsoft               311
 BEGIN-VENDOR Microsoft
