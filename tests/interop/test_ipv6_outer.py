@@ -18,7 +18,7 @@ import pytest
 from lab.netns import Topology, cleanup_stale, run_prefix
 
 from .checks import assert_connected, assert_healthy, assert_initiated, assert_on_port_4500, ping, tail
-from .conftest import StartCharon, StartIkev2d, _counter
+from .conftest import StartCharon, StartFreeRadius, StartIkev2d, _counter
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
@@ -80,4 +80,36 @@ def test_a_strongswan_client_connects_over_ipv6_and_pings_through_the_userspace_
     # the FTD's syslog lines: address:port with no brackets, as the ASA writes them
     assert re.search(rf"Local:{re.escape(GATEWAY6)}:500 Remote:{re.escape(client6)}:500 ", server.log()), \
         tail(server.log())
+    assert_healthy(server)
+
+
+@pytest.mark.radius
+def test_radius_authentication_and_accounting_for_a_client_over_ipv6(
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon, freeradius_server: StartFreeRadius
+) -> None:
+    """FreeRADIUS (inside, on IPv4) authenticates a client that reached our
+    IPv6 address: NAS-IPv6-Address (RFC 3162) is ours, Calling-Station-Id
+    the client's IPv6 address, in the Access-Request and the accounting."""
+    from .test_radius import ALICE_RADIUS_PW, SECRET, radius_server, use_radius
+
+    radius = freeradius_server(secret=SECRET, users={"alice": ALICE_RADIUS_PW})
+    with_radius = use_radius([radius_server()], ["mschapv2"], accounting=True)
+
+    def edit(cfg: dict) -> None:
+        _with_ipv6(cfg)
+        with_radius(cfg)
+
+    server = ikev2d_server("--dataplane", "userspace", edit=edit)
+    client6 = topology.client_addrs6[0]
+    charon = client(0, local_addr=client6, remote_addr=GATEWAY6, password=ALICE_RADIUS_PW)
+    assert_initiated(charon.initiate(timeout=15), charon)
+    assert_connected(charon)
+    assert ping(topology.clients[0]).returncode == 0
+    assert charon.terminate().ok
+    records = radius.wait_for_records(lambda rs: any(r.get("Acct-Status-Type") == "Stop" for r in rs))
+    for record in records:
+        assert record.get("NAS-IPv6-Address") == GATEWAY6, record
+        assert record.get("NAS-IP-Address") in (None, "127.0.0.1"), record  # FreeRADIUS adds the source it saw
+        assert record["Calling-Station-Id"] == client6, record
+    assert {r.get("Acct-Status-Type") for r in records} >= {"Start", "Stop"}
     assert_healthy(server)
