@@ -28,9 +28,9 @@ HERE = "::1"  # gateway and client: host-internal, nothing leaves the machine
 INSIDE, VIP = "198.19.0.1", "198.19.0.200"  # an IPv4 pool over the IPv6 underlay
 
 
-def _raw_or_skip() -> socket.socket:
+def _raw_or_skip(address: str = HERE) -> socket.socket:
     try:
-        return open_raw_esp(HERE)
+        return open_raw_esp(address)
     except PermissionError:
         pytest.skip("no CAP_NET_RAW: a raw IPPROTO_ESP socket cannot be opened here")
     except OSError as exc:
@@ -53,8 +53,7 @@ class Gateway:
         self.raws: list[socket.socket] = []
 
         def raw(address: str) -> socket.socket:
-            assert address == HERE
-            self.raws.append(_raw_or_skip())
+            self.raws.append(_raw_or_skip(address))
             return self.raws[-1]
 
         self.dp = UserspaceDataPlane(device=lambda n, m: self.tun, routes=FakeRoutes,  # type: ignore[arg-type]
@@ -153,3 +152,32 @@ def test_esp_in_udp_over_ipv6_reaches_the_client_port(gw: Gateway) -> None:
         assert bytes(from_us.decrypt(wire)) == inner
     finally:
         catcher.close()
+
+
+def test_a_pair_moved_from_ipv4_to_ipv6_leaves_from_the_ipv6_raw_socket(gw: Gateway) -> None:
+    """MOBIKE across families (the IKE side: tests/unit/test_ipv6_outer.py):
+    the pair keeps its keys and sequence numbers, and its ESP now leaves
+    from the served IPv6 address's raw socket."""
+    udp4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp4.bind(("127.0.0.1", 0))
+    client = _raw_or_skip()
+    try:
+        gw.dp.attach(udp4, lambda e: None)  # the IPv4 address is served too
+        v4 = child_spec(local_address="127.0.0.1", remote_address="127.0.0.2", encap_local_port=None,
+                        encap_remote_port=None)
+        gw.dp.install(v4)
+        gw.tun.kernel_sends(bytes(IP(src=INSIDE, dst=VIP) / ICMP(seq=1)))
+        gw.dp._tun_readable()  # seq 1, plain ESP over IPv4 (to nobody listening)
+        v6 = replace(v4, local_address=HERE, remote_address=HERE)
+        gw.dp.update(v4, v6)
+        _, from_us = scapy_peer(v6)
+        inner = bytes(IP(src=INSIDE, dst=VIP) / ICMP(seq=2))
+        gw.tun.kernel_sends(inner)
+        gw.dp._tun_readable()
+        esp, _ = _next_with_spi(client, v6.spi_out)
+        wire = IPv6(bytes(IPv6(src=HERE, dst=HERE, nh=50) / Raw(esp)))
+        assert wire[ESP].seq == 2  # the sequence carries on across the move
+        assert bytes(from_us.decrypt(wire)) == inner
+    finally:
+        client.close()
+        udp4.close()

@@ -21,7 +21,7 @@ from ikev2d.control.collect import listeners
 from ikev2d.core import Responder, settle
 from ikev2d.crypto.jobs import CryptoWorker
 from ikev2d.daemon import Daemon, Listener
-from ikev2d.effects import Emit, SendDatagram
+from ikev2d.effects import Emit, SendDatagram, UpdateChildSa
 from ikev2d.half_open import HalfOpen, source_key
 from ikev2d.iana import IdType, NotifyType
 from ikev2d.listen_errors import where_from
@@ -34,7 +34,7 @@ from ikev2d.tasks.natd import nat_detected, natd_hash, natd_notifies
 from ikev2d.udp import BindError, SocketErrors, UdpEndpoint, where
 from lab.initiator import Initiator, InitiatorOptions
 
-from responder_harness import make_config
+from responder_harness import GATEWAY, Harness, make_config
 from test_show_support import snapshot
 
 GATEWAY6 = ("2001:2::1", 500)
@@ -227,3 +227,34 @@ def test_client_services_listen_on_the_ipv6_address_too_and_the_table_shows_it(t
     lines = asp_socket.render(snapshot(listeners=shown)).splitlines()[2:]
     assert lines == ["SSL       00008bd8    LISTEN     198.18.0.1:443     0.0.0.0:*",
                      "SSL       00008be0    LISTEN     2001:2::1:443      :::*"]
+
+
+def test_mobike_moves_a_session_from_ipv4_to_ipv6(harness: Harness) -> None:
+    """RFC 4555 §3.5 across families: a client on IPv4 that gets IPv6 (a
+    phone going from Wi-Fi to an IPv6-only mobile network) sends
+    UPDATE_SA_ADDRESSES to our IPv6 address; the IKE SA and its Child SA
+    follow, both ends now IPv6, and the NAT-D over 16-byte addresses finds
+    no NAT: plain ESP."""
+    client = harness.client(mobike=True)
+    client.connect()
+    [sa] = harness.responder.sas.values()
+    assert sa.local == GATEWAY and not sa.nat_peer
+
+    def send6(datagram: bytes) -> list[bytes]:
+        effects = settle(harness.responder, harness.responder.datagram_received(datagram, GATEWAY6, CLIENT6,
+                                                                                 harness.now), harness.worker,
+                         harness.now)
+        harness.effects += effects
+        return [e.data for e in effects if isinstance(e, SendDatagram)]
+
+    client.moved(CLIENT6, send6)
+    client.o.remote = GATEWAY6
+    client.update_sa_addresses()
+    [update] = [e for e in harness.effects if isinstance(e, UpdateChildSa)]
+    assert (update.old.local_address, update.old.remote_address) == (GATEWAY[0], "198.18.0.2")
+    assert (update.new.local_address, update.new.remote_address) == (GATEWAY6[0], CLIENT6[0])
+    assert update.new.encap_remote_port is None and not sa.nat_peer
+    assert (sa.local, sa.remote) == (GATEWAY6, CLIENT6)
+    [moved] = harness.events(ev.PeerAddressChanged)
+    assert moved.remote == CLIENT6
+    client.liveness_check()  # the SA answers on its new path
