@@ -258,3 +258,15 @@ def test_mobike_moves_a_session_from_ipv4_to_ipv6(harness: Harness) -> None:
     [moved] = harness.events(ev.PeerAddressChanged)
     assert moved.remote == CLIENT6
     client.liveness_check()  # the SA answers on its new path
+
+
+def test_check_config_names_the_ipv6_ssl_exposure_too(tmp_path: Path) -> None:
+    from ikev2d.compliance.exposure import _access_interfaces
+    from ikev2d.conf.locate import SourceMap
+
+    config = _config(tmp_path)
+    ra = config.remote_access_vpn
+    access = dataclasses.replace(ra.access_interfaces[0], enable_ssl=True, enable_dtls=False)
+    config = dataclasses.replace(config, remote_access_vpn=dataclasses.replace(ra, access_interfaces=(access,)))
+    [finding] = _access_interfaces(config, SourceMap(None))
+    assert "TLS on 198.18.0.1:443, [2001:2::1]:443" in finding.problem, finding
