@@ -91,8 +91,9 @@ class Daemon:
     def ike_addresses(self) -> list[str]:
         if self.listen:
             return list(self.listen)
-        return [str(self.config.interface(a.interface).address)
-                for a in self.config.remote_access_vpn.access_interfaces if a.enable_ipsec_ikev2]
+        # `crypto ikev2 enable outside` serves both of the interface's families
+        return [address for a in self.config.remote_access_vpn.access_interfaces if a.enable_ipsec_ikev2
+                for address in self.config.interface(a.interface).addresses()]
 
     @property
     def trace_hub(self) -> TraceHub | None:

@@ -5,12 +5,33 @@ the base of its cookie-challenge threshold; the per-address count keeps one
 address (proven real by a cookie) from taking every slot, as strongSwan's
 `block_threshold` does. Counting by walking the SA table would make every
 IKE_SA_INIT cost O(sessions), which a flood turns into a stall.
+
+An IPv6 source is counted by its /64 (*our choice*): one host commonly holds
+a whole /64 (SLAAC, privacy addresses, RFC 8981) and can pick a fresh source
+per request, so a per-address limit would not hold it back; a /64 is the
+smallest prefix a site is normally given (RFC 6177).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from typing import Hashable
+
+IPV6_SOURCE_PREFIX = 64  # the IPv6 sources counted as one
+
+
+def source_key(address: str) -> str:
+    """What the per-source limit counts: the IPv4 address, or the IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return address
+    if ip.ipv4_mapped is not None:  # ::ffff:198.18.0.1 is that IPv4 host
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, IPV6_SOURCE_PREFIX), strict=False))
 
 
 class HalfOpen:
@@ -21,7 +42,8 @@ class HalfOpen:
     def __len__(self) -> int:
         return len(self._host_of)
 
-    def add(self, key: Hashable, host: str) -> None:
+    def add(self, key: Hashable, address: str) -> None:
+        host = source_key(address)
         if key not in self._host_of:
             self._host_of[key] = host
             self._per_host[host] += 1
@@ -33,5 +55,6 @@ class HalfOpen:
             if not self._per_host[host]:
                 del self._per_host[host]
 
-    def for_host(self, host: str) -> int:
-        return self._per_host.get(host, 0)
+    def for_host(self, address: str) -> int:
+        """SAs in negotiation from `address` (for IPv6: from its /64)."""
+        return self._per_host.get(source_key(address), 0)

@@ -18,7 +18,8 @@ UNPRIVILEGED_PORT_START = PROC / "sys/net/ipv4/ip_unprivileged_port_start"
 # what a user can pass instead of 500/4500 (any free ports above 1023 do)
 UNPRIVILEGED_HINT = "--ike-port 10500 --natt-port 14500"
 # BindError's own words (ikev2d/udp.py): "cannot listen on UDP ADDR:PORT: reason"
-_WHERE = re.compile(r"\b(UDP|TCP) (\d{1,3}(?:\.\d{1,3}){3}):(\d+)")
+# (an IPv6 address in brackets: "UDP [2001:2::1]:500")
+_WHERE = re.compile(r"\b(UDP|TCP) (?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+)\]):(\d+)")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Where:
 def where_from(message: str) -> Where | None:
     """The socket a BindError message names, if it names one."""
     match = _WHERE.search(message)
-    return Where(match[1], match[2], int(match[3])) if match else None
+    return Where(match[1], match[2] or match[3], int(match[4])) if match else None
 
 
 def explain(exc: OSError, where: Where) -> str:
@@ -44,7 +45,8 @@ def diagnose(exc: OSError, where: Where) -> tuple[str, str]:
     """(what failed and why, the fix; empty when there is no advice)."""
     # the errno's own words: asyncio's strerror repeats the address as a tuple
     reason = os.strerror(exc.errno) if exc.errno else str(exc.strerror or exc)
-    head = f"cannot listen on {where.protocol} {where.address}:{where.port}: {reason}"
+    shown = f"[{where.address}]" if ":" in where.address else where.address
+    head = f"cannot listen on {where.protocol} {shown}:{where.port}: {reason}"
     if exc.errno == errno.EACCES:
         limit = unprivileged_port_start()
         why = (f"ports below {limit} need root or the capability CAP_NET_BIND_SERVICE"

@@ -26,6 +26,7 @@ from .conf.locate import Named, SourceMap
 from .conf.model import Config, IdentityCertificate
 from .identity import IdentityError, load_identity, load_trusted_ca
 from .listen_errors import Where, diagnose
+from .udp import address_family
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +145,8 @@ def _sockets(config: Config, where: SourceMap, on_this_host: bool, listen: tuple
     ra = config.remote_access_vpn
     ike, nat_t = ports if ports is not None else (ra.ike_port, ra.nat_t_port)
     line = where.line("remote_access_vpn", "ike_port") if ports is None else 1
-    addresses = list(listen) or [str(config.interface(a.interface).address)
-                                 for a in ra.access_interfaces if a.enable_ipsec_ikev2]
+    addresses = list(listen) or [address for a in ra.access_interfaces if a.enable_ipsec_ikev2
+                                 for address in config.interface(a.interface).addresses()]
     wanted = [Where("UDP", a, p) for a in addresses for p in (ike, nat_t)]
     wanted += [Where("TCP" if e.protocol == "SSL" else "UDP", e.address, e.port) for e in plan_endpoints(config)]
     seen: set[Where] = set()
@@ -164,7 +165,7 @@ def _sockets(config: Config, where: SourceMap, on_this_host: bool, listen: tuple
 def probe(where: Where) -> OSError | None:
     """Bind and close at once: would `run` get this socket now?"""
     kind = socket.SOCK_DGRAM if where.protocol == "UDP" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
+    with socket.socket(address_family(where.address), kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((where.address, where.port))

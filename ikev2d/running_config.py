@@ -96,6 +96,7 @@ def _interfaces(config: Config) -> list[str]:
             # FMC leaves security levels at 0 on FTD; routed interfaces only.
             " security-level 0",
             f" ip address {interface.address} {interface.mask}",
+            *([f" ipv6 address {interface.ipv6}", " ipv6 enable"] if interface.ipv6 is not None else []),
             "!",
         ]
     return lines

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, ip_address
 
 from cryptography import x509
 
@@ -65,9 +65,11 @@ class ProfileSettings:
         if not name:
             return IDr(IdType.ID_DER_ASN1_DN, self.identity.certificate.subject.public_bytes())
         try:
-            return IDr(IdType.ID_IPV4_ADDR, IPv4Address(name).packed)
+            address = ip_address(name)
         except ValueError:
             return IDr(IdType.ID_FQDN, name.encode())
+        kind = IdType.ID_IPV4_ADDR if address.version == 4 else IdType.ID_IPV6_ADDR
+        return IDr(kind, address.packed)
 
     def protected_ranges(self) -> list[AddressRange]:
         return protected_ranges(self.group_policy)

@@ -31,6 +31,16 @@ RECEIVE_BUFFER = 1 << 20  # absorbs bursts (a flood, many clients at once); the 
 REPORT_INTERVAL = 60.0  # seconds between two log lines about the same kind of error
 
 
+def address_family(address: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 literal (`2001:2::1`, `::`), AF_INET otherwise."""
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def where(address: str, port: int) -> str:
+    """`198.18.0.1:500`, or `[2001:2::1]:500` (RFC 5952 §6) in our own log lines."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 class BindError(OSError):
     """A listening socket could not be opened; says which and why."""
 
@@ -54,10 +64,10 @@ class SocketErrors:
             return
         unlogged = self.counts[kind] - 1 - (last[1] if last is not None else 0)
         self._reported[kind] = (now, self.counts[kind])
-        peer = f" to {remote[0]}:{remote[1]}" if remote is not None else ""
+        peer = f" to {where(*remote)}" if remote is not None else ""
         more = f" ({unlogged} more of this kind since the last report)" if unlogged > 0 else ""
-        log.warning("UDP %s on %s:%d%s failed: %s [%s]; the socket keeps serving%s",
-                    direction, local[0], local[1], peer, exc.strerror or exc, kind[1], more)
+        log.warning("UDP %s on %s%s failed: %s [%s]; the socket keeps serving%s",
+                    direction, where(*local), peer, exc.strerror or exc, kind[1], more)
 
     def total(self) -> int:
         return sum(self.counts.values())
@@ -69,15 +79,17 @@ class UdpEndpoint:
     def __init__(self, address: str, port: int, on_datagram: DatagramHandler, errors: SocketErrors) -> None:
         self.on_datagram = on_datagram
         self.errors = errors
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock = socket.socket(address_family(address), socket.SOCK_DGRAM)
         try:
+            if self.sock.family == socket.AF_INET6:  # this address only: its IPv4 twin is another endpoint
+                self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             self.sock.setblocking(False)
             self.sock.bind((address, port))
         except OSError as exc:
             self.sock.close()
-            raise BindError(exc.errno, f"cannot listen on UDP {address}:{port}: {exc.strerror or exc}") from exc
+            raise BindError(exc.errno, f"cannot listen on UDP {where(address, port)}: {exc.strerror or exc}") from exc
         self.local: Address = self.sock.getsockname()[:2]
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -6,6 +6,11 @@ Layout (all addresses from 198.18.0.0/15, RFC 2544)::
     client ns   <prefix>-c1   eth0 198.18.0.2/24  (veth, peer "v1" on br0)
     client ns   <prefix>-c2   eth0 198.18.0.3/24  ...
 
+With ``ipv6=True`` the outside also gets IPv6 addresses from 2001:2::/48
+(RFC 5180, the IPv6 benchmarking prefix): br0 2001:2::1/64, clients
+2001:2::2/64, 2001:2::3/64 ..., with duplicate address detection off (no
+tentative-address wait) and IPv6 enabled in each namespace.
+
 The veth pairs are created directly inside their namespaces, so nothing ever
 appears in the root namespace and parallel runs cannot collide on interface
 names.  Every namespace name starts with a per-run prefix
@@ -28,7 +33,9 @@ NAME_PREFIX = "ikv-"
 GATEWAY_ADDR = "198.18.0.1"
 OUTSIDE_NET = ipaddress.ip_network("198.18.0.0/24")
 INSIDE_ADDR = "198.19.0.1"
-_LAB_NETS = (ipaddress.ip_network("198.18.0.0/15"),)
+GATEWAY_ADDR6 = "2001:2::1"
+OUTSIDE_NET6 = ipaddress.ip_network("2001:2::/64")
+_LAB_NETS = (ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48"))
 
 
 class NetnsError(RuntimeError):
@@ -43,10 +50,10 @@ def _ip(*args: str) -> str:
 
 
 def check_lab_address(addr: str) -> str:
-    """Refuse any address outside 198.18.0.0/15: the lab talks to nothing else."""
+    """Refuse any address outside 198.18.0.0/15 and 2001:2::/48: the lab talks to nothing else."""
     ip = ipaddress.ip_interface(addr).ip
-    if not any(ip in net for net in _LAB_NETS):
-        raise ValueError(f"{addr} is not a lab address (198.18.0.0/15)")
+    if not any(ip.version == net.version and ip in net for net in _LAB_NETS):
+        raise ValueError(f"{addr} is not a lab address (198.18.0.0/15, 2001:2::/48)")
     return addr
 
 
@@ -147,7 +154,14 @@ class Namespace:
 
     def add_address(self, dev: str, cidr: str) -> None:
         check_lab_address(cidr)
-        self.ip("addr", "add", cidr, "dev", dev)
+        # nodad: an IPv6 address is usable at once, not tentative for a second
+        self.ip("addr", "add", cidr, "dev", dev, *(("nodad",) if ":" in cidr else ()))
+
+    def enable_ipv6(self) -> None:
+        """IPv6 on, duplicate address detection off (a fresh namespace may
+        inherit disable_ipv6=1 from a host that turned it off)."""
+        for key in ("all.disable_ipv6=0", "default.disable_ipv6=0", "all.accept_dad=0", "default.accept_dad=0"):
+            self.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{key}"])
 
     def udp_listening(self, port: int) -> bool:
         out = self.run(["ss", "-Huln"], check=False).stdout
@@ -175,6 +189,9 @@ class Topology:
     client_addrs: list[str] = field(init=False, default_factory=list)
     gateway_addr: str = GATEWAY_ADDR
     inside_addr: str = INSIDE_ADDR
+    ipv6: bool = False  # IPv6 outer addresses as well (2001:2::/64)
+    gateway_addr6: str = GATEWAY_ADDR6
+    client_addrs6: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.prefix.startswith(NAME_PREFIX):
@@ -193,21 +210,33 @@ class Topology:
     def _build(self) -> None:
         gw = Namespace.create(f"{self.prefix}-gw")
         self.gateway = gw
+        if self.ipv6:
+            gw.enable_ipv6()
         gw.ip("link", "add", "br0", "type", "bridge")
         gw.add_address("br0", f"{self.gateway_addr}/{OUTSIDE_NET.prefixlen}")
+        if self.ipv6:
+            gw.add_address("br0", f"{self.gateway_addr6}/{OUTSIDE_NET6.prefixlen}")
         gw.add_address("lo", f"{self.inside_addr}/32")
         gw.ip("link", "set", "br0", "up")
         hosts = OUTSIDE_NET.hosts()
         next(hosts)  # .1 is the gateway
+        hosts6 = OUTSIDE_NET6.hosts()
+        next(hosts6)  # ::1 is the gateway
         for i in range(1, self.n_clients + 1):
             addr = str(next(hosts))
             ns = Namespace.create(f"{self.prefix}-c{i}")
             self.clients.append(ns)
+            if self.ipv6:
+                ns.enable_ipv6()
             port = f"v{i}"
             gw.ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name)
             gw.ip("link", "set", port, "master", "br0")
             gw.ip("link", "set", port, "up")
             ns.add_address("eth0", f"{addr}/{OUTSIDE_NET.prefixlen}")
+            if self.ipv6:
+                addr6 = str(next(hosts6))
+                ns.add_address("eth0", f"{addr6}/{OUTSIDE_NET6.prefixlen}")
+                self.client_addrs6.append(addr6)
             ns.ip("link", "set", "eth0", "up")
             self.client_addrs.append(addr)
 

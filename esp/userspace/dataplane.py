@@ -57,9 +57,11 @@ Address = tuple[str, int]
 
 def open_raw_esp(address: str) -> socket.socket:
     """A raw IPPROTO_ESP socket bound to `address` (needs CAP_NET_RAW): it
-    receives plain ESP sent there, IP header included, and sends plain ESP
-    from there (the kernel writes the IP header)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP)
+    receives plain ESP sent there (IPv4: IP header included; IPv6: from the
+    ESP header on, raw(7)/ipv6(7)) and sends plain ESP from there (the
+    kernel writes the IP header)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET  # an IPv6 outer address: AF_INET6
+    sock = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ESP)
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RAW_RECEIVE_BUFFER)
@@ -354,8 +356,11 @@ class UserspaceDataPlane:
         # Plain ESP: the raw socket hands over the IPv4 header (its length in
         # IHL, options included) before the ESP header; fragments arrive
         # reassembled. The source port is 0, as pairs without UDP keep it.
+        # An IPv6 raw socket hands over the ESP header itself (no IPv6 header,
+        # extension headers processed) and a four-field address.
         recvfrom = sock.recvfrom
         esp_received = self.esp_received
+        ipv6 = sock.family == socket.AF_INET6
         for _ in range(RAW_DRAIN_BATCH):
             try:
                 packet, remote = recvfrom(65535)
@@ -363,7 +368,10 @@ class UserspaceDataPlane:
                 return
             except OSError:  # an ICMP error queued on the socket: it said its piece
                 continue
-            esp_received(packet[(packet[0] & 0x0F) << 2:], remote)
+            if ipv6:
+                esp_received(packet, (remote[0], 0))
+            else:
+                esp_received(packet[(packet[0] & 0x0F) << 2:], remote)
 
     # -- the outbound path -------------------------------------------------------
 

@@ -41,10 +41,11 @@ def plan_endpoints(config: Config) -> list[Endpoint]:
     client_services = any(p.enable_client_services for p in config.connection_profiles)
     out: list[Endpoint] = []
     for access in ra.access_interfaces:
-        address = str(config.interface(access.interface).address)
-        if tls_listens(access, client_services):
-            out.append(Endpoint("SSL", access.interface, address, ra.web_access_port,
-                                downloads=access.enable_ssl and client_services))
-        if dtls_listens(access):
-            out.append(Endpoint("DTLS", access.interface, address, ra.dtls_port))
+        # on each of the interface's addresses: its IPv6 one too, when it has one
+        for address in config.interface(access.interface).addresses():
+            if tls_listens(access, client_services):
+                out.append(Endpoint("SSL", access.interface, address, ra.web_access_port,
+                                    downloads=access.enable_ssl and client_services))
+            if dtls_listens(access):
+                out.append(Endpoint("DTLS", access.interface, address, ra.dtls_port))
     return out

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from ikev2d.conf.locate import Named, SourceMap
 from ikev2d.conf.model import Config, ConnectionProfile
+from ikev2d.udp import where as where_text
 
 from .findings import Finding, Severity
 
@@ -33,11 +34,11 @@ def _access_interfaces(config: Config, where: SourceMap) -> Iterator[Finding]:
     for index, access in enumerate(ra.access_interfaces):
         if not access.enable_ssl:
             continue
-        address = config.interface(access.interface).address
+        addresses = config.interface(access.interface).addresses()  # its IPv6 address too, if any
         location = where.find(*ACCESS, index, "enable_ssl")
-        listening = f"TLS on {address}:{ra.web_access_port}"
+        listening = "TLS on " + ", ".join(where_text(a, ra.web_access_port) for a in addresses)
         if access.enable_dtls:
-            listening += f" and DTLS on {address}:{ra.dtls_port}"
+            listening += " and DTLS on " + ", ".join(where_text(a, ra.dtls_port) for a in addresses)
         default = "" if location.written else " (FTD default for a new access interface)"
         fix = "set enable_ssl: false"
         if where.find(*ACCESS, index, "enable_dtls").written and access.enable_dtls:
@@ -60,8 +61,8 @@ def _client_services(config: Config, profile: ConnectionProfile,
         return
     ra = config.remote_access_vpn
     addresses = ", ".join(
-        f"{config.interface(a.interface).address}:{ra.web_access_port}"
-        for a in ra.access_interfaces
+        where_text(address, ra.web_access_port)
+        for a in ra.access_interfaces for address in config.interface(a.interface).addresses()
     )
     location = where.find(*PROFILES, Named(profile.name), "enable_client_services")
     default = "" if location.written else " (FTD default)"

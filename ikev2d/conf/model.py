@@ -9,7 +9,7 @@ that points nowhere. Algorithms are already IANA numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
@@ -44,6 +44,11 @@ class Interface:
     address: IPv4Address
     mask: IPv4Address = IPv4Address("255.255.255.0")
     hardware: str = "GigabitEthernet0/0"
+    ipv6: IPv6Interface | None = None  # `ipv6 address 2001:db8::1/64`: IKE listens here too
+
+    def addresses(self) -> list[str]:
+        """Where IKE is served on this interface: IPv4, then IPv6 when it has one."""
+        return [str(self.address)] + ([str(self.ipv6.ip)] if self.ipv6 is not None else [])
 
 
 @dataclass(frozen=True, slots=True)

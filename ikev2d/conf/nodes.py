@@ -8,7 +8,7 @@ item can be blamed on its line. The helpers here know YAML, not FMC.
 from __future__ import annotations
 
 import difflib
-from ipaddress import AddressValueError, IPv4Address
+from ipaddress import AddressValueError, IPv4Address, IPv6Interface
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import yaml
@@ -208,6 +208,18 @@ def ipv4(node: yaml.Node, what: str) -> IPv4Address:
     except AddressValueError:
         hint = " (only IPv4 is supported)" if ":" in value else ""
         raise Problem.at(node, f"{what} '{value}' is not an IPv4 address{hint}") from None
+
+
+def ipv6_interface(node: yaml.Node, what: str) -> IPv6Interface:
+    """`2001:2::1/64` (a prefix length, as `ipv6 address` takes it; /64 when left out)."""
+    value = text(node, what).strip()
+    try:
+        parsed = IPv6Interface(value if "/" in value else f"{value}/64")
+    except ValueError:
+        raise Problem.at(node, f"{what} '{value}' is not an IPv6 address (with an optional /prefix)") from None
+    if parsed.ip.is_unspecified or parsed.ip.is_multicast or parsed.ip.is_link_local:
+        raise Problem.at(node, f"{what} {parsed.ip} cannot serve clients: give a global unicast address")
+    return parsed
 
 
 def host(node: yaml.Node) -> IPv4Address | str:

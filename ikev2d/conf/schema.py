@@ -52,6 +52,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("name", "The interface's name (`outside`), referenced by access interfaces.", required=True),
         Key("address", "Its IPv4 address: IKE is served here unless `run --listen` says otherwise.",
             required=True),
+        Key("ipv6_address", "Its IPv6 address with prefix length (`2001:db8::1/64`; /64 when left out): "
+            "IKE is served here too, as `crypto ikev2 enable` covers both families.", "none"),
         Key("mask", "Netmask, for `show running-config` only.", str(defaults.INTERFACE_MASK)),
         Key("hardware", "Port name, for `show running-config` only.",
             defaults.INTERFACE_HARDWARE.replace("{index}", "N (file order)")),

@@ -82,6 +82,8 @@ def read_interface(ctx: Context, node: yaml.Node, index: int) -> None:
     fields.what = f"interface '{name}'"
     address_node = fields.required("address")
     address = nodes.ipv4(address_node, "address")
+    ipv6_node = fields.optional("ipv6_address")
+    ipv6 = None if ipv6_node is None else nodes.ipv6_interface(ipv6_node, "ipv6_address")
     mask_node = fields.optional("mask")
     mask = defaults.INTERFACE_MASK if mask_node is None else netmask(mask_node, "mask")
     hardware_node = fields.optional("hardware")
@@ -95,12 +97,14 @@ def read_interface(ctx: Context, node: yaml.Node, index: int) -> None:
             raise Problem.at(
                 address_node, f"address {address} is already on interface '{other.name}'"
             )
+        if ipv6 is not None and other.ipv6 is not None and other.ipv6.ip == ipv6.ip and other.name != name:
+            raise Problem.at(ipv6_node or name_node, f"address {ipv6.ip} is already on interface '{other.name}'")
         if other.hardware == hardware and other.name != name:
             raise Problem.at(
                 hardware_node or name_node,
                 f"hardware {hardware} is already interface '{other.name}'",
             )
-    ctx.interfaces.add(name_node, name, Interface(name, address, mask, hardware))
+    ctx.interfaces.add(name_node, name, Interface(name, address, mask, hardware, ipv6))
 
 
 # --- connection profiles ---------------------------------------------------------

@@ -170,7 +170,10 @@ def presence(responder: Responder) -> list[Presence]:
 
 
 def listeners(entries: Iterable[Listening]) -> tuple[ListenerSnapshot, ...]:
-    return tuple(ListenerSnapshot(e.protocol, e.address, e.port, e.socket_id) for e in entries)
+    # any foreign address of the listener's family: `0.0.0.0:*`, or `:::*`
+    # for an IPv6 one (*unconfirmed*, docs/ftd-behaviour.md)
+    return tuple(ListenerSnapshot(e.protocol, e.address, e.port, e.socket_id,
+                                  foreign=":::*" if ":" in e.address else "0.0.0.0:*") for e in entries)
 
 
 def shown(responder: Responder) -> list[IkeSa]:

@@ -155,8 +155,9 @@ def login_time(epoch: float) -> str:
 
 def audit_session_id(local_address: str, unique_id: int, established_epoch: float) -> str:
     """`Audt Sess ID`: the ASA's sample `ac1063fe003fa0005e715555` reads as
-    device address, session handle and login time, 8 hex digits each."""
-    address = int(ipaddress.IPv4Address(local_address))
+    device address, session handle and login time, 8 hex digits each. An
+    IPv6 device address gives its low 32 bits (*our choice*: no sample)."""
+    address = int(ipaddress.ip_address(local_address)) & 0xFFFFFFFF
     return f"{address:08x}{unique_id & 0xFFFFFFFF:08x}{int(established_epoch) & 0xFFFFFFFF:08x}"
 
 

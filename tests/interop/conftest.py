@@ -183,7 +183,8 @@ def client(topology: Topology, lab_pki: LabPki, tmp_path: Path, lab_logs: LabLog
         charon.start()
         # local_addr may be widened (a subnet a MOBIKE client roams in)
         conf.setdefault("local_addr", topology.client_addrs[index])
-        charon.load(ClientConfig(remote_addr=topology.gateway_addr, ca_cert=lab_pki.ca_cert, **conf))
+        conf.setdefault("remote_addr", topology.gateway_addr)  # the gateway's IPv6 address, over IPv6
+        charon.load(ClientConfig(ca_cert=lab_pki.ca_cert, **conf))
         return charon
 
     yield from _until_teardown(start, started)

@@ -122,6 +122,8 @@ class FakeRawSocket(FakeSocket):
     over queued IPv4 packets (header included) as the kernel would; a real
     descriptor only so that the event loop can watch it."""
 
+    family = socket.AF_INET  # what the data plane reads to know whether an IP header comes first
+
     def __init__(self, address: str) -> None:
         super().__init__()
         self.address = address

@@ -284,3 +284,14 @@ def test_retired_traffic_is_kept_from_start_to_stop_only() -> None:
     retired.retire("00006001", pair(5))  # another session, never started
     assert retired.stop("00006000") == TrafficCounters(octets_in=300, octets_out=600, packets_in=3, packets_out=6)
     assert retired.stop("00006000") is None and retired.stop("00006001") is None
+
+
+def test_an_ipv6_ike_address_goes_in_nas_ipv6_address() -> None:
+    """RFC 3162 §2.1: a client that reached our IPv6 address; the text
+    attributes carry the IPv6 addresses as they are."""
+    nas6 = NasContext("2001:2::1", "2001:2:0:1::2")
+    raw = encode_request(AccessRequest("ISE", "alice", nas6, password="x"))
+    assert values(raw, 95) == [bytes.fromhex("20010002" + "00" * 11 + "01")]
+    assert values(raw, 4) == []  # no NAS-IP-Address: we have no IPv4 address in this exchange
+    assert values(raw, 30) == [b"2001:2::1"] and values(raw, 31) == [b"2001:2:0:1::2"]
+    assert values(encode_request(AccessRequest("ISE", "alice", NAS, password="x")), 4) == [bytes([198, 18, 0, 1])]

@@ -280,16 +280,17 @@ class RaLab:
 
 @contextmanager
 def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None = None,
-           dataplane: str = "kernel") -> Iterator[RaLab]:
+           dataplane: str = "kernel", ipv6: bool = False) -> Iterator[RaLab]:
     """Start both daemons in fresh namespaces; stop them, keep their logs
     under $UML_WORKDIR/<name>-<n>-logs and remove the namespaces after.
-    `dataplane` is ikev2d's --dataplane (the client always uses the kernel's ESP)."""
+    `dataplane` is ikev2d's --dataplane (the client always uses the kernel's ESP);
+    `ipv6` gives the outside IPv6 addresses too (lab.netns.Topology)."""
     tag = next(_lab_tags)
     # daemon folders on the guest's tmpfs: unix sockets and charon's private
     # /run do not belong on the hostfs root; logs are copied out afterwards
     run = Path(os.environ["UML_TMPFS"]) / f"{name}-{tag}"
     run.mkdir(parents=True)
-    topology = Topology(run_prefix(f"{name[0]}{tag}"), 1).create()
+    topology = Topology(run_prefix(f"{name[0]}{tag}"), 1, ipv6=ipv6).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=edit))
     gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
                      extra_args=["--dataplane", dataplane, "--crypto-workers", "0"])

@@ -1,6 +1,6 @@
 """The RADIUS attributes ikev2d sends and reads, as a pyrad dictionary.
 
-Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3579, the
+Only what a remote-access headend needs (RFC 2865, 2866, 2869, 3162, 3579, the
 Framed-IPv6-Address of RFC 6911, the
 two Microsoft MPPE key attributes of RFC 2548 and Cisco's Group-Policy,
 vendor 3076 attribute 25), in the FreeRADIUS dictionary
@@ -49,6 +49,7 @@ ATTRIBUTE   NAS-Port-Type           61  integer
 ATTRIBUTE   Tunnel-Client-Endpoint  66  string
 ATTRIBUTE   EAP-Message             79  octets
 ATTRIBUTE   Message-Authenticator   80  octets
+ATTRIBUTE   NAS-IPv6-Address        95  ipv6addr
 ATTRIBUTE   Framed-IPv6-Address     168 ipv6addr
 
 VENDOR      Microsoft               311

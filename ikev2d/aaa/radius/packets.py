@@ -49,7 +49,8 @@ def split_eap(message: bytes) -> list[bytes]:
 
 
 def _add_nas(pkt: rp.Packet, nas: NasContext) -> None:
-    pkt["NAS-IP-Address"] = nas.nas_ip
+    # RFC 3162 §2.1: an IPv6 address of ours goes in NAS-IPv6-Address
+    pkt["NAS-IPv6-Address" if ":" in nas.nas_ip else "NAS-IP-Address"] = nas.nas_ip
     pkt["NAS-Port-Type"] = NAS_PORT_TYPE_VIRTUAL
     pkt["Called-Station-Id"] = nas.nas_ip
     pkt["Calling-Station-Id"] = nas.client_ip
