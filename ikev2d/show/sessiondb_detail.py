@@ -14,8 +14,8 @@ import ipaddress
 from typing import Any, Iterator
 
 from . import names
-from .listing import Document, Sessions, lines_text
-from .sessiondb_sessions import EMPTY, FILTERS, SESSION_TYPES, label_colon, session_lines, session_view
+from .listing import Document, Sessions
+from .sessiondb_sessions import FILTERS, SESSION_TYPES, label_colon, listing, session_lines, session_view
 from .snapshot import ChildSnapshot, SessionSnapshot, Snapshot
 
 LEFT_VALUE_WIDTH = 23
@@ -164,13 +164,7 @@ def detail_lines(v: dict[str, Any]) -> list[str]:
 
 
 def text(head: Snapshot, sessions: Sessions, which: str) -> Iterator[str]:
-    empty = True
-    for v in views(head, sessions, which):
-        yield f"Session Type: {session_type(which)}\n\n" if empty else "\n"
-        empty = False
-        yield lines_text(detail_lines(v))
-    if empty:
-        yield EMPTY + "\n"
+    return listing(session_type(which), views(head, sessions, which), detail_lines)
 
 
 def render(snapshot: Snapshot, which: str) -> str:

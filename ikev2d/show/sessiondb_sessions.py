@@ -10,7 +10,7 @@ docs/ftd-behaviour.md, "CLI outputs") and is listed by `anyconnect`.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import names
 from .listing import Document, Sessions, lines_text
@@ -132,12 +132,18 @@ def session_lines(v: dict[str, Any]) -> list[str]:
 
 
 def text(head: Snapshot, sessions: Sessions, which: str) -> Iterator[str]:
-    """The listing, one session at a time, a blank line between two."""
+    return listing(SESSION_TYPES[FILTERS[which]], views(head, sessions, which), session_lines)
+
+
+def listing(session_type: str, shown: Iterable[dict[str, Any]],
+            lines: Callable[[dict[str, Any]], list[str]]) -> Iterator[str]:
+    """A vpn-sessiondb listing (brief or detail), one session at a time, a
+    blank line between two; the ASA's words when there is none."""
     empty = True
-    for v in views(head, sessions, which):
-        yield f"Session Type: {SESSION_TYPES[FILTERS[which]]}\n\n" if empty else "\n"
+    for v in shown:
+        yield f"Session Type: {session_type}\n\n" if empty else "\n"
         empty = False
-        yield lines_text(session_lines(v))
+        yield lines_text(lines(v))
     if empty:
         yield EMPTY + "\n"
 
