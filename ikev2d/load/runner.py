@@ -12,8 +12,11 @@ import os
 import signal
 import time
 from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
 from typing import Callable, Sequence, cast
 
+from ikev2d.crypto.errors import CryptoError
+from ikev2d.load.ping import Pinger
 from ikev2d.load.session import Address, ClientProfile, LoadSession, Phase
 from ikev2d.load.stats import LoadStats
 
@@ -40,15 +43,25 @@ class LoadOptions:
     # set (by SIGINT/SIGTERM in the command): start no more clients, end the hold
     stop: asyncio.Event | None = None
     first_index: int = 0  # of this process's clients among all (a worker's share)
+    # RFC 3948: IKE with the non-ESP marker and ESP in UDP on this port of the
+    # responder (4500; tests move it)
+    nat_port: int = 4500
+    # ICMP echo requests through each Child SA once it is up (needs ESP in
+    # UDP: the profile's fake_nat), `ping_count` of them, one at a time
+    ping: IPv4Address | None = None
+    ping_count: int = 1
+    ping_timeout: float = 2.0
 
 
 class Endpoint(asyncio.DatagramProtocol):
-    """One source address's socket; datagrams go to the session of their SPI."""
+    """One source address's socket; IKE datagrams go to the session of their
+    IKE SPI, ESP ones (from the NAT-T port without the marker) to the pinger of
+    their ESP SPI."""
 
-    def __init__(self, remote: Address) -> None:
-        self.remote = remote
-        self.marker = NON_ESP_MARKER if remote[1] == 4500 else b""
+    def __init__(self, nat_port: int = 4500) -> None:
+        self.nat_port = nat_port
         self.drivers: dict[bytes, Driver] = {}
+        self.esp: dict[bytes, Callable[[bytes], None]] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self.local: Address = ("0.0.0.0", 0)
 
@@ -57,9 +70,12 @@ class Endpoint(asyncio.DatagramProtocol):
         self.local = transport.get_extra_info("sockname")[:2]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.marker:
-            if not data.startswith(self.marker):
-                return  # ESP, not for us
+        if addr[1] == self.nat_port:
+            if not data.startswith(NON_ESP_MARKER):
+                pinger = self.esp.get(data[:4]) if len(data) >= 8 else None  # (1 octet: a NAT keepalive)
+                if pinger is not None:
+                    pinger(data)
+                return
             data = data[4:]
         driver = self.drivers.get(data[:8])
         if driver is not None and len(data) >= 28:
@@ -68,10 +84,15 @@ class Endpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP unreachable and the like: the timers will tell
 
-    def send(self, datagrams: Sequence[bytes]) -> None:
+    def send(self, datagrams: Sequence[bytes], remote: Address) -> None:
         assert self.transport is not None
+        marker = NON_ESP_MARKER if remote[1] == self.nat_port else b""
         for d in datagrams:
-            self.transport.sendto(self.marker + d, self.remote)
+            self.transport.sendto(marker + d, remote)
+
+    def send_esp(self, packet: bytes, remote: Address) -> None:
+        assert self.transport is not None
+        self.transport.sendto(packet, remote)
 
 
 class Driver:
@@ -101,7 +122,7 @@ class Driver:
         if out and out is self.session.outstanding:
             self._send_request(out)
         elif out:
-            self.endpoint.send(out)  # our answer to a request of the responder's
+            self.endpoint.send(out, self.session.remote)  # our answer to a request of the responder's
         if not self.session.outstanding:
             self._cancel_timer()
         self._check()
@@ -109,7 +130,7 @@ class Driver:
     def _send_request(self, out: list[bytes]) -> None:
         if not out:
             return
-        self.endpoint.send(out)
+        self.endpoint.send(out, self.session.remote)
         self.tries = 0
         self._arm()
 
@@ -132,8 +153,54 @@ class Driver:
             self._check()
             return
         self.stats.retransmits += 1
-        self.endpoint.send(self.session.outstanding)
+        self.endpoint.send(self.session.outstanding, self.session.remote)
         self._arm()
+
+    async def ping(self, target: IPv4Address) -> None:
+        """`ping_count` echo requests to `target` through the Child SA, each
+        awaiting its reply (or `ping_timeout`) before the next."""
+        session, stats = self.session, self.stats
+        if session.address is None:
+            stats.failed("ping: no address assigned")
+            return
+        try:
+            pinger = Pinger(session.child_sa(), session.address, target, session.spi_i[0] << 8 | session.spi_i[1])
+        except (ValueError, CryptoError) as exc:  # an ESP suite the userspace data plane lacks
+            stats.failed(f"ping: {exc}")
+            return
+        answered: dict[int, float] = {}
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        expected = 0
+
+        def wake() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        def esp_received(packet: bytes) -> None:
+            seq = pinger.reply(packet)
+            if seq is not None and seq not in answered:
+                answered[seq] = self.loop.time()
+                if seq == expected:  # (a late reply to an earlier one wakes nothing)
+                    wake()
+
+        self.endpoint.esp[pinger.spi_in] = esp_received
+        try:
+            for seq in range(1, self.options.ping_count + 1):
+                expected = seq
+                waiter = self.loop.create_future()
+                timer = self.loop.call_later(self.options.ping_timeout, wake)
+                sent = self.loop.time()
+                self.endpoint.send_esp(pinger.request(seq), session.remote)
+                stats.pings_sent += 1
+                await waiter
+                timer.cancel()
+                if seq in answered:
+                    stats.pinged(answered[seq] - sent)
+                else:
+                    stats.pings_lost += 1
+        finally:
+            stats.esp_dropped += pinger.dropped
+            del self.endpoint.esp[pinger.spi_in]
 
     def _check(self) -> None:
         if self.waiter is not None and not self.waiter.done() and self.session.phase in self.until:
@@ -146,20 +213,23 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
     stats = LoadStats()
     endpoints: list[Endpoint] = []
     for source in options.sources:
-        _, endpoint = await loop.create_datagram_endpoint(lambda: Endpoint(options.remote),
+        _, endpoint = await loop.create_datagram_endpoint(lambda: Endpoint(options.nat_port),
                                                           local_addr=(source, options.source_port))
         endpoints.append(endpoint)
     established: list[Driver] = []
     in_flight = 0
     slots = asyncio.Semaphore(max(1, options.concurrency))
+    if options.ping is not None:
+        stats.latencies.setdefault("ping", [])
     cpu_start = time.process_time()
 
     async def connect_one(index: int) -> None:
         nonlocal in_flight
         endpoint = endpoints[index % len(endpoints)]
+        released = False
         try:
             session = LoadSession(client_profile(profile, options.first_index + index), endpoint.local,
-                                  options.remote)
+                                  options.remote, nat_port=options.nat_port)
             driver = Driver(session, endpoint, options, stats)
             endpoint.drivers[session.spi_i] = driver
             stats.attempted += 1
@@ -175,8 +245,14 @@ async def run_load(options: LoadOptions, profile: ClientProfile) -> LoadStats:
             else:
                 stats.failed(session.error or "closed by the responder")
                 del endpoint.drivers[session.spi_i]
+                return
+            if options.ping is not None:
+                slots.release()  # the handshake is done: the next client may start
+                released = True
+                await driver.ping(options.ping)
         finally:
-            slots.release()
+            if not released:
+                slots.release()
 
     reporter = asyncio.create_task(_report(options, stats, lambda: in_flight))
     try:

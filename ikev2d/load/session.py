@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Callable, Sequence
 
+from esp.spec import EspAlgorithms
 from ikev2d.crypto import auth as ike_auth
 from ikev2d.crypto.dh import DhPrivateKey, get_dh_group
 from ikev2d.crypto.errors import CryptoError
-from ikev2d.crypto.keymat import IkeKeys, derive_ike_keys
+from ikev2d.crypto.keymat import IkeKeys, derive_child_keys, derive_ike_keys
 from ikev2d.crypto.transforms import get_encr, get_integ, get_prf
 from ikev2d.eap.packet import EapPacket
 from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType,
                          IdType, IntegId, NotifyType, PayloadType, ProtocolId, TransformType, TsType)
 from ikev2d.load.eap_client import EapClient, EapClientError
+from ikev2d.load.ping import ChildSaKeys
 from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from ikev2d.tasks.natd import natd_notifies
 from ikev2d.wire.errors import WireError
@@ -66,6 +68,11 @@ class ClientProfile:
     # RFC 7296 §3.7: an (empty) CERTREQ, as real clients send one: without
     # it strongSwan's responder leaves its certificate out of IKE_AUTH
     certreq: bool = True
+    # strongSwan's `encap = yes`: a made-up NAT_DETECTION_SOURCE_IP, so the
+    # responder sees a NAT and carries ESP in UDP (RFC 3948) on our IKE
+    # socket instead of IP protocol 50 (which would need a raw socket); the
+    # client then moves to port 4500 (RFC 7296 §2.23)
+    fake_nat: bool = False
 
 
 class Phase(enum.Enum):
@@ -89,9 +96,10 @@ class LoadSession:
     datagrams to send again on a timeout), empty when none is."""
 
     def __init__(self, profile: ClientProfile, local: Address, remote: Address,
-                 random: Callable[[int], bytes] = os.urandom) -> None:
+                 random: Callable[[int], bytes] = os.urandom, nat_port: int = 4500) -> None:
         self.p = profile
         self.local, self.remote = local, remote
+        self.nat_port = nat_port
         self.random = random
         self.spi_i = random(8)
         self.spi_r = bytes(8)
@@ -113,6 +121,7 @@ class LoadSession:
         self._auth_step = "first"  # first, eap, final
         self._reassembler: FragmentReassembler | None = None
         self._esp_spi = int.from_bytes(random(4), "big") | 0x100
+        self._child: Proposal | None = None  # the responder's choice for our Child SA
 
     # -- what the driver calls ------------------------------------------------------
 
@@ -171,7 +180,8 @@ class LoadSession:
         payloads: list[Payload] = [Notify(NotifyType.COOKIE, data=self._cookie)] if self._cookie is not None else []
         payloads += [SA([Proposal(1, ProtocolId.IKE, b"", transforms)]), KE(self._group, self._dh.public_bytes),
                      Nonce(self._nonce_i)]
-        payloads += natd_notifies(self.spi_i, bytes(8), self.local, self.remote)
+        natd_local = ("0.0.0.0", 0) if self.p.fake_nat else self.local  # no real address hashes to this
+        payloads += natd_notifies(self.spi_i, bytes(8), natd_local, self.remote)
         payloads.append(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
         payloads.append(Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, data=bytes.fromhex("000200030004")))
         self._init_request = encode_message(Message(self.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, 0, False, True,
@@ -223,6 +233,8 @@ class LoadSession:
         self._reassembler = FragmentReassembler(self.sk)
         self.init_done = now
         self.phase = Phase.IKE_AUTH
+        if self.p.fake_nat and self.remote[1] != self.nat_port:
+            self.remote = (self.remote[0], self.nat_port)  # "behind a NAT": IKE_AUTH on, ESP to, port 4500
         self.message_id = 1
         return self._first_auth()
 
@@ -283,8 +295,10 @@ class LoadSession:
         for a in cp.attributes if cp is not None else []:
             if a.type == ConfigAttr.INTERNAL_IP4_ADDRESS and len(a.value) == 4:
                 self.address = IPv4Address(a.value)
-        if message.get(SA) is None:
+        sa = message.get(SA)
+        if sa is None or not sa.proposals:
             return self._fail("no Child SA")
+        self._child = sa.proposals[0]
         self.auth_done = now
         self.phase = Phase.ESTABLISHED
         return []
@@ -297,10 +311,33 @@ class LoadSession:
         data = ike_auth.shared_key_auth(self.prf, msk or self.keys.sk_pi, octets_i)
         return self._request(ExchangeType.IKE_AUTH, [AUTH(AuthMethod.SHARED_KEY_MIC, data)])
 
+    def child_sa(self) -> ChildSaKeys:
+        """The established Child SA's SPIs, algorithms and keys (RFC 7296
+        §2.17: KEYMAT from SK_d and the IKE_SA_INIT nonces, the initiator's
+        keys first), derived on demand: only a run that uses the tunnel pays."""
+        if self._child is None or len(self._child.spi) != 4:
+            raise ValueError("no Child SA established")
+        by_type = {t.type: t for t in self._child.transforms}
+        encr_t = by_type[TransformType.ENCR]
+        encr = get_encr(encr_t.id, encr_t.key_length)
+        integ_t = by_type.get(TransformType.INTEG)
+        integ = get_integ(integ_t.id) if integ_t is not None and integ_t.id else None
+        esn_t = by_type.get(TransformType.ESN)
+        integ_key_size = integ.key_size if integ is not None else 0
+        keys = derive_child_keys(self.prf, self.keys.sk_d, self._nonce_i, self._nonce_r, encr.key_size,
+                                 integ_key_size)
+        icv = encr.icv_size if encr.is_aead else (integ.icv_size if integ is not None else 0)
+        algorithms = EspAlgorithms(encr_t.id, encr_t.key_length or encr.key_size * 8,
+                                   integ_t.id if integ_t is not None else 0, encr.key_size, integ_key_size, icv,
+                                   esn=esn_t is not None and esn_t.id == 1)
+        return ChildSaKeys(spi_in=self._esp_spi, spi_out=int.from_bytes(self._child.spi, "big"),
+                           algorithms=algorithms, encr_key_in=keys.encr_r, integ_key_in=keys.integ_r,
+                           encr_key_out=keys.encr_i, integ_key_out=keys.integ_i)
+
     # -- protected messages ---------------------------------------------------------
 
     def _request(self, exchange: int, payloads: list[Payload]) -> list[bytes]:
-        overhead = 28 + (4 if self.remote[1] != 500 else 0)
+        overhead = 28 + (4 if self.remote[1] == self.nat_port else 0)
         self.outstanding = protect_fragments(self.spi_i, self.spi_r, exchange, self.message_id, payloads, self.sk,
                                              fragment_size=self.p.fragment_size, overhead=overhead,
                                              is_response=False, is_initiator=True, random=self.random)

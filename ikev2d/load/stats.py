@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 PERCENTILES = (50, 90, 99, 100)
-PHASES = ("IKE_SA_INIT", "IKE_AUTH", "total")
+PHASES = ("IKE_SA_INIT", "IKE_AUTH", "total")  # and "ping" (echo round trip) with --ping
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float:
@@ -30,6 +30,9 @@ class LoadStats:
     ke_retries: int = 0  # IKE_SA_INITs sent again for INVALID_KE_PAYLOAD
     retransmits: int = 0
     fragments: int = 0  # RFC 7383 fragments of the responder's answers, reassembled
+    pings_sent: int = 0  # ICMP echo requests through the Child SAs (--ping)
+    pings_lost: int = 0  # no reply within the timeout
+    esp_dropped: int = 0  # ESP for a pinger that did not open or held no reply of ours
     first_start: float | None = None
     last_established: float | None = None
     cpu_seconds: float = 0.0
@@ -44,10 +47,17 @@ class LoadStats:
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_established = auth_done if self.last_established is None else max(self.last_established, auth_done)
 
+    def pinged(self, round_trip: float) -> None:
+        self.latencies.setdefault("ping", []).append(round_trip)
+
+    @property
+    def pings_answered(self) -> int:
+        return len(self.latencies.get("ping", ()))
+
     def merge(self, other: "LoadStats") -> None:
         """Add another process's figures to these (one run in workers)."""
         for name in ("attempted", "established", "deleted", "cookies", "ke_retries", "retransmits", "fragments",
-                     "cpu_seconds"):
+                     "pings_sent", "pings_lost", "esp_dropped", "cpu_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for phase, values in other.latencies.items():
             self.latencies.setdefault(phase, []).extend(values)
@@ -89,6 +99,10 @@ class LoadStats:
             "invalid_ke_retries": self.ke_retries,
             "retransmits": self.retransmits,
             "fragments_received": self.fragments,
+            "pings_sent": self.pings_sent,
+            "pings_answered": self.pings_answered,
+            "pings_lost": self.pings_lost,
+            "esp_dropped": self.esp_dropped,
             "cpu_ms_per_connect": round(self.cpu_seconds * 1000 / self.established, 3) if self.established else None,
         }
 
@@ -101,6 +115,8 @@ class LoadStats:
                     if d["cpu_ms_per_connect"] is not None else ""),
                  f"COOKIE challenges: {d['cookies']}  INVALID_KE retries: {d['invalid_ke_retries']}"
                  f"  retransmits: {d['retransmits']}  fragments received: {d['fragments_received']}",
+                 *([f"ESP pings: {d['pings_sent']} sent, {d['pings_answered']} answered, {d['pings_lost']} lost"
+                    f"  ESP dropped: {d['esp_dropped']}"] if "ping" in self.latencies else []),
                  "latency ms     " + "".join(f"{'p' + str(p):>10}" for p in PERCENTILES)]
         for phase, row in d["latency_ms"].items():
             lines.append(f"  {phase:<12} " + "".join(f"{row['p' + str(p)]:>10.1f}" for p in PERCENTILES))
