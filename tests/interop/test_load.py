@@ -64,11 +64,16 @@ class LoadRun:
         return json.loads(out)
 
 
-@pytest.fixture
-def load_sources(topology: Topology) -> Topology:
+def add_sources(topology: Topology) -> Topology:
+    """SOURCES on the first client namespace's eth0."""
     for address in SOURCES:
         topology.clients[0].add_address("eth0", f"{address}/24")
     return topology
+
+
+@pytest.fixture
+def load_sources(topology: Topology) -> Topology:
+    return add_sources(topology)
 
 
 def ikev2d_sessions(server: Any) -> Callable[[], int]:

@@ -16,12 +16,17 @@ from lab.netns import Topology
 from .checks import INSIDE, tail
 from .conftest import StartCharon, StartIkev2d
 from .test_dataplane_userspace import REMOVED
-from .test_load import POOL, USERS, LoadRun, assert_all_connected_and_deleted, load_sources  # noqa: F401
+from .test_load import POOL, USERS, LoadRun, add_sources, assert_all_connected_and_deleted
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
 SESSIONS = 30
 PINGS = 3
+
+
+@pytest.fixture
+def load_sources(topology: Topology) -> Topology:
+    return add_sources(topology)
 
 
 def assert_every_ping_answered(report: dict[str, Any]) -> None:
