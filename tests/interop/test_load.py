@@ -39,10 +39,10 @@ class LoadRun:
     waits for its JSON report, first ending its hold if asked (SIGTERM:
     the sessions are deleted, then reported)."""
 
-    def __init__(self, topology: Topology, *args: str) -> None:
+    def __init__(self, topology: Topology, *args: str, port: int = 500) -> None:
         ns = topology.clients[0]
-        argv = [sys.executable, "-m", "ikev2d", "load", topology.gateway_addr, "--json", "--user", "load{n}",
-                "--source", f"{SOURCES[0]}-{SOURCES[-1]}", *args]
+        argv = [sys.executable, "-m", "ikev2d", "load", f"{topology.gateway_addr}:{port}", "--json",
+                "--user", "load{n}", "--source", f"{SOURCES[0]}-{SOURCES[-1]}", *args]
         env = dict(os.environ, IKEV2D_LOAD_PASSWORD=PASSWORD)
         self.proc = subprocess.Popen(ns.argv(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env, cwd=REPO)

@@ -37,11 +37,13 @@ def assert_every_ping_answered(report: dict[str, Any]) -> None:
     assert 0 < report["latency_ms"]["ping"]["p50"] <= report["latency_ms"]["ping"]["p100"], report
 
 
-def test_every_tunnel_to_ikev2d_userspace_answers_its_pings(load_sources: Topology,
-                                                             ikev2d_server: StartIkev2d) -> None:
+# from port 500 the clients move to 4500 after IKE_SA_INIT; at 4500 they start there
+@pytest.mark.parametrize("port,workers", [(500, 1), (4500, 2)])
+def test_every_tunnel_to_ikev2d_userspace_answers_its_pings(load_sources: Topology, ikev2d_server: StartIkev2d,
+                                                             port: int, workers: int) -> None:
     server = ikev2d_server("--dataplane", "userspace", users=USERS, pool_range=POOL)
-    report = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "10", "--ping", INSIDE,
-                     "--ping-count", str(PINGS)).finish()
+    report = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "10", "--ping", INSIDE, "--ping-count", str(PINGS),
+                     "--workers", str(workers), port=port).finish()
     assert_every_ping_answered(report)
     # its data plane carried them: each pair's counters, logged as the SA went
     deadline = time.monotonic() + 10
