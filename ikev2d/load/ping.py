@@ -11,13 +11,12 @@ ikev2d's own data plane sends.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from esp.spec import EspAlgorithms
 from esp.userspace.lifetime import Limits, Lifetime
 from esp.userspace.sa import InboundSa, OutboundSa
 from esp.userspace.suites import make_opener, make_sealer
+from ikev2d.load.session import ChildSaKeys
 
 REPLAY_WINDOW = 32  # replies come one at a time: a sanity check only
 ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
@@ -25,20 +24,6 @@ PROTO_ICMP = 1
 PAYLOAD = bytes(range(32))  # what every echo request carries, checked in the reply
 _IP = struct.Struct(">BBHHHBBH4s4s")
 _ICMP = struct.Struct(">BBHHH")
-
-
-@dataclass(frozen=True)
-class ChildSaKeys:
-    """The client's view of its Child SA: it sends with the responder's
-    SPI and the initiator's keys (RFC 7296 §2.17), receives with its own."""
-
-    spi_in: int
-    spi_out: int
-    algorithms: EspAlgorithms
-    encr_key_in: bytes = field(repr=False)
-    integ_key_in: bytes = field(repr=False)
-    encr_key_out: bytes = field(repr=False)
-    integ_key_out: bytes = field(repr=False)
 
 
 def checksum(data: bytes) -> int:

@@ -16,7 +16,6 @@ from ipaddress import IPv4Address
 from typing import Callable, Sequence, cast
 
 from ikev2d.crypto.errors import CryptoError
-from ikev2d.load.ping import Pinger
 from ikev2d.load.session import Address, ClientProfile, LoadSession, Phase
 from ikev2d.load.stats import LoadStats
 
@@ -159,6 +158,8 @@ class Driver:
     async def ping(self, target: IPv4Address) -> None:
         """`ping_count` echo requests to `target` through the Child SA, each
         awaiting its reply (or `ping_timeout`) before the next."""
+        from ikev2d.load.ping import Pinger  # here: a run without --ping does not load the ESP code
+
         session, stats = self.session, self.stats
         if session.address is None:
             stats.failed("ping: no address assigned")

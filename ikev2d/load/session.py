@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Callable, Sequence
 
@@ -31,7 +31,6 @@ from ikev2d.eap.packet import EapPacket
 from ikev2d.iana import (AuthMethod, CertEncoding, ConfigAttr, ConfigType, DhId, EapCode, EapType, ExchangeType,
                          IdType, IntegId, NotifyType, PayloadType, ProtocolId, TransformType, TsType)
 from ikev2d.load.eap_client import EapClient, EapClientError
-from ikev2d.load.ping import ChildSaKeys
 from ikev2d.protect import FragmentReassembler, SkKeys, protect_fragments, unprotect_message
 from ikev2d.tasks.natd import natd_notifies
 from ikev2d.wire.errors import WireError
@@ -73,6 +72,20 @@ class ClientProfile:
     # socket instead of IP protocol 50 (which would need a raw socket); the
     # client then moves to port 4500 (RFC 7296 §2.23)
     fake_nat: bool = False
+
+
+@dataclass(frozen=True)
+class ChildSaKeys:
+    """The client's view of its Child SA: it sends with the responder's
+    SPI and the initiator's keys (RFC 7296 §2.17), receives with its own."""
+
+    spi_in: int
+    spi_out: int
+    algorithms: EspAlgorithms
+    encr_key_in: bytes = field(repr=False)
+    integ_key_in: bytes = field(repr=False)
+    encr_key_out: bytes = field(repr=False)
+    integ_key_out: bytes = field(repr=False)
 
 
 class Phase(enum.Enum):
