@@ -331,7 +331,9 @@ class LoadSession:
         if self._child is None or len(self._child.spi) != 4:
             raise ValueError("no Child SA established")
         by_type = {t.type: t for t in self._child.transforms}
-        encr_t = by_type[TransformType.ENCR]
+        encr_t = by_type.get(TransformType.ENCR)
+        if encr_t is None:
+            raise ValueError("the Child SA has no ENCR transform")
         encr = get_encr(encr_t.id, encr_t.key_length)
         integ_t = by_type.get(TransformType.INTEG)
         integ = get_integ(integ_t.id) if integ_t is not None and integ_t.id else None

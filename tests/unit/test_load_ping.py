@@ -20,11 +20,14 @@ from esp.spec import ChildSaSpec
 from esp.userspace.lifetime import Limits, Lifetime
 from esp.userspace.sa import InboundSa, OutboundSa
 from esp.userspace.suites import make_opener, make_sealer
+from ikev2d.crypto.errors import CryptoError
 from ikev2d.effects import InstallChildSa
+from ikev2d.iana import ProtocolId, TransformType
 from ikev2d.load.ping import PAYLOAD, Pinger, checksum, echo_reply_seq, echo_request
 from ikev2d.load.runner import NON_ESP_MARKER, LoadOptions, run_load
 from ikev2d.load.session import ClientProfile, LoadSession, Phase
 from ikev2d.load.stats import LoadStats
+from ikev2d.wire.payloads import Proposal, Transform
 
 from responder_harness import GATEWAY, Harness
 from test_load_session import drive
@@ -144,6 +147,16 @@ def test_scapy_reads_our_echo_request_and_we_read_its_reply(harness: Harness) ->
     reply = IP(src=str(INSIDE), dst=str(session.address)) / ICMP(type=0, id=77, seq=5) / Raw(PAYLOAD)
     esp = bytes(toward_client.encrypt(IP(bytes(reply)), seq_num=1)[ESP])
     assert pinger.reply(esp) == 5
+
+
+def test_a_child_sa_we_cannot_run_is_an_error_not_an_exception(harness: Harness) -> None:
+    session = connect(harness)
+    session._child = Proposal(1, ProtocolId.ESP, bytes([0, 0, 1, 0]), [])  # as if answered without transforms
+    with pytest.raises(ValueError):
+        session.child_sa()
+    session._child = Proposal(1, ProtocolId.ESP, bytes([0, 0, 1, 0]), [Transform(TransformType.ENCR, 9999)])
+    with pytest.raises(CryptoError):
+        session.child_sa()
 
 
 def test_packets_that_are_not_our_echo_reply_are_not_taken() -> None:
