@@ -38,8 +38,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-SHARED_NOTE = ("The machine is shared (other helpers' tests and builds run beside this; 2 cores): "
-               "absolute figures drift from run to run, compare ikev2d and strongSwan within this run "
+SHARED_NOTE = ("The machine is shared (other jobs' tests and builds ran beside this run, on its {cores} cores): "
+               "absolute figures drift from run to run; compare ikev2d and strongSwan within this run "
                "only, as ratios (each bench alternates the two, repeat by repeat).")
 SUITE_NAMES = {"CBC+SHA512": "AES-256-CBC + HMAC-SHA-512/256", "GCM": "AES-256-GCM-16"}
 
@@ -219,7 +219,8 @@ def summarize_esp(runs: list[Run]) -> Section:
     for rec in records:
         key = (rec["suite"], int(rec["size"]), rec["dir"], int(rec.get("cores", 1)))
         groups.setdefault(key, {}).setdefault(rec["gateway"], []).append(esp_mbps(rec))
-    for (suite, size, d, cores), by in sorted(groups.items()):
+    # one core before two, then suite and size; encrypt before decrypt
+    for (suite, size, d, cores), by in sorted(groups.items(), key=lambda kv: (kv[0][3], kv[0][:2], kv[0][2] != "encrypt")):
         ours, theirs = by.get("ikev2d", []), by.get("strongswan", [])
         section.rows.append(Row(
             metric=f"ESP {d}, {SUITE_NAMES.get(suite, suite)}, {size} B, {cores} core{'s' if cores > 1 else ''}",
@@ -512,7 +513,12 @@ def resolve_ceilings(records: dict[str, dict[str, Any]]) -> None:
 # -- rendering -------------------------------------------------------------------
 
 def ratio_cell(row: Row) -> str:
-    return f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+    """ikev2d / strongSwan, and in words for a cost ikev2d has less of."""
+    if row.ratio is None:
+        return "-"
+    if not row.higher_is_better and 0 < row.ratio < 1:
+        return f"{row.ratio:.2f}x ({1 / row.ratio:.1f}x less)"
+    return f"{row.ratio:.2f}x"
 
 
 def pct_cell(row: Row) -> str:
@@ -531,7 +537,8 @@ def rows_table(rows: Sequence[Row]) -> list[str]:
 def render_markdown(result: dict[str, Any], records: dict[str, dict[str, Any]]) -> str:
     m = result["machine"]
     lines = [f"# Benchmarks {result['date']} {m['git_rev']}{' (quick)' if result['quick'] else ''}", "",
-             f"One run of `{result['command']}`; every figure is from this run. {SHARED_NOTE}", ""]
+             f"One run of `{result['command']}`; every figure is from this run. "
+             + SHARED_NOTE.format(cores=m["cores"]), ""]
     headline = [r for rec in records.values() if "section" in rec for r in rec["section"].rows if r.headline]
     lines += ["## Summary", ""]
     lines += rows_table(headline) if headline else ["No figures in this run."]
@@ -594,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     command = "python -m bench" + (f" --only {args.only}" if args.only else "") + (" --quick" if args.quick else "")
     result: dict[str, Any] = {"date": today.isoformat(), "command": command, "quick": args.quick,
-                              "machine": machine, "note": SHARED_NOTE}
+                              "machine": machine, "note": SHARED_NOTE.format(cores=machine["cores"])}
     records: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-driver-") as tmp:
         for bench in (CEILING, *benches):
