@@ -108,8 +108,10 @@ class Bench:
     what: str = ""
 
     def argv(self, json_file: Path, quick: bool) -> list[str]:
-        return [sys.executable, str(REPO / self.script), *(self.quick_args if quick else self.args),
-                "--json", str(json_file)]
+        """The command line; "{tmp}" in an argument is the run's scratch folder
+        (for files a bench would otherwise write into bench/results/)."""
+        args = [a.replace("{tmp}", str(json_file.parent)) for a in (self.quick_args if quick else self.args)]
+        return [sys.executable, str(REPO / self.script), *args, "--json", str(json_file)]
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -276,45 +278,34 @@ def summarize_handshake(runs: list[Run]) -> Section:
     return section
 
 
-_PER_SESSION_KEYS = ("kb_per_session", "rss_kb_per_session", "rss_per_session_kb", "per_session_kb")
-
-
-def per_session_kb(sample: dict[str, Any]) -> float | None:
-    for key in _PER_SESSION_KEYS:
-        if isinstance(sample.get(key), (int, float)):
-            return float(sample[key])
-    for key in ("bytes_per_session", "rss_bytes_per_session"):
-        if isinstance(sample.get(key), (int, float)):
-            return float(sample[key]) / 1024
-    return None
-
-
 def summarize_memory(runs: list[Run]) -> Section:
-    """bench_memory.py: RSS per held session, ikev2d vs charon. Its JSON shape
-    is read tolerantly: samples with a server name and a per-session figure."""
+    """bench_memory.py: RSS per held session, ikev2d vs charon's responder,
+    each held by the same `ikev2d load`: {"ikev2d": {...}, "charon": {...}}
+    with kib_per_session ((RSS held - before) / held) and the ramp's slope."""
     section = Section()
-    samples: list[dict[str, Any]] = []
-    for r in runs:
-        doc = r.doc
-        found = doc.get("samples", []) if isinstance(doc, dict) else doc if isinstance(doc, list) else []
-        samples += [s for s in found if isinstance(s, dict)]
-    figures = [(str(s.get("server") or s.get("daemon") or s.get("name")), per_session_kb(s), s) for s in samples]
-    figures = [(n, v, s) for n, v, s in figures if v is not None]
-    if not figures:
-        keys = sorted({k for s in samples for k in s}) if samples else []
-        section.lines.append(f"No per-session figure found in its JSON (sample keys: {', '.join(keys) or 'none'}); "
+    docs = [r.doc for r in runs if isinstance(r.doc, dict) and isinstance(r.doc.get("ikev2d"), dict)]
+    if not docs:
+        keys = sorted({k for r in runs if isinstance(r.doc, dict) for k in r.doc})
+        section.lines.append(f"No ikev2d figure in its JSON (keys: {', '.join(keys) or 'none'}); "
                              "see the raw JSON in the .json file.")
         return section
-    ours = [v for n, v, _ in figures if n.startswith("ikev2d")]
-    theirs = [v for n, v, _ in figures if n in ("charon", "strongswan", "strongSwan")]
-    sessions = {s.get("sessions") for _, _, s in figures} - {None}
-    section.rows.append(Row(
-        metric=f"Memory: RSS per held session{' at ' + ', '.join(map(str, sorted(sessions))) if sessions else ''}",
-        unit="kB", higher_is_better=False, ours=median(ours), theirs=median(theirs),
-        ratio=pair_ratio(ours, theirs), samples=len(ours), headline=True))
-    section.lines += ["Every sample:", ""]
-    section.lines += table(["#", "server", "sessions", "kB per session"],
-                           [[str(i), n, str(s.get("sessions", "-")), fmt(v)] for i, (n, v, s) in enumerate(figures, 1)])
+    ours = [d["ikev2d"] for d in docs]
+    theirs = [d["charon"] for d in docs if isinstance(d.get("charon"), dict)]
+    held = sorted({str(x.get("sessions_held")) for x in ours + theirs})
+    for key, what, headline in (("kib_per_session", "RSS per held session", True),
+                                ("slope_kib_per_session", "RSS slope per session (second half of the ramp)", False)):
+        mine = [float(x[key]) for x in ours if x.get(key) is not None]
+        other = [float(x[key]) for x in theirs if x.get(key) is not None]
+        section.rows.append(Row(
+            metric=f"Memory: {what}", unit="KiB", higher_is_better=False, ours=median(mine), theirs=median(other),
+            ratio=pair_ratio(mine, other) if len(mine) == len(other) else None, samples=len(mine),
+            headline=headline, note=f"sessions held: {', '.join(held)}"))
+    section.lines += ["Every sample (sessions held by `ikev2d load --hold`; RSS of the daemon's main process):", ""]
+    section.lines += table(
+        ["#", "server", "sessions held", "RSS before KiB", "RSS held KiB", "KiB per session", "slope KiB/session"],
+        [[str(i), x.get("server", "-"), str(x.get("sessions_held", "-")), str(x.get("rss_before_kib", "-")),
+          str(x.get("rss_held_kib", "-")), fmt(x.get("kib_per_session")), fmt(x.get("slope_kib_per_session"))]
+         for i, x in enumerate([y for d in docs for y in (d["ikev2d"], d.get("charon")) if isinstance(y, dict)], 1)])
     return section
 
 
@@ -357,13 +348,16 @@ CEILING = Bench("ceiling", "bench/ceiling.py", summarize_ceiling, args=("--round
 
 REGISTRY: tuple[Bench, ...] = (
     Bench("handshake", "bench/bench_handshake.py", summarize_handshake,
-          args=("--connects", "300", "--repeats", "3"), quick_args=("--connects", "40", "--repeats", "1"),
+          args=("--connects", "300", "--repeats", "3", "--markdown", "{tmp}/handshake.md"),
+          quick_args=("--connects", "40", "--repeats", "1", "--markdown", "{tmp}/handshake.md"),
           timeout=3 * 3600, what="server CPU per connect + delete, ikev2d vs charon's responder, 1 and 2 cores"),
     Bench("esp", "bench/bench_esp.py", summarize_esp, args=("--markdown",),
           quick_args=("--markdown", "--sizes", "1400", "--suites", "CBC+SHA512", "--repeats", "2"),
           timeout=2 * 3600, what="ESP gateways, ikev2d userspace vs strongSwan kernel-libipsec, one core"),
-    Bench("memory", "bench/bench_memory.py", summarize_memory, args=("--sessions", "10000"),
-          quick_args=("--sessions", "500"), timeout=2 * 3600,
+    Bench("memory", "bench/bench_memory.py", summarize_memory,
+          args=("--sessions", "10000", "--charon-sessions", "2000", "--markdown", "{tmp}/memory.md"),
+          quick_args=("--sessions", "500", "--charon-sessions", "500", "--breakdown-sessions", "0",
+                      "--markdown", "{tmp}/memory.md"), timeout=2 * 3600,
           what="RSS per held session, ikev2d vs charon"),
     Bench("load", "bench/bench_load.py", summarize_load, args=("--connects", "100"),
           quick_args=("--connects", "20"), runs=3, quick_runs=1, timeout=1800,

@@ -139,14 +139,19 @@ def test_load_rows_from_bench_load_json() -> None:
     assert driver.ratio_cell(Row("x", "Mbit/s", True, 2.0, 1.0, ratio=2.0)) == "2.00x"
 
 
-def test_memory_reads_a_per_session_figure_or_says_it_found_none() -> None:
-    doc = {"samples": [{"server": "ikev2d", "sessions": 10000, "rss_kb_per_session": 14.0},
-                       {"server": "charon", "sessions": 10000, "rss_kb_per_session": 33.0}]}
-    row = driver.summarize_memory([run_of(doc)]).rows[0]
-    assert (row.ours, row.theirs) == (14.0, 33.0) and row.ratio == pytest.approx(14 / 33)
-    assert "at 10000" in row.metric
-    unknown = driver.summarize_memory([run_of({"samples": [{"server": "ikev2d", "rss": 1}]})])
-    assert not unknown.rows and "sample keys: rss, server" in unknown.lines[0]
+def test_memory_rows_from_bench_memory_json() -> None:
+    doc = {"ikev2d": {"server": "ikev2d", "sessions_held": 10000, "rss_before_kib": 40000, "rss_held_kib": 180000,
+                      "kib_per_session": 14.0, "slope_kib_per_session": 13.0, "samples": [[0, 0, 40000]]},
+           "charon": {"server": "charon", "sessions_held": 2000, "rss_before_kib": 9000, "rss_held_kib": 75000,
+                      "kib_per_session": 33.0, "slope_kib_per_session": 32.5, "samples": []}}
+    section = driver.summarize_memory([run_of(doc)])
+    per, slope = section.rows
+    assert (per.ours, per.theirs) == (14.0, 33.0) and per.ratio == pytest.approx(14 / 33)
+    assert per.headline and not per.higher_is_better and per.unit == "KiB"
+    assert slope.ratio == pytest.approx(13 / 32.5) and not slope.headline
+    assert per.note == "sessions held: 10000, 2000"
+    unknown = driver.summarize_memory([run_of({"breakdown": {}})])
+    assert not unknown.rows and "keys: breakdown" in unknown.lines[0]
 
 
 def test_result_file_names_are_dated_and_never_overwrite(tmp_path: Path) -> None:
@@ -178,6 +183,9 @@ def test_every_entry_passes_json_and_only_is_checked() -> None:
     for bench in (driver.CEILING, *driver.REGISTRY):
         argv = bench.argv(Path("/tmp/x.json"), quick=True)
         assert argv[-2:] == ["--json", "/tmp/x.json"] and argv[1].endswith(bench.script)
+        assert not any("{tmp}" in a for a in argv)  # nothing a bench would write into bench/results/
+    memory = next(b for b in driver.REGISTRY if b.name == "memory")
+    assert "/tmp/memory.md" in memory.argv(Path("/tmp/x.json"), quick=False)
     assert [b.name for b in driver.select("load,esp")] == ["esp", "load"]  # registry order
     with pytest.raises(SystemExit, match="unknown bench cpu"):
         driver.select("esp,cpu")
