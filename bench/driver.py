@@ -229,14 +229,30 @@ def summarize_esp(runs: list[Run]) -> Section:
             unit="Mbit/s", higher_is_better=True, ours=median(ours), theirs=median(theirs),
             ratio=pair_ratio(ours, theirs), ceiling_key=f"esp {suite} {size} {d}", samples=len(ours),
             headline=suite == "CBC+SHA512" and size == 1400))
-    if records:
-        section.lines += ["Every gateway run, in run order (Mbit/s; core share = the gateway's threads' share of "
-                          "its core):", ""]
-        section.lines += table(
-            ["#", "gateway", "suite", "size B", "dir", "cores", "Mbit/s", "pkt/s", "offered pkt/s", "core share"],
-            [[str(i), r["gateway"], r["suite"], str(r["size"]), r["dir"], str(r.get("cores", 1)),
-              fmt(esp_mbps(r)), f"{float(r['pps']):.0f}", f"{float(r.get('offered', 0)):.0f}",
-              f"{100 * float(r.get('cpu', 0)):.0f}%"] for i, r in enumerate(records, 1)])
+    shares = [float(r["cpu"]) for r in records if "cpu" in r]
+    if shares and statistics.median(shares) < 0.9:
+        section.lines += [f"**Disturbed run**: the gateways' threads got only {100 * statistics.median(shares):.0f} % "
+                          "of their core (median; other jobs took the rest), so these figures are far below what "
+                          "this machine does alone, and the ceiling, measured under the same load, is low too. "
+                          "The ratio, both gateways alternating under the same load, is the figure to read.", ""]
+    if groups:
+        section.lines += ["Every gateway run, paired as measured (repeat i of each gateway back to back; core share: "
+                          "the gateway's threads' share of its core):", ""]
+        cells = []
+        for (suite, size, d, cores), by in groups.items():
+            mine = [r for r in records if (r["suite"], int(r["size"]), r["dir"], int(r.get("cores", 1)),
+                                           r["gateway"]) == (suite, size, d, cores, "ikev2d")]
+            other = [r for r in records if (r["suite"], int(r["size"]), r["dir"], int(r.get("cores", 1)),
+                                            r["gateway"]) == (suite, size, d, cores, "strongswan")]
+            for i in range(max(len(mine), len(other))):
+                o = mine[i] if i < len(mine) else None
+                t = other[i] if i < len(other) else None
+                cells.append([suite, str(size), d, str(cores), str(i + 1),
+                              fmt(esp_mbps(o)) if o else "-", fmt(esp_mbps(t)) if t else "-",
+                              f"{esp_mbps(o) / esp_mbps(t):.2f}x" if o and t and esp_mbps(t) else "-",
+                              " / ".join(f"{100 * float(x.get('cpu', 0)):.0f}%" if x else "-" for x in (o, t))])
+        section.lines += table(["suite", "size B", "dir", "cores", "repeat", "ikev2d Mbit/s", "strongSwan Mbit/s",
+                                "ratio", "core share ikev2d / strongSwan"], cells)
     return section
 
 

@@ -69,6 +69,12 @@ def test_esp_medians_ratios_and_ceilings_of_the_same_run() -> None:
     assert enc.ceiling_key == "esp CBC+SHA512 1400 encrypt"
 
 
+def test_a_run_whose_gateways_lost_their_core_says_so() -> None:
+    doc = [dict(r, cpu=0.3) for r in ESP_DOC]
+    lines = driver.summarize_esp([run_of(doc, ESP_STDOUT)]).lines
+    assert any(line.startswith("**Disturbed run**: the gateways' threads got only 30 %") for line in lines)
+
+
 def test_pair_ratio_is_the_median_of_back_to_back_pairs() -> None:
     # medians 10 and 10 (ratio 1.0), but each pair says ours is twice theirs
     assert driver.pair_ratio([4, 10, 40], [2, 5, 20]) == pytest.approx(2.0)
@@ -210,8 +216,10 @@ def test_results_markdown_puts_ratios_first_and_keeps_every_sample() -> None:
     assert "| 1.60x | 50% | 1600 | 1000 | 3200 |" in enc
     assert "memory: absent: bench/bench_memory.py is not in this tree" in text
     assert "shared" in text and f"{machine['cores']} cores" in text
-    samples = [line for line in text.splitlines() if re.match(r"\| \d+ \| (ikev2d|strongswan) \| CBC", line)]
-    assert len(samples) == len(ESP_DOC)  # every gateway run, not only the medians
+    pairs = [line for line in text.splitlines() if re.match(r"\| CBC\+SHA512 \| 1400 \| \w+crypt \| 1 \| \d \|", line)]
+    assert len(pairs) == 4  # every gateway run (3 pairs encrypting, 1 decrypting), not only the medians
+    assert "| CBC+SHA512 | 1400 | encrypt | 1 | 2 | 1500 | 1000 | 1.50x | 99% / 99% |" in pairs
+    assert "Disturbed run" not in text
     data = driver.result_json(result, records)
     json.dumps(data)  # serialisable as written
     assert [r["metric"] for r in data["summary"]] == [r.metric for r in esp.rows]
