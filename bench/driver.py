@@ -574,6 +574,8 @@ def render_markdown(result: dict[str, Any], records: dict[str, dict[str, Any]]) 
         section = rec.get("section")
         if section is not None and section.rows:
             lines += rows_table(section.rows) + [""]
+            notes = [f"- {r.metric}: {r.note}" for r in section.rows if r.note]
+            lines += notes + [""] if notes else []
         if section is not None and section.lines:
             lines += section.lines + [""]
     return "\n".join(lines).rstrip() + "\n"

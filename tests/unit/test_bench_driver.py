@@ -156,6 +156,11 @@ def test_memory_rows_from_bench_memory_json() -> None:
     assert per.headline and not per.higher_is_better and per.unit == "KiB"
     assert slope.ratio == pytest.approx(13 / 32.5) and not slope.headline
     assert per.note == "sessions held: 10000, 2000"
+    records = {"memory": {"status": "ok", "message": "", "runs": [run_of(doc)], "section": section}}
+    machine = dict(driver.machine_info(), loadavg_end=[])
+    text = driver.render_markdown({"date": "2026-12-04", "command": "python -m bench", "quick": False,
+                                   "machine": machine}, records)
+    assert "- Memory: RSS per held session: sessions held: 10000, 2000" in text
     unknown = driver.summarize_memory([run_of({"breakdown": {}})])
     assert not unknown.rows and "keys: breakdown" in unknown.lines[0]
 
