@@ -571,6 +571,10 @@ def render_markdown(result: dict[str, Any], records: dict[str, dict[str, Any]]) 
                                                       else a for a in run.argv[1:-2])])
             lines.append(f"Run {i}: `{cmd}`: exit {run.returncode}, {run.seconds:.0f} s")
         lines.append("")
+        for i, run in enumerate(rec["runs"], 1):
+            if run.returncode != 0 or run.doc is None:  # what it said last, so the file tells why
+                tail = run.stderr_tail.rstrip().splitlines()[-15:]
+                lines += [f"Run {i} failed; the end of its standard error:", "", "```", *tail, "```", ""]
         section = rec.get("section")
         if section is not None and section.rows:
             lines += rows_table(section.rows) + [""]

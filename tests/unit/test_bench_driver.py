@@ -207,7 +207,9 @@ def test_results_markdown_puts_ratios_first_and_keeps_every_sample() -> None:
     records = {"ceiling": {"status": "ok", "message": "", "runs": [run_of({})],
                            "section": driver.summarize_ceiling([run_of({"handshake_ms_samples": [1.9]})])},
                "esp": {"status": "ok", "message": "", "runs": [run_of(ESP_DOC)], "section": esp},
-               "memory": {"status": "absent", "message": "bench/bench_memory.py is not in this tree", "runs": []}}
+               "memory": {"status": "absent", "message": "bench/bench_memory.py is not in this tree", "runs": []},
+               "load": {"status": "failed", "message": "run 1 exited 1, no JSON",
+                        "runs": [Run(["python", "x.py"], 1, 2.0, None, "", "Traceback ...\nRuntimeError: boom\n")]}}
     driver.resolve_ceilings(records)
     machine = driver.machine_info()
     machine["loadavg_end"] = ["1", "1", "1"]
@@ -220,6 +222,8 @@ def test_results_markdown_puts_ratios_first_and_keeps_every_sample() -> None:
     enc = next(line for line in summary.splitlines() if "ESP encrypt" in line)
     assert "| 1.60x | 50% | 1600 | 1000 | 3200 |" in enc
     assert "memory: absent: bench/bench_memory.py is not in this tree" in text
+    assert "- load: failed: run 1 exited 1, no JSON" in text
+    assert "Run 1 failed; the end of its standard error:\n\n```\nTraceback ...\nRuntimeError: boom\n```" in text
     assert "shared" in text and f"{machine['cores']} cores" in text
     pairs = [line for line in text.splitlines() if re.match(r"\| CBC\+SHA512 \| 1400 \| \w+crypt \| 1 \| \d \|", line)]
     assert len(pairs) == 4  # every gateway run (3 pairs encrypting, 1 decrypting), not only the medians
