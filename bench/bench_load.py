@@ -1,7 +1,7 @@
 """Client CPU per connect: `ikev2d load` beside strongSwan's charon as a
 client, against the same ikev2d in the same run (root, not a test):
 
-    sudo .venv/bin/python bench/bench_load.py [--connects 100] [--concurrency 10]
+    sudo .venv/bin/python bench/bench_load.py [--connects 100] [--concurrency 10] [--json FILE]
 
 Both connect and delete `--connects` EAP-MSCHAPv2 sessions (the
 whitepaper's suite: AES-256, SHA-512, MODP-3072) from a client namespace.
@@ -9,7 +9,8 @@ charon's CPU is read from /proc for its process (initiate and terminate
 over VICI, one session at a time, as a client does); `ikev2d load`'s is
 its own report (`cpu_ms_per_connect`: connect and delete, without Python's
 start-up) and the whole process's (with it). Writes a dated result file to
-bench/results/ with the machine and every figure.
+bench/results/ with the machine and every figure; with `--json FILE`, the
+figures go to FILE instead (what `python -m bench` reads).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connects", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
+                        help="write the figures here as JSON (no dated result file)")
     args = parser.parse_args()
     users = {f"load{n}": PASSWORD for n in range(1, max(args.connects, 1) + 1)}
     with tempfile.TemporaryDirectory() as tmp, Topology(run_prefix("bl"), 1) as topology:
@@ -117,6 +120,13 @@ def main() -> None:
         finally:
             server.stop()
     ratio = charon["cpu_ms_per_connect"] / ours["cpu_ms_per_connect"]
+    if args.json is not None:
+        args.json.write_text(json.dumps({"bench": "bench_load", "connects": args.connects,
+                                         "concurrency": args.concurrency, "charon": charon, "ikev2d_load": ours,
+                                         "charon_over_ikev2d_load": round(ratio, 2)}, indent=1) + "\n")
+        print(f"charon {charon['cpu_ms_per_connect']} ms, ikev2d load {ours['cpu_ms_per_connect']} ms per connect:"
+              f" {ratio:.1f}x")
+        return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip()
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
