@@ -53,7 +53,8 @@ from lab.swanctl_conf import ResponderConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "Lab-Load-Passw0rd-1"
-POOL = "198.19.1.1-198.19.1.250"
+POOL = "198.19.16.1-198.19.31.254"  # ~4000: load holds every session until it deletes them all
+POOL_MASK = "255.255.240.0"
 SOURCES = "198.18.0.100-198.18.0.119"
 TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP = 10
@@ -119,19 +120,23 @@ class Server:
 
 
 class Ikev2dServer(Server):
-    def __init__(self, topology: Topology, pki: LabPki, folder: Path, users: dict[str, str], workers: int | None):
+    def __init__(self, topology: Topology, pki: LabPki, folder: Path, users: dict[str, str], workers: int | None,
+                 tree: Path | None = None):
         self.topology, self.pki, self.folder, self.users, self.workers = topology, pki, folder, users, workers
-        self.name = "ikev2d" if workers is None else f"ikev2d w{workers}"
+        self.tree = tree  # another source tree of ikev2d (an A/B of two commits)
+        self.name = ("ikev2d" if workers is None else f"ikev2d w{workers}") + (f" ({tree.name})" if tree else "")
         self.daemon: Ikev2d | None = None
 
     def start(self) -> int:
         level = load_default_config()["logging"]["vpn_logging_level"]
         config = lab_config(self.pki, store=self.folder / "store",
-                            knobs=Ikev2dKnobs(users=self.users, pool_range=POOL, logging_level=level))
+                            knobs=Ikev2dKnobs(users=self.users, pool_range=POOL, logging_level=level,
+                                              edit=_pool_mask))
         extra = ["--dataplane", "userspace"]
         if self.workers is not None:
             extra += ["--crypto-workers", str(self.workers)]
-        self.daemon = Ikev2d(self.topology.gateway, self.folder, config, extra_args=extra).start()
+        launcher = ["env", f"PYTHONPATH={self.tree}"] if self.tree else []
+        self.daemon = Ikev2d(self.topology.gateway, self.folder, config, extra_args=extra, launcher=launcher).start()
         assert self.daemon.proc is not None
         return self.daemon.proc.pid
 
@@ -139,6 +144,11 @@ class Ikev2dServer(Server):
         if self.daemon is not None:
             self.daemon.stop()
             self.daemon = None
+
+
+def _pool_mask(config: dict[str, Any]) -> None:
+    for pool in config["objects"]["ipv4_pools"]:
+        pool["mask"] = POOL_MASK
 
 
 class CharonServer(Server):
@@ -305,6 +315,9 @@ def main() -> None:
     parser.add_argument("--cores", default="1,2", help="core counts to pin the server to (default 1,2)")
     parser.add_argument("--crypto-workers", type=int, action="append", default=[], metavar="W",
                         help="run ikev2d with --crypto-workers W (repeatable: side by side); default: its default")
+    parser.add_argument("--tree", type=Path, action="append", default=[], metavar="DIR",
+                        help="also run ikev2d from this source tree (e.g. a `git archive` of an older commit), "
+                             "for an A/B of two commits in one run")
     parser.add_argument("--no-charon", action="store_true", help="ikev2d only (quick loops)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON here")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the markdown result here")
@@ -326,6 +339,8 @@ def main() -> None:
         pki = make_lab_pki(Path(tmp) / "pki")
         servers: list[Server] = [Ikev2dServer(topology, pki, Path(tmp) / f"ikev2d{w}", users, w)
                                  for w in (args.crypto_workers or [None])]
+        servers += [Ikev2dServer(topology, pki, Path(tmp) / f"ikev2d-{tree.name}-{w}", users, w, tree.resolve())
+                    for tree in args.tree for w in (args.crypto_workers or [None])]
         if not args.no_charon:
             servers.append(CharonServer(topology, pki, Path(tmp) / "charon", users))
         for repeat in range(args.repeats):
