@@ -34,6 +34,10 @@ from .crypto.jobs import CryptoWorker, Job, JobFailed, JobResult, init_worker_pr
 log = logging.getLogger("ikev2d.workers")
 
 JOB_TIMEOUT = 10.0  # seconds; a DH or signature takes about a millisecond
+# jobs queued to one worker at most: a job is at most a few kB, so they fit
+# in its socket buffer and a send never blocks the event loop (not even
+# behind a worker that hangs until its timeout); beyond it a job fails
+MAX_QUEUED = 64
 
 
 def _serve(conn: Connection, pems: dict[str, bytes]) -> None:
@@ -111,6 +115,9 @@ class CryptoRunner:
         start = next(self._next)
         worker = min((self.pool[(start + i) % len(self.pool)] for i in range(len(self.pool))),
                      key=lambda w: len(w.jobs))
+        if len(worker.jobs) >= MAX_QUEUED:
+            log.warning("crypto job %s refused: %d jobs queued to each worker", name, MAX_QUEUED)
+            return JobFailed(f"{name}: the crypto workers are saturated", local=True)
         if worker.loop is None:
             worker.loop = loop
             loop.add_reader(worker.conn.fileno(), self._answered, worker)

@@ -60,6 +60,23 @@ def test_a_job_that_raises_fails_and_the_worker_serves_on() -> None:
     asyncio.run(run())
 
 
+def test_jobs_beyond_what_the_workers_hold_fail_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ikev2d.workers.MAX_QUEUED", 2)
+
+    async def run() -> None:
+        runner = CryptoRunner({}, workers=1, timeout=5)
+        try:
+            busy = [asyncio.ensure_future(runner._submit(time.sleep, 0.5, "SignJob")) for _ in range(2)]
+            await asyncio.sleep(0)
+            refused = await runner.run(_dh_job())
+            assert isinstance(refused, JobFailed) and refused.local
+            assert refused.reason == "DhJob: the crypto workers are saturated"
+            assert [r for r in await asyncio.gather(*busy)] == [None, None]  # time.sleep's result
+        finally:
+            runner.close()
+    asyncio.run(run())
+
+
 def test_a_job_that_hangs_times_out() -> None:
     async def run() -> None:
         runner = CryptoRunner({}, workers=1, timeout=0.5)
