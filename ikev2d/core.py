@@ -79,6 +79,11 @@ class Responder:
         # rekey is not one): the logins limit and INITIAL_CONTACT look here,
         # not through every SA of the headend
         self._sessions_of: dict[str, dict[bytes, IkeSa]] = {}
+        # the Child SAs' inbound SPIs: which IKE SA holds each, and what each
+        # SA held when last booked, so a new SPI is checked, and an expiry
+        # found, without a scan of every SA (O(sessions) per connect)
+        self._child_owner: dict[int, IkeSa] = {}
+        self._child_spis_of: dict[bytes, tuple[int, ...]] = {}
         # the debug trace's outbox, emptied by the adapter (ikev2d debug ...)
         self.tracer = Tracer()
 
@@ -166,6 +171,10 @@ class Responder:
         return next((s for s in self.sas.values() if s.unique_id == unique_id), None)
 
     def _sa_of_child(self, spi_in: int) -> IkeSa | None:
+        owner = self._child_owner.get(spi_in)
+        if owner is not None and any(c.spec.spi_in == spi_in for c in owner.children):
+            return owner
+        # not booked yet (the exchange that made it is still running): the long way
         return next((sa for sa in self.sas.values() if any(c.spec.spi_in == spi_in for c in sa.children)), None)
 
     def child_sa_failed(self, spi_in: int, reason: str, now: float) -> list[Effect]:
@@ -342,7 +351,25 @@ class Responder:
                 return spi
 
     def _child_spi_in_use(self, spi: int) -> bool:
-        return any(c.spec.spi_in == spi for sa in self.sas.values() for c in sa.children)
+        # the booked Child SAs: an exchange makes at most one before it is
+        # booked, and an SA's own rekeys under way are checked by the SA
+        return spi in self._child_owner
+
+    def _book_children(self, sa: IkeSa) -> None:
+        """Index `sa`'s Child SAs as they are now (at the end of an exchange, job or timer)."""
+        now = tuple(c.spec.spi_in for c in sa.children)
+        before = self._child_spis_of.get(sa.spi, ())
+        if now == before:
+            return
+        for spi in before:
+            if spi not in now and self._child_owner.get(spi) is sa:
+                del self._child_owner[spi]
+        for spi in now:
+            self._child_owner[spi] = sa  # an IKE rekey's successor takes them over
+        if now:
+            self._child_spis_of[sa.spi] = now
+        else:
+            self._child_spis_of.pop(sa.spi, None)
 
     def replace_older(self, sa: IkeSa, now: float) -> tuple[list[Effect], IPv4Address | None]:
         """INITIAL_CONTACT (RFC 7296 §2.4): `sa`'s peer has restarted, so the
@@ -429,11 +456,15 @@ class Responder:
         for each in touched.values():
             if self.sas.get(each.spi) is each:
                 self._timers.arm(("sa", each.spi), each.deadline())
+                self._book_children(each)
         # a collision reports one new SA to two old ones: one row each
         return [IkeKeysDerived(new.wireshark_keys()) for new in {id(b): b for b in born}.values()]
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.spi, None)
+        for spi in self._child_spis_of.pop(sa.spi, ()):
+            if self._child_owner.get(spi) is sa:
+                del self._child_owner[spi]
         self._index_session(sa, up=False)
         key = ("sa", sa.spi)
         self._timers.disarm(key)

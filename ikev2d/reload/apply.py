@@ -146,8 +146,7 @@ def _swap_crypto(daemon: Reloadable, new: ResponderSettings) -> None:
     old, daemon.crypto = daemon.crypto, CryptoRunner(new.signing_keys, daemon.crypto_workers)
     if daemon.transport is not None:
         daemon.transport.crypto = daemon.crypto
-    if old.pool is not None:
-        old.pool.shutdown(wait=False)  # jobs already running finish; their exchanges go on
+    old.retire()  # jobs already running finish; their exchanges go on
 
 
 def _swap_radius(daemon: Reloadable, old: Config, new: Config) -> None:

@@ -29,19 +29,49 @@ def _dh_job() -> DhJob:
     return DhJob(DhId.MODP_3072, get_dh_group(DhId.MODP_3072, "auto").generate().public_bytes, "auto")
 
 
-def test_a_dead_worker_process_fails_its_job_and_the_pool_is_replaced() -> None:
+def test_a_dead_worker_process_fails_its_job_and_is_replaced() -> None:
     async def run() -> None:
         runner = CryptoRunner({}, workers=1)
         try:
             assert isinstance(await runner.run(_dh_job()), DhResult)  # the worker is up
-            assert runner.pool is not None
-            for pid in list(runner.pool._processes):  # the pool's own record of its workers
-                os.kill(pid, signal.SIGKILL)
+            held = asyncio.ensure_future(runner._submit(time.sleep, 3, "DhJob"))  # a job in flight
             await asyncio.sleep(0.2)
-            failed = await runner.run(_dh_job())
+            for pid in runner.worker_pids():
+                os.kill(pid, signal.SIGKILL)
+            failed = await asyncio.wait_for(held, 2)
             assert isinstance(failed, JobFailed) and failed.local and "died" in failed.reason
             assert runner.restarts == 1
-            assert isinstance(await runner.run(_dh_job()), DhResult)  # the new pool serves
+            assert isinstance(await runner.run(_dh_job()), DhResult)  # the new worker serves
+        finally:
+            runner.close()
+    asyncio.run(run())
+
+
+def test_a_job_that_raises_fails_and_the_worker_serves_on() -> None:
+    async def run() -> None:
+        runner = CryptoRunner({}, workers=2)
+        try:
+            failed = await runner._submit(int, "not a number", "DhJob")
+            assert isinstance(failed, JobFailed) and failed.local and failed.reason == "DhJob raised ValueError"
+            results = await asyncio.gather(*(runner.run(_dh_job()) for _ in range(6)))
+            assert all(isinstance(r, DhResult) for r in results) and runner.restarts == 0
+        finally:
+            runner.close()
+    asyncio.run(run())
+
+
+def test_jobs_beyond_what_the_workers_hold_fail_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ikev2d.workers.MAX_QUEUED", 2)
+
+    async def run() -> None:
+        runner = CryptoRunner({}, workers=1, timeout=5)
+        try:
+            busy = [asyncio.ensure_future(runner._submit(time.sleep, 0.5, "SignJob")) for _ in range(2)]
+            await asyncio.sleep(0)
+            refused = await runner.run(_dh_job())
+            assert isinstance(refused, JobFailed) and refused.local
+            assert refused.reason == "DhJob: the crypto workers are saturated"
+            assert [r for r in await asyncio.gather(*busy)] == [None, None]  # time.sleep's result
         finally:
             runner.close()
     asyncio.run(run())
@@ -51,11 +81,17 @@ def test_a_job_that_hangs_times_out() -> None:
     async def run() -> None:
         runner = CryptoRunner({}, workers=1, timeout=0.5)
         try:
-            assert runner.pool is not None
-            runner.pool.submit(time.sleep, 3)  # the only worker is busy for longer
-            failed = await runner.run(_dh_job())
+            busy = asyncio.ensure_future(runner._submit(time.sleep, 3, "SignJob"))  # the only worker, for longer
+            await asyncio.sleep(0)
+            failed = await runner.run(_dh_job())  # queued behind it
+            hung = await busy
+            assert isinstance(hung, JobFailed) and hung.local
+            assert hung.reason == "SignJob did not finish within 0.5 s"
+            # the job queued behind it times out too (or fails as the stuck worker is replaced)
             assert isinstance(failed, JobFailed) and failed.local
-            assert failed.reason == "DhJob did not finish within 0.5 s"
+            assert failed.reason == "DhJob did not finish within 0.5 s" or "SignJob hung" in failed.reason
+            assert runner.restarts == 1
+            assert isinstance(await runner.run(_dh_job()), DhResult)
         finally:
             runner.close()
     asyncio.run(run())
