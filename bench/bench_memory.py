@@ -106,7 +106,8 @@ def session_count(server: Ikev2d) -> int:
     if out.returncode != 0:
         return -1
     data = json.loads(out.stdout)
-    return sum(r["active"] for r in data["vpn_session_summary"] if r["label"].startswith("IKEv2 IPsec"))
+    # "Generic IKEv2 Remote Access" (the FTD's label for IKEv2 sessions)
+    return sum(r["active"] for r in data["vpn_session_summary"] if "IKEv2" in r["label"])
 
 
 def hold_sessions(ns: Any, target: str, sessions: int, concurrency: int, workers: int) -> subprocess.Popen[str]:
