@@ -134,6 +134,8 @@ class IkeSa:
     arrival: tuple[Address, Address] = (("", 0), ("", 0))
 
     def __post_init__(self) -> None:
+        # one string, shared by every step of its ladder and every event
+        self._name = f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
         # SK_ei/SK_ai protect what the original initiator sends (RFC 7296 §2.14)
         keys = self.keys
         ei, ai, er, ar = keys.sk_ei, keys.sk_ai, keys.sk_er, keys.sk_ar
@@ -292,7 +294,7 @@ class IkeSa:
 
     @property
     def name(self) -> str:
-        return f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
+        return self._name
 
     def wireshark_keys(self) -> IkeSaKeys:
         """Its keys for Wireshark's IKEv2 decryption table."""
