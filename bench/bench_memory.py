@@ -175,17 +175,17 @@ def measure_ikev2d(topology: Topology, tmp: Path, sessions: int, dataplane: str,
     server.start(timeout=60)
     try:
         assert server.proc is not None
-        main, workers_pids = daemon_pids(server.proc.pid)
+        main, _ = daemon_pids(server.proc.pid)
         time.sleep(2.0)
         before = rss_kib(main)
-        workers_before = {p: rss_kib(p) for p in workers_pids}
+        workers_before = {p: rss_kib(p) for p in children(main)}
         load = hold_sessions(topology.clients[0], topology.gateway_addr, sessions, concurrency, workers)
         try:
             samples = ramp(lambda: session_count(server), main, sessions, load, timeout=3600)
         finally:
             held = samples[-1][1]
             after = rss_kib(main)
-            workers_after = {p: rss_kib(p) for p in workers_pids}
+            workers_after = {p: rss_kib(p) for p in children(main)}  # started with the first job
             report = end_hold(load)
         after_delete = rss_kib(main)
     finally:
