@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable
@@ -27,7 +26,7 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
 from .keylog import IkeSaKeys
-from .ladder import Step, new_history, payload_tags
+from .ladder import History, Step, new_history, payload_tags
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
@@ -129,7 +128,7 @@ class IkeSa:
     request_addresses: tuple[Address, Address] = (("", 0), ("", 0))
     # the session's messages for `show session --ladder`: bounded, and one
     # list through the session's IKE rekeys
-    history: deque[Step] = field(default_factory=new_history)
+    history: History = field(default_factory=new_history)
     # the addresses of the message being handled, (ours, theirs)
     arrival: tuple[Address, Address] = (("", 0), ("", 0))
 
