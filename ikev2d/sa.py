@@ -69,7 +69,8 @@ REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
 class LifecycleError(RuntimeError):
     """A lifecycle transition that TRANSITIONS does not allow: a bug."""
 
-@dataclass
+# slots: one per session, ~60 attributes; an instance dict would be ~1.6 kB
+@dataclass(slots=True)
 class IkeSa:
     settings: ResponderSettings
     unique_id: int
@@ -131,6 +132,17 @@ class IkeSa:
     history: History = field(default_factory=new_history)
     # the addresses of the message being handled, (ours, theirs)
     arrival: tuple[Address, Address] = (("", 0), ("", 0))
+    # made in __post_init__ (described there)
+    sk: SkKeys = field(init=False, repr=False)
+    tasks: TaskManager = field(init=False, repr=False)
+    auth: IkeAuth | None = field(init=False, repr=False)
+    child_rekeys: dict[int, ChildRekey] = field(init=False, repr=False)
+    rekey_retries: dict[int, tuple[float, int]] = field(init=False, repr=False)
+    _own_jobs: dict[int, OwnJobDone] = field(init=False, repr=False)
+    _own_job_numbers: itertools.count[int] = field(init=False, repr=False)
+    ike_rekey: IkeRekey | None = field(init=False, repr=False)
+    ike_rekey_retry_at: float | None = field(init=False, repr=False)
+    _name: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # one string, shared by every step of its ladder and every event
@@ -148,17 +160,17 @@ class IkeSa:
                                  born_of_rekey=self.predecessor is not None,
                                  original_initiator=self.original_initiator, observer=self._trace)
         # IKE_AUTH's own state lives in its task, for as long as it runs
-        self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
+        self.auth = IkeAuth(self) if self.state is State.CONNECTING else None
         # our Child rekeys under way, by the old SA's inbound SPI, and those
         # to try again later (a TEMPORARY_FAILURE): when, and the attempt
-        self.child_rekeys: dict[int, ChildRekey] = {}
-        self.rekey_retries: dict[int, tuple[float, int]] = {}
+        self.child_rekeys = {}
+        self.rekey_retries = {}
         # jobs our own requests wait for (a KE before we send one): by number
-        self._own_jobs: dict[int, OwnJobDone] = {}
+        self._own_jobs = {}
         self._own_job_numbers = itertools.count(1)
         # our IKE rekey under way, and when to try again after one failed
-        self.ike_rekey: IkeRekey | None = None
-        self.ike_rekey_retry_at: float | None = None
+        self.ike_rekey = None
+        self.ike_rekey_retry_at = None
         self.last_activity = self.created
 
     # -- lifecycle ----------------------------------------------------------
