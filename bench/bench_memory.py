@@ -138,13 +138,15 @@ def ramp(count: Any, pid: int, sessions: int, load: subprocess.Popen[str], timeo
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         n = count()
+        if load.poll() is not None:
+            break  # it ended early (an error, a signal): its sessions are going, no more samples
         samples.append((round(time.monotonic() - start, 1), n, rss_kib(pid)))
-        if n >= sessions or load.poll() is not None:
+        if n >= sessions:
+            time.sleep(5.0)  # settle: the last handshakes' transient buffers go
+            samples.append((round(time.monotonic() - start, 1), count(), rss_kib(pid)))
             break
         time.sleep(3.0)
-    time.sleep(5.0)  # settle: the last handshakes' transient buffers go
-    samples.append((round(time.monotonic() - start, 1), count(), rss_kib(pid)))
-    return samples
+    return samples or [(0.0, 0, rss_kib(pid))]
 
 
 def slope(samples: list[tuple[float, int, int]]) -> float | None:
@@ -183,8 +185,7 @@ def measure_ikev2d(topology: Topology, tmp: Path, sessions: int, dataplane: str,
         try:
             samples = ramp(lambda: session_count(server), main, sessions, load, timeout=3600)
         finally:
-            held = samples[-1][1]
-            after = rss_kib(main)
+            held, after = samples[-1][1], samples[-1][2]
             workers_after = {p: rss_kib(p) for p in children(main)}  # started with the first job
             report = end_hold(load)
         after_delete = rss_kib(main)
@@ -224,8 +225,7 @@ def measure_charon(topology: Topology, tmp: Path, sessions: int, concurrency: in
         try:
             samples = ramp(count, pid, sessions, load, timeout=3600)
         finally:
-            held = samples[-1][1]
-            after = rss_kib(pid)
+            held, after = samples[-1][1], samples[-1][2]
             report = end_hold(load)
     finally:
         responder.stop()
