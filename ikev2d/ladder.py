@@ -115,6 +115,22 @@ def payload_tags(payloads: Sequence[Payload]) -> str:
     return sys.intern(" ".join(tags))
 
 
+# the datagram sizes of a step: most sessions' messages have the same sizes
+# (same client, same exchanges), so they share one tuple, as the payload
+# tags do; bounded, so a stream of odd sizes cannot grow it without end
+_SIZES: dict[tuple[int, ...], tuple[int, ...]] = {}
+_SIZES_KEPT = 4096
+
+
+def shared_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    shared = _SIZES.get(sizes)
+    if shared is not None:
+        return shared
+    if len(_SIZES) < _SIZES_KEPT:
+        _SIZES[sizes] = sizes
+    return sizes
+
+
 # -- drawings ---------------------------------------------------------------------
 
 def render_text(steps: Sequence[Step], client: str, server: str, width: int = 100) -> str:

@@ -26,7 +26,7 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
 from .keylog import IkeSaKeys
-from .ladder import History, Step, new_history, payload_tags
+from .ladder import History, Step, new_history, payload_tags, shared_sizes
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
@@ -191,7 +191,8 @@ class IkeSa:
     def record_step(self, message: Message, inbound: bool, sizes: tuple[int, ...], now: float,
                     port: int) -> None:
         self.history.append(Step(now, inbound, message.exchange, message.message_id, message.is_response,
-                                 payload_tags(message.payloads), sizes, self.name, message.is_initiator, port))
+                                 payload_tags(message.payloads), shared_sizes(sizes), self.name,
+                                 message.is_initiator, port))
 
     def trace_context(self) -> TraceContext:
         return TraceContext(self.name, self.unique_id, self.remote, self.local, self.username)
