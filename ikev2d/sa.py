@@ -8,6 +8,7 @@ lives in `tasks/`.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -209,6 +210,7 @@ class IkeSa:
             self.auth = None  # IKE_AUTH is over, one way or the other
             # its AUTH payloads signed these; nothing reads them again (~1.3 kB a session)
             self.init_request = self.init_response = b""
+            self.keys = dataclasses.replace(self.keys, sk_pi=b"", sk_pr=b"")  # AUTH's too
         self.sessions.changed(self, LifecycleChanged(old, state))
 
     def established(self, now: float) -> None:
