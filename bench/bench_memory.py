@@ -52,7 +52,6 @@ PASSWORD = "Lab-Load-Passw0rd-1"
 POOL = "198.19.64.1-198.19.127.254"
 POOL_MASK = "255.255.192.0"
 SOURCES = "198.18.0.100-198.18.0.119"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def rss_kib(pid: int) -> int:
