@@ -240,6 +240,8 @@ class Responder:
         if known is not None:
             seen_digest, sa = known
             if seen_digest == digest and sa.state is not State.DELETED:
+                if not sa.init_response:  # kept only while IKE_AUTH runs
+                    return [self._drop(local, remote, "IKE_SA_INIT retransmitted after its IKE_AUTH")]
                 return [SendDatagram(sa.init_response, local, remote)]  # a retransmit
             return [self._drop(local, remote, "IKE_SA_INIT reusing a live SPIi")]
         name = f"{header.spi_i.hex()}_i"

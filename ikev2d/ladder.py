@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import sys
 import textwrap
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -74,8 +73,21 @@ class Step:
                    bool(d.get("from_initiator", True)), int(d.get("port", 500)))
 
 
-def new_history() -> deque[Step]:
-    return deque(maxlen=HISTORY)
+class History(list[Step]):
+    """The last HISTORY steps, oldest first. A list trimmed from the front:
+    a bounded deque allocates a 64-slot block (~760 bytes) per SA; this
+    holds ~HISTORY pointers, and trimming 24 is as cheap."""
+
+    __slots__ = ()
+
+    def append(self, step: Step) -> None:
+        if len(self) >= HISTORY:
+            del self[0]
+        super().append(step)
+
+
+def new_history() -> History:
+    return History()
 
 
 def payload_tags(payloads: Sequence[Payload]) -> str:
@@ -101,6 +113,22 @@ def payload_tags(payloads: Sequence[Payload]) -> str:
         else:
             tags.append(_SHORT.get(getattr(p, "payload_type", -1), type(p).__name__))
     return sys.intern(" ".join(tags))
+
+
+# the datagram sizes of a step: most sessions' messages have the same sizes
+# (same client, same exchanges), so they share one tuple, as the payload
+# tags do; bounded, so a stream of odd sizes cannot grow it without end
+_SIZES: dict[tuple[int, ...], tuple[int, ...]] = {}
+_SIZES_KEPT = 4096
+
+
+def shared_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    shared = _SIZES.get(sizes)
+    if shared is not None:
+        return shared
+    if len(_SIZES) < _SIZES_KEPT:
+        _SIZES[sizes] = sizes
+    return sizes
 
 
 # -- drawings ---------------------------------------------------------------------

@@ -8,10 +8,10 @@ lives in `tasks/`.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
-from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable
@@ -27,7 +27,7 @@ from .effects import Compute, Effect, Emit, ReadActivity, RemoveChildSa, SendAcc
 from .events import (AddressReleased, ChildSaDeleted, IkeSaDeleted, MessageDropped)
 from .iana import ExchangeType, NotifyType
 from .keylog import IkeSaKeys
-from .ladder import Step, new_history, payload_tags
+from .ladder import History, Step, new_history, payload_tags, shared_sizes
 from .protect import SkKeys
 from .sa_types import (TRANSITIONS, ChildSa, Deferred, LifecycleChanged, NoOtherSessions, RekeyedInto,
                        SessionDirectory, State)
@@ -70,7 +70,8 @@ REPLACED_BY_INITIAL_CONTACT = "Peer reconnected (INITIAL_CONTACT)"
 class LifecycleError(RuntimeError):
     """A lifecycle transition that TRANSITIONS does not allow: a bug."""
 
-@dataclass
+# slots: one per session, ~60 attributes; an instance dict would be ~1.6 kB
+@dataclass(slots=True)
 class IkeSa:
     settings: ResponderSettings
     unique_id: int
@@ -129,11 +130,24 @@ class IkeSa:
     request_addresses: tuple[Address, Address] = (("", 0), ("", 0))
     # the session's messages for `show session --ladder`: bounded, and one
     # list through the session's IKE rekeys
-    history: deque[Step] = field(default_factory=new_history)
+    history: History = field(default_factory=new_history)
     # the addresses of the message being handled, (ours, theirs)
     arrival: tuple[Address, Address] = (("", 0), ("", 0))
+    # made in __post_init__ (described there)
+    sk: SkKeys = field(init=False, repr=False)
+    tasks: TaskManager = field(init=False, repr=False)
+    auth: IkeAuth | None = field(init=False, repr=False)
+    child_rekeys: dict[int, ChildRekey] = field(init=False, repr=False)
+    rekey_retries: dict[int, tuple[float, int]] = field(init=False, repr=False)
+    _own_jobs: dict[int, OwnJobDone] = field(init=False, repr=False)
+    _own_job_numbers: itertools.count[int] = field(init=False, repr=False)
+    ike_rekey: IkeRekey | None = field(init=False, repr=False)
+    ike_rekey_retry_at: float | None = field(init=False, repr=False)
+    _name: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # one string, shared by every step of its ladder and every event
+        self._name = f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
         # SK_ei/SK_ai protect what the original initiator sends (RFC 7296 §2.14)
         keys = self.keys
         ei, ai, er, ar = keys.sk_ei, keys.sk_ai, keys.sk_er, keys.sk_ar
@@ -147,17 +161,17 @@ class IkeSa:
                                  born_of_rekey=self.predecessor is not None,
                                  original_initiator=self.original_initiator, observer=self._trace)
         # IKE_AUTH's own state lives in its task, for as long as it runs
-        self.auth: IkeAuth | None = IkeAuth(self) if self.state is State.CONNECTING else None
+        self.auth = IkeAuth(self) if self.state is State.CONNECTING else None
         # our Child rekeys under way, by the old SA's inbound SPI, and those
         # to try again later (a TEMPORARY_FAILURE): when, and the attempt
-        self.child_rekeys: dict[int, ChildRekey] = {}
-        self.rekey_retries: dict[int, tuple[float, int]] = {}
+        self.child_rekeys = {}
+        self.rekey_retries = {}
         # jobs our own requests wait for (a KE before we send one): by number
-        self._own_jobs: dict[int, OwnJobDone] = {}
+        self._own_jobs = {}
         self._own_job_numbers = itertools.count(1)
         # our IKE rekey under way, and when to try again after one failed
-        self.ike_rekey: IkeRekey | None = None
-        self.ike_rekey_retry_at: float | None = None
+        self.ike_rekey = None
+        self.ike_rekey_retry_at = None
         self.last_activity = self.created
 
     # -- lifecycle ----------------------------------------------------------
@@ -178,7 +192,8 @@ class IkeSa:
     def record_step(self, message: Message, inbound: bool, sizes: tuple[int, ...], now: float,
                     port: int) -> None:
         self.history.append(Step(now, inbound, message.exchange, message.message_id, message.is_response,
-                                 payload_tags(message.payloads), sizes, self.name, message.is_initiator, port))
+                                 payload_tags(message.payloads), shared_sizes(sizes), self.name,
+                                 message.is_initiator, port))
 
     def trace_context(self) -> TraceContext:
         return TraceContext(self.name, self.unique_id, self.remote, self.local, self.username)
@@ -193,6 +208,9 @@ class IkeSa:
         old, self.state = self.state, state
         if state is not State.CONNECTING:
             self.auth = None  # IKE_AUTH is over, one way or the other
+            # its AUTH payloads signed these; nothing reads them again (~1.3 kB a session)
+            self.init_request = self.init_response = b""
+            self.keys = dataclasses.replace(self.keys, sk_pi=b"", sk_pr=b"")  # AUTH's too
         self.sessions.changed(self, LifecycleChanged(old, state))
 
     def established(self, now: float) -> None:
@@ -290,7 +308,7 @@ class IkeSa:
 
     @property
     def name(self) -> str:
-        return f"{self.spi_i.hex()}_i {self.spi_r.hex()}_r"
+        return self._name
 
     def wireshark_keys(self) -> IkeSaKeys:
         """Its keys for Wireshark's IKEv2 decryption table."""

@@ -39,7 +39,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class ChildSa:
     spec: ChildSaSpec
     suite: EspSuite

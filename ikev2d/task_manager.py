@@ -15,7 +15,6 @@ that. Time is passed in; nothing here reads a clock or does I/O.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -167,7 +166,8 @@ class TaskManager:
     # ours
     next_own_id: int = 0
     in_flight: _InFlight | None = None
-    queue: deque[_Request] = field(default_factory=deque)
+    # rarely more than one: a list (an empty deque costs ~700 bytes per SA)
+    queue: list[_Request] = field(default_factory=list)
     # the IKE SA's debug trace: told of every message and retransmission
     observer: Observer | None = field(default=None, repr=False)
     # the fragments of the message being reassembled: (its Message ID, size by number)
@@ -325,7 +325,7 @@ class TaskManager:
     def _next(self, now: float, local: Address) -> list[bytes]:
         if not self.queue:
             return []
-        request = self.queue.popleft()
+        request = self.queue.pop(0)
         message_id = self.next_own_id
         self.next_own_id += 1
         datagrams = self._protect(request.exchange, message_id, request.payloads, local, is_response=False)

@@ -20,7 +20,7 @@ def _lengths_only(obj: DataclassInstance) -> str:
     return f"{type(obj).__name__}({parts})"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class IkeKeys:
     """The seven IKE SA keys. `i` keys protect initiator-to-responder
     messages; SK_pi/SK_pr go into the AUTH computation (§2.15)."""

@@ -23,7 +23,7 @@ SKF_TYPE = int(PayloadType.SKF)
 PAD_LENGTH_SIZE = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkKeys:
     """The SK keys as one endpoint sees them: `_in` opens what the peer
     sends, `_out` protects what we send. A responder has sk_e_in = SK_ei,

@@ -67,7 +67,7 @@ def describe_ipsec_proposals(proposals: Sequence[IpsecProposal], pfs: "Pfs | Non
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IkeSuite:
     encr_id: int
     encr_bits: int
@@ -97,7 +97,7 @@ class IkeSuite:
         return "/".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EspSuite:
     encr_id: int
     encr_bits: int
