@@ -2,8 +2,8 @@
 
     client --ESP/UDP 4500--> NatTSocket drain --esp_received--> SPI -> InboundSa -> os.write(TUN)
     client --ESP (IP 50)---> raw socket drain (add_reader) --^
-    client <--ESP/UDP 4500-- sock.sendto <- OutboundSa <- destination address <- TUN drain (add_reader)
-    client <--ESP (IP 50)--- raw sock.sendto --^
+    client <--ESP/UDP 4500-- sock.sendmsg (UDP GSO) <- OutboundSa <- destination address <- TUN drain
+    client <--ESP (IP 50)--- raw sock.sendto --^                                              (add_reader)
 
 Each pair carries ESP the way its spec says: in UDP (RFC 3948) when the
 IKE SA found a NAT, plain otherwise (RFC 4303), and `update()` moves it
@@ -15,7 +15,9 @@ drops its own copy, and the raw socket still gets one.
 Installing an SA pair routes the client's address (the remote selectors)
 through the TUN device; removing the last pair for it removes the route.
 Both per-packet paths are plain callbacks on the event loop's selector, not
-the asyncio datagram endpoint (it reads one datagram per loop pass).
+the asyncio datagram endpoint (it reads one datagram per loop pass). ESP in
+UDP leaves in UDP GSO batches (esp.userspace.gso): one send per run of
+equal-size datagrams to one pair within a drain.
 """
 
 from __future__ import annotations
