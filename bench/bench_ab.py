@@ -85,14 +85,19 @@ def main() -> None:
                                   file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"| size B | dir | old ({args.ref[:10]}) Mbit/s | new Mbit/s | new / old |")
-    print("| --- | --- | --- | --- | --- |")
+    # per core: Mbit/s over the share of its core each side's threads got
+    # (other jobs on the machine take different shares from run to run)
+    print(f"| size B | dir | old ({args.ref[:10]}) Mbit/s | new Mbit/s | new / old | old per core | new per core "
+          "| new / old per core |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in sizes:
         for d in ("encrypt", "decrypt"):
             o, n = ([f.mbps for f in figs[(size, d, k)]] for k in ("old", "new"))
+            op, np_ = ([f.mbps / f.cpu for f in figs[(size, d, k)] if f.cpu] for k in ("old", "new"))
             print(f"| {size} | {d} | {statistics.median(o):.0f} ({min(o):.0f}-{max(o):.0f}) | "
                   f"{statistics.median(n):.0f} ({min(n):.0f}-{max(n):.0f}) | "
-                  f"{statistics.median(n) / statistics.median(o):.2f} |")
+                  f"{statistics.median(n) / statistics.median(o):.2f} | {statistics.median(op):.0f} | "
+                  f"{statistics.median(np_):.0f} | {statistics.median(np_) / statistics.median(op):.2f} |")
 
 
 if __name__ == "__main__":

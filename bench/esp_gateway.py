@@ -75,28 +75,60 @@ class Figure:
     pps: float  # delivered at the far side
     offered: float  # what the load generator sent, packets/s
     size: int
-    cpu: float  # share of one core the gateway's threads ran during the window (other jobs take the rest)
-    core: dict[str, float]  # how the gateway's core spent the window (/proc/stat shares: idle, softirq, steal, ...)
+    cpu: float  # cores' worth the gateway's threads ran during the window, over its CPUs' count (1.0: all of them)
+    core: dict[str, float]  # how the gateway's cores spent the window (/proc/stat shares: idle, softirq, steal, ...)
     settle: float  # seconds the gateway kept working after the load stopped (what it had queued)
+    check: float = 0.0  # encrypt: the same delivery counted by the client's UDP layer, packets/s (a cross-check)
 
     @property
     def mbps(self) -> float:
         return self.pps * self.size * 8 / 1e6
 
 
-def _pin(pid: int, cpu: int) -> None:
-    subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True, capture_output=True)
+def _pin(pid: int, cpus: int | set[int]) -> None:
+    which = ",".join(map(str, sorted(cpus))) if isinstance(cpus, set) else str(cpus)
+    subprocess.run(["taskset", "-a", "-p", "-c", which, str(pid)], check=True, capture_output=True)
 
 
-def _dev_counters(pid: int, dev: str) -> tuple[int, int]:
-    """(rx_packets, tx_packets) of `dev` in the network namespace of `pid`."""
+def _dev_counters(pid: int, dev: str) -> tuple[int, int, int]:
+    """(rx_packets, tx_packets, rx_bytes) of `dev` in the network namespace of `pid`."""
     with open(f"/proc/{pid}/net/dev") as f:
         for line in f:
             name, _, rest = line.partition(":")
             if name.strip() == dev:
                 fields = rest.split()
-                return int(fields[1]), int(fields[9])
+                return int(fields[1]), int(fields[9]), int(fields[0])
     raise RuntimeError(f"no device {dev} in the namespace of process {pid}")
+
+
+# Ethernet + IPv4 + UDP headers of one frame on the client's veth (its rx_bytes count them).
+FRAME_HEADERS = 14 + 20 + 8
+
+
+def esp_length(suite: str, size: int) -> int:
+    """Bytes of the ESP packet carrying a `size`-byte inner packet (RFC 4303 padding to the block)."""
+    if suite == "GCM":
+        return 8 + 8 + (size + 2 + 3) // 4 * 4 + 16
+    return 8 + 16 + (size + 2 + 15) // 16 * 16 + 32
+
+
+def _udp_arrived(pid: int) -> int:
+    """UDP datagrams the kernel of `pid`'s namespace took in (read, or dropped
+    at a full socket: the stopped client's), each GSO segment apart."""
+    with open(f"/proc/{pid}/net/snmp") as f:
+        names, values = [line.split() for line in f if line.startswith("Udp:")]
+    udp = dict(zip(names[1:], map(int, values[1:])))
+    return udp["InDatagrams"] + udp["InErrors"]
+
+
+def _esp_datagrams(pid: int, dev: str, esp: int) -> int:
+    """ESP datagrams received on `dev` so far, counted by bytes: a UDP GSO
+    batch crosses the veth as one frame (the far side's socket cuts it), so
+    frames undercount; each frame carries one set of headers and whole ESP
+    packets, hence (bytes - frames * headers) / ESP length. Without GSO it
+    equals the frame count."""
+    frames, _, nbytes = _dev_counters(pid, dev)
+    return (nbytes - frames * FRAME_HEADERS) // esp
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -154,12 +186,19 @@ def _cpu_seconds(pid: int) -> float:
 _STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
-def _core_times(cpu: int) -> list[int]:
+def _core_times(cpus: set[int]) -> list[int]:
+    """/proc/stat times of `cpus`, summed field by field."""
+    total = [0] * len(_STAT_FIELDS)
+    found = 0
     with open("/proc/stat") as f:
         for line in f:
-            if line.startswith(f"cpu{cpu} "):
-                return [int(x) for x in line.split()[1:1 + len(_STAT_FIELDS)]]
-    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
+            name = line.split(" ", 1)[0]
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                found += 1
+                total = [a + int(x) for a, x in zip(total, line.split()[1:1 + len(_STAT_FIELDS)])]
+    if found != len(cpus):
+        raise RuntimeError(f"not every cpu of {cpus} in /proc/stat")
+    return total
 
 
 def _load(ns: Namespace, *args: str) -> subprocess.Popen[str]:
@@ -243,6 +282,7 @@ class Gateway:
         assert self.client.proc is not None
         self.client_pid = self.client.proc.pid
         _grow_receive_buffers(self.pid, 4500, RCVBUF)
+        self.cpus = {GATEWAY_CPU}
         _pin(self.pid, GATEWAY_CPU)
         _pin(self.client_pid, LOAD_CPU)
         if RPS:  # hand the far side's receive work to the load CPU (costs an IPI per burst)
@@ -276,6 +316,14 @@ class Gateway:
         if "successfully loaded" not in out:
             raise RuntimeError(f"swanctl --load-all: {out}")
 
+    def use_cpus(self, cpus: set[int]) -> None:
+        """Pin the gateway (every thread) to `cpus`; its core share and the
+        core's idle/steal are then over those CPUs. With CPU 1 among them it
+        shares that core with the load generator and sinks."""
+        if cpus != self.cpus:
+            _pin(self.pid, cpus)
+            self.cpus = set(cpus)
+
     def alive(self) -> bool:
         """The gateway still runs and the client still has its SA."""
         try:
@@ -283,7 +331,8 @@ class Gateway:
         except Exception:
             return False
 
-    def _run(self, load: subprocess.Popen[str], count: Callable[[], int], size: int) -> Figure:
+    def _run(self, load: subprocess.Popen[str], count: Callable[[], int], size: int,
+             check: Callable[[], int] = lambda: 0) -> Figure:
         assert load.stdin is not None and load.stdout is not None
         try:
             _ready(load)
@@ -291,18 +340,21 @@ class Gateway:
                 load.stdin.write("go\n")
                 load.stdin.flush()
                 time.sleep(WARMUP)
-                a, t0, c0, k0 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(GATEWAY_CPU)
+                a, t0, c0, k0 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(self.cpus)
+                x0 = check()
                 if self.during_window is not None:  # e.g. a profiler attached for the window
                     threading.Thread(target=self.during_window, args=(self.pid, WINDOW), daemon=True).start()
                 time.sleep(WINDOW)
-                b, t1, c1, k1 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(GATEWAY_CPU)
+                b, t1, c1, k1 = count(), time.monotonic(), _cpu_seconds(self.pid), _core_times(self.cpus)
+                x1 = check()
                 sent, seconds = load.stdout.readline().split()
         finally:
             stop_process(load)  # type: ignore[arg-type]
         settle = self._settle()
         ticks = sum(k1) - sum(k0) or 1
         core = {name: (y - x) / ticks for name, x, y in zip(_STAT_FIELDS, k0, k1)}
-        return Figure((b - a) / (t1 - t0), int(sent) / float(seconds), size, (c1 - c0) / (t1 - t0), core, settle)
+        return Figure((b - a) / (t1 - t0), int(sent) / float(seconds), size, (c1 - c0) / (t1 - t0) / len(self.cpus),
+                      core, settle, (x1 - x0) / (t1 - t0))
 
     def _settle(self, timeout: float = 60.0) -> float:
         """Wait until the gateway's threads idle (< 5 % of a core over 0.2 s):
@@ -318,7 +370,9 @@ class Gateway:
 
     def encrypt(self, size: int, rate: float) -> Figure:
         load = _load(self.gw, "plain", INSIDE, self.vip, str(size), str(rate), str(WARMUP + WINDOW + 0.2))
-        return self._run(load, lambda: _dev_counters(self.client_pid, "eth0")[0], size)
+        esp = esp_length(self.suite, size)
+        return self._run(load, lambda: _esp_datagrams(self.client_pid, "eth0", esp), size,
+                         lambda: _udp_arrived(self.client_pid))
 
     def decrypt(self, size: int, rate: float) -> Figure:
         if rate <= 0:

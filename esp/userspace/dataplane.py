@@ -2,8 +2,8 @@
 
     client --ESP/UDP 4500--> NatTSocket drain --esp_received--> SPI -> InboundSa -> os.write(TUN)
     client --ESP (IP 50)---> raw socket drain (add_reader) --^
-    client <--ESP/UDP 4500-- sock.sendto <- OutboundSa <- destination address <- TUN drain (add_reader)
-    client <--ESP (IP 50)--- raw sock.sendto --^
+    client <--ESP/UDP 4500-- sock.sendmsg (UDP GSO) <- OutboundSa <- destination address <- TUN drain
+    client <--ESP (IP 50)--- raw sock.sendto --^                                              (add_reader)
 
 Each pair carries ESP the way its spec says: in UDP (RFC 3948) when the
 IKE SA found a NAT, plain otherwise (RFC 4303), and `update()` moves it
@@ -15,7 +15,9 @@ drops its own copy, and the raw socket still gets one.
 Installing an SA pair routes the client's address (the remote selectors)
 through the TUN device; removing the last pair for it removes the route.
 Both per-packet paths are plain callbacks on the event loop's selector, not
-the asyncio datagram endpoint (it reads one datagram per loop pass).
+the asyncio datagram endpoint (it reads one datagram per loop pass). ESP in
+UDP leaves in UDP GSO batches (esp.userspace.gso): one send per run of
+equal-size datagrams to one pair within a drain.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Callable
 
 from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
+from .gso import GsoBatch, gso_supported
 from .lifetime import Lifetime, Limits
 from .routes import RouteTable
 from .sa import STAGE_TAIL, InboundSa, OutboundSa, address_matcher
@@ -87,6 +90,7 @@ class _Pair:
     drops_logged: tuple[int, int, int] = (0, 0, 0)
     seen: tuple[int, int] = (0, 0)
     routes: tuple[IPv4Network | IPv6Network, ...] = field(default=())
+    gso: bool = False  # ESP in UDP on a socket that takes UDP_SEGMENT: sent in batches (esp.userspace.gso)
 
 
 class UserspaceDataPlane:
@@ -116,6 +120,8 @@ class UserspaceDataPlane:
         self._on_mapping: MappingCallback | None = None
         self._socks: dict[str, socket.socket] = {}
         self._raw: dict[str, socket.socket] = {}  # plain ESP, by served address
+        self._gso_socks: set[socket.socket] = set()  # the UDP sockets that take UDP_SEGMENT
+        self._batch = GsoBatch()
         self._raw_error = ""  # why a served address has no raw socket, when one has not
         self._pairs: dict[int, _Pair] = {}  # by spi_in
         self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
@@ -148,6 +154,8 @@ class UserspaceDataPlane:
         """May be called once per served address; the TUN device is shared."""
         address = nat_t_socket.getsockname()[0]
         self._socks[address] = nat_t_socket
+        if gso_supported(nat_t_socket):
+            self._gso_socks.add(nat_t_socket)
         self._on_expiry = on_expiry
         self._on_mapping = on_mapping
         if self.tun is None:
@@ -230,6 +238,7 @@ class UserspaceDataPlane:
         outbound = OutboundSa(spec.spi_out, sealer, alg.esn, lifetime, address_matcher(spec.local_selectors),
                               address_matcher(spec.local_selectors, 6))
         pair = _Pair(spec, inbound, outbound, lifetime, sock, _peer(spec))
+        pair.gso = self._gso_for(pair)
         self._add_routes(pair)  # the only step that can fail after this point: it undoes itself
         self._pairs[spec.spi_in] = pair
         self._by_spi[spec.spi_in.to_bytes(4, "big")] = pair
@@ -294,8 +303,12 @@ class UserspaceDataPlane:
         pair.peer = _peer(new)
         pair.reported = None
         pair.sock = sock
+        pair.gso = self._gso_for(pair)
         log.info("Child SA 0x%08x/0x%08x of %s: now %s (was %s)", new.spi_in, new.spi_out, new.ike_sa_id,
                  _describe(pair.peer), _describe(before))
+
+    def _gso_for(self, pair: _Pair) -> bool:
+        return pair.peer[1] != 0 and pair.sock in self._gso_socks
 
     def counters(self, spi_in: int) -> SaCounters | None:
         pair = self._pairs.get(spi_in)
@@ -376,12 +389,23 @@ class UserspaceDataPlane:
     # -- the outbound path -------------------------------------------------------
 
     def _tun_readable(self) -> None:
-        # The per-packet path: one readv and one sendto, names bound to locals.
+        # The per-packet path: one readv per packet; ESP in UDP leaves in
+        # batches of equal-size datagrams per pair (one sendmsg with
+        # UDP_SEGMENT each), plain ESP in one sendto per packet.
+        try:
+            self._drain_tun()
+        finally:  # a batch never waits for the next wake-up
+            lost = self._batch.flush()
+            if lost:
+                self.send_errors += lost
+
+    def _drain_tun(self) -> None:
         fd = self._fd
         readv = os.readv
         iov = self._tun_iov
         stage = self._stage
         by_dst = self._by_dst
+        add = self._batch.add
         for _ in range(DRAIN_BATCH):
             try:
                 n = readv(fd, iov)
@@ -404,6 +428,11 @@ class UserspaceDataPlane:
                     continue
             data = pair.outbound.seal_staged(stage, n)
             if data is None:
+                continue
+            if pair.gso:
+                lost = add(pair, data)
+                if lost:
+                    self.send_errors += lost
                 continue
             try:
                 pair.sock.sendto(data, pair.peer)
