@@ -33,7 +33,7 @@ from lab.libreswan import Conn, Pluto, libreswan_missing
 from lab.netns import Topology, run_prefix
 from lab.pki import LabPki, make_lab_pki
 
-from .guestlib import in_uml, ip, nsexec, parse_ip_states, wait_for
+from .guestlib import START_TIMEOUT, in_uml, ip, nsexec, parse_ip_states, wait_for
 
 pytestmark = [
     pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_libreswan.py boots it)"),
@@ -101,10 +101,10 @@ def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
     conn = Conn("ftd", topology.client_addrs[0], topology.gateway_addr, f"@{pki.server_name}", USER,
                 encapsulation=case.endswith("-udp"))
     try:
-        gateway.start(timeout=30)
+        gateway.start(timeout=START_TIMEOUT)
         user = pki.client_identity(USER)
         client.import_identity(pki.ca_cert, user.cert, user.key, USER)
-        client.start(conn, timeout=30)
+        client.start(conn, timeout=START_TIMEOUT)
         yield Lab(topology, gateway, client, conn)
     finally:
         client.stop()

@@ -194,6 +194,12 @@ def udp_round_trip(client: Side, server: Side, payload: bytes, port: int = 7777)
         cli.close()
 
 
+# How long a daemon in the guest may take to start: seconds alone, but UML
+# runs each system call through the host, and beside another pytest-xdist
+# worker charon once took over 30 s to open its VICI socket.
+START_TIMEOUT = 90.0
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -296,8 +302,8 @@ def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None
                      extra_args=["--dataplane", dataplane, "--crypto-workers", "0"])
     client = Charon(topology.clients[0], run / "client", kernel_esp=True)
     try:
-        gateway.start(timeout=30)
-        client.start(timeout=30)
+        gateway.start(timeout=START_TIMEOUT)
+        client.start(timeout=START_TIMEOUT)
         yield RaLab(topology, gateway, client)
     finally:
         client.stop()
