@@ -4,6 +4,7 @@ UML is not installed here, and say so; lab/setup.sh installs it."""
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ def run_guest(tmp_path: Path) -> RunGuest:
 
     def run(filename: str, expect: int, timeout: float = 120.0, extra: tuple[str, ...] = (),
             modules: tuple[str, ...] = ()) -> GuestReport:
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            timeout *= 2  # another worker shares the cores: the guest runs slower
         result = run_pytest_in_uml([str(HERE / filename), *extra], tmp_path / "uml", timeout=timeout,
                                    modules=(*DEFAULT_MODULES, *modules))
         report = GuestReport(result, _outcomes(tmp_path / "uml" / "guest-junit.xml"))

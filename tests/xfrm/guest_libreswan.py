@@ -33,7 +33,7 @@ from lab.libreswan import Conn, Pluto, libreswan_missing
 from lab.netns import Topology, run_prefix
 from lab.pki import LabPki, make_lab_pki
 
-from .guestlib import in_uml, ip, nsexec, parse_ip_states, wait_for
+from .guestlib import guest_tmpfs, in_uml, ip, nsexec, parse_ip_states, wait_for
 
 pytestmark = [
     pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_libreswan.py boots it)"),
@@ -91,7 +91,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[Lab]:
     case: str = request.param  # "kernel", "kernel-udp" (ESP in UDP 4500) or "userspace"
     dataplane = case.split("-")[0]
-    run = Path(os.environ["UML_TMPFS"]) / f"libreswan-{case}"  # sockets off the hostfs root
+    run = guest_tmpfs() / f"libreswan-{case}"  # sockets off the hostfs root
     run.mkdir(parents=True)
     topology = Topology(run_prefix(f"l{len(case)}"), 1).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=certificate_only(pki)))

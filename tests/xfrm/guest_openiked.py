@@ -17,7 +17,7 @@ from lab.openiked import Iked, Policy, openiked_missing
 from lab.pki import make_lab_pki
 
 from .guest_libreswan import INSIDE, POOL_FIRST, USER, certificate_only
-from .guestlib import in_uml, ip, nsexec, wait_for
+from .guestlib import guest_tmpfs, in_uml, ip, nsexec, wait_for
 
 pytestmark = [
     pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_openiked.py boots it)"),
@@ -27,7 +27,7 @@ pytestmark = [
 
 def test_openiked_certificate_client_gets_a_pool_address_and_pings(tmp_path: Path) -> None:
     pki = make_lab_pki(tmp_path / "pki")
-    run = Path(os.environ["UML_TMPFS"]) / "openiked"
+    run = guest_tmpfs() / "openiked"
     run.mkdir(parents=True)
     topology = Topology(run_prefix("oi"), 1).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=certificate_only(pki)))

@@ -194,6 +194,19 @@ def udp_round_trip(client: Side, server: Side, payload: bytes, port: int = 7777)
         cli.close()
 
 
+def guest_tmpfs() -> Path:
+    """The guest's own tmpfs ($UML_TMPFS, under the host's work directory)
+    by a short name: a unix socket's path (charon's VICI socket in a daemon
+    folder there) must stay under 108 bytes, and pytest-xdist puts the work
+    directory one folder deeper (popen-gwN/), past that. The link lives on
+    the guest's private /dev/shm, so the host sees nothing of it (not on
+    /run, which charon replaces with a folder of its own)."""
+    link = Path("/dev/shm/uml-tmpfs")
+    if not link.is_symlink():
+        link.symlink_to(os.environ["UML_TMPFS"])
+    return link
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -288,7 +301,7 @@ def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None
     tag = next(_lab_tags)
     # daemon folders on the guest's tmpfs: unix sockets and charon's private
     # /run do not belong on the hostfs root; logs are copied out afterwards
-    run = Path(os.environ["UML_TMPFS"]) / f"{name}-{tag}"
+    run = guest_tmpfs() / f"{name}-{tag}"
     run.mkdir(parents=True)
     topology = Topology(run_prefix(f"{name[0]}{tag}"), 1, ipv6=ipv6).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=edit))
