@@ -1,6 +1,7 @@
 """The benchmark driver: `python -m bench` (root, not a test).
 
     sudo .venv/bin/python -m bench [--only handshake,esp,memory,load] [--quick] [--out DIR] [--list]
+                                   [--bench-args NAME='ARGS' ...]
 
 Runs, in one run on this machine, each selected benchmark as a subprocess
 with `--json FILE` (ikev2d beside strongSwan inside each, alternating
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -107,10 +109,12 @@ class Bench:
     timeout: float = 3600.0
     what: str = ""
 
-    def argv(self, json_file: Path, quick: bool) -> list[str]:
+    def argv(self, json_file: Path, quick: bool, extra: Sequence[str] = ()) -> list[str]:
         """The command line; "{tmp}" in an argument is the run's scratch folder
-        (for files a bench would otherwise write into bench/results/)."""
-        args = [a.replace("{tmp}", str(json_file.parent)) for a in (self.quick_args if quick else self.args)]
+        (for files a bench would otherwise write into bench/results/). `extra`
+        (--bench-args) comes after the entry's own: argparse keeps the last."""
+        args = [a.replace("{tmp}", str(json_file.parent))
+                for a in (*(self.quick_args if quick else self.args), *extra)]
         return [sys.executable, str(REPO / self.script), *args, "--json", str(json_file)]
 
 
@@ -164,95 +168,133 @@ def summarize_ceiling(runs: list[Run]) -> Section:
                f"({', '.join(fmt(s, 3) for s in samples)})."])
 
 
-_ESP_CEILING = re.compile(r"^\|\s*(\S+)\s*\|\s*(\d+)\s*\|\s*(encrypt|decrypt)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|")
-
-
-def esp_ceilings_from_stdout(stdout: str) -> dict[tuple[str, int, str], tuple[float, float]]:
-    """(ceiling, back end) Mbit/s by (suite, size, direction) from bench_esp's
-    table 1 (printed with --markdown): its in-process figures of the same run."""
-    out: dict[tuple[str, int, str], tuple[float, float]] = {}
-    inside = False
-    for line in stdout.splitlines():
-        if line.startswith("## "):
-            inside = line.startswith("## 1. ")
-            continue
-        m = _ESP_CEILING.match(line) if inside else None
-        if m:
-            out[(m[1], int(m[2]), m[3])] = (float(m[4]), float(m[5]))
-    return out
-
-
 def esp_mbps(rec: dict[str, Any]) -> float:
     if "mbps" in rec:
         return float(rec["mbps"])
     return float(rec["pps"]) * int(rec["size"]) * 8 / 1e6
 
 
-def esp_records(doc: Any) -> list[dict[str, Any]]:
-    if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
-        return list(doc.get("samples") or doc.get("runs") or [])
-    return []
+def esp_docs(runs: list[Run]) -> list[dict[str, Any]]:
+    """bench_esp.py's --json documents: one object per run (bench, machine,
+    load_before/after, args, ceilings[], runs[], summary[])."""
+    return [r.doc for r in runs if isinstance(r.doc, dict) and r.doc.get("bench") == "bench_esp"]
+
+
+def _esp_key(rec: dict[str, Any]) -> tuple[str, int, str]:
+    return rec["suite"], int(rec["size"]), rec["dir"]
+
+
+def _esp_order(key: tuple[str, int, str]) -> tuple[str, int, bool]:
+    return key[0], key[1], key[2] != "encrypt"  # encrypt before decrypt
+
+
+def _cores_label(n: int) -> str:
+    return f"{n} core{'s' if n > 1 else ''}"
 
 
 def summarize_esp(runs: list[Run]) -> Section:
-    """bench_esp.py: gateway runs (ikev2d userspace vs strongSwan kernel-libipsec)
-    and the in-process crypto-only ceiling of the same run."""
+    """bench_esp.py --io: ikev2d's userspace gateway on 1 and 2 cores beside
+    strongSwan's kernel-libipsec on 1, and the in-process crypto-only
+    ceiling of the same run. Figures from its summary[] (medians and
+    run-by-run ratios it computed); every gateway run from its runs[]."""
     section = Section()
-    ceilings: dict[tuple[str, int, str], tuple[float, float]] = {}
+    docs = esp_docs(runs)
+    if not docs:
+        section.lines.append("No bench_esp JSON object in its output; see the raw documents in the .json file.")
+        return section
+    ceilings: dict[tuple[str, int, str], list[float]] = {}
+    summaries: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     records: list[dict[str, Any]] = []
-    for run in runs:
-        ceilings.update(esp_ceilings_from_stdout(run.stdout))
-        if isinstance(run.doc, dict):  # a later shape may carry them itself
-            for c in run.doc.get("ceilings", []):
-                ceilings[(c["suite"], int(c["size"]), c["dir"])] = (float(c["mbps"]), float(c.get("backend_mbps", 0)))
-        records += esp_records(run.doc)
-    for (suite, size, d), (ceil, _) in ceilings.items():
-        section.ceilings[f"esp {suite} {size} {d}"] = ceil
-    if ceilings:
-        section.lines += ["Crypto-only ceiling (cryptography's primitives alone, in-process, one core) and the "
-                          "back end's per-packet paths without I/O, Mbit/s:", ""]
-        section.lines += table(["suite", "size B", "dir", "ceiling", "back end in-process", "% of ceiling"],
-                               [[s, str(z), d, fmt(c), fmt(b), f"{100 * b / c:.0f}%" if c else "-"]
-                                for (s, z, d), (c, b) in sorted(ceilings.items())])
-        section.lines.append("")
-    groups: dict[tuple[str, int, str, int], dict[str, list[float]]] = {}
-    for rec in records:
-        key = (rec["suite"], int(rec["size"]), rec["dir"], int(rec.get("cores", 1)))
-        groups.setdefault(key, {}).setdefault(rec["gateway"], []).append(esp_mbps(rec))
-    # one core before two, then suite and size; encrypt before decrypt
-    for (suite, size, d, cores), by in sorted(groups.items(), key=lambda kv: (kv[0][3], kv[0][:2], kv[0][2] != "encrypt")):
-        ours, theirs = by.get("ikev2d", []), by.get("strongswan", [])
+    for doc in docs:
+        for c in doc.get("ceilings", []):
+            ceilings.setdefault(_esp_key(c), []).append(float(c["mbps"]))
+        for rec in doc.get("summary", []):
+            summaries.setdefault(_esp_key(rec), []).append(rec)
+        records += doc.get("runs", [])
+    for (suite, size, d), values in ceilings.items():
+        value = median(values)
+        assert value is not None
+        section.ceilings[f"esp {suite} {size} {d}"] = value
+
+    def med(recs: list[dict[str, Any]], key: str) -> float | None:
+        return median(float(r[key]) for r in recs if r.get(key) is not None)
+
+    multi = sorted({int(m[1]) for recs in summaries.values() for r in recs for k in r
+                    if (m := re.fullmatch(r"ikev2d_(\d+)core_over_1core", k))})
+    for key in sorted(summaries, key=_esp_order):
+        suite, size, d = key
+        recs = summaries[key]
+        what = f"ESP {d}, {SUITE_NAMES.get(suite, suite)}, {size} B"
+        headline = suite == "CBC+SHA512" and size == 1400
+        per_core = med(recs, "ikev2d_1core_per_core_of_ceiling")
+        pps = med(recs, "ikev2d_1core_pps_per_core")
         section.rows.append(Row(
-            metric=f"ESP {d}, {SUITE_NAMES.get(suite, suite)}, {size} B, {cores} core{'s' if cores > 1 else ''}",
-            unit="Mbit/s", higher_is_better=True, ours=median(ours), theirs=median(theirs),
-            ratio=pair_ratio(ours, theirs), ceiling_key=f"esp {suite} {size} {d}", samples=len(ours),
-            headline=suite == "CBC+SHA512" and size == 1400))
-    shares = [float(r["cpu"]) for r in records if "cpu" in r]
-    if shares and statistics.median(shares) < 0.9:
-        section.lines += [f"**Disturbed run**: the gateways' threads got only {100 * statistics.median(shares):.0f} % "
-                          "of their core (median; other jobs took the rest), so these figures are far below what "
-                          "this machine does alone, and the ceiling, measured under the same load, is low too. "
-                          "The ratio, both gateways alternating under the same load, is the figure to read.", ""]
-    if groups:
-        section.lines += ["Every gateway run, paired as measured (repeat i of each gateway back to back; core share: "
-                          "the gateway's threads' share of its core):", ""]
+            metric=f"{what}, 1 core", unit="Mbit/s", higher_is_better=True, ours=med(recs, "ikev2d_1core_mbps"),
+            theirs=med(recs, "strongswan_1core_mbps"), ratio=med(recs, "ikev2d_over_strongswan"),
+            ceiling_key=f"esp {suite} {size} {d}",
+            samples=sum(1 for r in records if _esp_key(r) == key and r["gateway"] == "ikev2d"), headline=headline,
+            note=(f"per core (pkt/s over the core share its threads got): {fmt(pps)} pkt/s, "
+                  f"{100 * per_core:.0f}% of the ceiling" if pps is not None and per_core is not None else "")))
+        for n in multi:
+            scale = med(recs, f"ikev2d_{n}core_over_1core")
+            section.rows.append(Row(
+                metric=f"{what}, {_cores_label(n)} ({fmt(scale)}x the 1-core figure; strongSwan on 1)",
+                unit="Mbit/s", higher_is_better=True, ours=med(recs, f"ikev2d_{n}core_mbps"),
+                theirs=med(recs, "strongswan_1core_mbps"), ceiling_key=f"esp {suite} {size} {d}",
+                samples=sum(1 for r in records if _esp_key(r) == key and r["gateway"] == f"ikev2d-{n}c"),
+                headline=headline,
+                note=f"{_cores_label(n)} / 1 core, run by run: {fmt(scale)}x (issue 11: >= 1.7x)"))
+    if ceilings:
+        section.lines += ["Crypto-only ceiling (cryptography's primitives alone, in-process, one core), Mbit/s:", ""]
+        section.lines += table(["suite", "size B", "dir", "ceiling"],
+                               [[s, str(z), d, fmt(section.ceilings[f"esp {s} {z} {d}"])]
+                                for s, z, d in sorted(ceilings, key=_esp_order)])
+        section.lines.append("")
+    if summaries:
+        header = ["suite", "size B", "dir", "ceiling", "ikev2d 1 core", "% of ceiling", "pkt/s per core",
+                  "per core % of ceiling"]
+        for n in multi:
+            header += [f"ikev2d {_cores_label(n)}", f"{n}c / 1c"]
+        header += ["strongSwan 1 core", "ikev2d / strongSwan"]
         cells = []
-        for (suite, size, d, cores), by in groups.items():
-            mine = [r for r in records if (r["suite"], int(r["size"]), r["dir"], int(r.get("cores", 1)),
-                                           r["gateway"]) == (suite, size, d, cores, "ikev2d")]
-            other = [r for r in records if (r["suite"], int(r["size"]), r["dir"], int(r.get("cores", 1)),
-                                            r["gateway"]) == (suite, size, d, cores, "strongswan")]
-            for i in range(max(len(mine), len(other))):
-                o = mine[i] if i < len(mine) else None
-                t = other[i] if i < len(other) else None
-                cells.append([suite, str(size), d, str(cores), str(i + 1),
-                              fmt(esp_mbps(o)) if o else "-", fmt(esp_mbps(t)) if t else "-",
-                              f"{esp_mbps(o) / esp_mbps(t):.2f}x" if o and t and esp_mbps(t) else "-",
-                              " / ".join(f"{100 * float(x.get('cpu', 0)):.0f}%" if x else "-" for x in (o, t))])
-        section.lines += table(["suite", "size B", "dir", "cores", "repeat", "ikev2d Mbit/s", "strongSwan Mbit/s",
-                                "ratio", "core share ikev2d / strongSwan"], cells)
+        for key in sorted(summaries, key=_esp_order):
+            recs = summaries[key]
+            share, per_core = med(recs, "ikev2d_1core_of_ceiling"), med(recs, "ikev2d_1core_per_core_of_ceiling")
+            line = [key[0], str(key[1]), key[2], fmt(med(recs, "ceiling_mbps")), fmt(med(recs, "ikev2d_1core_mbps")),
+                    f"{100 * share:.0f}%" if share is not None else "-", fmt(med(recs, "ikev2d_1core_pps_per_core")),
+                    f"{100 * per_core:.0f}%" if per_core is not None else "-"]
+            for n in multi:
+                line += [fmt(med(recs, f"ikev2d_{n}core_mbps")), f"{fmt(med(recs, f'ikev2d_{n}core_over_1core'))}x"]
+            line += [fmt(med(recs, "strongswan_1core_mbps")), f"{fmt(med(recs, 'ikev2d_over_strongswan'))}x"]
+            cells.append(line)
+        section.lines += ["bench_esp's summary (Mbit/s, medians; ratios are medians of run-by-run ratios; per core: "
+                          "packets/s over the cores' worth the gateway's threads got):", ""]
+        section.lines += table(header, cells) + [""]
+    shares = [float(r["cpu"]) for r in records if "cpu" in r and int(r.get("cores", 1)) == 1]
+    if shares and statistics.median(shares) < 0.9:
+        section.lines += [f"**Disturbed run**: the one-core gateways' threads got only "
+                          f"{100 * statistics.median(shares):.0f} % of their core (median; other jobs took the rest), "
+                          "so these figures are far below what this machine does alone, and the ceiling, measured "
+                          "under the same load, is low too. The ratios, the gateways alternating under the same "
+                          "load, and the per-core figure are the ones to read.", ""]
+    if records:
+        gateways = sorted({r["gateway"] for r in records}, key=lambda g: (g == "strongswan", g))
+        by: dict[tuple[str, int, str, str], list[dict[str, Any]]] = {}
+        for r in records:
+            by.setdefault((*_esp_key(r), r["gateway"]), []).append(r)
+        cells = []
+        for key in sorted({_esp_key(r) for r in records}, key=_esp_order):
+            for i in range(max(len(by.get((*key, g), [])) for g in gateways)):
+                row = [key[0], str(key[1]), key[2], str(i + 1)]
+                for g in gateways:
+                    got = by.get((*key, g), [])
+                    rec = got[i] if i < len(got) else None
+                    row += [fmt(esp_mbps(rec)), f"{100 * float(rec.get('cpu', 0)):.0f}%"] if rec else ["-", "-"]
+                cells.append(row)
+        section.lines += ["Every gateway run, as measured (run i of each gateway back to back, alternating which goes "
+                          "first; core share: the gateway's threads' share of its cores):", ""]
+        section.lines += table(["suite", "size B", "dir", "run",
+                                *[c for g in gateways for c in (f"{g} Mbit/s", f"{g} core share")]], cells)
     return section
 
 
@@ -367,9 +409,10 @@ REGISTRY: tuple[Bench, ...] = (
           args=("--connects", "300", "--repeats", "3", "--markdown", "{tmp}/handshake.md"),
           quick_args=("--connects", "40", "--repeats", "1", "--markdown", "{tmp}/handshake.md"),
           timeout=3 * 3600, what="server CPU per connect + delete, ikev2d vs charon's responder, 1 and 2 cores"),
-    Bench("esp", "bench/bench_esp.py", summarize_esp, args=("--markdown",),
-          quick_args=("--markdown", "--sizes", "1400", "--suites", "CBC+SHA512", "--repeats", "2"),
-          timeout=2 * 3600, what="ESP gateways, ikev2d userspace vs strongSwan kernel-libipsec, one core"),
+    Bench("esp", "bench/bench_esp.py", summarize_esp, args=("--io", "--markdown", "--repeats", "5"),
+          quick_args=("--io", "--markdown", "--repeats", "2"), timeout=2 * 3600,
+          what="ESP at 1400 B (AES-256-CBC + HMAC-SHA-512/256), ikev2d userspace on 1 and 2 cores vs strongSwan "
+               "kernel-libipsec on 1, against the crypto-only ceiling of the same run"),
     Bench("memory", "bench/bench_memory.py", summarize_memory,
           args=("--sessions", "10000", "--charon-sessions", "2000", "--markdown", "{tmp}/memory.md"),
           quick_args=("--sessions", "500", "--charon-sessions", "500", "--breakdown-sessions", "0",
@@ -447,9 +490,9 @@ def result_stem(out: Path, date: datetime.date, rev: str, quick: bool) -> Path:
 
 # -- running ---------------------------------------------------------------------
 
-def run_once(bench: Bench, quick: bool, folder: Path, index: int) -> Run:
+def run_once(bench: Bench, quick: bool, folder: Path, index: int, extra: Sequence[str] = ()) -> Run:
     json_file = folder / f"{bench.name}-{index}.json"
-    argv = bench.argv(json_file, quick)
+    argv = bench.argv(json_file, quick, extra)
     stdout_file = folder / f"{bench.name}-{index}.stdout"
     started = time.monotonic()
     tail: list[str] = []
@@ -481,7 +524,19 @@ def select(only: str | None) -> list[Bench]:
     return [b for b in REGISTRY if b.name in names]
 
 
-def run_bench(bench: Bench, quick: bool, folder: Path) -> dict[str, Any]:
+def parse_bench_args(values: Sequence[str]) -> dict[str, list[str]]:
+    """--bench-args NAME='ARGS' (repeatable) -> {NAME: [ARGS split as a shell would]}."""
+    known = {b.name for b in (CEILING, *REGISTRY)}
+    out: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or name.strip() not in known:
+            raise SystemExit(f"--bench-args {value!r}: want NAME='ARGS' with NAME one of {', '.join(sorted(known))}")
+        out.setdefault(name.strip(), []).extend(shlex.split(rest))
+    return out
+
+
+def run_bench(bench: Bench, quick: bool, folder: Path, extra: Sequence[str] = ()) -> dict[str, Any]:
     """Runs one entry; its record for the results (status, runs, section)."""
     script = REPO / bench.script
     if not script.exists():
@@ -494,7 +549,7 @@ def run_bench(bench: Bench, quick: bool, folder: Path) -> dict[str, Any]:
     runs = []
     for i in range(bench.quick_runs if quick else bench.runs):
         print(f"== {bench.name} run {i + 1}: {bench.script}", file=sys.stderr, flush=True)
-        runs.append(run_once(bench, quick, folder, i + 1))
+        runs.append(run_once(bench, quick, folder, i + 1, extra))
     failed = [r for r in runs if r.returncode != 0 or r.doc is None]
     good = [r for r in runs if r.returncode == 0 and r.doc is not None]
     try:
@@ -606,7 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and connects: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the result pair goes (bench/results/)")
     parser.add_argument("--list", action="store_true", help="list the registry and exit")
+    parser.add_argument("--bench-args", action="append", default=[], metavar="NAME='ARGS'",
+                        help="more arguments for one entry, after its own (e.g. esp='--repeats 2'); repeatable")
     args = parser.parse_args(argv)
+    extra = parse_bench_args(args.bench_args)
     if args.list:
         for b in (CEILING, *REGISTRY):
             present = "" if (REPO / b.script).exists() else "  (not in this tree)"
@@ -615,13 +673,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     benches = select(args.only)
     today = datetime.date.today()
     machine = machine_info()
-    command = "python -m bench" + (f" --only {args.only}" if args.only else "") + (" --quick" if args.quick else "")
+    command = ("python -m bench" + (f" --only {args.only}" if args.only else "") + (" --quick" if args.quick else "")
+               + "".join(f" --bench-args {shlex.quote(f'{n}={shlex.join(a)}')}" for n, a in extra.items()))
     result: dict[str, Any] = {"date": today.isoformat(), "command": command, "quick": args.quick,
                               "machine": machine, "note": SHARED_NOTE.format(cores=machine["cores"])}
     records: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-driver-") as tmp:
         for bench in (CEILING, *benches):
-            records[bench.name] = run_bench(bench, args.quick, Path(tmp))
+            records[bench.name] = run_bench(bench, args.quick, Path(tmp), extra.get(bench.name, ()))
     machine["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     resolve_ceilings(records)
     args.out.mkdir(parents=True, exist_ok=True)
