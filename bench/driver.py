@@ -358,11 +358,14 @@ def summarize_memory(runs: list[Run]) -> Section:
             metric=f"Memory: {what}", unit="KiB", higher_is_better=False, ours=median(mine), theirs=median(other),
             ratio=pair_ratio(mine, other) if len(mine) == len(other) else None, samples=len(mine),
             headline=headline, note=f"sessions held: {', '.join(held)}"))
-    section.lines += ["Every sample (sessions held by `ikev2d load --hold`; RSS of the daemon's main process):", ""]
+    section.lines += ["Every sample (sessions held by `ikev2d load --hold`; RSS of the daemon's main process, "
+                      "which the per-session figures are of; its workers' RSS beside):", ""]
     section.lines += table(
-        ["#", "server", "sessions held", "RSS before KiB", "RSS held KiB", "KiB per session", "slope KiB/session"],
+        ["#", "server", "sessions held", "RSS before KiB", "RSS held KiB", "KiB per session", "slope KiB/session",
+         "workers' RSS held KiB"],
         [[str(i), x.get("server", "-"), str(x.get("sessions_held", "-")), str(x.get("rss_before_kib", "-")),
-          str(x.get("rss_held_kib", "-")), fmt(x.get("kib_per_session")), fmt(x.get("slope_kib_per_session"))]
+          str(x.get("rss_held_kib", "-")), fmt(x.get("kib_per_session")), fmt(x.get("slope_kib_per_session")),
+          " + ".join(str(w) for w in x.get("workers_rss_held_kib") or []) or "-"]
          for i, x in enumerate([y for d in docs for y in (d["ikev2d"], d.get("charon")) if isinstance(y, dict)], 1)])
     return section
 
