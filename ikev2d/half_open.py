@@ -14,6 +14,7 @@ smallest prefix a site is normally given (RFC 6177).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from typing import Hashable
@@ -21,6 +22,7 @@ from typing import Hashable
 IPV6_SOURCE_PREFIX = 64  # the IPv6 sources counted as one
 
 
+@functools.lru_cache(maxsize=4096)  # three times per IKE_SA_INIT, from a few sources
 def source_key(address: str) -> str:
     """What the per-source limit counts: the IPv4 address, or the IPv6 /64."""
     try:

@@ -95,24 +95,37 @@ def payload_tags(payloads: Sequence[Payload]) -> str:
     SA KE No N(...) IDi CPRQ EAP/RES/ID ..."""
     tags = []
     for p in payloads:
-        if isinstance(p, Notify):
-            short = _NOTIFY_SHORT.get(p.type)
-            if short is None:
-                try:
-                    short = NotifyType(p.type).name
-                except ValueError:
-                    short = str(p.type)
-            tags.append(f"N({short})")
-        elif isinstance(p, EAP):
-            data = p.data
-            code = _EAP_CODES.get(data[0], "?") if data else "?"
-            kind = "/" + _EAP_TYPES.get(data[4], str(data[4])) if len(data) > 4 and data[0] in (1, 2) else ""
-            tags.append(f"EAP/{code}{kind}")
-        elif isinstance(p, CP):
-            tags.append(_CP_TYPES.get(p.cfg_type, "CP"))
-        else:
-            tags.append(_SHORT.get(getattr(p, "payload_type", -1), type(p).__name__))
+        tag = _CLASS_TAGS.get(type(p))
+        tags.append(tag if tag is not None else _payload_tag(p))
     return sys.intern(" ".join(tags))
+
+
+def _payload_tag(p: Payload) -> str:
+    if isinstance(p, Notify):
+        short = _NOTIFY_SHORT.get(p.type)
+        if short is None:
+            try:
+                short = NotifyType(p.type).name
+            except ValueError:
+                short = str(p.type)
+        return f"N({short})"
+    if isinstance(p, EAP):
+        data = p.data
+        code = _EAP_CODES.get(data[0], "?") if data else "?"
+        kind = "/" + _EAP_TYPES.get(data[4], str(data[4])) if len(data) > 4 and data[0] in (1, 2) else ""
+        return f"EAP/{code}{kind}"
+    if isinstance(p, CP):
+        return _CP_TYPES.get(p.cfg_type, "CP")
+    payload_type = getattr(type(p), "payload_type", None)
+    tag = _SHORT.get(getattr(p, "payload_type", -1), type(p).__name__)
+    if isinstance(payload_type, int) and len(_CLASS_TAGS) < 64:
+        # a class whose every instance has the same tag (its payload type is
+        # the class's): the next one costs one lookup, not three isinstance
+        _CLASS_TAGS[type(p)] = tag
+    return tag
+
+
+_CLASS_TAGS: dict[type, str] = {}
 
 
 # the datagram sizes of a step: most sessions' messages have the same sizes

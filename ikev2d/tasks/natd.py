@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import struct
@@ -12,8 +13,14 @@ from ..wire.payloads import Notify
 Address = tuple[str, int]
 
 
+@functools.lru_cache(maxsize=4096)
+def _packed(host: str) -> bytes:
+    # parsed four times per IKE_SA_INIT (two hashes each way), from a few hosts
+    return ipaddress.ip_address(host).packed
+
+
 def natd_hash(spi_i: bytes, spi_r: bytes, address: Address) -> bytes:
-    ip = ipaddress.ip_address(address[0]).packed
+    ip = _packed(address[0])
     return hashlib.sha1(spi_i + spi_r + ip + struct.pack("!H", address[1])).digest()
 
 
