@@ -32,6 +32,19 @@ _u32 = struct.Struct(">I").unpack_from
 AddressMatch = Callable[[int], bool]
 
 
+def _no_address(addr: int) -> bool:
+    return False
+
+
+def _trailers(align: int, next_header: int) -> tuple[bytes, ...]:
+    """The trailer by (len(inner) + 2) % align: padding, Pad Length, Next Header."""
+    return tuple(PADDING[p] + bytes([p, next_header]) for p in ((-r) % align for r in range(align)))
+
+
+# shared by every SA of an alignment (~1.7 kB each pair would hold otherwise)
+_TRAILERS = {align: (_trailers(align, NEXT_HEADER_IPV4), _trailers(align, NEXT_HEADER_IPV6)) for align in (4, 8, 16)}
+
+
 def _u128(buf: memoryview | bytes, offset: int) -> int:
     return int.from_bytes(buf[offset:offset + 16], "big")
 
@@ -41,6 +54,8 @@ def address_matcher(networks: tuple[IPv4Network | IPv6Network, ...], version: in
     against those of `networks`; None when every address matches (no check
     needed on the per-packet path). Of a family with no network, none matches."""
     networks = tuple(n for n in networks if n.version == version)
+    if not networks:
+        return _no_address  # shared: most SAs have no selector of one family
     if any(n.prefixlen == 0 for n in networks):
         return None
     if len(networks) == 1 and networks[0].prefixlen == networks[0].max_prefixlen:
@@ -74,10 +89,11 @@ class OutboundSa:
         self.source6_ok = source6_ok
         self._seal_into = sealer.seal_into
         align = sealer.align
-        # trailer by (len(inner) + 2) % align: padding, Pad Length, Next Header
-        self._pads = tuple(PADDING[p] + bytes([p, NEXT_HEADER_IPV4])
-                           for p in ((-r) % align for r in range(align)))
-        self._pads6 = tuple(pad[:-1] + bytes([NEXT_HEADER_IPV6]) for pad in self._pads)
+        trailers = _TRAILERS.get(align)
+        if trailers is None:
+            trailers = _TRAILERS.setdefault(align, (_trailers(align, NEXT_HEADER_IPV4),
+                                                    _trailers(align, NEXT_HEADER_IPV6)))
+        self._pads, self._pads6 = trailers
         lifetime.register(self)
 
     def seal_staged(self, stage: memoryview, n: int) -> memoryview | None:
