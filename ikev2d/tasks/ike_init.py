@@ -71,6 +71,22 @@ class Accepted:
     response_payloads: list[Payload]  # what `response` carries, for the session's ladder
 
 
+_NO_HASHES: frozenset[int] = frozenset()
+# The peers' SIGNATURE_HASH_ALGORITHMS sets (RFC 7427 §4), shared: clients
+# send one of a handful, and each IKE SA keeps it for its life (~0.2 kB
+# each otherwise). Bounded: a peer sending odd sets cannot grow it past this.
+_HASH_SETS: dict[bytes, frozenset[int]] = {}
+_HASH_SETS_MAX = 64
+
+
+def _hash_set(data: bytes) -> frozenset[int]:
+    found = _HASH_SETS.get(data)
+    if found is None:
+        found = frozenset(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data) - 1, 2))
+        if len(_HASH_SETS) < _HASH_SETS_MAX and len(data) <= 64:
+            _HASH_SETS[bytes(data)] = found
+    return found
+
 class IkeInit:
     """One IKE_SA_INIT request, from the proposal choice to its answer."""
 
@@ -135,9 +151,7 @@ class IkeInit:
         nat = nat_detected(request.notifies(), spi_i, self.local, self.remote)
         peer_frag = request.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
         hash_notify = request.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
-        peer_hashes = frozenset(
-            int.from_bytes(hash_notify.data[i:i + 2], "big") for i in range(0, len(hash_notify.data) - 1, 2)
-        ) if hash_notify is not None else frozenset()
+        peer_hashes = _hash_set(hash_notify.data) if hash_notify is not None else _NO_HASHES
         payloads = self._response_payloads(proposal, suite, result.public, nonce_r, spi_r, nat is not None,
                                            peer_frag, hash_notify is not None)
         response = encode_message(Message(spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, True, False, payloads))
