@@ -52,6 +52,10 @@ class _PendingInit:
     received: float  # when the request came, for the session's ladder
 
 
+INIT_DONE_SECONDS = 30.0
+INIT_DONE_MAX = 4096
+
+
 class Responder:
     def __init__(self, settings: ResponderSettings, *, random: Callable[[int], bytes] = os.urandom,
                  dh_backend: str = "auto") -> None:
@@ -63,6 +67,10 @@ class Responder:
         self._init_index: dict[tuple[bytes, Address], tuple[bytes, IkeSa]] = {}
         self._ids = itertools.count(0x6000)  # the whitepaper's first session is 0x00006000
         self._init_key_of: dict[bytes, tuple[bytes, Address]] = {}  # SPIr -> its _init_index key
+        # the _init_index keys of SAs established lately (-> when created),
+        # oldest first: a late duplicate of their IKE_SA_INIT is a logged
+        # drop, and an established session keeps no index entry (~0.3 kB)
+        self._init_done: dict[tuple[bytes, Address], float] = {}
         self._pending_init: dict[tuple[bytes, Address], _PendingInit] = {}
         self.cookies = CookieJar(random)
         self._timers: TimerQueue[Key] = TimerQueue()
@@ -236,6 +244,8 @@ class Responder:
         digest = hashlib.sha256(data).digest()
         if (header.spi_i, remote) in self._pending_init:
             return []  # a retransmit while our DH job runs: the answer is coming
+        if (header.spi_i, remote) in self._init_done:
+            return [self._drop(local, remote, "IKE_SA_INIT retransmitted after its IKE_AUTH")]
         known = self._init_index.get((header.spi_i, remote))
         if known is not None:
             seen_digest, sa = known
@@ -452,6 +462,7 @@ class Responder:
                 case LifecycleChanged(new=State.ESTABLISHED):
                     self._half_open.discard(("sa", owner.spi))
                     self._index_session(owner, up=True)
+                    self._init_established(owner)
                 case LifecycleChanged(new=State.DELETING):
                     self._half_open.discard(("sa", owner.spi))
                     self._index_session(owner, up=False)
@@ -474,6 +485,22 @@ class Responder:
         init_key = self._init_key_of.pop(sa.spi, None)
         if init_key is not None and self._init_index.get(init_key, (b"", None))[1] is sa:
             del self._init_index[init_key]
+
+    def _init_established(self, sa: IkeSa) -> None:
+        """`sa`'s IKE_SA_INIT is answered for good: its index entry moves to
+        the recent ones, kept INIT_DONE_SECONDS (any late duplicate comes
+        within), at most INIT_DONE_MAX of them."""
+        init_key = self._init_key_of.pop(sa.spi, None)
+        if init_key is None or self._init_index.get(init_key, (b"", None))[1] is not sa:
+            return
+        del self._init_index[init_key]
+        done = self._init_done
+        done[init_key] = sa.created
+        horizon = sa.created - INIT_DONE_SECONDS
+        for key, created in list(itertools.islice(done.items(), 8)):  # oldest first; a few per call keeps up
+            if created >= horizon and len(done) <= INIT_DONE_MAX:
+                break
+            del done[key]
 
     def _drop(self, local: Address, remote: Address, reason: str) -> Effect:
         return Emit(MessageDropped("-", local, remote, reason))

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ikev2d.core import Responder
 from ikev2d.effects import Compute, Emit, InstallChildSa, RemoveChildSa, SendDatagram
-from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished, NegotiationAborted
+from ikev2d.events import AddressReleased, AuthFailed, IkeSaEstablished, MessageDropped, NegotiationAborted
 from ikev2d.iana import DhId, EapType, EncrId, ExchangeType, NotifyType, TsType
 from ikev2d.log import format_event
 from ikev2d.protect import unprotect_message
@@ -143,6 +143,18 @@ def test_retransmitted_requests_get_identical_cached_answers(harness: Harness) -
     again = send(client.init_request)
     assert again == [client.init_response]
     assert len(harness.responder.sas) == 1
+
+
+def test_a_late_ike_sa_init_duplicate_after_establishment_is_a_logged_drop(harness: Harness) -> None:
+    """An established session keeps no IKE_SA_INIT index entry; a duplicate
+    of its IKE_SA_INIT arriving soon after still starts nothing new."""
+    client = harness.client()
+    assert client.connect().address is not None
+    responder = harness.responder
+    assert not responder._init_index and len(responder._init_done) == 1
+    assert harness.sender(client.o.local)(client.init_request) == []
+    assert len(responder.sas) == 1
+    assert [e.reason for e in harness.events(MessageDropped)][-1] == "IKE_SA_INIT retransmitted after its IKE_AUTH"
 
 
 def test_garbage_and_truncated_datagrams_never_raise(harness: Harness) -> None:
