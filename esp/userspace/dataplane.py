@@ -38,7 +38,7 @@ from .gso import GsoBatch, gso_supported
 from .lifetime import Lifetime, Limits
 from .routes import RouteTable
 from .sa import STAGE_TAIL, InboundSa, OutboundSa, address_matcher
-from .suites import STAGE_HEAD, check_algorithms, make_opener, make_sealer
+from .suites import STAGE_HEAD, check_algorithms, deferred_opener, deferred_sealer
 from .tun import TunDevice
 
 log = logging.getLogger("esp.userspace")
@@ -226,8 +226,9 @@ class UserspaceDataPlane:
                                     ("outbound integrity", spec.integ_key_out, alg.integ_key_size)):
                 if len(key) != size:
                     raise DataPlaneError(f"{name} key is {len(key)} bytes, expected {size}")
-            sealer = make_sealer(alg, spec.encr_key_out, spec.integ_key_out)
-            opener = make_opener(alg, spec.encr_key_in, spec.integ_key_in)
+            # the cipher and HMAC contexts are made on each direction's first packet
+            sealer = deferred_sealer(alg, spec.encr_key_out, spec.integ_key_out)
+            opener = deferred_opener(alg, spec.encr_key_in, spec.integ_key_in)
         except DataPlaneError:
             raise
         except Exception as exc:  # UnsupportedTransform, or a key the cipher refuses

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .lifetime import Lifetime
 from .replay import ReplayWindow
-from .suites import STAGE_HEAD, Opener, Sealer
+from .suites import STAGE_HEAD, Deferred, Opener, Sealer
 
 NEXT_HEADER_IPV4 = 4
 NEXT_HEADER_IPV6 = 41
@@ -73,9 +73,9 @@ class OutboundSa:
     wrap (RFC 4303 §3.3.3): the last number is a hard packet limit."""
 
     __slots__ = ("spi", "esn", "packets", "bytes", "drops", "next_packets", "next_bytes", "packet_cap",
-                 "lifetime", "source_ok", "source6_ok", "_seal_into", "_pads", "_pads6")
+                 "lifetime", "source_ok", "source6_ok", "_seal_into", "_pads", "_pads6", "_deferred")
 
-    def __init__(self, spi: int, sealer: Sealer, esn: bool, lifetime: Lifetime,
+    def __init__(self, spi: int, sealer: Sealer | Deferred[Sealer], esn: bool, lifetime: Lifetime,
                  source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
@@ -87,7 +87,12 @@ class OutboundSa:
         self.lifetime = lifetime
         self.source_ok = source_ok
         self.source6_ok = source6_ok
-        self._seal_into = sealer.seal_into
+        if isinstance(sealer, Deferred):
+            self._deferred: Deferred[Sealer] | None = sealer
+            self._seal_into = self._seal_first  # replaced by the sealer's own on the first packet
+        else:
+            self._deferred = None
+            self._seal_into = sealer.seal_into
         align = sealer.align
         trailers = _TRAILERS.get(align)
         if trailers is None:
@@ -126,6 +131,12 @@ class OutboundSa:
         stage[end:end + len(trailer)] = trailer
         return self._seal_into(self.spi, p, self.esn, stage, end + len(trailer))
 
+    def _seal_first(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        assert self._deferred is not None
+        self._seal_into = self._deferred.make().seal_into
+        self._deferred = None
+        return self._seal_into(spi, seq, esn, stage, end)
+
     def seal(self, inner: bytes) -> bytes | None:
         """`seal_staged` for an inner packet held as bytes; the ESP packet as bytes."""
         stage = bytearray(STAGE_HEAD + len(inner) + STAGE_TAIL)
@@ -139,9 +150,9 @@ class InboundSa:
 
     __slots__ = ("spi", "esn", "window", "packets", "bytes", "replay_drops", "integrity_failures", "drops",
                  "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "source6_ok", "_open_into",
-                 "_size_ok")
+                 "_size_ok", "_deferred")
 
-    def __init__(self, spi: int, opener: Opener, esn: bool, window: int, lifetime: Lifetime,
+    def __init__(self, spi: int, opener: Opener | Deferred[Opener], esn: bool, window: int, lifetime: Lifetime,
                  source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
         self.spi = spi
         self.esn = esn
@@ -156,9 +167,30 @@ class InboundSa:
         self.lifetime = lifetime
         self.source_ok = source_ok
         self.source6_ok = source6_ok
-        self._open_into = opener.open_into
-        self._size_ok = opener.ciphertext_ok
+        if isinstance(opener, Deferred):
+            self._deferred: Deferred[Opener] | None = opener
+            self._size_ok = self._size_ok_first  # the first packet makes the opener (checked first)
+            self._open_into = self._open_first
+        else:
+            self._deferred = None
+            self._open_into = opener.open_into
+            self._size_ok = opener.ciphertext_ok
         lifetime.register(self)
+
+    def _opener(self) -> None:
+        if self._deferred is not None:
+            opener = self._deferred.make()
+            self._open_into = opener.open_into
+            self._size_ok = opener.ciphertext_ok
+            self._deferred = None
+
+    def _size_ok_first(self, size: int) -> bool:
+        self._opener()
+        return self._size_ok(size)
+
+    def _open_first(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
+        self._opener()
+        return self._open_into(packet, seq_hi)
 
     def open_view(self, packet: bytes) -> memoryview | None:
         """The inner IPv4 packet, as a view valid until the next open of any

@@ -53,7 +53,7 @@ _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     IntegId.HMAC_MD5_96: hashes.MD5,
 }
 # the block (and explicit IV) size of each CBC cipher
-_CBC_BLOCK = {EncrId.AES_CBC: AES_BLOCK, EncrId.TRIPLE_DES: 8, EncrId.DES: 8}
+_CBC_BLOCK: dict[int, int] = {EncrId.AES_CBC: AES_BLOCK, EncrId.TRIPLE_DES: 8, EncrId.DES: 8}
 _HEADER = struct.Struct(">II")  # SPI, low 32 bits of the sequence number
 _HEADER_IV = struct.Struct(">IIII")  # the same, then the 64-bit explicit IV of the AEAD suites
 _ESN_AAD = struct.Struct(">III")  # RFC 4106 §5: SPI, high 32 bits, low 32 bits
@@ -128,6 +128,11 @@ class _RandomPool:
         return self._buf[pos:pos + size]
 
 
+# one pool for every CBC sealer (the data plane is one thread): 4 kB once,
+# not per SA that has sent a packet
+_RANDOM = _RandomPool()
+
+
 def _sign_into(out: memoryview, keyed: _hmac.HMAC, icv: int, body: int, seq: int, esn: bool) -> memoryview:
     """Append the truncated HMAC of out[:body] to it: the ICV of an
     integrity-only or CBC packet; with ESN the high bits of the sequence
@@ -163,6 +168,8 @@ class CbcHmacSealer:
     Any RFC 3602 / RFC 2451 receiver decrypts it as usual.
     """
 
+    __slots__ = ("_encrypt_into", "_enc", "_mac", "_icv", "_random", "_block", "_head", "align", "overhead")
+
     def __init__(self, encr_id: int, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         block = _CBC_BLOCK[EncrId(encr_id)]
         enc = Cipher(cbc_cipher(encr_id, encr_key), modes.CBC(os.urandom(block))).encryptor()
@@ -170,7 +177,7 @@ class CbcHmacSealer:
         self._enc = enc  # keeps the context alive
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())  # keyed once; copied per packet
         self._icv = icv_size
-        self._random = _RandomPool()
+        self._random = _RANDOM
         self._block = block
         self._head = STAGE_HEAD - block  # where the random block goes
         self.align = block
@@ -195,6 +202,8 @@ class CbcHmacOpener:
     garbage (it chains from the previous packet) and every following block
     is the plaintext CBC with that IV gives.
     """
+
+    __slots__ = ("_decrypt_into", "_dec", "_mac", "_icv", "_block", "align", "overhead")
 
     def __init__(self, encr_id: int, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         block = _CBC_BLOCK[EncrId(encr_id)]
@@ -228,6 +237,7 @@ class NullHmacSealer:
     only authenticated; no IV, 4-byte alignment (RFC 4303 §2.4)."""
 
     align = 4
+    __slots__ = ("_mac", "_icv", "overhead")
 
     def __init__(self, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
@@ -247,6 +257,7 @@ class NullHmacSealer:
 
 class NullHmacOpener:
     align = 4
+    __slots__ = ("_mac", "_icv", "overhead")
 
     def __init__(self, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
@@ -276,6 +287,7 @@ class GmacSealer:
     empty plaintext (§3.3, §5); the IV is the sequence number, as for GCM."""
 
     align = 4
+    __slots__ = ("_aead", "_salt", "overhead")
 
     def __init__(self, key: bytes, salt: bytes) -> None:
         self._aead = AESGCM(key)
@@ -307,6 +319,7 @@ def _gmac_aad(packet: bytes | memoryview, body: int, seq_hi: int | None) -> byte
 
 class GmacOpener:
     align = 4
+    __slots__ = ("_aead", "_salt", "overhead")
 
     def __init__(self, key: bytes, salt: bytes) -> None:
         self._aead = AESGCM(key)
@@ -341,6 +354,7 @@ class AeadSealer:
     """
 
     align = 4  # RFC 4303 §2.4: 4-byte alignment of the ESP payload
+    __slots__ = ("_aead", "_encrypt_into", "_salt", "overhead")
 
     def __init__(self, aead: AESGCM | ChaCha20Poly1305, salt: bytes) -> None:
         self._aead = aead
@@ -367,6 +381,7 @@ class AeadSealer:
 
 class AeadOpener:
     align = 4
+    __slots__ = ("_aead", "_decrypt_into", "_salt", "overhead")
 
     def __init__(self, aead: AESGCM | ChaCha20Poly1305, salt: bytes) -> None:
         self._aead = aead
@@ -401,6 +416,7 @@ class ShortTagGcmSealer:
     16-byte tags, so this uses the streaming API (slower, rarely chosen)."""
 
     align = 4
+    __slots__ = ("_key", "_salt", "_icv", "overhead")
 
     def __init__(self, key: bytes, salt: bytes, icv_size: int) -> None:
         self._key = algorithms.AES(key)
@@ -427,6 +443,7 @@ class ShortTagGcmSealer:
 
 class ShortTagGcmOpener:
     align = 4
+    __slots__ = ("_key", "_salt", "_icv", "overhead")
 
     def __init__(self, key: bytes, salt: bytes, icv_size: int) -> None:
         self._key = algorithms.AES(key)
@@ -518,3 +535,34 @@ def make_sealer(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Sealer
 
 def make_opener(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Opener:
     return _build(_OPENERS, alg, encr_key, integ_key)
+
+
+class Deferred(Generic[T]):
+    """One direction's transform, made on its SA's first packet: an idle SA
+    (a remote-access session that sends nothing, the usual case) holds no
+    cipher or HMAC context (with AES-CBC + HMAC-SHA-512 ~2.5 kB a pair in
+    OpenSSL, and the Python objects around them). The algorithms and key
+    sizes are checked here, so making it later cannot fail."""
+
+    __slots__ = ("_classes", "_alg", "_encr_key", "_integ_key", "align")
+
+    def __init__(self, classes: _Classes[T], alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> None:
+        check_algorithms(alg)
+        if len(encr_key) != alg.encr_key_size or len(integ_key) != alg.integ_key_size:
+            raise UnsupportedTransform("key material of the wrong size")
+        self._classes = classes
+        self._alg = alg
+        self._encr_key = encr_key
+        self._integ_key = integ_key
+        self.align = _CBC_BLOCK.get(alg.encr_id, 4)  # what the transform pads to (RFC 4303 §2.4)
+
+    def make(self) -> T:
+        return _build(self._classes, self._alg, self._encr_key, self._integ_key)
+
+
+def deferred_sealer(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Deferred[Sealer]:
+    return Deferred(_SEALERS, alg, encr_key, integ_key)
+
+
+def deferred_opener(alg: EspAlgorithms, encr_key: bytes, integ_key: bytes) -> Deferred[Opener]:
+    return Deferred(_OPENERS, alg, encr_key, integ_key)

@@ -230,6 +230,28 @@ def test_both_directions_through_tun_and_udp(h: Harness) -> None:
     assert (c.replay_drops, c.integrity_failures, c.other_drops) == (0, 0, 0)
 
 
+def test_an_idle_pair_holds_no_cipher_context_until_its_first_packet(h: Harness) -> None:
+    spec = child_spec()
+    client = Client(spec)
+    h.dp.install(spec)
+    pair = h.dp._pairs[spec.spi_in]
+    assert pair.inbound._deferred is not None and pair.outbound._deferred is not None
+
+    h.from_inside(size=100)
+    assert pair.outbound._deferred is None and pair.inbound._deferred is not None  # each direction on its own
+    h.dp.esp_received(client.out.seal(packet_from("198.19.0.200")), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert pair.inbound._deferred is None
+    assert len(h.tun.kernel_received()) == 1 and client.inb.open(h.sock.sent[0][0]) is not None
+
+
+def test_a_malformed_first_packet_makes_the_opener_and_is_dropped(h: Harness) -> None:
+    spec = child_spec()
+    h.dp.install(spec)
+    pair = h.dp._pairs[spec.spi_in]
+    h.dp.esp_received(spec.spi_in.to_bytes(4, "big") + bytes(13), (CLIENT, 4500))  # type: ignore[arg-type]
+    assert pair.inbound._deferred is None and pair.inbound.drops == 1
+
+
 def test_gcm_pair(h: Harness) -> None:
     spec = child_spec(alg=GCM)
     client = Client(spec)
