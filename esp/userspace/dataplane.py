@@ -75,7 +75,7 @@ def open_raw_esp(address: str) -> socket.socket:
     return sock
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pair:
     spec: ChildSaSpec
     inbound: InboundSa

@@ -21,7 +21,7 @@ from ..dataplane import Expiry
 NEVER = 1 << 128
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Limits:
     """Hard limits; 0 means none."""
 
