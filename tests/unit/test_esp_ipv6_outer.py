@@ -7,7 +7,6 @@ readers skip packets of the other direction's SPI. Needs CAP_NET_RAW."""
 
 from __future__ import annotations
 
-import asyncio
 import select
 import socket
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.packet import Raw
 from test_esp_dataplane import FakeRoutes, FakeTun, child_spec
+from test_esp_plain_scapy import serve_in_new_loop
 
 from esp.spec import ChildSaSpec
 from esp.userspace import UserspaceDataPlane
@@ -67,19 +67,7 @@ class Gateway:
 
 @pytest.fixture
 def gw() -> Iterator[Gateway]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    async def make() -> Gateway:
-        return Gateway()
-
-    try:
-        gateway = loop.run_until_complete(make())
-        yield gateway
-        gateway.close()
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+    yield from serve_in_new_loop(Gateway)
 
 
 def scapy_peer(spec: ChildSaSpec) -> tuple[SecurityAssociation, SecurityAssociation]:

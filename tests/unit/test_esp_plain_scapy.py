@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Protocol, TypeVar
 
 import pytest
 from scapy.layers.inet import ICMP, IP
@@ -60,21 +61,35 @@ class Gateway:
         self.udp.close()
 
 
-@pytest.fixture
-def gw() -> Iterator[Gateway]:
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+G = TypeVar("G", bound=_Closable)
+
+
+def serve_in_new_loop(make: Callable[[], G]) -> Iterator[G]:
+    """A gateway made inside a fresh event loop (the data plane attaches its
+    readers to the running loop), closed with it; shared by the ESP tests
+    that drive a gateway through real sockets."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
-    async def make() -> Gateway:
-        return Gateway()
+    async def build() -> G:
+        return make()
 
     try:
-        gateway = loop.run_until_complete(make())
+        gateway = loop.run_until_complete(build())
         yield gateway
         gateway.close()
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def gw() -> Iterator[Gateway]:
+    yield from serve_in_new_loop(Gateway)
 
 
 @pytest.fixture
