@@ -160,14 +160,18 @@ class Ikev2d(Daemon):
         return DebugStream(argv + (["--json"] if json else []), out).start()
 
     def start(self, timeout: float = 15.0, port: int = 500) -> "Ikev2d":
-        """Start and wait until UDP `port` is bound inside the namespace."""
+        """Start and wait until UDP `port` is bound inside the namespace and
+        the control socket exists: the daemon opens it last, after the
+        client services' TLS and DTLS listeners, so a test that looks at
+        sockets or `show` right away sees the whole daemon."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        control = self.control_path
         self.proc = spawn(self.launcher + self.ns.argv(self.argv()), self.log_path, cwd=self.folder,
                           stdout=not self.launcher)
         try:
-            wait_ready(self.proc, lambda: self.ns.udp_listening(port), timeout,
-                       waiting_for=f"not listening on UDP {port}")
+            wait_ready(self.proc, lambda: self.ns.udp_listening(port) and control.exists(), timeout,
+                       waiting_for=f"not listening on UDP {port}, or no control socket {control}")
         except NotReady as exc:
             self.stop()
             raise Ikev2dError(f"ikev2d {exc}:\n{self.tail()}") from None
