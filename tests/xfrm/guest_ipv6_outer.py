@@ -16,7 +16,6 @@ UDP encapsulation on ikev2d's AF_INET6 port-4500 socket).
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from lab.capture import Capture
+from lab.netns import Namespace
 from lab.pki import LabPki, make_lab_pki
 from lab.swanctl_conf import ClientConfig
 
@@ -54,31 +55,6 @@ CASES = {"kernel": ("kernel", False), "userspace": ("userspace", False), "kernel
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[RaLab]:
     with ra_lab(pki, "v6out", edit=_ipv6_outside, dataplane=CASES[request.param][0], ipv6=True) as started:
         yield started
-
-
-def _capture(ns: str, pcap: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode", "-Z", "root",
-                             "-w", str(pcap), "ip6"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    assert proc.stderr is not None
-    deadline, seen = time.monotonic() + 20, b""
-    while time.monotonic() < deadline and b"listening on" not in seen:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert b"listening on" in seen, seen
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize("lab", list(CASES), indirect=True)
@@ -115,13 +91,14 @@ def test_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: Path,
         assert f"plain ESP to {client6}" in lab.gateway.log(), lab.context()
 
     pcap = tmp_path / "client.pcap"
-    capture = _capture(client_ns, pcap)
+    # tcpdump on the client's wire (UML is slow: a long wait for it to listen)
+    capture = Capture(Namespace(client_ns), pcap, iface="eth0", bpf="ip6").start(timeout=20, settle=0.2)
     try:
         pong = nsexec(client_ns, "ping", "-n", "-c", "5", "-i", "0.2", "-W", "3", "-I", vip, INSIDE, check=False)
         assert pong.returncode == 0, f"{pong.stdout}{pong.stderr}{lab.context()}"
         time.sleep(1.0)  # the last packets reach the capture file (UML is slow)
     finally:
-        _stop(capture)
+        capture.stop()
 
     text = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True, check=True).stdout
     lines = text.splitlines()

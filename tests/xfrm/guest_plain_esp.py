@@ -14,18 +14,18 @@ ikev2d's counters (show crypto ipsec sa) match the client kernel's.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lab.capture import Capture
+from lab.netns import Namespace
 from lab.pki import LabPki, make_lab_pki
 from lab.swanctl_conf import ClientConfig
 
-from .guestlib import RaLab, in_uml, nsexec, parse_ip_states, ip, ra_lab, wait_for
+from .guestlib import RaLab, in_uml, ip, nsexec, parse_ip_states, ra_lab, wait_for
 
 pytestmark = pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_*.py boot it)")
 
@@ -41,33 +41,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
 def lab(pki: LabPki) -> Iterator[RaLab]:
     with ra_lab(pki, "plain", dataplane="userspace") as started:
         yield started
-
-
-def _capture(ns: str, pcap: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", "eth0", "-n", "-U", "-Z", "root",
-                             "-w", str(pcap), "esp or udp port 4500"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    # tcpdump says "listening on" once it captures
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 20
-    seen = b""
-    while time.monotonic() < deadline and b"listening on" not in seen:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert b"listening on" in seen, seen
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _raw_esp_drops(ns: str) -> int:
@@ -112,7 +85,8 @@ def test_strongswan_plain_esp_through_ikev2d_userspace_dataplane(lab: RaLab, pki
     assert "ikev2d0" in ip(gw_ns, "route", "show", f"{vip}/32")
 
     pcap = tmp_path / "client.pcap"
-    capture = _capture(client_ns, pcap)
+    # tcpdump on the client's wire (UML is slow: a long wait for it to listen)
+    capture = Capture(Namespace(client_ns), pcap, iface="eth0", bpf='esp or udp port 4500').start(timeout=20, settle=0.2)
     try:
         pong = nsexec(client_ns, "ping", "-n", "-c", "5", "-i", "0.2", "-W", "3", "-I", vip, INSIDE, check=False)
         assert pong.returncode == 0, f"{pong.stdout}{pong.stderr}{lab.context()}"
@@ -134,7 +108,7 @@ def test_strongswan_plain_esp_through_ikev2d_userspace_dataplane(lab: RaLab, pki
                 server.kill()
             server.wait()
     finally:
-        _stop(capture)
+        capture.stop()
 
     # on the wire: ESP is IP protocol 50, both ways, with the pair's SPIs; none of it in UDP
     text = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True, check=True).stdout
