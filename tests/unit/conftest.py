@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,14 @@ from responder_harness import Harness, make_config
 def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # one self-signed identity for the module: key generation is slow
     return tmp_path_factory.mktemp("pki")
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The wall clock, read as each test starts: a module constant would lag
+    by the whole run when the unit tests run after the interop tests, and
+    certificates or CRLs made during a test would look issued in the future."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 @pytest.fixture

@@ -30,18 +30,6 @@ from lab.pki import LabPki, PrivateKey, make_ca, make_crl, make_lab_pki, new_key
 
 from responder_harness import Harness, make_config
 
-NOW = dt.datetime.now(dt.timezone.utc)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_now() -> None:
-    """NOW is each test's own: taken at import, it lags by the whole run's
-    length when the suite runs after the interop tests (CRLs and
-    certificates made during the test would look issued in the future)."""
-    global NOW
-    NOW = dt.datetime.now(dt.timezone.utc)
-
-
 @pytest.fixture(scope="module")
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
@@ -75,29 +63,29 @@ def _der(crl: x509.CertificateRevocationList) -> bytes:
 # --- the verdict --------------------------------------------------------------------
 
 
-def test_no_cached_crl_asks_for_a_fetch_of_every_source(lab_pki: LabPki) -> None:
+def test_no_cached_crl_asks_for_a_fetch_of_every_source(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, _ = _ca(lab_pki)
     tp = _trustpoint(lab_pki, urls=("http://127.0.0.1:9/a.crl", "/crl/b.crl"))
-    assert check(tp, CrlCache(), carol, ca, NOW) == CrlFetch("LAB-CA", ("http://127.0.0.1:9/a.crl", "/crl/b.crl"))
+    assert check(tp, CrlCache(), carol, ca, now) == CrlFetch("LAB-CA", ("http://127.0.0.1:9/a.crl", "/crl/b.crl"))
 
 
-def test_revoked_and_good(lab_pki: LabPki) -> None:
+def test_revoked_and_good(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     dave, _ = _user(lab_pki, "dave")
     ca, ca_key = _ca(lab_pki)
     tp, cache = _trustpoint(lab_pki), CrlCache()
     crl = _der(make_crl(ca, ca_key, [carol]))
-    assert check(tp, cache, carol, ca, NOW, _fetched(crl)) == Verdict(Status.REVOKED)
+    assert check(tp, cache, carol, ca, now, _fetched(crl)) == Verdict(Status.REVOKED)
     # cached now: no fetch for the next client
-    assert check(tp, cache, dave, ca, NOW) == Verdict(Status.GOOD)
+    assert check(tp, cache, dave, ca, now) == Verdict(Status.GOOD)
 
 
-def test_pem_crl_is_read_too(lab_pki: LabPki) -> None:
+def test_pem_crl_is_read_too(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, ca_key = _ca(lab_pki)
     pem = make_crl(ca, ca_key, [carol]).public_bytes(serialization.Encoding.PEM)
-    assert check(_trustpoint(lab_pki), CrlCache(), carol, ca, NOW, _fetched(pem)).status is Status.REVOKED  # type: ignore[union-attr]
+    assert check(_trustpoint(lab_pki), CrlCache(), carol, ca, now, _fetched(pem)).status is Status.REVOKED  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("case, reason", [
@@ -105,77 +93,77 @@ def test_pem_crl_is_read_too(lab_pki: LabPki) -> None:
     ("other CA", "CRL signature verification failed"),
     ("garbage", "not a DER or PEM CRL"),
 ])
-def test_an_unusable_crl_fails_closed_with_717019(lab_pki: LabPki, case: str, reason: str) -> None:
+def test_an_unusable_crl_fails_closed_with_717019(lab_pki: LabPki, case: str, reason: str, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, ca_key = _ca(lab_pki)
     if case == "expired":
         data = _der(make_crl(ca, ca_key, [], next_update=dt.timedelta(hours=1),
-                             this_update=NOW - dt.timedelta(hours=2)))
+                             this_update=now - dt.timedelta(hours=2)))
     elif case == "other CA":  # the lab CA's name, another key
         impostor_key = new_key()
         data = _der(make_crl(make_ca(impostor_key), impostor_key, []))
     else:
         data = b"\x30\x03\x02\x01\x00"
-    verdict = check(_trustpoint(lab_pki), CrlCache(), carol, ca, NOW, _fetched(data))
+    verdict = check(_trustpoint(lab_pki), CrlCache(), carol, ca, now, _fetched(data))
     assert isinstance(verdict, Verdict) and verdict.status is Status.UNAVAILABLE
     [problem] = verdict.problems
     assert (problem.unreachable, problem.reason) == (False, reason)
 
 
-def test_next_update_is_not_enforced_when_the_trustpoint_says_so(lab_pki: LabPki) -> None:
+def test_next_update_is_not_enforced_when_the_trustpoint_says_so(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, ca_key = _ca(lab_pki)
-    data = _der(make_crl(ca, ca_key, [carol], next_update=dt.timedelta(hours=1), this_update=NOW - dt.timedelta(hours=2)))
+    data = _der(make_crl(ca, ca_key, [carol], next_update=dt.timedelta(hours=1), this_update=now - dt.timedelta(hours=2)))
     tp = _trustpoint(lab_pki, crl_enforce_next_update=False)
-    assert check(tp, CrlCache(), carol, ca, NOW, _fetched(data)) == Verdict(Status.REVOKED)
+    assert check(tp, CrlCache(), carol, ca, now, _fetched(data)) == Verdict(Status.REVOKED)
 
 
-def test_unreachable_fails_closed_unless_crl_none(lab_pki: LabPki) -> None:
+def test_unreachable_fails_closed_unless_crl_none(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, _ = _ca(lab_pki)
-    strict = check(_trustpoint(lab_pki), CrlCache(), carol, ca, NOW, _fetched(None))
+    strict = check(_trustpoint(lab_pki), CrlCache(), carol, ca, now, _fetched(None))
     assert isinstance(strict, Verdict) and strict.status is Status.UNAVAILABLE
     assert strict.problems[0].unreachable and strict.problems[0].reason == "connection refused"
-    lenient = check(_trustpoint(lab_pki, "crl none"), CrlCache(), carol, ca, NOW, _fetched(None))
+    lenient = check(_trustpoint(lab_pki, "crl none"), CrlCache(), carol, ca, now, _fetched(None))
     assert isinstance(lenient, Verdict) and lenient.status is Status.GOOD and lenient.accepted_unchecked
 
 
-def test_cache_lasts_until_next_update_or_cache_time_whichever_is_first(lab_pki: LabPki) -> None:
+def test_cache_lasts_until_next_update_or_cache_time_whichever_is_first(lab_pki: LabPki, now: dt.datetime) -> None:
     carol, _ = _user(lab_pki, "carol")
     ca, ca_key = _ca(lab_pki)
     cache = CrlCache()
-    short = _der(make_crl(ca, ca_key, [], next_update=dt.timedelta(minutes=20), this_update=NOW - dt.timedelta(minutes=5)))
-    assert check(_trustpoint(lab_pki), cache, carol, ca, NOW, _fetched(short)) == Verdict(Status.GOOD)
+    short = _der(make_crl(ca, ca_key, [], next_update=dt.timedelta(minutes=20), this_update=now - dt.timedelta(minutes=5)))
+    assert check(_trustpoint(lab_pki), cache, carol, ca, now, _fetched(short)) == Verdict(Status.GOOD)
     [entry] = cache.entries.values()
-    assert abs((entry.expires - NOW).total_seconds() - 15 * 60) < 1  # nextUpdate, before the 60 min cache-time
-    assert check(_trustpoint(lab_pki), cache, carol, ca, NOW + dt.timedelta(minutes=14)) == Verdict(Status.GOOD)
-    assert isinstance(check(_trustpoint(lab_pki), cache, carol, ca, NOW + dt.timedelta(minutes=16)), CrlFetch)
+    assert abs((entry.expires - now).total_seconds() - 15 * 60) < 1  # nextUpdate, before the 60 min cache-time
+    assert check(_trustpoint(lab_pki), cache, carol, ca, now + dt.timedelta(minutes=14)) == Verdict(Status.GOOD)
+    assert isinstance(check(_trustpoint(lab_pki), cache, carol, ca, now + dt.timedelta(minutes=16)), CrlFetch)
     assert not cache.entries  # the stale one is gone
     # a day-long CRL is kept cache-time (crl_cache_minutes) only; the refresh sees carol revoked
     tp = _trustpoint(lab_pki, crl_cache_minutes=10)
-    assert check(tp, cache, carol, ca, NOW, _fetched(_der(make_crl(ca, ca_key, [])))) == Verdict(Status.GOOD)
-    later = NOW + dt.timedelta(minutes=11)
+    assert check(tp, cache, carol, ca, now, _fetched(_der(make_crl(ca, ca_key, [])))) == Verdict(Status.GOOD)
+    later = now + dt.timedelta(minutes=11)
     assert isinstance(check(tp, cache, carol, ca, later), CrlFetch)
     revoked = _der(make_crl(ca, ca_key, [carol]))
     assert check(tp, cache, carol, ca, later, _fetched(revoked)) == Verdict(Status.REVOKED)
 
 
-def test_distribution_point_comes_first_then_static_urls(lab_pki: LabPki) -> None:
+def test_distribution_point_comes_first_then_static_urls(lab_pki: LabPki, now: dt.datetime) -> None:
     ca, _ = _ca(lab_pki)
     ident = lab_pki.client_identity("erin", crl_url="http://198.18.0.9/lab.crl")
     erin = x509.load_pem_x509_certificate(ident.cert.read_bytes())
-    assert check(_trustpoint(lab_pki), CrlCache(), erin, ca, NOW) == \
+    assert check(_trustpoint(lab_pki), CrlCache(), erin, ca, now) == \
         CrlFetch("LAB-CA", ("http://198.18.0.9/lab.crl", "/crl/lab.crl"))
-    assert check(_trustpoint(lab_pki, crl_use_distribution_point=False), CrlCache(), erin, ca, NOW) == \
+    assert check(_trustpoint(lab_pki, crl_use_distribution_point=False), CrlCache(), erin, ca, now) == \
         CrlFetch("LAB-CA", ("/crl/lab.crl",))
 
 
-def test_a_stale_entry_is_dropped_from_the_cache(lab_pki: LabPki) -> None:
+def test_a_stale_entry_is_dropped_from_the_cache(lab_pki: LabPki, now: dt.datetime) -> None:
     ca, ca_key = _ca(lab_pki)
     cache = CrlCache()
-    cache.put("LAB-CA", CachedCrl(make_crl(ca, ca_key, []), "x", NOW))
-    assert cache.get("LAB-CA", "x", NOW - dt.timedelta(seconds=1)) is not None
-    assert cache.get("LAB-CA", "x", NOW) is None and not cache.entries
+    cache.put("LAB-CA", CachedCrl(make_crl(ca, ca_key, []), "x", now))
+    assert cache.get("LAB-CA", "x", now - dt.timedelta(seconds=1)) is not None
+    assert cache.get("LAB-CA", "x", now) is None and not cache.entries
 
 
 # --- the fetcher --------------------------------------------------------------------

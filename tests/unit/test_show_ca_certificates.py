@@ -16,24 +16,12 @@ from lab.pki import LabPki, make_lab_pki
 from responder_harness import make_config
 
 TRUSTED_CA = "  # FMC: Objects > Local Realm"
-NOW = dt.datetime.now(dt.timezone.utc)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_now() -> None:
-    """NOW is each test's own: taken at import, it lags by the whole run's
-    length when the suite runs after the interop tests (CRLs and
-    certificates made during the test would look issued in the future)."""
-    global NOW
-    NOW = dt.datetime.now(dt.timezone.utc)
-
-
 @pytest.fixture(scope="module")
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
 
 
-def _held(tmp_path: Path, lab_pki: LabPki, now: dt.datetime = NOW) -> list[dict]:
+def _held(tmp_path: Path, lab_pki: LabPki, now: dt.datetime) -> list[dict]:
     server = lab_pki.server_identity()
     config = make_config(tmp_path, **{
         "enrollment: self-signed": f"enrollment: files\n      certificate: {server.cert}\n"
@@ -44,8 +32,8 @@ def _held(tmp_path: Path, lab_pki: LabPki, now: dt.datetime = NOW) -> list[dict]
     return ca_certificates.snapshot(build_settings(config), config, now)
 
 
-def test_identity_then_the_trusted_ca(tmp_path: Path, lab_pki: LabPki) -> None:
-    identity, ca = _held(tmp_path, lab_pki)
+def test_identity_then_the_trusted_ca(tmp_path: Path, lab_pki: LabPki, now: dt.datetime) -> None:
+    identity, ca = _held(tmp_path, lab_pki, now)
     cert = x509.load_pem_x509_certificate(lab_pki.server_identity().cert.read_bytes())
     ca_cert = x509.load_pem_x509_certificate(lab_pki.ca_cert.read_bytes())
     assert (identity["kind"], identity["trustpoints"]) == ("Certificate", ["VPN-Identity"])
@@ -68,6 +56,6 @@ def test_identity_then_the_trusted_ca(tmp_path: Path, lab_pki: LabPki) -> None:
     assert text[text.index("CA Certificate") - 1] == ""  # a blank line between two
 
 
-def test_a_certificate_past_its_dates_is_said_expired(tmp_path: Path, lab_pki: LabPki) -> None:
-    later = NOW + dt.timedelta(days=365 * 30)
+def test_a_certificate_past_its_dates_is_said_expired(tmp_path: Path, lab_pki: LabPki, now: dt.datetime) -> None:
+    later = now + dt.timedelta(days=365 * 30)
     assert {v["status"] for v in _held(tmp_path, lab_pki, later)} == {"Expired"}
