@@ -6,6 +6,7 @@ addresses of the first client namespace."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from lab.netns import Topology
 from .checks import INSIDE, tail
 from .conftest import StartCharon, StartIkev2d
 from .test_dataplane_userspace import REMOVED
-from .test_load import POOL, USERS, LoadRun, add_sources, assert_all_connected_and_deleted
+from .test_load import POOL, USERS, LoadRun, add_sources, assert_all_connected_and_deleted, ikev2d_sessions
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -62,3 +63,28 @@ def test_every_tunnel_to_strongswan_answers_its_pings(load_sources: Topology,
     report = LoadRun(load_sources, "-n", str(SESSIONS), "-c", "10", "--ping", INSIDE,
                      "--ping-count", str(PINGS)).finish()
     assert_every_ping_answered(report)
+
+
+# `--encap` alone (no pings): the faked NAT_DETECTION_SOURCE_IP makes ikev2d
+# see a NAT, so every Child SA is ESP in UDP on the gateway's port 4500, as with
+# strongSwan's `encap = yes`; without it the same clients get plain ESP
+@pytest.mark.parametrize("encap", [True, False])
+def test_encap_alone_makes_ikev2d_encapsulate_every_child_sa(load_sources: Topology, ikev2d_server: StartIkev2d,
+                                                             encap: bool) -> None:
+    sessions = 5
+    server = ikev2d_server("--dataplane", "userspace", users=USERS, pool_range=POOL)
+    run = LoadRun(load_sources, "-n", str(sessions), "-c", str(sessions), "--hold", "60",
+                  *(["--encap"] if encap else []))
+    held = run.wait_until(ikev2d_sessions(server), sessions)
+    shown = server.show("crypto", "ipsec", "sa", json=True)
+    report = run.finish(end_hold=True)
+    assert held == sessions, report
+    assert_all_connected_and_deleted(report, sessions)
+    assert shown.returncode == 0, shown.stderr
+    sas = json.loads(shown.stdout)["ipsec_sas"]
+    assert len(sas) == sessions, sas
+    port = 4500 if encap else 500
+    for sa in sas:
+        assert ("NAT-T-Encaps" in sa["in_use_settings"]) is encap, sa["in_use_settings"]
+        # the clients' source ports are their own (many clients share an address): the gateway's is 4500
+        assert sa["local_crypto_endpt"] == f"{load_sources.gateway_addr}/{port}", sa["local_crypto_endpt"]
