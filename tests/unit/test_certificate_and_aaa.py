@@ -10,22 +10,17 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from ikev2d.core import Responder
 from ikev2d.events import AuthFailed, AuthSucceeded, CertificateChecked, IkeSaEstablished, NegotiationAborted
 from ikev2d.iana import AuthMethod, EapType, NotifyType
-from ikev2d.settings import build_settings
 from ikev2d.syslog.render import records_for
 from ikev2d.wire.message import Message, decode_message
 from ikev2d.wire.payloads import AUTH, IDi, Notify
 from lab.initiator import IkeFailure
-from lab.pki import LabPki, PrivateKey, make_lab_pki
+from lab.pki import LabPki, make_lab_pki
 
-from responder_harness import Harness, make_config
+from responder_harness import Harness, certificate_harness, load_client
 
-TRUSTED_CA = "  # FMC: Objects > Local Realm"
 METHOD = "aaa-and-client-certificate"
 
 
@@ -34,26 +29,9 @@ def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
 
 
-def _load(pki: LabPki, name: str) -> tuple[x509.Certificate, PrivateKey]:
-    ident = pki.client_identity(name)
-    key = serialization.load_pem_private_key(ident.key.read_bytes(), password=None)
-    assert not isinstance(key, str)
-    return x509.load_pem_x509_certificate(ident.cert.read_bytes()), key  # type: ignore[return-value]
-
-
-def _harness(tmp_path: Path, pki_dir: Path, lab_pki: LabPki, method: str = METHOD) -> Harness:
-    config = make_config(tmp_path, **{
-        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
-        "method: aaa-only": f"method: {method}",
-        TRUSTED_CA: f"  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: {lab_pki.ca_cert}\n"
-                    + TRUSTED_CA,
-    })
-    return Harness(Responder(build_settings(config)))
-
-
 @pytest.fixture
 def harness(tmp_path: Path, pki_dir: Path, lab_pki: LabPki) -> Harness:
-    return _harness(tmp_path, pki_dir, lab_pki)
+    return certificate_harness(tmp_path, pki_dir, lab_pki.ca_cert, METHOD)
 
 
 def _syslog(h: Harness) -> list[str]:
@@ -77,7 +55,7 @@ def _refused(h: Harness, **options: object) -> str:
 def test_certificate_then_eap_connects_as_the_eap_user(harness: Harness, lab_pki: LabPki) -> None:
     """carol's certificate, then alice's password: the session is alice's (the
     AAA username, the FTD default without username-from-certificate)."""
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     client = harness.client(client_certificate=cert, client_key=key, then_eap=True)
     result = client.connect()
     assert client.peer_multiple_auth  # RFC 4739 §3.1, in the IKE_SA_INIT response
@@ -95,7 +73,7 @@ def test_certificate_then_eap_connects_as_the_eap_user(harness: Harness, lab_pki
 
 def test_rounds_on_the_wire(harness: Harness, lab_pki: LabPki) -> None:
     """IKE_AUTH 1 is answered with IDr CERT AUTH and no SA, CP or EAP (RFC 4739 §3)."""
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     client = harness.client(client_certificate=cert, client_key=key, then_eap=True)
     answers: list = []
     original = client.exchange
@@ -116,7 +94,7 @@ def test_rounds_on_the_wire(harness: Harness, lab_pki: LabPki) -> None:
 
 def test_multiple_auth_is_announced_only_when_a_profile_needs_it(tmp_path: Path, pki_dir: Path,
                                                                  lab_pki: LabPki) -> None:
-    h = _harness(tmp_path, pki_dir, lab_pki, method="aaa-only")
+    h = certificate_harness(tmp_path, pki_dir, lab_pki.ca_cert, "aaa-only")
     client = h.client()
     client.ike_sa_init()
     notifies = [p.type for p in decode_message(client.init_response).payloads if isinstance(p, Notify)]
@@ -125,7 +103,7 @@ def test_multiple_auth_is_announced_only_when_a_profile_needs_it(tmp_path: Path,
 
 
 def test_wrong_password_after_a_good_certificate_is_refused(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     _refused(harness, client_certificate=cert, client_key=key, then_eap=True, password="wrong")
     lines = _syslog(harness)
     # 717022 (the certificate held), then the local database's rejection, then 750003
@@ -134,7 +112,7 @@ def test_wrong_password_after_a_good_certificate_is_refused(harness: Harness, la
 
 
 def test_expired_certificate_is_refused_before_any_eap(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     harness.responder.settings.wall_clock = lambda: cert.not_valid_after_utc + dt.timedelta(days=1)
     reason = _refused(harness, client_certificate=cert, client_key=key, then_eap=True)
     assert "expired" in reason
@@ -147,7 +125,7 @@ def test_expired_certificate_is_refused_before_any_eap(harness: Harness, lab_pki
 @pytest.mark.parametrize("missing", [NotifyType.ANOTHER_AUTH_FOLLOWS, NotifyType.MULTIPLE_AUTH_SUPPORTED])
 def test_a_client_without_the_rfc4739_notifies_is_refused(harness: Harness, lab_pki: LabPki,
                                                           missing: NotifyType) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     sent = tuple(n for n in (NotifyType.MULTIPLE_AUTH_SUPPORTED, NotifyType.ANOTHER_AUTH_FOLLOWS) if n != missing)
     reason = _refused(harness, client_certificate=cert, client_key=key, then_eap=True, multiple_auth_notifies=sent)
     assert f"no {missing.name}" in reason and "connection profile CCIElab" in reason, reason
@@ -155,7 +133,7 @@ def test_a_client_without_the_rfc4739_notifies_is_refused(harness: Harness, lab_
 
 
 def test_a_certificate_only_client_is_refused(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     reason = _refused(harness, client_certificate=cert, client_key=key)
     assert "no MULTIPLE_AUTH_SUPPORTED and no ANOTHER_AUTH_FOLLOWS" in reason, reason
 
@@ -169,7 +147,7 @@ def test_an_eap_only_client_is_refused(harness: Harness) -> None:
 def test_a_second_round_by_signature_instead_of_eap_is_refused(harness: Harness, lab_pki: LabPki) -> None:
     """The profile's second round is AAA: an IDi with an AUTH payload (a
     second certificate or key round) gets AUTHENTICATION_FAILED."""
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     client = harness.client(client_certificate=cert, client_key=key, then_eap=True)
     original = client.exchange
 
@@ -191,7 +169,7 @@ def test_a_second_round_by_signature_instead_of_eap_is_refused(harness: Harness,
 def test_a_third_round_is_refused(harness: Harness, lab_pki: LabPki) -> None:
     """ANOTHER_AUTH_FOLLOWS again with the AUTH after EAP: the profile has
     two rounds, so the client's third is refused rather than left hanging."""
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     client = harness.client(client_certificate=cert, client_key=key, then_eap=True)
     original = client.exchange
 
@@ -215,17 +193,12 @@ def test_a_revoked_certificate_is_refused_before_eap_and_a_good_one_goes_on(tmp_
     (a job, as certificate-only does), then refuses a revoked certificate
     before any EAP, or goes on to the EAP round."""
     crl = lab_pki.issue_crl(tmp_path / "lab.crl", [lab_pki.client_identity("carol").cert])
-    config = make_config(tmp_path, **{
-        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
-        "method: aaa-only": f"method: {METHOD}",
-        TRUSTED_CA: f"  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: {lab_pki.ca_cert}\n"
-                    f"      revocation_check: crl\n      crl_urls: [{crl}]\n" + TRUSTED_CA,
-    })
-    h = Harness(Responder(build_settings(config)))
-    cert, key = _load(lab_pki, "carol")
+    h = certificate_harness(tmp_path, pki_dir, lab_pki.ca_cert, METHOD,
+                            ca_more=f"      revocation_check: crl\n      crl_urls: [{crl}]\n")
+    cert, key = load_client(lab_pki, "carol")
     assert "revoked" in _refused(h, client_certificate=cert, client_key=key, then_eap=True)
     assert not h.events(AuthSucceeded)
-    dave, dave_key = _load(lab_pki, "dave")
+    dave, dave_key = load_client(lab_pki, "dave")
     h.client(3, client_certificate=dave, client_key=dave_key, then_eap=True).connect()
     [ok] = h.events(AuthSucceeded)
     assert ok.username == "alice" and "%FTD-6-717028" in _syslog(h)

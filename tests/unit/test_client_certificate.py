@@ -13,21 +13,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ikev2d.core import Responder
 from ikev2d.crypto.cert_verify import CertificateError, Failure, verify_client_chain
 from ikev2d.events import AuthSucceeded, CertificateChecked, IkeSaEstablished
 from ikev2d.iana import AuthMethod, IdType, NotifyType
-from ikev2d.settings import build_settings
 from ikev2d.syslog.render import records_for
 from ikev2d.tasks.client_cert import dn_attributes
 from ikev2d.wire.message import decode_message
 from ikev2d.wire.payloads import CERTREQ, IDi
 from lab.initiator import IkeFailure
-from lab.pki import LabPki, PrivateKey, make_ca, make_client_cert, make_lab_pki, new_key
+from lab.pki import LabPki, make_ca, make_client_cert, make_lab_pki, new_key
 
-from responder_harness import Harness, make_config
-
-TRUSTED_CA = "  # FMC: Objects > Local Realm"
+from responder_harness import Harness, certificate_harness, load_client
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +31,9 @@ def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
 
 
-def _load(pki: LabPki, name: str) -> tuple[x509.Certificate, PrivateKey]:
-    ident = pki.client_identity(name)
-    key = serialization.load_pem_private_key(ident.key.read_bytes(), password=None)
-    assert not isinstance(key, str)
-    return x509.load_pem_x509_certificate(ident.cert.read_bytes()), key  # type: ignore[return-value]
-
-
-def _cert_harness(tmp_path: Path, pki_dir: Path, lab_pki: LabPki, method: str = "client-certificate") -> Harness:
-    config = make_config(tmp_path, **{
-        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
-        "method: aaa-only": f"method: {method}",
-        TRUSTED_CA: f"  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: {lab_pki.ca_cert}\n"
-                    + TRUSTED_CA,
-    })
-    return Harness(Responder(build_settings(config)))
-
-
 @pytest.fixture
 def harness(tmp_path: Path, pki_dir: Path, lab_pki: LabPki) -> Harness:
-    return _cert_harness(tmp_path, pki_dir, lab_pki)
+    return certificate_harness(tmp_path, pki_dir, lab_pki.ca_cert, "client-certificate")
 
 
 def _lines(h: Harness) -> list[str]:
@@ -71,7 +50,7 @@ def _refused(h: Harness, **options: object) -> IkeFailure:
 
 
 def test_good_certificate_connects_with_an_address_and_a_child_sa(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     result = harness.client(client_certificate=cert, client_key=key).connect()
     assert result.address is not None and result.address.packed[:3] == bytes((198, 19, 0))
     assert result.esp_spi_out and result.tsr
@@ -87,13 +66,13 @@ def test_good_certificate_connects_with_an_address_and_a_child_sa(harness: Harne
 
 
 def test_a_fqdn_idi_naming_a_san_is_accepted(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     harness.client(client_certificate=cert, client_key=key, client_idi=IDi(IdType.ID_FQDN, b"carol")).connect()
     assert len(harness.events(IkeSaEstablished)) == 1
 
 
 def test_expired_certificate_is_refused_with_717009(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     harness.responder.settings.wall_clock = lambda: cert.not_valid_after_utc + dt.timedelta(days=1)
     _refused(harness, client_certificate=cert, client_key=key)
     [line] = _lines(harness)
@@ -101,7 +80,7 @@ def test_expired_certificate_is_refused_with_717009(harness: Harness, lab_pki: L
 
 
 def test_certificate_not_yet_valid_is_refused_with_717009(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     harness.responder.settings.wall_clock = lambda: cert.not_valid_before_utc - dt.timedelta(days=1)
     _refused(harness, client_certificate=cert, client_key=key)
     [line] = _lines(harness)
@@ -130,14 +109,14 @@ def test_certificate_forged_under_the_trusted_ca_name_fails_the_chain_717027(har
 
 
 def test_idi_not_in_the_certificate_is_refused(harness: Harness, lab_pki: LabPki) -> None:
-    cert, key = _load(lab_pki, "carol")
+    cert, key = load_client(lab_pki, "carol")
     _refused(harness, client_certificate=cert, client_key=key, client_idi=IDi(IdType.ID_FQDN, b"mallory"))
     assert not harness.events(AuthSucceeded)
 
 
 def test_signature_by_another_key_is_refused(harness: Harness, lab_pki: LabPki) -> None:
-    cert, _ = _load(lab_pki, "carol")
-    _, other_key = _load(lab_pki, "dave")
+    cert, _ = load_client(lab_pki, "carol")
+    _, other_key = load_client(lab_pki, "dave")
     _refused(harness, client_certificate=cert, client_key=other_key)
     assert _lines(harness)[0].startswith("%FTD-6-717022:")  # the chain was fine, the AUTH was not
     assert not harness.events(AuthSucceeded)
@@ -163,8 +142,8 @@ def test_eap_client_on_a_certificate_profile_is_refused(harness: Harness) -> Non
 
 
 def test_certificate_client_on_an_eap_profile_is_refused(tmp_path: Path, pki_dir: Path, lab_pki: LabPki) -> None:
-    h = _cert_harness(tmp_path, pki_dir, lab_pki, method="aaa-only")
-    cert, key = _load(lab_pki, "carol")
+    h = certificate_harness(tmp_path, pki_dir, lab_pki.ca_cert, "aaa-only")
+    cert, key = load_client(lab_pki, "carol")
     _refused(h, client_certificate=cert, client_key=key)
 
 

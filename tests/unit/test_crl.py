@@ -18,17 +18,16 @@ from cryptography.hazmat.primitives import serialization
 
 from ikev2d.conf.errors import ConfigError
 from ikev2d.conf.model import TrustedCa
-from ikev2d.core import Responder
 from ikev2d.events import CertificateChecked, CrlUnusable, IkeSaEstablished
 from ikev2d.iana import NotifyType
 from ikev2d.pki.crl import CachedCrl, CrlCache, CrlFetch, CrlFetched, FetchedSource, Status, Trustpoint, Verdict, check
 from ikev2d.pki.crl_fetch import fetch_crl
-from ikev2d.settings import build_settings
 from ikev2d.syslog.render import records_for
 from lab.initiator import IkeFailure
 from lab.pki import LabPki, PrivateKey, make_ca, make_crl, make_lab_pki, new_key
 
-from responder_harness import Harness, make_config
+from responder_harness import Harness, certificate_harness
+
 
 @pytest.fixture(scope="module")
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
@@ -221,14 +220,8 @@ def test_fetch_from_http_file_and_nowhere(tmp_path: Path, crl_server: _CrlServer
 
 
 def _harness(tmp_path: Path, pki_dir: Path, pki: LabPki, revocation: str) -> Harness:
-    config = make_config(tmp_path, **{
-        f"store: {tmp_path / 'pki'}": f"store: {pki_dir}",
-        "method: aaa-only": "method: client-certificate",
-        "  # FMC: Objects > Local Realm": f"  trusted_ca_certificates:\n    - name: LAB-CA\n"
-                                          f"      certificate: {pki.ca_cert}\n{revocation}"
-                                          "  # FMC: Objects > Local Realm",
-    })
-    return Harness(Responder(build_settings(config)))
+    """Certificate-only authentication, the lab CA trusted with `revocation` lines."""
+    return certificate_harness(tmp_path, pki_dir, pki.ca_cert, "client-certificate", revocation)
 
 
 def _lines(h: Harness) -> list[str]:

@@ -13,9 +13,9 @@ from ikev2d.settings import build_settings
 from ikev2d.show import ca_certificates
 from lab.pki import LabPki, make_lab_pki
 
-from responder_harness import make_config
+from responder_harness import make_config, trusting
 
-TRUSTED_CA = "  # FMC: Objects > Local Realm"
+
 @pytest.fixture(scope="module")
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("labpki"))
@@ -26,8 +26,7 @@ def _held(tmp_path: Path, lab_pki: LabPki, now: dt.datetime) -> list[dict]:
     config = make_config(tmp_path, **{
         "enrollment: self-signed": f"enrollment: files\n      certificate: {server.cert}\n"
                                    f"      private_key: {server.key}",
-        TRUSTED_CA: f"  trusted_ca_certificates:\n    - name: LAB-CA\n      certificate: {lab_pki.ca_cert}\n"
-                    + TRUSTED_CA,
+        **trusting(lab_pki.ca_cert),
     })
     return ca_certificates.snapshot(build_settings(config), config, now)
 
