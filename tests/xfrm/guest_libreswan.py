@@ -33,7 +33,7 @@ from lab.libreswan import Conn, Pluto, libreswan_missing
 from lab.netns import Topology, run_prefix
 from lab.pki import LabPki, make_lab_pki
 
-from .guestlib import guest_tmpfs, in_uml, ip, nsexec, parse_ip_states, wait_for
+from .guestlib import GuestLab, guest_tmpfs, in_uml, ip, nsexec, parse_ip_states, wait_for
 
 pytestmark = [
     pytest.mark.skipif(not in_uml(), reason="runs inside user-mode Linux (tests/xfrm/test_libreswan.py boots it)"),
@@ -57,23 +57,12 @@ def certificate_only(pki: LabPki) -> Any:
 
 
 @dataclass
-class Lab:
-    topology: Topology
-    gateway: Ikev2d
+class Lab(GuestLab):
     client: Pluto
     conn: Conn
 
-    @property
-    def gw_ns(self) -> str:
-        return self.topology.gateway.name
-
-    @property
-    def client_ns(self) -> str:
-        return self.topology.clients[0].name
-
-    def context(self) -> str:
-        return (f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}"
-                f"\n--- pluto log (tail)\n{self.client.tail(60)}")
+    def client_tail(self) -> tuple[str, str]:
+        return "pluto", self.client.tail(60)
 
     def sessions(self) -> list[dict[str, Any]]:
         shown = self.gateway.show("vpn-sessiondb", "ra-ikev2-ipsec", json=True)

@@ -269,13 +269,11 @@ _lab_tags = itertools.count(1)
 
 
 @dataclass
-class RaLab:
-    """ikev2d (--dataplane kernel) in `topology.gateway`, a strongSwan client
-    with kernel-netlink in `topology.clients[0]`."""
+class GuestLab:
+    """ikev2d in `topology.gateway` and one client in `topology.clients[0]`."""
 
     topology: Topology
     gateway: Ikev2d
-    client: Charon
 
     @property
     def gw_ns(self) -> str:
@@ -285,10 +283,25 @@ class RaLab:
     def client_ns(self) -> str:
         return self.topology.clients[0].name
 
+    def client_tail(self) -> tuple[str, str]:
+        """The client's name and the tail of its log."""
+        raise NotImplementedError
+
     def context(self) -> str:
         """Log tails for an assertion message (keys never reach these logs)."""
-        return (f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}"
-                f"\n--- client charon log (tail)\n" + "\n".join(self.client.log().splitlines()[-60:]))
+        name, tail = self.client_tail()
+        return f"\n--- ikev2d log (tail)\n{self.gateway.tail(60)}\n--- {name} log (tail)\n{tail}"
+
+
+@dataclass
+class RaLab(GuestLab):
+    """ikev2d (--dataplane kernel by default) and a strongSwan client with
+    kernel-netlink."""
+
+    client: Charon
+
+    def client_tail(self) -> tuple[str, str]:
+        return "client charon", "\n".join(self.client.log().splitlines()[-60:])
 
 
 @contextmanager
