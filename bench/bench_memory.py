@@ -109,10 +109,16 @@ def session_count(server: Ikev2d) -> int:
     return sum(r["active"] for r in data["vpn_session_summary"] if "IKEv2" in r["label"])
 
 
-def hold_sessions(ns: Any, target: str, sessions: int, concurrency: int, workers: int) -> subprocess.Popen[str]:
+def hold_sessions(ns: Any, target: str, sessions: int, concurrency: int, workers: int,
+                  ping: str | None) -> subprocess.Popen[str]:
+    """`ikev2d load` holding `sessions`; with `ping`, each one first carries an
+    ICMP echo to that inside address through its tunnel (ESP in UDP), so its
+    ESP state is what a session with traffic holds."""
     argv = [sys.executable, "-m", "ikev2d", "load", target, "--json", "-q", "-n", str(sessions),
             "-c", str(concurrency), "--user", "load{n}", "--source", SOURCES, "--hold", "86400",
             "--timeout", "5", "--retries", "4", "--workers", str(workers)]
+    if ping is not None:
+        argv += ["--ping", ping, "--ping-count", "1"]
     return subprocess.Popen(ns.argv(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             env=dict(os.environ, IKEV2D_LOAD_PASSWORD=PASSWORD))
 
@@ -161,7 +167,7 @@ def slope(samples: list[tuple[float, int, int]]) -> float | None:
 
 
 def measure_ikev2d(topology: Topology, tmp: Path, sessions: int, dataplane: str, concurrency: int,
-                   workers: int) -> dict[str, Any]:
+                   workers: int, ping: str | None) -> dict[str, Any]:
     pki = make_lab_pki(tmp / "pki")
     users = {f"load{n}": PASSWORD for n in range(1, sessions + 1)}
 
@@ -180,7 +186,7 @@ def measure_ikev2d(topology: Topology, tmp: Path, sessions: int, dataplane: str,
         time.sleep(2.0)
         before = rss_kib(main)
         workers_before = {p: rss_kib(p) for p in children(main)}
-        load = hold_sessions(topology.clients[0], topology.gateway_addr, sessions, concurrency, workers)
+        load = hold_sessions(topology.clients[0], topology.gateway_addr, sessions, concurrency, workers, ping)
         try:
             samples = ramp(lambda: session_count(server), main, sessions, load, timeout=3600)
         finally:
@@ -197,11 +203,12 @@ def measure_ikev2d(topology: Topology, tmp: Path, sessions: int, dataplane: str,
             "workers_rss_before_kib": list(workers_before.values()),
             "workers_rss_held_kib": list(workers_after.values()),
             "load_report": {k: report.get(k) for k in ("established", "failed", "connects_per_second", "errors",
-                                                       "error") if k in report},
+                                                       "pings_sent", "pings_answered", "error") if k in report},
             "samples": samples}
 
 
-def measure_charon(topology: Topology, tmp: Path, sessions: int, concurrency: int, workers: int) -> dict[str, Any]:
+def measure_charon(topology: Topology, tmp: Path, sessions: int, concurrency: int, workers: int,
+                   ping: str | None) -> dict[str, Any]:
     from lab.strongswan import Charon  # noqa: PLC0415 (only when asked)
     from lab.swanctl_conf import ResponderConfig  # noqa: PLC0415
 
@@ -217,7 +224,7 @@ def measure_charon(topology: Topology, tmp: Path, sessions: int, concurrency: in
         pid = charon_pid(responder.proc.pid)
         time.sleep(2.0)
         before = rss_kib(pid)
-        load = hold_sessions(topology.clients[0], topology.gateway_addr, sessions, concurrency, workers)
+        load = hold_sessions(topology.clients[0], topology.gateway_addr, sessions, concurrency, workers, ping)
 
         def count() -> int:
             return sum(1 for sa in responder.list_sas() if sa.state == "ESTABLISHED")
@@ -231,7 +238,8 @@ def measure_charon(topology: Topology, tmp: Path, sessions: int, concurrency: in
     return {"server": "charon", "sessions_asked": sessions, "sessions_held": held, "rss_before_kib": before,
             "rss_held_kib": after, "kib_per_session": round((after - before) / held, 2) if held else None,
             "slope_kib_per_session": round(s, 2) if (s := slope(samples)) is not None else None,
-            "load_report": {k: report.get(k) for k in ("established", "failed", "errors", "error") if k in report},
+            "load_report": {k: report.get(k) for k in ("established", "failed", "errors", "pings_sent",
+                                                       "pings_answered", "error") if k in report},
             "samples": samples}
 
 
@@ -299,7 +307,10 @@ def markdown(result: dict[str, Any]) -> str:
              " source addresses). RSS is VmRSS of the daemon's main process, sampled with the session count"
              " (`show vpn-sessiondb summary`); per session = (RSS held - RSS before any session) / sessions"
              " held; slope = least squares over the second half of the ramp. The machine is shared: the"
-             " figures are noisy, the ratio side by side is what counts.", "",
+             " figures are noisy, the ratio side by side is what counts."
+             + (f" Each session first carried one ICMP echo to {result['ping']} through its tunnel (ESP in"
+                " UDP, `ikev2d load --ping`), so its ESP state is that of a session with traffic."
+                if result.get("ping") else " The sessions carry no traffic."), "",
              "| server | sessions held | RSS before (KiB) | RSS held (KiB) | KiB per session | slope KiB/session |",
              "| --- | --- | --- | --- | --- | --- |"]
     for key in ("ikev2d", "charon"):
@@ -333,6 +344,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="`ikev2d load --workers`")
     parser.add_argument("--charon-sessions", type=int, default=0, help="also strongSwan's responder, this many")
+    parser.add_argument("--ping", action="store_true",
+                        help="each session pings the gateway's inside address once through its tunnel first")
     parser.add_argument("--breakdown-sessions", type=int, default=200, help="in process (0: none)")
     parser.add_argument("--no-daemon", action="store_true", help="only the in-process breakdown")
     parser.add_argument("--json", type=Path, metavar="FILE")
@@ -357,11 +370,13 @@ def main() -> None:
                 base = first.rsplit(".", 1)[0]
                 for n in range(int(first.rsplit(".", 1)[1]), int(last.rsplit(".", 1)[1]) + 1):
                     topology.clients[0].add_address("eth0", f"{base}.{n}/24")
+                ping = topology.inside_addr if args.ping else None
+                result["ping"] = ping
                 result["ikev2d"] = measure_ikev2d(topology, tmp, args.sessions, args.dataplane, args.concurrency,
-                                                  args.workers)
+                                                  args.workers, ping)
                 if args.charon_sessions:
                     result["charon"] = measure_charon(topology, tmp, args.charon_sessions, args.concurrency,
-                                                      args.workers)
+                                                      args.workers, ping)
     text = markdown(result) if "ikev2d" in result else json.dumps(result, indent=1)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
