@@ -1,6 +1,6 @@
 """The benchmark driver: `python -m bench` (root, not a test).
 
-    sudo .venv/bin/python -m bench [--only handshake,esp,memory,load] [--quick] [--out DIR] [--list]
+    sudo .venv/bin/python -m bench [--only handshake,esp,memory,memory-traffic,load] [--quick] [--out DIR] [--list]
                                    [--bench-args NAME='ARGS' ...]
 
 Runs, in one run on this machine, each selected benchmark as a subprocess
@@ -350,8 +350,11 @@ def summarize_memory(runs: list[Run]) -> Section:
     ours = [d["ikev2d"] for d in docs]
     theirs = [d["charon"] for d in docs if isinstance(d.get("charon"), dict)]
     held = sorted({str(x.get("sessions_held")) for x in ours + theirs})
-    for key, what, headline in (("kib_per_session", "RSS per held session", True),
-                                ("slope_kib_per_session", "RSS slope per session (second half of the ramp)", False)):
+    # bench_memory --ping: every session carried an echo each way before the hold
+    traffic = " that has carried traffic" if any(d.get("ping") for d in docs) else ""
+    for key, what, headline in (("kib_per_session", f"RSS per held session{traffic}", True),
+                                ("slope_kib_per_session", f"RSS slope per session{traffic} (second half of the ramp)",
+                                 False)):
         mine = [float(x[key]) for x in ours if x.get(key) is not None]
         other = [float(x[key]) for x in theirs if x.get(key) is not None]
         section.rows.append(Row(
@@ -421,6 +424,12 @@ REGISTRY: tuple[Bench, ...] = (
           quick_args=("--sessions", "500", "--charon-sessions", "500", "--breakdown-sessions", "0",
                       "--markdown", "{tmp}/memory.md"), timeout=2 * 3600,
           what="RSS per held session, ikev2d vs charon"),
+    Bench("memory-traffic", "bench/bench_memory.py", summarize_memory,
+          args=("--sessions", "10000", "--charon-sessions", "2000", "--ping", "--breakdown-sessions", "0",
+                "--markdown", "{tmp}/memory-traffic.md"),
+          quick_args=("--sessions", "500", "--charon-sessions", "500", "--ping", "--breakdown-sessions", "0",
+                      "--markdown", "{tmp}/memory-traffic.md"), timeout=2 * 3600,
+          what="RSS per held session that has carried traffic (one ping through each tunnel), ikev2d vs charon"),
     Bench("load", "bench/bench_load.py", summarize_load, args=("--connects", "100"),
           quick_args=("--connects", "20"), runs=3, quick_runs=1, timeout=1800,
           what="client CPU per connect, `ikev2d load` vs charon as a client"),
@@ -669,9 +678,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = parse_bench_args(args.bench_args)
     if args.list:
-        for b in (CEILING, *REGISTRY):
+        benches = (CEILING, *REGISTRY)
+        width = max(len(b.name) for b in benches)
+        for b in benches:
             present = "" if (REPO / b.script).exists() else "  (not in this tree)"
-            print(f"{b.name:10} {b.script:28} {b.what}{present}")
+            print(f"{b.name:{width}} {b.script:28} {b.what}{present}")
         return 0
     benches = select(args.only)
     today = datetime.date.today()

@@ -188,6 +188,8 @@ def test_memory_rows_from_bench_memory_json() -> None:
                                    "machine": machine}, records)
     assert "- Memory: RSS per held session: sessions held: 10000, 2000" in text
     assert "| 1 | ikev2d | 10000 | 81224 | 271360 | 19.01 | 21.82 | 71088 + 71164 |" in text  # workers too
+    pinged = driver.summarize_memory([run_of(dict(doc, ping="198.19.0.1"))])  # bench_memory --ping
+    assert pinged.rows[0].metric == "Memory: RSS per held session that has carried traffic", pinged.rows[0]
     unknown = driver.summarize_memory([run_of({"breakdown": {}})])
     assert not unknown.rows and "keys: breakdown" in unknown.lines[0]
 
