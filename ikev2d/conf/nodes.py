@@ -151,6 +151,17 @@ class Fields:
         return default if node is None else integer(node, key, low, high)
 
 
+
+def named_fields(node: yaml.Node, kind: str, allowed: Sequence[str]) -> tuple[Fields, yaml.Node, str]:
+    """The settings of a named object (`- name: ...`): its fields, the node
+    of its name (where a duplicate is reported) and the name; what the
+    fields report after that says which one: "IPv4 pool 'POOL1' needs ..."."""
+    fields = Fields(node, kind, allowed)
+    name_node = fields.required("name")
+    object_name = name(name_node, f"{kind} name")
+    fields.what = f"{kind} '{object_name}'"
+    return fields, name_node, object_name
+
 def text(node: yaml.Node, what: str) -> str:
     """A scalar as written: `password: 1234` stays the text '1234', not an int,
     and `integrity: [NULL]` the name NULL (YAML would read it as null)."""

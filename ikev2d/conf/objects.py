@@ -38,7 +38,7 @@ from .model import (
     TrustedCa,
     VpnProtocol,
 )
-from .nodes import Fields, Problem
+from .nodes import Fields, Problem, named_fields
 from ..pki.certificate_map import DN_ATTRIBUTES, EKU_NAMES, eku_oid
 from .radius import read_radius_group
 from .san import is_dns_name, parse_san
@@ -200,11 +200,8 @@ def _ike_encryption(node: yaml.Node, what: str) -> tuple[Encryption, ...]:
 
 
 def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "IKEv2 policy", POLICY_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "IKEv2 policy name")
-    fields.what = f"IKEv2 policy '{name}'"
-    what = f"IKEv2 policy '{name}'"
+    fields, name_node, name = named_fields(node, "IKEv2 policy", POLICY_KEYS)
+    what = fields.what
     priority_node = fields.required("priority")
     priority = nodes.integer(priority_node, "priority", 1, 65535)
     encryption = _ike_encryption(fields.required("encryption", null_is_a_name=True), what)
@@ -237,10 +234,7 @@ def read_ike_policy(ctx: Context, node: yaml.Node) -> None:
 
 
 def read_ipsec_proposal(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "IKEv2 IPsec proposal", PROPOSAL_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "IKEv2 IPsec proposal name")
-    fields.what = f"IKEv2 IPsec proposal '{name}'"
+    fields, name_node, name = named_fields(node, "IKEv2 IPsec proposal", PROPOSAL_KEYS)
     encryption = _algorithm_list(
         fields.required("esp_encryption", null_is_a_name=True), "esp_encryption", algorithms.ESP_ENCRYPTION
     )
@@ -278,10 +272,7 @@ def netmask(node: yaml.Node, what: str) -> IPv4Address:
 
 
 def read_pool(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "IPv4 pool", POOL_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "IPv4 pool name")
-    fields.what = f"IPv4 pool '{name}'"
+    fields, name_node, name = named_fields(node, "IPv4 pool", POOL_KEYS)
     range_node = fields.required("range")
     first, last = _address_range(range_node)
     mask = netmask(fields.required("mask"), "mask")
@@ -313,10 +304,7 @@ MIN_IPV6_POOL_PREFIX, MAX_IPV6_POOL_PREFIX = 1, 128
 
 
 def read_ipv6_pool(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "IPv6 pool", IPV6_POOL_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "IPv6 pool name")
-    fields.what = f"IPv6 pool '{name}'"
+    fields, name_node, name = named_fields(node, "IPv6 pool", IPV6_POOL_KEYS)
     prefix_node = fields.required("prefix")
     start, length = _ipv6_start(prefix_node)
     number = nodes.integer(fields.required("number"), "number", 1, MAX_IPV6_POOL_ADDRESSES)
@@ -384,10 +372,7 @@ def _dns_server(node: yaml.Node) -> IPv4Address | IPv6Address:
 
 
 def read_group_policy(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "group policy", GROUP_POLICY_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "group policy name")
-    fields.what = f"group policy '{name}'"
+    fields, name_node, name = named_fields(node, "group policy", GROUP_POLICY_KEYS)
     protocols_node = fields.optional("vpn_protocols")
     protocols = (
         defaults.VPN_PROTOCOLS
@@ -470,11 +455,8 @@ def _loose_network(value: str) -> IPv4Network | None:
 
 
 def read_certificate(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "identity certificate", CERTIFICATE_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "identity certificate name")
-    fields.what = f"identity certificate '{name}'"
-    what = f"identity certificate '{name}'"
+    fields, name_node, name = named_fields(node, "identity certificate", CERTIFICATE_KEYS)
+    what = fields.what
     enrollment_node = fields.optional("enrollment")
     enrollment: Enrollment = (
         defaults.ENROLLMENT
@@ -529,9 +511,7 @@ def _path(ctx: Context, node: yaml.Node, what: str) -> Path:
 
 
 def read_trusted_ca(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "trusted CA certificate", TRUSTED_CA_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "trusted CA certificate name")
+    fields, name_node, name = named_fields(node, "trusted CA certificate", TRUSTED_CA_KEYS)
     certificate = _path(ctx, fields.required("certificate"), "certificate")
     check_node = fields.optional("revocation_check")
     check: RevocationCheck = "none"
@@ -573,10 +553,7 @@ def _crl_source(ctx: Context, node: yaml.Node) -> str:
 
 
 def read_certificate_map(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "certificate map", CERTIFICATE_MAP_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "certificate map name")
-    fields.what = f"certificate map '{name}'"
+    fields, name_node, name = named_fields(node, "certificate map", CERTIFICATE_MAP_KEYS)
     rules_node = fields.required("rules")
     entries = nodes.items(rules_node, "rules")
     if not entries:

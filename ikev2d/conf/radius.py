@@ -11,7 +11,7 @@ import yaml
 from . import defaults, nodes, schema
 from .context import Context
 from .model import LOCAL_SERVER_GROUP, RadiusServer, RadiusServerGroup
-from .nodes import Fields, Problem
+from .nodes import Fields, Problem, named_fields
 
 GROUP_KEYS = schema.keys("objects.radius_server_groups[]")
 SERVER_KEYS = schema.keys("objects.radius_server_groups[].servers[]")
@@ -22,10 +22,7 @@ MAX_SECRET_LENGTH = 127  # FMC's limit for the RADIUS key
 
 
 def read_radius_group(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "RADIUS server group", GROUP_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "RADIUS server group name")
-    fields.what = f"RADIUS server group '{name}'"
+    fields, name_node, name = named_fields(node, "RADIUS server group", GROUP_KEYS)
     if name.upper() == LOCAL_SERVER_GROUP:
         raise Problem.at(name_node, "LOCAL is the local user database; name the group otherwise")
     servers_node = fields.required("servers")

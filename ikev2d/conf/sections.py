@@ -25,7 +25,7 @@ from .model import (
     LOCAL_SERVER_GROUP,
     RemoteAccessVpn,
 )
-from .nodes import Fields, Problem
+from .nodes import Fields, Problem, named_fields
 from .objects import dh_group, netmask
 from .san import is_dns_name
 
@@ -76,10 +76,7 @@ def read_device(ctx: Context, node: yaml.Node | None) -> Device:
 
 def read_interface(ctx: Context, node: yaml.Node, index: int) -> None:
     """One data interface; `index` (file order) names its default hardware port."""
-    fields = Fields(node, "interface", INTERFACE_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "interface name")
-    fields.what = f"interface '{name}'"
+    fields, name_node, name = named_fields(node, "interface", INTERFACE_KEYS)
     address_node = fields.required("address")
     address = nodes.ipv4(address_node, "address")
     ipv6_node = fields.optional("ipv6_address")
@@ -111,11 +108,8 @@ def read_interface(ctx: Context, node: yaml.Node, index: int) -> None:
 
 
 def read_profile(ctx: Context, node: yaml.Node) -> None:
-    fields = Fields(node, "connection profile", PROFILE_KEYS)
-    name_node = fields.required("name")
-    name = nodes.name(name_node, "connection profile name")
-    fields.what = f"connection profile '{name}'"
-    what = f"connection profile '{name}'"
+    fields, name_node, name = named_fields(node, "connection profile", PROFILE_KEYS)
+    what = fields.what
     auth_node = fields.optional("authentication")
     method, server_group, eap = _authentication(ctx, auth_node)
     if method in CERTIFICATE_METHODS and not ctx.trusted_cas.items and auth_node is not None:

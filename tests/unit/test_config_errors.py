@@ -63,6 +63,7 @@ CASES = [
     ("bad_duplicate_priority", 22, ["priority 1 is already used by IKEv2 policy 'P1'"]),
     ("bad_duplicate_user", 34, ["local user 'carol' is defined twice (first at line 32)"]),
     ("bad_missing_required", 16, ["IKEv2 policy 'P1' needs 'dh_groups'"]),
+    ("bad_trusted_ca_missing_certificate", 33, ["trusted CA certificate 'LAB-CA' needs 'certificate'"]),
     ("bad_files_without_key", 30, ["enrollment files needs 'private_key'"]),
     ("bad_subject", 31, ["subject 'CN=vpn, C=USA'", "C=USA"]),
     ("bad_san", 31, ["'not_a_name' is neither an IP address nor a DNS name"]),
