@@ -115,6 +115,7 @@ class Daemon:
             await self.transport.start()
         except BindError as exc:
             raise _explained(exc, where_from(str(exc))) from exc
+        self.route_pools()
         trace = self.config.logging.debug_trace
         if trace is not None:
             listener, self._trace_file = trace_file_listener(
@@ -176,6 +177,14 @@ class Daemon:
         if not self.responder.accepting:
             return ReloadReport(False, ["refused: ikev2d is stopping"])
         return reload(self, time.monotonic())
+
+    def route_pools(self) -> None:
+        """The userspace data plane routes each pool's range to its TUN
+        device once (not each client's address): the pools of the settings."""
+        route = getattr(self.dataplane, "route_pools", None)
+        if route is not None:
+            blocks = [block for pool in self.settings.pools.values() for block in pool.blocks()]
+            route(blocks + [block for pool in self.settings.pools6.values() for block in pool.blocks()])
 
     def has_client_services(self) -> bool:
         return any(listener.protocol in ("SSL", "DTLS") for listener in self.listeners)

@@ -93,11 +93,8 @@ def new_history() -> History:
 def payload_tags(payloads: Sequence[Payload]) -> str:
     """strongSwan's notation, cheap enough to keep for every message:
     SA KE No N(...) IDi CPRQ EAP/RES/ID ..."""
-    tags = []
-    for p in payloads:
-        tag = _CLASS_TAGS.get(type(p))
-        tags.append(tag if tag is not None else _payload_tag(p))
-    return sys.intern(" ".join(tags))
+    tagged = _CLASS_TAGS.get  # a tag is never empty: `or` falls through only when the class has none
+    return sys.intern(" ".join([tagged(type(p)) or _payload_tag(p) for p in payloads]))
 
 
 def _payload_tag(p: Payload) -> str:

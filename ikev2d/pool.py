@@ -8,7 +8,7 @@ is the next one given. No I/O and no clock: leases live until released.
 from __future__ import annotations
 
 import heapq
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, summarize_address_range
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from .conf.model import Ipv4Pool, Ipv6Pool
@@ -99,6 +99,13 @@ class _Leases(Generic[A]):
     def addresses(self) -> Iterator[A]:
         """Every address the pool hands out, lowest first."""
         return (self._kind(v) for v in range(self._low, self._high + 1))
+
+    def blocks(self) -> list[IPv4Network | IPv6Network]:
+        """The fewest networks that hold exactly the addresses handed out
+        (the data plane routes them to its TUN device once, not per client)."""
+        if self._high < self._low:
+            return []
+        return list(summarize_address_range(self._kind(self._low), self._kind(self._high)))
 
     def release(self, address: A) -> bool:
         """Free an address; False if it was not leased from this pool."""

@@ -604,24 +604,26 @@ class IkeSa:
     def deadline(self) -> float | None:
         """When `tick` or `expired` next has something to do: the next
         retransmit, the liveness check, the end of a failed or half-open SA."""
-        if self.state is State.DELETED:
+        state = self.state
+        if state is State.DELETED:
             return self.created  # already due: the responder forgets it
-        times: list[float] = []
-        flight = self.tasks.deadline()
-        if flight is not None:
-            times.append(flight)
-        elif self.state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
-            times.append(self.last_activity + self.settings.dpd_interval)
-        retries = [when for when, _attempt in self.rekey_retries.values()]
+        # the earliest of them, without a list: this runs after every exchange
+        first = self.tasks.deadline()
+        if first is None and state is State.ESTABLISHED and self.settings.dpd_interval and self.tasks.idle():
+            first = self.last_activity + self.settings.dpd_interval
         for due in (self._idle_check_due(), self.connect_deadline, self.lifetime_deadline, self.rekey_deadline,
-                    *retries):
-            if due is not None:
-                times.append(due)
-        if self.delete_after is not None:
-            times.append(self.delete_after)
-        elif self.state not in (State.ESTABLISHED, State.DELETING):
-            times.append(self.created + self.settings.half_open_timeout)
-        return min(times) if times else None
+                    self.delete_after):
+            if due is not None and (first is None or due < first):
+                first = due
+        if self.rekey_retries:
+            for when, _attempt in self.rekey_retries.values():
+                if first is None or when < first:
+                    first = when
+        if self.delete_after is None and state is not State.ESTABLISHED and state is not State.DELETING:
+            due = self.created + self.settings.half_open_timeout
+            if first is None or due < first:
+                first = due
+        return first
 
 
 

@@ -14,6 +14,10 @@ drops its own copy, and the raw socket still gets one.
 
 Installing an SA pair routes the client's address (the remote selectors)
 through the TUN device; removing the last pair for it removes the route.
+An address inside the address pools needs no route of its own: each pool's
+range is routed to the TUN device once (`route_pools`, at start and on
+reload), so a pair's install is dict insertions, and a packet to a pool
+address no client holds is dropped at the TUN device (no SA for it).
 Both per-packet paths are plain callbacks on the event loop's selector, not
 the asyncio datagram endpoint (it reads one datagram per loop pass). ESP in
 UDP leaves in UDP GSO batches (esp.userspace.gso): one send per run of
@@ -127,7 +131,11 @@ class UserspaceDataPlane:
         self._by_spi: dict[bytes, _Pair] = {}  # raw SPI field -> pair
         self._by_dst: dict[int, _Pair] = {}  # client /32 (as an integer) -> newest pair (rekeys overlap)
         self._by_net: list[tuple[int, int, _Pair]] = []  # wider remote selectors, longest first
-        self._route_refs: dict[IPv4Network | IPv6Network, int] = {}
+        self._route_refs: dict[IPv4Network | IPv6Network, int] = {}  # pairs naming each client network
+        # the address pools' ranges routed to the TUN device (route_pools):
+        # a client network inside one has no route of its own
+        self._pool_routes: list[IPv4Network | IPv6Network] = []
+        self._covering: list[tuple[int, int, int]] = []  # (version, network, netmask) of each
         # client /32 or /128 -> the pairs naming it, oldest first: a remove
         # finds the pair left for its client without a scan of every pair
         self._holders: dict[IPv4Network | IPv6Network, list[_Pair]] = {}
@@ -172,6 +180,9 @@ class UserspaceDataPlane:
             self._fd = self.tun.fd
             self._loop.add_reader(self._fd, self._tun_readable)
             self._tick_handle = self._loop.call_later(TICK_SECONDS, self._tick)
+            if self._pool_routes:  # named before the device existed
+                pools, self._pool_routes, self._covering = self._pool_routes, [], []
+                self.route_pools(pools)
             log.info("userspace data plane on TUN %s (MTU %d, replay window %d)", self.tun.name, self.mtu,
                      self.replay_window)
         if address not in self._raw:
@@ -516,7 +527,7 @@ class UserspaceDataPlane:
         self._tun_reported = time.monotonic()
         log.error("TUN device %s lost (%s): the traffic of %d Child SAs stops; recreating it and its routes to "
                   "%d networks, new Child SAs refused until then", self.tun_name, why, len(self._pairs),
-                  len(self._route_refs))
+                  len(self._routed()))
         self._tun_retry_handle = self._loop.call_later(0, self._revive)
 
     def _revive(self) -> None:
@@ -529,8 +540,9 @@ class UserspaceDataPlane:
         except OSError as exc:
             self._revive_later(f"cannot create it: {exc.strerror or exc}")
             return
+        routed = self._routed()
         try:
-            for net in self._route_refs:
+            for net in routed:
                 self._routes.replace(net, tun.index)
         except OSError as exc:
             tun.close()  # and the routes already put through it with it
@@ -539,7 +551,7 @@ class UserspaceDataPlane:
         self.tun, self._fd, self._tun_lost = tun, tun.fd, None
         self._loop.add_reader(self._fd, self._tun_readable)
         log.warning("TUN device %s recreated after %.1f s with its routes to %s; the %d Child SAs carry traffic "
-                    "again", tun.name, time.monotonic() - since, ", ".join(map(str, self._route_refs)) or "none",
+                    "again", tun.name, time.monotonic() - since, ", ".join(map(str, routed)) or "none",
                     len(self._pairs))
 
     def _revive_later(self, why: str) -> None:
@@ -615,12 +627,63 @@ class UserspaceDataPlane:
 
     # -- routes ----------------------------------------------------------------------
 
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        """Route the address pools' ranges (`blocks`, each a network inside
+        a pool) through the TUN device, and no longer those routed before
+        and not in `blocks` (at start and on each reload). A client network
+        a block no longer covers gets its own route back first; one a new
+        block covers loses it. A block the kernel already has a route for
+        (another's) is left to it: its clients keep routes of their own."""
+        wanted = list(dict.fromkeys(blocks))
+        if self._routes is None or self.tun is None:
+            # not attached yet, or the device is gone with every route through
+            # it: attach() and the device's revival route these
+            self._pool_routes = wanted
+            self._covering = [(net.version, int(net.network_address), int(net.netmask)) for net in wanted]
+            return
+        old_pools, old_covering = self._pool_routes, self._covering
+        kept = [net for net in old_pools if net in wanted]
+        for net in wanted:
+            if net in old_pools:
+                continue
+            try:
+                self._routes.add(net, self.tun.index)
+            except OSError as exc:
+                log.warning("address pool range %s not routed through %s as a whole (%s): its clients are "
+                            "routed one by one", net, self.tun.name, exc.strerror or exc)
+                continue
+            kept.append(net)
+        self._pool_routes = kept
+        self._covering = [(net.version, int(net.network_address), int(net.netmask)) for net in kept]
+        for net in self._route_refs:
+            was, now = _covered(net, old_covering), self._covered(net)
+            try:
+                if was and not now:
+                    self._routes.replace(net, self.tun.index)
+                elif now and not was:
+                    self._routes.delete(net, self.tun.index)
+            except OSError as exc:
+                log.warning("cannot move the route to %s: %s", net, exc)
+        for net in old_pools:
+            if net not in kept:
+                try:
+                    self._routes.delete(net, self.tun.index)
+                except OSError as exc:
+                    log.warning("cannot remove the route to %s: %s", net, exc)
+
+    def _covered(self, net: IPv4Network | IPv6Network) -> bool:
+        return bool(self._covering) and _covered(net, self._covering)
+
+    def _routed(self) -> list[IPv4Network | IPv6Network]:
+        """Every network routed through the TUN device: the pools', then the clients' outside them."""
+        return self._pool_routes + [net for net in self._route_refs if not self._covered(net)]
+
     def _add_routes(self, pair: _Pair) -> None:
         assert self._routes is not None and self.tun is not None
         added: list[IPv4Network | IPv6Network] = []
         try:
             for net in pair.spec.remote_selectors:
-                if self._route_refs.get(net, 0) == 0:
+                if self._route_refs.get(net, 0) == 0 and not self._covered(net):
                     self._routes.replace(net, self.tun.index)
                 self._route_refs[net] = self._route_refs.get(net, 0) + 1
                 added.append(net)
@@ -637,12 +700,19 @@ class UserspaceDataPlane:
                 self._route_refs[net] = refs
                 continue
             self._route_refs.pop(net, None)
-            if self._routes is not None and self.tun is not None:
+            if self._routes is not None and self.tun is not None and not self._covered(net):
                 try:
                     self._routes.delete(net, self.tun.index)
                 except OSError as exc:
                     log.warning("cannot remove the route to %s: %s", net, exc)
         pair.routes = ()
+
+
+def _covered(net: IPv4Network | IPv6Network, covering: list[tuple[int, int, int]]) -> bool:
+    """Whether `net` lies inside one of the `covering` (version, network, netmask) ranges."""
+    version, first = net.version, int(net.network_address)
+    last = first | int(net.hostmask)
+    return any(v == version and first & mask == base and last & mask == base for v, base, mask in covering)
 
 
 def _peer(spec: ChildSaSpec) -> Address:

@@ -23,6 +23,7 @@ NLMSG_ERROR = 2
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 NLM_F_REPLACE = 0x100
+NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 RT_TABLE_MAIN = 254
 RTPROT_STATIC = 4
@@ -73,6 +74,11 @@ class RouteTable:
     def replace(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
         """Route `dst` through interface `oif` (replacing any route to it)."""
         self._request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, oif)
+
+    def add(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
+        """Route `dst` through interface `oif`; a route to `dst` already
+        there (another's) is left alone: OSError EEXIST."""
+        self._request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, dst, oif)
 
     def delete(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
         """Remove the route; an absent route is not an error."""

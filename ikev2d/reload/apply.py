@@ -68,6 +68,8 @@ class Reloadable(Protocol):
 
     def has_client_services(self) -> bool: ...
 
+    def route_pools(self) -> None: ...
+
     def keep_until_stop(self, task: asyncio.Task) -> None: ...
 
 
@@ -96,6 +98,7 @@ def reload(daemon: Reloadable, now: float) -> ReloadReport:
     _swap_radius(daemon, old, new)
     _swap_syslog(daemon, old, new)
     daemon.config, daemon.settings = live_config(old, new), settings
+    daemon.route_pools()  # after the ended sessions left the data plane
     report = ReloadReport(True, _lines(path, changes, ended))
     for line in report.lines:
         log.info("reload: %s", line)

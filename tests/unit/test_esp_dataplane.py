@@ -97,6 +97,13 @@ class FakeRoutes:
         self.calls.append(("replace", dst))
         self.table.add(dst)
 
+    def add(self, dst: IPv4Network, oif: int) -> None:
+        """As the kernel: a route to `dst` already there is EEXIST, and kept."""
+        if dst in self.fail or dst in self.table:
+            raise OSError(17, "File exists")
+        self.calls.append(("add", dst))
+        self.table.add(dst)
+
     def delete(self, dst: IPv4Network, oif: int) -> None:
         self.calls.append(("delete", dst))
         self.table.discard(dst)

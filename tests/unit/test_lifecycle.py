@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, summarize_address_range
 from pathlib import Path
 
 import pytest
 
+from esp.dataplane import RecordingDataPlane
 from ikev2d.aaa.radius.accounting import terminate_cause
 from ikev2d.aaa.radius.messages import TerminateCause
 from ikev2d.commands import reload as reload_command
@@ -237,3 +239,25 @@ def test_what_needs_a_restart_is_reported_and_stays_as_it_runs(config_path: Path
     assert daemon.config.remote_access_vpn.access_interfaces == running.remote_access_vpn.access_interfaces
     assert daemon.config.group_policy("GP-CCIElab").idle_timeout_minutes == 45
     assert daemon.ike_addresses() == ["198.18.0.1"]
+
+
+class PoolRoutingPlane(RecordingDataPlane):
+    """A data plane that routes pools (as the userspace one): records what it was told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routed: list[list[IPv4Network | IPv6Network]] = []
+
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        self.routed.append(blocks)
+
+
+def test_the_data_plane_is_told_the_pools_ranges_and_again_after_a_reload_that_changes_them(
+        config_path: Path) -> None:
+    plane = PoolRoutingPlane()
+    daemon = Daemon(load_config(config_path), dataplane=plane)
+    daemon.route_pools()  # what start() does once the data plane is attached
+    assert plane.routed[-1] == list(summarize_address_range(IPv4Address("198.19.0.200"), IPv4Address("198.19.0.250")))
+    config_path.write_text(config_path.read_text().replace("198.19.0.200-198.19.0.250", "198.19.0.200-198.19.0.203"))
+    assert daemon.reload().applied
+    assert plane.routed[-1] == [IPv4Network("198.19.0.200/30")]
