@@ -172,3 +172,47 @@ def test_raw_esp_filter_accepts_only_its_workers_spis() -> None:
     finally:
         for sock in receivers:
             sock.close()
+
+
+def test_the_ike_transports_endpoint_founds_the_group() -> None:
+    """ikev2d's 4500 endpoint with reuse_port: index 0, so IKE and keepalives stay with it."""
+    from ikev2d.udp import SocketErrors, UdpEndpoint
+
+    for _ in range(20):
+        port = _free_port()
+        try:
+            endpoint = UdpEndpoint(LOOPBACK, port, lambda *_: None, SocketErrors(), reuse_port=True)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError("no free UDP port on the loopback")
+    workers = [reuseport_udp_socket(LOOPBACK, port) for _ in range(2)]
+    try:
+        attach_reuseport_program(workers[1], 2)  # any member may attach the group's program
+        ike = b"\x00\x00\x00\x00" + os.urandom(28)
+        spis = [spi_for_worker(0x5EC0000, w, 2) for w in range(2)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.sendto(ike, (LOOPBACK, port))
+            client.sendto(b"\xff", (LOOPBACK, port))
+            for spi in spis:
+                client.sendto(_esp(spi), (LOOPBACK, port))
+        got = _received([endpoint.sock, *workers])
+        assert got[0] == [ike, b"\xff"]
+        assert [[d[:4] for d in g] for g in got[1:]] == [[struct.pack("!I", spi)] for spi in spis]
+    finally:
+        endpoint.close()
+        for sock in workers:
+            sock.close()
+
+
+def test_without_reuse_port_the_endpoint_keeps_its_port_to_itself() -> None:
+    """Default behaviour unchanged: no worker socket can join the 4500 socket's port."""
+    from ikev2d.udp import SocketErrors, UdpEndpoint
+
+    endpoint = UdpEndpoint(LOOPBACK, 0, lambda *_: None, SocketErrors())
+    try:
+        with pytest.raises(OSError):
+            reuseport_udp_socket(LOOPBACK, endpoint.local[1]).close()
+    finally:
+        endpoint.close()
