@@ -48,10 +48,12 @@ def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2
                    probe: Probe = probe_kernel, workers: int = 1) -> tuple[DataPlane, str]:
     """The back end for `mode` and the one log line that says which runs and
     why. Raises DataPlaneError when `kernel` is forced and unavailable."""
-    if mode == "none":
-        return RecordingDataPlane(), "dataplane none: Child SAs are recorded, no traffic is carried (--dataplane none)"
+    if workers < 1:
+        raise DataPlaneError(f"--dataplane-workers {workers}: at least 1")
     if workers > 1 and mode != "userspace":
         raise DataPlaneError(f"--dataplane-workers {workers} needs --dataplane userspace")
+    if mode == "none":
+        return RecordingDataPlane(), "dataplane none: Child SAs are recorded, no traffic is carried (--dataplane none)"
     if mode == "userspace":
         where = f"TUN {tun_name}" if workers == 1 else f"{workers} worker processes, TUN {tun_name}w0..w{workers - 1}"
         return (_userspace(replay_window, tun_name, mtu, workers),
