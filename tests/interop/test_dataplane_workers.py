@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -61,4 +62,47 @@ def test_two_workers_carry_two_clients_and_report_their_counters(
         assert (int(m["replay"]), int(m["integ"])) == (0, 0), m.group(0)
     for charon in charons:
         assert charon.list_sas() == []
+    assert_healthy(server)
+
+
+def _wait(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_rekeyed_pair_moving_to_the_other_worker_takes_the_traffic_along(
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
+) -> None:
+    """The new pair's SPI decides its worker; rekeys until one lands in the
+    other worker (each does with probability 1/2), pinging after each: the
+    client's route moves to the new worker's TUN, the old pair's removal
+    there leaves it alone."""
+    server = ikev2d_server("--dataplane", "userspace", "--dataplane-workers", "2")
+    alice, _ = connect(client)
+    ns = topology.clients[0]
+    assert ping(ns, 2).returncode == 0
+    moved = 0
+    for _ in range(16):  # P(no move in 16 rekeys) = 2**-16
+        old = int(alice.list_sas()[0].children[0].spi_out, 16)
+        alice.swanctl("--rekey", "--child", "ftd-ra")
+
+        def rekeyed() -> bool:
+            children = [c for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
+            return len(children) == 1 and int(children[0].spi_out, 16) != old
+        assert _wait(rekeyed), f"no new Child SA:\n{tail(alice.log())}\n--- ikev2d:\n{tail(server.log())}"
+        new = int([c for c in alice.list_sas()[0].children if c.state == "INSTALLED"][0].spi_out, 16)
+        assert _wait(lambda: re.search(rf"Child SA 0x{old:08x}/\S+ of .+ removed:", server.log()) is not None), (
+            f"the old pair 0x{old:08x} was not removed:\n{tail(server.log())}")
+        result = ping(ns, 2)
+        assert result.returncode == 0 and " 0% packet loss" in result.stdout, (
+            f"ping after a rekey from worker {old % 2} to {new % 2} failed:\n{result.stdout}\n"
+            f"--- ikev2d:\n{tail(server.log())}")
+        if new % 2 != old % 2:
+            moved += 1
+            break
+    assert moved == 1
     assert_healthy(server)
