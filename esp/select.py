@@ -36,20 +36,28 @@ def _kernel(replay_window: int) -> DataPlane:
     return KernelDataPlane(replay_window=replay_window)
 
 
-def _userspace(replay_window: int, tun_name: str, mtu: int) -> DataPlane:
+def _userspace(replay_window: int, tun_name: str, mtu: int, workers: int = 1) -> DataPlane:
+    if workers > 1:  # opt-in: the plane spread over worker processes (esp.userspace.workers)
+        from .userspace.workers import WorkerDataPlane
+        return WorkerDataPlane(workers, tun_name=tun_name, mtu=mtu, replay_window=replay_window)
     from .userspace import UserspaceDataPlane
     return UserspaceDataPlane(tun_name=tun_name, mtu=mtu, replay_window=replay_window)
 
 
 def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2d0", mtu: int = 1400,
-                   probe: Probe = probe_kernel) -> tuple[DataPlane, str]:
+                   probe: Probe = probe_kernel, workers: int = 1) -> tuple[DataPlane, str]:
     """The back end for `mode` and the one log line that says which runs and
     why. Raises DataPlaneError when `kernel` is forced and unavailable."""
+    if workers < 1:
+        raise DataPlaneError(f"--dataplane-workers {workers}: at least 1")
+    if workers > 1 and mode != "userspace":
+        raise DataPlaneError(f"--dataplane-workers {workers} needs --dataplane userspace")
     if mode == "none":
         return RecordingDataPlane(), "dataplane none: Child SAs are recorded, no traffic is carried (--dataplane none)"
     if mode == "userspace":
-        return (_userspace(replay_window, tun_name, mtu),
-                f"dataplane userspace: chosen with --dataplane userspace (TUN {tun_name})")
+        where = f"TUN {tun_name}" if workers == 1 else f"{workers} worker processes, TUN {tun_name}w0..w{workers - 1}"
+        return (_userspace(replay_window, tun_name, mtu, workers),
+                f"dataplane userspace: chosen with --dataplane userspace ({where})")
     if mode not in ("auto", "kernel"):
         raise DataPlaneError(f"unknown data plane {mode!r} (one of {', '.join(MODES)})")
     ok, why = probe()

@@ -76,7 +76,10 @@ class SocketErrors:
 class UdpEndpoint:
     """One bound, non-blocking UDP socket read by a drain loop."""
 
-    def __init__(self, address: str, port: int, on_datagram: DatagramHandler, errors: SocketErrors) -> None:
+    def __init__(self, address: str, port: int, on_datagram: DatagramHandler, errors: SocketErrors,
+                 reuse_port: bool = False) -> None:
+        """`reuse_port`: found (as its first member) a SO_REUSEPORT group that
+        data-plane workers join with their own sockets (esp.userspace.steering)."""
         self.on_datagram = on_datagram
         self.errors = errors
         self.sock = socket.socket(address_family(address), socket.SOCK_DGRAM)
@@ -84,6 +87,8 @@ class UdpEndpoint:
             if self.sock.family == socket.AF_INET6:  # this address only: its IPv4 twin is another endpoint
                 self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             self.sock.setblocking(False)
             self.sock.bind((address, port))

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ESP back end: the kernel's XFRM, ESP in Python over TUN, or none (SAs recorded only); "
                         "auto: kernel when it accepts ESP, else userspace")
     p.add_argument("--tun", default="ikev2d0", metavar="NAME", help="TUN device of the userspace data plane")
+    p.add_argument("--dataplane-workers", type=int, default=1, metavar="N",
+                   help="processes carrying userspace ESP, each Child SA in one (1: in the daemon's process)")
     p.add_argument("--replay-window", type=int, default=64, metavar="N",
                    help="ESP anti-replay window in packets (0 disables the check)")
     p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -95,7 +97,8 @@ async def _serve(config: Config, args: argparse.Namespace, crypto_workers: int) 
     from ..identity import IdentityError
 
     try:
-        dataplane, why = make_dataplane(args.dataplane, replay_window=args.replay_window, tun_name=args.tun)
+        dataplane, why = make_dataplane(args.dataplane, replay_window=args.replay_window, tun_name=args.tun,
+                                        workers=args.dataplane_workers)
     except DataPlaneError as exc:
         log.error("data plane: %s", exc)
         return 1

@@ -100,3 +100,18 @@ def test_auto_without_kernel_esp_serves_clients_not_behind_nat() -> None:
         loop.run_until_complete(run())
     finally:
         loop.close()
+
+
+def test_dataplane_workers_spread_the_userspace_plane_and_need_it() -> None:
+    from esp.userspace.workers import WorkerDataPlane
+
+    dp, line = make_dataplane("userspace", workers=2, tun_name="vpn7")
+    assert isinstance(dp, WorkerDataPlane) and dp.count == 2 and dp.reuse_port
+    assert "2 worker processes, TUN vpn7w0..w1" in line
+    one, _ = make_dataplane("userspace", workers=1)
+    assert isinstance(one, UserspaceDataPlane) and not getattr(one, "reuse_port", False)  # unchanged default
+    for mode in ("auto", "kernel", "none"):
+        with pytest.raises(DataPlaneError, match="needs --dataplane userspace"):
+            make_dataplane(mode, workers=2, probe=lambda: NO_ESP)
+    with pytest.raises(DataPlaneError, match="at least 1"):
+        make_dataplane("userspace", workers=0)

@@ -1,0 +1,276 @@
+"""ESP at the I/O limit on two cores: ikev2d's data plane in one process on
+one core against `--dataplane-workers 2` on two cores (issue 11 point 4),
+side by side in one run.
+
+One SA pair is one worker's work in each direction (its sequence counter,
+its replay window), so this bench connects two strongSwan clients whose
+pairs land in different workers (the second reconnects until its SPI's
+parity differs from the first's) and loads both at once, half the offered
+rate each, with the harness of bench/esp_gateway.py (same load generators,
+counters and core accounting). Sides, alternating run by run:
+
+- 1w-1c: `--dataplane userspace` (one process), pinned to CPU 0;
+- 2w-2c: `--dataplane userspace --dataplane-workers 2`, every process on
+  CPUs 0-1 (sharing CPU 1 with the load generators and sinks: the machine
+  has 2 cores).
+
+    sudo .venv/bin/python bench/esp_workers.py [--repeats 3] [--json FILE] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from esp_gateway import (  # noqa: E402
+    INSIDE, RCVBUF, SUITES, WARMUP, WINDOW, Figure, _core_times, _dev_counters, _esp_datagrams,
+    _grow_receive_buffers, _hex_after, _load, _pin, _ready, esp_length,
+)
+
+from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config  # noqa: E402
+from lab.netns import Topology, run_prefix, stop_process  # noqa: E402
+from lab.pki import LabPki, make_lab_pki  # noqa: E402
+from lab.strongswan import Charon  # noqa: E402
+from lab.swanctl_conf import DEFAULT_USERS, ClientConfig  # noqa: E402
+
+SUITE, SIZE = "CBC+SHA512", 1400
+USERS = (("alice", None), ("bob", None))  # the lab configuration's local users
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the data-plane workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in os.listdir(f"/proc/{p}/task"):
+            try:
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+            except FileNotFoundError:
+                pass
+    return total / 1e9
+
+
+class Gateway:
+    """ikev2d with `workers` data-plane processes and two connected clients."""
+
+    def __init__(self, workers: int, pki: LabPki, folder: Path, stack: ExitStack) -> None:
+        self.workers = workers
+        self.topo = stack.enter_context(Topology(run_prefix(f"w{workers}"), 2))
+        self.gw = self.topo.gateway
+        _, encryption, hashes = SUITES[SUITE]
+
+        def edit(cfg: dict) -> None:
+            for p in cfg["objects"]["ikev2_ipsec_proposals"]:
+                p["esp_encryption"], p["esp_hash"] = encryption, hashes
+        cfg = lab_config(pki, store=folder / "pki", knobs=Ikev2dKnobs(edit=edit, logging_level="errors"))
+        args = ["--dataplane", "userspace", "--crypto-workers", "0"]
+        if workers > 1:
+            args += ["--dataplane-workers", str(workers)]
+        server = Ikev2d(self.gw, folder / "ikev2d", cfg, extra_args=args)
+        stack.callback(server.stop)
+        server.start()
+        assert server.proc is not None
+        self.pid = server.proc.pid
+        self.pids = _tree(self.pid)
+        self.tuns = ["ikev2d0"] if workers == 1 else [f"ikev2d0w{k}" for k in range(workers)]
+        self.clients: list[dict] = []
+        for index, (user, password) in enumerate(USERS):
+            self.clients.append(self._connect(index, user, password, pki, folder, stack))
+        for pid in self.pids:
+            if workers == 1 or pid != self.pid:  # the workers', or the one process's, 4500 sockets
+                _grow_receive_buffers(pid, 4500, RCVBUF)
+        self.cpus: set[int] = set()
+        self.use_cpus({0})
+        for ns, addr in [(self.gw, INSIDE)] + [(ns, "0.0.0.0") for ns in self.topo.clients]:
+            sink = _load(ns, "sink", addr, "9")
+            stack.callback(stop_process, sink)  # type: ignore[arg-type]
+            _ready(sink)
+
+    def _connect(self, index: int, user: str, password: str | None, pki: LabPki, folder: Path,
+                 stack: ExitStack) -> dict:
+        ns = self.topo.clients[index]
+        for attempt in range(16):
+            charon = Charon(ns, folder / f"client{index}-{attempt}", ike_log_level=0)
+            stack.callback(charon.stop)
+            charon.start()
+            conf = charon.conf_path
+            conf.write_text(conf.read_text().replace("      ike = 0\n", "      ike = 0\n      chd = 4\n", 1))
+            charon.swanctl("--reload-settings")
+            charon.load(ClientConfig(local_addr=self.topo.client_addrs[index], ca_cert=pki.ca_cert,
+                                     esp_proposals=SUITES[SUITE][0], identity=user,
+                                     password=password or DEFAULT_USERS[user]))
+            if not charon.initiate().ok:
+                raise RuntimeError(f"client {index} did not connect")
+            ike = charon.list_sas()[0]
+            spi = int(ike.children[0].spi_out, 16)
+            if self.workers == 1 or index == 0 or spi % self.workers != self.clients[0]["spi"] % self.workers:
+                break
+            charon.terminate()  # same worker as the first client's pair: again
+            charon.stop()
+        else:
+            raise RuntimeError("the second client's pair kept landing in the first one's worker")
+        log = charon.log()
+        assert charon.proc is not None
+        _pin(charon.proc.pid, 1)
+        return {"ns": ns, "addr": self.topo.client_addrs[index], "vip": ike.local_vips[0], "spi": spi,
+                "charon": charon, "pid": charon.proc.pid, "next_seq": 1 << 20,
+                "encr_key": _hex_after(log, "encryption initiator key"),
+                "integ_key": _hex_after(log, "integrity initiator key")}
+
+    def use_cpus(self, cpus: set[int]) -> None:
+        if cpus != self.cpus:
+            for pid in self.pids:
+                _pin(pid, cpus)
+            self.cpus = set(cpus)
+
+    def alive(self) -> bool:
+        return all(Path(f"/proc/{p}").exists() for p in self.pids) and all(
+            c["charon"].list_sas() for c in self.clients)
+
+    def run(self, direction: str, rate: float) -> Figure:
+        seconds = WARMUP + WINDOW + 0.2
+        loads = []
+        for c in self.clients:
+            if direction == "encrypt":
+                loads.append(_load(self.gw, "plain", INSIDE, c["vip"], str(SIZE), str(rate / 2), str(seconds)))
+            else:
+                load = _load(c["ns"], "esp", c["addr"], self.topo.gateway_addr, c["vip"], INSIDE, str(SIZE),
+                             str(rate / 2), str(seconds))
+                assert load.stdin is not None
+                load.stdin.write(json.dumps({"spi": c["spi"], "seq": c["next_seq"], "suite": SUITE,
+                                             "encr_key": c["encr_key"].hex(), "integ_key": c["integ_key"].hex()})
+                                 + "\n")
+                load.stdin.flush()
+                c["next_seq"] += int(rate / 2 * seconds) + 1
+                loads.append(load)
+        esp = esp_length(SUITE, SIZE)
+
+        def count() -> int:
+            if direction == "encrypt":
+                return sum(_esp_datagrams(c["pid"], "eth0", esp) for c in self.clients)
+            return sum(_dev_counters(self.pid, tun)[0] for tun in self.tuns)
+        paused = [c["pid"] for c in self.clients]
+        try:
+            for load in loads:
+                _ready(load)
+            for pid in paused:
+                os.kill(pid, 19)  # SIGSTOP: the clients' charons cost nothing during the window
+            for load in loads:
+                assert load.stdin is not None
+                load.stdin.write("go\n")
+                load.stdin.flush()
+            time.sleep(WARMUP)
+            a, t0, c0, k0 = count(), time.monotonic(), _cpu(self.pids), _core_times(self.cpus)
+            time.sleep(WINDOW)
+            b, t1, c1, k1 = count(), time.monotonic(), _cpu(self.pids), _core_times(self.cpus)
+            sent = 0.0
+            for load in loads:
+                assert load.stdout is not None
+                n, s = load.stdout.readline().split()
+                sent += int(n) / float(s)
+        finally:
+            for pid in paused:
+                os.kill(pid, 18)  # SIGCONT
+            for load in loads:
+                stop_process(load)  # type: ignore[arg-type]
+        settle = time.monotonic()
+        while time.monotonic() - settle < 60:  # let the gateway work off what it queued
+            x = _cpu(self.pids)
+            time.sleep(0.2)
+            if _cpu(self.pids) - x < 0.01:
+                break
+        ticks = sum(k1) - sum(k0) or 1
+        core = {name: (y - x) / ticks for name, x, y in zip(("user", "nice", "system", "idle", "iowait", "irq",
+                                                              "softirq", "steal"), k0, k1)}
+        return Figure((b - a) / (t1 - t0), sent, SIZE, (c1 - c0) / (t1 - t0) / len(self.cpus), core,
+                      time.monotonic() - settle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=350_000, help="offered packets/s over both clients")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-espw-"))
+    pki = make_lab_pki(folder / "pki")
+    sides = {"1w-1c": (1, {0}), "2w-2c": (2, {0, 1})}
+    runs: list[dict] = []
+    with ExitStack() as stack:
+        gws = {label: Gateway(w, pki, folder / label, stack) for label, (w, _) in sides.items()}
+        for rep in range(args.repeats):
+            order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
+            for direction in ("encrypt", "decrypt"):
+                for label in order:
+                    gw = gws[label]
+                    gw.use_cpus(sides[label][1])
+                    fig = gw.run(direction, args.rate)
+                    if not gw.alive():
+                        raise RuntimeError(f"{label}: a gateway process or a client's SA is gone")
+                    runs.append({"side": label, "rep": rep, "dir": direction, "pps": fig.pps, "mbps": fig.mbps,
+                                 "offered": fig.offered, "cpu": fig.cpu, "core": fig.core, "settle": fig.settle})
+                    print(f"run {rep + 1}/{args.repeats} {label} {direction}: {fig.pps:.0f} pkt/s "
+                          f"{fig.mbps:.0f} Mbit/s (offered {fig.offered:.0f}; gateway on {100 * fig.cpu:.0f}% of "
+                          f"its {len(sides[label][1])} core(s), idle {100 * fig.core['idle']:.0f}%, "
+                          f"steal {100 * fig.core['steal']:.0f}%)", file=sys.stderr, flush=True)
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+    lines = ["| dir | 1 process, 1 core Mbit/s | 2 workers, 2 cores Mbit/s | 2w-2c / 1w-1c, run by run (median, min-max) "
+             "| cores' worth the gateway got, 1w / 2w | per core-worth, 2w / 1w |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for direction in ("encrypt", "decrypt"):
+        one = {r["rep"]: r["mbps"] for r in runs if r["side"] == "1w-1c" and r["dir"] == direction}
+        two = {r["rep"]: r["mbps"] for r in runs if r["side"] == "2w-2c" and r["dir"] == direction}
+        ratios = [two[k] / one[k] for k in one if one[k]]
+        med = statistics.median
+        # cores' worth of CPU the gateway's processes got (core share x cores)
+        got = {side: med([r["cpu"] * len(sides[side][1]) for r in runs if r["side"] == side and r["dir"] == direction])
+               for side in sides}
+        per_core = [(r2["mbps"] / (r2["cpu"] * 2)) / (r1["mbps"] / r1["cpu"])
+                    for r1 in runs for r2 in runs if r1["side"] == "1w-1c" and r2["side"] == "2w-2c"
+                    and r1["dir"] == r2["dir"] == direction and r1["rep"] == r2["rep"] and r1["cpu"] and r2["cpu"]]
+        lines.append(f"| {direction} | {med(one.values()):.0f} ({min(one.values()):.0f}-{max(one.values()):.0f}) "
+                     f"| {med(two.values()):.0f} ({min(two.values()):.0f}-{max(two.values()):.0f}) "
+                     f"| {med(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) "
+                     f"| {got['1w-1c']:.2f} / {got['2w-2c']:.2f} | {med(per_core):.2f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        load = os.getloadavg()
+        args.markdown.write_text(f"# bench/esp_workers.py: {SUITE}, {SIZE} B, two clients, {args.repeats} "
+                                 f"alternating runs\n\nload average at the end {load[0]:.1f}; nproc "
+                                 f"{os.cpu_count()}; the machine is shared with other jobs: ratios within "
+                                 f"this run only.\n\n{table}\n\nEvery run:\n\n"
+                                 + "\n".join(f"- {r['side']} {r['dir']} rep {r['rep'] + 1}: {r['pps']:.0f} pkt/s, "
+                                             f"{r['mbps']:.0f} Mbit/s, offered {r['offered']:.0f}, core share "
+                                             f"{100 * r['cpu']:.0f}%, idle {100 * r['core']['idle']:.0f}%, "
+                                             f"steal {100 * r['core']['steal']:.0f}%" for r in runs) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps({"suite": SUITE, "size": SIZE, "rate": args.rate, "runs": runs}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

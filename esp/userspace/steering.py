@@ -1,0 +1,150 @@
+"""Steering inbound ESP to the data-plane worker that holds its SA.
+
+With several data-plane worker processes, each Child SA lives in one worker
+(its replay window and counters are there). Inbound SPIs are ours to choose,
+so the worker is encoded in the SPI: worker k of N holds SPIs with
+``spi % N == k`` (``spi_for_worker``). The kernel then delivers each ESP
+packet to the right process without any process reading it first:
+
+- ESP in UDP 4500: the IKE transport's socket and one socket per worker form
+  one SO_REUSEPORT group, and a classic BPF program attached to the group
+  (SO_ATTACH_REUSEPORT_CBPF) picks the socket. For UDP the kernel runs it with
+  the UDP payload at offset 0 and takes its return value as an index into the
+  group's socket array, which is in the order the sockets were bound (the
+  IKE socket first: index 0, worker k: index k + 1). A value out of range
+  falls back to the kernel's hash, so the program never returns one.
+  IKE (the 4-byte non-ESP marker), NAT keepalives (one byte) and anything
+  shorter than an ESP header go to index 0; ESP to ``1 + spi % N``.
+- Caveat of the kernel's array: when a socket leaves the group, the last
+  socket is moved into its slot, so a worker's socket must not be closed
+  while the group serves (a worker that dies takes the group down with it;
+  the daemon rebuilds the group rather than patch it).
+
+Plain ESP (protocol 50) needs no group: each worker's raw socket gets a
+socket filter (SO_ATTACH_FILTER) that accepts only its own SPIs
+(``raw_esp_filter``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+import struct
+
+SO_ATTACH_FILTER = 26
+SO_ATTACH_REUSEPORT_CBPF = 51
+
+# classic BPF opcodes (linux/filter.h, linux/bpf_common.h)
+_LD_W_ABS = 0x20   # A = u32 at k (network order)
+_LD_W_IND = 0x40   # A = u32 at X + k
+_LD_W_LEN = 0x80   # A = packet length
+_LDX_B_MSH = 0xB1  # X = 4 * (byte at k & 0xf): the IPv4 header length
+_ALU_ADD_K = 0x04
+_ALU_MOD_K = 0x94
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_RET_K = 0x06
+_RET_A = 0x16
+
+Instruction = tuple[int, int, int, int]  # code, jump if true, jump if false, k
+
+ESP_HEADER = 8  # SPI + sequence number
+MAX_WORKERS = 64
+
+
+def worker_of_spi(spi: int, workers: int) -> int:
+    """The worker (0-based) that holds the inbound SA with this SPI."""
+    return spi % workers
+
+
+def spi_for_worker(candidate: int, worker: int, workers: int) -> int:
+    """A 32-bit SPI near ``candidate`` (a random one) that steers to ``worker``.
+
+    Keeps the candidate's randomness above the low bits; never returns an SPI
+    in the reserved range 0-255 (RFC 4303 section 2.1).
+    """
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker {worker} is not one of {workers}")
+    masked = candidate & 0xFFFFFFFF
+    spi = masked - masked % workers + worker
+    if spi > 0xFFFFFFFF:
+        spi -= workers
+    if spi < 256:
+        spi += workers * -(-(256 - spi) // workers)
+    return spi
+
+
+def reuseport_program(workers: int) -> list[Instruction]:
+    """The reuseport program: IKE and keepalives to index 0, ESP to 1 + spi % workers."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"{workers} workers: 1 to {MAX_WORKERS} supported")
+    ike = 8
+    return [
+        (_LD_W_LEN, 0, 0, 0),                    # 0: A = UDP payload length
+        (_JEQ_K, ike - 2, 0, 1),                 # 1: keepalive (0xff) -> IKE
+        (_JGE_K, 0, ike - 3, ESP_HEADER),        # 2: shorter than ESP -> IKE
+        (_LD_W_ABS, 0, 0, 0),                    # 3: A = first 4 bytes
+        (_JEQ_K, ike - 5, 0, 0),                 # 4: non-ESP marker -> IKE
+        (_ALU_MOD_K, 0, 0, workers),             # 5: A = spi % workers
+        (_ALU_ADD_K, 0, 0, 1),                   # 6: the IKE socket is index 0
+        (_RET_A, 0, 0, 0),                       # 7
+        (_RET_K, 0, 0, 0),                       # 8: IKE
+    ]
+
+
+def raw_esp_filter(worker: int, workers: int) -> list[Instruction]:
+    """A socket filter for an IPv4 raw ESP socket: accept only this worker's SPIs.
+
+    A raw IPv4 socket sees the IP header; the SPI follows it. A packet too
+    short to hold an SPI is dropped (the load aborts the program with 0).
+    """
+    if not 0 <= worker < workers <= MAX_WORKERS:
+        raise ValueError(f"worker {worker} of {workers}")
+    return [
+        (_LDX_B_MSH, 0, 0, 0),                   # 0: X = IPv4 header length
+        (_LD_W_IND, 0, 0, 0),                    # 1: A = SPI
+        (_ALU_MOD_K, 0, 0, workers),             # 2
+        (_JEQ_K, 0, 1, worker),                  # 3
+        (_RET_K, 0, 0, 0x40000),                 # 4: accept (the whole packet)
+        (_RET_K, 0, 0, 0),                       # 5: drop
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _attach(sock: socket.socket, option: int, program: list[Instruction]) -> None:
+    code = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = _SockFprog(len(program), ctypes.addressof(buffer))
+    # the kernel copies the program during the call; the buffers may go after
+    sock.setsockopt(socket.SOL_SOCKET, option, bytes(fprog))
+
+
+def attach_reuseport_program(sock: socket.socket, workers: int) -> None:
+    """Attach the steering program to the reuseport group ``sock`` belongs to."""
+    _attach(sock, SO_ATTACH_REUSEPORT_CBPF, reuseport_program(workers))
+
+
+def attach_raw_esp_filter(sock: socket.socket, worker: int, workers: int) -> None:
+    _attach(sock, SO_ATTACH_FILTER, raw_esp_filter(worker, workers))
+
+
+def reuseport_udp_socket(address: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket bound into the reuseport group of ``address``:``port``.
+
+    Bind order is group order: bind the IKE socket first, then worker 0, 1, ...
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setblocking(False)
+        sock.bind((address, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
