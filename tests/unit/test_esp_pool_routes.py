@@ -6,7 +6,6 @@ address) still gets one, and a reload moving pools moves the routes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
@@ -14,24 +13,10 @@ import pytest
 from esp.userspace import UserspaceDataPlane
 from ikev2d.pool import AddressPool, Ipv6AddressPool
 from test_esp_dataplane import FakeRoutes, FakeSocket, FakeTun, Harness, child_spec, kill_tun
+from test_esp_dataplane import h  # noqa: F401 (the fixture: a data plane on fakes, in its own loop)
 
 POOL = AddressPool("vpn", IPv4Address("198.19.0.10"), IPv4Address("198.19.0.250"), IPv4Address("255.255.255.0"))
 POOL6 = Ipv6AddressPool("vpn6", IPv6Address("2001:db8:1::1"), 64, 100)
-
-
-@pytest.fixture
-def h() -> Iterator[Harness]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    async def make() -> Harness:
-        return Harness()
-
-    harness = loop.run_until_complete(make())
-    yield harness
-    harness.dp.close()
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 def test_a_pool_is_the_fewest_networks_holding_exactly_its_addresses() -> None:
