@@ -59,6 +59,17 @@ def spawn(
         )
 
 
+def poll_until(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.2) -> bool:
+    """Whether `condition()` came to hold within `timeout` seconds, asked
+    every `step` seconds (and once more at the end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
 def wait_ready(
     proc: subprocess.Popen[bytes],
     ready: Callable[[], bool],

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 
 import pytest
 
 from lab.netns import Topology
+from lab.process import poll_until
 
 from .checks import assert_healthy, ping, tail
 from .conftest import StartCharon, StartIkev2d
@@ -65,15 +65,6 @@ def test_two_workers_carry_two_clients_and_report_their_counters(
     assert_healthy(server)
 
 
-def _wait(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_rekeyed_pair_moving_to_the_other_worker_takes_the_traffic_along(
     topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
 ) -> None:
@@ -93,9 +84,9 @@ def test_a_rekeyed_pair_moving_to_the_other_worker_takes_the_traffic_along(
         def rekeyed() -> bool:
             children = [c for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
             return len(children) == 1 and int(children[0].spi_out, 16) != old
-        assert _wait(rekeyed), f"no new Child SA:\n{tail(alice.log())}\n--- ikev2d:\n{tail(server.log())}"
+        assert poll_until(rekeyed), f"no new Child SA:\n{tail(alice.log())}\n--- ikev2d:\n{tail(server.log())}"
         new = int([c for c in alice.list_sas()[0].children if c.state == "INSTALLED"][0].spi_out, 16)
-        assert _wait(lambda: re.search(rf"Child SA 0x{old:08x}/\S+ of .+ removed:", server.log()) is not None), (
+        assert poll_until(lambda: re.search(rf"Child SA 0x{old:08x}/\S+ of .+ removed:", server.log()) is not None), (
             f"the old pair 0x{old:08x} was not removed:\n{tail(server.log())}")
         result = ping(ns, 2)
         assert result.returncode == 0 and " 0% packet loss" in result.stdout, (

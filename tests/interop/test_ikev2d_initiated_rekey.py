@@ -18,21 +18,13 @@ import pytest
 
 from lab.ikev2d import Ikev2d
 from lab.netns import Namespace
+from lab.process import poll_until
 from lab.strongswan import Charon
 
 from .checks import INSIDE, assert_connected, assert_healthy, assert_in_log, assert_initiated, tail
 from .conftest import StartCharon, StartIkev2d
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
-
-
-def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def _lifetime(kilobytes: int | None = None, seconds: int | None = None,
@@ -71,11 +63,11 @@ def _our_spis(server: Ikev2d) -> list[int]:
 def _assert_rekeyed_by_us(server: Ikev2d, alice: Charon, old_spi_in: str, old_spi_out: str) -> Any:
     """The client answered our CREATE_CHILD_SA and got our Delete of the old
     pair; each side holds the new pair only."""
-    assert _wait(lambda: "received DELETE for ESP CHILD_SA" in alice.log(), 30), tail(alice.log())
+    assert poll_until(lambda: "received DELETE for ESP CHILD_SA" in alice.log(), 30, step=0.5), tail(alice.log())
     assert_in_log(alice.log(), ["parsed CREATE_CHILD_SA request", "N(REKEY_SA)",
                                 "generating CREATE_CHILD_SA response", "received DELETE for ESP CHILD_SA"])
     assert "generating CREATE_CHILD_SA request" not in alice.log(), "the client rekeyed, not ikev2d"
-    assert _wait(lambda: len(_installed(alice)) == 1 and _installed(alice)[0].spi_in != old_spi_in, 10), \
+    assert poll_until(lambda: len(_installed(alice)) == 1 and _installed(alice)[0].spi_in != old_spi_in, 10, step=0.5), \
         alice.list_sas()
     [new] = _installed(alice)
     assert new.spi_out != old_spi_out
@@ -116,7 +108,7 @@ def test_a_lifetime_in_seconds_is_rekeyed_by_ikev2d(ikev2d_server: StartIkev2d, 
     assert_initiated(alice.initiate(timeout=10), alice)
     [old] = assert_connected(alice).children
     started = time.monotonic()
-    assert _wait(lambda: "parsed CREATE_CHILD_SA request" in alice.log(), 130), tail(alice.log())
+    assert poll_until(lambda: "parsed CREATE_CHILD_SA request" in alice.log(), 130, step=0.5), tail(alice.log())
     assert time.monotonic() - started > 90, "rekeyed long before the soft lifetime"
     _assert_rekeyed_by_us(server, alice, old.spi_in, old.spi_out)
     assert _ping(alice.ns, 3) == (3, 3)

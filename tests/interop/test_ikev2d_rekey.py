@@ -5,12 +5,12 @@ with its virtual address, goes on."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 
 from lab.ikev2d import Ikev2d
+from lab.process import poll_until
 from lab.strongswan import Charon
 
 from .checks import NSA_IKE_PROPOSAL, POOL_FIRST, assert_connected, assert_in_log, assert_initiated, ping, tail
@@ -23,15 +23,6 @@ def _raw(sa, key: str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_child_and_ike_rekey_keep_the_session(ikev2d_server: Callable[..., Ikev2d],
                                               client: Callable[..., Charon]) -> None:
     server = ikev2d_server()
@@ -41,9 +32,9 @@ def test_child_and_ike_rekey_keep_the_session(ikev2d_server: Callable[..., Ikev2
     old_child_spi = before.children[0].spi_in
 
     alice.swanctl("--rekey", "--child", "ftd-ra")
-    assert _wait(lambda: [c.spi_in for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
+    assert poll_until(lambda: [c.spi_in for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
                  not in ([], [old_child_spi])), f"no new Child SA:\n{tail(alice.log())}"
-    assert _wait(lambda: "received DELETE for ESP CHILD_SA" in alice.log()), tail(alice.log())
+    assert poll_until(lambda: "received DELETE for ESP CHILD_SA" in alice.log()), tail(alice.log())
     assert_in_log(alice.log(), ["generating CREATE_CHILD_SA request", "[ N(REKEY_SA) SA No TSi TSr ]",
                                 "parsed CREATE_CHILD_SA response", "outbound CHILD_SA ftd-ra{2} established",
                                 "received DELETE for ESP CHILD_SA"])
@@ -53,9 +44,9 @@ def test_child_and_ike_rekey_keep_the_session(ikev2d_server: Callable[..., Ikev2
 
     old_spi_r = _raw(sas[0], "responder-spi")
     alice.swanctl("--rekey", "--ike", "ftd-ra")
-    assert _wait(lambda: (s := alice.list_sas()) != [] and _raw(s[0], "responder-spi") != old_spi_r
+    assert poll_until(lambda: (s := alice.list_sas()) != [] and _raw(s[0], "responder-spi") != old_spi_r
                  and s[0].state == "ESTABLISHED"), f"IKE SA not rekeyed:\n{tail(alice.log())}"
-    assert _wait(lambda: "IKE_SA deleted" in alice.log()), tail(alice.log())
+    assert poll_until(lambda: "IKE_SA deleted" in alice.log()), tail(alice.log())
     # the request's Message ID depends on what the client sent before (a MOBIKE
     # INFORMATIONAL may come first): the payloads are the point
     assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ SA No KE \]", alice.log()), tail(alice.log())
@@ -89,7 +80,7 @@ def test_child_rekey_with_pfs_keeps_the_tunnel(ikev2d_server: Callable[..., Ikev
     assert_initiated(alice.initiate(timeout=10), alice)
     old_child_spi = assert_connected(alice).children[0].spi_in
     alice.swanctl("--rekey", "--child", "ftd-ra")
-    assert _wait(lambda: "received DELETE for ESP CHILD_SA" in alice.log()), tail(alice.log())
+    assert poll_until(lambda: "received DELETE for ESP CHILD_SA" in alice.log()), tail(alice.log())
     assert_in_log(alice.log(), ["[ N(REKEY_SA) SA No KE TSi TSr ]", "parsed CREATE_CHILD_SA response",
                                 "outbound CHILD_SA ftd-ra{2} established"])
     children = [c for c in alice.list_sas()[0].children if c.state == "INSTALLED"]

@@ -16,6 +16,7 @@ import pytest
 
 from lab import wireshark
 from lab.capture import Capture
+from lab.process import poll_until
 
 from .checks import POOL_FIRST, assert_healthy, assert_initiated, ping, tail
 from .conftest import StartCharon, StartIkev2d
@@ -37,15 +38,6 @@ SUITES = {
     # AES-256-GCM for IKE (RFC 5282) and ESP (RFC 4106)
     "gcm": (_add_suite_b, {"proposals": "aes256gcm16-prfsha384-ecp384", "esp_proposals": "aes256gcm16"}),
 }
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _installed(alice: Any) -> list[str]:
@@ -78,9 +70,9 @@ def test_tshark_decrypts_every_ike_and_esp_packet_with_the_exported_keys(
 
     first_child = _installed(alice)
     alice.swanctl("--rekey", "--child", "ftd-ra")
-    assert _wait(lambda: _installed(alice) not in ([], first_child)), tail(alice.log())
+    assert poll_until(lambda: _installed(alice) not in ([], first_child)), tail(alice.log())
     alice.swanctl("--rekey", "--ike", "ftd-ra")
-    assert _wait(lambda: "IKE_SA deleted" in alice.log() or "rekeyed between" in alice.log()), tail(alice.log())
+    assert poll_until(lambda: "IKE_SA deleted" in alice.log() or "rekeyed between" in alice.log()), tail(alice.log())
     time.sleep(1)  # the old IKE SA's Delete exchange
     assert ping(alice.ns).returncode == 0
     assert alice.terminate().ok

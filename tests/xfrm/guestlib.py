@@ -21,7 +21,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -36,6 +35,7 @@ from esp.xfrm.netns import in_netns
 from lab.ikev2d import Ikev2d, Ikev2dKnobs, lab_config
 from lab.netns import Topology, run_prefix
 from lab.pki import LabPki
+from lab.process import poll_until
 from lab.strongswan import Charon
 
 OUTER_A, OUTER_B = "198.18.0.1", "198.18.0.2"
@@ -208,12 +208,8 @@ def guest_tmpfs() -> Path:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+    """lab.process.poll_until with the short steps the guests' quick checks want."""
+    return poll_until(predicate, timeout, step)
 
 
 # -- reading `ip xfrm` ---------------------------------------------------------
