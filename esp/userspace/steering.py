@@ -1,10 +1,11 @@
 """Steering inbound ESP to the data-plane worker that holds its SA.
 
 With several data-plane worker processes, each Child SA lives in one worker
-(its replay window and counters are there). Inbound SPIs are ours to choose,
-so the worker is encoded in the SPI: worker k of N holds SPIs with
-``spi % N == k`` (``spi_for_worker``). The kernel then delivers each ESP
-packet to the right process without any process reading it first:
+(its replay window and counters are there): worker k of N holds the inbound
+SPIs with ``spi % N == k`` (``worker_of_spi``; SPIs are random, so that
+spreads them evenly, and ``spi_for_worker`` finds one for a chosen worker).
+The kernel then delivers each ESP packet to the right process without any
+process reading it first:
 
 - ESP in UDP 4500: the IKE transport's socket and one socket per worker form
   one SO_REUSEPORT group, and a classic BPF program attached to the group

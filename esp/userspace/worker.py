@@ -59,8 +59,8 @@ class Worker:
                 return
             except OSError:  # an ICMP error an earlier send caused
                 continue
-            if len(data) > 1 and data[:4] != b"\x00\x00\x00\x00":  # the group's program never sends us others
-                received(data, (remote[0], remote[1]))
+            # ESP only: the group's program keeps IKE and keepalives on the IKE socket
+            received(data, (remote[0], remote[1]))  # (an IPv6 address comes with flow info and scope)
 
     def listen(self, address: str, port: int) -> None:
         sock = reuseport_udp_socket(address, port)

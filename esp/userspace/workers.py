@@ -29,7 +29,7 @@ from typing import Any
 
 from ..dataplane import DataPlaneError, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
-from .steering import MAX_WORKERS, attach_reuseport_program
+from .steering import MAX_WORKERS, attach_reuseport_program, worker_of_spi
 
 log = logging.getLogger("esp.userspace")
 REPLY_SECONDS = 10.0  # a worker that does not answer a request in this time is reported broken
@@ -137,7 +137,7 @@ class WorkerDataPlane:
     def _worker_for(self, spi_in: int) -> _Worker:
         if not self._workers:
             raise DataPlaneError("the data-plane workers are not started")
-        return self._workers[spi_in % self.count]
+        return self._workers[worker_of_spi(spi_in, self.count)]  # where the kernel steers its ESP
 
     def install(self, spec: ChildSaSpec) -> None:
         worker = self._worker_for(spec.spi_in)
