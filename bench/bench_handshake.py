@@ -13,9 +13,10 @@ like charon's kernel-libipsec (the lab's charon), every Child SA is
 installed into an ESP data plane in user space, so both pay for that
 install; the kernel back end is not usable in a network namespace here.
 
-For each sample one server is started (and pinned with taskset to CPU 0,
-or to CPUs 0-1), warmed up with a few connects, then `ikev2d load -n N -c C`
-connects and deletes N sessions from the client namespace. The server's CPU
+For each sample one server is started (pinned with taskset to CPU 0, or
+to CPUs 0-1; ikev2d is started under taskset, so that its default crypto
+worker count sees the CPUs it has, as under systemd's CPUAffinity),
+warmed up with a few connects, then `ikev2d load -n N -c C` connects and deletes N sessions from the client namespace. The server's CPU
 is utime + stime from /proc of its process and every descendant (ikev2d's
 crypto worker processes), read before and after; for ikev2d the main
 process's share is reported too. With the server on CPU 0 the client is
@@ -118,7 +119,8 @@ class Server:
 
     name: str
 
-    def start(self) -> int:
+    def start(self, cpus: str) -> int:
+        """Start on `cpus` (a taskset list); returns the root PID."""
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -133,7 +135,7 @@ class Ikev2dServer(Server):
         self.name = ("ikev2d" if workers is None else f"ikev2d w{workers}") + (f" ({tree.name})" if tree else "")
         self.daemon: Ikev2d | None = None
 
-    def start(self) -> int:
+    def start(self, cpus: str) -> int:
         level = load_default_config()["logging"]["vpn_logging_level"]
         config = lab_config(self.pki, store=self.folder / "store",
                             knobs=Ikev2dKnobs(users=self.users, pool_range=POOL, logging_level=level,
@@ -141,7 +143,9 @@ class Ikev2dServer(Server):
         extra = ["--dataplane", "userspace"]
         if self.workers is not None:
             extra += ["--crypto-workers", str(self.workers)]
-        launcher = ["env", f"PYTHONPATH={self.tree}"] if self.tree else []
+        # started on its CPUs, as under systemd's CPUAffinity: ikev2d sizes its
+        # crypto workers by the CPUs it may run on (none, inline, on one)
+        launcher = ["taskset", "-c", cpus] + (["env", f"PYTHONPATH={self.tree}"] if self.tree else [])
         self.daemon = Ikev2d(self.topology.gateway, self.folder, config, extra_args=extra, launcher=launcher).start()
         assert self.daemon.proc is not None
         return self.daemon.proc.pid
@@ -164,7 +168,7 @@ class CharonServer(Server):
         self.topology, self.pki, self.folder, self.users = topology, pki, folder, users
         self.charon: Charon | None = None
 
-    def start(self) -> int:
+    def start(self, cpus: str) -> int:  # pinned once started (sample): charon's threads are its own
         # ike log level 0 (audit: SAs up and down), as ikev2d's default "errors" logs little
         self.charon = Charon(self.topology.gateway, self.folder, ike_log_level=0).start()
         server = self.pki.server_identity(None)
@@ -204,7 +208,7 @@ def run_load(topology: Topology, connects: int, concurrency: int, cpus: str | No
 
 
 def sample(server: Server, topology: Topology, connects: int, concurrency: int, cores: int) -> dict[str, Any]:
-    root = server.start()
+    root = server.start(CORES[cores])
     try:
         pin(root, CORES[cores])
         run_load(topology, WARMUP, min(concurrency, WARMUP), CLIENT_CPU[cores])

@@ -1,5 +1,6 @@
 """Crypto jobs (DH, signatures) in worker processes, so a DH exchange or an
-RSA signature never stalls the other peers; inline with 0 workers (tests).
+RSA signature never stalls the other peers; inline with 0 workers (the
+default when the daemon may run on one CPU only: see `default_workers`).
 
 Each worker is a forked process with one socket pair to the daemon: the
 event loop writes a job (pickled) to the least busy worker and reads the
@@ -22,6 +23,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
 from multiprocessing.connection import Connection
 from typing import Any, Callable
@@ -38,6 +40,23 @@ JOB_TIMEOUT = 10.0  # seconds; a DH or signature takes about a millisecond
 # in its socket buffer and a send never blocks the event loop (not even
 # behind a worker that hangs until its timeout); beyond it a job fails
 MAX_QUEUED = 64
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: taskset, systemd's
+    CPUAffinity, a container's cpuset), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(cpus: int) -> int:
+    """One worker per usable CPU, or none (inline) on one CPU: there a worker
+    only adds its IPC to each job (0.3-0.6 ms per connect measured,
+    docs/performance.md) and buys no parallelism, the kernel time-slicing
+    the one CPU either way."""
+    return cpus if cpus > 1 else 0
 
 
 def _serve(conn: Connection, pems: dict[str, bytes]) -> None:

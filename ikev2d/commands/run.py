@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import ipaddress
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -30,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="processes carrying userspace ESP, each Child SA in one (1: in the daemon's process)")
     p.add_argument("--replay-window", type=int, default=64, metavar="N",
                    help="ESP anti-replay window in packets (0 disables the check)")
-    p.add_argument("--crypto-workers", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="processes for DH and signatures (0: inline on the event loop)")
+    p.add_argument("--crypto-workers", type=int, metavar="N",
+                   help="processes for DH and signatures (0: inline on the event loop); default: one per CPU "
+                        "the daemon may run on, or inline when that is one CPU")
     p.add_argument("--control", default=default_control_path(), metavar="PATH",
                    help="control socket for `ikev2d show`, `vpn-sessiondb logoff` and `reload` "
                         f"(default ${CONTROL_ENV} or {DEFAULT_CONTROL_PATH}; '' for none)")
@@ -80,13 +80,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"ikev2d: the IKE and NAT-T ports are both {ike}: IKE needs two UDP ports", file=sys.stderr)
         return USAGE
     try:
-        return asyncio.run(_serve(config, args, max(0, args.crypto_workers)))
+        return asyncio.run(_serve(config, args, crypto_workers(args.crypto_workers)))
     except BindError as exc:
         print(f"ikev2d: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"ikev2d: cannot serve: {exc}", file=sys.stderr)
         return 1
+
+
+def crypto_workers(asked: int | None) -> int:
+    """--crypto-workers, or its default for the CPUs this process may use
+    (said in the log: the count decides where DH and signatures run)."""
+    from ..workers import default_workers, usable_cpus
+
+    if asked is not None:
+        return max(0, asked)
+    cpus = usable_cpus()
+    workers = default_workers(cpus)
+    log.info("crypto: %s (%d CPU%s usable)", f"{workers} worker processes" if workers else "inline on the event loop",
+             cpus, "" if cpus == 1 else "s")
+    return workers
 
 
 async def _serve(config: Config, args: argparse.Namespace, crypto_workers: int) -> int:

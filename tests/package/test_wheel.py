@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Iterator
 import pytest
 
 from lab.connect import main as connect
+from lab.ports import free_udp_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.wheel, pytest.mark.timeout(300)]
@@ -44,18 +44,6 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "IKEV2D"))}
     env["HOME"] = "/tmp"
     return env
-
-
-def _free_udp_ports(count: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +87,7 @@ def test_version_init_check_config_run_and_connect(installed: Path) -> None:
         version = _run(installed, "--version", cwd=work)
         assert version.returncode == 0 and version.stdout.startswith("ikev2d ")
 
-        ike, nat_t = _free_udp_ports(2)
+        ike, nat_t = free_udp_ports(2)
         init = _run(installed, "init", str(work / "gw"), "--ike-port", str(ike), "--natt-port", str(nat_t), cwd=work)
         assert init.returncode == 0, init.stderr
         config = work / "gw" / "ikev2d.yaml"

@@ -116,3 +116,47 @@ def test_a_locally_failed_dh_job_leaves_no_state_and_the_retransmit_gets_a_new_j
     again = [e for e in h.responder.datagram_received(request, GATEWAY, source, h.now + 1)
              if isinstance(e, Compute)]
     assert len(again) == 1
+
+
+def test_the_default_worker_count_follows_the_cpus_the_daemon_may_use(monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from ikev2d.commands.run import crypto_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    with caplog.at_level("INFO", logger="ikev2d"):
+        assert crypto_workers(None) == 0  # one CPU (taskset -c 0): inline, no IPC for nothing
+    assert "crypto: inline on the event loop (1 CPU usable)" in caplog.text
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ikev2d"):
+        assert crypto_workers(None) == 3  # the affinity's CPUs, not the machine's count
+    assert "crypto: 3 worker processes (3 CPUs usable)" in caplog.text
+    assert crypto_workers(1) == 1 and crypto_workers(0) == 0 and crypto_workers(-2) == 0  # asked for: as asked
+
+
+def test_under_taskset_on_one_cpu_the_daemon_starts_no_worker_process(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from ikev2d.cli import main
+    from lab.ports import free_udp_ports
+    from lab.process import poll_until
+
+    if shutil.which("taskset") is None:
+        pytest.skip("taskset (util-linux) is not installed")
+    ike, nat_t = free_udp_ports(2)
+    assert main(["init", str(tmp_path / "gw"), "--ike-port", str(ike), "--natt-port", str(nat_t)]) == 0
+    log = tmp_path / "log"
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "ikev2d", "run", "--config",
+                                   str(tmp_path / "gw" / "ikev2d.yaml"), "--dataplane", "none",
+                                   "--control", str(tmp_path / "ctl.sock")], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert poll_until(lambda: (tmp_path / "ctl.sock").exists(), timeout=20), log.read_text()
+        assert "crypto: inline on the event loop (1 CPU usable)" in log.read_text()
+        children = Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()
+        assert children == [], children
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
