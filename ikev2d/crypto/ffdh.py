@@ -16,6 +16,7 @@ import gmpy2
 from cryptography.utils import CryptographyDeprecationWarning
 
 from ikev2d.crypto.errors import InvalidPublicValue, UnsupportedTransform
+from ikev2d.crypto.fixed_base import FixedBasePowers
 from ikev2d.crypto.modp_groups import ModpParams
 from ikev2d.iana import DhId
 
@@ -89,8 +90,7 @@ class GmpyModpKey:
     def __init__(self, group: GmpyModpGroup, x: int) -> None:
         self._group = group
         self._x = gmpy2.mpz(x)
-        y = gmpy2.powmod(group._g, self._x, group._p)
-        self.public_bytes: bytes = int(y).to_bytes(group.public_size, "big")
+        self.public_bytes: bytes = int(group.power_of_generator(x)).to_bytes(group.public_size, "big")
 
     def exchange(self, peer_public: bytes) -> bytes:
         """g^ir padded to the prime's length (RFC 7296 §2.14)."""
@@ -116,6 +116,18 @@ class GmpyModpGroup:
         self.public_size: int = params.size
         self._p = gmpy2.mpz(params.prime)
         self._g = gmpy2.mpz(params.generator)
+        self._powers: FixedBasePowers | None = None  # built at the first key: 1.1 MB for MODP-3072
+
+    def power_of_generator(self, x: int) -> gmpy2.mpz:
+        """g^x mod p: from the generator's table of powers for the exponents
+        `generate` draws; a longer one (`load_private`) by gmpy2.powmod."""
+        if self._powers is None:
+            q = self.params.subgroup_order
+            self._powers = FixedBasePowers(self.params.generator, self.params.prime,
+                                           q.bit_length() if q is not None else self.params.exponent_bits)
+        if x.bit_length() > self._powers.bits:
+            return gmpy2.powmod(self._g, x, self._p)
+        return self._powers.power(x)
 
     def generate(self) -> GmpyModpKey:
         return GmpyModpKey(self, _random_exponent(self.params.exponent_bits, self.params.subgroup_order))
