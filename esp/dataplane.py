@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, Protocol
 
 from .spec import ChildSaSpec
@@ -81,6 +82,11 @@ class DataPlane(Protocol):
         space on port 4500 (the userspace back end feeds its plain ESP here
         too, with port 0). The kernel back end never sees these."""
 
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        """The address pools' ranges, at start and after each reload: a plane
+        that routes them to itself once routes no pool client alone (the
+        userspace one); the others route per Child SA and ignore them."""
+
     def close(self) -> None:
         """Remove everything still installed."""
 
@@ -115,6 +121,9 @@ class RecordingDataPlane:
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         pass
+
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        pass  # nothing to route
 
     def close(self) -> None:
         self.sas.clear()

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, TypeVar
 
 from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
@@ -546,6 +547,9 @@ class KernelDataPlane:
         log.debug("ESP from %s:%d reached user space: no kernel SA for it", *remote)
 
     # -- shutdown ---------------------------------------------------------------------
+
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        pass  # the kernel's policies and routes are per Child SA
 
     def close(self) -> None:
         """Remove all we installed (and sweep by reqid for anything missed)."""

@@ -179,12 +179,10 @@ class Daemon:
         return reload(self, time.monotonic())
 
     def route_pools(self) -> None:
-        """The userspace data plane routes each pool's range to its TUN
-        device once (not each client's address): the pools of the settings."""
-        route = getattr(self.dataplane, "route_pools", None)
-        if route is not None:
-            blocks = [block for pool in self.settings.pools.values() for block in pool.blocks()]
-            route(blocks + [block for pool in self.settings.pools6.values() for block in pool.blocks()])
+        """The pools of the settings, to the data plane (the userspace one
+        routes each pool's range to its TUN device once, not each client)."""
+        blocks = [block for pool in self.settings.pools.values() for block in pool.blocks()]
+        self.dataplane.route_pools(blocks + [block for pool in self.settings.pools6.values() for block in pool.blocks()])
 
     def has_client_services(self) -> bool:
         return any(listener.protocol in ("SSL", "DTLS") for listener in self.listeners)

@@ -24,6 +24,7 @@ import logging
 import socket
 import subprocess
 import sys
+from ipaddress import IPv4Network, IPv6Network
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -165,6 +166,9 @@ class WorkerDataPlane:
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         self.stray_esp += 1  # only before the group's program is attached; the peer retransmits nothing: lost
+
+    def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
+        pass  # a pool's clients are spread over the workers' TUN devices: routed one by one
 
     def close(self) -> None:
         for worker in self._workers:
