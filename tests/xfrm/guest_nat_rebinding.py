@@ -159,7 +159,10 @@ def test_a_nat_rebinding_moves_the_kernel_sas_on_the_kernels_mapping_report(pki:
             assert f"remote crypto endpt.: {client}/{new}" in ipsec, ipsec
             assert f"{client}/{new}" in lab.gateway.show("crypto", "ikev2", "sa").stdout
             log = lab.gateway.log()
-            assert f"the kernel saw ESP from {client}:{new}, not {client}:{old}" in log, lab.context()
+            # from the old mapping, or from a port the client namespace's NAT
+            # let one datagram out with while its conntrack entries were
+            # being flushed (CI saw the raw 4500 once, then the new port)
+            assert f"the kernel saw ESP from {client}:{new}, not {client}:" in log, lab.context()
             assert f"peer moved from {client}:{old}" in log, lab.context()
             old = new
 
