@@ -17,9 +17,9 @@ process reading it first:
   IKE (the 4-byte non-ESP marker), NAT keepalives (one byte) and anything
   shorter than an ESP header go to index 0; ESP to ``1 + spi % N``.
 - Caveat of the kernel's array: when a socket leaves the group, the last
-  socket is moved into its slot, so a worker's socket must not be closed
-  while the group serves (a worker that dies takes the group down with it;
-  the daemon rebuilds the group rather than patch it).
+  socket is moved into its slot. A worker that dies is replaced by one whose
+  socket joins last (`GroupOrder` follows the array), and the group gets a
+  program with the new indices (``reuseport_program(..., slots)``).
 
 Plain ESP (protocol 50) needs no group: each worker's raw socket gets a
 socket filter (SO_ATTACH_FILTER) that accepts only its own SPIs
@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import struct
+from typing import Sequence
 
 SO_ATTACH_FILTER = 26
 SO_ATTACH_REUSEPORT_CBPF = 51
@@ -75,22 +76,58 @@ def spi_for_worker(candidate: int, worker: int, workers: int) -> int:
     return spi
 
 
-def reuseport_program(workers: int) -> list[Instruction]:
-    """The reuseport program: IKE and keepalives to index 0, ESP to 1 + spi % workers."""
+def reuseport_program(workers: int, slots: Sequence[int] | None = None) -> list[Instruction]:
+    """The reuseport program: IKE and keepalives to index 0, ESP to the
+    group index of worker ``spi % workers``: ``slots[k]`` for worker k, by
+    default k + 1 (bind order; `GroupOrder` gives it after a restart)."""
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"{workers} workers: 1 to {MAX_WORKERS} supported")
-    ike = 8
-    return [
-        (_LD_W_LEN, 0, 0, 0),                    # 0: A = UDP payload length
-        (_JEQ_K, ike - 2, 0, 1),                 # 1: keepalive (0xff) -> IKE
-        (_JGE_K, 0, ike - 3, ESP_HEADER),        # 2: shorter than ESP -> IKE
-        (_LD_W_ABS, 0, 0, 0),                    # 3: A = first 4 bytes
-        (_JEQ_K, ike - 5, 0, 0),                 # 4: non-ESP marker -> IKE
-        (_ALU_MOD_K, 0, 0, workers),             # 5: A = spi % workers
-        (_ALU_ADD_K, 0, 0, 1),                   # 6: the IKE socket is index 0
-        (_RET_A, 0, 0, 0),                       # 7
-        (_RET_K, 0, 0, 0),                       # 8: IKE
+    if slots is not None and (len(slots) != workers or not all(0 < slot <= workers for slot in slots)):
+        raise ValueError(f"slots {list(slots)} for {workers} workers")
+    head: list[tuple[int, int | None, int | None, int]] = [  # None: a jump to the IKE return, filled in below
+        (_LD_W_LEN, 0, 0, 0),                    # A = UDP payload length
+        (_JEQ_K, None, 0, 1),                    # keepalive (0xff) -> IKE
+        (_JGE_K, 0, None, ESP_HEADER),           # shorter than ESP -> IKE
+        (_LD_W_ABS, 0, 0, 0),                    # A = first 4 bytes
+        (_JEQ_K, None, 0, 0),                    # non-ESP marker -> IKE
+        (_ALU_MOD_K, 0, 0, workers),             # A = spi % workers
     ]
+    if slots is None or list(slots) == list(range(1, workers + 1)):
+        head += [(_ALU_ADD_K, 0, 0, 1), (_RET_A, 0, 0, 0)]  # the IKE socket is index 0
+    else:
+        for worker in range(workers - 1):
+            head += [(_JEQ_K, 0, 1, worker), (_RET_K, 0, 0, slots[worker])]
+        head.append((_RET_K, 0, 0, slots[-1]))
+    ike = len(head)
+    program: list[Instruction] = [(code, ike - i - 1 if jt is None else jt, ike - i - 1 if jf is None else jf, k)
+                                  for i, (code, jt, jf, k) in enumerate(head)]
+    return program + [(_RET_K, 0, 0, 0)]     # IKE
+
+
+class GroupOrder:
+    """The kernel's socket array of a reuseport group the daemon built: the
+    IKE socket (index 0), then worker 0, 1, ... in bind order. A socket that
+    leaves (its worker died) gets the last one moved into its slot
+    (reuseport_detach_sock); one that joins (its replacement) goes last."""
+
+    IKE = -1
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.members = [self.IKE, *range(workers)]
+
+    def leave(self, worker: int) -> None:
+        slot = self.members.index(worker)
+        last = self.members.pop()
+        if slot < len(self.members):
+            self.members[slot] = last
+
+    def join(self, worker: int) -> None:
+        self.members.append(worker)
+
+    def slots(self) -> list[int]:
+        """The group index of each worker's socket, for `reuseport_program`."""
+        return [self.members.index(worker) for worker in range(self.workers)]
 
 
 def raw_esp_filter(worker: int, workers: int) -> list[Instruction]:
@@ -123,9 +160,10 @@ def _attach(sock: socket.socket, option: int, program: list[Instruction]) -> Non
     sock.setsockopt(socket.SOL_SOCKET, option, bytes(fprog))
 
 
-def attach_reuseport_program(sock: socket.socket, workers: int) -> None:
-    """Attach the steering program to the reuseport group ``sock`` belongs to."""
-    _attach(sock, SO_ATTACH_REUSEPORT_CBPF, reuseport_program(workers))
+def attach_reuseport_program(sock: socket.socket, workers: int, slots: Sequence[int] | None = None) -> None:
+    """Attach the steering program to the reuseport group ``sock`` belongs
+    to (replacing the group's program, in one step)."""
+    _attach(sock, SO_ATTACH_REUSEPORT_CBPF, reuseport_program(workers, slots))
 
 
 def attach_raw_esp_filter(sock: socket.socket, worker: int, workers: int) -> None:

@@ -15,7 +15,9 @@ import pytest
 
 from esp.userspace.steering import (
     attach_raw_esp_filter,
+    GroupOrder,
     attach_reuseport_program,
+    reuseport_program,
     reuseport_udp_socket,
     spi_for_worker,
     worker_of_spi,
@@ -216,3 +218,49 @@ def test_without_reuse_port_the_endpoint_keeps_its_port_to_itself() -> None:
             reuseport_udp_socket(LOOPBACK, endpoint.local[1]).close()
     finally:
         endpoint.close()
+
+
+@pytest.mark.parametrize("dead", [0, 1, 2])
+def test_a_replaced_workers_socket_and_the_others_keep_their_spis_after_the_program_follows_the_group(
+        dead: int) -> None:
+    """A worker dies (its socket leaves, the last takes its slot) and its
+    replacement joins last: with GroupOrder's slots every SPI reaches its
+    worker's socket again, the new one included, and IKE still index 0."""
+    port, socks = _group(3)  # IKE, w0, w1, w2
+    order = GroupOrder(3)
+    by_worker = {w: socks[1 + w] for w in range(3)}
+    try:
+        by_worker[dead].close()
+        order.leave(dead)
+        by_worker[dead] = reuseport_udp_socket(LOOPBACK, port)
+        order.join(dead)
+        attach_reuseport_program(by_worker[(dead + 1) % 3], 3, order.slots())  # any member attaches it
+        spis = [spi_for_worker(int.from_bytes(os.urandom(4), "big"), w, 3) for w in range(3)]
+        ike = b"\x00\x00\x00\x00" + os.urandom(28)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for seq in range(1, 4):
+                client.sendto(ike, (LOOPBACK, port))
+                for spi in spis:
+                    client.sendto(_esp(spi, seq), (LOOPBACK, port))
+        got = _received([socks[0]] + [by_worker[w] for w in range(3)])
+        assert got[0] == [ike] * 3
+        for worker, spi in enumerate(spis):
+            assert [struct.unpack_from("!I", d)[0] for d in got[1 + worker]] == [spi] * 3, (worker, order.members)
+    finally:
+        for sock in [socks[0], *by_worker.values()]:
+            sock.close()
+
+
+def test_group_order_follows_the_kernels_array() -> None:
+    order = GroupOrder(3)
+    assert order.slots() == [1, 2, 3]
+    order.leave(0)  # the last (worker 2) takes slot 1
+    assert order.members == [GroupOrder.IKE, 2, 1]
+    order.join(0)
+    assert order.slots() == [3, 2, 1]
+    order.leave(0)  # the last leaving: nothing moves
+    order.join(0)
+    assert order.slots() == [3, 2, 1]
+    assert reuseport_program(3) == reuseport_program(3, [1, 2, 3])  # bind order: the short program
+    with pytest.raises(ValueError):
+        reuseport_program(3, [1, 2, 4])
