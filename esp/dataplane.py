@@ -42,7 +42,10 @@ class Expiry:
 
     spi_in: int
     hard: bool
-    reason: str  # "time" | "bytes" | "packets"
+    reason: str  # "time" | "bytes" | "packets", or WORKER_GONE (soft: the pair is lost, a new one is needed)
+
+
+WORKER_GONE = "worker"  # the data-plane worker process holding the pair died
 
 
 ExpiryCallback = Callable[[Expiry], None]

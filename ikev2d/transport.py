@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from esp.dataplane import DataPlane, DataPlaneError, Expiry
+from esp.dataplane import WORKER_GONE, DataPlane, DataPlaneError, Expiry
 
 from .aaa.radius.accounting import RetiredTraffic, added, session_counters, session_id
 from .aaa.radius.client import RadiusClients
@@ -114,9 +114,14 @@ class Transport:
         self.perform(effects)
 
     def _expired(self, expiry: Expiry) -> None:
-        log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in,
-                 "hard" if expiry.hard else "soft", expiry.reason)
-        self.perform(self.responder.child_sa_expired(expiry.spi_in, expiry.hard, time.monotonic()))
+        effects = self.responder.child_sa_expired(expiry.spi_in, expiry.hard, time.monotonic())
+        if expiry.reason != WORKER_GONE:
+            log.info("Child SA 0x%08x reached its %s %s lifetime", expiry.spi_in,
+                     "hard" if expiry.hard else "soft", expiry.reason)
+        elif effects:  # (the late hard report of a pair rekeyed meanwhile finds nothing)
+            log.warning("Child SA 0x%08x was lost with its data-plane worker: %s", expiry.spi_in,
+                        "deleting it, its rekey did not happen" if expiry.hard else "rekeying it")
+        self.perform(effects)
 
     def _esp_source_changed(self, spi_in: int, remote: Address) -> None:
         self.perform(self.responder.esp_source_changed(spi_in, remote, time.monotonic()))

@@ -14,7 +14,10 @@ not routed as a whole (each client gets its route).
 The daemon keeps the `DataPlane` interface: requests go to the pair's worker
 and are answered in order (raising DataPlaneError as the one-process plane
 does); expiry and new-source reports come back on a second channel, read on
-the event loop.
+the event loop. A worker that dies is replaced at its index (its TUN device,
+its SPIs); the groups' steering programs follow the sockets' new order, and
+the pairs it held, whose keys and sequence numbers died with it, are
+reported for a rekey (and ended if that does not happen).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from ipaddress import IPv4Network, IPv6Network
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..dataplane import DataPlaneError, ExpiryCallback, MappingCallback, SaCounters
+from ..dataplane import WORKER_GONE, DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
-from .steering import MAX_WORKERS, attach_reuseport_program, worker_of_spi
+from .steering import MAX_WORKERS, GroupOrder, attach_reuseport_program, worker_of_spi
 
 log = logging.getLogger("esp.userspace")
 REPLY_SECONDS = 10.0  # a worker that does not answer a request in this time is reported broken
+# a pair lost with its worker is rekeyed at once; one still there this much
+# later (the client refused the rekey) is ended: never a tunnel carrying nothing
+LOST_PAIR_GRACE = 30.0
 
 
 class _Worker:
@@ -67,6 +73,14 @@ class _Worker:
             raise DataPlaneError(str(result))
         return result
 
+    def reap(self) -> int | None:
+        """Its exit status once it has exited (then its sockets are closed
+        and have left their groups); None if it is still running."""
+        try:
+            return self.proc.wait(REPLY_SECONDS)
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self) -> None:
         try:
             self.control.send(("close",))
@@ -96,6 +110,9 @@ class WorkerDataPlane:
         self._on_expiry: ExpiryCallback | None = None
         self._on_mapping: MappingCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # each served address's port-4500 group: the daemon's socket in it and its array's order
+        self._groups: dict[tuple[str, int], tuple[socket.socket, GroupOrder]] = {}
+        self.restarts = 0
         self.stray_esp = 0  # ESP that reached the IKE socket (before the program was attached)
 
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
@@ -120,20 +137,65 @@ class WorkerDataPlane:
             attach_reuseport_program(nat_t_socket, self.count)
         except OSError as exc:
             raise DataPlaneError(f"cannot steer ESP on {address} port {port} to the workers: {exc}") from exc
+        self._groups[(address, port)] = (nat_t_socket, GroupOrder(self.count))
 
     def _event(self, worker: _Worker) -> None:
         try:
             kind, *args = worker.events.recv()
         except (EOFError, OSError):
-            assert self._loop is not None
-            self._loop.remove_reader(worker.events.fileno())
-            log.error("data-plane worker %d (pid %d) is gone: its SAs carry no traffic", worker.index,
-                      worker.proc.pid)
+            self._replace(worker)
             return
         if kind == "expiry" and self._on_expiry is not None:
             self._on_expiry(args[0])
         elif kind == "mapping" and self._on_mapping is not None:
             self._on_mapping(args[0], args[1])
+
+    def _replace(self, dead: _Worker) -> None:
+        """A worker died (its events channel ended): its pairs' keys, replay
+        windows and sequence numbers died with it. A new worker takes its
+        index (its TUN device, its SPIs); the groups' programs follow the
+        sockets' new order; each lost pair is reported for a rekey, so its
+        client gets a new pair in a live worker instead of a tunnel that
+        carries nothing (and ended if that rekey does not happen)."""
+        assert self._loop is not None
+        self._loop.remove_reader(dead.events.fileno())
+        status = dead.reap()  # exited: its sockets have left their groups
+        lost = [spi for spi, owner in self._owner.items() if owner is dead]
+        for spi in lost:
+            del self._owner[spi]
+        log.error("data-plane worker %d (pid %d) died (%s) holding %d Child SA pair(s): starting another, "
+                  "rekeying them", dead.index, dead.proc.pid,
+                  "still running" if status is None else f"exit status {status}", len(lost))
+        if status is None:
+            dead.proc.kill()
+            dead.reap()
+        for _sock, order in self._groups.values():
+            order.leave(dead.index)
+        self.restarts += 1
+        try:
+            fresh = _Worker(dead.index, self.count, dead.tun, self.mtu, self.replay_window)
+        except (OSError, DataPlaneError) as exc:
+            log.error("cannot start data-plane worker %d again: %s; Child SAs given its SPIs fail", dead.index, exc)
+        else:
+            self._workers[dead.index] = fresh
+            self._loop.add_reader(fresh.events.fileno(), self._event, fresh)
+            for (address, port), (sock, order) in self._groups.items():
+                try:
+                    fresh.call("listen", address, port)
+                    order.join(dead.index)
+                    attach_reuseport_program(sock, self.count, order.slots())
+                except (OSError, DataPlaneError) as exc:
+                    log.error("data-plane worker %d cannot serve %s port %d again: %s", dead.index, address, port,
+                              exc)
+        dead.control.close()
+        dead.events.close()
+        for spi in lost:
+            self._report(Expiry(spi, hard=False, reason=WORKER_GONE))
+            self._loop.call_later(LOST_PAIR_GRACE, self._report, Expiry(spi, hard=True, reason=WORKER_GONE))
+
+    def _report(self, expiry: Expiry) -> None:
+        if self._on_expiry is not None:  # a pair rekeyed or deleted meanwhile is no longer the IKE side's
+            self._on_expiry(expiry)
 
     def _worker_for(self, spi_in: int) -> _Worker:
         if not self._workers:

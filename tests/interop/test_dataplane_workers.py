@@ -12,8 +12,11 @@ terminating one); the counters logged at removal come from the worker.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,4 +99,45 @@ def test_a_rekeyed_pair_moving_to_the_other_worker_takes_the_traffic_along(
             moved += 1
             break
     assert moved == 1
+    assert_healthy(server)
+
+
+def _worker_pid(server_pid: int, index: int) -> int:
+    """The data-plane worker process `index` among the daemon's children."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    for child in children:
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"esp.userspace.worker" in argv and argv[argv.index(b"--index") + 1] == str(index).encode():
+            return int(child)
+    raise AssertionError(f"no data-plane worker {index} among {children}")
+
+
+def test_a_worker_that_dies_is_replaced_and_its_clients_pair_rekeyed_into_a_live_one(
+    topology: Topology, ikev2d_server: StartIkev2d, client: StartCharon
+) -> None:
+    """SIGKILL the worker holding alice's pair: the daemon starts another in
+    its place and rekeys the pair (strongSwan answers the CREATE_CHILD_SA),
+    and alice's traffic flows again, without a reconnect."""
+    server = ikev2d_server("--dataplane", "userspace", "--dataplane-workers", "2")
+    alice, _ = connect(client)
+    ns = topology.clients[0]
+    assert ping(ns, 2).returncode == 0
+    [sa] = alice.list_sas()
+    old = int(sa.children[0].spi_out, 16)  # ikev2d's inbound SPI: its worker is old % 2
+    assert server.proc is not None
+    pid = _worker_pid(server.proc.pid, old % 2)
+    os.kill(pid, signal.SIGKILL)
+    assert poll_until(lambda: f"data-plane worker {old % 2} (pid {pid}) died" in server.log()), tail(server.log())
+    assert poll_until(lambda: f"Child SA 0x{old:08x} was lost with its data-plane worker: rekeying it"
+                      in server.log()), tail(server.log())
+
+    def rekeyed() -> bool:
+        children = [c for c in alice.list_sas()[0].children if c.state == "INSTALLED"]
+        return len(children) == 1 and int(children[0].spi_out, 16) != old
+    assert poll_until(rekeyed, timeout=15), f"no new Child SA:\n{tail(alice.log())}\n--- ikev2d:\n{tail(server.log())}"
+    assert alice.list_sas()[0].uniqueid == sa.uniqueid  # the same IKE SA: no reconnect
+    result = ping(ns, 3)
+    assert result.returncode == 0 and " 0% packet loss" in result.stdout, (
+        f"ping after the worker's replacement failed:\n{result.stdout}\n--- ikev2d:\n{tail(server.log())}")
+    assert _worker_pid(server.proc.pid, old % 2) != pid
     assert_healthy(server)

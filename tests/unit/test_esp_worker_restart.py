@@ -1,0 +1,91 @@
+"""A data-plane worker that dies (`--dataplane-workers N`) is replaced, the
+port-4500 group's program follows the sockets' new order, and the pairs it
+held are reported: soft at once (the IKE side rekeys them), hard after a
+grace (ended if the rekey did not happen). Real worker processes, TUN
+devices and the kernel's steering, in a network namespace of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import asyncio, os, signal, socket, subprocess, sys, time
+sys.path.insert(0, "tests/unit")
+from dataclasses import replace
+from esp.userspace import workers as W
+from esp.userspace.steering import reuseport_udp_socket, spi_for_worker
+from test_esp_dataplane import Client, child_spec
+def ip(*a): subprocess.run(["ip", *a], check=True)
+ip("link", "set", "lo", "up")
+ip("link", "add", "outside", "type", "veth", "peer", "name", "far")  # an interface to hold the gateway address
+for dev in ("outside", "far"):
+    ip("link", "set", dev, "up")
+ip("addr", "add", "198.18.0.1/24", "dev", "outside")
+W.LOST_PAIR_GRACE = 1.0
+def esp(client, spec):  # one ESP-in-UDP datagram the client seals: ICMP from its address
+    src = spec.remote_selectors[0].network_address.packed
+    header = bytearray(bytes.fromhex("4500001c00000000400100000000000000000000"))
+    header[12:16], header[16:20] = src, socket.inet_aton("198.18.0.1")
+    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, 20, 2))
+    total = (total & 0xFFFF) + (total >> 16)
+    header[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    return client.out.seal(bytes(header) + bytes.fromhex("0800f7ff00000000"))  # an ICMP echo request
+async def main():
+    reports = []
+    dp = W.WorkerDataPlane(2)
+    nat_t = reuseport_udp_socket("198.18.0.1", 4500)
+    dp.attach(nat_t, reports.append)
+    pairs = [child_spec(spi_in=spi_for_worker(int.from_bytes(os.urandom(4), "big"), w, 2), spi_out=0x3000 + w,
+                        vip=f"198.19.0.{200 + w}") for w in range(2)]
+    for spec in pairs:
+        dp.install(spec)
+    dead = dp._workers[0].proc.pid
+    os.kill(dead, signal.SIGKILL)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if dp._workers[0].proc.pid != dead and reports:
+            break
+    print("replaced", dp._workers[0].proc.pid != dead, dp.restarts)
+    print("soft", [(hex(r.spi_in), r.hard, r.reason) for r in reports])
+    print("lost-counters", dp.counters(pairs[0].spi_in), "kept", dp.counters(pairs[1].spi_in) is not None)
+    fresh = child_spec(spi_in=spi_for_worker(int.from_bytes(os.urandom(4), "big"), 0, 2), spi_out=0x4000,
+                       vip="198.19.0.210")
+    dp.install(fresh)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        for spec in (fresh, pairs[1]):
+            c = Client(spec)
+            for _ in range(3):
+                client.sendto(esp(c, spec), ("198.18.0.1", 4500))
+    await asyncio.sleep(0.5)
+    print("steered", [dp.counters(s.spi_in).packets_in for s in (fresh, pairs[1])])
+    await asyncio.sleep(1.0)
+    print("hard", [(hex(r.spi_in), r.hard) for r in reports if r.hard])
+    print("lost", hex(pairs[0].spi_in))
+    dp.close()
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not os.path.exists("/dev/net/tun"),
+                    reason="needs root, unshare(1) and /dev/net/tun")
+def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> None:
+    done = subprocess.run(["unshare", "--net", sys.executable, "-c", SCRIPT], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    lost = out["lost"]
+    assert out["replaced"] == "True 1", done.stdout + done.stderr
+    assert out["soft"] == f"[('{lost}', False, 'worker')]", done.stdout
+    assert out["lost-counters"] == "None kept True"
+    # ESP of a new pair in the replacement and of the other worker's pair reach their workers
+    assert out["steered"] == "[3, 3]", done.stdout + done.stderr
+    assert out["hard"] == f"[('{lost}', True)]", done.stdout
+    assert "died (exit status -9) holding 1 Child SA pair(s): starting another, rekeying them" in done.stderr
