@@ -27,8 +27,10 @@ NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 RT_TABLE_MAIN = 254
 RTPROT_STATIC = 4
+RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RTN_UNICAST = 1
+RTN_BLACKHOLE = 6
 RTA_DST = 1
 RTA_OIF = 4
 
@@ -51,11 +53,14 @@ class RouteTable:
         self._sock.settimeout(2.0)
         self._seq = itertools.count(1)
 
-    def _request(self, kind: int, flags: int, dst: IPv4Network | IPv6Network, oif: int) -> None:
+    def _request(self, kind: int, flags: int, dst: IPv4Network | IPv6Network, oif: int | None) -> None:
+        """A device route through `oif`, or a blackhole route with None."""
         family = socket.AF_INET6 if dst.version == 6 else socket.AF_INET
-        body = _RTMSG.pack(family, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_LINK,
-                           RTN_UNICAST, 0)
-        body += _attr(RTA_DST, dst.network_address.packed) + _attr(RTA_OIF, struct.pack("=I", oif))
+        scope, route_type = (RT_SCOPE_LINK, RTN_UNICAST) if oif is not None else (RT_SCOPE_UNIVERSE, RTN_BLACKHOLE)
+        body = _RTMSG.pack(family, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, route_type, 0)
+        body += _attr(RTA_DST, dst.network_address.packed)
+        if oif is not None:
+            body += _attr(RTA_OIF, struct.pack("=I", oif))
         seq = next(self._seq)
         self._sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags,
                                        seq, 0) + body)
@@ -80,8 +85,14 @@ class RouteTable:
         there (another's) is left alone: OSError EEXIST."""
         self._request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, dst, oif)
 
-    def delete(self, dst: IPv4Network | IPv6Network, oif: int) -> None:
-        """Remove the route; an absent route is not an error."""
+    def add_blackhole(self, dst: IPv4Network | IPv6Network) -> None:
+        """Drop what is routed to `dst` (longer routes, a client's, still
+        win); a route to `dst` already there is left alone: OSError EEXIST."""
+        self._request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, dst, None)
+
+    def delete(self, dst: IPv4Network | IPv6Network, oif: int | None) -> None:
+        """Remove the route (through `oif`, or the blackhole with None); an
+        absent route is not an error."""
         try:
             self._request(RTM_DELROUTE, 0, dst, oif)
         except OSError as exc:

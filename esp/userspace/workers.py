@@ -9,7 +9,8 @@ outbound, that worker routes the client's address to its own TUN device with
 a route *replace*, so a rekeyed pair in another worker takes the client's
 traffic over (newest pair wins, as in one process), and the old pair's route
 removal names its own device and leaves the new one alone. Address pools are
-not routed as a whole (each client gets its route).
+not routed to a device as a whole (each client gets its route); each pool's
+range gets a blackhole route, under the clients' longer ones.
 
 The daemon keeps the `DataPlane` interface: requests go to the pair's worker
 and are answered in order (raising DataPlaneError as the one-process plane
@@ -33,6 +34,7 @@ from typing import Any
 
 from ..dataplane import WORKER_GONE, DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
+from .routes import RouteTable
 from .steering import MAX_WORKERS, GroupOrder, attach_reuseport_program, worker_of_spi
 
 log = logging.getLogger("esp.userspace")
@@ -113,6 +115,8 @@ class WorkerDataPlane:
         # each served address's port-4500 group: the daemon's socket in it and its array's order
         self._groups: dict[tuple[str, int], tuple[socket.socket, GroupOrder]] = {}
         self.restarts = 0
+        self._routes: RouteTable | None = None  # the pools' blackhole routes (route_pools)
+        self._blackholes: list[IPv4Network | IPv6Network] = []
         self.stray_esp = 0  # ESP that reached the IKE socket (before the program was attached)
 
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
@@ -230,7 +234,33 @@ class WorkerDataPlane:
         self.stray_esp += 1  # only before the group's program is attached; the peer retransmits nothing: lost
 
     def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
-        pass  # a pool's clients are spread over the workers' TUN devices: routed one by one
+        """A pool's clients are spread over the workers' TUN devices, each
+        routed on its own; the pool's range gets a blackhole route, so that
+        traffic to a pool address no pair holds (none yet, or its worker
+        just died with its device and routes) is dropped here, as the
+        one-process plane drops it at its TUN device, instead of following
+        the default route out in the clear."""
+        wanted = list(dict.fromkeys(blocks))
+        if self._routes is None:
+            self._routes = RouteTable()
+        for net in self._blackholes:
+            if net not in wanted:
+                try:
+                    self._routes.delete(net, None)
+                except OSError as exc:
+                    log.warning("cannot remove the blackhole route to %s: %s", net, exc)
+        kept = [net for net in self._blackholes if net in wanted]
+        for net in wanted:
+            if net in kept:
+                continue
+            try:
+                self._routes.add_blackhole(net)
+            except OSError as exc:
+                log.warning("address pool range %s: no blackhole route (%s): traffic to its unheld addresses "
+                            "follows the other routes", net, exc.strerror or exc)
+                continue
+            kept.append(net)
+        self._blackholes = kept
 
     def close(self) -> None:
         for worker in self._workers:
@@ -242,3 +272,7 @@ class WorkerDataPlane:
             worker.stop()
         self._workers.clear()
         self._owner.clear()
+        if self._routes is not None:
+            self.route_pools([])
+            self._routes.close()
+            self._routes = None

@@ -1,7 +1,8 @@
 """A data-plane worker that dies (`--dataplane-workers N`) is replaced, the
 port-4500 group's program follows the sockets' new order, and the pairs it
 held are reported: soft at once (the IKE side rekeys them), hard after a
-grace (ended if the rekey did not happen). Real worker processes, TUN
+grace (ended if the rekey did not happen). A pool's blackhole route keeps
+the lost client's traffic from following the default route meanwhile. Real worker processes, TUN
 devices and the kernel's steering, in a network namespace of its own."""
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ for dev in ("outside", "far"):
     ip("link", "set", dev, "up")
 ip("addr", "add", "198.18.0.1/24", "dev", "outside")
 W.LOST_PAIR_GRACE = 1.0
+from ipaddress import ip_network
+def route(address):  # where the kernel sends a packet to `address`: its device, or "blackhole"
+    got = subprocess.run(["ip", "-o", "route", "get", address], capture_output=True, text=True)
+    if got.returncode != 0:  # a blackhole route: the lookup itself fails with EINVAL
+        return "blackhole" if "Invalid argument" in got.stderr else got.stderr.strip()
+    return got.stdout.split(" dev ")[1].split()[0]
 def esp(client, spec):  # one ESP-in-UDP datagram the client seals: ICMP from its address
     src = spec.remote_selectors[0].network_address.packed
     header = bytearray(bytes.fromhex("4500001c00000000400100000000000000000000"))
@@ -47,6 +54,8 @@ async def main():
                         vip=f"198.19.0.{200 + w}") for w in range(2)]
     for spec in pairs:
         dp.install(spec)
+    dp.route_pools([ip_network("198.19.0.0/24")])
+    print("routes-before", route("198.19.0.200"), route("198.19.0.201"), route("198.19.0.250"))
     dead = dp._workers[0].proc.pid
     os.kill(dead, signal.SIGKILL)
     for _ in range(100):
@@ -69,7 +78,10 @@ async def main():
     await asyncio.sleep(1.0)
     print("hard", [(hex(r.spi_in), r.hard) for r in reports if r.hard])
     print("lost", hex(pairs[0].spi_in))
+    print("routes-after", route("198.19.0.200"), route("198.19.0.201"), route("198.19.0.210"))
     dp.close()
+    print("routes-closed", subprocess.run(["ip", "-o", "route", "show", "198.19.0.0/24"], capture_output=True,
+                                          text=True).stdout.strip() or "none")
 asyncio.run(main())
 """
 
@@ -89,3 +101,7 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     assert out["steered"] == "[3, 3]", done.stdout + done.stderr
     assert out["hard"] == f"[('{lost}', True)]", done.stdout
     assert "died (exit status -9) holding 1 Child SA pair(s): starting another, rekeying them" in done.stderr
+    # the pool's blackhole route under the clients' own: a client whose worker died is not routed in the clear
+    assert out["routes-before"] == "ikev2d0w0 ikev2d0w1 blackhole", done.stdout
+    assert out["routes-after"] == "blackhole ikev2d0w1 ikev2d0w0", done.stdout
+    assert out["routes-closed"] == "none", done.stdout
