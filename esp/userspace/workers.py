@@ -38,7 +38,12 @@ from .routes import RouteTable
 from .steering import MAX_WORKERS, GroupOrder, attach_reuseport_program, worker_of_spi
 
 log = logging.getLogger("esp.userspace")
-REPLY_SECONDS = 10.0  # a worker that does not answer a request in this time is reported broken
+# A request (install, remove, counters) takes a worker milliseconds, and the
+# daemon's event loop waits for the answer: one that does not come in this
+# time means a hung worker, which is killed (and so replaced, its pairs
+# rekeyed) rather than allowed to stall every peer's IKE on each request.
+REPLY_SECONDS = 2.0
+START_SECONDS = 10.0  # a new worker's "ready": a Python start with its imports
 # a pair lost with its worker is rekeyed at once; one still there this much
 # later (the client refused the rekey) is ended: never a tunnel carrying nothing
 LOST_PAIR_GRACE = 30.0
@@ -66,8 +71,9 @@ class _Worker:
         try:
             if op != "wait":
                 self.control.send((op, *args))
-            if not self.control.poll(REPLY_SECONDS):
-                raise DataPlaneError(f"data-plane worker {self.index} did not answer {op!r}")
+            if not self.control.poll(START_SECONDS if op == "wait" else REPLY_SECONDS):
+                self.proc.kill()  # hung: its events channel ends, and the plane replaces it
+                raise DataPlaneError(f"data-plane worker {self.index} did not answer {op!r}: killed")
             status, result = self.control.recv()
         except (EOFError, OSError) as exc:
             raise DataPlaneError(f"data-plane worker {self.index} is gone ({exc or 'closed'})") from None

@@ -1,7 +1,8 @@
 """A data-plane worker that dies (`--dataplane-workers N`) is replaced, the
 port-4500 group's program follows the sockets' new order, and the pairs it
 held are reported: soft at once (the IKE side rekeys them), hard after a
-grace (ended if the rekey did not happen). A pool's blackhole route keeps
+grace (ended if the rekey did not happen); one that hangs is killed and
+replaced the same way. A pool's blackhole route keeps
 the lost client's traffic from following the default route meanwhile. Real worker processes, TUN
 devices and the kernel's steering, in a network namespace of its own."""
 
@@ -79,6 +80,21 @@ async def main():
     print("hard", [(hex(r.spi_in), r.hard) for r in reports if r.hard])
     print("lost", hex(pairs[0].spi_in))
     print("routes-after", route("198.19.0.200"), route("198.19.0.201"), route("198.19.0.210"))
+    hung = dp._workers[1].proc.pid
+    os.kill(hung, signal.SIGSTOP)  # a worker that no longer answers
+    started = time.monotonic()
+    try:
+        dp.counters(pairs[1].spi_in)
+        print("hung-answered")
+    except W.DataPlaneError as exc:
+        print("hung", round(time.monotonic() - started), exc)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if dp._workers[1].proc.pid != hung and any(r.spi_in == pairs[1].spi_in for r in reports):
+            break
+    print("hung-replaced", dp._workers[1].proc.pid != hung, dp.restarts,
+          [(hex(r.spi_in), r.hard) for r in reports if r.spi_in == pairs[1].spi_in])
+    print("kept", hex(pairs[1].spi_in))
     dp.close()
     print("routes-closed", subprocess.run(["ip", "-o", "route", "show", "198.19.0.0/24"], capture_output=True,
                                           text=True).stdout.strip() or "none")
@@ -105,3 +121,6 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     assert out["routes-before"] == "ikev2d0w0 ikev2d0w1 blackhole", done.stdout
     assert out["routes-after"] == "blackhole ikev2d0w1 ikev2d0w0", done.stdout
     assert out["routes-closed"] == "none", done.stdout
+    # a hung worker: the request fails after REPLY_SECONDS, the worker is killed, replaced, its pair reported
+    assert out["hung"] == "2 data-plane worker 1 did not answer 'counters': killed", done.stdout
+    assert out["hung-replaced"] == f"True 2 [('{out['kept']}', False)]", done.stdout
