@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from .spec import ChildSaSpec
 
@@ -80,6 +80,10 @@ class DataPlane(Protocol):
 
     def counters(self, spi_in: int) -> SaCounters | None: ...
 
+    def counters_of(self, spi_ins: Sequence[int]) -> dict[int, SaCounters]:
+        """The counters of those of `spi_ins` that are installed, at once (a
+        plane in worker processes asks each worker once, not once a pair)."""
+
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         """An ESP-in-UDP datagram (non-ESP marker absent) that reached user
         space on port 4500 (the userspace back end feeds its plain ESP here
@@ -121,6 +125,9 @@ class RecordingDataPlane:
 
     def counters(self, spi_in: int) -> SaCounters | None:
         return SaCounters() if spi_in in self.sas else None
+
+    def counters_of(self, spi_ins: Sequence[int]) -> dict[int, SaCounters]:
+        return {spi: c for spi in spi_ins if (c := self.counters(spi)) is not None}
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         pass

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from .spec import ChildSaSpec
@@ -524,6 +524,9 @@ class KernelDataPlane:
         self._add_policies(r)
 
     # -- counters -------------------------------------------------------------------
+
+    def counters_of(self, spi_ins: Sequence[int]) -> dict[int, SaCounters]:
+        return {spi: c for spi in spi_ins if (c := self.counters(spi)) is not None}
 
     def counters(self, spi_in: int) -> SaCounters | None:
         with self._lock:

@@ -202,8 +202,8 @@ class Transport:
                 case SendAccounting():
                     self._account(effect)
                 case ReadActivity(ike_spi=ike_spi, child_spis=spis):
-                    counted = [self.dataplane.counters(spi) for spi in spis]
-                    packets = sum(c.packets_in + c.packets_out for c in counted if c is not None)
+                    counted = self.dataplane.counters_of(spis).values()
+                    packets = sum(c.packets_in + c.packets_out for c in counted)
                     self.perform(self.responder.activity(ike_spi, packets, time.monotonic()))
                 case Emit(event=event):
                     self._emit(event)

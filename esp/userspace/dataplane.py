@@ -34,7 +34,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
@@ -351,6 +351,9 @@ class UserspaceDataPlane:
 
     def _gso_for(self, pair: _Pair) -> bool:
         return pair.peer[1] != 0 and pair.sock in self._gso_socks
+
+    def counters_of(self, spi_ins: Sequence[int]) -> dict[int, SaCounters]:
+        return {spi: c for spi in spi_ins if (c := self.counters(spi)) is not None}
 
     def counters(self, spi_in: int) -> SaCounters | None:
         pair = self._pairs.get(spi_in)

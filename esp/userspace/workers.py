@@ -30,7 +30,7 @@ import subprocess
 import sys
 from ipaddress import IPv4Network, IPv6Network
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Sequence
 
 from ..dataplane import WORKER_GONE, DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
@@ -230,11 +230,19 @@ class WorkerDataPlane:
         self._owner[new.spi_in] = worker
 
     def counters(self, spi_in: int) -> SaCounters | None:
-        worker = self._owner.get(spi_in)
-        if worker is None:
-            return None
-        result: list[SaCounters | None] = worker.call("counters", [spi_in])
-        return result[0]
+        return self.counters_of([spi_in]).get(spi_in)
+
+    def counters_of(self, spi_ins: Sequence[int]) -> dict[int, SaCounters]:
+        asked: dict[_Worker, list[int]] = {}
+        for spi in spi_ins:
+            worker = self._owner.get(spi)
+            if worker is not None:
+                asked.setdefault(worker, []).append(spi)
+        counted: dict[int, SaCounters] = {}
+        for worker, spis in asked.items():  # one request to each worker holding some
+            answers: list[SaCounters | None] = worker.call("counters", spis)
+            counted.update((spi, c) for spi, c in zip(spis, answers) if c is not None)
+        return counted
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
         self.stray_esp += 1  # only before the group's program is attached; the peer retransmits nothing: lost

@@ -8,15 +8,15 @@ derived here from what it does keep.
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
 import ipaddress
-from typing import Iterable, Iterator, Protocol, Sequence
+import itertools
+import math
+from typing import Iterable, Iterator, Mapping, Protocol, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from esp.dataplane import DataPlane
+from esp.dataplane import DataPlane, SaCounters
 
 from ..conf.model import Config
 from ..core import Responder
@@ -106,9 +106,12 @@ def interface_of(config: Config, address: str) -> str:
     return address
 
 
-def _child(child: ChildSa, dataplane: DataPlane, now_mono: float) -> ChildSnapshot:
+COUNTED_TOGETHER = 64  # sessions whose pairs' counters one request asks for (a listing streams: a few kB held)
+
+
+def _child(child: ChildSa, counted: Mapping[int, SaCounters], now_mono: float) -> ChildSnapshot:
     spec = child.spec
-    counters = dataplane.counters(spec.spi_in)
+    counters = counted.get(spec.spi_in)
     values = {}
     if counters is not None:
         values = dict(packets_in=counters.packets_in, bytes_in=counters.bytes_in, packets_out=counters.packets_out,
@@ -126,7 +129,14 @@ def _child(child: ChildSa, dataplane: DataPlane, now_mono: float) -> ChildSnapsh
     )
 
 
-def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> SessionSnapshot:
+def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float,
+            counted: Mapping[int, SaCounters] | None = None) -> SessionSnapshot:
+    """One SA's snapshot; `counted`: its pairs' counters, when the caller
+    asked the data plane for many sessions' at once."""
+    spis = [c.spec.spi_in for c in sa.children]
+    if counted is None or any(spi not in counted for spi in spis):  # (a pair rekeyed since the chunk's request)
+        counted = daemon.dataplane.counters_of(spis)
+
     def wall(mono: float) -> float:
         return now_wall - (now_mono - mono)
 
@@ -157,7 +167,7 @@ def session(sa: IkeSa, daemon: DaemonView, now_mono: float, now_wall: float) -> 
         dpd_interval=settings.dpd_interval, dpd_retries=RETRANSMIT_TRIES,
         idle_timeout_minutes=math.ceil(sa.idle_timeout / 60),
         client_type=client_type(sa),
-        children=tuple(_child(c, daemon.dataplane, now_mono) for c in sa.children),
+        children=tuple(_child(c, counted, now_mono) for c in sa.children),
         initiator=sa.original_initiator,
         idle_seconds=max(0.0, now_mono - sa.last_traffic) if sa.established_at is not None else 0.0,
     )
@@ -183,10 +193,15 @@ def shown(responder: Responder) -> list[IkeSa]:
 
 def sessions(daemon: DaemonView, sas: Iterable[IkeSa], now_mono: float, now_wall: float) -> Iterator[SessionSnapshot]:
     """Each SA as it is when its turn comes: a streamed listing lets IKE
-    run between records, so an SA that went meanwhile is left out."""
-    for sa in sas:
-        if sa.state in _SHOWN:
-            yield session(sa, daemon, now_mono, now_wall)
+    run between records, so an SA that went meanwhile is left out. The
+    pairs' counters are asked COUNTED_TOGETHER sessions at a time (one
+    request per data-plane worker, not one per pair)."""
+    pending = iter(sas)
+    while chunk := list(itertools.islice(pending, COUNTED_TOGETHER)):
+        counted = daemon.dataplane.counters_of([c.spec.spi_in for sa in chunk for c in sa.children])
+        for sa in chunk:
+            if sa.state in _SHOWN:
+                yield session(sa, daemon, now_mono, now_wall, counted)
 
 
 def head(daemon: DaemonView, stats: SessionStats, now_wall: float) -> Snapshot:

@@ -76,6 +76,13 @@ async def main():
                 client.sendto(esp(c, spec), ("198.18.0.1", 4500))
     await asyncio.sleep(0.5)
     print("steered", [dp.counters(s.spi_in).packets_in for s in (fresh, pairs[1])])
+    asked = []
+    for worker in dp._workers:
+        worker.call = (lambda call: lambda op, *a: (asked.append((op, len(a[0]))), call(op, *a))[1])(worker.call)
+    counted = dp.counters_of([fresh.spi_in, pairs[1].spi_in, 0xDEAD, fresh.spi_in])
+    print("batched", sorted(asked), sorted(c.packets_in for c in counted.values()), len(counted))
+    for worker in dp._workers:
+        del worker.call
     await asyncio.sleep(1.0)
     print("hard", [(hex(r.spi_in), r.hard) for r in reports if r.hard])
     print("lost", hex(pairs[0].spi_in))
@@ -115,6 +122,8 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     assert out["lost-counters"] == "None kept True"
     # ESP of a new pair in the replacement and of the other worker's pair reach their workers
     assert out["steered"] == "[3, 3]", done.stdout + done.stderr
+    # several pairs' counters: one request to each worker holding some, the unknown SPI left out
+    assert out["batched"] == "[('counters', 1), ('counters', 2)] [3, 3] 2", done.stdout
     assert out["hard"] == f"[('{lost}', True)]", done.stdout
     assert "died (exit status -9) holding 1 Child SA pair(s): starting another, rekeying them" in done.stderr
     # the pool's blackhole route under the clients' own: a client whose worker died is not routed in the clear
