@@ -23,7 +23,8 @@ process reading it first:
 
 Plain ESP (protocol 50) needs no group: each worker's raw socket gets a
 socket filter (SO_ATTACH_FILTER) that accepts only its own SPIs
-(``raw_esp_filter``).
+(``raw_esp_filter``; ``raw_esp6_filter`` for IPv6, whose raw sockets see no
+IP header).
 """
 
 from __future__ import annotations
@@ -148,6 +149,20 @@ def raw_esp_filter(worker: int, workers: int) -> list[Instruction]:
     ]
 
 
+def raw_esp6_filter(worker: int, workers: int) -> list[Instruction]:
+    """The same for an IPv6 raw ESP socket, which sees the packet from the
+    ESP header on (no IP header): the SPI is its first word."""
+    if not 0 <= worker < workers <= MAX_WORKERS:
+        raise ValueError(f"worker {worker} of {workers}")
+    return [
+        (_LD_W_ABS, 0, 0, 0),                    # 0: A = SPI
+        (_ALU_MOD_K, 0, 0, workers),             # 1
+        (_JEQ_K, 0, 1, worker),                  # 2
+        (_RET_K, 0, 0, 0x40000),                 # 3: accept
+        (_RET_K, 0, 0, 0),                       # 4: drop
+    ]
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -167,7 +182,9 @@ def attach_reuseport_program(sock: socket.socket, workers: int, slots: Sequence[
 
 
 def attach_raw_esp_filter(sock: socket.socket, worker: int, workers: int) -> None:
-    _attach(sock, SO_ATTACH_FILTER, raw_esp_filter(worker, workers))
+    """Keep only this worker's ESP on a raw ESP socket (IPv4 or IPv6)."""
+    program = raw_esp6_filter if sock.family == socket.AF_INET6 else raw_esp_filter
+    _attach(sock, SO_ATTACH_FILTER, program(worker, workers))
 
 
 def reuseport_udp_socket(address: str, port: int) -> socket.socket:

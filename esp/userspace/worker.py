@@ -40,8 +40,7 @@ class Worker:
 
     def _raw(self, address: str) -> socket.socket:
         sock = open_raw_esp(address)
-        if sock.family == socket.AF_INET:  # an IPv6 raw socket sees no IP header: no filter yet (all SPIs)
-            attach_raw_esp_filter(sock, self.index, self.workers)
+        attach_raw_esp_filter(sock, self.index, self.workers)
         return sock
 
     def _expired(self, expiry: Expiry) -> None:

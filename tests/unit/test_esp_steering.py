@@ -176,6 +176,31 @@ def test_raw_esp_filter_accepts_only_its_workers_spis() -> None:
             sock.close()
 
 
+@pytest.mark.skipif(not _can_open_raw_esp(), reason="raw ESP sockets need CAP_NET_RAW")
+def test_an_ipv6_raw_esp_socket_keeps_only_its_workers_spis() -> None:
+    """An IPv6 raw socket gets the packet from the ESP header on: the SPI at offset 0."""
+    receivers = []
+    try:
+        for worker in range(2):
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ESP)
+            sock.bind(("::1", 0))
+            attach_raw_esp_filter(sock, worker, 2)
+            sock.setblocking(False)
+            receivers.append(sock)
+        spis = [spi_for_worker(0xB5C0D0E0, w, 2) for w in range(2)]  # (a first byte an IPv4 filter would misread)
+        with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ESP) as sender:
+            for spi in spis:
+                sender.sendto(_esp(spi), ("::1", 0))
+        got = _received(receivers)  # (other tests' ESP too: look for ours)
+        for worker in range(2):
+            seen = {struct.unpack_from("!I", d)[0] for d in got[worker]}
+            assert spis[worker] in seen and spis[1 - worker] not in seen, (worker, [hex(s) for s in seen])
+            assert all(worker_of_spi(spi, 2) == worker for spi in seen)
+    finally:
+        for sock in receivers:
+            sock.close()
+
+
 def test_the_ike_transports_endpoint_founds_the_group() -> None:
     """ikev2d's 4500 endpoint with reuse_port: index 0, so IKE and keepalives stay with it."""
     from ikev2d.udp import SocketErrors, UdpEndpoint
