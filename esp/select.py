@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ikev2d.workers import usable_cpus
+
 from .dataplane import DataPlane, DataPlaneError, RecordingDataPlane
+from .userspace.steering import MAX_WORKERS
 
 MODES = ("auto", "kernel", "userspace", "none")
 Probe = Callable[[], tuple[bool, str]]
@@ -44,20 +47,29 @@ def _userspace(replay_window: int, tun_name: str, mtu: int, workers: int = 1) ->
     return UserspaceDataPlane(tun_name=tun_name, mtu=mtu, replay_window=replay_window)
 
 
+def _where(tun_name: str, workers: int) -> str:
+    return f"TUN {tun_name}" if workers == 1 else f"{workers} worker processes, TUN {tun_name}w0..w{workers - 1}"
+
+
 def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2d0", mtu: int = 1400,
-                   probe: Probe = probe_kernel, workers: int = 1) -> tuple[DataPlane, str]:
+                   probe: Probe = probe_kernel, workers: int | None = 1,
+                   cpus: Callable[[], int] = usable_cpus) -> tuple[DataPlane, str]:
     """The back end for `mode` and the one log line that says which runs and
-    why. Raises DataPlaneError when `kernel` is forced and unavailable."""
-    if workers < 1:
+    why. Raises DataPlaneError when `kernel` is forced and unavailable.
+    `workers` None (`--dataplane-workers auto`): one worker process per CPU
+    the daemon may use whenever ESP runs in user space (one process on one
+    CPU); the kernel back end needs none."""
+    if workers is None:
+        workers = min(cpus(), MAX_WORKERS) if mode in ("userspace", "auto") else 1
+    elif workers < 1:
         raise DataPlaneError(f"--dataplane-workers {workers}: at least 1")
-    if workers > 1 and mode != "userspace":
+    elif workers > 1 and mode != "userspace":
         raise DataPlaneError(f"--dataplane-workers {workers} needs --dataplane userspace")
     if mode == "none":
         return RecordingDataPlane(), "dataplane none: Child SAs are recorded, no traffic is carried (--dataplane none)"
     if mode == "userspace":
-        where = f"TUN {tun_name}" if workers == 1 else f"{workers} worker processes, TUN {tun_name}w0..w{workers - 1}"
         return (_userspace(replay_window, tun_name, mtu, workers),
-                f"dataplane userspace: chosen with --dataplane userspace ({where})")
+                f"dataplane userspace: chosen with --dataplane userspace ({_where(tun_name, workers)})")
     if mode not in ("auto", "kernel"):
         raise DataPlaneError(f"unknown data plane {mode!r} (one of {', '.join(MODES)})")
     ok, why = probe()
@@ -67,6 +79,6 @@ def make_dataplane(mode: str, *, replay_window: int = 64, tun_name: str = "ikev2
         return _kernel(replay_window), f"dataplane kernel: chosen with --dataplane kernel; {why}"
     if ok:
         return _kernel(replay_window), f"dataplane kernel: {why}"
-    return (_userspace(replay_window, tun_name, mtu),
+    return (_userspace(replay_window, tun_name, mtu, workers),
             f"dataplane userspace: the kernel cannot carry ESP ({why}); ESP (plain and in UDP) runs in Python "
-            f"on TUN {tun_name}")
+            f"on {_where(tun_name, workers)}")

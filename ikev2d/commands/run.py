@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ESP back end: the kernel's XFRM, ESP in Python over TUN, or none (SAs recorded only); "
                         "auto: kernel when it accepts ESP, else userspace")
     p.add_argument("--tun", default="ikev2d0", metavar="NAME", help="TUN device of the userspace data plane")
-    p.add_argument("--dataplane-workers", type=int, default=1, metavar="N",
-                   help="processes carrying userspace ESP, each Child SA in one (1: in the daemon's process)")
+    p.add_argument("--dataplane-workers", type=worker_count, default=1, metavar="N|auto",
+                   help="processes carrying userspace ESP, each Child SA in one (1: in the daemon's process; "
+                        "auto: one per CPU the daemon may use, when ESP runs in user space)")
     p.add_argument("--replay-window", type=int, default=64, metavar="N",
                    help="ESP anti-replay window in packets (0 disables the check)")
     p.add_argument("--crypto-workers", type=int, metavar="N",
@@ -87,6 +88,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ikev2d: cannot serve: {exc}", file=sys.stderr)
         return 1
+
+
+def worker_count(text: str) -> int | None:
+    """--dataplane-workers: a count, or auto (None)."""
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a count nor auto") from None
 
 
 def crypto_workers(asked: int | None) -> int:

@@ -3,6 +3,8 @@ that says why; a forced kernel back end that cannot run stops start-up."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from esp import select
@@ -115,3 +117,25 @@ def test_dataplane_workers_spread_the_userspace_plane_and_need_it() -> None:
             make_dataplane(mode, workers=2, probe=lambda: NO_ESP)
     with pytest.raises(DataPlaneError, match="at least 1"):
         make_dataplane("userspace", workers=0)
+
+
+def test_dataplane_workers_auto_follows_the_cpus_when_esp_runs_in_user_space() -> None:
+    from esp.userspace.workers import WorkerDataPlane
+
+    forced, line = make_dataplane("userspace", workers=None, cpus=lambda: 3)
+    assert isinstance(forced, WorkerDataPlane) and forced.count == 3 and "3 worker processes" in line
+    chosen, line = make_dataplane("auto", workers=None, cpus=lambda: 2, probe=lambda: NO_ESP)
+    assert isinstance(chosen, WorkerDataPlane) and chosen.count == 2
+    assert "the kernel cannot carry ESP" in line and "on 2 worker processes, TUN ikev2d0w0..w1" in line
+    alone, line = make_dataplane("userspace", workers=None, cpus=lambda: 1)
+    assert isinstance(alone, UserspaceDataPlane) and line.endswith("(TUN ikev2d0)")  # one CPU: one process
+    recorded, _ = make_dataplane("none", workers=None, cpus=lambda: 4)
+    assert recorded.name == "none"  # no ESP to carry: no workers, and no error either
+
+
+def test_the_dataplane_workers_option_takes_a_count_or_auto() -> None:
+    from ikev2d.commands.run import worker_count
+
+    assert worker_count("auto") is None and worker_count("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="'many' is neither a count nor auto"):
+        worker_count("many")
