@@ -10,6 +10,7 @@ import os
 import select
 import socket
 import struct
+from typing import Callable
 
 import pytest
 
@@ -150,50 +151,37 @@ def _can_open_raw_esp() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _can_open_raw_esp(), reason="raw ESP sockets need CAP_NET_RAW")
-def test_raw_esp_filter_accepts_only_its_workers_spis() -> None:
-    receivers = []
-    try:
-        for worker in range(2):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP)
-            sock.bind((LOOPBACK, 0))
-            attach_raw_esp_filter(sock, worker, 2)
-            sock.setblocking(False)
-            receivers.append(sock)
-        spis = [spi_for_worker(0xA0B0C0D0, w, 2) for w in range(2)]
-        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP) as sender:
-            for spi in spis:
-                sender.sendto(_esp(spi), (LOOPBACK, 0))
-        # a raw socket sees every ESP packet on the host (other tests' too): look for ours only
-        got = _received(receivers)
-        for worker in range(2):
-            seen = {struct.unpack_from("!I", d, (d[0] & 0xF) * 4)[0] for d in got[worker]}
-            assert spis[worker] in seen
-            assert spis[1 - worker] not in seen
-            assert all(worker_of_spi(spi, 2) == worker for spi in seen)
-    finally:
-        for sock in receivers:
-            sock.close()
+def _spi_after_ip_header(datagram: bytes) -> int:
+    return int(struct.unpack_from("!I", datagram, (datagram[0] & 0xF) * 4)[0])
+
+
+def _spi_first(datagram: bytes) -> int:
+    return int(struct.unpack_from("!I", datagram)[0])
 
 
 @pytest.mark.skipif(not _can_open_raw_esp(), reason="raw ESP sockets need CAP_NET_RAW")
-def test_an_ipv6_raw_esp_socket_keeps_only_its_workers_spis() -> None:
-    """An IPv6 raw socket gets the packet from the ESP header on: the SPI at offset 0."""
+@pytest.mark.parametrize(("family", "address", "spi_of"), [
+    (socket.AF_INET, LOOPBACK, _spi_after_ip_header),  # an IPv4 raw socket sees the IP header
+    (socket.AF_INET6, "::1", _spi_first),  # an IPv6 one gets the packet from the ESP header on
+])
+def test_raw_esp_filter_accepts_only_its_workers_spis(
+        family: socket.AddressFamily, address: str, spi_of: Callable[[bytes], int]) -> None:
     receivers = []
     try:
         for worker in range(2):
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ESP)
-            sock.bind(("::1", 0))
+            sock = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ESP)
+            sock.bind((address, 0))
             attach_raw_esp_filter(sock, worker, 2)
             sock.setblocking(False)
             receivers.append(sock)
         spis = [spi_for_worker(0xB5C0D0E0, w, 2) for w in range(2)]  # (a first byte an IPv4 filter would misread)
-        with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ESP) as sender:
+        with socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ESP) as sender:
             for spi in spis:
-                sender.sendto(_esp(spi), ("::1", 0))
-        got = _received(receivers)  # (other tests' ESP too: look for ours)
+                sender.sendto(_esp(spi), (address, 0))
+        # a raw socket sees every ESP packet on the host (other tests' too): look for ours only
+        got = _received(receivers)
         for worker in range(2):
-            seen = {struct.unpack_from("!I", d)[0] for d in got[worker]}
+            seen = {spi_of(d) for d in got[worker]}
             assert spis[worker] in seen and spis[1 - worker] not in seen, (worker, [hex(s) for s in seen])
             assert all(worker_of_spi(spi, 2) == worker for spi in seen)
     finally:
