@@ -166,7 +166,9 @@ class WorkerDataPlane:
         index (its TUN device, its SPIs); the groups' programs follow the
         sockets' new order; each lost pair is reported for a rekey, so its
         client gets a new pair in a live worker instead of a tunnel that
-        carries nothing (and ended if that rekey does not happen)."""
+        carries nothing (and ended if that rekey does not happen). The new
+        worker's start (a Python process's imports, a few hundred ms) holds
+        the event loop, as the first workers' did: a rare event's price."""
         assert self._loop is not None
         self._loop.remove_reader(dead.events.fileno())
         status = dead.reap()  # exited: its sockets have left their groups
