@@ -95,6 +95,8 @@ class IkeSa:
     created: float
     random: Callable[[int], bytes] = os.urandom
     spi_in_use: Callable[[int], bool] = lambda spi: False
+    # a random draw -> the new inbound Child SA SPI (the responder's SpiLanes: the emptiest data-plane lane)
+    place_child_spi: Callable[[int], int] = lambda spi: spi
     state: State = State.CONNECTING
     profile: ProfileSettings | None = None
     username: str = ""
@@ -493,7 +495,7 @@ class IkeSa:
     def new_child_spi(self) -> int:
         pending = {rekey.new_spi for rekey in self.child_rekeys.values()}
         while True:
-            spi = int.from_bytes(self.random(4), "big")
+            spi = self.place_child_spi(int.from_bytes(self.random(4), "big"))
             # 1..255 are reserved by IANA; a rekey of ours holds its SPI before it is installed
             if spi >= 256 and not self.spi_in_use(spi) and spi not in pending:
                 return spi
@@ -521,7 +523,7 @@ class IkeSa:
             nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"",
             peer_fragmentation=self.peer_fragmentation, peer_hash_algorithms=self.peer_hash_algorithms,
             nat_peer=self.nat_peer, nat_local=self.nat_local, created=now, random=self.random,
-            spi_in_use=self.spi_in_use, state=State.ESTABLISHED, profile=self.profile, username=self.username,
+            spi_in_use=self.spi_in_use, place_child_spi=self.place_child_spi, state=State.ESTABLISHED, profile=self.profile, username=self.username,
             idi_body=self.idi_body, lease=self.lease, lease6=self.lease6, children=list(self.children),
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,
