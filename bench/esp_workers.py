@@ -78,6 +78,16 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+MACHINE = set(range(os.cpu_count() or 1))
+
+
+def _busy_cores(k0: list[int], k1: list[int], cores: int) -> float:
+    """Cores' worth busy between two /proc/stat readings (all but idle and iowait)."""
+    delta = [b - a for a, b in zip(k0, k1)]
+    total = sum(delta) or 1
+    return cores * (total - delta[3] - delta[4]) / total
+
+
 def _cpu(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -205,9 +215,11 @@ class Gateway:
             time.sleep(WARMUP)
             a, t0, c0, k0 = count(), time.monotonic(), _cpu(self.pids), _core_times(self.cpus)
             per0, p0, l0 = per_worker(), {p: _cpu([p]) for p in self.pids}, _cpu(load_pids)
+            m0 = _core_times(MACHINE)
             time.sleep(WINDOW)
             b, t1, c1, k1 = count(), time.monotonic(), _cpu(self.pids), _core_times(self.cpus)
             per1, p1, l1 = per_worker(), {p: _cpu([p]) for p in self.pids}, _cpu(load_pids)
+            m1 = _core_times(MACHINE)
             sent = 0.0
             for load in loads:
                 assert load.stdout is not None
@@ -232,6 +244,9 @@ class Gateway:
             "per_worker_pps": [(y - x) / seconds for x, y in zip(per0, per1)],
             "process_cpu": {str(p): (p1[p] - p0[p]) / seconds for p in self.pids},
             "load_cpu": (l1 - l0) / seconds,
+            # cores' worth the machine spent on anything but this gateway and its generators (other
+            # jobs, and kernel work no process is charged with): the run's disturbance
+            "others_cpu": _busy_cores(m0, m1, len(MACHINE)) - (c1 - c0 + l1 - l0) / seconds,
         }
         return Figure((b - a) / seconds, sent, SIZE, (c1 - c0) / seconds / len(self.cpus), core,
                       time.monotonic() - settle)
@@ -282,7 +297,8 @@ def main() -> None:
                   f"steal {100 * fig.core['steal']:.0f}%; per worker "
                   f"{' '.join(f'{x:.0f}' for x in gw.last['per_worker_pps'])} pkt/s, processes "
                   f"{' '.join(f'{100 * x:.0f}%' for x in gw.last['process_cpu'].values())}, generators "
-                  f"{100 * gw.last['load_cpu']:.0f}%)", file=sys.stderr, flush=True)
+                  f"{100 * gw.last['load_cpu']:.0f}%, others {100 * gw.last['others_cpu']:.0f}%)",
+                  file=sys.stderr, flush=True)
 
         for rep in range(CALIBRATION):
             for label in sides:
@@ -311,6 +327,9 @@ def main() -> None:
                      f"| {med(two.values()):.0f} ({min(two.values()):.0f}-{max(two.values()):.0f}) "
                      f"| {med(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) "
                      f"| {got['1w-1c']:.2f} / {got['2w-2c']:.2f} | {med(per_core):.2f} |")
+    others = statistics.median(r["others_cpu"] for r in runs)
+    lines.append(f"\nEverything but the gateway and its generators (other jobs, unattributed kernel work) took "
+                 f"{others:.2f} cores' worth in the median run (max {max(r['others_cpu'] for r in runs):.2f}).")
     table = "\n".join(lines)
     print(table)
 
@@ -321,7 +340,7 @@ def main() -> None:
                 f"{100 * r['core']['idle']:.0f}%, steal {100 * r['core']['steal']:.0f}%; per worker "
                 f"{' / '.join(f'{x:.0f}' for x in r['per_worker_pps'])} pkt/s; each gateway process "
                 f"{' / '.join(f'{100 * x:.0f}%' for x in r['process_cpu'].values())} of a core; generators "
-                f"{100 * r['load_cpu']:.0f}% of a core")
+                f"{100 * r['load_cpu']:.0f}% of a core; everything else {100 * r['others_cpu']:.0f}% of a core")
     if args.markdown:
         load = os.getloadavg()
         args.markdown.write_text(f"# bench/esp_workers.py: {SUITE}, {SIZE} B, two clients, {args.repeats} "
