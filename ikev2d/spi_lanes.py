@@ -24,12 +24,17 @@ class SpiLanes:
         self.lanes = lanes
         self.counts = [0] * lanes
 
-    def place(self, candidate: int) -> int:
-        """``candidate`` (a random 32-bit draw) moved into the least-loaded lane."""
+    def place(self, candidate: int, replacing: int = 0) -> int:
+        """``candidate`` (a random 32-bit draw) moved into the least-loaded lane;
+        a rekey's new SPI is placed as if the SPI it ``replaces`` were gone
+        (else a balanced plane would see its own lane one too full)."""
         if self.lanes == 1:
             return candidate
-        fewest = min(self.counts)
-        tied = [lane for lane, n in enumerate(self.counts) if n == fewest]
+        counts = list(self.counts)
+        if replacing:
+            counts[worker_of_spi(replacing, self.lanes)] -= 1
+        fewest = min(counts)
+        tied = [lane for lane, n in enumerate(counts) if n == fewest]
         # a tie is broken by the draw's upper bits, which the lane's low bits leave alone
         lane = tied[(candidate >> 16) % len(tied)]
         return spi_for_worker(candidate, lane, self.lanes)

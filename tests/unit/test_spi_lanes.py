@@ -41,6 +41,17 @@ def test_a_new_spi_goes_to_the_emptiest_lane_and_keeps_the_draws_upper_bits() ->
     assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 3) for _ in range(200)} == {0, 1}
 
 
+def test_a_rekeys_spi_is_placed_as_if_the_one_it_replaces_were_gone() -> None:
+    lanes = SpiLanes(2)
+    for spi in (0x1000, 0x1002, 0x1001, 0x1003):  # two in each lane
+        lanes.booked(spi)
+    for _ in range(100):
+        draw = int.from_bytes(os.urandom(4), "big")
+        assert worker_of_spi(lanes.place(draw, replacing=0x1001), 2) == 1
+        assert worker_of_spi(lanes.place(draw, replacing=0x1000), 2) == 0
+    assert lanes.counts == [2, 2]  # placing books nothing
+
+
 def test_ties_are_broken_by_the_draw_so_the_lane_is_not_predictable() -> None:
     lanes = SpiLanes(2)
     assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 2) for _ in range(200)} == {0, 1}
@@ -74,7 +85,9 @@ def test_the_responder_spreads_child_sas_over_the_lanes_through_rekeys_and_delet
         c.connect()
     assert _lanes_of_children(h, 2) == [0, 0, 1, 1]  # the draws alone would put all four in lane 0
     assert h.responder.spi_lanes.counts == [2, 2]
-    clients[0].rekey_child()
+    for _ in range(4):  # each new pair takes its predecessor's lane: the plane stays balanced
+        clients[0].rekey_child()
+        clients[2].rekey_child()
     clients[1].rekey_ike()
     assert _lanes_of_children(h, 2) == [0, 0, 1, 1]
     assert h.responder.spi_lanes.counts == [2, 2]
