@@ -145,21 +145,26 @@ class UdpEndpoint:
 
     def _drain_gro(self) -> None:
         recv, local, handle = self.sock.recvmsg, self.local, self.on_datagram
-        for _ in range(DRAIN_BATCH):
+        budget = DRAIN_BATCH  # datagrams, not reads: a coalesced run counts what it carries
+        while budget > 0:
             try:
                 data, ancdata, _, remote = recv(65535, GRO_CMSG_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 self.errors.record("receive", exc, self.local, None)
+                budget -= 1
                 continue
             peer = (remote[0], remote[1])
             if not ancdata:
                 handle(data, local, peer)
+                budget -= 1
                 continue
             self.gro_reads += 1
-            for segment in gro_segments(data, ancdata):
+            segments = gro_segments(data, ancdata)
+            for segment in segments:
                 handle(segment, local, peer)
+            budget -= len(segments)
 
     def send(self, data: bytes, remote: Address) -> bool:
         """Send one datagram; False (counted, logged at a rate) if it failed."""
