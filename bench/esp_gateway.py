@@ -247,6 +247,7 @@ class Gateway:
             def edit(cfg: dict) -> None:
                 for p in cfg["objects"]["ikev2_ipsec_proposals"]:
                     p["esp_encryption"], p["esp_hash"] = encryption, hashes
+                    p["lifetime_kilobytes"] = 2**31 - 1  # a long bench must not outlive the SA (4.6 GB by default)
             cfg = lab_config(pki, store=folder / "pki", knobs=Ikev2dKnobs(edit=edit, logging_level="errors"))
             server = Ikev2d(self.gw, folder / "ikev2d", cfg,
                             extra_args=["--dataplane", "userspace", "--crypto-workers", "0"])

@@ -11,7 +11,10 @@
                           client's own SA (JSON on stdin: spi, seq, suite,
                           encr_key, integ_key hex) and sequence numbers from
                           `seq` on, each used once; offered as for plain
-                          (RATE > 0: it sets how many numbers a run uses)
+                          (RATE > 0: it sets how many numbers a run uses);
+                          with --gso, from SRC:4501 (charon holds 4500) in
+                          UDP GSO runs of GSO_RUN datagrams (what a NIC's
+                          GRO would coalesce)
 
 Each generator prints "ready" once its packets are built, waits for a line
 on stdin, sends, and prints "SENT SECONDS". Packets go out with sendmmsg(2)
@@ -139,7 +142,8 @@ def plain(src: str, dst: str, size: int, rate: float, seconds: float) -> None:
     _go_and_report(s.fileno(), Batches(buf, len(payload), len(payload), BATCH), 1 << 62, rate, seconds)
 
 
-def esp(src: str, gateway: str, vip: str, inside: str, size: int, rate: float, seconds: float) -> None:
+def esp(src: str, gateway: str, vip: str, inside: str, size: int, rate: float, seconds: float,
+        gso: bool = False) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from esp_paths import SUITES_BY_SHORT  # noqa: PLC0415 (after sys.path is set)
 
@@ -167,15 +171,63 @@ def esp(src: str, gateway: str, vip: str, inside: str, size: int, rate: float, s
         o = i * stride
         buf[o:o + 28] = head
         buf[o + 28:o + stride] = body
+    if gso:  # runs of GSO_RUN datagrams per send, as a NIC's GRO hands them on coalesced
+        _go_and_report_gso(src, gateway, buf, stride, count, rate, seconds)
+        return
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # we write the IP header (4500 is charon's)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     raw.connect((gateway, 0))
     _go_and_report(raw.fileno(), Batches(buf, stride, stride, count), count, rate, seconds)
 
 
+GSO_RUN = 40  # datagrams per GSO send (40 x 1470 B fit one 64 KiB UDP datagram)
+SOL_UDP, UDP_SEGMENT = 17, 103
+GSO_PORT = 4501
+
+
+def _go_and_report_gso(src: str, gateway: str, buf: bytearray, stride: int, count: int, rate: float,
+                       seconds: float) -> None:
+    """The ESP datagrams of `buf` (each behind its 28-byte IP/UDP header) sent
+    from SRC:4500 in UDP GSO runs: the gateway's kernel receives each run as
+    one coalesced datagram, which its socket takes whole when it has UDP_GRO
+    and cuts apart otherwise. Charon holds SRC:4500, so the runs come from
+    SRC:GSO_PORT: to the gateway the client's NAT mapping moved (it follows
+    authentic ESP), which matters to decrypt runs not at all."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    s.bind((src, GSO_PORT))
+    s.connect((gateway, ESP_PORT))
+    size = stride - 28
+    view = memoryview(buf)
+    cmsg = [(SOL_UDP, UDP_SEGMENT, size.to_bytes(2, sys.byteorder))]
+    runs = []
+    for first in range(0, count, GSO_RUN):
+        last = min(count, first + GSO_RUN)
+        runs.append(b"".join(view[i * stride + 28:(i + 1) * stride] for i in range(first, last)))
+    print("ready", flush=True)
+    sys.stdin.readline()
+    sent = 0
+    start = time.monotonic()
+    end = start + seconds
+    for run in runs:
+        now = time.monotonic()
+        if now >= end:
+            break
+        try:
+            s.sendmsg([run], cmsg)
+        except OSError:  # ENOBUFS: lost, as a datagram would be
+            pass
+        sent += len(run) // size
+        ahead = start + sent / rate - time.monotonic() if rate else 0
+        if ahead > 0.0005:
+            time.sleep(ahead)
+    print(f"{sent} {time.monotonic() - start:.6f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cpu", type=int, default=None)
+    parser.add_argument("--gso", action="store_true", help="esp: send in UDP GSO runs (a NIC's GRO coalesced them)")
     parser.add_argument("mode", choices=["sink", "plain", "esp"])
     parser.add_argument("args", nargs="*")
     a = parser.parse_args()
@@ -186,7 +238,7 @@ def main() -> None:
     elif a.mode == "plain":
         plain(a.args[0], a.args[1], int(a.args[2]), float(a.args[3]), float(a.args[4]))
     else:
-        esp(a.args[0], a.args[1], a.args[2], a.args[3], int(a.args[4]), float(a.args[5]), float(a.args[6]))
+        esp(a.args[0], a.args[1], a.args[2], a.args[3], int(a.args[4]), float(a.args[5]), float(a.args[6]), a.gso)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from .pki.crl_fetch import fetch_crl
 from .sa import LOGINS_EXCEEDED, REPLACED_BY_INITIAL_CONTACT, IkeSa, State
 from .sa_types import LifecycleChanged, RekeyedInto, SaChange, Spawned
 from .settings import ResponderSettings
+from .spi_lanes import SpiLanes
 from .tasks import peer_address
 from .tasks.cookie import CookieJar
 from .tasks.ike_init import Dropped, IkeInit, Refusal, error_response
@@ -58,7 +59,7 @@ INIT_DONE_MAX = 4096
 
 class Responder:
     def __init__(self, settings: ResponderSettings, *, random: Callable[[int], bytes] = os.urandom,
-                 dh_backend: str = "auto") -> None:
+                 dh_backend: str = "auto", child_spi_lanes: int = 1) -> None:
         self.settings = settings
         self.random = random
         self.dh_backend = dh_backend
@@ -92,6 +93,10 @@ class Responder:
         # found, without a scan of every SA (O(sessions) per connect)
         self._child_owner: dict[int, IkeSa] = {}
         self._child_spis_of: dict[bytes, tuple[int, ...]] = {}
+        # the data plane's lanes (worker processes, by SPI): each new inbound
+        # SPI goes to the lane holding the fewest booked Child SAs
+        self.spi_lanes = SpiLanes(child_spi_lanes)
+        self._place_child_spi = self.spi_lanes.place  # one bound method shared by every SA
         # the debug trace's outbox, emptied by the adapter (ikev2d debug ...)
         self.tracer = Tracer()
 
@@ -318,8 +323,8 @@ class Responder:
             init_request=task.data, init_response=outcome.response,
             peer_fragmentation=outcome.peer_fragmentation, peer_hash_algorithms=outcome.peer_hash_algorithms,
             nat_peer=outcome.nat_peer, nat_local=outcome.nat_local, created=now, random=self.random,
-            spi_in_use=self._child_spi_in_use, allocate_ike_spi=self._new_ike_spi,
-            sessions=self,
+            spi_in_use=self._child_spi_in_use, place_child_spi=self._place_child_spi,
+            allocate_ike_spi=self._new_ike_spi, sessions=self,
         )
         self.sas[spi_r] = sa
         self._init_index[(header.spi_i, remote)] = (pending.digest, sa)
@@ -376,7 +381,10 @@ class Responder:
         for spi in before:
             if spi not in now and self._child_owner.get(spi) is sa:
                 del self._child_owner[spi]
+                self.spi_lanes.released(spi)
         for spi in now:
+            if spi not in self._child_owner:
+                self.spi_lanes.booked(spi)
             self._child_owner[spi] = sa  # an IKE rekey's successor takes them over
         if now:
             self._child_spis_of[sa.spi] = now
@@ -478,6 +486,7 @@ class Responder:
         for spi in self._child_spis_of.pop(sa.spi, ()):
             if self._child_owner.get(spi) is sa:
                 del self._child_owner[spi]
+                self.spi_lanes.released(spi)
         self._index_session(sa, up=False)
         key = ("sa", sa.spi)
         self._timers.disarm(key)

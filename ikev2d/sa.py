@@ -95,6 +95,9 @@ class IkeSa:
     created: float
     random: Callable[[int], bytes] = os.urandom
     spi_in_use: Callable[[int], bool] = lambda spi: False
+    # (a random draw, the SPI a rekey replaces or 0) -> the new inbound Child SA SPI (the responder's
+    # SpiLanes: the emptiest data-plane lane)
+    place_child_spi: Callable[[int, int], int] = lambda spi, replacing: spi
     state: State = State.CONNECTING
     profile: ProfileSettings | None = None
     username: str = ""
@@ -486,14 +489,16 @@ class IkeSa:
 
     def negotiate_child_sa(self, offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
                            nonce_r: bytes, now: float, effects: list[Effect], pfs: Pfs | None = IN_IKE_AUTH,
-                           shared_secret: bytes | None = None) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+                           shared_secret: bytes | None = None,
+                           replacing: int = 0) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
         return negotiate_child_sa(self, offer, tsi_req, tsr_req, address, nonce_i, nonce_r, now, effects, pfs,
-                                  shared_secret)
+                                  shared_secret, replacing)
 
-    def new_child_spi(self) -> int:
+    def new_child_spi(self, replacing: int = 0) -> int:
+        """A new inbound SPI; `replacing`: the inbound SPI of the Child SA a rekey replaces."""
         pending = {rekey.new_spi for rekey in self.child_rekeys.values()}
         while True:
-            spi = int.from_bytes(self.random(4), "big")
+            spi = self.place_child_spi(int.from_bytes(self.random(4), "big"), replacing)
             # 1..255 are reserved by IANA; a rekey of ours holds its SPI before it is installed
             if spi >= 256 and not self.spi_in_use(spi) and spi not in pending:
                 return spi
@@ -521,7 +526,7 @@ class IkeSa:
             nonce_i=nonce_i, nonce_r=nonce_r, init_request=b"", init_response=b"",
             peer_fragmentation=self.peer_fragmentation, peer_hash_algorithms=self.peer_hash_algorithms,
             nat_peer=self.nat_peer, nat_local=self.nat_local, created=now, random=self.random,
-            spi_in_use=self.spi_in_use, state=State.ESTABLISHED, profile=self.profile, username=self.username,
+            spi_in_use=self.spi_in_use, place_child_spi=self.place_child_spi, state=State.ESTABLISHED, profile=self.profile, username=self.username,
             idi_body=self.idi_body, lease=self.lease, lease6=self.lease6, children=list(self.children),
             established_at=self.established_at, traffic_packets=self.traffic_packets,
             last_traffic=self.last_traffic, accounting=self.accounting, authorization=self.authorization,

@@ -17,6 +17,7 @@ import asyncio
 import errno
 import logging
 import socket
+import sys
 import time
 from collections import Counter
 from typing import Callable
@@ -29,6 +30,21 @@ DatagramHandler = Callable[[bytes, Address, Address], None]  # data, local, remo
 DRAIN_BATCH = 64  # datagrams per wake-up before other work gets the loop
 RECEIVE_BUFFER = 1 << 20  # absorbs bursts (a flood, many clients at once); the kernel caps it at rmem_max
 REPORT_INTERVAL = 60.0  # seconds between two log lines about the same kind of error
+SOL_UDP = 17
+UDP_GRO = 104  # linux/udp.h (Linux >= 5.0); Python's socket module does not name it
+GRO_CMSG_SPACE = socket.CMSG_SPACE(4)  # the segment size, an int
+
+
+def gro_segments(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> list[bytes]:
+    """The datagrams of one UDP GRO read: the kernel coalesced datagrams of one
+    peer of equal size (the last may be shorter) and says the size in a
+    (SOL_UDP, UDP_GRO) control message; without one, `data` is one datagram."""
+    for level, kind, value in ancdata:
+        if level == SOL_UDP and kind == UDP_GRO and len(value) >= 4:
+            size = int.from_bytes(value[:4], sys.byteorder)
+            if 0 < size < len(data):
+                return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data]
 
 
 def address_family(address: str) -> socket.AddressFamily:
@@ -77,9 +93,12 @@ class UdpEndpoint:
     """One bound, non-blocking UDP socket read by a drain loop."""
 
     def __init__(self, address: str, port: int, on_datagram: DatagramHandler, errors: SocketErrors,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, gro: bool = False) -> None:
         """`reuse_port`: found (as its first member) a SO_REUSEPORT group that
-        data-plane workers join with their own sockets (esp.userspace.steering)."""
+        data-plane workers join with their own sockets (esp.userspace.steering).
+        `gro`: ask for UDP GRO (the userspace data plane's ESP in UDP: one read
+        takes a run of one peer's datagrams, cut apart here, each handled as if
+        read alone, so an IKE message among them reaches IKE intact)."""
         self.on_datagram = on_datagram
         self.errors = errors
         self.sock = socket.socket(address_family(address), socket.SOCK_DGRAM)
@@ -96,6 +115,14 @@ class UdpEndpoint:
             self.sock.close()
             raise BindError(exc.errno, f"cannot listen on UDP {where(address, port)}: {exc.strerror or exc}") from exc
         self.local: Address = self.sock.getsockname()[:2]
+        self.gro = False
+        self.gro_reads = 0  # reads that carried a coalesced run (several datagrams)
+        if gro:
+            try:
+                self.sock.setsockopt(SOL_UDP, UDP_GRO, 1)
+                self.gro = True
+            except OSError:  # an older kernel: one datagram per read, as before
+                pass
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
@@ -103,6 +130,8 @@ class UdpEndpoint:
         self._loop.add_reader(self.sock.fileno(), self._drain)
 
     def _drain(self) -> None:
+        if self.gro:
+            return self._drain_gro()
         recv, local = self.sock.recvfrom, self.local
         for _ in range(DRAIN_BATCH):
             try:
@@ -113,6 +142,29 @@ class UdpEndpoint:
                 self.errors.record("receive", exc, self.local, None)
                 continue
             self.on_datagram(data, local, (remote[0], remote[1]))
+
+    def _drain_gro(self) -> None:
+        recv, local, handle = self.sock.recvmsg, self.local, self.on_datagram
+        budget = DRAIN_BATCH  # datagrams, not reads: a coalesced run counts what it carries
+        while budget > 0:
+            try:
+                data, ancdata, _, remote = recv(65535, GRO_CMSG_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.errors.record("receive", exc, self.local, None)
+                budget -= 1
+                continue
+            peer = (remote[0], remote[1])
+            if not ancdata:
+                handle(data, local, peer)
+                budget -= 1
+                continue
+            self.gro_reads += 1
+            segments = gro_segments(data, ancdata)
+            for segment in segments:
+                handle(segment, local, peer)
+            budget -= len(segments)
 
     def send(self, data: bytes, remote: Address) -> bool:
         """Send one datagram; False (counted, logged at a rate) if it failed."""

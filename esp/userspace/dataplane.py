@@ -99,6 +99,9 @@ class _Pair:
 
 class UserspaceDataPlane:
     name = "userspace"
+    # the transport asks for UDP GRO on the port-4500 socket (ikev2d.udp): a run of one peer's ESP
+    # in one read (the worker plane does not: its group's steering program sees only a run's first datagram)
+    udp_gro = True
 
     def __init__(self, tun_name: str = "ikev2d0", mtu: int = 1400, replay_window: int = 64,
                  lifetime_packets: int = 0, soft_fraction: float = 0.9,

@@ -2,8 +2,10 @@
 
 With several data-plane worker processes, each Child SA lives in one worker
 (its replay window and counters are there): worker k of N holds the inbound
-SPIs with ``spi % N == k`` (``worker_of_spi``; SPIs are random, so that
-spreads them evenly, and ``spi_for_worker`` finds one for a chosen worker).
+SPIs with ``spi % N == k`` (``worker_of_spi``). The responder draws each new
+SPI at random and moves it with ``spi_for_worker`` into the worker that
+holds the fewest SAs (ikev2d.spi_lanes): random SPIs alone put two clients
+in one worker half the time.
 The kernel then delivers each ESP packet to the right process without any
 process reading it first:
 

@@ -2,7 +2,8 @@
 
 cryptography holds the GIL while it seals and opens (bench/esp_gil.py), so a
 second core needs a second process. Each Child SA pair lives in worker
-``spi_in % N`` (esp.userspace.worker): inbound, the kernel steers its ESP
+``spi_in % N`` (esp.userspace.worker; the responder picks each new inbound
+SPI in the worker holding the fewest pairs, `spi_lanes`): inbound, the kernel steers its ESP
 there (the port-4500 reuseport group's program, esp.userspace.steering; the
 IKE transport's socket is the group's index 0 and keeps IKE and keepalives);
 outbound, that worker routes the client's address to its own TUN device with
@@ -112,6 +113,7 @@ class WorkerDataPlane:
         if not 2 <= workers <= MAX_WORKERS:
             raise DataPlaneError(f"--dataplane-workers {workers}: 2 to {MAX_WORKERS} (1 is the one-process plane)")
         self.count = workers
+        self.spi_lanes = workers  # the responder places each new inbound SPI in the emptiest worker (spi % N)
         self.tun_name, self.mtu, self.replay_window = tun_name, mtu, replay_window
         self._workers: list[_Worker] = []
         self._owner: dict[int, _Worker] = {}  # spi_in -> the worker holding the pair

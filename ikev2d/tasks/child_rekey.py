@@ -96,7 +96,7 @@ class ChildRekey:
         if self._still_ours() is None or self.spi_in in sa.child_rekeys:
             return []
         sa.child_rekeys[self.spi_in] = self
-        self.new_spi = sa.new_child_spi()
+        self.new_spi = sa.new_child_spi(self.spi_in)
         pfs = sa.settings.pfs
         return self._offer(pfs.groups[0] if pfs.required and pfs.groups else 0, now)
 

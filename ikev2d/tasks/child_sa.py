@@ -147,10 +147,12 @@ def _negotiate_child(sa: "IkeSa", pending: PendingChild, address: IPv4Address, n
 
 def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, address: IPv4Address, nonce_i: bytes,
                        nonce_r: bytes, now: float, effects: list[Effect], pfs: Pfs | None = IN_IKE_AUTH,
-                       shared_secret: bytes | None = None) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
+                       shared_secret: bytes | None = None,
+                       replacing: int = 0) -> Notify | tuple[SA, TSi, TSr, ChildSa]:
     """Pick the ESP proposal, narrow the selectors, derive the keys
     (RFC 7296 §2.17, from the nonces of this exchange and, with PFS, the
-    new DH secret) and install."""
+    new DH secret) and install. `replacing`: the inbound SPI of the Child SA
+    a rekey replaces (its successor's SPI is placed as if it were gone)."""
     assert sa.profile is not None and sa.group_policy is not None
     chosen = select_esp(offer.proposals, sa.settings.ipsec_proposals, pfs)
     if chosen is None:
@@ -186,7 +188,7 @@ def negotiate_child_sa(sa: "IkeSa", offer: SA, tsi_req: TSi, tsr_req: TSr, addre
         effects.append(Emit(NegotiationAborted(sa.name, sa.local, sa.remote, sa.username,
                                                "There was no IPSEC policy found for received TS")))
         return Notify(NotifyType.TS_UNACCEPTABLE)
-    spi_in = sa.new_child_spi()
+    spi_in = sa.new_child_spi(replacing)
     spi_out = int.from_bytes(proposal.spi, "big")
     # the client initiated this exchange: its keys protect what it sends, our inbound
     child = install_child_sa(sa, suite, ours, spi_in, spi_out, nonce_i, nonce_r, local_networks, remote_networks,

@@ -129,7 +129,7 @@ class ClientChildRekey:
         sa, old = self.sa, self.old
         nonce_r = sa.random(NONCE_SIZE)
         negotiated = sa.negotiate_child_sa(self.offer, self.tsi, self.tsr, self.address, self.nonce_i, nonce_r, now,
-                                           effects, self.pfs, shared)
+                                           effects, self.pfs, shared, old.spec.spi_in)
         if isinstance(negotiated, Notify):
             return [negotiated]
         reply, tsi_out, tsr_out, child = negotiated
