@@ -56,6 +56,9 @@ MappingCallback = Callable[[int, tuple[str, int]], None]
 
 class DataPlane(Protocol):
     name: str  # "kernel" | "userspace" | "none"
+    # inbound SPIs steer by spi % spi_lanes to the process holding the pair:
+    # the worker count of a plane in worker processes, 1 for the others
+    spi_lanes: int
 
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
                on_mapping: MappingCallback | None = None) -> None:
@@ -103,6 +106,7 @@ class RecordingDataPlane:
     and the tests of the IKE side)."""
 
     name = "none"
+    spi_lanes = 1
 
     def __init__(self) -> None:
         self.sas: dict[int, ChildSaSpec] = {}

@@ -161,6 +161,7 @@ class KernelDataPlane:
     policies, a route to the client's virtual address, UDP_ENCAP on 4500."""
 
     name = "kernel"
+    spi_lanes = 1
 
     def __init__(self, *, lifetime: LifetimeRule = default_lifetime, replay_window: int = 32,
                  priority: int = 0x100000, routes: bool = True) -> None:

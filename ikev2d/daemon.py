@@ -84,7 +84,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.settings = build_settings(self.config)
         # a data plane spread over worker processes by SPI gets each new Child SA in its emptiest worker
-        self.responder = Responder(self.settings, child_spi_lanes=getattr(self.dataplane, "spi_lanes", 1))
+        self.responder = Responder(self.settings, child_spi_lanes=self.dataplane.spi_lanes)
         self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
         self.syslog = pipeline_from_config(self.config)
         self.radius = RadiusClients(self.settings.radius_groups)
