@@ -85,7 +85,7 @@ def reuseport_program(workers: int, slots: Sequence[int] | None = None) -> list[
     default k + 1 (bind order; `GroupOrder` gives it after a restart)."""
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"{workers} workers: 1 to {MAX_WORKERS} supported")
-    if slots is not None and (len(slots) != workers or not all(0 < slot <= workers for slot in slots)):
+    if slots is not None and (len(slots) != workers or not all(0 <= slot <= workers for slot in slots)):
         raise ValueError(f"slots {list(slots)} for {workers} workers")
     head: list[tuple[int, int | None, int | None, int]] = [  # None: a jump to the IKE return, filled in below
         (_LD_W_LEN, 0, 0, 0),                    # A = UDP payload length
@@ -129,8 +129,10 @@ class GroupOrder:
         self.members.append(worker)
 
     def slots(self) -> list[int]:
-        """The group index of each worker's socket, for `reuseport_program`."""
-        return [self.members.index(worker) for worker in range(self.workers)]
+        """The group index of each worker's socket, for `reuseport_program`;
+        a worker not in the group (dead, not replaced yet) gets the IKE
+        socket's, whose side counts its ESP as stray and drops it."""
+        return [self.members.index(worker) if worker in self.members else 0 for worker in range(self.workers)]
 
 
 def raw_esp_filter(worker: int, workers: int) -> list[Instruction]:

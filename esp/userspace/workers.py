@@ -48,6 +48,7 @@ START_SECONDS = 10.0  # a new worker's "ready": a Python start with its imports
 # a pair lost with its worker is rekeyed at once; one still there this much
 # later (the client refused the rekey) is ended: never a tunnel carrying nothing
 LOST_PAIR_GRACE = 30.0
+RESTART_RETRY, RESTART_RETRY_MAX = 1.0, 60.0  # seconds before a worker that could not start is tried again
 
 
 class _Worker:
@@ -185,27 +186,46 @@ class WorkerDataPlane:
             dead.reap()
         for _sock, order in self._groups.values():
             order.leave(dead.index)
-        self.restarts += 1
-        try:
-            fresh = _Worker(dead.index, self.count, dead.tun, self.mtu, self.replay_window)
-        except (OSError, DataPlaneError) as exc:
-            log.error("cannot start data-plane worker %d again: %s; Child SAs given its SPIs fail", dead.index, exc)
-        else:
-            self._workers[dead.index] = fresh
-            self._loop.add_reader(fresh.events.fileno(), self._event, fresh)
-            for (address, port), (sock, order) in self._groups.items():
-                try:
-                    fresh.call("listen", address, port)
-                    order.join(dead.index)
-                    attach_reuseport_program(sock, self.count, order.slots())
-                except (OSError, DataPlaneError) as exc:
-                    log.error("data-plane worker %d cannot serve %s port %d again: %s", dead.index, address, port,
-                              exc)
+        self._steer()  # the others' ESP to them again; the dead one's to the IKE socket, which drops it
         dead.control.close()
         dead.events.close()
+        self._start(dead.index, dead.tun, RESTART_RETRY)
         for spi in lost:
             self._report(Expiry(spi, hard=False, reason=WORKER_GONE))
             self._loop.call_later(LOST_PAIR_GRACE, self._report, Expiry(spi, hard=True, reason=WORKER_GONE))
+
+    def _start(self, index: int, tun: str, retry: float) -> None:
+        """A new worker at `index`, into every group; tried again later,
+        each time twice as late, if it cannot start."""
+        assert self._loop is not None
+        if not self._workers:
+            return  # closed meanwhile
+        self.restarts += 1
+        try:
+            fresh = _Worker(index, self.count, tun, self.mtu, self.replay_window)
+        except (OSError, DataPlaneError) as exc:
+            log.error("cannot start data-plane worker %d again: %s; trying again in %g s (a Child SA given one "
+                      "of its SPIs fails meanwhile)", index, exc, retry)
+            self._loop.call_later(retry, self._start, index, tun, min(2 * retry, RESTART_RETRY_MAX))
+            return
+        self._workers[index] = fresh
+        self._loop.add_reader(fresh.events.fileno(), self._event, fresh)
+        for (address, port), (_sock, order) in self._groups.items():
+            try:
+                fresh.call("listen", address, port)
+            except DataPlaneError as exc:
+                log.error("data-plane worker %d cannot serve %s port %d again: %s", index, address, port, exc)
+                continue
+            order.join(index)
+        self._steer()
+
+    def _steer(self) -> None:
+        """Each group's program for its sockets' order now."""
+        for (address, port), (sock, order) in self._groups.items():
+            try:
+                attach_reuseport_program(sock, self.count, order.slots())
+            except OSError as exc:
+                log.error("cannot steer ESP on %s port %d to the workers again: %s", address, port, exc)
 
     def _report(self, expiry: Expiry) -> None:
         if self._on_expiry is not None:  # a pair rekeyed or deleted meanwhile is no longer the IKE side's

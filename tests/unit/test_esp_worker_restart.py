@@ -102,6 +102,39 @@ async def main():
     print("hung-replaced", dp._workers[1].proc.pid != hung, dp.restarts,
           [(hex(r.spi_in), r.hard) for r in reports if r.spi_in == pairs[1].spi_in])
     print("kept", hex(pairs[1].spi_in))
+    # a replacement that cannot start: the survivor keeps its ESP meanwhile, and the start is tried again
+    def new_pair(lane, vip):
+        spec = child_spec(spi_in=spi_for_worker(int.from_bytes(os.urandom(4), "big"), lane, 2),
+                          spi_out=0x5000 + lane, vip=vip)
+        dp.install(spec)
+        return spec, Client(spec)
+    survivor, survivor_client = new_pair(1, "198.19.0.220")
+    real, failed = W._Worker, []
+    class FailingOnce(real):
+        def __init__(self, *args, **kwargs):
+            if not failed:
+                failed.append(True)
+                raise W.DataPlaneError("no TUN device today")
+            super().__init__(*args, **kwargs)
+    W._Worker, W.RESTART_RETRY = FailingOnce, 1.5
+    before, gone = dp.restarts, dp._workers[0].proc.pid
+    os.kill(gone, signal.SIGKILL)
+    await asyncio.sleep(0.3)  # dead, its first replacement failed, the next not yet tried
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        for _ in range(3):
+            client.sendto(esp(survivor_client, survivor), ("198.18.0.1", 4500))
+    await asyncio.sleep(0.3)
+    print("meanwhile", dp.restarts - before, dp.counters(survivor.spi_in).packets_in)
+    for _ in range(60):
+        await asyncio.sleep(0.05)
+        if dp._workers[0].proc.pid != gone and dp._workers[0].proc.poll() is None:
+            break
+    back, back_client = new_pair(0, "198.19.0.230")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        for _ in range(3):
+            client.sendto(esp(back_client, back), ("198.18.0.1", 4500))
+    await asyncio.sleep(0.3)
+    print("retried", dp.restarts - before, dp.counters(back.spi_in).packets_in)
     dp.close()
     print("routes-closed", subprocess.run(["ip", "-o", "route", "show", "198.19.0.0/24"], capture_output=True,
                                           text=True).stdout.strip() or "none")
@@ -133,3 +166,7 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     # a hung worker: the request fails after REPLY_SECONDS, the worker is killed, replaced, its pair reported
     assert out["hung"] == "2 data-plane worker 1 did not answer 'counters': killed", done.stdout
     assert out["hung-replaced"] == f"True 2 [('{out['kept']}', False)]", done.stdout
+    # a replacement that fails to start is tried again; meanwhile the other worker's ESP still reaches it
+    assert out["meanwhile"] == "1 3", done.stdout + done.stderr
+    assert out["retried"] == "2 3", done.stdout + done.stderr
+    assert "cannot start data-plane worker 0 again: no TUN device today; trying again in 1.5 s" in done.stderr
