@@ -136,10 +136,10 @@ SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 434, 438
 SO_RCVBUFFORCE = 33
 
 
-def _grow_receive_buffers(pid: int, port: int, size: int) -> int:
-    """Set SO_RCVBUF of every UDP socket of process `pid` bound to `port`,
-    through a copy of its descriptor (pidfd_getfd(2)), the same way for
-    either gateway. Returns how many sockets."""
+def on_udp_sockets(pid: int, port: int, action: Callable[[socket.socket], None]) -> int:
+    """`action` on every UDP socket of process `pid` bound to `port`, through
+    a copy of its descriptor (pidfd_getfd(2)), the same way for either
+    gateway. Returns how many sockets."""
     inodes = set()
     with open(f"/proc/{pid}/net/udp") as f:
         for line in list(f)[1:]:
@@ -161,13 +161,18 @@ def _grow_receive_buffers(pid: int, port: int, size: int) -> int:
                 if ours < 0:
                     raise OSError(ctypes.get_errno(), "pidfd_getfd")
                 with socket.socket(fileno=ours) as sock:
-                    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+                    action(sock)
                 done += 1
     finally:
         os.close(pidfd)
     if not done:
         raise RuntimeError(f"no UDP socket on port {port} in process {pid}")
     return done
+
+
+def _grow_receive_buffers(pid: int, port: int, size: int) -> int:
+    """SO_RCVBUF of every UDP socket of process `pid` bound to `port`."""
+    return on_udp_sockets(pid, port, lambda sock: sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size))
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from esp_gateway import (  # noqa: E402
-    INSIDE, LOAD_CPU, LOAD, SYS_PIDFD_GETFD, SYS_PIDFD_OPEN, WARMUP, WINDOW, Gateway, _dev_counters, _libc,
+    INSIDE, LOAD_CPU, LOAD, WARMUP, WINDOW, Gateway, _dev_counters, on_udp_sockets,
 )
 
 from lab.pki import make_lab_pki  # noqa: E402
@@ -42,31 +42,10 @@ SOL_UDP, UDP_GRO = 17, 104
 
 def set_gro(pid: int, on: bool) -> int:
     """UDP_GRO on every UDP socket of `pid` bound to port 4500; how many."""
-    inodes = set()
-    with open(f"/proc/{pid}/net/udp") as f:
-        for line in list(f)[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == 4500:
-                inodes.add(fields[9])
-    pidfd = _libc.syscall(SYS_PIDFD_OPEN, pid, 0)
-    done = 0
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except FileNotFoundError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inodes:
-                ours = _libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
-                with socket.socket(fileno=ours) as sock:
-                    sock.setsockopt(SOL_UDP, UDP_GRO, int(on))
-                    assert sock.getsockopt(SOL_UDP, UDP_GRO) == int(on)
-                done += 1
-    finally:
-        os.close(pidfd)
-    if not done:
-        raise RuntimeError("no port-4500 socket in the gateway")
-    return done
+    def switch(sock: socket.socket) -> None:
+        sock.setsockopt(SOL_UDP, UDP_GRO, int(on))
+        assert sock.getsockopt(SOL_UDP, UDP_GRO) == int(on)
+    return on_udp_sockets(pid, 4500, switch)
 
 
 def decrypt(gw: Gateway, rate: float, gso: bool):
