@@ -137,3 +137,28 @@ def test_strongswan_plain_esp_through_ikev2d_userspace_dataplane(lab: RaLab, pki
     assert done.ok, done.errmsg
     assert wait_for(lambda: ip(gw_ns, "route", "show", f"{vip}/32").strip() == "", timeout=5), lab.context()
     assert lab.gateway.running(), lab.context()
+
+
+def test_strongswan_plain_esp_through_two_dataplane_workers(pki: LabPki) -> None:
+    """The same client, plain ESP, with the userspace plane in two worker
+    processes: the pair's worker (its SPI's lane) takes the client's ESP
+    from its own raw socket (each worker's keeps only its SPIs), routes the
+    client through its TUN device, and the traffic flows both ways."""
+    with ra_lab(pki, "plainw", dataplane="userspace", extra_args=("--dataplane-workers", "2")) as lab:
+        assert "2 worker processes" in lab.gateway.log(), lab.context()
+        lab.client.load(ClientConfig(local_addr=lab.topology.client_addrs[0], remote_addr=lab.topology.gateway_addr,
+                                     ca_cert=pki.ca_cert, encap=False))
+        result = lab.client.initiate(timeout=30)
+        assert result.ok, f"initiate failed: {result.errmsg}\n{result.text()}{lab.context()}"
+        [sa] = lab.client.list_sas()
+        child = sa.children[0]
+        assert child.encap is False, child
+        vip, worker = sa.local_vips[0], int(child.spi_out, 16) % 2  # ikev2d's inbound SPI picks the worker
+        assert f"dev ikev2d0w{worker}" in ip(lab.gw_ns, "route", "get", vip), lab.context()
+        pong = nsexec(lab.client_ns, "ping", "-n", "-c", "5", "-i", "0.2", "-W", "3", "-I", vip, INSIDE, check=False)
+        assert pong.returncode == 0 and " 0% packet loss" in pong.stdout, f"{pong.stdout}{pong.stderr}{lab.context()}"
+        shown = _gateway_sa(lab)
+        assert shown["pkts_decaps"] >= 5 and shown["pkts_encaps"] >= 5 and shown["recv_errors"] == 0, shown
+        assert "NAT-T-Encaps" not in shown["in_use_settings"], shown
+        assert lab.client.terminate().ok
+        assert lab.gateway.running() and "Traceback" not in lab.gateway.log(), lab.context()

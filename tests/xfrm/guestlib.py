@@ -21,7 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
@@ -302,11 +302,12 @@ class RaLab(GuestLab):
 
 @contextmanager
 def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None = None,
-           dataplane: str = "kernel", ipv6: bool = False) -> Iterator[RaLab]:
+           dataplane: str = "kernel", ipv6: bool = False, extra_args: Sequence[str] = ()) -> Iterator[RaLab]:
     """Start both daemons in fresh namespaces; stop them, keep their logs
     under $UML_WORKDIR/<name>-<n>-logs and remove the namespaces after.
     `dataplane` is ikev2d's --dataplane (the client always uses the kernel's ESP);
-    `ipv6` gives the outside IPv6 addresses too (lab.netns.Topology)."""
+    `ipv6` gives the outside IPv6 addresses too (lab.netns.Topology);
+    `extra_args` go to `ikev2d run` as well."""
     tag = next(_lab_tags)
     # daemon folders on the guest's tmpfs: unix sockets and charon's private
     # /run do not belong on the hostfs root; logs are copied out afterwards
@@ -315,7 +316,7 @@ def ra_lab(pki: LabPki, name: str, edit: Callable[[dict[str, Any]], None] | None
     topology = Topology(run_prefix(f"{name[0]}{tag}"), 1, ipv6=ipv6).create()
     cfg = lab_config(pki, store=run / "pki-store", knobs=Ikev2dKnobs(edit=edit))
     gateway = Ikev2d(topology.gateway, run / "ikev2d", cfg,
-                     extra_args=["--dataplane", dataplane, "--crypto-workers", "0"])
+                     extra_args=["--dataplane", dataplane, "--crypto-workers", "0", *extra_args])
     client = Charon(topology.clients[0], run / "client", kernel_esp=True)
     try:
         gateway.start(timeout=30)
