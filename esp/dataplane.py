@@ -59,6 +59,11 @@ class DataPlane(Protocol):
     # inbound SPIs steer by spi % spi_lanes to the process holding the pair:
     # the worker count of a plane in worker processes, 1 for the others
     spi_lanes: int
+    # how the transport opens each port-4500 socket: as the first member of a
+    # SO_REUSEPORT group the workers join (steering), and asking for UDP GRO
+    # (a plane that reads ESP in UDP from that socket itself)
+    reuse_port: bool
+    udp_gro: bool
 
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
                on_mapping: MappingCallback | None = None) -> None:
@@ -107,6 +112,7 @@ class RecordingDataPlane:
 
     name = "none"
     spi_lanes = 1
+    reuse_port = udp_gro = False
 
     def __init__(self) -> None:
         self.sas: dict[int, ChildSaSpec] = {}

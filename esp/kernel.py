@@ -162,6 +162,7 @@ class KernelDataPlane:
 
     name = "kernel"
     spi_lanes = 1
+    reuse_port = udp_gro = False  # the kernel decapsulates ESP in UDP on the socket (UDP_ENCAP)
 
     def __init__(self, *, lifetime: LifetimeRule = default_lifetime, replay_window: int = 32,
                  priority: int = 0x100000, routes: bool = True) -> None:

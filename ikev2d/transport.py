@@ -72,8 +72,7 @@ class Transport:
                 ike = UdpEndpoint(address, self.ike_port, self._datagram, self.errors)
                 self.endpoints[ike.local] = ike
                 nat_t = UdpEndpoint(address, self.nat_t_port, self._nat_t_datagram, self.errors,
-                                    reuse_port=getattr(self.dataplane, "reuse_port", False),
-                                    gro=getattr(self.dataplane, "udp_gro", False))
+                                    reuse_port=self.dataplane.reuse_port, gro=self.dataplane.udp_gro)
                 self.endpoints[nat_t.local] = nat_t
                 self.dataplane.attach(nat_t.sock, self._expired, self._esp_source_changed)
         except BaseException:

@@ -100,6 +100,7 @@ class _Pair:
 class UserspaceDataPlane:
     name = "userspace"
     spi_lanes = 1
+    reuse_port = False
     # the transport asks for UDP GRO on the port-4500 socket (ikev2d.udp): a run of one peer's ESP
     # in one read (the worker plane does not: its group's steering program sees only a run's first datagram)
     udp_gro = True

@@ -109,6 +109,9 @@ class _Worker:
 class WorkerDataPlane:
     name = "userspace"
     reuse_port = True  # the transport founds a reuseport group on each 4500 socket
+    # the kernel would coalesce before the steering program picks a socket,
+    # which sees a run's first datagram only: no GRO
+    udp_gro = False
 
     def __init__(self, workers: int, tun_name: str = "ikev2d0", mtu: int = 1400, replay_window: int = 64) -> None:
         if not 2 <= workers <= MAX_WORKERS:
@@ -269,7 +272,7 @@ class WorkerDataPlane:
         return counted
 
     def esp_received(self, datagram: bytes, remote: tuple[str, int]) -> None:
-        self.stray_esp += 1  # only before the group's program is attached; the peer retransmits nothing: lost
+        self.stray_esp += 1  # before the group's program is attached, or a dead worker's until it is back: lost
 
     def route_pools(self, blocks: list[IPv4Network | IPv6Network]) -> None:
         """A pool's clients are spread over the workers' TUN devices, each
