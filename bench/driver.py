@@ -402,6 +402,39 @@ def summarize_load(runs: list[Run]) -> Section:
     return section
 
 
+def summarize_floor(runs: list[Run]) -> Section:
+    """esp_floor.py: per direction, the crypto-only ceiling, the floor (the
+    least a Python plane does per packet with the kernel's I/O) and ikev2d's
+    plane on the same core and traffic; medians of the rounds of each run."""
+    section = Section()
+    docs = [r.doc for r in runs if isinstance(r.doc, dict) and isinstance(r.doc.get("results"), list)]
+    if not docs:
+        return section
+    mbps: dict[tuple[str, str], list[float]] = {}
+    for doc in docs:
+        for rec in doc["results"]:
+            mbps.setdefault((rec["path"], rec["direction"]), []).append(float(rec["mbps"]))
+    for d in ("encrypt", "decrypt"):
+        ceiling, floor, ours = (median(mbps.get((p, d), [])) for p in ("ceiling", "floor", "ikev2d"))
+        if floor is None:
+            continue
+        of_floor = f"; ikev2d's plane {100 * ours / floor:.0f} % of the floor" if ours else ""
+        section.rows.append(Row(
+            metric=f"ESP floor, {d}: the least a Python data plane does per packet, with the kernel's I/O "
+                   "(1400 B CBC+SHA512, one core)", unit="Mbit/s", higher_is_better=True, ours=floor, theirs=None,
+            ceiling=ceiling, samples=len(docs), headline=True,
+            note=f"not ikev2d: the bound any pure-Python plane meets here{of_floor}"))
+        section.rows.append(Row(
+            metric=f"ESP {d}, ikev2d's userspace plane beside the floor (same core, veth and traffic)", unit="Mbit/s",
+            higher_is_better=True, ours=ours, theirs=None, ceiling=ceiling, samples=len(docs)))
+    section.lines += ["Every round (Mbit/s; each run's paths alternate round by round):", ""]
+    section.lines += table(
+        ["run", "path", "direction", "Mbit/s per round"],
+        [[str(i), rec["path"], rec["direction"], ", ".join(fmt(s * doc["size"] * 8 / 1e6, 0) for s in rec["samples"])]
+         for i, doc in enumerate(docs, 1) for rec in doc["results"]])
+    return section
+
+
 # -- the registry ----------------------------------------------------------------
 # To plug a bench in: a script taking `--json FILE` and a summarizer of its
 # JSON documents. Order is run order; "ceiling" runs whenever anything does.
@@ -419,6 +452,10 @@ REGISTRY: tuple[Bench, ...] = (
           quick_args=("--io", "--markdown", "--repeats", "2"), timeout=2 * 3600,
           what="ESP at 1400 B (AES-256-CBC + HMAC-SHA-512/256), ikev2d userspace on 1 and 2 cores vs strongSwan "
                "kernel-libipsec on 1, against the crypto-only ceiling of the same run"),
+    Bench("esp-floor", "bench/esp_floor.py", summarize_floor, args=("--rounds", "7"),
+          quick_args=("--rounds", "3"), runs=3, quick_runs=1, timeout=900,
+          what="ESP at 1400 B on one core: the crypto-only ceiling, the floor a Python data plane cannot go under "
+               "(its unavoidable calls with the kernel's real I/O) and ikev2d's plane, side by side"),
     Bench("memory", "bench/bench_memory.py", summarize_memory,
           args=("--sessions", "10000", "--charon-sessions", "2000", "--markdown", "{tmp}/memory.md"),
           quick_args=("--sessions", "500", "--charon-sessions", "500", "--breakdown-sessions", "0",

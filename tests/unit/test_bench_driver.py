@@ -165,6 +165,34 @@ def test_load_rows_from_bench_load_json() -> None:
     assert driver.ratio_cell(Row("x", "Mbit/s", True, 2.0, 1.0, ratio=2.0)) == "2.00x"
 
 
+def floor_doc(floor_enc: float, floor_dec: float) -> dict[str, Any]:
+    """esp_floor.py --json, trimmed (a run of 2026-12-05: 2 of its rounds per path)."""
+    def rec(path: str, d: str, mbps: float) -> dict[str, Any]:
+        pps = mbps * 1e6 / (1400 * 8)
+        return {"path": path, "direction": d, "pps": pps, "samples": [pps, pps * 0.99], "mbps": mbps}
+    return {"bench": "esp_floor", "size": 1400, "cpu": 0, "burst": 64, "rounds": 2, "decrypt_to": "veth",
+            "tun_napi": None, "results": [
+                rec("ceiling", "encrypt", 2688.0), rec("floor", "encrypt", floor_enc), rec("ikev2d", "encrypt", 1440.0),
+                rec("ceiling", "decrypt", 3794.0), rec("floor", "decrypt", floor_dec),
+                rec("ikev2d", "decrypt", 1086.0)]}
+
+
+def test_floor_rows_give_the_floor_against_the_ceiling_and_ikev2d_against_the_floor() -> None:
+    section = driver.summarize_floor([run_of(floor_doc(1600.0, 1340.0)), run_of(floor_doc(1620.0, 1360.0)),
+                                      run_of(floor_doc(1610.0, 1350.0))])
+    floor_enc, ours_enc, floor_dec, ours_dec = section.rows
+    assert floor_enc.headline and not ours_enc.headline
+    assert floor_enc.ours == pytest.approx(1610.0) and floor_enc.pct_of_ceiling == pytest.approx(100 * 1610 / 2688)
+    assert floor_dec.ours == pytest.approx(1350.0) and floor_dec.pct_of_ceiling == pytest.approx(100 * 1350 / 3794)
+    assert ours_dec.ours == pytest.approx(1086.0) and "80 % of the floor" in floor_dec.note
+    assert floor_enc.theirs is None and driver.ratio_cell(floor_enc) == "-"
+    assert sum("| floor | decrypt |" in line for line in section.lines) == 3  # every run's rounds kept
+
+
+def test_a_floor_run_without_results_gives_no_rows() -> None:
+    assert driver.summarize_floor([run_of(None), run_of({"bench": "esp_floor"})]).rows == []
+
+
 def test_memory_rows_from_bench_memory_json() -> None:
     # bench/results/bench_memory-da0294e-2026-12-04.json, trimmed: its breakdown, load reports and ramps
     doc = {"commit": "da0294e", "date": "2026-12-04", "machine": "AMD EPYC, 2 CPUs, Linux 6.18.44-fc-v1252",
