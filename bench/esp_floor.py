@@ -88,6 +88,7 @@ class Result:
     direction: str
     pps: float  # median over rounds
     samples: list[float]
+    frames_per_packet: float  # what crossed the veth per packet handled: GSO and GRO batches count once
 
     @property
     def mbps(self) -> float:
@@ -370,10 +371,12 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
         ("ikev2d", "decrypt", ikev2d_decrypt, queue_esp),
     ]
     bursts = 200  # per sample: 12,800 packets
+    frames: dict[tuple[str, str], int] = {}
     try:
         for _ in range(rounds):
             for name, direction, burst, queue in paths:
                 busy = 0.0
+                sent = _veth_frames()
                 for _ in range(bursts):
                     if queue is not None:
                         queue()
@@ -381,6 +384,7 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
                     burst()
                     busy += time.perf_counter() - start
                 results.setdefault((name, direction), []).append(bursts * BURST / busy)
+                frames[(name, direction)] = frames.get((name, direction), 0) + _veth_frames() - sent
         opener = InboundSa(0x1001, make_opener(CBC, keys.encr, keys.integ), False, 64, lifetime, None)
         assert opener.open(floor_enc.last) is not None, "the floor's ESP must open with the project's opener"
         assert floor_dec.failures == 0, "every ESP packet must verify"
@@ -392,19 +396,24 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
         floor_tun.close()
         for s in (floor_tun_rx, esp_sock, client, inner_sink):
             s.close()
-    return [Result(p, d, _median(v), v) for (p, d), v in results.items()]
+    return [Result(p, d, _median(v), v, frames[(p, d)] / (rounds * bursts * BURST)) for (p, d), v in results.items()]
+
+
+def _veth_frames() -> int:
+    return int(Path("/sys/class/net/fl-out/statistics/tx_packets").read_text())
 
 
 def report(results: list[Result], markdown: bool) -> str:
     by = {(r.path, r.direction): r for r in results}
     lines = ["| direction | ceiling Mbit/s | floor Mbit/s | floor % of ceiling | ikev2d Mbit/s | ikev2d % of ceiling"
-             " | ikev2d % of floor |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             " | ikev2d % of floor | veth frames per packet, floor / ikev2d |", "|" + " --- |" * 8]
     for d in ("encrypt", "decrypt"):
         c, f, i = by[("ceiling", d)], by[("floor", d)], by[("ikev2d", d)]
         lines.append(f"| {d} | {c.mbps:.0f} | {f.mbps:.0f} | {100 * f.pps / c.pps:.0f} % | {i.mbps:.0f} "
-                     f"| {100 * i.pps / c.pps:.0f} % | {100 * i.pps / f.pps:.0f} % |")
+                     f"| {100 * i.pps / c.pps:.0f} % | {100 * i.pps / f.pps:.0f} % "
+                     f"| {f.frames_per_packet:.3f} / {i.frames_per_packet:.3f} |")
     text = "\n".join(lines)
-    return text if markdown else text.replace("| --- ", "").replace("|", " ")
+    return text if markdown else text.replace(" --- |", "").replace("|", " ")
 
 
 def main() -> None:
