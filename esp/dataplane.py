@@ -52,6 +52,8 @@ ExpiryCallback = Callable[[Expiry], None]
 # ESP of a Child SA (our inbound SPI) authenticated from a new source address
 # and port: a hint for the IKE side to check, never a move by itself
 MappingCallback = Callable[[int, tuple[str, int]], None]
+# a lane (the worker holding spi % spi_lanes) went down (False) or is back (True)
+LaneCallback = Callable[[int, bool], None]
 
 
 class DataPlane(Protocol):
@@ -72,6 +74,11 @@ class DataPlane(Protocol):
         sends ESP in UDP through it, and opens a raw socket on its address
         for plain ESP), where to report lifetime expiry and where
         ESP authenticated from a new source address is reported."""
+
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        """Where to say that a lane's worker died (no pair can be installed
+        in it until its replacement is up) or is back, so that new inbound
+        SPIs go to live lanes. A plane of one lane never calls it."""
 
     def install(self, spec: ChildSaSpec) -> None:
         """Install both directions (and policies/routes) or raise
@@ -121,6 +128,9 @@ class RecordingDataPlane:
     def attach(self, nat_t_socket: socket.socket, on_expiry: ExpiryCallback,
                on_mapping: MappingCallback | None = None) -> None:
         self.on_expiry = on_expiry
+
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        pass  # one lane, never down
 
     def install(self, spec: ChildSaSpec) -> None:
         self.sas[spec.spi_in] = spec

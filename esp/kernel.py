@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, Sequence, TypeVar
 
-from .dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
+from .dataplane import DataPlaneError, Expiry, ExpiryCallback, LaneCallback, MappingCallback, SaCounters
 from .spec import ChildSaSpec
 from .xfrm import consts as c
 from .xfrm.algorithms import KernelAlg, UnsupportedAlgorithm, kernel_algs
@@ -301,6 +301,9 @@ class KernelDataPlane:
             self._on_mapping(event.spi, event.new)
 
     # -- install / remove -------------------------------------------------------------
+
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        pass  # one lane, never down
 
     def install(self, spec: ChildSaSpec) -> None:
         with self._lock:

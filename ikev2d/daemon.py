@@ -85,6 +85,7 @@ class Daemon:
         self.settings = build_settings(self.config)
         # a data plane spread over worker processes by SPI gets each new Child SA in its emptiest worker
         self.responder = Responder(self.settings, child_spi_lanes=self.dataplane.spi_lanes)
+        self.dataplane.watch_lanes(self.responder.spi_lanes.lane_changed)  # and none in a worker being replaced
         self.crypto = CryptoRunner(self.settings.signing_keys, self.crypto_workers)
         self.syslog = pipeline_from_config(self.config)
         self.radius = RadiusClients(self.settings.radius_groups)

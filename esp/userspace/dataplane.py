@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, Sequence
 
-from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
+from ..dataplane import DataPlaneError, Expiry, ExpiryCallback, LaneCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
 from .gso import GsoBatch, gso_supported
 from .lifetime import Lifetime, Limits
@@ -216,6 +216,9 @@ class UserspaceDataPlane:
             raise DataPlaneError(f"this Child SA needs plain ESP (no NAT, no UDP encapsulation) and there is "
                                  f"{self._raw_error or 'no raw ESP socket'}")
         return sock
+
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        pass  # one lane, never down
 
     def install(self, spec: ChildSaSpec) -> None:
         try:

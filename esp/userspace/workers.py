@@ -33,7 +33,7 @@ from ipaddress import IPv4Network, IPv6Network
 from multiprocessing.connection import Connection
 from typing import Any, Sequence
 
-from ..dataplane import WORKER_GONE, DataPlaneError, Expiry, ExpiryCallback, MappingCallback, SaCounters
+from ..dataplane import WORKER_GONE, DataPlaneError, Expiry, ExpiryCallback, LaneCallback, MappingCallback, SaCounters
 from ..spec import ChildSaSpec
 from .routes import RouteTable
 from .steering import MAX_WORKERS, GroupOrder, attach_reuseport_program, worker_of_spi
@@ -52,7 +52,9 @@ RESTART_RETRY, RESTART_RETRY_MAX = 1.0, 60.0  # seconds before a worker that cou
 
 
 class _Worker:
-    def __init__(self, index: int, workers: int, tun: str, mtu: int, replay_window: int) -> None:
+    def __init__(self, index: int, workers: int, tun: str, mtu: int, replay_window: int, wait: bool = True) -> None:
+        """Start worker `index`; `wait`: block until it is ready (the first
+        workers, before the daemon serves), else the caller awaits `started`."""
         control, self._control_child = socket.socketpair()
         events, self._events_child = socket.socketpair()
         self.control = Connection(control.detach())
@@ -67,7 +69,19 @@ class _Worker:
         self._control_child.close()
         self._events_child.close()
         self.index, self.tun = index, tun
-        self.call("wait")  # its "ready"
+        if wait:
+            self.call("wait")  # its "ready"
+
+    def started(self) -> None:
+        """Its answer to the start, once its control channel is readable;
+        raises DataPlaneError if it could not start (it exits: EOF)."""
+        try:
+            status, result = self.control.recv()
+        except (EOFError, OSError):
+            self.reap()
+            raise DataPlaneError(f"it exited while starting (exit status {self.proc.returncode})") from None
+        if status == "error":
+            raise DataPlaneError(str(result))
 
     def call(self, op: str, *args: Any) -> Any:
         try:
@@ -123,6 +137,9 @@ class WorkerDataPlane:
         self._owner: dict[int, _Worker] = {}  # spi_in -> the worker holding the pair
         self._on_expiry: ExpiryCallback | None = None
         self._on_mapping: MappingCallback | None = None
+        self._on_lane: LaneCallback | None = None
+        self._down: set[int] = set()  # indexes whose worker died and whose replacement is not up yet
+        self._starting: dict[int, tuple[_Worker, asyncio.TimerHandle]] = {}  # replacements not ready yet
         self._loop: asyncio.AbstractEventLoop | None = None
         # each served address's port-4500 group: the daemon's socket in it and its array's order
         self._groups: dict[tuple[str, int], tuple[socket.socket, GroupOrder]] = {}
@@ -155,6 +172,17 @@ class WorkerDataPlane:
             raise DataPlaneError(f"cannot steer ESP on {address} port {port} to the workers: {exc}") from exc
         self._groups[(address, port)] = (nat_t_socket, GroupOrder(self.count))
 
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        self._on_lane = on_lane
+
+    def _lane(self, index: int, up: bool) -> None:
+        if up:
+            self._down.discard(index)
+        else:
+            self._down.add(index)
+        if self._on_lane is not None:
+            self._on_lane(index, up)
+
     def _event(self, worker: _Worker) -> None:
         try:
             kind, *args = worker.events.recv()
@@ -173,8 +201,10 @@ class WorkerDataPlane:
         sockets' new order; each lost pair is reported for a rekey, so its
         client gets a new pair in a live worker instead of a tunnel that
         carries nothing (and ended if that rekey does not happen). The new
-        worker's start (a Python process's imports, a few hundred ms) holds
-        the event loop, as the first workers' did: a rare event's price."""
+        worker starts in the background (a Python process's imports, a few
+        hundred ms, while the event loop serves on); until it is up, its lane
+        takes no new pair (the responder is told: `watch_lanes`), so those
+        rekeys land in live workers."""
         assert self._loop is not None
         self._loop.remove_reader(dead.events.fileno())
         status = dead.reap()  # exited: its sockets have left their groups
@@ -192,25 +222,60 @@ class WorkerDataPlane:
         self._steer()  # the others' ESP to them again; the dead one's to the IKE socket, which drops it
         dead.control.close()
         dead.events.close()
+        self._lane(dead.index, up=False)
         self._start(dead.index, dead.tun, RESTART_RETRY)
         for spi in lost:
             self._report(Expiry(spi, hard=False, reason=WORKER_GONE))
             self._loop.call_later(LOST_PAIR_GRACE, self._report, Expiry(spi, hard=True, reason=WORKER_GONE))
 
     def _start(self, index: int, tun: str, retry: float) -> None:
-        """A new worker at `index`, into every group; tried again later,
-        each time twice as late, if it cannot start."""
+        """A new worker at `index`, started without holding the event loop:
+        `_started` takes it into every group once it says it is ready."""
         assert self._loop is not None
         if not self._workers:
             return  # closed meanwhile
         self.restarts += 1
         try:
-            fresh = _Worker(index, self.count, tun, self.mtu, self.replay_window)
+            fresh = _Worker(index, self.count, tun, self.mtu, self.replay_window, wait=False)
         except (OSError, DataPlaneError) as exc:
-            log.error("cannot start data-plane worker %d again: %s; trying again in %g s (a Child SA given one "
-                      "of its SPIs fails meanwhile)", index, exc, retry)
-            self._loop.call_later(retry, self._start, index, tun, min(2 * retry, RESTART_RETRY_MAX))
+            self._start_failed(index, tun, retry, str(exc))
             return
+        deadline = self._loop.call_later(START_SECONDS, self._not_started, fresh, retry)
+        self._starting[index] = (fresh, deadline)
+        self._loop.add_reader(fresh.control.fileno(), self._started, fresh, retry)
+
+    def _started(self, fresh: _Worker, retry: float) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(fresh.control.fileno())
+        _fresh, deadline = self._starting.pop(fresh.index)
+        deadline.cancel()
+        try:
+            fresh.started()
+        except DataPlaneError as exc:
+            fresh.stop()
+            self._start_failed(fresh.index, fresh.tun, retry, str(exc))
+            return
+        self._serve(fresh)
+
+    def _not_started(self, fresh: _Worker, retry: float) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(fresh.control.fileno())
+        self._starting.pop(fresh.index, None)
+        fresh.proc.kill()
+        fresh.stop()
+        self._start_failed(fresh.index, fresh.tun, retry, f"not ready in {START_SECONDS:g} s: killed")
+
+    def _start_failed(self, index: int, tun: str, retry: float, why: str) -> None:
+        """Tried again later, each time twice as late; its lane takes no new pair meanwhile."""
+        assert self._loop is not None
+        log.error("cannot start data-plane worker %d again: %s; trying again in %g s (new Child SAs go to the "
+                  "other workers meanwhile)", index, why, retry)
+        self._loop.call_later(retry, self._start, index, tun, min(2 * retry, RESTART_RETRY_MAX))
+
+    def _serve(self, fresh: _Worker) -> None:
+        """A ready replacement: into every group, steered to, its lane open again."""
+        assert self._loop is not None
+        index = fresh.index
         self._workers[index] = fresh
         self._loop.add_reader(fresh.events.fileno(), self._event, fresh)
         for (address, port), (_sock, order) in self._groups.items():
@@ -221,6 +286,8 @@ class WorkerDataPlane:
                 continue
             order.join(index)
         self._steer()
+        self._lane(index, up=True)
+        log.info("data-plane worker %d is back (pid %d)", index, fresh.proc.pid)
 
     def _steer(self) -> None:
         """Each group's program for its sockets' order now."""
@@ -237,7 +304,11 @@ class WorkerDataPlane:
     def _worker_for(self, spi_in: int) -> _Worker:
         if not self._workers:
             raise DataPlaneError("the data-plane workers are not started")
-        return self._workers[worker_of_spi(spi_in, self.count)]  # where the kernel steers its ESP
+        index = worker_of_spi(spi_in, self.count)  # where the kernel steers its ESP
+        if index in self._down:
+            raise DataPlaneError(f"data-plane worker {index} is down and its replacement not up yet: "
+                                 f"no Child SA 0x{spi_in:08x} in it")
+        return self._workers[index]
 
     def install(self, spec: ChildSaSpec) -> None:
         worker = self._worker_for(spec.spi_in)
@@ -304,6 +375,13 @@ class WorkerDataPlane:
         self._blackholes = kept
 
     def close(self) -> None:
+        for fresh, deadline in list(self._starting.values()):
+            deadline.cancel()
+            if self._loop is not None:
+                self._loop.remove_reader(fresh.control.fileno())
+            fresh.proc.kill()
+            fresh.stop()
+        self._starting.clear()
         for worker in self._workers:
             if self._loop is not None:
                 try:

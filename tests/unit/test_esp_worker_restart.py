@@ -23,7 +23,8 @@ import asyncio, os, signal, socket, subprocess, sys, time
 sys.path.insert(0, "tests/unit")
 from dataclasses import replace
 from esp.userspace import workers as W
-from esp.userspace.steering import reuseport_udp_socket, spi_for_worker
+from esp.userspace.steering import reuseport_udp_socket, spi_for_worker, worker_of_spi
+from ikev2d.spi_lanes import SpiLanes
 from test_esp_dataplane import Client, child_spec
 def ip(*a): subprocess.run(["ip", *a], check=True)
 ip("link", "set", "lo", "up")
@@ -49,8 +50,12 @@ def esp(client, spec):  # one ESP-in-UDP datagram the client seals: ICMP from it
 async def main():
     reports = []
     dp = W.WorkerDataPlane(2)
+    lanes = SpiLanes(2)  # the responder's, told by the plane which lanes are down (as ikev2d/daemon.py wires it)
+    dp.watch_lanes(lanes.lane_changed)
     nat_t = reuseport_udp_socket("198.18.0.1", 4500)
     dp.attach(nat_t, reports.append)
+    def lanes_placed():
+        return sorted({worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 2) for _ in range(64)})
     pairs = [child_spec(spi_in=spi_for_worker(int.from_bytes(os.urandom(4), "big"), w, 2), spi_out=0x3000 + w,
                         vip=f"198.19.0.{200 + w}") for w in range(2)]
     for spec in pairs:
@@ -58,12 +63,30 @@ async def main():
     dp.route_pools([ip_network("198.19.0.0/24")])
     print("routes-before", route("198.19.0.200"), route("198.19.0.201"), route("198.19.0.250"))
     dead = dp._workers[0].proc.pid
+    gaps = []
+    async def ticker():  # the event loop's pulse while the replacement starts
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    killed = time.monotonic()
     os.kill(dead, signal.SIGKILL)
-    for _ in range(100):
-        await asyncio.sleep(0.05)
+    down_seen = []
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        down_seen.append(tuple(sorted(lanes.down)))
         if dp._workers[0].proc.pid != dead and reports:
             break
+    back_in = time.monotonic() - killed
+    tick.cancel()
     print("replaced", dp._workers[0].proc.pid != dead, dp.restarts)
+    # the loop kept its pulse: no pause near the replacement's start time (a blocking start is one long pause)
+    print("loop-free", max(gaps) < back_in / 2, round(max(gaps), 3), round(back_in, 3))
+    print("lane-down-meanwhile", (0,) in down_seen, sorted(lanes.down))
     print("soft", [(hex(r.spi_in), r.hard, r.reason) for r in reports])
     print("lost-counters", dp.counters(pairs[0].spi_in), "kept", dp.counters(pairs[1].spi_in) is not None)
     fresh = child_spec(spi_in=spi_for_worker(int.from_bytes(os.urandom(4), "big"), 0, 2), spi_out=0x4000,
@@ -120,6 +143,12 @@ async def main():
     before, gone = dp.restarts, dp._workers[0].proc.pid
     os.kill(gone, signal.SIGKILL)
     await asyncio.sleep(0.3)  # dead, its first replacement failed, the next not yet tried
+    print("placed-meanwhile", lanes_placed(), sorted(lanes.down))
+    try:
+        new_pair(0, "198.19.0.240")
+        print("down-install", "installed")
+    except W.DataPlaneError as exc:
+        print("down-install", exc)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         for _ in range(3):
             client.sendto(esp(survivor_client, survivor), ("198.18.0.1", 4500))
@@ -129,6 +158,7 @@ async def main():
         await asyncio.sleep(0.05)
         if dp._workers[0].proc.pid != gone and dp._workers[0].proc.poll() is None:
             break
+    print("placed-after", lanes_placed(), sorted(lanes.down))
     back, back_client = new_pair(0, "198.19.0.230")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         for _ in range(3):
@@ -151,6 +181,9 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     out = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     lost = out["lost"]
     assert out["replaced"] == "True 1", done.stdout + done.stderr
+    # the replacement starts while the event loop serves on; meanwhile its lane takes no new SPI
+    assert out["loop-free"].startswith("True "), done.stdout
+    assert out["lane-down-meanwhile"] == "True []", done.stdout
     assert out["soft"] == f"[('{lost}', False, 'worker')]", done.stdout
     assert out["lost-counters"] == "None kept True"
     # ESP of a new pair in the replacement and of the other worker's pair reach their workers
@@ -170,3 +203,7 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     assert out["meanwhile"] == "1 3", done.stdout + done.stderr
     assert out["retried"] == "2 3", done.stdout + done.stderr
     assert "cannot start data-plane worker 0 again: no TUN device today; trying again in 1.5 s" in done.stderr
+    # while worker 0 cannot be replaced, new SPIs go to worker 1 only, and one placed in 0 anyway says why it fails
+    assert out["placed-meanwhile"] == "[1] [0]", done.stdout
+    assert out["down-install"].startswith("data-plane worker 0 is down and its replacement not up yet: no Child SA 0x")
+    assert out["placed-after"] == "[0, 1] []", done.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from esp.dataplane import RecordingDataPlane
+from esp.dataplane import LaneCallback, RecordingDataPlane
 from esp.userspace.steering import worker_of_spi
 from ikev2d.conf import load_config
 from ikev2d.core import Responder
@@ -55,6 +55,26 @@ def test_a_rekeys_spi_is_placed_as_if_the_one_it_replaces_were_gone() -> None:
 def test_ties_are_broken_by_the_draw_so_the_lane_is_not_predictable() -> None:
     lanes = SpiLanes(2)
     assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 2) for _ in range(200)} == {0, 1}
+
+
+def test_a_lane_that_is_down_takes_no_new_spi_until_it_is_back() -> None:
+    lanes = SpiLanes(3)
+    for spi in (0x1000, 0x1003, 0x1001):  # lane 0 empty, lane 1 two, lane 2 one (0x1000 % 3 == 1)
+        lanes.booked(spi)
+    assert lanes.counts == [0, 2, 1]
+    lanes.lane_changed(0, up=False)  # its worker died; the replacement is starting
+    assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 3) for _ in range(100)} == {2}
+    # a rekey is placed among the live lanes as if the pair it replaces were gone: lanes 1 and 2 tie
+    assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big"), replacing=0x1003), 3)
+            for _ in range(100)} == {1, 2}
+    lanes.lane_changed(2, up=False)
+    assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 3) for _ in range(100)} == {1}
+    lanes.lane_changed(1, up=False)  # all down: any lane, its install says why it fails
+    assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 3) for _ in range(100)} == {0}
+    for lane in (0, 1, 2):
+        lanes.lane_changed(lane, up=True)
+    assert lanes.down == set()
+    assert {worker_of_spi(lanes.place(int.from_bytes(os.urandom(4), "big")), 3) for _ in range(100)} == {0}
 
 
 def test_no_lanes_is_refused() -> None:
@@ -109,12 +129,21 @@ def test_without_lanes_the_draw_is_the_spi(tmp_path: Path, pki_dir: Path) -> Non
 class _LanedDataPlane(RecordingDataPlane):
     spi_lanes = 3
 
+    def watch_lanes(self, on_lane: LaneCallback) -> None:
+        self.on_lane = on_lane
+
 
 def test_the_daemon_gives_the_responder_its_data_planes_lanes(tmp_path: Path, pki_dir: Path) -> None:
     config = make_config(tmp_path, **{f"store: {tmp_path / 'pki'}": f"store: {pki_dir}"})
     daemon = Daemon(load_config(tmp_path / "ikev2d.yaml"), dataplane=_LanedDataPlane())
     try:
         assert daemon.responder.spi_lanes.lanes == 3
+        plane = daemon.dataplane
+        assert isinstance(plane, _LanedDataPlane)
+        plane.on_lane(1, False)  # the plane says a worker died: the responder's lanes hear it
+        assert daemon.responder.spi_lanes.down == {1}
+        plane.on_lane(1, True)
+        assert daemon.responder.spi_lanes.down == set()
         assert Daemon(config).responder.spi_lanes.lanes == 1
     finally:
         daemon.crypto.close()
