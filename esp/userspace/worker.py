@@ -5,7 +5,8 @@ each served address's port-4500 reuseport group (the kernel steers to it the
 ESP whose SPI is its own: esp.userspace.steering), and a raw ESP socket
 filtered to its SPIs. The daemon (esp.userspace.workers) talks to it over two
 inherited socket pairs: requests answered in order on the control one,
-expiry and new-source reports sent on the events one.
+expiry and new-source reports, and its log records, sent on the events one
+(the daemon logs them through its own handlers: one format, one place).
 
     python -m esp.userspace.worker --control-fd F --events-fd E --index K --workers N --tun NAME ...
 """
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -28,11 +30,32 @@ log = logging.getLogger("esp.userspace.worker")
 DRAIN_BATCH = 64  # as ikev2d/udp.py drains port 4500
 
 
+class ToDaemon(logging.Handler):
+    """Each log record, formatted here (a traceback included), to the daemon
+    over the events channel; to stderr if that channel is gone."""
+
+    def __init__(self, events: Connection, index: int) -> None:
+        super().__init__()
+        self.events, self.index = events, index
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception as exc:  # a bad format string in a log call: say where, not a traceback
+            text = f"unformattable log record ({record.pathname}:{record.lineno}): {exc!r}"
+        try:
+            self.events.send(("log", record.levelno, record.name, text))
+        except OSError:  # the daemon is gone: say it where someone may still read it
+            sys.stderr.write(f"ikev2d dataplane worker {self.index}: {text}\n")
+
+
 class Worker:
     def __init__(self, args: argparse.Namespace) -> None:
         self.index, self.workers = args.index, args.workers
         self.control = Connection(args.control_fd)
         self.events = Connection(args.events_fd)
+        root = logging.getLogger()
+        root.handlers[:] = [ToDaemon(self.events, self.index)]
         self.dp = UserspaceDataPlane(tun_name=args.tun, mtu=args.mtu, replay_window=args.replay_window,
                                      raw_socket=self._raw)
         self.socks: list[socket.socket] = []
@@ -117,6 +140,7 @@ def main() -> None:
     parser.add_argument("--replay-window", type=int, default=64)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
+    # until the events channel is taken over (Worker), e.g. an import's warning
     logging.basicConfig(level=args.log_level, format=f"ikev2d dataplane worker {args.index}: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon stops us (a terminal's ^C reaches the group)
     asyncio.run(Worker(args).run())

@@ -189,7 +189,10 @@ class WorkerDataPlane:
         except (EOFError, OSError):
             self._replace(worker)
             return
-        if kind == "expiry" and self._on_expiry is not None:
+        if kind == "log":  # the worker's record, through the daemon's own handlers
+            level, name, text = args
+            logging.getLogger(name).log(level, "data-plane worker %d: %s", worker.index, text)
+        elif kind == "expiry" and self._on_expiry is not None:
             self._on_expiry(args[0])
         elif kind == "mapping" and self._on_mapping is not None:
             self._on_mapping(args[0], args[1])
