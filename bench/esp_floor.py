@@ -16,7 +16,8 @@ run, on one pinned core, with the same kernel objects:
   counter or error path: what a data plane cannot do without;
 - ikev2d: the userspace data plane (`esp.userspace.UserspaceDataPlane`)
   with its own real TUN device, the same traffic, driven as its event loop
-  drives it (the TUN drain; recvfrom + `esp_received` as ikev2d/udp.py).
+  drives it: the TUN drain; port 4500 through ikev2d/udp.py's endpoint
+  (its drain, with UDP GRO as the plane asks) and the transport's dispatch.
 
 What each path sends crosses a veth into a second namespace (a socket
 there takes it), so the kernel's delivery work is in the figures, on the
@@ -48,6 +49,7 @@ from hmac import compare_digest
 from dataclasses import asdict, dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -65,6 +67,8 @@ from esp.userspace.sa import InboundSa, OutboundSa  # noqa: E402
 from esp.userspace.suites import make_opener, make_sealer  # noqa: E402
 from esp.userspace import tun as tun_module  # noqa: E402
 from esp.userspace.tun import TunDevice  # noqa: E402
+from ikev2d.transport import Transport  # noqa: E402
+from ikev2d.udp import SocketErrors, UdpEndpoint  # noqa: E402
 from lab.netns import Namespace, run_prefix  # noqa: E402
 
 from bench.esp_paths import CBC  # noqa: E402
@@ -75,7 +79,7 @@ CPU = 0
 GW, FAR = "198.18.200.1", "198.18.200.2"  # the veth between the two namespaces
 INSIDE_DST = "198.18.201.2"  # on the far side: where decrypted inner packets go
 VIP_FLOOR, VIP_IKEV2D = "198.19.0.201", "198.19.0.200"  # the client addresses routed into each TUN device
-ESP_PORT, INNER_PORT = 4500, 9
+ESP_PORT, FLOOR_PORT, INNER_PORT = 4500, 4501, 9
 ICV, BLOCK, HDR = 32, 16, 8
 _HEADER = struct.Struct(">II")
 IFF_NAPI = 0x0010  # linux/if_tun.h
@@ -326,15 +330,20 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
     floor_tun = TunDevice("flfloor0") if tun_napi is None else napi_tun("flfloor0", tun_napi)
     subprocess.run(["ip", "route", "add", f"{VIP_FLOOR}/32", "dev", floor_tun.name], check=True)
     floor_tun_rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the inside's sender
-    esp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    esp_sock.bind((GW, ESP_PORT))
-    esp_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    floor_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the floor's port-4500 stand-in
+    floor_sock.bind((GW, FLOOR_PORT))
+    floor_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     client = far_socket(far_ns, ESP_PORT)  # the client: its ESP queued untimed, and it takes the paths' ESP
     inner_sink = far_socket(far_ns, INNER_PORT)
     results: dict[tuple[str, str], list[float]] = {}
 
     dp = UserspaceDataPlane(tun_name="flikev2d0")
-    dp.attach(esp_sock, lambda e: None)
+    # ikev2d's port 4500 as the daemon has it: ikev2d/udp.py's endpoint (its drain, UDP GRO as the plane
+    # asks) handing each datagram to the transport's own dispatch (non-ESP marker, keepalive, ESP)
+    transport = SimpleNamespace(dataplane=dp, _datagram=lambda *a: None)
+    endpoint = UdpEndpoint(GW, ESP_PORT, Transport._nat_t_datagram.__get__(transport), SocketErrors(),
+                           gro=dp.udp_gro)
+    dp.attach(endpoint.sock, lambda e: None)
     spec = ChildSaSpec(
         ike_sa_id="floor", spi_in=0x1001, spi_out=0x2001, algorithms=CBC,
         encr_key_in=keys.encr, integ_key_in=keys.integ, encr_key_out=keys.encr, integ_key_out=keys.integ,
@@ -345,30 +354,24 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
 
     to_floor = inner_packet(INSIDE_DST, VIP_FLOOR, SIZE)[28:]  # payloads: the kernel adds the headers
     from_client = inner_packet(VIP_IKEV2D, INSIDE_DST, SIZE)
-    floor_enc = FloorEncrypt(keys, floor_tun, esp_sock, (FAR, ESP_PORT))
-    floor_dec = FloorDecrypt(keys, floor_tun, esp_sock, decrypt_to != "none")
-    recvfrom, esp_received = esp_sock.recvfrom, dp.esp_received
+    floor_enc = FloorEncrypt(keys, floor_tun, floor_sock, (FAR, ESP_PORT))
+    floor_dec = FloorDecrypt(keys, floor_tun, floor_sock, decrypt_to != "none")
 
     def queue_inner(vip: str) -> None:
         for _ in range(BURST):
             floor_tun_rx.sendto(to_floor, (vip, INNER_PORT))
 
-    def queue_esp() -> None:
+    def queue_esp(port: int) -> None:
         for _ in range(BURST):
-            client.sendto(client_out.seal(from_client), (GW, ESP_PORT))  # type: ignore[arg-type]
-
-    def ikev2d_decrypt() -> None:
-        for _ in range(BURST):  # ikev2d/udp.py's drain, one datagram per call
-            data, remote = recvfrom(65535)
-            esp_received(data, remote)
+            client.sendto(client_out.seal(from_client), (GW, port))  # type: ignore[arg-type]
 
     paths: list[tuple[str, str, Callable[[], None], Callable[[], None] | None]] = [
         ("ceiling", "encrypt", ceiling_encrypt(keys), None),
         ("floor", "encrypt", floor_enc.burst, lambda: queue_inner(VIP_FLOOR)),
         ("ikev2d", "encrypt", dp._tun_readable, lambda: queue_inner(VIP_IKEV2D)),
         ("ceiling", "decrypt", ceiling_decrypt(keys), None),
-        ("floor", "decrypt", floor_dec.burst, queue_esp),
-        ("ikev2d", "decrypt", ikev2d_decrypt, queue_esp),
+        ("floor", "decrypt", floor_dec.burst, lambda: queue_esp(FLOOR_PORT)),
+        ("ikev2d", "decrypt", endpoint._drain, lambda: queue_esp(ESP_PORT)),  # one drain takes the burst
     ]
     bursts = 200  # per sample: 12,800 packets
     frames: dict[tuple[str, str], int] = {}
@@ -394,7 +397,8 @@ async def measure(rounds: int, far_ns: str, decrypt_to: str, tun_napi: int | Non
     finally:
         dp.close()
         floor_tun.close()
-        for s in (floor_tun_rx, esp_sock, client, inner_sink):
+        endpoint.close()
+        for s in (floor_tun_rx, floor_sock, client, inner_sink):
             s.close()
     return [Result(p, d, _median(v), v, frames[(p, d)] / (rounds * bursts * BURST)) for (p, d), v in results.items()]
 

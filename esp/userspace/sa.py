@@ -28,6 +28,8 @@ PADDING = tuple(bytes(range(1, n + 1)) for n in range(256))
 STAGE_TAIL = 255 + 2  # the most a trailer adds after the inner packet
 
 _u32 = struct.Struct(">I").unpack_from
+_TRAILER = struct.Struct("BB").unpack_from  # Pad Length, Next Header (RFC 4303 §2)
+_IPV4_HEAD = struct.Struct(">BxH8xI").unpack_from  # version/IHL, total length, source address
 
 AddressMatch = Callable[[int], bool]
 
@@ -214,26 +216,26 @@ class InboundSa:
             return None
         window.accept(seq)  # authentic: it may move the window whatever follows
         size = len(plain)
-        pad = plain[size - 2]
+        pad, next_header = _TRAILER(plain, size - 2)
         end = size - 2 - pad
         if end < 0 or (pad and plain[end:size - 2] != PADDING[pad]):
             self.drops += 1
             return None
-        if plain[size - 1] != NEXT_HEADER_IPV4:
-            if plain[size - 1] == NEXT_HEADER_IPV6:
+        if next_header != NEXT_HEADER_IPV4:
+            if next_header == NEXT_HEADER_IPV6:
                 return self._opened6(plain, end)
-            if plain[size - 1] != NEXT_HEADER_NONE:
+            if next_header != NEXT_HEADER_NONE:
                 self.drops += 1
             return None
-        if end < 20 or plain[0] >> 4 != 4:
+        if end < 20:
             self.drops += 1
             return None
-        total = (plain[2] << 8) | plain[3]
-        if total != end and (total < 20 or total > end):
+        version_ihl, total, source = _IPV4_HEAD(plain, 0)
+        if version_ihl >> 4 != 4 or (total != end and (total < 20 or total > end)):
             self.drops += 1
             return None
         # (total < end: TFC padding after the packet, RFC 4303 §2.7)
-        if self.source_ok is not None and not self.source_ok(_u32(plain, 12)[0]):
+        if self.source_ok is not None and not self.source_ok(source):
             self.drops += 1  # RFC 4301 §5.2: the inner header must match the SA's selectors
             return None
         p = self.packets + 1

@@ -221,11 +221,17 @@ class CbcHmacOpener:
         return ct >= self._block and ct % self._block == 0
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
-        icv = self._icv
-        if not _icv_ok(packet, self._mac, icv, seq_hi):
+        # _icv_ok inlined, on a view: the per-packet path's hottest lines, no copy of the packet
+        view = memoryview(packet)
+        body = len(packet) - self._icv
+        mac = self._mac.copy()
+        mac.update(view[:body])
+        if seq_hi:
+            mac.update(seq_hi)
+        if not _stdlib_hmac.compare_digest(mac.finalize()[:self._icv], view[body:]):
             return None
         out = _OPENED_VIEW
-        return out[self._block:self._decrypt_into(packet[ESP_HEADER:-icv], out)]
+        return out[self._block:self._decrypt_into(view[ESP_HEADER:body], out)]
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
         plain = self.open_into(packet, seq_hi)
