@@ -46,21 +46,26 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return make_lab_pki(tmp_path_factory.mktemp("pki"))
 
 
-# (ikev2d's data plane, the client's encap): plain ESP both ways, and the
-# kernel's ESP in UDP over IPv6 (esp6 with UDP_ENCAP on an AF_INET6 socket)
-CASES = {"kernel": ("kernel", False), "userspace": ("userspace", False), "kernel-esp-in-udp": ("kernel", True)}
+# (ikev2d's data plane, the client's encap, data-plane workers): plain ESP
+# both ways (the userspace plane in one process and in two workers, each
+# with its own AF_INET6 raw socket filtered to its SPIs), and the kernel's
+# ESP in UDP over IPv6 (esp6 with UDP_ENCAP on an AF_INET6 socket)
+CASES = {"kernel": ("kernel", False, 1), "userspace": ("userspace", False, 1),
+         "userspace-workers": ("userspace", False, 2), "kernel-esp-in-udp": ("kernel", True, 1)}
 
 
 @pytest.fixture
 def lab(pki: LabPki, request: pytest.FixtureRequest) -> Iterator[RaLab]:
-    with ra_lab(pki, "v6out", edit=_ipv6_outside, dataplane=CASES[request.param][0], ipv6=True) as started:
+    dataplane, _encap, workers = CASES[request.param]
+    extra = ("--dataplane-workers", str(workers)) if workers > 1 else ()
+    with ra_lab(pki, "v6out", edit=_ipv6_outside, dataplane=dataplane, ipv6=True, extra_args=extra) as started:
         yield started
 
 
 @pytest.mark.parametrize("lab", list(CASES), indirect=True)
 def test_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: Path,
                                        request: pytest.FixtureRequest) -> None:
-    dataplane, encap = CASES[request.node.callspec.params["lab"]]
+    dataplane, encap, workers = CASES[request.node.callspec.params["lab"]]
     gw_ns, client_ns = lab.gw_ns, lab.client_ns
     client6 = lab.topology.client_addrs6[0]
     assert f"serving IKEv2 on {GATEWAY6} ports 500/4500" in lab.gateway.log(), lab.context()
@@ -89,6 +94,8 @@ def test_esp_over_ipv6_outer_addresses(lab: RaLab, pki: LabPki, tmp_path: Path,
         assert gw_states == []
         assert f"plain ESP (IP protocol 50) on {GATEWAY6}" in lab.gateway.log(), lab.context()
         assert f"plain ESP to {client6}" in lab.gateway.log(), lab.context()
+        if workers > 1:  # the pair's worker (ikev2d's inbound SPI's lane) routes the client via its TUN device
+            assert f"dev ikev2d0w{spi_out % workers}" in ip(gw_ns, "route", "get", vip), lab.context()
 
     pcap = tmp_path / "client.pcap"
     # tcpdump on the client's wire (UML is slow: a long wait for it to listen)
