@@ -165,6 +165,27 @@ async def main():
             client.sendto(esp(back_client, back), ("198.18.0.1", 4500))
     await asyncio.sleep(0.3)
     print("retried", dp.restarts - before, dp.counters(back.spi_in).packets_in)
+    # a replacement that starts but never says it is ready: killed at the deadline, and another one started
+    stuck = []
+    class StuckOnce(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if not stuck:
+                stuck.append(self.proc)
+                os.kill(self.proc.pid, signal.SIGSTOP)  # alive, silent
+    W._Worker, W.START_SECONDS, W.RESTART_RETRY = StuckOnce, 2.0, 0.3
+    gone = dp._workers[1].proc.pid
+    os.kill(gone, signal.SIGKILL)
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if stuck and dp._workers[1].proc not in stuck and dp._workers[1].proc.pid != gone:
+            break
+    late, late_client = new_pair(1, "198.19.0.250")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        for _ in range(3):
+            client.sendto(esp(late_client, late), ("198.18.0.1", 4500))
+    await asyncio.sleep(0.3)
+    print("stuck", stuck[0].poll(), dp.counters(late.spi_in).packets_in, sorted(lanes.down))
     dp.close()
     print("routes-closed", subprocess.run(["ip", "-o", "route", "show", "198.19.0.0/24"], capture_output=True,
                                           text=True).stdout.strip() or "none")
@@ -207,3 +228,6 @@ def test_a_dead_worker_is_replaced_its_pairs_reported_and_steering_follows() -> 
     assert out["placed-meanwhile"] == "[1] [0]", done.stdout
     assert out["down-install"].startswith("data-plane worker 0 is down and its replacement not up yet: no Child SA 0x")
     assert out["placed-after"] == "[0, 1] []", done.stdout
+    # a replacement that never says ready is killed at the deadline (SIGKILL: -9) and another takes its place
+    assert out["stuck"] == "-9 3 []", done.stdout + done.stderr
+    assert "cannot start data-plane worker 1 again: not ready in 2 s: killed; trying again in 0.3 s" in done.stderr
