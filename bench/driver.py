@@ -715,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = parse_bench_args(args.bench_args)
     if args.list:
-        benches = (CEILING, *REGISTRY)
+        benches = [CEILING, *REGISTRY]
         width = max(len(b.name) for b in benches)
         for b in benches:
             present = "" if (REPO / b.script).exists() else "  (not in this tree)"

@@ -222,9 +222,9 @@ class FloorDecrypt:
 
     def burst(self) -> None:
         recv_into, view, out, keyed = self.sock.recvfrom_into, self.view, self.out, self.keyed
-        update_into, write, fd, same = self.dec.update_into, os.write, self.fd, compare_digest
-        if not self.write:  # --decrypt-to none: what the TUN write costs, by difference
-            write = _no_write
+        update_into, fd, same = self.dec.update_into, self.fd, compare_digest
+        # --decrypt-to none: no write, to show what the TUN write costs, by difference
+        write: Callable[[int, memoryview], int] = os.write if self.write else _no_write
         for _ in range(BURST):
             n, _peer = recv_into(view)
             m = keyed.copy()
