@@ -158,6 +158,13 @@ class ClientIkeRekey:
             # rekey of an SA being closed.
             effects += sa.initiate_delete(now, "IKE SA rekeyed twice")
             return [Notify(NotifyType.TEMPORARY_FAILURE)]
+        if sa.child_rekeys:
+            # §2.25: a temporary condition such as a rekeying operation. Our
+            # rekey of a Child SA is in flight on this SA; were its answer to
+            # come after the move, the new pair would be lost with the old SA
+            # and the old pair left to die at its hard lifetime. The client
+            # tries again later (it MUST wait), once ours is done.
+            return [Notify(NotifyType.TEMPORARY_FAILURE)]
         if any(p.protocol == ProtocolId.IKE and (len(p.spi) != IKE_SPI_SIZE or not any(p.spi))
                for p in self.offer.proposals):
             # §3.3.1: a rekey proposal carries the initiator's new 8-octet IKE

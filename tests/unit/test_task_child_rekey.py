@@ -20,7 +20,7 @@ from ikev2d.settings import build_settings
 from ikev2d.wire.header import Header
 from ikev2d.wire.message import Message
 from ikev2d.wire.payloads import KE, Delete, Notify
-from lab.initiator import Initiator
+from lab.initiator import IkeFailure, Initiator
 
 from responder_harness import Harness, make_config
 
@@ -260,3 +260,25 @@ def test_a_client_that_never_answers_loses_its_ike_sa(harness: Harness) -> None:
     assert sent.count(request) == 4  # the first and three retransmits
     assert [e.reason for e in _events(effects, IkeSaDeleted)] == ["Peer not responding (DPD)"]
     assert sa.children == []
+
+
+def test_a_client_ike_rekey_while_ours_of_a_child_is_in_flight_waits_for_it(harness: Harness) -> None:
+    """§2.25: the client's IKE SA rekey crosses our Child rekey: it gets
+    TEMPORARY_FAILURE and the SA stays; our rekey completes on it; the
+    client's next try moves the session, with the new pair, to the new SA."""
+    peer = Peer(harness)
+    [old] = peer.sa.children
+    [ours] = peer.soft_expiry()
+    try:
+        peer.client.rekey_ike()
+        raise AssertionError("the IKE rekey went through while our Child rekey was in flight")
+    except IkeFailure as refused:
+        assert refused.notify == NotifyType.TEMPORARY_FAILURE
+    assert list(harness.responder.sas.values()) == [peer.sa] and not peer.sa.rekeyed
+    [delete] = peer.deliver(ours)  # the client answers our rekey: the new pair, then the old one's Delete
+    peer.client.answer(delete)
+    [new] = peer.sa.children
+    assert new.spec.spi_in != old.spec.spi_in and peer.sa.child_rekeys == {}
+    peer.client.rekey_ike()  # the retry, now that ours is done
+    successor = next(sa for sa in harness.responder.sas.values() if sa is not peer.sa)
+    assert [c.spec.spi_in for c in successor.children] == [new.spec.spi_in]
