@@ -141,7 +141,7 @@ class UdpEndpoint:
             except OSError as exc:  # an ICMP error some earlier send caused (udp(7))
                 self.errors.record("receive", exc, self.local, None)
                 continue
-            self.on_datagram(data, local, (remote[0], remote[1]))
+            self.on_datagram(data, local, remote if len(remote) == 2 else (remote[0], remote[1]))
 
     def _drain_gro(self) -> None:
         recv, local, handle = self.sock.recvmsg, self.local, self.on_datagram
@@ -155,7 +155,7 @@ class UdpEndpoint:
                 self.errors.record("receive", exc, self.local, None)
                 budget -= 1
                 continue
-            peer = (remote[0], remote[1])
+            peer = remote if len(remote) == 2 else (remote[0], remote[1])  # IPv6 gives four fields
             if not ancdata:
                 handle(data, local, peer)
                 budget -= 1

@@ -381,13 +381,14 @@ class UserspaceDataPlane:
             self.unknown_spi += 1
             return
         inbound = pair.inbound
-        top = inbound.window.top
+        window = inbound.window
+        top = window.top
         inner = inbound.open_view(datagram)
         if inner is None:
             if time.monotonic() >= pair.quiet_until:
                 self._log_drop(pair, datagram, remote)
             return
-        if remote != pair.peer and inbound.window.top > top:
+        if remote != pair.peer and window.top > top:
             self._peer_moved(pair, remote)
         try:
             os.write(self._fd, inner)

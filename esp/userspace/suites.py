@@ -16,7 +16,7 @@ per packet, instead of a new context and key schedule per packet.
 
 from __future__ import annotations
 
-import hmac as _stdlib_hmac
+from hmac import compare_digest as _compare_digest
 import os
 import struct
 from collections.abc import Callable
@@ -150,11 +150,12 @@ def _icv_ok(packet: bytes, keyed: _hmac.HMAC, icv: int, seq_hi: bytes) -> bool:
     """The truncated HMAC at the end of `packet` is that of the rest (and
     the ESN high bits, RFC 4303 §3.3.2.2): checked before anything is
     decrypted or trusted."""
+    view = memoryview(packet)  # slices of bytes would copy the packet
     mac = keyed.copy()
-    mac.update(packet[:-icv])
+    mac.update(view[:-icv])
     if seq_hi:
         mac.update(seq_hi)
-    return _stdlib_hmac.compare_digest(mac.finalize()[:icv], packet[-icv:])
+    return _compare_digest(mac.finalize()[:icv], view[-icv:])
 
 
 class CbcHmacSealer:
@@ -184,12 +185,20 @@ class CbcHmacSealer:
         self.overhead = block + icv_size
 
     def seal_into(self, spi: int, seq: int, esn: bool, stage: memoryview, end: int) -> memoryview:
+        # _sign_into inlined: one Python call less on the per-packet path (measured, bench/esp_floor.py)
         out = _SEALED_VIEW
         head = self._head
         stage[head:STAGE_HEAD] = self._random.take(self._block)
         body = ESP_HEADER + self._encrypt_into(stage[head:end], out[ESP_HEADER:])  # header, IV, ciphertext
         _HEADER.pack_into(_SEALED, 0, spi, seq & _M32)
-        return _sign_into(out, self._mac, self._icv, body, seq, esn)
+        mac = self._mac.copy()
+        mac.update(out[:body])
+        if esn:
+            mac.update((seq >> 32).to_bytes(4, "big"))  # RFC 4303 §3.3.2.2
+        icv = self._icv
+        total = body + icv
+        out[body:total] = mac.finalize()[:icv]
+        return out[:total]
 
     def seal(self, header: bytes, plaintext: bytes, seq_hi: bytes) -> bytes:
         return _bytes_seal(self, header, plaintext, seq_hi)
@@ -223,12 +232,13 @@ class CbcHmacOpener:
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         # _icv_ok inlined, on a view: the per-packet path's hottest lines, no copy of the packet
         view = memoryview(packet)
-        body = len(packet) - self._icv
+        icv = self._icv
+        body = len(packet) - icv
         mac = self._mac.copy()
         mac.update(view[:body])
         if seq_hi:
             mac.update(seq_hi)
-        if not _stdlib_hmac.compare_digest(mac.finalize()[:self._icv], view[body:]):
+        if not _compare_digest(mac.finalize()[:icv], view[body:]):
             return None
         out = _OPENED_VIEW
         return out[self._block:self._decrypt_into(view[ESP_HEADER:body], out)]
@@ -279,7 +289,7 @@ class NullHmacOpener:
             return None
         size = len(packet) - ESP_HEADER - icv
         out = _OPENED_VIEW
-        out[:size] = packet[ESP_HEADER:-icv]
+        out[:size] = memoryview(packet)[ESP_HEADER:-icv]  # one copy, not two
         return out[:size]
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
