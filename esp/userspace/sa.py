@@ -32,6 +32,19 @@ _TRAILER = struct.Struct("BB").unpack_from  # Pad Length, Next Header (RFC 4303 
 _IPV4_HEAD = struct.Struct(">BxH8xI").unpack_from  # version/IHL, total length, source address
 
 AddressMatch = Callable[[int], bool]
+_UNMADE = 1 << 62  # a packet size never seen: the size rule of an SA whose opener is not made yet
+_SIZE_SCAN = 1024  # sizes tried to find an opener's size rule (every least size is far below)
+
+
+def size_rule(ciphertext_ok: Callable[[int], bool]) -> tuple[int, int]:
+    """(least, step) such that ciphertext_ok(size) is exactly `size >= least
+    and (size - least) % step == 0`: the shape of every opener's rule (a
+    smallest ciphertext, whole cipher blocks or any length), read off the
+    opener itself so that the per-packet test cannot disagree with it."""
+    sizes = [size for size in range(_SIZE_SCAN) if ciphertext_ok(size)]
+    least, step = sizes[0], sizes[1] - sizes[0]
+    assert sizes == list(range(least, _SIZE_SCAN, step)), "an opener's size rule of another shape"
+    return least, step
 
 
 def _no_address(addr: int) -> bool:
@@ -152,7 +165,7 @@ class InboundSa:
 
     __slots__ = ("spi", "esn", "window", "packets", "bytes", "replay_drops", "integrity_failures", "drops",
                  "next_packets", "next_bytes", "packet_cap", "lifetime", "source_ok", "source6_ok", "_open_into",
-                 "_size_ok", "_deferred")
+                 "_least", "_step", "_deferred")
 
     def __init__(self, spi: int, opener: Opener | Deferred[Opener], esn: bool, window: int, lifetime: Lifetime,
                  source_ok: AddressMatch | None, source6_ok: AddressMatch | None = None) -> None:
@@ -171,24 +184,27 @@ class InboundSa:
         self.source6_ok = source6_ok
         if isinstance(opener, Deferred):
             self._deferred: Deferred[Opener] | None = opener
-            self._size_ok = self._size_ok_first  # the first packet makes the opener (checked first)
+            self._least, self._step = _UNMADE, 1  # the first packet fails the size rule and makes the opener
             self._open_into = self._open_first
         else:
             self._deferred = None
             self._open_into = opener.open_into
-            self._size_ok = opener.ciphertext_ok
+            self._least, self._step = size_rule(opener.ciphertext_ok)
         lifetime.register(self)
 
     def _opener(self) -> None:
         if self._deferred is not None:
             opener = self._deferred.make()
             self._open_into = opener.open_into
-            self._size_ok = opener.ciphertext_ok
+            self._least, self._step = size_rule(opener.ciphertext_ok)
             self._deferred = None
 
     def _size_ok_first(self, size: int) -> bool:
+        """The size rule for the first packet of a deferred opener, which it makes."""
+        if self._deferred is None:
+            return False
         self._opener()
-        return self._size_ok(size)
+        return size >= self._least and (size - self._least) % self._step == 0
 
     def _open_first(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         self._opener()
@@ -197,7 +213,9 @@ class InboundSa:
     def open_view(self, packet: bytes) -> memoryview | None:
         """The inner IPv4 packet, as a view valid until the next open of any
         SA, or None (dropped and counted)."""
-        if not self._size_ok(len(packet)):
+        # the opener's ciphertext_ok as two integers: no call per packet
+        n, least = len(packet), self._least
+        if (n < least or (n - least) % self._step) and not self._size_ok_first(n):
             self.drops += 1
             return None
         window = self.window

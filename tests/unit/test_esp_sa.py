@@ -15,8 +15,8 @@ from scapy.layers.inet import IP, UDP
 from esp.dataplane import Expiry
 from esp.spec import EspAlgorithms
 from esp.userspace.lifetime import Lifetime, Limits
-from esp.userspace.sa import InboundSa, OutboundSa, address_matcher
-from esp.userspace.suites import make_opener, make_sealer
+from esp.userspace.sa import InboundSa, OutboundSa, address_matcher, size_rule
+from esp.userspace.suites import deferred_opener, deferred_sealer, make_opener, make_sealer
 from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import FIXED_KEY_CIPHERS, get_encr, get_integ
 from ikev2d.iana import EncrId, IntegId
@@ -232,6 +232,27 @@ def test_short_or_misaligned_packets_are_dropped(size: int) -> None:
     p = Pair()
     assert p.inb.open(bytes(SPI.to_bytes(4, "big")) + bytes(max(0, size - 4))) is None
     assert p.inb.drops == 1
+
+
+@pytest.mark.parametrize("alg", ALL_SUITES, ids=lambda a: f"{a.encr_id}-{a.encr_key_bits}-{a.integ_id}")
+def test_the_per_packet_size_rule_is_the_openers(alg: EspAlgorithms) -> None:
+    # open_view tests sizes with two integers, not with a call: they must say what ciphertext_ok says
+    opener = make_opener(alg, os.urandom(alg.encr_key_size), os.urandom(alg.integ_key_size))
+    least, step = size_rule(opener.ciphertext_ok)
+    assert all((size >= least and (size - least) % step == 0) == opener.ciphertext_ok(size) for size in range(4096))
+
+
+@pytest.mark.parametrize("alg", [CBC256, GCM256], ids=["cbc", "gcm"])
+def test_a_deferred_openers_first_packet_is_size_checked(alg: EspAlgorithms) -> None:
+    ek, ik = os.urandom(alg.encr_key_size), os.urandom(alg.integ_key_size)
+    lifetime = Lifetime(SPI, Limits(), 0.0, lambda e: None)
+    out = OutboundSa(SPI, deferred_sealer(alg, ek, ik), alg.esn, lifetime, None)
+    inb = InboundSa(SPI, deferred_opener(alg, ek, ik), alg.esn, 64, lifetime, None)
+    esp = out.seal(packet(100))
+    assert esp is not None
+    assert inb.open(esp[:12]) is None and inb.drops == 1  # the first packet makes the opener, and is too short
+    assert inb.open(esp) == packet(100) and inb.packets == 1
+    assert inb.open(esp[:12]) is None and inb.drops == 2 and inb.integrity_failures == 0
 
 
 def test_unsupported_transforms_are_refused() -> None:
