@@ -33,18 +33,6 @@ _IPV4_HEAD = struct.Struct(">BxH8xI").unpack_from  # version/IHL, total length, 
 
 AddressMatch = Callable[[int], bool]
 _UNMADE = 1 << 62  # a packet size never seen: the size rule of an SA whose opener is not made yet
-_SIZE_SCAN = 1024  # sizes tried to find an opener's size rule (every least size is far below)
-
-
-def size_rule(ciphertext_ok: Callable[[int], bool]) -> tuple[int, int]:
-    """(least, step) such that ciphertext_ok(size) is exactly `size >= least
-    and (size - least) % step == 0`: the shape of every opener's rule (a
-    smallest ciphertext, whole cipher blocks or any length), read off the
-    opener itself so that the per-packet test cannot disagree with it."""
-    sizes = [size for size in range(_SIZE_SCAN) if ciphertext_ok(size)]
-    least, step = sizes[0], sizes[1] - sizes[0]
-    assert sizes == list(range(least, _SIZE_SCAN, step)), "an opener's size rule of another shape"
-    return least, step
 
 
 def _no_address(addr: int) -> bool:
@@ -189,14 +177,14 @@ class InboundSa:
         else:
             self._deferred = None
             self._open_into = opener.open_into
-            self._least, self._step = size_rule(opener.ciphertext_ok)
+            self._least, self._step = opener.least, opener.step
         lifetime.register(self)
 
     def _opener(self) -> None:
         if self._deferred is not None:
             opener = self._deferred.make()
             self._open_into = opener.open_into
-            self._least, self._step = size_rule(opener.ciphertext_ok)
+            self._least, self._step = opener.least, opener.step
             self._deferred = None
 
     def _size_ok_first(self, size: int) -> bool:
@@ -213,7 +201,7 @@ class InboundSa:
     def open_view(self, packet: bytes) -> memoryview | None:
         """The inner IPv4 packet, as a view valid until the next open of any
         SA, or None (dropped and counted)."""
-        # the opener's ciphertext_ok as two integers: no call per packet
+        # suites.ciphertext_ok, inlined: no call per packet
         n, least = len(packet), self._least
         if (n < least or (n - least) % self._step) and not self._size_ok_first(n):
             self.drops += 1

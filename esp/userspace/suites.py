@@ -96,6 +96,10 @@ class Sealer(Protocol):
 class Opener(Protocol):
     align: int
     overhead: int
+    # the ESP packets (header through ICV) that can hold a ciphertext: `least`
+    # bytes or more, in steps of `step` (the cipher block, or 1): `ciphertext_ok`
+    least: int
+    step: int
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         """The padded plaintext (through Next Header), or None if the ICV or
@@ -105,8 +109,16 @@ class Opener(Protocol):
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
         """`open_into`, as bytes."""
 
-    def ciphertext_ok(self, size: int) -> bool:
-        """Whether an ESP packet of `size` bytes can hold a ciphertext."""
+
+def ciphertext_ok(opener: Opener, size: int) -> bool:
+    """Whether an ESP packet of `size` bytes can hold a ciphertext for `opener`."""
+    return size >= opener.least and (size - opener.least) % opener.step == 0
+
+
+def _sizes(overhead: int, block: int = 1) -> tuple[int, int]:
+    """(least, step) of an opener: a whole block of ciphertext at least (a
+    CBC IV's successor), or RFC 4303 §2.4's 4 bytes of padded payload."""
+    return ESP_HEADER + overhead + (block if block > 1 else 4), block
 
 
 class _RandomPool:
@@ -212,7 +224,7 @@ class CbcHmacOpener:
     is the plaintext CBC with that IV gives.
     """
 
-    __slots__ = ("_decrypt_into", "_dec", "_mac", "_icv", "_block", "align", "overhead")
+    __slots__ = ("_decrypt_into", "_dec", "_mac", "_icv", "_block", "align", "overhead", "least", "step")
 
     def __init__(self, encr_id: int, encr_key: bytes, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         block = _CBC_BLOCK[EncrId(encr_id)]
@@ -224,10 +236,7 @@ class CbcHmacOpener:
         self._block = block
         self.align = block
         self.overhead = block + icv_size
-
-    def ciphertext_ok(self, size: int) -> bool:
-        ct = size - ESP_HEADER - self.overhead
-        return ct >= self._block and ct % self._block == 0
+        self.least, self.step = _sizes(self.overhead, block)
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         # _icv_ok inlined, on a view: the per-packet path's hottest lines, no copy of the packet
@@ -273,15 +282,13 @@ class NullHmacSealer:
 
 class NullHmacOpener:
     align = 4
-    __slots__ = ("_mac", "_icv", "overhead")
+    __slots__ = ("_mac", "_icv", "overhead", "least", "step")
 
     def __init__(self, integ_key: bytes, integ_id: int, icv_size: int) -> None:
         self._mac = _hmac.HMAC(integ_key, _HASHES[integ_id]())
         self._icv = icv_size
         self.overhead = icv_size
-
-    def ciphertext_ok(self, size: int) -> bool:
-        return size - ESP_HEADER - self.overhead >= 4
+        self.least, self.step = _sizes(self.overhead)
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         icv = self._icv
@@ -335,15 +342,13 @@ def _gmac_aad(packet: bytes | memoryview, body: int, seq_hi: int | None) -> byte
 
 class GmacOpener:
     align = 4
-    __slots__ = ("_aead", "_salt", "overhead")
+    __slots__ = ("_aead", "_salt", "overhead", "least", "step")
 
     def __init__(self, key: bytes, salt: bytes) -> None:
         self._aead = AESGCM(key)
         self._salt = salt
         self.overhead = AEAD_IV + 16
-
-    def ciphertext_ok(self, size: int) -> bool:
-        return size - ESP_HEADER - self.overhead >= 4
+        self.least, self.step = _sizes(self.overhead)
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         body = len(packet) - 16
@@ -397,16 +402,14 @@ class AeadSealer:
 
 class AeadOpener:
     align = 4
-    __slots__ = ("_aead", "_decrypt_into", "_salt", "overhead")
+    __slots__ = ("_aead", "_decrypt_into", "_salt", "overhead", "least", "step")
 
     def __init__(self, aead: AESGCM | ChaCha20Poly1305, salt: bytes) -> None:
         self._aead = aead
         self._decrypt_into = getattr(aead, "decrypt_into", None)
         self._salt = salt
         self.overhead = AEAD_IV + 16
-
-    def ciphertext_ok(self, size: int) -> bool:
-        return size - ESP_HEADER - self.overhead >= 4
+        self.least, self.step = _sizes(self.overhead)
 
     def open_into(self, packet: bytes, seq_hi: bytes) -> memoryview | None:
         aad = packet[:4] + seq_hi + packet[4:8] if seq_hi else packet[:8]
@@ -459,16 +462,14 @@ class ShortTagGcmSealer:
 
 class ShortTagGcmOpener:
     align = 4
-    __slots__ = ("_key", "_salt", "_icv", "overhead")
+    __slots__ = ("_key", "_salt", "_icv", "overhead", "least", "step")
 
     def __init__(self, key: bytes, salt: bytes, icv_size: int) -> None:
         self._key = algorithms.AES(key)
         self._salt = salt
         self._icv = icv_size
         self.overhead = AEAD_IV + icv_size
-
-    def ciphertext_ok(self, size: int) -> bool:
-        return size - ESP_HEADER - self.overhead >= 4
+        self.least, self.step = _sizes(self.overhead)
 
     def open(self, packet: bytes, seq_hi: bytes) -> bytes | None:
         packet = bytes(packet)

@@ -15,8 +15,8 @@ from scapy.layers.inet import IP, UDP
 from esp.dataplane import Expiry
 from esp.spec import EspAlgorithms
 from esp.userspace.lifetime import Lifetime, Limits
-from esp.userspace.sa import InboundSa, OutboundSa, address_matcher, size_rule
-from esp.userspace.suites import deferred_opener, deferred_sealer, make_opener, make_sealer
+from esp.userspace.sa import InboundSa, OutboundSa, address_matcher
+from esp.userspace.suites import ciphertext_ok, deferred_opener, deferred_sealer, make_opener, make_sealer
 from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import FIXED_KEY_CIPHERS, get_encr, get_integ
 from ikev2d.iana import EncrId, IntegId
@@ -235,11 +235,13 @@ def test_short_or_misaligned_packets_are_dropped(size: int) -> None:
 
 
 @pytest.mark.parametrize("alg", ALL_SUITES, ids=lambda a: f"{a.encr_id}-{a.encr_key_bits}-{a.integ_id}")
-def test_the_per_packet_size_rule_is_the_openers(alg: EspAlgorithms) -> None:
-    # open_view tests sizes with two integers, not with a call: they must say what ciphertext_ok says
+def test_the_size_rule_is_a_whole_block_of_ciphertext_or_four_bytes_of_payload(alg: EspAlgorithms) -> None:
+    # RFC 4303: header (8), IV, ciphertext (CBC: whole blocks, at least one; else >= 4 bytes, §2.4), ICV
     opener = make_opener(alg, os.urandom(alg.encr_key_size), os.urandom(alg.integ_key_size))
-    least, step = size_rule(opener.ciphertext_ok)
-    assert all((size >= least and (size - least) % step == 0) == opener.ciphertext_ok(size) for size in range(4096))
+    block = {EncrId.AES_CBC: 16, EncrId.TRIPLE_DES: 8, EncrId.DES: 8}.get(alg.encr_id, 1)
+    smallest = 8 + opener.overhead + (block if block > 1 else 4)
+    assert [size for size in range(smallest + 3 * block + 1) if ciphertext_ok(opener, size)] == \
+        list(range(smallest, smallest + 3 * block + 1, block))
 
 
 @pytest.mark.parametrize("alg", [CBC256, GCM256], ids=["cbc", "gcm"])
